@@ -1,0 +1,93 @@
+# grappo - build, test, demo. Plain make; every dependency is a Debian package (see `deps`).
+#
+#   make            build/grappo and build/libgrappo.a
+#   make test       build and run the cmocka suites
+#   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+#   make demo       install deps, build, write ResNet-50, inspect and run it
+#   make fuzz       run the libFuzzer targets for a bounded time (clang)
+#   make deps       install missing Debian packages (apt-get; sudo when not root)
+
+DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
+                   openmpi-bin libcjson-dev libcmocka-dev pkg-config clang
+
+BUILD   ?= build
+CC      ?= gcc
+PKGS    := libprotobuf-c libcjson
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  += -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fno-strict-aliasing \
+           -I$(BUILD)/gen -Iinclude $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+PROTO    := $(wildcard src/io/*.proto)
+PROTO_C  := $(patsubst src/io/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))
+PROTO_H  := $(PROTO_C:.c=.h)
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
+CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.PHONY: all test test-asan demo deps fuzz clean check-deps
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/grappo $(BUILD)/libgrappo.a
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/io/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=src/io --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+$(BUILD)/obj/%.o: src/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgrappo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/grappo: $(CLI_OBJ) $(BUILD)/libgrappo.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgrappo.a
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
+
+# Each suite prints cmocka's summary; the last line is the total.
+test: $(TEST_BIN) $(BUILD)/grappo
+	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN)
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+demo: deps all
+	@sh tools/demo.sh $(BUILD)/grappo
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(PROTO_C)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -I$(BUILD)/gen -Isrc -fsanitize=fuzzer,address,undefined \
+	  $< $(LIB_SRC) $(PROTO_C) -o $@ $(LDLIBS)
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p $(BUILD)/corpus/$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 $(BUILD)/corpus/$$n fuzz/seeds/$$n || exit 1; done
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,49 @@
+/* ref.h - the reference runtime: portable C kernels written for clarity, and an executor
+ * that runs a Graph on named inputs. This is the numerical oracle every fast kernel and
+ * every rewrite is checked against.
+ *
+ * Kernel contract (ref_<stem> for every stem in graph/ops.def):
+ *   int ref_<stem>(const Node *n, const Tensor *in, Tensor *out, Err *err);
+ * in[0..n->n_inputs) are the input values; out[0..n->n_outputs) arrive allocated (zeroed)
+ * with the dtype and shape shape inference gave n->outputs[i]. A kernel may replace out[i]
+ * (tensor_release then tensor_share) to alias an input, as Identity and Reshape do.
+ * Kernels read attributes from n. They return 0, or -1 with err set (ERR_RUNTIME for an
+ * unsupported dtype/attribute combination, naming it). Accumulation is in double where
+ * cheap. */
+#ifndef GRAPPO_REF_H
+#define GRAPPO_REF_H
+
+#include "../graph/graph.h"
+
+typedef int (*RefKernel)(const Node *n, const Tensor *in, Tensor *out, Err *err);
+
+#define OP(id, name, min_in, max_in, stem, flags) int ref_##stem(const Node *n, const Tensor *in, Tensor *out, Err *err);
+#include "../graph/ops.def"
+#undef OP
+
+extern const RefKernel ref_kernels[OP_COUNT];
+
+/* Runs node `node` of g on inputs `in`, allocating out[0..n_outputs) from the inferred
+   output shapes. Matches NodeEvalFn (ctx unused) so graph_infer can fold with it. */
+int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
+
+typedef struct RefFeed {
+    const char *name; /* placeholder name ("x" or "x:0") */
+    Tensor value;
+} RefFeed;
+
+typedef struct RefStats {
+    double total_ms;
+    double *node_ms;   /* optional: caller-provided array of n_nodes, per-node wall time */
+    size_t peak_bytes; /* peak of live activation bytes in this schedule (weights excluded) */
+    size_t weight_bytes; /* bytes of Const values */
+} RefStats;
+
+/* Executes g (which must have been through graph_infer with shapes matching the feeds):
+   every needed node once in topological order, freeing each value after its last use.
+   fetch lists the values to return (into out[0..n_fetch), caller releases); fetch == NULL
+   means the graph outputs. stats may be NULL. */
+int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch,
+            Tensor *out, RefStats *stats, Err *err);
+
+#endif
