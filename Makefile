@@ -11,7 +11,9 @@ DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev 
                    openmpi-bin libcjson-dev libcmocka-dev pkg-config clang
 
 BUILD   ?= build
-CC      ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 PKGS    := libprotobuf-c libcjson
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter

@@ -163,6 +163,9 @@ typedef int (*NodeEvalFn)(void *ctx, const Graph *g, int node, const Tensor *in,
    Nodes downstream of an unknown op get unknown outputs rather than an error. */
 #define GRAPH_FOLD_MAX_ELEMS 4096
 int graph_infer(Graph *g, const InputSpec *specs, int n_specs, NodeEvalFn eval, void *eval_ctx, Err *err);
+/* Infers one node whose inputs are already inferred (for builders that add nodes one at a
+   time). Same rules as graph_infer; placeholders keep their own shape attr (-1 dims -> 1). */
+int graph_infer_node(Graph *g, int node, NodeEvalFn eval, void *eval_ctx, Err *err);
 
 /* totals over the graph (shapes must be inferred) */
 int64_t graph_flops(const Graph *g);
@@ -171,5 +174,9 @@ int64_t node_flops(const Graph *g, const Node *n);
 int64_t node_bytes(const Graph *g, const Node *n);
 /* parameter count: elements of float Consts feeding compute ops, and their bytes */
 int64_t graph_param_count(const Graph *g, int64_t *bytes);
+/* Peak bytes of activations (every non-Const value, views excluded) when the graph runs in
+   topological order and each value is freed after its last consumer: what the reference
+   executor's schedule needs besides the weights. -1 on error (cycle). */
+int64_t graph_activation_peak(const Graph *g, Err *err);
 
 #endif

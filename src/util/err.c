@@ -23,6 +23,14 @@ int err_prefix(Err *err, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* "prefix: old", truncated to fit; assembled by hand to keep the truncation explicit */
+    size_t p = strlen(prefix), o = strlen(old), cap = sizeof err->msg - 1;
+    if (p > cap) p = cap;
+    memcpy(err->msg, prefix, p);
+    size_t k = p;
+    if (k + 2 <= cap) { err->msg[k++] = ':'; err->msg[k++] = ' '; }
+    if (o > cap - k) o = cap - k;
+    memcpy(err->msg + k, old, o);
+    err->msg[k + o] = 0;
     return -1;
 }

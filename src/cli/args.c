@@ -1,0 +1,120 @@
+/* args.c - argument scanning, number parsing and error printing for the CLI. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+bool arg_opt(Args *a, const char *name, const char **value, bool *bad) {
+    const char *s = a->argv[a->i];
+    size_t len = strlen(name);
+    if (strncmp(s, name, len)) return false;
+    if (s[len] == '=') {
+        *value = s + len + 1;
+        return true;
+    }
+    if (s[len] != 0) return false;
+    if (a->i + 1 >= a->argc) {
+        fprintf(stderr, "grappo %s: option %s needs a value\n", a->cmd, name);
+        *bad = true;
+        return true;
+    }
+    *value = a->argv[++a->i];
+    return true;
+}
+
+bool arg_flag(Args *a, const char *name) { return !strcmp(a->argv[a->i], name); }
+
+bool parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "grappo %s: %s wants an integer in [%lld, %lld], got '%s'\n", cmd, opt, lo, hi, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool parse_shape(const char *s, Shape *out) {
+    Shape sh = {.rank = 0};
+    if (!*s) { *out = sh; return true; } /* "" = scalar */
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (errno || end == p || v < 0 || v > (1LL << 40) || sh.rank >= MAX_RANK) return false;
+        sh.dim[sh.rank++] = v;
+        if (*end == 0) break;
+        if (*end != ',' && *end != 'x') return false;
+        p = end + 1;
+    }
+    *out = sh;
+    return true;
+}
+
+int cli_fail(const Err *err) {
+    fprintf(stderr, "grappo: %s\n", err->msg);
+    return err->code == ERR_RUNTIME ? EXIT_RUNTIME : EXIT_USAGE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    fprintf(stderr, "grappo %s: ", cmd);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see grappo %s --help)\n", cmd);
+    return EXIT_USAGE;
+}
+
+Graph *cli_load_model(const char *spec, Err *err) {
+    if (!strncmp(spec, "zoo:", 4)) {
+        ZooOpts o = zoo_opts_default();
+        return zoo_build(spec + 4, &o, err);
+    }
+    return graphdef_load(spec, err);
+}
+
+static const char *fmt_scaled(double v, const char *const *units, double step, char *buf, size_t cap) {
+    int u = 0;
+    while (v >= step * 0.9995 && units[u + 1]) { v /= step; u++; }
+    if (u == 0) snprintf(buf, cap, "%.0f%s", v, units[0]);
+    else snprintf(buf, cap, "%.2f %s", v, units[u]);
+    return buf;
+}
+
+const char *fmt_count(double v, char *buf, size_t cap) {
+    static const char *const units[] = {"", "K", "M", "G", "T", NULL};
+    return fmt_scaled(v, units, 1000.0, buf, cap);
+}
+
+const char *fmt_bytes(double v, char *buf, size_t cap) {
+    static const char *const units[] = {" B", "KiB", "MiB", "GiB", "TiB", NULL};
+    return fmt_scaled(v, units, 1024.0, buf, cap);
+}
+
+bool parse_input_shape(const char *cmd, const char *arg, InputSpec *spec) {
+    const char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg) {
+        fprintf(stderr, "grappo %s: --input-shape wants NAME=D1,D2,..., got '%s'\n", cmd, arg);
+        return false;
+    }
+    char *name = strndup(arg, (size_t)(eq - arg));
+    if (!name || !parse_shape(eq + 1, &spec->shape)) {
+        fprintf(stderr, "grappo %s: bad shape in '%s' (want e.g. 1,224,224,3)\n", cmd, arg);
+        free(name);
+        return false;
+    }
+    spec->name = name; /* owned by the caller: free((char *)spec->name) */
+    spec->dtype = DT_INVALID;
+    return true;
+}
+
+int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err) {
+    if (graph_validate(g, err)) return -1;
+    return graph_infer(g, specs, n_specs, ref_eval_node, NULL, err);
+}

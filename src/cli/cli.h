@@ -1,0 +1,52 @@
+/* cli.h - what the command implementations share: argument scanning, model loading,
+ * number formatting. Only cli/ prints and only cli/ exits. */
+#ifndef GRAPPO_CLI_H
+#define GRAPPO_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "grappo.h"
+
+/* exit codes */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* A simple argument cursor: options may be given as "--name value" or "--name=value". */
+typedef struct Args {
+    int argc;
+    char **argv;
+    int i;
+    const char *cmd; /* for messages */
+} Args;
+
+/* true if argv[i] is option `name`; then *value (if value != NULL) receives its argument,
+   advancing the cursor. Sets *bad on a missing value. */
+bool arg_opt(Args *a, const char *name, const char **value, bool *bad);
+bool arg_flag(Args *a, const char *name);
+/* parse helpers print "grappo CMD: ..." on failure and return false */
+bool parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+bool parse_shape(const char *s, Shape *out); /* "1,224,224,3" */
+
+/* "NAME=1,224,224,3" -> spec (name allocated; the caller frees it) */
+bool parse_input_shape(const char *cmd, const char *arg, InputSpec *spec);
+/* validate + infer with the reference evaluator folding small constants */
+int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err);
+
+/* prints "grappo: <msg>" to stderr and returns the exit code for err */
+int cli_fail(const Err *err);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Loads FILE.pb, or builds "zoo:NAME". Not yet inferred. */
+Graph *cli_load_model(const char *spec, Err *err);
+
+/* "1.23 M" style formatting into buf */
+const char *fmt_count(double v, char *buf, size_t cap);
+const char *fmt_bytes(double v, char *buf, size_t cap);
+
+int cmd_zoo(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,252 @@
+/* cmd_run.c - `grappo run FILE.pb`: feed inputs (.npy or generated), execute on the reference
+ * runtime, print each output's statistics and the timing, optionally save outputs. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define MAX_ITEMS 64
+
+static void help(void) {
+    printf("usage: grappo run FILE.pb|zoo:NAME [--input NAME=FILE.npy ...] [--input-shape NAME=D1,D2,...]\n"
+           "                  [--output NAME[:PORT] ...] [--save-outputs DIR] [--repeat N] [--seed S]\n"
+           "                  [--runtime ref] [--json]\n"
+           "\n"
+           "Runs the graph on the reference runtime. Inputs not given are generated from --seed\n"
+           "(floats uniform in [0,1), gather indices in range, masks 1). An input given as .npy also\n"
+           "fixes that input's unknown dims. Prints each output's shape, dtype, min/max/mean and the\n"
+           "time: with --repeat N, one warm-up run then N timed runs (median, min, max, 95%% CI of the\n"
+           "mean). --save-outputs writes one .npy per output named after the tensor with '/' and ':'\n"
+           "replaced by '_'.\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct Timing { double median, min, max, mean, ci95; int n; } Timing;
+
+static Timing timing_summary(double *ms, int n) {
+    Timing t = {.n = n};
+    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+    t.min = ms[0];
+    t.max = ms[n - 1];
+    t.median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++) s += ms[i];
+    t.mean = s / n;
+    for (int i = 0; i < n; i++) ss += (ms[i] - t.mean) * (ms[i] - t.mean);
+    /* Student t quantile for 95%, two-sided; 1.96 beyond 30 samples */
+    static const double tq[] = {0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
+                                2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04};
+    t.ci95 = n > 1 ? (n - 1 <= 30 ? tq[n - 1] : 1.96) * sqrt(ss / (n - 1)) / sqrt((double)n) : 0;
+    return t;
+}
+
+static void tensor_stats(const Tensor *t, double *mn, double *mx, double *mean, int64_t *nonfinite) {
+    int64_t n = tensor_numel(t);
+    double lo = INFINITY, hi = -INFINITY, s = 0;
+    int64_t bad = 0, good = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = tensor_get(t, i);
+        if (!isfinite(x)) { bad++; continue; }
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+        s += x;
+        good++;
+    }
+    *mn = good ? lo : NAN;
+    *mx = good ? hi : NAN;
+    *mean = good ? s / (double)good : NAN;
+    *nonfinite = bad;
+}
+
+static int save_output(const char *dir, const char *tensor_name, const Tensor *t, Err *err) {
+    char file[1200];
+    int k = snprintf(file, sizeof file, "%s/", dir);
+    for (const char *c = tensor_name; *c && k < (int)sizeof file - 5; c++) file[k++] = (*c == '/' || *c == ':') ? '_' : *c;
+    snprintf(file + k, sizeof file - (size_t)k, ".npy");
+    return npy_save(file, t, err);
+}
+
+int cmd_run(int argc, char **argv) {
+    Args a = {argc, argv, 1, "run"};
+    const char *path = NULL, *save_dir = NULL, *v;
+    const char *input_args[MAX_ITEMS], *output_names[MAX_ITEMS];
+    int n_inputs = 0, n_out_names = 0, n_specs = 0;
+    InputSpec specs[MAX_ITEMS];
+    long long repeat = 1, seed = 1;
+    bool json = false, bad = false;
+    int rc = EXIT_OK;
+    Graph *g = NULL;
+    RefFeed feeds[MAX_ITEMS];
+    int n_feeds = 0;
+    ValueRef fetch[MAX_ITEMS];
+    Tensor outs[MAX_ITEMS];
+    int n_fetch = 0;
+    double *ms = NULL;
+    memset(outs, 0, sizeof outs);
+    Err err = {0};
+
+    for (; a.i < argc; a.i++) {
+        if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
+        else if (arg_flag(&a, "--json")) json = true;
+        else if (arg_opt(&a, "--input", &v, &bad)) {
+            if (bad) goto usage;
+            if (n_inputs == MAX_ITEMS) { rc = cli_usage_error("run", "too many --input"); goto done; }
+            input_args[n_inputs++] = v;
+        } else if (arg_opt(&a, "--input-shape", &v, &bad)) {
+            if (bad || n_specs == MAX_ITEMS || !parse_input_shape("run", v, &specs[n_specs])) goto usage;
+            n_specs++;
+        } else if (arg_opt(&a, "--output", &v, &bad)) {
+            if (bad) goto usage;
+            if (n_out_names == MAX_ITEMS) { rc = cli_usage_error("run", "too many --output"); goto done; }
+            output_names[n_out_names++] = v;
+        } else if (arg_opt(&a, "--save-outputs", &save_dir, &bad)) { if (bad) goto usage; }
+        else if (arg_opt(&a, "--repeat", &v, &bad)) { if (bad || !parse_int("run", "--repeat", v, 1, 100000, &repeat)) goto usage; }
+        else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("run", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
+        else if (arg_opt(&a, "--runtime", &v, &bad)) {
+            if (bad) goto usage;
+            if (strcmp(v, "ref")) { rc = cli_usage_error("run", "--runtime '%s': this build has the reference runtime only (ref)", v); goto done; }
+        } else if (argv[a.i][0] == '-') { rc = cli_usage_error("run", "unknown option '%s'", argv[a.i]); goto done; }
+        else if (!path) path = argv[a.i];
+        else { rc = cli_usage_error("run", "unexpected argument '%s'", argv[a.i]); goto done; }
+    }
+    if (!path) { rc = cli_usage_error("run", "which model file?"); goto done; }
+
+    g = cli_load_model(path, &err);
+    if (!g) goto fail;
+    /* .npy inputs: load them first, they fix their placeholder's shape */
+    for (int k = 0; k < n_inputs; k++) {
+        const char *eq = strchr(input_args[k], '=');
+        if (!eq || eq == input_args[k]) { rc = cli_usage_error("run", "--input wants NAME=FILE.npy, got '%s'", input_args[k]); goto done; }
+        char *name = strndup(input_args[k], (size_t)(eq - input_args[k]));
+        feeds[n_feeds].name = name;
+        if (npy_load(eq + 1, &feeds[n_feeds].value, &err)) { free(name); goto fail; }
+        n_feeds++;
+        if (n_specs == MAX_ITEMS) { rc = cli_usage_error("run", "too many inputs"); goto done; }
+        specs[n_specs].name = strdup(name);
+        specs[n_specs].shape = feeds[n_feeds - 1].value.shape;
+        specs[n_specs].dtype = feeds[n_feeds - 1].value.dtype;
+        n_specs++;
+    }
+    if (cli_prepare(g, specs, n_specs, &err)) { err_prefix(&err, "%s", path); goto fail; }
+    /* generated inputs for every placeholder not fed */
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->op != OP_PLACEHOLDER) continue;
+        bool fed = false;
+        for (int f = 0; f < n_feeds; f++) {
+            size_t len = strlen(feeds[f].name);
+            if (!strcmp(feeds[f].name, g->nodes[i]->name) ||
+                (len > 2 && !strcmp(feeds[f].name + len - 2, ":0") && !strncmp(feeds[f].name, g->nodes[i]->name, len - 2) &&
+                 g->nodes[i]->name[len - 2] == 0))
+                fed = true;
+        }
+        if (fed) continue;
+        if (n_feeds == MAX_ITEMS) { rc = cli_usage_error("run", "too many inputs"); goto done; }
+        feeds[n_feeds].name = strdup(g->nodes[i]->name);
+        if (input_generate(g, i, (uint64_t)seed, &feeds[n_feeds].value, &err)) { free((char *)feeds[n_feeds].name); goto fail; }
+        n_feeds++;
+    }
+    if (n_out_names) {
+        for (int k = 0; k < n_out_names; k++) {
+            if (graph_parse_ref(g, output_names[k], &fetch[k], &err) || fetch[k].port < 0) { if (fetch[k].port < 0) err_set(&err, ERR_INPUT, "--output '%s' is not a tensor", output_names[k]); goto fail; }
+            if (fetch[k].port >= g->nodes[fetch[k].node]->n_outputs) {
+                err_set(&err, ERR_INPUT, "--output '%s': node has %d output(s)", output_names[k], g->nodes[fetch[k].node]->n_outputs);
+                goto fail;
+            }
+        }
+        n_fetch = n_out_names;
+    } else {
+        n_fetch = g->n_outputs < MAX_ITEMS ? g->n_outputs : MAX_ITEMS;
+        memcpy(fetch, g->outputs, (size_t)n_fetch * sizeof *fetch);
+    }
+    if (n_fetch == 0) { err_set(&err, ERR_INPUT, "%s: the graph has no outputs; name one with --output", path); goto fail; }
+
+    ms = malloc((size_t)repeat * sizeof *ms);
+    if (!ms) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
+    RefStats st = {0};
+    int runs = repeat > 1 ? (int)repeat + 1 : 1; /* one warm-up run when timing repeatedly */
+    for (int r = 0; r < runs; r++) {
+        for (int k = 0; k < n_fetch; k++) tensor_release(&outs[k]);
+        if (ref_run(g, feeds, n_feeds, fetch, n_fetch, outs, &st, &err)) goto fail;
+        if (runs == 1 || r > 0) ms[runs == 1 ? 0 : r - 1] = st.total_ms;
+    }
+    Timing t = timing_summary(ms, (int)repeat);
+
+    if (save_dir) {
+        if (mkdir(save_dir, 0777) && errno != EEXIST) { err_set(&err, ERR_INPUT, "cannot create directory '%s': %s", save_dir, strerror(errno)); goto fail; }
+        for (int k = 0; k < n_fetch; k++) {
+            char nb[1024];
+            snprintf(nb, sizeof nb, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
+            if (save_output(save_dir, nb, &outs[k], &err)) goto fail;
+        }
+    }
+    char sb[96], b1[32];
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *jouts = json ? cJSON_AddArrayToObject(root, "outputs") : NULL;
+    if (!json) printf("%-40s %-9s %-18s %12s %12s %12s\n", "output", "dtype", "shape", "min", "max", "mean");
+    for (int k = 0; k < n_fetch; k++) {
+        char nb[1024];
+        snprintf(nb, sizeof nb, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
+        double mn, mx, mean;
+        int64_t nonfinite;
+        tensor_stats(&outs[k], &mn, &mx, &mean, &nonfinite);
+        if (json) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "name", nb);
+            cJSON_AddStringToObject(e, "dtype", dtype_name(outs[k].dtype));
+            cJSON *dims = cJSON_AddArrayToObject(e, "shape");
+            for (int d = 0; d < outs[k].shape.rank; d++) cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)outs[k].shape.dim[d]));
+            cJSON_AddNumberToObject(e, "min", mn);
+            cJSON_AddNumberToObject(e, "max", mx);
+            cJSON_AddNumberToObject(e, "mean", mean);
+            cJSON_AddNumberToObject(e, "non_finite", (double)nonfinite);
+            cJSON_AddItemToArray(jouts, e);
+        } else {
+            printf("%-40s %-9s %-18s %12.6g %12.6g %12.6g%s\n", nb, dtype_name(outs[k].dtype), shape_str(&outs[k].shape, sb, sizeof sb), mn, mx,
+                   mean, nonfinite ? "  (non-finite values!)" : "");
+        }
+    }
+    if (json) {
+        cJSON *jt = cJSON_AddObjectToObject(root, "time_ms");
+        cJSON_AddNumberToObject(jt, "median", t.median);
+        cJSON_AddNumberToObject(jt, "min", t.min);
+        cJSON_AddNumberToObject(jt, "max", t.max);
+        cJSON_AddNumberToObject(jt, "mean", t.mean);
+        cJSON_AddNumberToObject(jt, "ci95", t.ci95);
+        cJSON_AddNumberToObject(jt, "repeats", t.n);
+        cJSON_AddStringToObject(root, "runtime", "ref");
+        cJSON_AddNumberToObject(root, "peak_activation_bytes", (double)st.peak_bytes);
+        cJSON_AddNumberToObject(root, "weight_bytes", (double)st.weight_bytes);
+        char *s = cJSON_Print(root);
+        printf("%s\n", s);
+        cJSON_free(s);
+        cJSON_Delete(root);
+    } else {
+        if (t.n > 1)
+            printf("\ntime (ref runtime, %d runs after 1 warm-up): median %.2f ms, min %.2f, max %.2f, mean %.2f ± %.2f (95%% CI)\n", t.n,
+                   t.median, t.min, t.max, t.mean, t.ci95);
+        else
+            printf("\ntime (ref runtime, 1 run, no warm-up): %.2f ms\n", t.median);
+        printf("peak activations %s, weights %s\n", fmt_bytes((double)st.peak_bytes, sb, sizeof sb), fmt_bytes((double)st.weight_bytes, b1, sizeof b1));
+    }
+    goto done;
+usage:
+    rc = EXIT_USAGE;
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    for (int k = 0; k < n_fetch; k++) tensor_release(&outs[k]);
+    for (int f = 0; f < n_feeds; f++) { free((char *)feeds[f].name); tensor_release(&feeds[f].value); }
+    for (int k = 0; k < n_specs; k++) free((char *)specs[k].name);
+    free(ms);
+    graph_free(g);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* main.c - `grappo COMMAND ...`: dispatches to the commands. */
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "grappo %s - optimize TensorFlow inference graphs\n"
+            "\n"
+            "usage: grappo COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  zoo NAME -o FILE.pb     write a benchmark model (grappo zoo --list)\n"
+            "  inspect FILE.pb         ops, parameters, FLOPs, inputs/outputs, memory\n"
+            "  run FILE.pb             execute on the reference runtime, print outputs and timing\n"
+            "\n"
+            "FILE.pb may also be zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
+            "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
+            GRAPPO_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return EXIT_OK; }
+    if (!strcmp(cmd, "--version")) { printf("grappo %s\n", GRAPPO_VERSION); return EXIT_OK; }
+    if (!strcmp(cmd, "zoo")) return cmd_zoo(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
+    return EXIT_USAGE;
+}
