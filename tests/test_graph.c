@@ -69,7 +69,8 @@ static void test_attrs(void **state) {
     (void)state;
     Err e;
     Graph *g = graph_new();
-    Node *n = g->nodes[add(g, "c", "Conv2D", &e)];
+    int ci = add(g, "c", "Conv2D", &e); /* not g->nodes[add(...)]: add may move g->nodes */
+    Node *n = g->nodes[ci];
     CHECK_OK(node_set_attr_s(n, "padding", "SAME", &e), &e);
     CHECK_OK(node_set_attr_list_i(n, "strides", (int64_t[]){1, 2, 2, 1}, 4, &e), &e);
     CHECK_OK(node_set_attr_b(n, "use_cudnn_on_gpu", true, &e), &e);
@@ -368,6 +369,21 @@ static void test_input_generate_deterministic(void **state) {
     graph_free(g);
 }
 
+static void test_op_table(void **state) {
+    (void)state;
+    /* every row has its functions and a kernel, names are unique and round-trip */
+    for (int i = 1; i < OP_COUNT; i++) {
+        const OpDef *d = op_def((OpId)i);
+        assert_non_null(d->infer);
+        assert_non_null(d->flops);
+        assert_non_null(ref_kernels[i]);
+        assert_int_equal(op_lookup(d->tf_name), i);
+        assert_true(d->max_inputs < 0 || d->max_inputs >= d->min_inputs);
+    }
+    assert_int_equal(op_lookup("NotAnOp"), OP_UNKNOWN);
+    assert_int_equal(op_lookup("Conv2D"), OP_CONV2D);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_and_refs),     cmocka_unit_test(test_attrs),
@@ -376,7 +392,7 @@ int main(void) {
         cmocka_unit_test(test_dtype_conversions),  cmocka_unit_test(test_infer_window),
         cmocka_unit_test(test_infer_placeholders), cmocka_unit_test(test_unknown_op_carried),
         cmocka_unit_test(test_ref_run_plumbing),   cmocka_unit_test(test_activation_peak),
-        cmocka_unit_test(test_input_generate_deterministic),
+        cmocka_unit_test(test_input_generate_deterministic), cmocka_unit_test(test_op_table),
     };
     return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
 }

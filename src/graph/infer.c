@@ -85,6 +85,8 @@ int infer_window(int64_t in, int64_t k, int64_t stride, int64_t dilation, const 
 /* outputs of a node that cannot be inferred (unknown op or unknown inputs): dtype from the
    conventional "T" / "dtype" attribute, unknown shape */
 static void mark_unknown(Node *n) {
+    /* a known op has at least one output (NoOp aside) even when nothing reads it yet */
+    if (n->n_outputs == 0 && n->op != OP_UNKNOWN && n->op != OP_NO_OP) node_set_num_outputs(n, 1, NULL);
     int dt = node_attr_type(n, "T", node_attr_type(n, "dtype", DT_INVALID));
     for (int k = 0; k < n->n_outputs; k++) {
         tensor_release(&n->outputs[k].known);

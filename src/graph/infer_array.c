@@ -1,39 +1,79 @@
-/* infer_array.c - shape/dtype inference and FLOPs for the array ops (STUB: to be written). */
+/* infer_array.c - shape inference for Transpose, Tile, Fill and Shape (FLOPs: none; these
+ * ops move or make data). Shape also sets its output's known value: input shapes are static,
+ * which lets Shape -> StridedSlice -> Pack -> Reshape chains fold at inference time. */
 #include "infer.h"
 
-int infer_reshape(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_reshape(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_transpose(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
+int infer_transpose(Graph *g, Node *n, Err *err) {
+    const Shape *in = in_shape(g, n, 0);
+    int64_t perm[MAX_RANK];
+    int k = infer_known_i64(g, n, 1, perm, MAX_RANK, err);
+    if (k < 0) return err_prefix(err, "Transpose perm");
+    if (k != in->rank) return err_set(err, ERR_INPUT, "Transpose perm has %d entries, input rank is %d", k, in->rank);
+    bool seen[MAX_RANK] = {0};
+    Shape s = {.rank = in->rank};
+    for (int i = 0; i < k; i++) {
+        if (perm[i] < 0 || perm[i] >= k)
+            return err_set(err, ERR_INPUT, "Transpose perm[%d] = %lld is out of range [0, %d)", i, (long long)perm[i], k);
+        if (seen[perm[i]]) return err_set(err, ERR_INPUT, "Transpose perm is not a permutation: %lld appears twice", (long long)perm[i]);
+        seen[perm[i]] = true;
+        s.dim[i] = in->dim[perm[i]];
+    }
+    return infer_set_out(n, 0, in_dtype(g, n, 0), &s, err);
+}
+
+int infer_tile(Graph *g, Node *n, Err *err) {
+    const Shape *in = in_shape(g, n, 0);
+    int64_t mult[MAX_RANK];
+    int k = infer_known_i64(g, n, 1, mult, MAX_RANK, err);
+    if (k < 0) return err_prefix(err, "Tile multiples");
+    if (k != in->rank) return err_set(err, ERR_INPUT, "Tile multiples has %d entries, input rank is %d", k, in->rank);
+    Shape s = {.rank = in->rank};
+    for (int i = 0; i < k; i++) {
+        if (mult[i] < 0) return err_set(err, ERR_INPUT, "Tile multiples[%d] = %lld is negative", i, (long long)mult[i]);
+        if (mult[i] != 0 && in->dim[i] > INT64_MAX / 4 / mult[i])
+            return err_set(err, ERR_INPUT, "Tile multiples[%d] = %lld makes dimension %d too large", i, (long long)mult[i], i);
+        s.dim[i] = in->dim[i] * mult[i];
+    }
+    return infer_set_out(n, 0, in_dtype(g, n, 0), &s, err);
+}
+
+int infer_fill(Graph *g, Node *n, Err *err) {
+    if (in_shape(g, n, 1)->rank != 0) return err_set(err, ERR_INPUT, "Fill value must be a scalar");
+    if (in_shape(g, n, 0)->rank != 1) return err_set(err, ERR_INPUT, "Fill dims must be a vector");
+    int64_t dims[MAX_RANK];
+    int k = infer_known_i64(g, n, 0, dims, MAX_RANK, err);
+    if (k < 0) return err_prefix(err, "Fill dims");
+    Shape s = shape_make(k, dims);
+    for (int i = 0; i < k; i++)
+        if (dims[i] < 0) return err_set(err, ERR_INPUT, "Fill dims[%d] = %lld is negative", i, (long long)dims[i]);
+    return infer_set_out(n, 0, in_dtype(g, n, 1), &s, err);
+}
+
+int infer_shape(Graph *g, Node *n, Err *err) {
+    const Shape *in = in_shape(g, n, 0);
+    int out_type = node_attr_type(n, "out_type", DT_INT32);
+    if (out_type != DT_INT32 && out_type != DT_INT64)
+        return err_set(err, ERR_INPUT, "Shape out_type must be int32 or int64, got %s", dtype_name(out_type));
+    Shape s = {.rank = 1, .dim = {in->rank}};
+    if (infer_set_out(n, 0, out_type, &s, err)) return -1;
+    if (!shape_is_known(in)) return 0; /* the value waits for run time */
+    Tensor *known = &n->outputs[0].known;
+    if (tensor_alloc(known, out_type, &s, err)) return -1;
+    for (int i = 0; i < in->rank; i++) {
+        if (out_type == DT_INT32) {
+            if (in->dim[i] > INT32_MAX) {
+                tensor_release(known);
+                return err_set(err, ERR_INPUT, "Shape: dimension %d (%lld) does not fit out_type int32", i, (long long)in->dim[i]);
+            }
+            ((int32_t *)known->buf->data)[i] = (int32_t)in->dim[i];
+        } else {
+            ((int64_t *)known->buf->data)[i] = in->dim[i];
+        }
+    }
+    return 0;
+}
+
 int64_t flops_transpose(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_squeeze(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_squeeze(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_expand_dims(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_expand_dims(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_concat(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_concat(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_split(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_split(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_split_v(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_split_v(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_slice(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_slice(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_strided_slice(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_strided_slice(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_gather(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_gather(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_shape(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_shape(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_fill(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_fill(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_pack(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_pack(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_unpack(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_unpack(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_tile(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
 int64_t flops_tile(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_pad(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_pad(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_mirror_pad(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_mirror_pad(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
-int infer_one_hot(Graph *g, Node *n, Err *err) { (void)g; return err_set(err, ERR_RUNTIME, "shape inference for %s is not implemented", n->op_name); }
-int64_t flops_one_hot(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
+int64_t flops_fill(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
+int64_t flops_shape(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }

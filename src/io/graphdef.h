@@ -1,0 +1,45 @@
+/* graphdef.h - reading and writing TensorFlow GraphDef (.pb) files.
+ *
+ * Loading turns every NodeDef into a Node: op looked up (unknown ops kept as OP_UNKNOWN with
+ * their op name), inputs "x", "x:2", "^ctrl" resolved after all nodes exist, attributes parsed
+ * into typed fields with their original bytes kept in Attr.raw, tensors decoded with full data.
+ * NodeDef fields grappo does not model go to Node.extra, GraphDef fields other than node go to
+ * Graph.extra, both re-emitted verbatim by the writer. Each node gets a provisional output
+ * count (highest port any consumer uses + 1, at least 1) and the graph outputs are port 0 of
+ * every node nothing consumes (Const, Placeholder and NoOp excepted). Shapes and dtypes are
+ * not inferred here: the caller runs graph_infer.
+ *
+ * Saving writes the node list back, attributes sorted by key, so that load -> save -> load ->
+ * save gives identical bytes. Files are written through atomic_write_file (temp + rename).
+ *
+ * Every error is ERR_INPUT (ERR_RUNTIME for I/O and memory) with a one-line message that
+ * starts with the file name (`what`) and names the node where there is one. */
+#ifndef GRAPPO_GRAPHDEF_H
+#define GRAPPO_GRAPHDEF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../graph/graph.h"
+
+Graph *graphdef_parse(const uint8_t *data, size_t len, const char *what, Err *err);
+Graph *graphdef_load(const char *path, Err *err);
+int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err); /* caller frees */
+int graphdef_save(const Graph *g, const char *path, Err *err); /* atomic: temp file + rename */
+
+/* Bounds on the tensor data a parse may materialise (a splat Const of one value can declare
+ * any shape). graphdef_parse uses {TENSOR_MAX_BYTES, unlimited}; fuzzers pass tighter ones. */
+typedef struct GraphdefLimits {
+    size_t max_tensor_bytes; /* per tensor; 0 = TENSOR_MAX_BYTES */
+    size_t max_total_bytes;  /* all tensors of the graph together; 0 = no limit */
+} GraphdefLimits;
+Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what, const GraphdefLimits *limits,
+                              Err *err);
+
+/* Most outputs (Values) the loader creates: a port beyond GRAPHDEF_MAX_PORT, or more outputs
+ * than GRAPHDEF_MAX_OUTPUTS over the whole graph, is rejected as bad input instead of being
+ * allocated. */
+#define GRAPHDEF_MAX_PORT 65535
+#define GRAPHDEF_MAX_OUTPUTS (1 << 20)
+
+#endif
