@@ -19,7 +19,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fno-strict-aliasing \
            -I$(BUILD)/gen -Iinclude $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgomp -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c))
@@ -55,7 +55,7 @@ $(BUILD)/libgrappo.a: $(LIB_OBJ)
 $(BUILD)/grappo: $(CLI_OBJ) $(BUILD)/libgrappo.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgrappo.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgrappo.a
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS) -Wno-format-truncation -Isrc $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
 
@@ -87,16 +87,41 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
 
+# Fuzzing: the library is compiled once with coverage + ASan/UBSan (UB aborts, so libFuzzer
+# reports it) into $(BUILD)/fuzz/libgrappo_fuzz.a; each fuzz/fuzz_*.c links against it.
+# Crashing inputs go to $(BUILD)/fuzz/artifacts/<target>/; keep them in tests/fixtures/regress/.
 FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fno-strict-aliasing -I$(BUILD)/gen -Iinclude -Isrc \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJ     := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC)) \
+                $(patsubst $(BUILD)/gen/%.c,$(BUILD)/fuzz/obj/gen/%.o,$(PROTO_C))
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(PROTO_C)
-	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -I$(BUILD)/gen -Isrc -fsanitize=fuzzer,address,undefined \
-	  $< $(LIB_SRC) $(PROTO_C) -o $@ $(LDLIBS)
+
+$(BUILD)/fuzz/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/obj/%.o: src/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libgrappo_fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_TARGETS): $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/fuzz/libgrappo_fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libgrappo_fuzz.a -o $@ $(LDLIBS)
+
 fuzz: $(FUZZ_TARGETS)
-	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p $(BUILD)/corpus/$$n; \
+	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
+	  mkdir -p $(BUILD)/corpus/$$n $(BUILD)/fuzz/artifacts/$$n; \
 	  echo "== $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 $(BUILD)/corpus/$$n fuzz/seeds/$$n || exit 1; done
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -timeout=30 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n/ $(BUILD)/corpus/$$n fuzz/seeds/$$n || exit 1; done
+
+-include $(FUZZ_OBJ:.o=.d)
 
 clean:
 	rm -rf build build-asan

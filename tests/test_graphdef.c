@@ -456,6 +456,26 @@ static void test_unmodelled_fields_survive(void **state) {
     assert_memory_equal(s1, s2, l1);
     write_seed("unmodelled_fields.pb", s1, l1);
     free(s1); free(s2);
+
+    /* a changed producer is written back into the VersionDef, keeping min_consumer (2: 12) */
+    h->producer = 99;
+    serialize_ok(h, &s1, &l1);
+    assert_non_null(find_bytes(s1, l1, "\x22\x04\x08\x63\x10\x0c", 6));
+    Graph *k = parse_ok(s1, l1);
+    assert_int_equal(k->producer, 99);
+    free(s1);
+    graph_free(k);
+    /* and a graph built in memory with a producer gets a VersionDef */
+    k = graph_new();
+    k->producer = 1205;
+    serialize_ok(k, &s1, &l1);
+    assert_int_equal(l1, 5);
+    assert_memory_equal(s1, "\x22\x03\x08\xb5\x09", 5);
+    graph_free(k);
+    k = parse_ok(s1, l1);
+    assert_int_equal(k->producer, 1205);
+    free(s1);
+    graph_free(k);
     graph_free(h);
     graph_free(g);
     bb_free(&gd);

@@ -250,6 +250,12 @@ static void test_bad_names_and_inputs(void **state) {
     expect_bad_pb(gd.data, gd.len, "node 'a': empty input name");
 
     gd.len = 0;
+    node(&gd, "x:0", "Relu", NULL, NULL);
+    expect_bad_pb(gd.data, gd.len, "node name 'x:0' contains ':'");
+    gd.len = 0;
+    node(&gd, "^x", "Relu", NULL, NULL);
+    expect_bad_pb(gd.data, gd.len, "starts with '^'");
+    gd.len = 0;
     node(&gd, "", "Relu", NULL, NULL);
     expect_bad_pb(gd.data, gd.len, "node #0 has an empty name");
     gd.len = 0;

@@ -649,6 +649,18 @@ static void test_pad(void **state) {
     node = tr_op(g, "Pad", b2, 2);
     tr_expect_error(g, node, 1, ERR_INPUT, "shape [1,2]");
     graph_free(g);
+    /* paddings computed at run time */
+    g = graph_new();
+    Err e;
+    int p = tr_node(g, "pads", "Placeholder");
+    Shape ps = shape_make(2, (int64_t[]){1, 2});
+    CHECK_OK(node_set_attr_type(g->nodes[p], "dtype", DT_INT32, &e), &e);
+    CHECK_OK(node_set_attr_shape(g->nodes[p], "shape", &ps, &e), &e);
+    node = tr_node(g, "op", "Pad");
+    tr_input(g, node, tr_const(g, "x", tr_iota(DT_FLOAT, 1, (int64_t[]){3})), 0);
+    tr_input(g, node, p, 0);
+    tr_expect_error(g, node, 1, ERR_INPUT, "paddings: input 1 ('pads') must be known");
+    graph_free(g);
     g = graph_new();
     Tensor b3[3] = {tr_iota(DT_FLOAT, 1, (int64_t[]){3}), tt_i32(2, (int64_t[]){1, 2}, (int32_t[]){1, 1}), tr_scalar_i32(0)};
     node = tr_op(g, "PadV2", b3, 3);

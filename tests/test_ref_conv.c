@@ -59,7 +59,7 @@ static Tensor naive_depthwise(const Tensor *x, const Tensor *w, int64_t sh, int6
 /* The transposed convolution as a scatter: every out_backprop element spreads
    dy * filter[kh,kw,ci,co] onto the input positions its forward window covered. */
 static Tensor naive_backprop(const int64_t *in_dims, const Tensor *w, const Tensor *dy, int64_t sh, int64_t sw,
-                             int64_t pt, int64_t pl) {
+                             int64_t dil, int64_t pt, int64_t pl) {
     const int64_t *wd = w->shape.dim, *dd = dy->shape.dim;
     int64_t h = in_dims[1], wi = in_dims[2], ci_n = in_dims[3], co_n = wd[3];
     Tensor dx = nn_zeros(4, in_dims);
@@ -71,7 +71,7 @@ static Tensor naive_backprop(const int64_t *in_dims, const Tensor *w, const Tens
                     double g = nn_f(dy)[((b * dd[1] + i) * dd[2] + j) * co_n + co];
                     for (int64_t kh = 0; kh < wd[0]; kh++)
                         for (int64_t kw = 0; kw < wd[1]; kw++) {
-                            int64_t ih = i * sh - pt + kh, iw = j * sw - pl + kw;
+                            int64_t ih = i * sh - pt + kh * dil, iw = j * sw - pl + kw * dil;
                             if (ih < 0 || ih >= h || iw < 0 || iw >= wi) continue;
                             for (int64_t ci = 0; ci < ci_n; ci++)
                                 acc[((b * h + ih) * wi + iw) * ci_n + ci] += g * nn_f(w)[((kh * wd[1] + kw) * ci_n + ci) * co_n + co];
@@ -484,7 +484,7 @@ static void backprop_input_stride2_same_vs_scatter(void **state) {
     Tensor w = nn_rand(60, 4, (int64_t[]){3, 3, 2, 3});
     Tensor dy = nn_rand(61, 4, (int64_t[]){2, 3, 3, 3});
     Tensor dx = run_backprop((int32_t[]){2, 5, 6, 2}, 4, &w, &dy, "SAME", 2, 2, false);
-    Tensor want = naive_backprop(in_dims, &w, &dy, 2, 2, 1, 0);
+    Tensor want = naive_backprop(in_dims, &w, &dy, 2, 2, 1, 1, 0);
     nn_assert_close(&dx, &want, 1e-5, 1e-5);
     tensor_release(&dx);
     /* input_sizes with only (H, W) */
@@ -508,11 +508,23 @@ static void backprop_input_stride2_same_vs_scatter(void **state) {
     nn_window(g, node, "EXPLICIT", 1, 1, false);
     nn_ints(g, node, "explicit_paddings", 8, (int64_t[]){0, 0, 2, 0, 0, 1, 0, 0});
     dx = nn_run1(g, node);
-    want = naive_backprop(in_dims, &w, &dy2, 1, 1, 2, 0);
+    want = naive_backprop(in_dims, &w, &dy2, 1, 1, 1, 2, 0);
     nn_assert_close(&dx, &want, 1e-5, 1e-5);
     tensor_release(&dx);
     tensor_release(&want);
     tensor_release(&dy2);
+    /* dilation 2, VALID: effective window 5 -> H 5-5+1 = 1, W 6-5+1 = 2 */
+    Tensor dy3 = nn_rand(63, 4, (int64_t[]){2, 1, 2, 3});
+    Tensor ins3[3] = {tt_i32(1, (int64_t[]){4}, (int32_t[]){2, 5, 6, 2}), tensor_share(&w), tensor_share(&dy3)};
+    g = nn_graph("Conv2DBackpropInput", ins3, 3, &node);
+    nn_window(g, node, "VALID", 1, 1, false);
+    nn_ints(g, node, "dilations", 4, (int64_t[]){1, 2, 2, 1});
+    dx = nn_run1(g, node);
+    want = naive_backprop(in_dims, &w, &dy3, 1, 1, 2, 0, 0);
+    nn_assert_close(&dx, &want, 1e-5, 1e-5);
+    tensor_release(&dx);
+    tensor_release(&want);
+    tensor_release(&dy3);
     tensor_release(&w);
     tensor_release(&dy);
 }

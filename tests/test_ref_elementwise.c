@@ -332,6 +332,26 @@ static void test_binary_integers(void **state) {
     tensor_release(&y);
     tensor_release(&a64); tensor_release(&b64);
 
+    /* 8-bit: uint8 compares unsigned (200 > 3) and wraps modulo 256; int8 wraps signed */
+    Tensor u[2] = {ew_make(DT_UINT8, 1, (int64_t[]){2}, (double[]){200, 3}),
+                   ew_make(DT_UINT8, 1, (int64_t[]){2}, (double[]){100, 5})};
+    y = ew_eval("Add", u, 2, NULL);
+    ew_expect_i64(&y, DT_UINT8, 1, (int64_t[]){2}, (int64_t[]){44, 8});
+    tensor_release(&y);
+    y = ew_eval("Sub", u, 2, NULL);
+    ew_expect_i64(&y, DT_UINT8, 1, (int64_t[]){2}, (int64_t[]){100, 254});
+    tensor_release(&y);
+    y = ew_eval("Maximum", u, 2, NULL);
+    ew_expect_i64(&y, DT_UINT8, 1, (int64_t[]){2}, (int64_t[]){200, 5});
+    tensor_release(&y);
+    tensor_release(&u[0]); tensor_release(&u[1]);
+    Tensor s8[2] = {ew_make(DT_INT8, 1, (int64_t[]){2}, (double[]){100, -128}),
+                    ew_make(DT_INT8, 0, NULL, (double[]){2})};
+    y = ew_eval("Mul", s8, 2, NULL);
+    ew_expect_i64(&y, DT_INT8, 1, (int64_t[]){2}, (int64_t[]){-56, 0});
+    tensor_release(&y);
+    tensor_release(&s8[0]); tensor_release(&s8[1]);
+
     /* integer to a negative power fails at run time */
     Graph *g = graph_new();
     int ia = ew_const(g, "a", ew_scalar_i32(2)), ib = ew_const(g, "b", ew_scalar_i32(-1));

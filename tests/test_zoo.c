@@ -6,12 +6,13 @@
 
 #include <stdlib.h>
 
+#include "io/graphdef.h"
 #include "runtime/ref.h"
 #include "zoo/builder.h"
 #include "zoo/zoo.h"
 
 /* FNV-1a of resnet8's uncalibrated weights for seed 1 (see test_resnet8_determinism) */
-#define RESNET8_UNCALIBRATED_HASH "17d09f2bb806a2cf"
+#define RESNET8_UNCALIBRATED_HASH "f7f33c70e471c7d5"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -478,6 +479,23 @@ static void bert_inputs(int32_t ids[SEQ], int32_t mask[SEQ], int32_t seg[SEQ], u
     }
 }
 
+/* Parameters: embeddings + LN; per layer q/k/v/o dense, LN, two FFN dense, LN; pooler.
+   Plus the float scalar Consts TF writes: per layer the score scale, GELU's 1/sqrt2, 1 and
+   0.5 and two LN epsilons; the embedding LN epsilon and the mask's 1 and -10000. */
+static int64_t bert_params(int64_t L, int64_t H, int64_t I) {
+    const int64_t V = 30522, P = 512, T = 2;
+    return V * H + P * H + T * H + 2 * H
+         + L * (4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H)
+         + H * H + H
+         + L * 6 + 3;
+}
+
+/* MACs: per token per layer 4 H x H and 2 H x I MatMuls; attention: two batched S x S x dh
+   products per head; the pooler on one token */
+static int64_t bert_macs(int64_t L, int64_t H, int64_t NH, int64_t I, int64_t S) {
+    return L * (S * (4 * H * H + 2 * H * I) + 2 * NH * S * S * (H / NH)) + H * H;
+}
+
 static void run_bert(const Graph *g, int batch, const int32_t *ids, const int32_t *mask, const int32_t *seg, Tensor out[2]) {
     Err e = {0};
     int64_t dims[2] = {batch, SEQ};
@@ -494,19 +512,9 @@ static void test_bert_tiny(void **state) {
     o.seq_len = SEQ;
     Graph *g = build("bert-tiny", o);
     CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
-    const int64_t L = 2, H = 128, I = 512, NH = 2, S = SEQ, V = 30522, P = 512, T = 2;
-    /* embeddings + LN, per layer: q/k/v/o dense, LN, two FFN dense, LN; pooler. Plus the
-       float scalar Consts TF writes: per layer the score scale, GELU's 1/sqrt2, 1 and 0.5
-       and two LN epsilons; the embedding LN epsilon and the mask's 1 and -10000. */
-    int64_t params = V * H + P * H + T * H + 2 * H
-                   + L * (4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H)
-                   + H * H + H
-                   + L * 6 + 3;
-    assert_int_equal(graph_param_count(g, NULL), params);
-    /* MatMul: 4 H x H and 2 H x I per token per layer, the pooler on one token; attention:
-       two batched products of S x S x dh per head */
-    int64_t macs = L * (S * (4 * H * H + 2 * H * I) + 2 * NH * S * S * (H / NH)) + H * H;
-    assert_int_equal(mac_flops(g), 2 * macs);
+    const int64_t L = 2, H = 128;
+    assert_int_equal(graph_param_count(g, NULL), bert_params(L, H, 512));
+    assert_int_equal(mac_flops(g), 2 * bert_macs(L, H, 2, 512, SEQ));
     assert_int_equal(count_op(g, "BatchMatMulV2"), 2 * L);
     assert_int_equal(count_op(g, "Erf"), L);
     assert_int_equal(count_op(g, "Rsqrt"), 2 * L + 1);
@@ -601,6 +609,51 @@ static void test_bert_tiny(void **state) {
         tensor_release(&d[i]);
     }
     graph_free(g);
+}
+
+static void test_bert_mini_counts(void **state) {
+    (void)state;
+    Graph *g = build("bert-mini", zoo_opts_default()); /* seq 128 by default */
+    assert_int_equal(graph_param_count(g, NULL), bert_params(4, 256, 1024));
+    assert_int_equal(mac_flops(g), 2 * bert_macs(4, 256, 4, 1024, 128));
+    Shape scores = shape_make(4, (int64_t[]){1, 4, 128, 128});
+    assert_true(shape_equal(&node_named(g, "bert/encoder/layer_3/attention/self/Softmax")->outputs[0].shape, &scores));
+    /* bert-base for the record (not built here: 110M weights take several seconds):
+       109,482,240 weights + 75 scalars = 109,482,315; 11,174,215,680 MACs at seq 128) */
+    assert_int_equal(bert_params(12, 768, 3072), 109482315);
+    assert_int_equal(bert_macs(12, 768, 12, 3072, 128), 11174215680LL);
+    graph_free(g);
+}
+
+/* the graphs survive GraphDef serialization: same nodes, same outputs when run */
+static void test_graphdef_round_trip(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = build("resnet8", zoo_opts_default());
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_OK(graphdef_serialize(g, &buf, &len, &e), &e);
+    Graph *h = graphdef_parse(buf, len, "resnet8", &e);
+    if (!h) { print_error("%s\n", e.msg); fail(); }
+    free(buf);
+    CHECK_OK(graph_infer(h, NULL, 0, ref_eval_node, NULL, &e), &e);
+    assert_int_equal(h->n_nodes, g->n_nodes);
+    assert_true(weights_hash(h) == weights_hash(g));
+    ValueRef fetch_g[2] = {{graph_find(g, "logits"), 0}, {graph_find(g, "probs"), 0}};
+    ValueRef fetch_h[2] = {{graph_find(h, "logits"), 0}, {graph_find(h, "probs"), 0}};
+    Tensor img, a[2] = {{0}}, b[2] = {{0}};
+    CHECK_OK(bld_synthetic_image(&img, 1, 32, 32, 3, 12, &e), &e);
+    RefFeed f = {"input_1", img};
+    CHECK_OK(ref_run(g, &f, 1, fetch_g, 2, a, NULL, &e), &e);
+    CHECK_OK(ref_run(h, &f, 1, fetch_h, 2, b, NULL, &e), &e);
+    for (int i = 0; i < 2; i++) {
+        assert_tensor_near(&a[i], &b[i], 0.0);
+        tensor_release(&a[i]);
+        tensor_release(&b[i]);
+    }
+    tensor_release(&img);
+    graph_free(g);
+    graph_free(h);
 }
 
 static void test_bert_determinism(void **state) {
@@ -753,7 +806,9 @@ int main(void) {
         cmocka_unit_test(test_resnet50_counts_and_layout),
         cmocka_unit_test(test_mobilenet_v2),
         cmocka_unit_test(test_bert_tiny),
+        cmocka_unit_test(test_bert_mini_counts),
         cmocka_unit_test(test_bert_determinism),
+        cmocka_unit_test(test_graphdef_round_trip),
         cmocka_unit_test(test_random_dags),
         cmocka_unit_test(test_random_covers_patterns),
         cmocka_unit_test(test_random_determinism_and_calibration),

@@ -45,6 +45,10 @@ Graph *cli_load_model(const char *spec, Err *err);
 const char *fmt_count(double v, char *buf, size_t cap);
 const char *fmt_bytes(double v, char *buf, size_t cap);
 
+struct Plan;
+/* per-op-type and per-node time table; plan may be NULL (reference runtime) */
+void cli_print_profile(const Graph *g, const struct Plan *plan, const double *node_ms_sum, int runs);
+
 int cmd_zoo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);

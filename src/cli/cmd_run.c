@@ -8,15 +8,19 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "../runtime/plan.h"
 
 #define MAX_ITEMS 64
 
 static void help(void) {
     printf("usage: grappo run FILE.pb|zoo:NAME [--input NAME=FILE.npy ...] [--input-shape NAME=D1,D2,...]\n"
            "                  [--output NAME[:PORT] ...] [--save-outputs DIR] [--repeat N] [--seed S]\n"
-           "                  [--runtime ref] [--json]\n"
+           "                  [--runtime fast|ref] [--threads N] [--profile] [--json]\n"
            "\n"
-           "Runs the graph on the reference runtime. Inputs not given are generated from --seed\n"
+           "Runs the graph on the fast runtime (oneDNN kernels, static memory arena; the default) or\n"
+           "the reference runtime (portable C kernels, the numerical oracle). --threads sets the\n"
+           "fast runtime's threads (default: all cores). --profile prints where the time goes per\n"
+           "node and per op type, with achieved GFLOP/s. Inputs not given are generated from --seed\n"
            "(floats uniform in [0,1), gather indices in range, masks 1). An input given as .npy also\n"
            "fixes that input's unknown dims. Prints each output's shape, dtype, min/max/mean and the\n"
            "time: with --repeat N, one warm-up run then N timed runs (median, min, max, 95%% CI of the\n"
@@ -80,8 +84,10 @@ int cmd_run(int argc, char **argv) {
     const char *input_args[MAX_ITEMS], *output_names[MAX_ITEMS];
     int n_inputs = 0, n_out_names = 0, n_specs = 0;
     InputSpec specs[MAX_ITEMS];
-    long long repeat = 1, seed = 1;
-    bool json = false, bad = false;
+    long long repeat = 1, seed = 1, threads = 0;
+    bool json = false, bad = false, profile = false, use_ref = false;
+    Plan *plan = NULL;
+    double *node_ms = NULL, *node_sum = NULL;
     int rc = EXIT_OK;
     Graph *g = NULL;
     RefFeed feeds[MAX_ITEMS];
@@ -96,6 +102,8 @@ int cmd_run(int argc, char **argv) {
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_flag(&a, "--json")) json = true;
+        else if (arg_flag(&a, "--profile")) profile = true;
+        else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("run", "--threads", v, 0, 1024, &threads)) goto usage; }
         else if (arg_opt(&a, "--input", &v, &bad)) {
             if (bad) goto usage;
             if (n_inputs == MAX_ITEMS) { rc = cli_usage_error("run", "too many --input"); goto done; }
@@ -112,7 +120,8 @@ int cmd_run(int argc, char **argv) {
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("run", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--runtime", &v, &bad)) {
             if (bad) goto usage;
-            if (strcmp(v, "ref")) { rc = cli_usage_error("run", "--runtime '%s': this build has the reference runtime only (ref)", v); goto done; }
+            if (!strcmp(v, "ref")) use_ref = true;
+            else if (strcmp(v, "fast")) { rc = cli_usage_error("run", "--runtime '%s': choose fast or ref", v); goto done; }
         } else if (argv[a.i][0] == '-') { rc = cli_usage_error("run", "unknown option '%s'", argv[a.i]); goto done; }
         else if (!path) path = argv[a.i];
         else { rc = cli_usage_error("run", "unexpected argument '%s'", argv[a.i]); goto done; }
@@ -169,15 +178,34 @@ int cmd_run(int argc, char **argv) {
     if (n_fetch == 0) { err_set(&err, ERR_INPUT, "%s: the graph has no outputs; name one with --output", path); goto fail; }
 
     ms = malloc((size_t)repeat * sizeof *ms);
-    if (!ms) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
-    RefStats st = {0};
+    node_ms = calloc((size_t)g->n_nodes + 1, sizeof *node_ms);
+    node_sum = calloc((size_t)g->n_nodes + 1, sizeof *node_sum);
+    if (!ms || !node_ms || !node_sum) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
+    RefStats st = {.node_ms = node_ms};
+    PlanTiming pt = {.node_ms = node_ms};
+    if (!use_ref) {
+        PlanOpts po = {.threads = (int)threads};
+        plan = plan_compile(g, fetch, n_fetch, &po, &err);
+        if (!plan) goto fail;
+    }
     int runs = repeat > 1 ? (int)repeat + 1 : 1; /* one warm-up run when timing repeatedly */
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < n_fetch; k++) tensor_release(&outs[k]);
-        if (ref_run(g, feeds, n_feeds, fetch, n_fetch, outs, &st, &err)) goto fail;
-        if (runs == 1 || r > 0) ms[runs == 1 ? 0 : r - 1] = st.total_ms;
+        double total;
+        if (use_ref) {
+            if (ref_run(g, feeds, n_feeds, fetch, n_fetch, outs, &st, &err)) goto fail;
+            total = st.total_ms;
+        } else {
+            if (plan_run(plan, feeds, n_feeds, outs, &pt, &err)) goto fail;
+            total = pt.total_ms;
+        }
+        if (runs == 1 || r > 0) {
+            ms[runs == 1 ? 0 : r - 1] = total;
+            for (int i = 0; i < g->n_nodes; i++) node_sum[i] += node_ms[i];
+        }
     }
     Timing t = timing_summary(ms, (int)repeat);
+    const char *rt_name = use_ref ? "ref" : "fast";
 
     if (save_dir) {
         if (mkdir(save_dir, 0777) && errno != EEXIST) { err_set(&err, ERR_INPUT, "cannot create directory '%s': %s", save_dir, strerror(errno)); goto fail; }
@@ -221,20 +249,38 @@ int cmd_run(int argc, char **argv) {
         cJSON_AddNumberToObject(jt, "mean", t.mean);
         cJSON_AddNumberToObject(jt, "ci95", t.ci95);
         cJSON_AddNumberToObject(jt, "repeats", t.n);
-        cJSON_AddStringToObject(root, "runtime", "ref");
-        cJSON_AddNumberToObject(root, "peak_activation_bytes", (double)st.peak_bytes);
-        cJSON_AddNumberToObject(root, "weight_bytes", (double)st.weight_bytes);
+        cJSON_AddStringToObject(root, "runtime", rt_name);
+        cJSON_AddNumberToObject(root, "threads", (double)threads);
+        if (plan) {
+            cJSON_AddNumberToObject(root, "peak_bytes", (double)plan_peak_bytes(plan));
+            cJSON_AddNumberToObject(root, "arena_bytes", (double)plan_arena_bytes(plan));
+            cJSON_AddNumberToObject(root, "weight_bytes", (double)plan_weight_bytes(plan));
+            cJSON_AddNumberToObject(root, "scratch_bytes", (double)plan_scratch_bytes(plan));
+        } else {
+            cJSON_AddNumberToObject(root, "peak_activation_bytes", (double)st.peak_bytes);
+            cJSON_AddNumberToObject(root, "weight_bytes", (double)st.weight_bytes);
+        }
+        cJSON_AddNumberToObject(root, "flops", (double)graph_flops(g));
         char *s = cJSON_Print(root);
         printf("%s\n", s);
         cJSON_free(s);
         cJSON_Delete(root);
     } else {
         if (t.n > 1)
-            printf("\ntime (ref runtime, %d runs after 1 warm-up): median %.2f ms, min %.2f, max %.2f, mean %.2f ± %.2f (95%% CI)\n", t.n,
-                   t.median, t.min, t.max, t.mean, t.ci95);
+            printf("\ntime (%s runtime, %d runs after 1 warm-up): median %.2f ms, min %.2f, max %.2f, mean %.2f ± %.2f (95%% CI)\n",
+                   rt_name, t.n, t.median, t.min, t.max, t.mean, t.ci95);
         else
-            printf("\ntime (ref runtime, 1 run, no warm-up): %.2f ms\n", t.median);
-        printf("peak activations %s, weights %s\n", fmt_bytes((double)st.peak_bytes, sb, sizeof sb), fmt_bytes((double)st.weight_bytes, b1, sizeof b1));
+            printf("\ntime (%s runtime, 1 run, no warm-up): %.2f ms\n", rt_name, t.median);
+        printf("%.1f GFLOP/s at the median\n", (double)graph_flops(g) / (t.median * 1e6));
+        if (plan) {
+            char b2[32], b3[32];
+            printf("memory: peak %s = arena %s + weights %s + scratch %s\n", fmt_bytes((double)plan_peak_bytes(plan), sb, sizeof sb),
+                   fmt_bytes((double)plan_arena_bytes(plan), b1, sizeof b1), fmt_bytes((double)plan_weight_bytes(plan), b2, sizeof b2),
+                   fmt_bytes((double)plan_scratch_bytes(plan), b3, sizeof b3));
+        } else {
+            printf("peak activations %s, weights %s\n", fmt_bytes((double)st.peak_bytes, sb, sizeof sb), fmt_bytes((double)st.weight_bytes, b1, sizeof b1));
+        }
+        if (profile) cli_print_profile(g, plan, node_sum, t.n);
     }
     goto done;
 usage:
@@ -247,6 +293,9 @@ done:
     for (int f = 0; f < n_feeds; f++) { free((char *)feeds[f].name); tensor_release(&feeds[f].value); }
     for (int k = 0; k < n_specs; k++) free((char *)specs[k].name);
     free(ms);
+    free(node_ms);
+    free(node_sum);
+    plan_free(plan);
     graph_free(g);
     return rc;
 }

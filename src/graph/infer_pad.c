@@ -14,8 +14,10 @@ static int read_paddings(const Graph *g, const Node *n, int mirror_offset, Shape
                        in->rank, in->rank, shape_str(ps, sa, sizeof sa));
     int64_t p[2 * MAX_RANK];
     const Tensor *known = &in_val(g, n, 1)->known;
-    /* not known: infer_known_i64 says so, naming the producer */
-    if (!tensor_has_data(known)) return infer_known_i64(g, n, 1, p, 2 * MAX_RANK, err) < 0 ? err_prefix(err, "paddings") : -1;
+    if (!tensor_has_data(known)) {
+        infer_known_i64(g, n, 1, p, 2 * MAX_RANK, err); /* fails, with a message naming the producer */
+        return err_prefix(err, "paddings");
+    }
     Tensor flat = *known; /* [rank, 2] read as a vector */
     flat.shape = (Shape){.rank = 1, .dim = {tensor_numel(known)}};
     int k = tensor_to_i64(&flat, p, 2 * MAX_RANK, err);

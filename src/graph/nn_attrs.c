@@ -42,7 +42,7 @@ static int read_hw4(const Node *n, const char *name, bool nchw, int64_t def, int
 }
 
 /* Fills stride/dilation/padding/output size of g from the node's attributes, given the input
-   size and window (g->in_*, g->k_*) already set. */
+   size and window (g->in_*, g->k_*) already set. Convolutions have dilations, pools do not. */
 static int window_attrs(const Node *n, bool has_dilations, bool allow_explicit, ConvGeom *g, Err *err) {
     if (read_hw4(n, "strides", g->nchw, 0, &g->stride_h, &g->stride_w, err)) return -1;
     g->dil_h = g->dil_w = 1;
@@ -63,6 +63,12 @@ static int window_attrs(const Node *n, bool has_dilations, bool allow_explicit, 
         pad[1] = l->i[2 * h + 1];
         pad[2] = l->i[2 * w];
         pad[3] = l->i[2 * w + 1];
+        /* TF's pools: a window must always overlap the input */
+        if (!has_dilations)
+            for (int k = 0; k < 4; k++)
+                if (pad[k] >= (k < 2 ? g->k_h : g->k_w))
+                    return err_set(err, ERR_INPUT, "explicit padding %lld must be smaller than the window size %lld",
+                                   (long long)pad[k], (long long)(k < 2 ? g->k_h : g->k_w));
     } else if (strcmp(padding, "SAME") && strcmp(padding, "VALID")) {
         return err_set(err, ERR_INPUT, "padding '%s' is not supported (SAME, VALID%s)", padding,
                        allow_explicit ? " or EXPLICIT" : "");

@@ -72,9 +72,26 @@ static TensorBuf *buf_new(size_t nbytes) {
     if (!b->data) { free(b); return NULL; }
     memset(b->data, 0, rounded ? rounded : 64);
     b->nbytes = nbytes;
+    b->owned = true;
     atomic_init(&b->refs, 1);
     account((ptrdiff_t)nbytes);
     return b;
+}
+
+int tensor_wrap(Tensor *t, int dtype, const Shape *shape, void *data, Err *err) {
+    memset(t, 0, sizeof *t);
+    int64_t n = shape_numel(shape);
+    if (n < 0 || !dtype_size(dtype)) return err_set(err, ERR_INPUT, "cannot wrap a tensor of unknown shape or opaque dtype");
+    TensorBuf *b = malloc(sizeof *b);
+    if (!b) return err_set(err, ERR_RUNTIME, "out of memory");
+    b->data = data;
+    b->nbytes = (size_t)n * dtype_size(dtype);
+    b->owned = false;
+    atomic_init(&b->refs, 1);
+    t->dtype = dtype;
+    t->shape = *shape;
+    t->buf = b;
+    return 0;
 }
 
 int tensor_alloc(Tensor *t, int dtype, const Shape *shape, Err *err) {
@@ -112,8 +129,10 @@ Tensor tensor_share(const Tensor *t) {
 
 void tensor_release(Tensor *t) {
     if (t->buf && atomic_fetch_sub(&t->buf->refs, 1) == 1) {
-        account(-(ptrdiff_t)t->buf->nbytes);
-        free(t->buf->data);
+        if (t->buf->owned) {
+            account(-(ptrdiff_t)t->buf->nbytes);
+            free(t->buf->data);
+        }
         free(t->buf);
     }
     memset(t, 0, sizeof *t);

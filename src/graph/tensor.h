@@ -40,7 +40,8 @@ char *shape_str(const Shape *s, char *buf, size_t cap);
 typedef struct TensorBuf {
     atomic_int refs;
     size_t nbytes;
-    void *data; /* 64-byte aligned */
+    void *data;  /* 64-byte aligned when owned */
+    bool owned;  /* false: data belongs to someone else (a plan's arena); release frees only the TensorBuf */
 } TensorBuf;
 
 typedef struct Tensor {
@@ -54,6 +55,9 @@ typedef struct Tensor {
 int tensor_alloc(Tensor *t, int dtype, const Shape *shape, Err *err);
 /* like tensor_alloc, then copies nbytes (must equal the tensor's size) from data */
 int tensor_from_data(Tensor *t, int dtype, const Shape *shape, const void *data, size_t nbytes, Err *err);
+/* A tensor over memory owned by someone else (e.g. a slot in a plan's arena): not counted in
+   tensor_live_bytes, never freed by tensor_release. NULL data is allowed for a zero-size tensor. */
+int tensor_wrap(Tensor *t, int dtype, const Shape *shape, void *data, Err *err);
 Tensor tensor_share(const Tensor *t); /* another reference to the same buffer */
 void tensor_release(Tensor *t);       /* drop reference; t becomes empty ({0}) */
 int tensor_copy(Tensor *dst, const Tensor *src, Err *err); /* deep copy */

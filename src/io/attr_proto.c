@@ -128,7 +128,11 @@ static void *alloc_array(size_t n, size_t size) { return calloc(n ? n : 1, size)
 static int list_decode(const PbList *pl, AttrList *l, TensorBudget *budget, Err *err) {
     size_t longest = pl->n_s > pl->n_i ? pl->n_s : pl->n_i;
     if (pl->n_f > longest) longest = pl->n_f;
-    if (pl->n_b > longest) longest = pl->n_b; /* 1 byte per element: the longest possible */
+    if (pl->n_b > longest) longest = pl->n_b;
+    if (pl->n_type > longest) longest = pl->n_type;
+    if (pl->n_shape > longest) longest = pl->n_shape;
+    if (pl->n_tensor > longest) longest = pl->n_tensor;
+    if (pl->n_func > longest) longest = pl->n_func;
     if (longest > INT_MAX) return err_set(err, ERR_INPUT, "list of %zu values is too long", longest);
     /* the element kind is the first non-empty field; a well-formed list has only one */
     if (pl->n_s) {

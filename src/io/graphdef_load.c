@@ -146,7 +146,9 @@ static int parse_node(Loader *L, const uint8_t *data, size_t len, int index, Err
         goto fail;
     }
     int node;
-    if (graph_find(g, name_s) >= 0) node = err_set(err, ERR_INPUT, "duplicate node name '%s'", name_s);
+    if (strchr(name_s, ':') || name_s[0] == '^') /* would be ambiguous in input strings */
+        node = err_set(err, ERR_INPUT, "node name '%s' contains ':' or starts with '^'", name_s);
+    else if (graph_find(g, name_s) >= 0) node = err_set(err, ERR_INPUT, "duplicate node name '%s'", name_s);
     else if (op_len == 0) node = err_set(err, ERR_INPUT, "node '%s' has an empty op", name_s);
     else if ((node = graph_add_node(g, name_s, op_s, err)) < 0) err_prefix(err, "node '%s'", name_s);
     free(name_s);
@@ -285,6 +287,7 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
         goto fail;
     }
     PbReader r = pb_reader(data, len);
+    const uint8_t *base = r.p; /* data, or a stand-in when data is NULL */
     PbField f;
     const char *why = "";
     int rc, node_no = 0;
@@ -303,7 +306,7 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
     }
     if (rc < 0) {
         err_set(err, ERR_INPUT, "not a valid GraphDef (%s, in the field at byte %zu of %zu)", why,
-                (size_t)(f.raw - data), len);
+                (size_t)(f.raw - base), len);
         goto fail;
     }
     if (extra.oom) {

@@ -13,9 +13,10 @@
 
 #include "atomic_file.h"
 #include "attr_proto.h"
+#include "graphdef.pb-c.h"
 #include "pb_wire.h"
 
-enum { GRAPH_NODE = 1 };
+enum { GRAPH_NODE = 1, GRAPH_VERSIONS = 4 };
 enum { NODE_NAME = 1, NODE_OP = 2, NODE_INPUT = 3, NODE_DEVICE = 4, NODE_ATTR = 5 };
 enum { ENTRY_KEY = 1, ENTRY_VALUE = 2 };
 
@@ -95,6 +96,49 @@ static int encode_node(const Graph *g, const Node *n, ByteBuf *b, ByteBuf *scrat
     return 0;
 }
 
+/* Graph.extra verbatim, except that a VersionDef (field 4) whose producer differs from
+ * g->producer is re-encoded with g->producer (its other fields kept), and a graph with a
+ * producer but no VersionDef (built in memory) gets one. */
+static int put_graph_extra(const Graph *g, ByteBuf *out, Err *err) {
+    PbReader r = pb_reader(g->extra, g->extra_len);
+    PbField f;
+    bool have_versions = false;
+    int rc;
+    while ((rc = pb_next_field(&r, &f, NULL)) == 1) {
+        if (f.number != GRAPH_VERSIONS || f.wire != PB_LEN) {
+            bb_put(out, f.raw, f.raw_len);
+            continue;
+        }
+        have_versions = true;
+        Grappo__Tf__VersionDef *v = grappo__tf__version_def__unpack(NULL, f.len, f.data);
+        if (!v) return err_set(err, ERR_INPUT, "the graph's VersionDef is malformed");
+        if (v->producer == g->producer) {
+            bb_put(out, f.raw, f.raw_len);
+        } else {
+            v->producer = g->producer;
+            size_t n = grappo__tf__version_def__get_packed_size(v);
+            bb_tag(out, GRAPH_VERSIONS, PB_LEN);
+            bb_varint(out, n);
+            uint8_t *p = bb_reserve(out, n);
+            if (p) {
+                grappo__tf__version_def__pack(v, p);
+                out->len += n;
+            }
+        }
+        grappo__tf__version_def__free_unpacked(v, NULL);
+    }
+    if (rc < 0) return err_set(err, ERR_INPUT, "the graph's extra GraphDef fields are malformed");
+    if (!have_versions && g->producer != 0) {
+        Grappo__Tf__VersionDef v;
+        grappo__tf__version_def__init(&v);
+        v.producer = g->producer;
+        uint8_t buf[16];
+        size_t n = grappo__tf__version_def__pack(&v, buf);
+        bb_len_field(out, GRAPH_VERSIONS, buf, n);
+    }
+    return 0;
+}
+
 int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err) {
     *data = NULL;
     *len = 0;
@@ -105,7 +149,7 @@ int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err) {
         rc = encode_node(g, graph_node(g, i), &node, &scratch, err);
         if (rc == 0) bb_len_field(&out, GRAPH_NODE, node.data, node.len);
     }
-    if (rc == 0 && g->extra_len) bb_put(&out, g->extra, g->extra_len);
+    if (rc == 0) rc = put_graph_extra(g, &out, err);
     if (rc == 0 && (out.oom || node.oom || scratch.oom)) rc = err_set(err, ERR_RUNTIME, "out of memory serializing the graph");
     bb_free(&node);
     bb_free(&scratch);

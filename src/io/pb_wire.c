@@ -66,7 +66,7 @@ void bb_free(ByteBuf *b) {
 uint8_t *bb_reserve(ByteBuf *b, size_t n) {
     if (b->oom) return NULL;
     if (n > SIZE_MAX / 2 - b->len) { b->oom = true; return NULL; }
-    if (b->len + n > b->cap) {
+    if (!b->data || b->len + n > b->cap) { /* also for n == 0: the result is never NULL + 0 */
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n) cap *= 2;
         uint8_t *p = realloc(b->data, cap);

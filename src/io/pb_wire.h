@@ -27,6 +27,8 @@ typedef struct PbReader {
 } PbReader;
 
 static inline PbReader pb_reader(const uint8_t *data, size_t len) {
+    static const uint8_t nothing[1];
+    if (!data) data = nothing, len = 0; /* NULL + 0 is undefined behaviour in C */
     PbReader r = {data, data + len};
     return r;
 }

@@ -27,6 +27,10 @@ extern const RefKernel ref_kernels[OP_COUNT];
    output shapes. Matches NodeEvalFn (ctx unused) so graph_infer can fold with it. */
 int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
 
+/* Runs n's reference kernel on allocated outputs (with bf16/f16 emulation where it applies);
+   the building block of ref_eval_node and of the plan's fallback steps. */
+int ref_kernel_call(const Node *n, const Tensor *in, Tensor *out, Err *err);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;

@@ -29,17 +29,12 @@ static void conv_nhwc(const ConvGeom *g, const float *x, const float *w, float *
                         const float *xp = x + ((b * g->in_h + ih) * g->in_w + iw) * g->in_c;
                         const float *wp = w + (kh * g->k_w + kw) * gic * cout;
                         if (per_channel) {
-                            for (int64_t c = 0; c < cout; c++) acc[c] += (double)xp[c] * wp[c];
+                            ref_mac_vec(acc, xp, wp, cout);
                             continue;
                         }
-                        for (int64_t grp = 0; grp < g->groups; grp++) {
-                            double *ar = acc + grp * cog;
-                            for (int64_t ci = 0; ci < gic; ci++) {
-                                double xv = xp[grp * gic + ci];
-                                const float *wr = wp + ci * cout + grp * cog;
-                                for (int64_t j = 0; j < cog; j++) ar[j] += xv * wr[j];
-                            }
-                        }
+                        /* group grp: its cog outputs += its gic inputs times filter rows [ci, grp*cog ..) */
+                        for (int64_t grp = 0; grp < g->groups; grp++)
+                            ref_axpy_rows(acc + grp * cog, cog, xp + grp * gic, 1, wp + grp * cog, cout, gic);
                     }
                 }
                 float *yp = y + ((b * g->out_h + oh) * g->out_w + ow) * cout;

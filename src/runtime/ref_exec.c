@@ -6,11 +6,18 @@
 #include <time.h>
 
 #include "ref.h"
+#include "ref_lowp.h"
 
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+int ref_kernel_call(const Node *n, const Tensor *in, Tensor *out, Err *err) {
+    if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
+        return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
+    return ref_lowp_applies(n, in) ? ref_lowp_emulate(n, in, out, err) : ref_kernels[n->op](n, in, out, err);
 }
 
 int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor *out, Err *err) {
@@ -24,7 +31,7 @@ int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor 
             return err_prefix(err, "node '%s' (%s) output %d", n->name, n->op_name, k);
         }
     }
-    if (ref_kernels[n->op](n, in, out, err)) {
+    if (ref_kernel_call(n, in, out, err)) {
         for (int k = 0; k < n->n_outputs; k++) tensor_release(&out[k]);
         return err_prefix(err, "node '%s' (%s)", n->name, n->op_name);
     }

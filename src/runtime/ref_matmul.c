@@ -1,26 +1,11 @@
 /* ref_matmul.c - reference kernels for MatMul, _FusedMatMul and BatchMatMul (V1, V2, V3).
- * All go through ref_gemm_f32: i-k-j loop order with a double accumulator row, so the
- * innermost loop walks a row of B and the accumulator contiguously. A transposed B is copied
+ * All go through ref_gemm_f32 (ref_gemm.c): i-k-j loop order with a double accumulator row,
+ * so the innermost loop walks a row of B and the accumulator contiguously. A transposed B is copied
  * to row-major [K, N] first; a transposed A is read with strides (one element per k). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ref_nn.h"
-
-void ref_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_row, int64_t a_col, const float *b, float *c,
-                  double *acc) {
-    for (int64_t i = 0; i < m; i++) {
-        memset(acc, 0, (size_t)n * sizeof *acc);
-        const float *ar = a + i * a_row;
-        for (int64_t p = 0; p < k; p++) {
-            double av = ar[p * a_col];
-            const float *br = b + p * n;
-            for (int64_t j = 0; j < n; j++) acc[j] += av * br[j];
-        }
-        float *cr = c + i * n;
-        for (int64_t j = 0; j < n; j++) cr[j] = (float)acc[j];
-    }
-}
 
 /* count matrices [rows, cols] -> [cols, rows] */
 static void transpose_batch(const float *src, float *dst, int64_t count, int64_t rows, int64_t cols) {

@@ -65,8 +65,13 @@ int ref_epilogue_init(Epilogue *ep, const Node *n, FusedHost host, const Tensor 
 void ref_epilogue_apply(const Epilogue *ep, float *y, int64_t outer, int64_t inner);
 void ref_epilogue_free(Epilogue *ep);
 
+/* acc[0..n) += sum over r < rows of x[r*x_step] * w[r*w_step + 0..n)  (ref_gemm.c) */
+void ref_axpy_rows(double *restrict acc, int64_t n, const float *restrict x, int64_t x_step, const float *restrict w,
+                   int64_t w_step, int64_t rows);
+/* acc[0..n) += a[0..n) * b[0..n)  (ref_gemm.c) */
+void ref_mac_vec(double *restrict acc, const float *restrict a, const float *restrict b, int64_t n);
 /* Matrix rows: c[i, :] = sum_k a(i, k) * b[k, :] with a(i, k) = a[i*a_row + k*a_col] and b a
-   dense row-major [k, n] matrix; acc is scratch for n doubles. (ref_matmul.c) */
+   dense row-major [k, n] matrix; acc is scratch for n doubles. (ref_gemm.c) */
 void ref_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_row, int64_t a_col, const float *b, float *c,
                   double *acc);
 

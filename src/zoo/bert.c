@@ -67,7 +67,7 @@ static ValueRef dense(Builder *b, const char *layer, ValueRef x, int units) {
     return bld_dense(b, layer, x, units, INIT_STD, INIT_STD);
 }
 
-/* scores/probabilities for one head group: [B*S,H] -> [B,heads,S,dh] */
+/* [B*S, H] -> Reshape [B, S, heads, dh] -> Transpose [B, heads, S, dh] */
 static ValueRef split_heads(Builder *b, const char *p, const char *reshape, const char *transpose, ValueRef x,
                             const BertCfg *c) {
     char rn[256], tn[256];

@@ -196,6 +196,25 @@ int bld_add_output(Builder *b, ValueRef v) {
 
 /* ---- random tensors ---- */
 
+double bld_randn(Builder *b) {
+    /* Marsaglia's polar method: both values of a pair are used, and it needs one log and
+       one sqrt per pair instead of a log, a sqrt and a cos per value (BERT-base draws 110M) */
+    if (b->has_spare) {
+        b->has_spare = false;
+        return b->spare;
+    }
+    double u, v, s;
+    do {
+        u = (double)(rng_u64(&b->rng) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        v = (double)(rng_u64(&b->rng) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    double m = sqrt(-2.0 * log(s) / s);
+    b->spare = v * m;
+    b->has_spare = true;
+    return u * m;
+}
+
 static Tensor alloc_f32(Builder *b, Shape s, float **data) {
     Tensor t = {0};
     *data = NULL;
@@ -208,7 +227,7 @@ static Tensor alloc_f32(Builder *b, Shape s, float **data) {
 Tensor bld_normal(Builder *b, Shape s, double mean, double std) {
     float *d;
     Tensor t = alloc_f32(b, s, &d);
-    for (int64_t i = 0; d && i < tensor_numel(&t); i++) d[i] = (float)(mean + std * rng_normal(&b->rng));
+    for (int64_t i = 0; d && i < tensor_numel(&t); i++) d[i] = (float)(mean + std * bld_randn(b));
     return t;
 }
 
@@ -217,7 +236,7 @@ Tensor bld_truncated_normal(Builder *b, Shape s, double std) {
     Tensor t = alloc_f32(b, s, &d);
     for (int64_t i = 0; d && i < tensor_numel(&t); i++) {
         double z;
-        do z = rng_normal(&b->rng); while (fabs(z) > 2.0);
+        do z = bld_randn(b); while (fabs(z) > 2.0);
         d[i] = (float)(std * z);
     }
     return t;
@@ -509,8 +528,8 @@ ValueRef bld_batchnorm(Builder *b, const char *layer, ValueRef x, float epsilon)
     }
     if (xv) channel_stats(xv, c, cm, cv);
     for (int64_t j = 0; j < c; j++) {
-        double zg = rng_normal(&b->rng), zb = rng_normal(&b->rng);
-        double zm = rng_normal(&b->rng), zv = rng_normal(&b->rng);
+        double zg = bld_randn(b), zb = bld_randn(b);
+        double zm = bld_randn(b), zv = bld_randn(b);
         gamma[j] = (float)(1.0 + 0.1 * zg);
         beta[j] = (float)(0.1 * zb);
         if (xv) {
@@ -610,13 +629,32 @@ ValueRef bld_image_input(Builder *b, const char *name, const ZooOpts *opts, int 
     return x;
 }
 
-void bld_classifier_head(Builder *b, ValueRef x, const char *pool_layer, const char *dense_layer, int classes) {
+void bld_classifier_head(Builder *b, ValueRef x, const char *pool_layer, const char *dense_layer, int classes, double gain) {
     char pn[512], sn[512];
     ValueRef pooled = bld_mean(b, sub_name(pn, sizeof pn, pool_layer, "Mean"), x, (int32_t[]){1, 2}, 2, false);
     int64_t features = bld_dim(b, pooled, -1);
     if (b->failed) return;
-    /* LeCun-normal classifier: logits of roughly unit scale per unit of feature RMS */
-    ValueRef logits = bld_dense(b, dense_layer, pooled, classes, sqrt(1.0 / (double)features), 0.0);
+    /* An untrained classifier on ReLU features mostly sees their positive mean, the same for
+       every input, so its top-1 class would hardly depend on the input and top-1 agreement
+       would measure nothing. So every class's weight column sums to zero (blind to a shift
+       common to all features). The weights are N(0, gain^2 / features) before centering; the
+       model picks gain so logits come out with a standard deviation around 2 (measured on
+       synthetic images), as a trained ImageNet classifier's roughly do. Biases are zero. */
+    Tensor w = bld_normal(b, shape_make(2, (int64_t[]){features, classes}), 0.0, gain * sqrt(1.0 / (double)features));
+    float *wd = tensor_mut(&w);
+    if (b->failed || !wd) { tensor_release(&w); return; }
+    for (int j = 0; j < classes; j++) {
+        double m = 0;
+        for (int64_t f = 0; f < features; f++) m += wd[f * classes + j];
+        m /= (double)features;
+        for (int64_t f = 0; f < features; f++) wd[f * classes + j] = (float)(wd[f * classes + j] - m);
+    }
+    Tensor bias = bld_filled(b, shape_make(1, (int64_t[]){classes}), 0.0f);
+    char wn[512], mn[512], bn[512], an[512];
+    ValueRef wv = bld_const(b, sub_name(wn, sizeof wn, dense_layer, "MatMul/ReadVariableOp"), &w);
+    ValueRef y = bld_matmul(b, sub_name(mn, sizeof mn, dense_layer, "MatMul"), pooled, wv, false, false);
+    ValueRef bv = bld_const(b, sub_name(bn, sizeof bn, dense_layer, "BiasAdd/ReadVariableOp"), &bias);
+    ValueRef logits = bld_bias_add(b, sub_name(an, sizeof an, dense_layer, "BiasAdd"), y, bv);
     ValueRef probs = bld_softmax(b, sub_name(sn, sizeof sn, dense_layer, "Softmax"), logits);
     char scope[sizeof b->scope];
     memcpy(scope, b->scope, sizeof scope);

@@ -23,6 +23,8 @@
 typedef struct Builder {
     Graph *g;
     Rng rng;        /* every weight and statistic perturbation is drawn from here, in order */
+    double spare;   /* second normal of the last polar-method pair (see bld_randn) */
+    bool has_spare;
     bool calibrate; /* execute nodes as they are built */
     bool tf1_names; /* weights named "<layer>/kernel", "<layer>/bias" (TF1 freeze) instead of
                        "<layer>/MatMul/ReadVariableOp" (Keras + convert_variables_to_constants_v2) */
@@ -67,6 +69,8 @@ void bld_keep_only(Builder *b, const ValueRef *keep, int n_keep);
 int bld_add_output(Builder *b, ValueRef v);
 
 /* ---- random tensors (float32) ---- */
+/* standard normal from b->rng (polar method; deterministic for a seed) */
+double bld_randn(Builder *b);
 Tensor bld_normal(Builder *b, Shape s, double mean, double std);
 /* truncated normal as Keras/TF1 initializers draw it: redraw beyond 2 std */
 Tensor bld_truncated_normal(Builder *b, Shape s, double std);
@@ -134,8 +138,10 @@ int bld_synthetic_image(Tensor *t, int64_t n, int64_t h, int64_t w, int64_t c, u
 ValueRef bld_image_input(Builder *b, const char *name, const ZooOpts *opts, int size, int channels);
 /* Global average pool "<pool_layer>/Mean" over H,W, dense "<dense_layer>" to `classes`
    logits, "<dense_layer>/Softmax"; declares the graph outputs: Identity nodes "logits" and
-   "probs" outside the scope (as a frozen signature ends in Identity nodes). */
-void bld_classifier_head(Builder *b, ValueRef x, const char *pool_layer, const char *dense_layer, int classes);
+   "probs" outside the scope (as a frozen signature ends in Identity nodes). The dense
+   weights are N(0, gain^2 / features) with every column shifted to sum to zero, so the
+   top-1 class depends on the input (see builder.c). */
+void bld_classifier_head(Builder *b, ValueRef x, const char *pool_layer, const char *dense_layer, int classes, double gain);
 
 /* ---- the model builders zoo.c dispatches to; opts arrive resolved (seed, sizes set) ---- */
 Graph *zoo_build_resnet(int depth, const ZooOpts *opts, Err *err); /* 8, 18 or 50 */

@@ -29,11 +29,12 @@ typedef struct ResnetSpec {
     int widths[4];
     int classes;
     int min_image;
+    double head_gain; /* classifier weight scale: logits std ~2 on synthetic images (measured) */
 } ResnetSpec;
 
-static const ResnetSpec RESNET8 = {"resnet8", true, 16, false, 3, {1, 1, 1}, {16, 32, 64}, 10, 8};
-static const ResnetSpec RESNET18 = {"resnet18", false, 64, false, 4, {2, 2, 2, 2}, {64, 128, 256, 512}, 1000, 32};
-static const ResnetSpec RESNET50 = {"resnet50", false, 64, true, 4, {3, 4, 6, 3}, {64, 128, 256, 512}, 1000, 32};
+static const ResnetSpec RESNET8 = {"resnet8", true, 16, false, 3, {1, 1, 1}, {16, 32, 64}, 10, 8, 6.0};
+static const ResnetSpec RESNET18 = {"resnet18", false, 64, false, 4, {2, 2, 2, 2}, {64, 128, 256, 512}, 1000, 32, 6.0};
+static const ResnetSpec RESNET50 = {"resnet50", false, 64, true, 4, {3, 4, 6, 3}, {64, 128, 256, 512}, 1000, 32, 1.5};
 
 static double he_std(int k, int64_t cin) { return sqrt(2.0 / ((double)k * k * (double)cin)); }
 
@@ -100,7 +101,7 @@ static Graph *build(const ResnetSpec *s, const ZooOpts *o, Err *err) {
             x = residual_block(&b, s, x, stage, block);
             bld_keep_only(&b, &x, 1); /* activations inside the block are no longer needed */
         }
-    bld_classifier_head(&b, x, "avg_pool", "predictions", s->classes);
+    bld_classifier_head(&b, x, "avg_pool", "predictions", s->classes, s->head_gain);
     return bld_finish(&b);
 }
 

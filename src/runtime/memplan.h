@@ -1,0 +1,31 @@
+/* memplan.h - static memory planning: given each tensor's size and lifetime (first and last
+ * execution step that touches it), assign byte offsets in one arena so that tensors alive at
+ * the same time never overlap. Two algorithms; the plan keeps whichever gives the smaller
+ * arena for the graph at hand. */
+#ifndef GRAPPO_MEMPLAN_H
+#define GRAPPO_MEMPLAN_H
+
+#include <stddef.h>
+
+typedef struct MemReq {
+    size_t size;     /* bytes (the planner rounds up to 64) */
+    int first, last; /* inclusive step range in which the tensor is alive */
+} MemReq;
+
+typedef enum MemPlanAlgo {
+    /* Largest tensors first, each into the smallest gap that fits among the tensors already
+       placed whose lifetimes overlap ("greedy by size, best fit"). */
+    MEMPLAN_GREEDY_BY_SIZE,
+    /* Tensors in order of creation, each at the lowest offset that fits ("first fit"). */
+    MEMPLAN_FIRST_FIT,
+} MemPlanAlgo;
+
+/* Fills offsets[0..n) and returns the arena size, or (size_t)-1 when out of memory. */
+size_t memplan_assign(const MemReq *reqs, int n, MemPlanAlgo algo, size_t *offsets);
+/* Runs both algorithms, keeps the smaller arena (ties: greedy by size); *chosen says which. */
+size_t memplan_best(const MemReq *reqs, int n, size_t *offsets, MemPlanAlgo *chosen);
+/* The lower bound no assignment can beat: the largest total size alive at one step. */
+size_t memplan_lower_bound(const MemReq *reqs, int n);
+const char *memplan_algo_name(MemPlanAlgo a);
+
+#endif

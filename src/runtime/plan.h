@@ -1,0 +1,51 @@
+/* plan.h - the fast runtime: compile a Graph into a Plan (a kernel per node, oneDNN where it
+ * has a primitive and the reference kernel otherwise; weights prepacked once; one static
+ * arena for every activation, offsets from memplan.c), then run it as often as needed.
+ *
+ * The plan borrows the graph: g must stay alive and unchanged while the plan exists. Every
+ * tensor crossing plan_run is in TensorFlow's plain layout. */
+#ifndef GRAPPO_PLAN_H
+#define GRAPPO_PLAN_H
+
+#include "../graph/graph.h"
+#include "memplan.h"
+#include "ref.h"
+
+typedef struct PlanOpts {
+    int threads;    /* OpenMP threads for oneDNN; 0 = all cores */
+    bool reference; /* use the reference kernel for every node (same executor and arena) */
+} PlanOpts;
+
+typedef struct PlanTiming {
+    double total_ms;
+    double *node_ms; /* optional: caller array of g->n_nodes, filled per executed node (others 0) */
+} PlanTiming;
+
+typedef struct Plan Plan;
+
+/* fetch == NULL: the graph outputs. g must have been through graph_infer. */
+Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const PlanOpts *opts, Err *err);
+/* Feeds every placeholder the fetches need (dtype and shape must match inference), runs, and
+   returns the fetched values as new tensors in out[0..n_fetch) (caller releases). */
+int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming *t, Err *err);
+void plan_free(Plan *p);
+
+/* memory: arena + weights the plan reads (prepacked copies and constants) + scratch */
+size_t plan_peak_bytes(const Plan *p);
+size_t plan_arena_bytes(const Plan *p);
+size_t plan_weight_bytes(const Plan *p);
+size_t plan_scratch_bytes(const Plan *p);
+
+/* what the profile shows */
+typedef struct PlanInfo {
+    int steps, fast_steps, ref_steps, view_steps, folded_nodes, inplace_steps;
+    MemPlanAlgo algo;
+    size_t arena_greedy, arena_first_fit, arena_lower_bound;
+    int cache_hits, cache_misses;
+} PlanInfo;
+void plan_info(const Plan *p, PlanInfo *info);
+/* implementation that runs node i: oneDNN's name (e.g. "brg:avx512_core"), "ref", "view",
+   "const" (value known at compile time), or NULL if the node is not part of the plan */
+const char *plan_node_impl(const Plan *p, int node);
+
+#endif

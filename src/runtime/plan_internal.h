@@ -1,0 +1,58 @@
+/* plan_internal.h - the Plan's insides, shared by plan.c (compile) and plan_run.c (bind, run). */
+#ifndef GRAPPO_PLAN_INTERNAL_H
+#define GRAPPO_PLAN_INTERNAL_H
+
+#include "dnn_common.h"
+#include "fast.h"
+#include "plan.h"
+
+typedef enum SlotKind {
+    SLOT_NONE = 0, /* not needed by the fetches */
+    SLOT_CONST,    /* value known at compile time (Const or folded) */
+    SLOT_FEED,     /* a placeholder: points at the caller's tensor during a run */
+    SLOT_ARENA,    /* computed: lives at `offset` in the arena */
+    SLOT_ALIAS,    /* same bytes as slot alias_of (views, in-place outputs) */
+} SlotKind;
+
+typedef struct Slot {
+    SlotKind kind;
+    int alias_of;
+    const Tensor *konst;
+    size_t bytes, offset;
+    int first, last; /* lifetime in steps (root slots) */
+    bool counted;    /* constant already counted in weight_bytes */
+    Tensor t;        /* bound view of the slot's memory; aliases share their root's TensorBuf */
+} Slot;
+
+typedef enum StepKind { STEP_FAST, STEP_REF, STEP_VIEW } StepKind;
+
+typedef struct Step {
+    int node;
+    StepKind kind;
+    FastKernel k;
+    bool inplace_granted;
+} Step;
+
+struct Plan {
+    const Graph *g;
+    DnnCtx dnn;
+    bool have_dnn;
+    int threads;
+    int n_steps;
+    Step *steps;
+    int n_slots;
+    Slot *slots;
+    int *base; /* slots of node i: base[i] .. base[i+1] */
+    int n_fetch;
+    ValueRef *fetch;
+    void *arena, *scratch;
+    size_t arena_bytes, scratch_bytes, weight_bytes;
+    size_t arena_greedy, arena_first_fit, arena_lower_bound;
+    MemPlanAlgo algo;
+    int folded, inplace;
+};
+
+int slot_root(const Plan *p, int s);
+int plan_bind(Plan *p, Err *err); /* creates every slot's Tensor over the arena/constants */
+
+#endif

@@ -1,0 +1,263 @@
+/* test_plan.c - the fast runtime end to end: the arena planner, and every zoo model and real
+ * fixture giving the reference executor's outputs through plan_compile/plan_run
+ * (max|fast - ref| <= 1e-4 * max|ref|), memory accounting against what the process
+ * allocated. */
+#include "testutil.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "graph/input_gen.h"
+#include "io/graphdef.h"
+#include "io/npy.h"
+#include "runtime/plan.h"
+#include "runtime/ref.h"
+#include "util/rng.h"
+#include "zoo/zoo.h"
+
+/* ---- arena planner ---- */
+
+static void check_no_overlap(const MemReq *r, int n, const size_t *off, size_t arena) {
+    for (int i = 0; i < n; i++) {
+        assert_true(off[i] % 64 == 0);
+        assert_true(off[i] + r[i].size <= arena);
+        for (int j = i + 1; j < n; j++) {
+            bool live_together = r[i].first <= r[j].last && r[j].first <= r[i].last;
+            bool disjoint = off[i] + r[i].size <= off[j] || off[j] + r[j].size <= off[i];
+            if (live_together && !disjoint) {
+                print_error("tensors %d and %d overlap in time and memory\n", i, j);
+                fail();
+            }
+        }
+    }
+}
+
+static void test_memplan_hand_cases(void **state) {
+    (void)state;
+    size_t off[4];
+    /* a chain: each tensor dies when the next is made -> two buffers suffice */
+    MemReq chain[4] = {{1024, 0, 1}, {1024, 1, 2}, {1024, 2, 3}, {1024, 3, 4}};
+    assert_int_equal(memplan_assign(chain, 4, MEMPLAN_GREEDY_BY_SIZE, off), 2048);
+    assert_int_equal(memplan_assign(chain, 4, MEMPLAN_FIRST_FIT, off), 2048);
+    assert_int_equal(memplan_lower_bound(chain, 4), 2048);
+    /* all alive together -> the sum, rounded to 64 */
+    MemReq all[3] = {{100, 0, 5}, {10, 0, 5}, {64, 0, 5}};
+    assert_int_equal(memplan_assign(all, 3, MEMPLAN_FIRST_FIT, off), 128 + 64 + 64);
+    check_no_overlap(all, 3, off, 256);
+    /* first fit in order leaves a hole the big late tensor cannot use; greedy by size places
+       the big one first: A(64,[0,1]) B(64,[0,3]) C(128,[2,3]) -> first fit: A@0 B@64 C@128 = 256;
+       greedy: C@0 B@128 A@... (A overlaps B only) A@0? no: A and C are disjoint in time -> A@0 = 192 */
+    MemReq mix[3] = {{64, 0, 1}, {64, 0, 3}, {128, 2, 3}};
+    assert_int_equal(memplan_assign(mix, 3, MEMPLAN_FIRST_FIT, off), 256);
+    assert_int_equal(memplan_assign(mix, 3, MEMPLAN_GREEDY_BY_SIZE, off), 192);
+    MemPlanAlgo chosen;
+    assert_int_equal(memplan_best(mix, 3, off, &chosen), 192);
+    assert_int_equal(chosen, MEMPLAN_GREEDY_BY_SIZE);
+    check_no_overlap(mix, 3, off, 192);
+}
+
+static void test_memplan_random_property(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 42);
+    MemReq reqs[60];
+    size_t off[60];
+    for (int trial = 0; trial < 200; trial++) {
+        int n = 1 + (int)rng_below(&r, 60);
+        for (int i = 0; i < n; i++) {
+            int a = (int)rng_below(&r, 40), len = (int)rng_below(&r, 10);
+            reqs[i] = (MemReq){1 + rng_below(&r, 5000), a, a + len};
+        }
+        for (int algo = 0; algo < 2; algo++) {
+            size_t arena = memplan_assign(reqs, n, (MemPlanAlgo)algo, off);
+            check_no_overlap(reqs, n, off, arena);
+            assert_true(arena >= memplan_lower_bound(reqs, n));
+        }
+    }
+}
+
+/* ---- plan vs reference ---- */
+
+static double rel_err(const Tensor *a, const Tensor *b) {
+    double m = 0, e = 0;
+    for (int64_t i = 0; i < tensor_numel(b); i++) {
+        double x = tensor_get(a, i), y = tensor_get(b, i);
+        if (fabs(y) > m) m = fabs(y);
+        if (!(fabs(x - y) <= e)) e = isnan(x - y) ? INFINITY : fabs(x - y);
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* Runs g (inferred) on generated inputs with ref_run and with a plan (fast, then reference
+   kernels in the plan's arena); checks fast within 1e-4 relative and plan-reference exact. */
+static void compare_plan(const char *what, Graph *g, const RefFeed *given, int n_given) {
+    Err e = {0};
+    RefFeed feeds[8];
+    int nf = 0;
+    for (int k = 0; k < n_given; k++) feeds[nf++] = (RefFeed){given[k].name, tensor_share(&given[k].value)};
+    if (!n_given)
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i]->op == OP_PLACEHOLDER) {
+                feeds[nf].name = g->nodes[i]->name;
+                CHECK_OK(input_generate(g, i, 5, &feeds[nf].value, &e), &e);
+                nf++;
+            }
+    Tensor want[8], got[8], got_ref[8];
+    int no = g->n_outputs;
+    assert_true(no <= 8);
+    CHECK_OK(ref_run(g, feeds, nf, NULL, 0, want, NULL, &e), &e);
+    for (int pass = 0; pass < 2; pass++) {
+        PlanOpts o = {.threads = 0, .reference = pass == 1};
+        Plan *p = plan_compile(g, NULL, 0, &o, &e);
+        if (!p) { print_error("%s: %s\n", what, e.msg); fail(); }
+        /* run twice: the second run reuses the arena and must give the same answer */
+        for (int rep = 0; rep < 2; rep++) {
+            Tensor *dst = pass ? got_ref : got;
+            CHECK_OK(plan_run(p, feeds, nf, dst, NULL, &e), &e);
+            for (int k = 0; k < no; k++) {
+                double err = rel_err(&dst[k], &want[k]);
+                PlanInfo info;
+                plan_info(p, &info);
+                if (rep == 0 && k == 0)
+                    printf("[ plan     ] %-22s %-9s rel err %.2e  (%d oneDNN, %d ref steps, arena %zu B, peak %zu B)\n", what,
+                           pass ? "ref-plan" : "fast", err, info.fast_steps, info.ref_steps, plan_arena_bytes(p), plan_peak_bytes(p));
+                if (pass == 1) assert_true(err == 0); /* same kernels, same order: bit-identical */
+                else if (!(err <= 1e-4)) { print_error("%s output %d: rel err %.3g\n", what, k, err); fail(); }
+                tensor_release(&dst[k]);
+            }
+        }
+        plan_free(p);
+    }
+    for (int k = 0; k < no; k++) tensor_release(&want[k]);
+    for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
+}
+
+static void zoo_case(const char *name, int image, int seq) {
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    o.image_size = image;
+    o.seq_len = seq;
+    Graph *g = zoo_build(name, &o, &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    compare_plan(name, g, NULL, 0);
+    graph_free(g);
+}
+
+static void test_zoo_resnet8(void **s) { (void)s; zoo_case("resnet8", 0, 0); }
+static void test_zoo_mobilenet(void **s) { (void)s; zoo_case("mobilenet_v2", 64, 0); }
+static void test_zoo_bert_tiny(void **s) { (void)s; zoo_case("bert-tiny", 0, 16); }
+
+static void test_zoo_random(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        Err e = {0};
+        ZooOpts o = zoo_opts_default();
+        o.seed = seed;
+        Graph *g = zoo_build("random", &o, &e);
+        if (!g) { print_error("%s\n", e.msg); fail(); }
+        CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+        char what[32];
+        snprintf(what, sizeof what, "random seed %d", (int)seed);
+        compare_plan(what, g, NULL, 0);
+        graph_free(g);
+    }
+}
+
+static void fixture_case(const char *model, const char *input, const char *input_file) {
+    Err e = {0};
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/real/%s/model.pb", model);
+    Graph *g = graphdef_load(path, &e);
+    assert_non_null(g);
+    RefFeed f = {input, {0}};
+    snprintf(path, sizeof path, "tests/fixtures/real/%s/%s", model, input_file);
+    CHECK_OK(npy_load(path, &f.value, &e), &e);
+    InputSpec spec = {input, f.value.shape, f.value.dtype};
+    CHECK_OK(graph_infer(g, &spec, 1, ref_eval_node, NULL, &e), &e);
+    compare_plan(model, g, &f, 1);
+    tensor_release(&f.value);
+    graph_free(g);
+}
+
+static void test_fixtures(void **state) {
+    (void)state;
+    fixture_case("blazeface-front", "input:0", "input_0.npy");
+    fixture_case("emotion", "input_1:0", "input_0.npy");
+    fixture_case("gender", "input_1:0", "input_0.npy");
+    fixture_case("handlandmark-lite", "input_1:0", "input_0.npy");
+    fixture_case("selfie", "input_1:0", "input_0.npy");
+}
+
+/* plan_peak_bytes against what the process really allocated while compiling, and a run that
+   allocates nothing but its outputs */
+static void test_memory_accounting(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* AddressSanitizer replaces malloc: mallinfo2 sees nothing */
+#endif
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    Graph *g = zoo_build("resnet8", &o, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    RefFeed f = {g->nodes[0]->name, {0}};
+    int ph = -1;
+    for (int i = 0; i < g->n_nodes; i++) if (g->nodes[i]->op == OP_PLACEHOLDER) ph = i;
+    f.name = g->nodes[ph]->name;
+    CHECK_OK(input_generate(g, ph, 1, &f.value, &e), &e);
+    /* reference-kernel plan: everything it allocates is the arena (+ bookkeeping); constants
+       stay in the graph */
+    PlanOpts opts = {.reference = true};
+    size_t before = mallinfo2().uordblks + mallinfo2().hblkhd;
+    Plan *p = plan_compile(g, NULL, 0, &opts, &e);
+    assert_non_null(p);
+    size_t after = mallinfo2().uordblks + mallinfo2().hblkhd;
+    size_t planned = plan_arena_bytes(p) + plan_scratch_bytes(p);
+    printf("[ memory   ] compile allocated %zu B; arena + scratch %zu B; peak incl. weights %zu B\n", after - before, planned,
+           plan_peak_bytes(p));
+    assert_true(after - before >= planned);
+    assert_true(after - before <= planned + 64 * 1024); /* bookkeeping: slots, steps, tensor headers */
+    Tensor out[4];
+    size_t pre_run = mallinfo2().uordblks + mallinfo2().hblkhd;
+    CHECK_OK(plan_run(p, &f, 1, out, NULL, &e), &e);
+    for (int k = 0; k < g->n_outputs; k++) tensor_release(&out[k]);
+    size_t post_run = mallinfo2().uordblks + mallinfo2().hblkhd;
+    assert_true(post_run <= pre_run + 4096); /* a run keeps nothing */
+    plan_free(p);
+    tensor_release(&f.value);
+    graph_free(g);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = zoo_build("resnet8", NULL, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    Plan *p = plan_compile(g, NULL, 0, NULL, &e);
+    assert_non_null(p);
+    Tensor out[4];
+    assert_int_equal(plan_run(p, NULL, 0, out, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "not fed"));
+    Tensor wrong = tt_f32(1, (int64_t[]){3}, (float[]){1, 2, 3});
+    int ph = -1;
+    for (int i = 0; i < g->n_nodes; i++) if (g->nodes[i]->op == OP_PLACEHOLDER) ph = i;
+    RefFeed f = {g->nodes[ph]->name, wrong};
+    assert_int_equal(plan_run(p, &f, 1, out, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "shape"));
+    tensor_release(&wrong);
+    plan_free(p);
+    graph_free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memplan_hand_cases), cmocka_unit_test(test_memplan_random_property),
+        cmocka_unit_test(test_zoo_resnet8),        cmocka_unit_test(test_zoo_mobilenet),
+        cmocka_unit_test(test_zoo_bert_tiny),      cmocka_unit_test(test_zoo_random),
+        cmocka_unit_test(test_fixtures),           cmocka_unit_test(test_memory_accounting),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}
