@@ -5,6 +5,7 @@
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make demo       install deps, build, write ResNet-50, inspect and run it
 #   make fuzz       run the libFuzzer targets for a bounded time (clang)
+#   make bench      time ResNet-50 and BERT-base on the fast runtime -> bench/RESULTS.md
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
 
 DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
@@ -32,7 +33,7 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-asan demo deps fuzz clean
+.PHONY: all test test-run test-asan demo deps fuzz clean bench
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/grappo $(BUILD)/libgrappo.a
@@ -77,6 +78,11 @@ test-asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh $(BUILD)/grappo
+
+# timings of the unrewritten benchmark models on the fast runtime -> bench/RESULTS.md
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/bench.sh $(BUILD)/grappo
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

@@ -459,13 +459,13 @@ static void bf16_residual_and_depthwise(void **state) {
 
 /* ---- Conv2DBackpropInput (deconvolution) ---- */
 
-static void backprop_case(const int64_t *sizes, Tensor w, Tensor dy, const char *padding, int64_t s, bool nchw) {
+static void backprop_case(const int64_t *sizes, Tensor w, Tensor dy, const char *padding, int64_t s, int64_t dil, bool nchw) {
     Tensor in[3] = {{0}, w, dy};
     int32_t sz[4] = {(int32_t)sizes[0], (int32_t)sizes[1], (int32_t)sizes[2], (int32_t)sizes[3]};
     in[0] = tt_i32(1, (int64_t[]){4}, sz);
     int node;
     Graph *g = build("Conv2DBackpropInput", in, 3, PH(2), &node);
-    window(g, node, padding, s, s, 1, 1, nchw);
+    window(g, node, padding, s, s, dil, dil, nchw);
     check_node(g, node, in, TOL, NULL);
     release_all(in, 3);
 }
@@ -473,14 +473,16 @@ static void backprop_case(const int64_t *sizes, Tensor w, Tensor dy, const char 
 static void backprop_input_deconvolution(void **state) {
     (void)state;
     /* forward: [1,9,9,6] -> SAME stride 2 -> [1,5,5,10] */
-    backprop_case((int64_t[]){1, 9, 9, 6}, rnd4(900, 3, 3, 6, 10), rnd4(901, 1, 5, 5, 10), "SAME", 2, false);
+    backprop_case((int64_t[]){1, 9, 9, 6}, rnd4(900, 3, 3, 6, 10), rnd4(901, 1, 5, 5, 10), "SAME", 2, 1, false);
     /* even size, extra pad after */
-    backprop_case((int64_t[]){2, 8, 8, 4}, rnd4(902, 3, 3, 4, 6), rnd4(903, 2, 4, 4, 6), "SAME", 2, false);
+    backprop_case((int64_t[]){2, 8, 8, 4}, rnd4(902, 3, 3, 4, 6), rnd4(903, 2, 4, 4, 6), "SAME", 2, 1, false);
     /* VALID with a remainder row/column that gets no gradient */
-    backprop_case((int64_t[]){1, 10, 10, 3}, rnd4(904, 3, 3, 3, 5), rnd4(905, 1, 4, 4, 5), "VALID", 2, false);
-    backprop_case((int64_t[]){1, 7, 7, 4}, rnd4(906, 3, 3, 4, 4), rnd4(907, 1, 7, 7, 4), "SAME", 1, false);
+    backprop_case((int64_t[]){1, 10, 10, 3}, rnd4(904, 3, 3, 3, 5), rnd4(905, 1, 4, 4, 5), "VALID", 2, 1, false);
+    backprop_case((int64_t[]){1, 7, 7, 4}, rnd4(906, 3, 3, 4, 4), rnd4(907, 1, 7, 7, 4), "SAME", 1, 1, false);
+    /* dilation 2: forward [1,11,11,4] SAME -> [1,11,11,6] */
+    backprop_case((int64_t[]){1, 11, 11, 4}, rnd4(910, 3, 3, 4, 6), rnd4(911, 1, 11, 11, 6), "SAME", 1, 2, false);
     /* NCHW: sizes and out_backprop in [N, C, H, W] */
-    backprop_case((int64_t[]){1, 6, 9, 9}, rnd4(908, 3, 3, 6, 8), rnd4(909, 1, 8, 5, 5), "SAME", 2, true);
+    backprop_case((int64_t[]){1, 6, 9, 9}, rnd4(908, 3, 3, 6, 8), rnd4(909, 1, 8, 5, 5), "SAME", 2, 1, true);
 }
 
 /* ---- primitive cache ---- */

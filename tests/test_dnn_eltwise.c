@@ -33,7 +33,7 @@ static void check_unary(const char *op, const Tensor *x, double elem_tol, float 
 
 static void eltwise_all_ops_signed_values(void **state) {
     (void)state;
-    static const char *ops[] = {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh",
+    static const char *ops[] = {"Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid", "Tanh",
                                 "Square", "Abs", "Neg", "Exp"};
     const int64_t shapes[3][4] = {{2, 7, 13, 5}, {1, 1, 1, 1}, {3, 1, 33, 17}};
     for (int s = 0; s < 3; s++)
@@ -52,7 +52,7 @@ static void eltwise_large_magnitudes(void **state) {
        1e36, relu of 1e30, exp near its overflow */
     const double v[] = {-100, -50, -20, -1e-3, 0, 1e-3, 20, 50, 100, -1e18, 1e18, 3.5, -7.25};
     Tensor x = td_vals(13, v);
-    static const char *ops[] = {"Tanh", "Sigmoid", "Elu", "Selu", "Square", "Relu", "Relu6", "LeakyRelu", "Abs", "Neg"};
+    static const char *ops[] = {"Tanh", "Sigmoid", "Elu", "Square", "Relu", "Relu6", "LeakyRelu", "Abs", "Neg"};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) check_unary(ops[i], &x, 0, 0);
     tensor_release(&x);
     const double e[] = {-87, -40, -1, 0, 1, 10, 40, 80, 88};
@@ -74,7 +74,7 @@ static void eltwise_positive_domain_accuracy(void **state) {
     tensor_release(&x);
     const int64_t d1[1] = {101};
     x = td_rand(6, 1, d1, 0.001, 50);
-    check_unary("Log", &x, 1e-5, 0);
+    check_unary("Log", &x, 0, 0); /* log crosses 0 at 1: a per-element relative error means nothing there */
     tensor_release(&x);
 }
 
@@ -131,7 +131,9 @@ static void eltwise_bf16_exact_ops(void **state) {
         int node;
         Graph *g = td_graph(ops[i], &x, 1, 0, &node);
         td_infer(g);
-        td_check(fast_compile_eltwise, g, node, &x, 0, NULL, 0); /* exact */
+        /* oneDNN has bf16 eltwise kernels only with AVX-512: elsewhere the family must decline */
+        if (td_has_bf16()) td_check(fast_compile_eltwise, g, node, &x, 0, NULL, 0); /* exact */
+        else td_declines(fast_compile_eltwise, g, node, &x);
         graph_free(g);
     }
     /* inexact in bf16 (rounding of a transcendental): declined */
@@ -163,6 +165,10 @@ static void eltwise_declines(void **state) {
     Tensor x = td_rand(1, 2, dims, -2, 2);
     int node;
     Graph *g = td_graph("Erf", &x, 1, 0, &node); /* no plain erf eltwise in oneDNN 2.6 */
+    td_infer(g);
+    td_declines(fast_compile_eltwise, g, node, &x);
+    graph_free(g);
+    g = td_graph("Selu", &x, 1, 0, &node); /* would need a post-op oneDNN 2.6 mishandles */
     td_infer(g);
     td_declines(fast_compile_eltwise, g, node, &x);
     graph_free(g);

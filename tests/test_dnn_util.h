@@ -144,6 +144,12 @@ static inline double td_elem_rel_err(const Tensor *a, const Tensor *b, double fl
     return e;
 }
 
+/* true when oneDNN runs native bfloat16 kernels on this CPU (avx512_core_bf16 or better) */
+static inline bool td_has_bf16(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & bf16) == bf16;
+}
+
 static inline void td_release(Tensor *t, int n) {
     for (int i = 0; i < n; i++) tensor_release(&t[i]);
 }

@@ -124,8 +124,8 @@ static void test_list_and_errors(void **state) {
     (void)state;
     int n = 0;
     const ZooModel *m = zoo_list(&n);
-    const char *want[] = {"resnet8", "resnet18", "resnet50", "mobilenet_v2", "bert-tiny", "bert-mini", "bert-base", "random"};
-    assert_int_equal(n, 8);
+    const char *want[] = {"resnet8", "resnet18", "resnet50", "mobilenet_v2", "bert-tiny", "bert-mini", "bert-base", "random", "gemm"};
+    assert_int_equal(n, 9);
     for (int i = 0; i < n; i++) {
         assert_string_equal(m[i].name, want[i]);
         assert_true(strlen(m[i].description) > 10);
@@ -760,6 +760,36 @@ static void test_random_covers_patterns(void **state) {
         if (!found[k]) { print_error("no random DAG of 40 has %s\n", ops[k]); fail(); }
 }
 
+/* the gemm probe: y = x W, checked against a naive product computed here */
+static void test_gemm_probe(void **state) {
+    (void)state;
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    o.image_size = 8;
+    Graph *g = zoo_build("gemm", &o, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    assert_int_equal(graph_flops(g), 2 * 8 * 8 * 8);
+    assert_int_equal(graph_param_count(g, NULL), 64);
+    const Tensor *w = NULL;
+    for (int i = 0; i < g->n_nodes; i++) if (g->nodes[i]->op == OP_CONST) w = node_attr_tensor(g->nodes[i], "value");
+    assert_non_null(w);
+    float xs[64];
+    for (int i = 0; i < 64; i++) xs[i] = (float)(i % 7) - 3.0f;
+    RefFeed f = {"x", tt_f32(2, (int64_t[]){8, 8}, xs)};
+    Tensor y;
+    CHECK_OK(ref_run(g, &f, 1, NULL, 0, &y, NULL, &e), &e);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) {
+            double acc = 0;
+            for (int k = 0; k < 8; k++) acc += (double)xs[i * 8 + k] * tensor_get(w, k * 8 + j);
+            assert_true(fabs(tensor_get(&y, i * 8 + j) - acc) <= 1e-5 * (1 + fabs(acc)));
+        }
+    tensor_release(&y);
+    tensor_release(&f.value);
+    graph_free(g);
+}
+
 static void test_random_determinism_and_calibration(void **state) {
     (void)state;
     ZooOpts o = zoo_opts_default();
@@ -799,6 +829,7 @@ static void test_random_determinism_and_calibration(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_and_errors),
+        cmocka_unit_test(test_gemm_probe),
         cmocka_unit_test(test_resnet8_counts_names_and_run),
         cmocka_unit_test(test_resnet8_batchnorm_is_calibrated),
         cmocka_unit_test(test_resnet8_determinism),

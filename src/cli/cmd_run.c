@@ -15,7 +15,7 @@
 static void help(void) {
     printf("usage: grappo run FILE.pb|zoo:NAME [--input NAME=FILE.npy ...] [--input-shape NAME=D1,D2,...]\n"
            "                  [--output NAME[:PORT] ...] [--save-outputs DIR] [--repeat N] [--seed S]\n"
-           "                  [--runtime fast|ref] [--threads N] [--profile] [--json]\n"
+           "                  [--runtime fast|ref] [--threads N] [--profile] [--json] [--markdown-row]\n"
            "\n"
            "Runs the graph on the fast runtime (oneDNN kernels, static memory arena; the default) or\n"
            "the reference runtime (portable C kernels, the numerical oracle). --threads sets the\n"
@@ -25,7 +25,7 @@ static void help(void) {
            "fixes that input's unknown dims. Prints each output's shape, dtype, min/max/mean and the\n"
            "time: with --repeat N, one warm-up run then N timed runs (median, min, max, 95%% CI of the\n"
            "mean). --save-outputs writes one .npy per output named after the tensor with '/' and ':'\n"
-           "replaced by '_'.\n");
+           "replaced by '_'. --markdown-row prints only a Markdown table row of the timing (benchmarks).\n");
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -85,7 +85,7 @@ int cmd_run(int argc, char **argv) {
     int n_inputs = 0, n_out_names = 0, n_specs = 0;
     InputSpec specs[MAX_ITEMS];
     long long repeat = 1, seed = 1, threads = 0;
-    bool json = false, bad = false, profile = false, use_ref = false;
+    bool json = false, bad = false, profile = false, use_ref = false, row = false;
     Plan *plan = NULL;
     double *node_ms = NULL, *node_sum = NULL;
     int rc = EXIT_OK;
@@ -103,6 +103,7 @@ int cmd_run(int argc, char **argv) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_flag(&a, "--json")) json = true;
         else if (arg_flag(&a, "--profile")) profile = true;
+        else if (arg_flag(&a, "--markdown-row")) row = true;
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("run", "--threads", v, 0, 1024, &threads)) goto usage; }
         else if (arg_opt(&a, "--input", &v, &bad)) {
             if (bad) goto usage;
@@ -216,6 +217,14 @@ int cmd_run(int argc, char **argv) {
         }
     }
     char sb[96], b1[32];
+    if (row) {
+        /* one row for bench/RESULTS.md: | model | runtime | threads | median | min | max | 95% CI | GFLOP/s | peak memory | */
+        double gf = (double)graph_flops(g) / (t.median * 1e6);
+        size_t mem = plan ? plan_peak_bytes(plan) : st.peak_bytes + st.weight_bytes;
+        printf("| %s | %s | %lld | %.2f | %.2f | %.2f | ±%.2f | %.1f | %s |\n", path, rt_name, threads, t.median, t.min, t.max, t.ci95, gf,
+               fmt_bytes((double)mem, sb, sizeof sb));
+        goto done;
+    }
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *jouts = json ? cJSON_AddArrayToObject(root, "outputs") : NULL;
     if (!json) printf("%-40s %-9s %-18s %12s %12s %12s\n", "output", "dtype", "shape", "min", "max", "mean");

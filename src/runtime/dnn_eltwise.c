@@ -4,37 +4,31 @@
  * The tensor is viewed as one flat vector (an eltwise op does not care about shape), so every
  * layer with the same element count shares one primitive. Mapping to oneDNN algorithms:
  *   Relu relu(0)  Relu6 clip_v2(0,6)  LeakyRelu relu(alpha)  Elu elu(1)  Neg linear(-1,0)
- *   Rsqrt pow(1,-0.5)  Selu elu(alpha 1.6733) then a linear(1.0507) post-op  (TF's constants)
- * Erf has no plain eltwise in oneDNN 2.6: declined. float32 only, except the ops that are
- * exact in any precision (Relu, Relu6, Abs, Neg), which also take bfloat16.
+ *   Rsqrt pow(1,-0.5)
+ * Declined: Erf (no plain erf eltwise in oneDNN 2.6) and Selu (elu(1.6733) with a linear
+ * post-op would be exact, but oneDNN 2.6 sends eltwise-with-post-ops to its ref:any
+ * implementation, which was measured to leave dst unwritten). float32 only, except the ops that
+ * are exact in any precision (Relu, Relu6, Abs, Neg), which also take bfloat16 where oneDNN
+ * has a bf16 kernel for this CPU (none without AVX-512: then they decline).
  * Output may overwrite the input (k->inplace = 0): oneDNN eltwise works in place. */
 #include <stdio.h>
 
 #include "dnn_misc_util.h"
 
-#define SELU_SCALE 1.0507009873554805f
-#define SELU_ALPHA 1.6732632423543772f
-
 typedef struct EltSpec {
-    dnnl_alg_kind_t alg, post;
-    float alpha, beta, post_alpha;
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
     bool bf16_exact; /* computing in f32 and rounding to bf16 equals the reference's result */
 } EltSpec;
 
 /* 1 and *s filled when oneDNN computes op n exactly as the reference does, else 0 */
 static int elt_spec(const Node *n, EltSpec *s) {
-    *s = (EltSpec){.alg = 0, .post = 0, .alpha = 0, .beta = 0, .post_alpha = 0, .bf16_exact = false};
+    *s = (EltSpec){.alg = 0, .alpha = 0, .beta = 0, .bf16_exact = false};
     switch (n->op) {
     case OP_RELU: s->alg = dnnl_eltwise_relu; s->bf16_exact = true; break;
     case OP_RELU6: s->alg = dnnl_eltwise_clip_v2; s->beta = 6; s->bf16_exact = true; break;
     case OP_LEAKY_RELU: s->alg = dnnl_eltwise_relu; s->alpha = node_attr_f(n, "alpha", 0.2f); break;
     case OP_ELU: s->alg = dnnl_eltwise_elu; s->alpha = 1; break;
-    case OP_SELU:
-        s->alg = dnnl_eltwise_elu;
-        s->alpha = SELU_ALPHA;
-        s->post = dnnl_eltwise_linear;
-        s->post_alpha = SELU_SCALE;
-        break;
     case OP_SIGMOID: s->alg = dnnl_eltwise_logistic; break;
     case OP_TANH: s->alg = dnnl_eltwise_tanh; break;
     case OP_EXP: s->alg = dnnl_eltwise_exp; break;
@@ -44,7 +38,7 @@ static int elt_spec(const Node *n, EltSpec *s) {
     case OP_SQUARE: s->alg = dnnl_eltwise_square; break;
     case OP_ABS: s->alg = dnnl_eltwise_abs; s->bf16_exact = true; break;
     case OP_NEG: s->alg = dnnl_eltwise_linear; s->alpha = -1; s->bf16_exact = true; break;
-    default: return 0; /* Erf and every non-unary op */
+    default: return 0; /* Erf, Selu and every non-unary op */
     }
     return 1;
 }
@@ -60,13 +54,13 @@ int fast_compile_eltwise(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel 
     dnnl_memory_desc_t md;
     if (dnn_md_plain_dims(&md, 1, &count, x->dtype, err)) return -1;
     char key[256];
-    snprintf(key, sizeof key, "eltwise:%d:%g:%g:%d:%g:%s:%lld", (int)s.alg, s.alpha, s.beta, (int)s.post, s.post_alpha,
-             dtype_name(x->dtype), (long long)count);
+    snprintf(key, sizeof key, "eltwise:%d:%.9g:%.9g:%s:%lld", (int)s.alg, s.alpha, s.beta, dtype_name(x->dtype),
+             (long long)count);
 
     dnnl_eltwise_desc_t desc;
     if (dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, s.alg, &md, s.alpha, s.beta) != dnnl_success) return 0;
     dnnl_primitive_attr_t attr;
-    if (misc_attr(&attr, s.post, s.post_alpha, 0, err)) return -1;
+    if (misc_attr(&attr, 0, 0, 0, err)) return -1;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, ctx->engine, NULL);
     dnnl_primitive_attr_destroy(attr);

@@ -50,5 +50,6 @@ int fast_compile_batchnorm(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
 int fast_compile_concat(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_resample(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_reduce(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+int fast_compile_quant(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
 #endif

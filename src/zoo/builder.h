@@ -149,5 +149,6 @@ Graph *zoo_build_mobilenet_v2(const ZooOpts *opts, Err *err);
 /* layers, hidden, heads, intermediate: the BERT configuration; name: "bert-tiny", ... */
 Graph *zoo_build_bert(const char *name, int layers, int hidden, int heads, int intermediate, const ZooOpts *opts, Err *err);
 Graph *zoo_build_random(const ZooOpts *opts, Err *err);
+Graph *zoo_build_gemm(const ZooOpts *opts, Err *err);
 
 #endif

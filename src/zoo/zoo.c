@@ -16,6 +16,7 @@ static const ZooModel MODELS[] = {
     {"bert-mini", "BERT-mini encoder: 4 layers, hidden 256, 4 heads, intermediate 1024, seq 128"},
     {"bert-base", "BERT-base encoder: 12 layers, hidden 768, 12 heads, intermediate 3072, seq 128"},
     {"random", "seeded random NHWC DAG of 6-30 ops for rewrite property tests"},
+    {"gemm", "probe, not a model: one fp32 MatMul [N,N]x[N,N] (N = --image-size, default 1024) to measure the peak"},
 };
 #define N_MODELS ((int)(sizeof MODELS / sizeof MODELS[0]))
 
@@ -44,6 +45,7 @@ Graph *zoo_build(const char *name, const ZooOpts *opts, Err *err) {
     if (!strcmp(name, "bert-mini")) return zoo_build_bert(name, 4, 256, 4, 1024, &o, err);
     if (!strcmp(name, "bert-base")) return zoo_build_bert(name, 12, 768, 12, 3072, &o, err);
     if (!strcmp(name, "random")) return zoo_build_random(&o, err);
+    if (!strcmp(name, "gemm")) return zoo_build_gemm(&o, err);
 
     char valid[256] = "";
     for (int i = 0; i < N_MODELS; i++) {
