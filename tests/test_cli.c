@@ -125,7 +125,7 @@ static void test_inspect(void **state) {
 static void test_run_and_save(void **state) {
     (void)state;
     char args[800];
-    snprintf(args, sizeof args, "run %s/r8.pb --seed 3 --repeat 2 --save-outputs %s/out --json", tmp, tmp);
+    snprintf(args, sizeof args, "run %s/r8.pb --runtime ref --seed 3 --repeat 2 --save-outputs %s/out --json", tmp, tmp);
     assert_int_equal(run(args), 0);
     cJSON *j = cJSON_Parse(slurp("stdout"));
     assert_non_null(j);
@@ -161,6 +161,34 @@ static void test_run_and_save(void **state) {
     tensor_release(&f.value);
     graph_free(g);
     cJSON_Delete(j);
+}
+
+/* the default (fast) runtime agrees with the reference within 1e-4 relative */
+static void test_run_fast_matches_ref(void **state) {
+    (void)state;
+    char args[800];
+    snprintf(args, sizeof args, "run %s/r8.pb --seed 4 --save-outputs %s/fast --threads 1", tmp, tmp);
+    assert_int_equal(run(args), 0);
+    assert_non_null(strstr(slurp("stdout"), "fast runtime"));
+    snprintf(args, sizeof args, "run %s/r8.pb --seed 4 --runtime ref --save-outputs %s/ref", tmp, tmp);
+    assert_int_equal(run(args), 0);
+    Err e;
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/fast/logits_0.npy", tmp);
+    snprintf(b, sizeof b, "%s/ref/logits_0.npy", tmp);
+    Tensor ta, tb;
+    CHECK_OK(npy_load(a, &ta, &e), &e);
+    CHECK_OK(npy_load(b, &tb, &e), &e);
+    double m = 0, d = 0;
+    for (int64_t i = 0; i < tensor_numel(&tb); i++) {
+        m = fmax(m, fabs(tensor_get(&tb, i)));
+        d = fmax(d, fabs(tensor_get(&ta, i) - tensor_get(&tb, i)));
+    }
+    assert_true(d <= 1e-4 * m);
+    tensor_release(&ta);
+    tensor_release(&tb);
+    snprintf(args, sizeof args, "run %s/r8.pb --runtime gpu", tmp);
+    expect_error(args, 2, "gpu");
 }
 
 static void test_bad_input(void **state) {
@@ -262,6 +290,7 @@ int main(void) {
         cmocka_unit_test(test_version_help_list),
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_run_and_save),
+        cmocka_unit_test(test_run_fast_matches_ref),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);

@@ -69,7 +69,8 @@ static Graph *build(const char *op, const Tensor *in, int n_in, unsigned ph, int
         else CHECK_OK(node_set_attr_tensor(g->nodes[c], "value", &in[i], &e), &e);
         CHECK_OK(node_add_input(g, o, (ValueRef){c, 0}, &e), &e);
     }
-    CHECK_OK(node_set_attr_type(g->nodes[o], "T", in[n_in > 2 && !strcmp(op, "Conv2DBackpropInput") ? 2 : 0].dtype, &e), &e);
+    int t_input = n_in > 2 && !strcmp(op, "Conv2DBackpropInput") ? 2 : 0; /* sizes are int32 */
+    CHECK_OK(node_set_attr_type(g->nodes[o], "T", in[t_input].dtype, &e), &e);
     *node = o;
     return g;
 }
@@ -389,7 +390,7 @@ static bool bf16_isa(void) {
    the error by 2^-8 of max|ref| with room for the float32 accumulation. When the reference
    runtime emulates bfloat16 itself (ref_lowp), it is checked against that too. */
 static void bf16_case(const char *op, Tensor *in, int n_in, unsigned ph, const char *const *ops, int n_ops, int n_args,
-                      bool depthwise, const char *padding, int64_t stride) {
+                      const char *padding, int64_t stride) {
     Err e;
     Tensor in_bf[6], in_f[6];
     for (int i = 0; i < n_in; i++) {
@@ -404,7 +405,6 @@ static void bf16_case(const char *op, Tensor *in, int n_in, unsigned ph, const c
         fused_ops(gf, node_f, n_ops, ops, n_args);
         fused_ops(gb, node_b, n_ops, ops, n_args);
     }
-    (void)depthwise;
     infer(gf);
     infer(gb);
     Tensor want = {0}, got = {0}, want_b = {0};
@@ -438,10 +438,10 @@ static void bf16_conv_bias_relu(void **state) {
     (void)state;
     Tensor in[3] = {rnd4(800, 1, 9, 9, 16), rnd4(801, 3, 3, 16, 32), rnd1(802, 32)};
     const char *ops[2] = {"BiasAdd", "Relu"};
-    bf16_case("_FusedConv2D", in, 3, PH(0), ops, 2, 1, false, "SAME", 1);
+    bf16_case("_FusedConv2D", in, 3, PH(0), ops, 2, 1, "SAME", 1);
     release_all(in, 3);
     Tensor in2[2] = {rnd4(803, 2, 10, 8, 8), rnd4(804, 1, 1, 8, 16)};
-    bf16_case("Conv2D", in2, 2, PH(0), NULL, 0, 0, false, "VALID", 2);
+    bf16_case("Conv2D", in2, 2, PH(0), NULL, 0, 0, "VALID", 2);
     release_all(in2, 2);
 }
 
@@ -449,17 +449,18 @@ static void bf16_residual_and_depthwise(void **state) {
     (void)state;
     Tensor in[4] = {rnd4(810, 1, 8, 8, 16), rnd4(811, 3, 3, 16, 16), rnd1(812, 16), rnd4(813, 1, 8, 8, 16)};
     const char *ops[3] = {"BiasAdd", "Add", "Relu"};
-    bf16_case("_FusedConv2D", in, 4, PH(0) | PH(3), ops, 3, 2, false, "SAME", 1);
+    bf16_case("_FusedConv2D", in, 4, PH(0) | PH(3), ops, 3, 2, "SAME", 1);
     release_all(in, 4);
     Tensor in2[3] = {rnd4(814, 1, 9, 9, 16), rnd4(815, 3, 3, 16, 1), rnd1(816, 16)};
     const char *ops2[2] = {"BiasAdd", "Relu6"};
-    bf16_case("_FusedDepthwiseConv2dNative", in2, 3, PH(0), ops2, 2, 1, true, "SAME", 2);
+    bf16_case("_FusedDepthwiseConv2dNative", in2, 3, PH(0), ops2, 2, 1, "SAME", 2);
     release_all(in2, 3);
 }
 
 /* ---- Conv2DBackpropInput (deconvolution) ---- */
 
-static void backprop_case(const int64_t *sizes, Tensor w, Tensor dy, const char *padding, int64_t s, int64_t dil, bool nchw) {
+static void backprop_case(const int64_t *sizes, Tensor w, Tensor dy, const char *padding, int64_t s, int64_t dil,
+                          bool nchw) {
     Tensor in[3] = {{0}, w, dy};
     int32_t sz[4] = {(int32_t)sizes[0], (int32_t)sizes[1], (int32_t)sizes[2], (int32_t)sizes[3]};
     in[0] = tt_i32(1, (int64_t[]){4}, sz);
@@ -667,7 +668,8 @@ static void resnet_layer_checked_and_timed(void **state) {
         if (t < best) best = t;
     }
     double flops = 2.0 * 56 * 56 * 64 * 64 * 9;
-    print_message("resnet layer 56x56x64->64 3x3 [%s]: best of %d %.3f ms, %.1f GFLOP/s, scratch %zu B, weights %zu B\n",
+    print_message("resnet layer 56x56x64->64 3x3 [%s]: best of %d %.3f ms, %.1f GFLOP/s, scratch %zu B, "
+                  "weights %zu B\n",
                   k.impl, reps, best * 1e3, flops / best * 1e-9, k.scratch_bytes, k.weight_bytes);
     free(scratch);
     k.destroy(k.state);

@@ -103,7 +103,7 @@ static size_t build_npy(uint8_t *out, int major, const char *header, const void 
     out[7] = 0;
     for (size_t b = 0; b < prefix - 8; b++) out[8 + b] = (uint8_t)(hl >> (8 * b));
     memcpy(out + prefix, header, hl);
-    memcpy(out + prefix + hl, data, nbytes);
+    if (nbytes) memcpy(out + prefix + hl, data, nbytes);
     return prefix + hl + nbytes;
 }
 

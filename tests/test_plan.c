@@ -145,7 +145,11 @@ static void zoo_case(const char *name, int image, int seq) {
 }
 
 static void test_zoo_resnet8(void **s) { (void)s; zoo_case("resnet8", 0, 0); }
-static void test_zoo_mobilenet(void **s) { (void)s; zoo_case("mobilenet_v2", 64, 0); }
+/* 128 px, not 64: at 64 px the last blocks are 2x2, batch-norm statistics calibrated on 4
+   pixels give some channels tiny variances, and the network amplifies float rounding about 2x
+   per block (fast vs reference 1.1e-4 relative at 64 px, 1.6e-5 at 128, 1.8e-5 at 224; every
+   single node agrees to < 1e-6 on identical inputs) */
+static void test_zoo_mobilenet(void **s) { (void)s; zoo_case("mobilenet_v2", 128, 0); }
 static void test_zoo_bert_tiny(void **s) { (void)s; zoo_case("bert-tiny", 0, 16); }
 
 static void test_zoo_random(void **state) {

@@ -64,7 +64,7 @@ int fast_compile_binary(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *
 
     /* both operands at the output's rank */
     int rank = y->shape.rank;
-    int64_t od[MAX_RANK], d0[MAX_RANK], d1[MAX_RANK];
+    int64_t od[MAX_RANK] = {0}, d0[MAX_RANK] = {0}, d1[MAX_RANK] = {0};
     pad_dims(&y->shape, rank, od);
     pad_dims(&v[0]->shape, rank, d0);
     if (n->op == OP_BIAS_ADD) {

@@ -131,13 +131,13 @@ static int make_pd(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, dnnl_pri
     dnnl_deconvolution_desc_t dd;
     const void *desc;
     if (p->deconv) {
-        st = dnnl_dilated_deconvolution_forward_desc_init(&dd, dnnl_forward_inference, dnnl_deconvolution_direct, &src, &wei,
-                                                          bias_p, &dst, strides, dil, pl, pr);
+        st = dnnl_dilated_deconvolution_forward_desc_init(&dd, dnnl_forward_inference, dnnl_deconvolution_direct, &src,
+                                                          &wei, bias_p, &dst, strides, dil, pl, pr);
         desc = &dd;
     } else {
         /* direct, not auto: Winograd would change the numerics */
-        st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
-                                                        bias_p, &dst, strides, dil, pl, pr);
+        st = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src,
+                                                        &wei, bias_p, &dst, strides, dil, pl, pr);
         desc = &cd;
     }
     if (st == dnnl_unimplemented) return 0;
@@ -159,8 +159,8 @@ done:
 /* Builds the kernel for p: primitive (cached), prepacked filter w (float32, TF's layout as
    p->wstrides), bias (bias_f32 taken over, or read from input bias_arg at run time), memory
    objects. Returns 1, 0 (declined), -1. bias_f32 is freed in every case. */
-static int build_kernel(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, const float *w, float *bias_f32, int src_arg,
-                        int bias_arg, int add_arg, FastKernel *k, Err *err) {
+static int build_kernel(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, const float *w, float *bias_f32,
+                        int src_arg, int bias_arg, int add_arg, FastKernel *k, Err *err) {
     char key[512];
     problem_key(p, e, key, sizeof key);
     const_dnnl_primitive_desc_t pd = NULL;
@@ -198,7 +198,8 @@ static int build_kernel(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, con
         goto fail;
     }
     if (conv_prepack(ctx, w, p->wrank, p->wdims, p->wstrides, wei_md, &s->wei_buf, &wbytes, err) ||
-        dnn_mem(ctx, src_md, &s->src, err) || dnn_mem(ctx, dst_md, &s->dst, err) || dnn_mem(ctx, wei_md, &s->wei, err) ||
+        dnn_mem(ctx, src_md, &s->src, err) || dnn_mem(ctx, dst_md, &s->dst, err) ||
+        dnn_mem(ctx, wei_md, &s->wei, err) ||
         dnn_check(dnnl_memory_set_data_handle(s->wei, s->wei_buf), "weights handle", err))
         goto fail;
     if (e->bias) {
@@ -229,7 +230,8 @@ static int64_t pad_after(int64_t in, int64_t out, int64_t k, int64_t stride, int
 static bool lowp_or_f32(int dt) { return dt == DT_FLOAT || dt == DT_BFLOAT16; }
 
 /* Conv2D, depthwise and the fused forms */
-static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool depthwise, bool fused, FastKernel *k, Err *err) {
+static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool depthwise, bool fused, FastKernel *k,
+                           Err *err) {
     if (n->n_inputs < 2 || n->n_outputs < 1) return 0;
     const Value *x = node_input_value(g, n, 0), *f = node_input_value(g, n, 1), *y = &n->outputs[0];
     int dt = x->dtype;

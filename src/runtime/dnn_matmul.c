@@ -19,9 +19,10 @@ typedef struct MmState {
     dnnl_memory_t src, wei, bias, dst, scratch;
     bool const_b;
     void *packed;  /* prepacked weights (aligned_alloc), or NULL */
+    float *bias_f32; /* a constant bf16 bias widened at compile time, or NULL */
     Tensor b_keep; /* the constant B itself when the primitive takes it as it lies */
     int arg_bias, arg_add; /* input indices, -1 when absent */
-    size_t src_bytes, dst_bytes;
+    size_t src_bytes, wei_bytes, dst_bytes;
 } MmState;
 
 static void mm_destroy(void *state) {
@@ -31,6 +32,7 @@ static void mm_destroy(void *state) {
     for (int i = 0; i < 5; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     free(s->packed);
+    free(s->bias_f32);
     tensor_release(&s->b_keep);
     free(s);
 }
@@ -42,7 +44,8 @@ static int set_handle(dnnl_memory_t m, const void *p, Err *err) {
 
 static int mm_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
     MmState *s = state;
-    if (tensor_nbytes(&in[0]) != s->src_bytes || tensor_nbytes(&out[0]) != s->dst_bytes)
+    if (tensor_nbytes(&in[0]) != s->src_bytes || tensor_nbytes(&out[0]) != s->dst_bytes ||
+        (!s->const_b && tensor_nbytes(&in[1]) != s->wei_bytes))
         return err_set(err, ERR_RUNTIME, "matmul kernel: tensors differ from the compiled shapes");
     void *dst = out[0].buf ? out[0].buf->data : NULL;
     if (s->arg_add >= 0) {
@@ -60,7 +63,7 @@ static int mm_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err
     if (!s->const_b && set_handle(s->wei, tensor_data(&in[1]), err)) return -1;
     args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->wei};
     if (s->bias) {
-        if (set_handle(s->bias, tensor_data(&in[s->arg_bias]), err)) return -1;
+        if (!s->bias_f32 && set_handle(s->bias, tensor_data(&in[s->arg_bias]), err)) return -1;
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
     }
     if (set_handle(s->dst, dst, err)) return -1;
@@ -133,11 +136,22 @@ static int mm_weights(DnnCtx *ctx, const Tensor *b, const dnnl_memory_desc_t *b_
     } else {
         size_t bytes;
         if (dnn_reorder_new(ctx, b_md, tensor_data(b), want, &s->packed, &bytes, err)) return -1;
-        k->weight_bytes = bytes;
+        k->weight_bytes += bytes;
         data = s->packed;
     }
     if (dnn_mem(ctx, want, &s->wei, err)) return -1;
     return set_handle(s->wei, data, err);
+}
+
+/* the constant bf16 bias as float32, bound once */
+static int widen_bias(const Tensor *b, MmState *s, FastKernel *k, Err *err) {
+    int64_t c = tensor_numel(b);
+    s->bias_f32 = malloc((size_t)(c > 0 ? c : 1) * sizeof *s->bias_f32);
+    if (!s->bias_f32) return err_set(err, ERR_RUNTIME, "out of memory");
+    const uint16_t *h = tensor_data(b);
+    for (int64_t i = 0; i < c; i++) s->bias_f32[i] = bfloat16_to_float(h[i]);
+    k->weight_bytes += (size_t)c * sizeof *s->bias_f32;
+    return set_handle(s->bias, s->bias_f32, err);
 }
 
 static int mm_state(DnnCtx *ctx, const Graph *g, const Node *n, const MmPost *p, bool const_b,
@@ -147,10 +161,12 @@ static int mm_state(DnnCtx *ctx, const Graph *g, const Node *n, const MmPost *p,
     if (!s) return err_set(err, ERR_RUNTIME, "out of memory");
     s->ctx = ctx;
     s->prim = prim;
+    k->weight_bytes = 0;
     s->const_b = const_b;
     s->arg_bias = p->bias ? p->arg_bias : -1;
     s->arg_add = p->sum ? p->arg_add : -1;
     s->src_bytes = dnnl_memory_desc_get_size(src_md);
+    s->wei_bytes = dnnl_memory_desc_get_size(b_md);
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *bias_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     const dnnl_memory_desc_t *scr_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -163,6 +179,7 @@ static int mm_state(DnnCtx *ctx, const Graph *g, const Node *n, const MmPost *p,
     }
     if (dnn_mem(ctx, src_md, &s->src, err) || dnn_mem(ctx, dst_md, &s->dst, err)) goto done;
     if (p->bias && dnn_mem(ctx, bias_md, &s->bias, err)) goto done;
+    if (p->bias_widen && widen_bias(&node_input_value(g, n, p->arg_bias)->known, s, k, err)) goto done;
     if (k->scratch_bytes && scr_md && dnn_mem(ctx, scr_md, &s->scratch, err)) goto done;
     if (const_b) {
         if (mm_weights(ctx, &node_input_value(g, n, 1)->known, b_md, pd, s, k, err)) goto done;

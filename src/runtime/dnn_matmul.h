@@ -20,6 +20,7 @@ typedef struct MmGeom {
 typedef struct MmPost {
     bool bias;      /* DNNL_ARG_BIAS [1, N] from input arg_bias */
     int arg_bias, bias_dtype;
+    bool bias_widen; /* a constant bfloat16 bias, given to oneDNN as float32 (exact) */
     bool sum;       /* residual Add: a sum post-op, addend input arg_add */
     int arg_add;
     bool act;       /* then an eltwise post-op */

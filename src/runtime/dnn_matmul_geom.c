@@ -101,6 +101,10 @@ bool mm_post(const Graph *g, const Node *n, const MmGeom *m, MmPost *p) {
     p->bias = true;
     p->arg_bias = s.arg_bias;
     p->bias_dtype = bias->dtype;
+    if (bias->dtype == DT_BFLOAT16 && bias->known.buf) { /* f32 bias: what every bf16 kernel takes */
+        p->bias_dtype = DT_FLOAT;
+        p->bias_widen = true;
+    }
     if (s.add) {
         const Value *add = node_input_value(g, n, s.arg_add);
         if (add->dtype != m->dtype || !shape_equal(&add->shape, &n->outputs[0].shape)) return false;
