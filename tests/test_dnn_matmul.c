@@ -5,8 +5,10 @@
  * cache; what must decline; and a timed BERT-base dense layer (printed, never asserted). */
 #include <time.h>
 
+#include "graph/input_gen.h"
 #include "test_ref_nn.h"
 #include "testfast.h"
+#include "zoo/zoo.h"
 
 extern int omp_get_max_threads(void);
 
@@ -295,25 +297,31 @@ static void batch_matmul_attention_shapes(void **state) {
 
 /* ---- primitive cache ---- */
 
-/* three identical dense layers (own weights) and one with another activation, in one context:
-   one primitive for the three, each still computing with its own weights */
+/* dense layers in one context: identical ones (own weights) share one primitive and still
+   compute with their own weights; another activation, alpha or a runtime B does not share */
 static void identical_layers_share_primitives(void **state) {
     (void)state;
     Err e;
     DnnCtx ctx;
     CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
-    const char *relu[2] = {"BiasAdd", "Relu"}, *tanh_ops[2] = {"BiasAdd", "Tanh"};
-    Case c[4];
-    FastKernel k[4];
-    for (int i = 0; i < 4; i++) {
-        c[i] = fused_case(i < 3 ? relu : tanh_ops, 2, 10, 24, 12, true, true, 1.0f, 200 + 10 * i);
+    const char *relu[2] = {"BiasAdd", "Relu"}, *tanh_ops[2] = {"BiasAdd", "Tanh"}, *leaky[2] = {"BiasAdd", "LeakyRelu"};
+    enum { N_LAYERS = 8 };
+    Case c[N_LAYERS];
+    FastKernel k[N_LAYERS];
+    for (int i = 0; i < N_LAYERS; i++) {
+        /* 0-2: identical (constant B^T); 3: another activation; 4: constant B not transposed,
+           which shares (the transpose goes into the prepacking reorder); 5: runtime B^T;
+           6, 7: LeakyRelu alphas 0.15 and 0.3 */
+        const char *const *ops = i == 3 ? tanh_ops : i >= 6 ? leaky : relu;
+        c[i] = fused_case(ops, 2, 10, 24, 12, i != 4, i != 5, 1.0f, 200 + 10 * i);
+        if (i == 7) nn_float(c[i].g, c[i].node, "leakyrelu_alpha", 0.3f);
         memset(&k[i], 0, sizeof k[i]);
         k[i].inplace = -1;
         assert_int_equal(fast_compile_matmul(&ctx, c[i].g, c[i].g->nodes[c[i].node], &k[i], &e), 1);
     }
-    assert_int_equal(ctx.cache_misses, 2);
-    assert_int_equal(ctx.cache_hits, 2);
-    for (int i = 0; i < 4; i++) {
+    assert_int_equal(ctx.cache_misses, 5);
+    assert_int_equal(ctx.cache_hits, 3);
+    for (int i = 0; i < N_LAYERS; i++) {
         Tensor out = {0};
         CHECK_OK(tensor_alloc(&out, DT_FLOAT, &c[i].g->nodes[c[i].node]->outputs[0].shape, &e), &e);
         void *scratch = k[i].scratch_bytes ? aligned_alloc(64, (k[i].scratch_bytes + 63) & ~(size_t)63) : NULL;
@@ -482,6 +490,79 @@ static void declines_what_it_cannot_map(void **state) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_release(all[i]);
 }
 
+/* ---- a real model ---- */
+
+static bool is_matmul(const Node *n) {
+    return n->op == OP_MATMUL || n->op == OP_FUSED_MATMUL || n->op == OP_BATCH_MATMUL || n->op == OP_BATCH_MATMUL_V2 ||
+           n->op == OP_BATCH_MATMUL_V3;
+}
+
+/* every matmul of the zoo's BERT-tiny compiles (none declines), identical layers share
+   primitives, and each matches the reference on the model's own activations */
+static void zoo_bert_tiny_every_matmul(void **state) {
+    (void)state;
+    Err e;
+    ZooOpts o = zoo_opts_default();
+    o.seq_len = UNDER_ASAN ? 16 : 64;
+    Graph *g = zoo_build("bert-tiny", &o, &e);
+    if (!g) fail_msg("%s", e.msg);
+    RefFeed feeds[8];
+    int n_feeds = 0, n_mm = 0, n_fetch = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!strcmp(n->op_name, "Placeholder")) {
+            assert_true(n_feeds < 8);
+            feeds[n_feeds].name = n->name;
+            CHECK_OK(input_generate(g, i, 7, &feeds[n_feeds].value, &e), &e);
+            n_feeds++;
+        }
+        if (is_matmul(n)) {
+            n_mm++;
+            n_fetch += n->n_inputs;
+        }
+    }
+    assert_true(n_mm >= 12); /* 2 layers x (q, k, v, scores, context, output, 2 ffn) */
+    ValueRef *fetch = calloc((size_t)n_fetch, sizeof *fetch);
+    Tensor *vals = calloc((size_t)n_fetch, sizeof *vals);
+    assert_non_null(fetch);
+    assert_non_null(vals);
+    int f = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (is_matmul(g->nodes[i]))
+            for (int k = 0; k < g->nodes[i]->n_inputs; k++) fetch[f++] = g->nodes[i]->inputs[k];
+    CHECK_OK(ref_run(g, feeds, n_feeds, fetch, n_fetch, vals, NULL, &e), &e);
+    DnnCtx ctx;
+    CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
+    f = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!is_matmul(n)) continue;
+        FastKernel k;
+        memset(&k, 0, sizeof k);
+        k.inplace = -1;
+        int rc = fast_compile_matmul(&ctx, g, n, &k, &e);
+        if (rc != 1) fail_msg("%s (%s): %s", n->name, n->op_name, rc ? e.msg : "declined");
+        Tensor got = {0}, want = {0};
+        CHECK_OK(tensor_alloc(&got, n->outputs[0].dtype, &n->outputs[0].shape, &e), &e);
+        void *scratch = k.scratch_bytes ? aligned_alloc(64, (k.scratch_bytes + 63) & ~(size_t)63) : NULL;
+        CHECK_OK(k.run(k.state, &vals[f], &got, scratch, &e), &e);
+        free(scratch);
+        CHECK_OK(ref_eval_node(NULL, g, i, &vals[f], &want, &e), &e);
+        expect_rel(&got, &want, 1e-4, n->name);
+        tensor_release(&got);
+        tensor_release(&want);
+        k.destroy(k.state);
+        f += n->n_inputs;
+    }
+    assert_true(ctx.cache_hits >= n_mm / 2); /* layer 1 reuses layer 0's primitives */
+    dnn_ctx_free(&ctx);
+    for (int i = 0; i < n_fetch; i++) tensor_release(&vals[i]);
+    for (int i = 0; i < n_feeds; i++) tensor_release(&feeds[i].value);
+    free(fetch);
+    free(vals);
+    graph_free(g);
+}
+
 /* ---- BERT-base shapes: implementations and a timed dense layer ---- */
 
 static double now_s(void) {
@@ -538,7 +619,7 @@ static void bert_base_dense_timed(void **state) {
     char what[96];
     snprintf(what, sizeof what, "dense [%lld,%lld]x[%lld,%lld]+bias+gelu", (long long)m, (long long)k, (long long)k,
              (long long)n);
-    int reps = UNDER_ASAN ? 2 : 7;
+    int reps = UNDER_ASAN ? 2 : 15;
     time_case(&c, 2, reps, &want, flops, what);
     time_case(&c, 1, reps, &want, flops, what);
     tensor_release(&want);
@@ -574,6 +655,7 @@ int main(void) {
         cmocka_unit_test(identical_layers_share_primitives),
         cmocka_unit_test(bf16_matmul_fused_and_batch),
         cmocka_unit_test(declines_what_it_cannot_map),
+        cmocka_unit_test(zoo_bert_tiny_every_matmul),
         cmocka_unit_test(bert_base_dense_timed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -312,6 +312,47 @@ static void reduce_speed_global_average_pool(void **state) {
     graph_free(g);
 }
 
+/* two layers of equal geometry share one cached primitive, and both still compute right (the
+   second kernel takes the cached primitive descriptor's implementation and scratchpad) */
+static void cache_shared_between_layers(void **state) {
+    (void)state;
+    Err e;
+    DnnCtx ctx;
+    CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
+    const char *ops[3] = {"Softmax", "Tanh", "Mean"};
+    FastCompileFn fns[3] = {fast_compile_softmax, fast_compile_eltwise, fast_compile_reduce};
+    for (int o = 0; o < 3; o++) {
+        Tensor ins[2] = {td_rand(80 + o, 3, (int64_t[]){3, 4, 5}, -2, 2), td_i32(1, (int64_t[]){1}, (int32_t[]){1})};
+        int n_in = o == 2 ? 2 : 1, node;
+        Graph *g = td_graph(ops[o], ins, n_in, 2u, &node);
+        td_infer(g);
+        Tensor want[1] = {{0}};
+        CHECK_OK(ref_eval_node(NULL, g, node, ins, want, &e), &e);
+        FastKernel k[2];
+        int hits = ctx.cache_hits;
+        for (int r = 0; r < 2; r++) {
+            memset(&k[r], 0, sizeof k[r]);
+            assert_int_equal(fns[o](&ctx, g, g->nodes[node], &k[r], &e), 1);
+        }
+        assert_int_equal(ctx.cache_hits, hits + 1);
+        assert_string_equal(k[0].impl, k[1].impl);
+        for (int r = 0; r < 2; r++) {
+            Tensor out[1] = {{0}};
+            CHECK_OK(tensor_alloc(&out[0], DT_FLOAT, &g->nodes[node]->outputs[0].shape, &e), &e);
+            void *scratch = k[r].scratch_bytes ? malloc(k[r].scratch_bytes) : NULL;
+            CHECK_OK(k[r].run(k[r].state, ins, out, scratch, &e), &e);
+            free(scratch);
+            assert_true(tf_rel_err(&out[0], &want[0]) <= 1e-5);
+            tensor_release(&out[0]);
+            k[r].destroy(k[r].state);
+        }
+        tensor_release(&want[0]);
+        graph_free(g);
+        td_release(ins, 2);
+    }
+    dnn_ctx_free(&ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(softmax_last_axis),
@@ -324,6 +365,7 @@ int main(void) {
         cmocka_unit_test(reduce_pool_path),
         cmocka_unit_test(reduce_trailing_path),
         cmocka_unit_test(reduce_declines),
+        cmocka_unit_test(cache_shared_between_layers),
         cmocka_unit_test(reduce_speed_global_average_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

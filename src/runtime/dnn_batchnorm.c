@@ -13,7 +13,7 @@
 
 #include "dnn_misc_util.h"
 
-/* copies mean / variance into outputs 1..4 and zeroes reserve_space_3 */
+/* copies mean into outputs 1 and 3, variance into 2 and 4 (what the reference writes) */
 static int bn_fill_statistics(const MiscKernel *mk, const Tensor *in, Tensor *out, Err *err) {
     (void)err;
     const void *mean = misc_input_data(mk, in, 3), *var = misc_input_data(mk, in, 4);

@@ -10,7 +10,9 @@
  * [N,C,HW] + [1,C,1], any rank fits oneDNN's 6 dims and similar layers share primitives.
  * A constant operand is read from the graph's value (no copy). float32 only, plus bfloat16
  * for Maximum / Minimum, which are exact in any precision. The output may overwrite the
- * full-shape operand (k->inplace), which oneDNN's binary supports. */
+ * full-shape operand (k->inplace), which oneDNN's binary supports.
+ * NaN (measured): Maximum / Minimum return the other operand when oneDNN's src0 is NaN, where
+ * the reference returns NaN; the arithmetic ops propagate NaN like the reference. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* dnn_eltwise.c - oneDNN eltwise kernels for TensorFlow's unary ops: Relu, Relu6, Elu, Selu,
+/* dnn_eltwise.c - oneDNN eltwise kernels for TensorFlow's unary ops: Relu, Relu6, Elu,
  * LeakyRelu, Sigmoid, Tanh, Exp, Log, Sqrt, Rsqrt, Square, Abs, Neg.
  *
  * The tensor is viewed as one flat vector (an eltwise op does not care about shape), so every
@@ -10,7 +10,9 @@
  * implementation, which was measured to leave dst unwritten). float32 only, except the ops that
  * are exact in any precision (Relu, Relu6, Abs, Neg), which also take bfloat16 where oneDNN
  * has a bf16 kernel for this CPU (none without AVX-512: then they decline).
- * Output may overwrite the input (k->inplace = 0): oneDNN eltwise works in place. */
+ * Output may overwrite the input (k->inplace = 0): oneDNN eltwise works in place.
+ * NaN inputs (measured): Relu and Relu6 give 0 and Exp gives +inf where the reference gives
+ * NaN (oneDNN's max/clamp-based kernels); every other op propagates NaN like the reference. */
 #include <stdio.h>
 
 #include "dnn_misc_util.h"

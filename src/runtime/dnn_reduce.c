@@ -12,7 +12,8 @@
  *    (reductions over the trailing dims); its ref:any kernel is slower than grappo's
  *    reference kernel, so that case declines.
  * Empty reductions and reductions where nothing is reduced (all reduced dims have size 1)
- * decline, as do integer tensors. */
+ * decline, as do integer tensors. Max over a row holding NaN may return a number (oneDNN's
+ * max kernels, like its max pooling, are not NaN-propagating); the reference returns NaN. */
 #include <stdio.h>
 #include <string.h>
 
