@@ -619,7 +619,7 @@ static void bert_base_dense_timed(void **state) {
     char what[96];
     snprintf(what, sizeof what, "dense [%lld,%lld]x[%lld,%lld]+bias+gelu", (long long)m, (long long)k, (long long)k,
              (long long)n);
-    int reps = UNDER_ASAN ? 2 : 15;
+    int reps = UNDER_ASAN ? 2 : 10;
     time_case(&c, 2, reps, &want, flops, what);
     time_case(&c, 1, reps, &want, flops, what);
     tensor_release(&want);

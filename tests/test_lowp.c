@@ -59,8 +59,10 @@ static void test_lowp_applies(void **state) {
     Node nd = {.op = OP_CONV2D, .n_inputs = 2, .n_outputs = 1, .outputs = outs};
     Tensor in[2] = {{.dtype = DT_BFLOAT16}, {.dtype = DT_BFLOAT16}};
     assert_true(ref_lowp_applies(&nd, in));
-    nd.op = OP_ADD_V2;
+    nd.op = OP_MAX_POOL;
     assert_true(ref_lowp_applies(&nd, in));
+    nd.op = OP_ADD_V2; /* elementwise kernels take bf16 themselves (double, one rounding) */
+    assert_false(ref_lowp_applies(&nd, in));
     nd.op = OP_RESHAPE; /* data movement handles every dtype itself */
     assert_false(ref_lowp_applies(&nd, in));
     nd.op = OP_CAST;
@@ -147,27 +149,16 @@ static void test_lowp_matmul_rounding_by_hand(void **state) {
     assert_int_equal(matmul_lowp(DT_HALF, 1.0f + 0x1p-10f, 0x1p-11f), 0x3C01);     /* 1 + 2^-11 + 2^-21: above */
 }
 
-/* elementwise math and batch norm with mixed dtypes (bf16 x, float32 statistics) */
-static void test_bf16_elementwise_and_batchnorm(void **state) {
+/* batch norm with mixed dtypes (bf16 x, float32 statistics), and max pooling */
+static void test_bf16_batchnorm_and_pool(void **state) {
     (void)state;
-    Tensor af = nn_rand(21, 2, (int64_t[]){3, 5}), bf = nn_rand(22, 1, (int64_t[]){5});
-    Tensor in[2] = {to_lowp(&af, DT_BFLOAT16), to_lowp(&bf, DT_BFLOAT16)};
-    Tensor wa = widen(&in[0]), wb = widen(&in[1]);
     int node;
-    Graph *g = nn_graph("AddV2", in, 2, &node);
-    Tensor y = nn_run1(g, node);
-    assert_int_equal(y.dtype, DT_BFLOAT16);
-    for (int64_t i = 0; i < 15; i++) {
-        float s = nn_f(&wa)[i] + nn_f(&wb)[i % 5];
-        assert_int_equal(((const uint16_t *)tensor_data(&y))[i], float_to_bfloat16(s));
-    }
-    tensor_release(&y);
-
+    Tensor af = nn_rand(21, 2, (int64_t[]){3, 5});
+    Tensor xb = to_lowp(&af, DT_BFLOAT16);
+    Tensor wa = widen(&xb);
     /* FusedBatchNormV3(T=bf16, U=float) in inference mode */
-    Tensor x = to_lowp(&af, DT_BFLOAT16);
     Tensor x4 = tz(DT_BFLOAT16, 4, (int64_t[]){1, 3, 1, 5});
-    memcpy(tensor_mut(&x4), tensor_data(&x), 15 * 2);
-    tensor_release(&x);
+    memcpy(tensor_mut(&x4), tensor_data(&xb), 15 * 2);
     Tensor bn[5] = {x4, nn_from(1, (int64_t[]){5}, (double[]){1, 2, 0.5, 1, 3}), nn_from(1, (int64_t[]){5}, (double[]){0, 1, -1, 0.25, 0}),
                     nn_from(1, (int64_t[]){5}, (double[]){0.1, 0, 0.2, -0.3, 0}), nn_from(1, (int64_t[]){5}, (double[]){1, 4, 0.25, 1, 2})};
     Graph *gb = nn_graph("FusedBatchNormV3", bn, 5, &node);
@@ -187,7 +178,23 @@ static void test_bf16_elementwise_and_batchnorm(void **state) {
     }
     for (int k = 0; k < gb->nodes[node]->n_outputs; k++) tensor_release(&outs[k]);
     graph_free(gb);
-    tensor_release(&af); tensor_release(&bf); tensor_release(&wa); tensor_release(&wb);
+
+    /* MaxPool over bf16 picks bf16 values exactly: 3x1 windows down the rows */
+    Tensor p4 = tz(DT_BFLOAT16, 4, (int64_t[]){1, 3, 5, 1});
+    memcpy(tensor_mut(&p4), tensor_data(&xb), 15 * 2);
+    Graph *gp = nn_graph("MaxPool", &p4, 1, &node);
+    nn_window(gp, node, "VALID", 1, 1, false);
+    nn_ints(gp, node, "ksize", 4, (int64_t[]){1, 3, 1, 1});
+    Tensor y = nn_run1(gp, node);
+    assert_int_equal(y.dtype, DT_BFLOAT16);
+    for (int64_t j = 0; j < 5; j++) {
+        float m = fmaxf(fmaxf(nn_f(&wa)[j], nn_f(&wa)[5 + j]), nn_f(&wa)[10 + j]);
+        assert_true(tensor_get(&y, j) == m);
+    }
+    tensor_release(&y);
+    tensor_release(&xb);
+    tensor_release(&af);
+    tensor_release(&wa);
 }
 
 /* ---- GrappoQuantize / GrappoDequantize ---- */
@@ -659,7 +666,7 @@ int main(void) {
         cmocka_unit_test(test_lowp_applies),
         cmocka_unit_test(test_bf16_conv_emulation),
         cmocka_unit_test(test_lowp_matmul_rounding_by_hand),
-        cmocka_unit_test(test_bf16_elementwise_and_batchnorm),
+        cmocka_unit_test(test_bf16_batchnorm_and_pool),
         cmocka_unit_test(test_quantize_by_hand),
         cmocka_unit_test(test_dequantize_by_hand),
         cmocka_unit_test(test_quant_attr_errors),

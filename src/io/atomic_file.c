@@ -40,6 +40,17 @@ static void sync_parent_dir(const char *path) {
     free(dir);
 }
 
+/* A path the user got wrong (missing directory, no permission, a directory in the way) is bad
+ * input; anything else (disk full, I/O error) is a runtime failure. */
+static ErrCode code_for(int e) {
+    switch (e) {
+    case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EROFS: case EISDIR: case ENAMETOOLONG: case ELOOP:
+        return ERR_INPUT;
+    default:
+        return ERR_RUNTIME;
+    }
+}
+
 int atomic_write_file(const char *path, const void *data, size_t len, Err *err) {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
@@ -50,7 +61,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, Err *err) 
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return err_set(err, ERR_RUNTIME, "cannot write '%s': cannot create a temporary file: %s", path, strerror(e));
+        return err_set(err, code_for(e), "cannot write '%s': cannot create a temporary file: %s", path, strerror(e));
     }
     /* mkstemp makes the file 0600; give the result the mode an existing destination has, or
        the usual 0644 for a new file */
@@ -72,7 +83,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, Err *err) 
     if (step) {
         unlink(tmp);
         free(tmp);
-        return err_set(err, ERR_RUNTIME, "cannot write '%s': %s failed: %s", path, step, strerror(e));
+        return err_set(err, code_for(e), "cannot write '%s': %s failed: %s", path, step, strerror(e));
     }
     free(tmp);
     sync_parent_dir(path);

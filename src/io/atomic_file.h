@@ -10,7 +10,8 @@
 #include "../util/err.h"
 
 /* mkstemp + write + fsync + rename; on any failure the temporary file is removed and the
- * destination is untouched. Errors (ERR_RUNTIME) name the path. */
+ * destination is untouched. Errors name the path: ERR_INPUT when the path itself is wrong
+ * (missing directory, no permission, a directory in the way), ERR_RUNTIME otherwise. */
 int atomic_write_file(const char *path, const void *data, size_t len, Err *err);
 
 /* Reads a whole file into *data (malloc'd, caller frees) and *len. ERR_INPUT naming the path

@@ -93,7 +93,8 @@ static int mm_pd(DnnCtx *ctx, const MmGeom *m, const MmPost *p, bool const_b, dn
         st = dnnl_memory_desc_init_by_tag(&bias_md, 2, bd, dnn_dtype(p->bias_dtype), dnnl_ab);
     }
     dnnl_memory_desc_t wei_any;
-    if (st == dnnl_success && const_b) st = dnnl_memory_desc_init_by_tag(&wei_any, m->rank, m->b_dims, dt, dnnl_format_tag_any);
+    if (st == dnnl_success && const_b) /* the primitive picks the weights layout */
+        st = dnnl_memory_desc_init_by_tag(&wei_any, m->rank, m->b_dims, dt, dnnl_format_tag_any);
     if (st != dnnl_success) return declines(st) ? 0 : dnn_check(st, "matmul memory descriptors", err);
 
     dnnl_matmul_desc_t desc;
@@ -109,7 +110,8 @@ static int mm_pd(DnnCtx *ctx, const MmGeom *m, const MmPost *p, bool const_b, dn
     if (p->sum || p->act) {
         if (dnn_check(dnnl_post_ops_create(&po), "post-ops", err)) goto done;
         if (p->sum && dnn_check(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op", err)) goto done;
-        if (p->act && dnn_check(dnnl_post_ops_append_eltwise(po, 1.0f, p->alg, p->alpha, p->beta), "eltwise post-op", err))
+        if (p->act &&
+            dnn_check(dnnl_post_ops_append_eltwise(po, 1.0f, p->alg, p->alpha, p->beta), "eltwise post-op", err))
             goto done;
         if (dnn_check(dnnl_primitive_attr_set_post_ops(attr, po), "setting post-ops", err)) goto done;
     }

@@ -51,7 +51,8 @@ bool mm_geom(const Graph *g, const Node *n, MmGeom *m) {
     int r = m->rank = c->shape.rank;
     if (r < 2 || r > DNNL_MAX_NDIMS || (!batch && r != 2)) return false;
     if (shape_numel(&c->shape) <= 0) return false; /* nothing to compute: the reference does it */
-    if (!operand(&a->shape, r, ta, m->a_dims, m->a_str) || !operand(&b->shape, r, tb, m->b_dims, m->b_str)) return false;
+    if (!operand(&a->shape, r, ta, m->a_dims, m->a_str) || !operand(&b->shape, r, tb, m->b_dims, m->b_str))
+        return false;
     int64_t st = 1;
     for (int d = r - 1; d >= 0; d--) {
         m->c_dims[d] = c->shape.dim[d];
@@ -117,7 +118,8 @@ bool mm_post(const Graph *g, const Node *n, const MmGeom *m, MmPost *p) {
 static size_t put(char *key, size_t cap, size_t at, const char *what, int r, const int64_t *v) {
     if (at >= cap) return at;
     at += (size_t)snprintf(key + at, cap - at, "%s", what);
-    for (int d = 0; d < r && at < cap; d++) at += (size_t)snprintf(key + at, cap - at, "%s%lld", d ? "," : "", (long long)v[d]);
+    for (int d = 0; d < r && at < cap; d++)
+        at += (size_t)snprintf(key + at, cap - at, "%s%lld", d ? "," : "", (long long)v[d]);
     return at;
 }
 

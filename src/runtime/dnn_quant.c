@@ -37,27 +37,30 @@ typedef struct QuantState {
 
 /* Same result as lowp_quantize_one: clamping t to [Tmin - zp, Tmax - zp] (integers) before
    rounding equals clamping after, and (t + 1.5 * 2^23) - 1.5 * 2^23 rounds a float of
-   magnitude < 2^22 to an integer, ties to even, in the default rounding mode - written so
-   that the loop has no branches and no library calls. */
-static void quantize_loop(const float *x, void *y, int64_t n, float scale, int32_t zp, int dtype) {
+   magnitude < 2^22 to an integer, ties to even, in the default rounding mode - so the loop
+   has no branches and no library calls. Blocks of 16 with a fixed inner trip count let
+   gcc's -O2 (very cheap cost model) vectorize it. */
+static inline float quantize_t(float x, float scale, float lo, float hi) {
     const float magic = 12582912.0f;
+    float t = x / scale;
+    t = t == t ? t : 0.0f; /* NaN -> zero point */
+    t = t < lo ? lo : t > hi ? hi : t;
+    return (t + magic) - magic;
+}
+
+static void quantize_loop(const float *x, void *y, int64_t n, float scale, int32_t zp, int dtype) {
     const float lo = (float)((dtype == DT_INT8 ? -128 : 0) - zp), hi = (float)((dtype == DT_INT8 ? 127 : 255) - zp);
+    int64_t i = 0;
     if (dtype == DT_INT8) {
         int8_t *q = y;
-        for (int64_t i = 0; i < n; i++) {
-            float t = x[i] / scale;
-            t = t == t ? t : 0.0f; /* NaN -> zero point */
-            t = t < lo ? lo : t > hi ? hi : t;
-            q[i] = (int8_t)((int32_t)((t + magic) - magic) + zp);
-        }
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++) q[i + j] = (int8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
+        for (; i < n; i++) q[i] = (int8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
     } else {
         uint8_t *q = y;
-        for (int64_t i = 0; i < n; i++) {
-            float t = x[i] / scale;
-            t = t == t ? t : 0.0f;
-            t = t < lo ? lo : t > hi ? hi : t;
-            q[i] = (uint8_t)((int32_t)((t + magic) - magic) + zp);
-        }
+        for (; i + 16 <= n; i += 16)
+            for (int j = 0; j < 16; j++) q[i + j] = (uint8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
+        for (; i < n; i++) q[i] = (uint8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
     }
 }
 

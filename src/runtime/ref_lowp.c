@@ -11,9 +11,12 @@
 
 static bool is_lowp(int dt) { return dt == DT_BFLOAT16 || dt == DT_HALF; }
 
-/* ops whose float32 kernel does floating-point arithmetic (or requires float32): the ones a
-   bf16/fp16 node must be emulated for. Cast converts by definition, and data movement
-   (Reshape, Transpose, ConcatV2, GatherV2, Pad, ...) handles every dtype bit for bit. */
+/* ops whose reference kernel requires float32 (ref_require_f32): the ones a bf16/fp16 node
+   must be emulated for. The elementwise math kernels (unary, binary, AddN, BiasAdd, Prelu)
+   and the reductions take bfloat16/float16 directly, computing in double and rounding once
+   (the correctly rounded result, which a float32-accumulating kernel reaches except at rare
+   double-rounding ties); Cast converts by definition; data movement (Reshape, Transpose,
+   ConcatV2, GatherV2, Pad, ...) moves the bits unchanged. */
 static bool float_compute_op(OpId op) {
     switch (op) {
     case OP_CONV2D: case OP_DEPTHWISE_CONV2D: case OP_FUSED_CONV2D: case OP_FUSED_DEPTHWISE:
@@ -22,14 +25,6 @@ static bool float_compute_op(OpId op) {
     case OP_MAX_POOL: case OP_AVG_POOL:
     case OP_FUSED_BATCH_NORM: case OP_FUSED_BATCH_NORM_V2: case OP_FUSED_BATCH_NORM_V3:
     case OP_RESIZE_BILINEAR: case OP_RESIZE_NEAREST: case OP_SOFTMAX:
-    case OP_ADD_N: case OP_BIAS_ADD: case OP_PRELU:
-    case OP_MEAN: case OP_SUM: case OP_MAX: case OP_MIN: case OP_PROD:
-    /* unary math */
-    case OP_NEG: case OP_ABS: case OP_SQUARE: case OP_SQRT: case OP_RSQRT: case OP_EXP: case OP_LOG: case OP_ERF:
-    case OP_TANH: case OP_SIGMOID: case OP_RELU: case OP_RELU6: case OP_ELU: case OP_SELU: case OP_LEAKY_RELU:
-    /* broadcasting binary math */
-    case OP_ADD: case OP_ADD_V2: case OP_SUB: case OP_MUL: case OP_REAL_DIV: case OP_MAXIMUM: case OP_MINIMUM:
-    case OP_SQUARED_DIFFERENCE: case OP_POW:
         return true;
     default:
         return false;

@@ -8,9 +8,10 @@
 
 #include "ref.h"
 
-/* true when n is a float-compute op (convolutions, matmuls, pools, batch norm, resize,
-   softmax, elementwise float math, reductions; not Cast, not data movement) with a
-   bfloat16/float16 input or output */
+/* true when n is a float-compute op whose reference kernel needs float32 (convolutions,
+   matmuls, pools, batch norm, resize, softmax) with a bfloat16/float16 input or output.
+   Elementwise math and reductions take bfloat16/float16 natively (double, one rounding);
+   Cast and data movement handle every dtype. */
 bool ref_lowp_applies(const Node *n, const Tensor *in);
 /* runs n through the float32 kernel as described above; out[] arrive allocated as usual */
 int ref_lowp_emulate(const Node *n, const Tensor *in, Tensor *out, Err *err);
