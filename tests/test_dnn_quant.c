@@ -673,6 +673,31 @@ static void test_bench_qconv(void **state) {
     tensor_release(&x);
     tensor_release(&f);
     tensor_release(&bias);
+
+    /* GrappoQuantize / GrappoDequantize of a BERT-base activation [128, 768] */
+    for (int deq = 0; deq < 2; deq++) {
+        One qo = one_new(deq ? "GrappoDequantize" : "GrappoQuantize");
+        Tensor v = tz(deq ? DT_UINT8 : DT_FLOAT, 2, (int64_t[]){128, 768});
+        if (deq) fill_int(&v, 3, 0, 255);
+        else fill_float(&v, 3, -4, 4);
+        one_in(&qo, v, false);
+        if (!deq) CHECK_OK(node_set_attr_type(one_node(&qo), "T", DT_UINT8, &e), &e);
+        CHECK_OK(node_set_attr_f(one_node(&qo), "scale", 0.03f, &e), &e);
+        CHECK_OK(node_set_attr_i(one_node(&qo), "zero_point", 128, &e), &e);
+        one_infer(&qo);
+        CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
+        FastKernel kq = {.inplace = -1};
+        assert_int_equal(fast_compile_quant(&ctx, qo.g, one_node(&qo), &kq, &e), 1);
+        Tensor r = tz(deq ? DT_FLOAT : DT_UINT8, 2, (int64_t[]){128, 768});
+        t0 = now_s();
+        for (int i = 0; i < reps; i++) CHECK_OK(kq.run(kq.state, qo.in, &r, NULL, &e), &e);
+        dt = (now_s() - t0) / reps;
+        print_message("%s 128x768: %.1f us, %.2f ns/element\n", deq ? "dequantize" : "quantize", dt * 1e6, dt * 1e9 / (128 * 768));
+        kq.destroy(kq.state);
+        dnn_ctx_free(&ctx);
+        tensor_release(&r);
+        one_free(&qo);
+    }
 }
 
 int main(void) {

@@ -48,34 +48,34 @@ static inline float quantize_t(float x, float scale, float lo, float hi) {
     return (t + magic) - magic;
 }
 
-static void quantize_loop(const float *x, void *y, int64_t n, float scale, int32_t zp, int dtype) {
-    const float lo = (float)((dtype == DT_INT8 ? -128 : 0) - zp), hi = (float)((dtype == DT_INT8 ? 127 : 255) - zp);
+static void quantize_s8(const float *restrict x, int8_t *restrict q, int64_t n, float scale, int32_t zp) {
+    const float lo = (float)(-128 - zp), hi = (float)(127 - zp);
     int64_t i = 0;
-    if (dtype == DT_INT8) {
-        int8_t *q = y;
-        for (; i + 16 <= n; i += 16)
-            for (int j = 0; j < 16; j++) q[i + j] = (int8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
-        for (; i < n; i++) q[i] = (int8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
-    } else {
-        uint8_t *q = y;
-        for (; i + 16 <= n; i += 16)
-            for (int j = 0; j < 16; j++) q[i + j] = (uint8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
-        for (; i < n; i++) q[i] = (uint8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
-    }
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) q[i + j] = (int8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
+    for (; i < n; i++) q[i] = (int8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
+}
+
+static void quantize_u8(const float *restrict x, uint8_t *restrict q, int64_t n, float scale, int32_t zp) {
+    const float lo = (float)(0 - zp), hi = (float)(255 - zp);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) q[i + j] = (uint8_t)((int32_t)quantize_t(x[i + j], scale, lo, hi) + zp);
+    for (; i < n; i++) q[i] = (uint8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
 }
 
 /* y[i] = (q[i] - zp) * scale for `inner` consecutive elements; for 8-bit inputs the float
    product of the exact integer (q - zp) and the scale is the correctly rounded value, as the
    reference's double computation; int32 inputs go through double like the reference */
-static void dequantize_run(const void *q, int dtype, float *y, int64_t inner, float scale, int32_t zp) {
+static void dequantize_run(const void *restrict q, int dtype, float *restrict y, int64_t inner, float scale, int32_t zp) {
     if (dtype == DT_UINT8) {
-        const uint8_t *p = q;
+        const uint8_t *restrict p = q;
         for (int64_t i = 0; i < inner; i++) y[i] = (float)((int32_t)p[i] - zp) * scale;
     } else if (dtype == DT_INT8) {
-        const int8_t *p = q;
+        const int8_t *restrict p = q;
         for (int64_t i = 0; i < inner; i++) y[i] = (float)((int32_t)p[i] - zp) * scale;
     } else {
-        const int32_t *p = q;
+        const int32_t *restrict p = q;
         for (int64_t i = 0; i < inner; i++) y[i] = (float)((double)((int64_t)p[i] - zp) * (double)scale);
     }
 }
@@ -89,7 +89,8 @@ static int quant_run(void *state, const Tensor *in, Tensor *out, void *scratch, 
     void *y = out[0].buf ? out[0].buf->data : NULL;
     if (!x || !y) return err_set(err, ERR_RUNTIME, "quantize kernel: missing input or output data");
     if (s->op == OP_GRAPPO_QUANTIZE) {
-        quantize_loop(x, y, count, s->scale, s->zero_point, s->dtype);
+        if (s->dtype == DT_INT8) quantize_s8(x, y, count, s->scale, s->zero_point);
+        else quantize_u8(x, y, count, s->scale, s->zero_point);
         return 0;
     }
     if (s->axis < 0) {
