@@ -35,6 +35,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test test-run test-asan demo deps fuzz clean bench
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BUILD)/grappo $(BUILD)/libgrappo.a
 

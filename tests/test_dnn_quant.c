@@ -519,6 +519,30 @@ static void test_int16_pairs(void **state) {
         check_pairs(false, pattern);
         check_pairs(true, pattern);
     }
+    /* depthwise kernels widen to 32 bits before multiplying: full-range weights are accepted on
+       every CPU and must be exact (x = 255, w = 127 on every tap) */
+    Tensor x = tz(DT_UINT8, 4, (int64_t[]){1, 5, 5, 16}), w = tz(DT_INT8, 4, (int64_t[]){3, 3, 16, 1});
+    memset(tensor_mut(&x), 255, 25 * 16);
+    memset(tensor_mut(&w), 127, 9 * 16);
+    float ws[16];
+    for (int i = 0; i < 16; i++) ws[i] = 1.0f / 1024;
+    QCase q = {.padding = "SAME", .stride = 1, .dilation = 1, .cout = 16, .depthwise = true, .out_type = DT_FLOAT};
+    One o = one_new("GrappoQConv2D");
+    one_in(&o, x, false);
+    one_in(&o, w, true);
+    one_in(&o, tz(DT_FLOAT, 1, (int64_t[]){16}), true);
+    qconv_window(one_node(&o), &q);
+    q_common_attrs(one_node(&o), &q, 1.0f, ws, "filter_scales");
+    one_infer(&o);
+    int rc;
+    Tensor yf = one_fast(&o, &rc, NULL);
+    assert_int_equal(rc, 1);
+    Tensor yr = one_ref(&o);
+    assert_true(F(&yr)[6 * 16] == 9 * 255 * 127 / 1024.0f); /* an interior pixel: all 9 taps */
+    assert_memory_equal(tensor_data(&yf), tensor_data(&yr), (size_t)tensor_numel(&yr) * sizeof(float));
+    tensor_release(&yr);
+    tensor_release(&yf);
+    one_free(&o);
 }
 
 /* two identical layers share one primitive through the cache */

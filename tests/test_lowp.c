@@ -5,6 +5,7 @@
 #include "test_ref_nn.h"
 
 #include "graph/lowp_attrs.h"
+#include "io/graphdef.h"
 #include "runtime/ref_lowp.h"
 
 #define EPS32 (1.0 / 16777216.0) /* 2^-24: unit roundoff of float32 */
@@ -661,6 +662,37 @@ static void test_qops_infer_errors_and_flops(void **state) {
     graph_free(g);
 }
 
+/* the int8 ops survive GraphDef serialization: every attribute kind they use (float, int,
+   list(float), list(string), type, bool) round-trips and the reloaded node computes the same */
+static void test_qops_graphdef_roundtrip(void **state) {
+    (void)state;
+    QCase q = {1, 5, 5, 4, 3, 3, 6, false, "SAME", 1, 1, 3, true, "Relu6", 301};
+    QOperands o = q_operands(&q);
+    Tensor addend = nn_rand(302, 4, (int64_t[]){1, 5, 5, 6});
+    Tensor in[4] = {tensor_share(&o.x), tensor_share(&o.f), tensor_share(&o.bias), tensor_share(&addend)};
+    int node;
+    Graph *g = nn_graph("GrappoQConv2D", in, 4, &node);
+    qconv_attrs(g, node, &q, o.x_scale, o.ws);
+    set_type(g, node, "out_type", DT_UINT8);
+    nn_float(g, node, "out_scale", 0.02f);
+    nn_int(g, node, "out_zero_point", 9);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    Err e;
+    CHECK_OK(graphdef_serialize(g, &bytes, &len, &e), &e);
+    Graph *g2 = graphdef_parse(bytes, len, "roundtrip", &e);
+    free(bytes);
+    if (!g2) { print_error("%s\n", e.msg); fail(); }
+    int node2 = graph_find(g2, "op");
+    assert_true(node2 >= 0);
+    assert_int_equal(g2->nodes[node2]->op, OP_GRAPPO_QCONV2D);
+    Tensor y1 = nn_run1(g, node), y2 = nn_run1(g2, node2);
+    assert_int_equal(y2.dtype, DT_UINT8);
+    assert_memory_equal(tensor_data(&y1), tensor_data(&y2), (size_t)tensor_numel(&y1));
+    Tensor *all[] = {&o.x, &o.f, &o.bias, &addend, &y1, &y2};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) tensor_release(all[k]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lowp_applies),
@@ -675,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_qconv_matches_float),
         cmocka_unit_test(test_qmatmul_matches_float),
         cmocka_unit_test(test_qops_infer_errors_and_flops),
+        cmocka_unit_test(test_qops_graphdef_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
