@@ -233,6 +233,91 @@ static void test_memory_accounting(void **state) {
     graph_free(g);
 }
 
+/* Hand-built low-precision graph (the representation of docs/ops.md):
+   x -> GrappoQuantize(u8) -> GrappoQConv2D(int8 weights, bias, relu, f32 out) -> y, and
+   x -> Cast(bf16) -> Conv2D(T=bf16) -> Cast(f32) -> z.
+   The int8 conv accumulates exactly in int32 on both runtimes, so fast and reference differ
+   only by float rounding of the scaled result; bf16 compares bf16-rounded outputs. */
+static void test_low_precision_nodes(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = graph_new();
+    int x = graph_add_node(g, "x", "Placeholder", &e);
+    node_set_attr_type(g->nodes[x], "dtype", DT_FLOAT, &e);
+    Shape xs = shape_make(4, (int64_t[]){1, 9, 9, 16});
+    node_set_attr_shape(g->nodes[x], "shape", &xs, &e);
+    int q = graph_add_node(g, "q", "GrappoQuantize", &e);
+    node_add_input(g, q, (ValueRef){x, 0}, &e);
+    node_set_attr_type(g->nodes[q], "T", DT_UINT8, &e);
+    node_set_attr_f(g->nodes[q], "scale", 1.0f / 128, &e);
+    node_set_attr_i(g->nodes[q], "zero_point", 0, &e);
+    /* int8 weights within [-60, 60]: safe for CPUs without VNNI (see dnn_quant.c) */
+    Rng r;
+    rng_seed(&r, 9);
+    Tensor w, b;
+    Shape ws = shape_make(4, (int64_t[]){3, 3, 16, 8}), bs = shape_make(1, (int64_t[]){8});
+    CHECK_OK(tensor_alloc(&w, DT_INT8, &ws, &e), &e);
+    CHECK_OK(tensor_alloc(&b, DT_FLOAT, &bs, &e), &e);
+    for (int64_t i = 0; i < tensor_numel(&w); i++) tensor_set(&w, i, (double)rng_below(&r, 121) - 60);
+    for (int64_t i = 0; i < 8; i++) tensor_set(&b, i, 0.01 * (double)i - 0.03);
+    int wc = graph_add_node(g, "w", "Const", &e), bc = graph_add_node(g, "b", "Const", &e);
+    node_set_attr_tensor(g->nodes[wc], "value", &w, &e);
+    node_set_attr_type(g->nodes[wc], "dtype", DT_INT8, &e);
+    node_set_attr_tensor(g->nodes[bc], "value", &b, &e);
+    node_set_attr_type(g->nodes[bc], "dtype", DT_FLOAT, &e);
+    int c = graph_add_node(g, "qconv", "GrappoQConv2D", &e);
+    node_add_input(g, c, (ValueRef){q, 0}, &e);
+    node_add_input(g, c, (ValueRef){wc, 0}, &e);
+    node_add_input(g, c, (ValueRef){bc, 0}, &e);
+    Node *cn = g->nodes[c];
+    node_set_attr_list_i(cn, "strides", (int64_t[]){1, 2, 2, 1}, 4, &e);
+    node_set_attr_list_i(cn, "dilations", (int64_t[]){1, 1, 1, 1}, 4, &e);
+    node_set_attr_s(cn, "padding", "SAME", &e);
+    node_set_attr_f(cn, "x_scale", 1.0f / 128, &e);
+    float fs[8];
+    for (int k = 0; k < 8; k++) fs[k] = 0.002f * (float)(k + 1);
+    node_set_attr_list_f(cn, "filter_scales", fs, 8, &e);
+    const char *fused[] = {"BiasAdd", "Relu"};
+    node_set_attr_list_s(cn, "fused_ops", fused, 2, &e);
+    /* bf16 branch */
+    int c1 = graph_add_node(g, "to_bf16", "Cast", &e);
+    node_add_input(g, c1, (ValueRef){x, 0}, &e);
+    node_set_attr_type(g->nodes[c1], "SrcT", DT_FLOAT, &e);
+    node_set_attr_type(g->nodes[c1], "DstT", DT_BFLOAT16, &e);
+    Tensor wb;
+    Shape wfs = shape_make(4, (int64_t[]){1, 1, 16, 4});
+    CHECK_OK(tensor_alloc(&wb, DT_BFLOAT16, &wfs, &e), &e);
+    for (int64_t i = 0; i < 64; i++) tensor_set(&wb, i, ((double)rng_below(&r, 200) - 100) / 256.0);
+    int wbc = graph_add_node(g, "wb", "Const", &e);
+    node_set_attr_tensor(g->nodes[wbc], "value", &wb, &e);
+    node_set_attr_type(g->nodes[wbc], "dtype", DT_BFLOAT16, &e);
+    int cb = graph_add_node(g, "conv_bf16", "Conv2D", &e);
+    node_add_input(g, cb, (ValueRef){c1, 0}, &e);
+    node_add_input(g, cb, (ValueRef){wbc, 0}, &e);
+    node_set_attr_type(g->nodes[cb], "T", DT_BFLOAT16, &e);
+    node_set_attr_list_i(g->nodes[cb], "strides", (int64_t[]){1, 1, 1, 1}, 4, &e);
+    node_set_attr_s(g->nodes[cb], "padding", "VALID", &e);
+    int c2 = graph_add_node(g, "to_f32", "Cast", &e);
+    node_add_input(g, c2, (ValueRef){cb, 0}, &e);
+    node_set_attr_type(g->nodes[c2], "SrcT", DT_BFLOAT16, &e);
+    node_set_attr_type(g->nodes[c2], "DstT", DT_FLOAT, &e);
+    CHECK_OK(graph_add_output(g, (ValueRef){c, 0}, &e), &e);
+    CHECK_OK(graph_add_output(g, (ValueRef){c2, 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e); /* sets output counts */
+    CHECK_OK(graph_validate(g, &e), &e);
+    assert_int_equal(g->nodes[c]->outputs[0].shape.dim[1], 5);
+    compare_plan("int8 + bf16 nodes", g, NULL, 0);
+    Plan *p = plan_compile(g, NULL, 0, NULL, &e);
+    assert_non_null(p);
+    printf("[ plan     ] GrappoQConv2D ran on: %s; bf16 Conv2D ran on: %s\n", plan_node_impl(p, c), plan_node_impl(p, cb));
+    assert_string_not_equal(plan_node_impl(p, c), "ref"); /* the int8 conv runs on oneDNN */
+    plan_free(p);
+    tensor_release(&w);
+    tensor_release(&b);
+    tensor_release(&wb);
+    graph_free(g);
+}
+
 static void test_errors(void **state) {
     (void)state;
     Err e = {0};
@@ -261,7 +346,7 @@ int main(void) {
         cmocka_unit_test(test_zoo_resnet8),        cmocka_unit_test(test_zoo_mobilenet),
         cmocka_unit_test(test_zoo_bert_tiny),      cmocka_unit_test(test_zoo_random),
         cmocka_unit_test(test_fixtures),           cmocka_unit_test(test_memory_accounting),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_low_precision_nodes), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 static const FastCompileFn families[] = {
     fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_eltwise, fast_compile_binary,
     fast_compile_softmax, fast_compile_batchnorm, fast_compile_concat, fast_compile_resample, fast_compile_reduce,
+    fast_compile_quant,
 };
 
 static bool all_outputs_known(const Node *n) {
