@@ -19,5 +19,6 @@
 #include "../src/io/npy.h"
 #include "../src/zoo/zoo.h"
 #include "../src/runtime/ref.h"
+#include "../src/runtime/plan.h"
 
 #endif
