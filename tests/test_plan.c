@@ -151,6 +151,9 @@ static void test_zoo_resnet8(void **s) { (void)s; zoo_case("resnet8", 0, 0); }
    single node agrees to < 1e-6 on identical inputs) */
 static void test_zoo_mobilenet(void **s) { (void)s; zoo_case("mobilenet_v2", 128, 0); }
 static void test_zoo_bert_tiny(void **s) { (void)s; zoo_case("bert-tiny", 0, 16); }
+/* the larger models at reduced sizes keep the suite fast; `make bench` runs them full size */
+static void test_zoo_resnet18_50(void **s) { (void)s; zoo_case("resnet18", 64, 0); zoo_case("resnet50", 64, 0); }
+static void test_zoo_bert_mini(void **s) { (void)s; zoo_case("bert-mini", 0, 16); }
 
 static void test_zoo_random(void **state) {
     (void)state;
@@ -345,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_memplan_hand_cases), cmocka_unit_test(test_memplan_random_property),
         cmocka_unit_test(test_zoo_resnet8),        cmocka_unit_test(test_zoo_mobilenet),
         cmocka_unit_test(test_zoo_bert_tiny),      cmocka_unit_test(test_zoo_random),
+        cmocka_unit_test(test_zoo_resnet18_50),    cmocka_unit_test(test_zoo_bert_mini),
         cmocka_unit_test(test_fixtures),           cmocka_unit_test(test_memory_accounting),
         cmocka_unit_test(test_low_precision_nodes), cmocka_unit_test(test_errors),
     };

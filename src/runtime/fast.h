@@ -51,5 +51,12 @@ int fast_compile_concat(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *
 int fast_compile_resample(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_reduce(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_quant(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+/* transposes as oneDNN reorders (dnn_transpose.c) */
+int fast_compile_transpose(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+/* plain C kernels where oneDNN has none: Erf, Selu (native_eltwise.c) and the broadcasting
+   float32 binary ops oneDNN's binary declines (native_binary.c; ask it after
+   fast_compile_binary) */
+int fast_compile_native_eltwise(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+int fast_compile_native_binary(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
 #endif

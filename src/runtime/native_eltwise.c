@@ -7,7 +7,7 @@
  *   x >= 0, |error| <= 1.5e-7, p = 0.3275911, a1..a5 below; erf(-x) = -erf(x).
  * Near 0 that formula is only good in absolute terms (it subtracts two numbers close to 1),
  * so |x| < 0.5 uses the Maclaurin series erf(x) = 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1))
- * to x^15 (truncation error < 1e-9 relative): the result is then accurate relative to erf(x)
+ * to x^13 (truncation error < 1e-9 relative): the result is then accurate relative to erf(x)
  * itself, not only to 1. exp is computed inline: exp(w) = 2^k exp(r), k = round(w / ln 2),
  * r = w - k ln 2 (ln 2 split in a high part exact in k * ln2_hi and a low part, Cody & Waite),
  * exp(r) by its Taylor series to r^7 (|r| <= 0.35: truncation < 6e-9 relative), 2^k built in
@@ -98,12 +98,11 @@ static inline float erf1(float x) {
     float big = 1.0f - poly * (scale + scale * q);
     /* Maclaurin series in x^2 for |x| < 0.5; coefficients 2/sqrt(pi) (-1)^n / (n! (2n+1)) */
     float small = ax * (1.12837916709551257f +
-                        z * (-0.376126389031837524f +
+                        z * (-0.376126389031837542f +
                              z * (0.112837916709551257f +
-                                  z * (-0.0268661706451312518f +
-                                       z * (0.00522397762544218784f +
-                                            z * (-0.000854832702693266192f +
-                                                 z * (0.000120553329099307027f + z * -1.49256502912475369e-05f)))))));
+                                  z * (-0.0268661706451312520f +
+                                       z * (0.00522397762544218800f +
+                                            z * (-0.000854832702345085200f + z * 0.000120553329817896640f))))));
     float y = select_f(mask_if(f2u(ax) < f2u(0.5f)), small, big);
     y = u2f(f2u(y) | (f2u(x) & 0x80000000u)); /* erf is odd */
     return select_f(is_nan_mask(x), x, y);
