@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "../report/stats.h"
 #include "../runtime/plan.h"
 
 #define MAX_ITEMS 64
@@ -26,30 +27,6 @@ static void help(void) {
            "time: with --repeat N, one warm-up run then N timed runs (median, min, max, 95%% CI of the\n"
            "mean). --save-outputs writes one .npy per output named after the tensor with '/' and ':'\n"
            "replaced by '_'. --markdown-row prints only a Markdown table row of the timing (benchmarks).\n");
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct Timing { double median, min, max, mean, ci95; int n; } Timing;
-
-static Timing timing_summary(double *ms, int n) {
-    Timing t = {.n = n};
-    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
-    t.min = ms[0];
-    t.max = ms[n - 1];
-    t.median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
-    double s = 0, ss = 0;
-    for (int i = 0; i < n; i++) s += ms[i];
-    t.mean = s / n;
-    for (int i = 0; i < n; i++) ss += (ms[i] - t.mean) * (ms[i] - t.mean);
-    /* Student t quantile for 95%, two-sided; 1.96 beyond 30 samples */
-    static const double tq[] = {0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13,
-                                2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04};
-    t.ci95 = n > 1 ? (n - 1 <= 30 ? tq[n - 1] : 1.96) * sqrt(ss / (n - 1)) / sqrt((double)n) : 0;
-    return t;
 }
 
 static void tensor_stats(const Tensor *t, double *mn, double *mx, double *mean, int64_t *nonfinite) {
@@ -205,7 +182,7 @@ int cmd_run(int argc, char **argv) {
             for (int i = 0; i < g->n_nodes; i++) node_sum[i] += node_ms[i];
         }
     }
-    Timing t = timing_summary(ms, (int)repeat);
+    Summary t = stats_summarize(ms, (int)repeat);
     const char *rt_name = use_ref ? "ref" : "fast";
 
     if (save_dir) {

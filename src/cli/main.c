@@ -12,7 +12,8 @@ static void usage(FILE *f) {
             "commands:\n"
             "  zoo NAME -o FILE.pb     write a benchmark model (grappo zoo --list)\n"
             "  inspect FILE.pb         ops, parameters, FLOPs, inputs/outputs, memory\n"
-            "  run FILE.pb             execute on the reference runtime, print outputs and timing\n"
+            "  run FILE.pb             execute (fast or reference runtime), print outputs and timing\n"
+            "  optimize IN -o OUT.pb   rewrite (grappler / grappler+int8 pipelines), measure, write\n"
             "\n"
             "FILE.pb may also be zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "zoo")) return cmd_zoo(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    /* optimize: wired when the calibration module lands */
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

@@ -62,6 +62,9 @@ typedef struct Graph {
     int producer; /* VersionDef.producer, or 0 */
     uint8_t *extra; /* GraphDef fields other than node (versions, library, unknown), raw */
     size_t extra_len;
+    /* bumped by every rewrite (rule_apply): a rewrite site remembers the version it was
+       found in, so a stale site is refused instead of applied to the wrong nodes */
+    uint64_t version;
 } Graph;
 
 /* ---- construction ---- */
@@ -166,6 +169,9 @@ int graph_infer(Graph *g, const InputSpec *specs, int n_specs, NodeEvalFn eval, 
 /* Infers one node whose inputs are already inferred (for builders that add nodes one at a
    time). Same rules as graph_infer; placeholders keep their own shape attr (-1 dims -> 1). */
 int graph_infer_node(Graph *g, int node, NodeEvalFn eval, void *eval_ctx, Err *err);
+/* Re-runs inference after an edit, keeping every placeholder's current (already resolved)
+   shape, so shapes the user gave survive rewrites. */
+int graph_reinfer(Graph *g, NodeEvalFn eval, void *eval_ctx, Err *err);
 
 /* totals over the graph (shapes must be inferred) */
 int64_t graph_flops(const Graph *g);

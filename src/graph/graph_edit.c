@@ -67,6 +67,7 @@ Graph *graph_clone(const Graph *g, Err *err) {
     c->extra = dup_bytes(g->extra, g->extra_len, &ok);
     c->extra_len = g->extra_len;
     c->producer = g->producer;
+    c->version = g->version;
     if (!c->nodes || !ok) { graph_free(c); err_set(err, ERR_RUNTIME, "out of memory cloning graph"); return NULL; }
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = node_clone(g->nodes[i], err);

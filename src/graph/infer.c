@@ -209,3 +209,19 @@ done:
     free(order);
     return rc;
 }
+
+int graph_reinfer(Graph *g, NodeEvalFn eval, void *eval_ctx, Err *err) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) n += g->nodes[i]->op == OP_PLACEHOLDER;
+    InputSpec *specs = calloc((size_t)n + 1, sizeof *specs);
+    if (!specs) return err_set(err, ERR_RUNTIME, "out of memory");
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *nd = g->nodes[i];
+        if (nd->op != OP_PLACEHOLDER || nd->n_outputs < 1 || !shape_is_known(&nd->outputs[0].shape)) continue;
+        specs[k++] = (InputSpec){nd->name, nd->outputs[0].shape, DT_INVALID};
+    }
+    int rc = graph_infer(g, specs, k, eval, eval_ctx, err);
+    free(specs);
+    return rc;
+}

@@ -60,6 +60,8 @@ int dnn_mem(DnnCtx *ctx, const dnnl_memory_desc_t *md, dnnl_memory_t *mem, Err *
 int dnn_exec(DnnCtx *ctx, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args, Err *err);
 /* oneDNN's implementation name for pd (e.g. "brg:avx512_core"), for profiles */
 const char *dnn_impl_name(const_dnnl_primitive_desc_t pd);
+/* true when oneDNN runs u8 x s8 products with VNNI (no 16-bit saturation of pair sums) */
+bool dnn_cpu_has_vnni(void);
 /* bytes of the user-managed scratchpad pd needs */
 size_t dnn_scratch_bytes(const_dnnl_primitive_desc_t pd);
 

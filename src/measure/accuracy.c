@@ -1,0 +1,85 @@
+/* accuracy.c - fidelity of a candidate graph to the original float32 graph: top-1 agreement
+ * on classifier outputs, cosine similarity and relative L2 error on every output. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../runtime/plan.h"
+#include "measure.h"
+
+bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b) {
+    if (a->top1_agreement >= 0 && a->top1_agreement < b->min_top1) return false;
+    return a->min_cosine >= b->min_cosine;
+}
+
+static bool classifier_like(const Tensor *t) {
+    return dtype_is_float(t->dtype) && t->shape.rank == 2 && t->shape.dim[1] > 1;
+}
+
+int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err) {
+    if (orig->n_outputs != cand->n_outputs)
+        return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", cand->n_outputs, orig->n_outputs);
+    if (orig->n_outputs > 64) return err_set(err, ERR_RUNTIME, "too many outputs");
+    PlanOpts opts = {.threads = threads};
+    Plan *po = plan_compile(orig, NULL, 0, &opts, err);
+    if (!po) return -1;
+    Plan *pc = plan_compile(cand, NULL, 0, &opts, err);
+    if (!pc) { plan_free(po); return -1; }
+    int agree = 0, rows = 0, rc = -1;
+    double min_cos = 1, max_rel = 0, max_abs = 0;
+    Tensor a[64], b[64];
+    for (int bi = 0; bi < in->n_batches; bi++) {
+        if (plan_run(po, in->feeds[bi], in->n_feeds, a, NULL, err)) goto done;
+        if (plan_run(pc, in->feeds[bi], in->n_feeds, b, NULL, err)) {
+            for (int k = 0; k < orig->n_outputs; k++) tensor_release(&a[k]);
+            goto done;
+        }
+        for (int k = 0; k < orig->n_outputs; k++) {
+            int64_t n = tensor_numel(&a[k]);
+            if (n != tensor_numel(&b[k])) {
+                err_set(err, ERR_RUNTIME, "output %d: %lld elements in the candidate, %lld in the original", k,
+                        (long long)tensor_numel(&b[k]), (long long)n);
+                for (int j = 0; j < orig->n_outputs; j++) { tensor_release(&a[j]); tensor_release(&b[j]); }
+                goto done;
+            }
+            double dot = 0, na = 0, nb = 0, nd = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double x = tensor_get(&a[k], i), y = tensor_get(&b[k], i);
+                dot += x * y;
+                na += x * x;
+                nb += y * y;
+                nd += (x - y) * (x - y);
+                if (fabs(x - y) > max_abs || isnan(y)) max_abs = isnan(y) ? INFINITY : fabs(x - y);
+            }
+            /* identical all-zero outputs are perfectly similar */
+            double cosv = (na == 0 && nb == 0) ? 1 : (na == 0 || nb == 0) ? 0 : dot / sqrt(na * nb);
+            double rel = na > 0 ? sqrt(nd / na) : (nd > 0 ? INFINITY : 0);
+            if (!(cosv >= min_cos)) min_cos = cosv;
+            if (!(rel <= max_rel)) max_rel = rel;
+            if (classifier_like(&a[k])) {
+                int64_t r = a[k].shape.dim[0], c = a[k].shape.dim[1];
+                for (int64_t i = 0; i < r; i++) {
+                    int64_t ia = 0, ib = 0;
+                    for (int64_t j = 1; j < c; j++) {
+                        if (tensor_get(&a[k], i * c + j) > tensor_get(&a[k], i * c + ia)) ia = j;
+                        if (tensor_get(&b[k], i * c + j) > tensor_get(&b[k], i * c + ib)) ib = j;
+                    }
+                    agree += ia == ib;
+                    rows++;
+                }
+            }
+            tensor_release(&a[k]);
+            tensor_release(&b[k]);
+        }
+    }
+    out->outputs = orig->n_outputs;
+    out->samples = rows;
+    out->top1_agreement = rows ? (double)agree / rows : -1;
+    out->min_cosine = min_cos;
+    out->max_rel_l2 = max_rel;
+    out->max_abs_err = max_abs;
+    rc = 0;
+done:
+    plan_free(po);
+    plan_free(pc);
+    return rc;
+}

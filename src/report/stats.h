@@ -1,0 +1,16 @@
+/* stats.h - summary statistics of repeated measurements: median, min, max, mean and the 95%
+ * confidence interval of the mean (Student t). */
+#ifndef GRAPPO_STATS_H
+#define GRAPPO_STATS_H
+
+typedef struct Summary {
+    int n;
+    double median, min, max, mean, ci95; /* mean ± ci95 */
+} Summary;
+
+/* Summarizes x[0..n) (n >= 1); sorts x in place. */
+Summary stats_summarize(double *x, int n);
+/* two-sided 95% Student t quantile for df degrees of freedom (1.96 as df grows) */
+double stats_t95(int df);
+
+#endif

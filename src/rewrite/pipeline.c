@@ -1,0 +1,67 @@
+/* pipeline.c - the fixed rule orders (see pipeline.h). */
+#include "pipeline.h"
+
+#include <string.h>
+
+/* Grappler's meta-optimizer order on an inference graph: pruning, constant folding,
+   arithmetic simplification, (layout: a no-op on CPU NHWC graphs), remapper. */
+static const char *const grappler_rules[] = {
+    "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
+    "fold_scalar_mul",   "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
+    "fuse_residual_add", "fuse_activation",
+};
+
+static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8"};
+/* 7-bit weights: for CPUs without VNNI, where oneDNN's u8 x s8 kernels would saturate on full
+   8-bit weights (see runtime/dnn_quant.c) */
+static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7"};
+
+void rewrite_log_add(RewriteLog *log, const char *rule) {
+    if (!log) return;
+    log->total++;
+    for (int i = 0; i < log->n; i++)
+        if (!strcmp(log->v[i].rule, rule)) { log->v[i].count++; return; }
+    if (log->n < 64) {
+        log->v[log->n].rule = rule;
+        log->v[log->n++].count = 1;
+    }
+}
+
+const char *pipeline_names(void) { return "grappler, grappler+int8, grappler+int7"; }
+
+int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsigned required_flags, int max_passes,
+                         RewriteLog *log, Err *err) {
+    SiteList sites = {0};
+    int rc = -1;
+    for (int pass = 0; pass < max_passes; pass++) {
+        int changed = 0;
+        for (int k = 0; k < n_rules; k++) {
+            const RuleDef *r = rule_by_name(rules[k]);
+            if (!r) { err_set(err, ERR_RUNTIME, "pipeline: no rule named '%s'", rules[k]); goto done; }
+            if ((r->flags & required_flags) != required_flags) continue;
+            /* bounded: a rule cannot apply more often than the graph has nodes, twice over */
+            for (int guard = 0; guard < 2 * g->n_nodes + 16; guard++) {
+                if (rule_sites(r, g, &sites, err)) goto done;
+                if (sites.n == 0) break;
+                if (rule_apply(r, g, &sites.v[0], err)) goto done;
+                rewrite_log_add(log, r->name);
+                changed++;
+            }
+        }
+        if (!changed) break;
+    }
+    rc = 0;
+done:
+    sitelist_free(&sites);
+    return rc;
+}
+
+int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err) {
+    int ng = (int)(sizeof grappler_rules / sizeof grappler_rules[0]);
+    if (!strcmp(name, "grappler")) return pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err);
+    if (!strcmp(name, "grappler+int8") || !strcmp(name, "grappler+int7")) {
+        if (pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err)) return -1;
+        return pipeline_fixed_point(name[9] == '8' ? int8_rules : int7_rules, 2, g, required_flags, 2, log, err);
+    }
+    return err_set(err, ERR_INPUT, "unknown pipeline '%s' (%s)", name, pipeline_names());
+}

@@ -1,0 +1,34 @@
+/* pipeline.h - fixed rule orders applied to a fixed point: the baselines the agent must beat.
+ *   "grappler"       what TensorFlow's default Grappler meta-optimizer does to an inference
+ *                    graph: pruning (identities, dead nodes), constant folding, arithmetic
+ *                    simplification (CSE, transposes/reshapes that cancel, scalar multiplies
+ *                    folded into convolutions), then the remapper's fusions (conv/matmul with
+ *                    bias, batch norm, activation and residual add). Exact rules only.
+ *   "grappler+int8"  the above, then every eligible convolution and matmul quantized
+ *                    (uniform post-training int8 with calibration) - needs calibration
+ *                    attributes (calibrate_graph) on the graph first.
+ *   "grappler+int7"  the same with 7-bit weights: what PTQ uses on CPUs without VNNI, whose
+ *                    u8 x s8 instructions saturate on full-range 8-bit weights. */
+#ifndef GRAPPO_PIPELINE_H
+#define GRAPPO_PIPELINE_H
+
+#include "rule.h"
+
+typedef struct RewriteLog {
+    int n;
+    struct { const char *rule; int count; } v[64];
+    int total;
+} RewriteLog;
+
+void rewrite_log_add(RewriteLog *log, const char *rule);
+
+/* flags a rule must have to be used (e.g. RULE_TF for --target tf; 0 = any) */
+int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err);
+/* the pipeline names, for --help and errors */
+const char *pipeline_names(void);
+/* Applies each named rule in order, each until it has no site left, and repeats the whole
+   list until a full pass changes nothing (at most max_passes). Unknown names are an error. */
+int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsigned required_flags, int max_passes,
+                         RewriteLog *log, Err *err);
+
+#endif

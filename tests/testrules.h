@@ -1,0 +1,108 @@
+/* testrules.h - checking rewrites: a rewritten graph must compute what the original computes
+ * (reference runtime on both; exact rules to float rounding), and the fast runtime must agree
+ * on the rewritten graph. */
+#ifndef GRAPPO_TESTRULES_H
+#define GRAPPO_TESTRULES_H
+
+#include <stdlib.h>
+
+#include "graph/input_gen.h"
+#include "rewrite/rule.h"
+#include "runtime/plan.h"
+#include "runtime/ref.h"
+#include "testutil.h"
+
+/* max|a-b| / max|b| over all graph outputs */
+static inline double tr_rel_err(const Tensor *a, const Tensor *b) {
+    double m = 0, e = 0;
+    for (int64_t i = 0; i < tensor_numel(b); i++) {
+        double x = tensor_get(a, i), y = tensor_get(b, i);
+        if (fabs(y) > m) m = fabs(y);
+        if (!(fabs(x - y) <= e)) e = isnan(x - y) ? INFINITY : fabs(x - y);
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* Runs `orig` and `rew` (both inferred, same placeholders and outputs) on the same generated
+   inputs; returns the largest relative error of rew against orig over all outputs, on the
+   reference runtime (fast = false) or with rew on the fast runtime (fast = true). */
+static inline double tr_compare(const Graph *orig, const Graph *rew, bool fast, uint64_t seed) {
+    Err e = {0};
+    RefFeed feeds[16];
+    int nf = 0;
+    for (int i = 0; i < orig->n_nodes && nf < 16; i++)
+        if (orig->nodes[i]->op == OP_PLACEHOLDER) {
+            feeds[nf].name = orig->nodes[i]->name;
+            CHECK_OK(input_generate(orig, i, seed, &feeds[nf].value, &e), &e);
+            nf++;
+        }
+    assert_int_equal(orig->n_outputs, rew->n_outputs);
+    Tensor want[16], got[16];
+    assert_true(orig->n_outputs <= 16);
+    CHECK_OK(ref_run(orig, feeds, nf, NULL, 0, want, NULL, &e), &e);
+    if (fast) {
+        Plan *p = plan_compile(rew, NULL, 0, NULL, &e);
+        if (!p) { print_error("%s\n", e.msg); fail(); }
+        CHECK_OK(plan_run(p, feeds, nf, got, NULL, &e), &e);
+        plan_free(p);
+    } else {
+        CHECK_OK(ref_run(rew, feeds, nf, NULL, 0, got, NULL, &e), &e);
+    }
+    double worst = 0;
+    for (int k = 0; k < orig->n_outputs; k++) {
+        double r = tr_rel_err(&got[k], &want[k]);
+        if (!(r <= worst)) worst = r;
+        tensor_release(&got[k]);
+        tensor_release(&want[k]);
+    }
+    for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
+    return worst;
+}
+
+/* Applies every site of r, each to its own clone of g, and checks each result (reference and
+   fast runtime) against g within tol. Returns the number of sites. */
+static inline int tr_check_each_site(const RuleDef *r, const Graph *g, double tol) {
+    Err e = {0};
+    SiteList sites = {0};
+    CHECK_OK(rule_sites(r, g, &sites, &e), &e);
+    for (int k = 0; k < sites.n; k++) {
+        Graph *c = graph_clone(g, &e);
+        assert_non_null(c);
+        CHECK_OK(rule_apply(r, c, &sites.v[k], &e), &e);
+        for (int fast = 0; fast < 2; fast++) {
+            double err = tr_compare(g, c, fast, 7);
+            if (!(err <= tol)) {
+                print_error("rule %s at '%s' (%s runtime): rel err %.3g > %.3g\n", r->name, g->nodes[sites.v[k].nodes[0]]->name,
+                            fast ? "fast" : "ref", err, tol);
+                fail();
+            }
+        }
+        graph_free(c);
+    }
+    int n = sites.n;
+    sitelist_free(&sites);
+    return n;
+}
+
+/* Applies r at its first site until none is left (at most max_steps); returns the count. */
+static inline int tr_apply_all(const RuleDef *r, Graph *g, int max_steps) {
+    Err e = {0};
+    SiteList sites = {0};
+    int applied = 0;
+    for (; applied < max_steps; applied++) {
+        CHECK_OK(rule_sites(r, g, &sites, &e), &e);
+        if (sites.n == 0) break;
+        CHECK_OK(rule_apply(r, g, &sites.v[0], &e), &e);
+    }
+    sitelist_free(&sites);
+    return applied;
+}
+
+/* counts nodes with op name `op` */
+static inline int tr_count_op(const Graph *g, const char *op) {
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++) c += !strcmp(g->nodes[i]->op_name, op);
+    return c;
+}
+
+#endif
