@@ -1,0 +1,92 @@
+/* test_measure.c - statistics, accuracy fidelity and alternating latency measurement, on
+ * closed-form cases. */
+#include "testutil.h"
+
+#include "measure/measure.h"
+#include "rewrite/edit.h"
+#include "report/stats.h"
+#include "zoo/zoo.h"
+
+static void test_stats_closed_form(void **state) {
+    (void)state;
+    double x[5] = {5, 1, 4, 2, 3};
+    Summary s = stats_summarize(x, 5);
+    assert_true(s.median == 3 && s.min == 1 && s.max == 5 && s.mean == 3);
+    /* sd = sqrt(2.5); t(4) = 2.776 */
+    assert_true(fabs(s.ci95 - 2.776 * sqrt(2.5) / sqrt(5.0)) < 1e-12);
+    double y[4] = {4, 1, 3, 2};
+    assert_true(stats_summarize(y, 4).median == 2.5);
+    double z[1] = {7};
+    Summary one = stats_summarize(z, 1);
+    assert_true(one.median == 7 && one.ci95 == 0);
+    assert_true(stats_t95(1000) == 1.96);
+}
+
+/* cand = g with graph output 0 replaced by op(output0[, const]) */
+static Graph *with_output_op(const Graph *g, const char *op, float scalar) {
+    Err e = {0};
+    Graph *c = graph_clone(g, &e);
+    assert_non_null(c);
+    ValueRef out0 = c->outputs[0];
+    ValueRef in[2] = {out0, {0, 0}};
+    int n_in = 1;
+    if (scalar != 0) {
+        Tensor t = tt_f32(0, NULL, (float[]){scalar});
+        in[1] = (ValueRef){edit_add_const(c, "k", &t, &e), 0};
+        tensor_release(&t);
+        n_in = 2;
+    }
+    int m = edit_add_node(c, "changed", op, in, n_in, &e);
+    assert_true(m >= 0);
+    node_set_attr_type(c->nodes[m], "T", DT_FLOAT, &e);
+    c->outputs[0] = (ValueRef){m, 0};
+    CHECK_OK(graph_infer(c, NULL, 0, ref_eval_node, NULL, &e), &e);
+    return c;
+}
+
+static void test_accuracy_fidelity(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = zoo_build("resnet8", NULL, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 6, 100, &in, &e), &e);
+    AccuracyResult a;
+    CHECK_OK(accuracy_measure(g, g, &in, 1, &a, &e), &e);
+    assert_true(a.top1_agreement == 1 && a.min_cosine > 1 - 1e-12 && a.max_rel_l2 == 0 && a.max_abs_err == 0);
+    assert_int_equal(a.samples, 12); /* 6 batches x 2 classifier outputs (logits, probs) x 1 row */
+    /* logits doubled: same direction (cosine 1), relative L2 exactly 1, same argmax */
+    Graph *twice = with_output_op(g, "Mul", 2.0f);
+    CHECK_OK(accuracy_measure(g, twice, &in, 1, &a, &e), &e);
+    assert_true(fabs(a.min_cosine - 1) < 1e-6 && fabs(a.max_rel_l2 - 1) < 1e-6 && a.top1_agreement == 1);
+    AccuracyBudget budget = {0.99, 0.99};
+    assert_true(accuracy_ok(&a, &budget));
+    /* logits negated: cosine -1, the argmax moves on every logits row but not on probs */
+    Graph *neg = with_output_op(g, "Neg", 0);
+    CHECK_OK(accuracy_measure(g, neg, &in, 1, &a, &e), &e);
+    assert_true(fabs(a.min_cosine + 1) < 1e-6);
+    assert_true(fabs(a.top1_agreement - 0.5) < 1e-12);
+    assert_false(accuracy_ok(&a, &budget));
+    /* latency: both graphs alternately; sane summaries */
+    LatencyResult lat[2];
+    const Graph *both[2] = {g, twice};
+    CHECK_OK(latency_measure(both, 2, &in, 5, 1, lat, &e), &e);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(lat[k].ms.n, 5);
+        assert_true(lat[k].ms.min > 0 && lat[k].ms.min <= lat[k].ms.median && lat[k].ms.median <= lat[k].ms.max);
+        assert_true(lat[k].peak_bytes >= lat[k].arena_bytes && lat[k].arena_bytes > 0);
+    }
+    graph_free(neg);
+    graph_free(twice);
+    inputs_free(&in);
+    graph_free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stats_closed_form),
+        cmocka_unit_test(test_accuracy_fidelity),
+    };
+    return cmocka_run_group_tests_name("measure", tests, NULL, NULL);
+}
