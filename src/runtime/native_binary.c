@@ -49,8 +49,8 @@ static inline float op_div(float a, float b) { return a / b; }
 static inline float op_max(float a, float b) { return a != a || b != b ? NAN : a > b ? a : b; }
 static inline float op_min(float a, float b) { return a != a || b != b ? NAN : a < b ? a : b; }
 static inline float op_sqd(float a, float b) {
-    float d = a - b;
-    return d * d;
+    double d = (double)a - (double)b;
+    return (float)(d * d);
 }
 
 /* One row of n outputs: y[j] = OP(a[j * sa], b[j * sb]) with sa, sb in {0, 1} (not both 0
