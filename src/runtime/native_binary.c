@@ -21,8 +21,8 @@
  * element, exactly as the reference does. Maximum / Minimum return NaN when either operand is
  * NaN, and otherwise the same operand the reference picks (so signed zeros match too).
  *
- * Vectorization: as in native_eltwise.c, blocks of NATIVE_BLOCK elements with
- * `#pragma GCC ivdep` (an in-place output is exactly the full-shape operand, never a shifted
+ * Vectorization: as in native_eltwise.c, blocks of NATIVE_BLOCK elements with an ivdep
+ * pragma (an in-place output is exactly the full-shape operand, never a shifted
  * overlap) so gcc -O2 vectorizes them, and an AVX2 clone on x86-64 chosen at load time.
  * Single-threaded. The output may overwrite a non-constant operand of the output's shape
  * (k->inplace). */
@@ -42,6 +42,16 @@
 #define NATIVE_CLONES
 #endif
 
+/* "no dependence between iterations": true here, the output is a separate buffer or exactly
+   the (same-index) input */
+#if defined(__clang__)
+#define NATIVE_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define NATIVE_IVDEP _Pragma("GCC ivdep")
+#else
+#define NATIVE_IVDEP
+#endif
+
 static inline float op_add(float a, float b) { return a + b; }
 static inline float op_sub(float a, float b) { return a - b; }
 static inline float op_mul(float a, float b) { return a * b; }
@@ -55,32 +65,34 @@ static inline float op_sqd(float a, float b) {
 
 /* One row of n outputs: y[j] = OP(a[j * sa], b[j * sb]) with sa, sb in {0, 1} (not both 0
    unless n == 1). Each case is a loop the vectorizer takes: blocks, then a scalar tail. */
-#define DEFINE_ROW(NAME, OP)                                                                        \
-    NATIVE_CLONES static void NAME(const float *a, int64_t sa, const float *b, int64_t sb, float *y, \
-                                   int64_t n) {                                                     \
-        int64_t i = 0;                                                                              \
-        if (sa && sb) {                                                                             \
-            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                      \
-                _Pragma("GCC ivdep") for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] =              \
-                    OP(a[i + j], b[i + j]);                                                         \
-            }                                                                                       \
-            for (; i < n; i++) y[i] = OP(a[i], b[i]);                                               \
-        } else if (sb) {                                                                            \
-            const float a0 = a[0];                                                                  \
-            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                      \
-                _Pragma("GCC ivdep") for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = OP(a0, b[i + j]); \
-            }                                                                                       \
-            for (; i < n; i++) y[i] = OP(a0, b[i]);                                                 \
-        } else if (sa) {                                                                            \
-            const float b0 = b[0];                                                                  \
-            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                      \
-                _Pragma("GCC ivdep") for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = OP(a[i + j], b0); \
-            }                                                                                       \
-            for (; i < n; i++) y[i] = OP(a[i], b0);                                                 \
-        } else {                                                                                    \
-            const float v = OP(a[0], b[0]);                                                         \
-            for (; i < n; i++) y[i] = v;                                                            \
-        }                                                                                           \
+#define DEFINE_ROW(NAME, OP)                                                                         \
+    NATIVE_CLONES static void NAME(const float *a, int64_t sa, const float *b, int64_t sb, float *y,  \
+                                   int64_t n) {                                                      \
+        int64_t i = 0;                                                                               \
+        if (sa && sb) {                                                                              \
+            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                       \
+                NATIVE_IVDEP                                                                         \
+                for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = OP(a[i + j], b[i + j]);            \
+            }                                                                                        \
+            for (; i < n; i++) y[i] = OP(a[i], b[i]);                                                \
+        } else if (sb) {                                                                             \
+            const float a0 = a[0];                                                                   \
+            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                       \
+                NATIVE_IVDEP                                                                         \
+                for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = OP(a0, b[i + j]);                  \
+            }                                                                                        \
+            for (; i < n; i++) y[i] = OP(a0, b[i]);                                                  \
+        } else if (sa) {                                                                             \
+            const float b0 = b[0];                                                                   \
+            for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {                                       \
+                NATIVE_IVDEP                                                                         \
+                for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = OP(a[i + j], b0);                  \
+            }                                                                                        \
+            for (; i < n; i++) y[i] = OP(a[i], b0);                                                  \
+        } else {                                                                                     \
+            const float v = OP(a[0], b[0]);                                                          \
+            for (; i < n; i++) y[i] = v;                                                             \
+        }                                                                                            \
     }
 
 DEFINE_ROW(row_add, op_add)
@@ -149,8 +161,9 @@ static RowFn row_for(OpId op, const char **impl) {
     }
 }
 
-/* true when s, right-aligned against out, has out's dims (then its elements are laid out
-   like the output's, so the output may overwrite it in place) */
+/* true when operand shape s (which broadcasts to out) has out's dims: an operand as large as
+   the output cannot be broadcast along any dim, so its elements sit where the output's do and
+   the output may overwrite it in place */
 static bool same_layout(const Shape *s, const Shape *out) {
     return shape_numel(s) == shape_numel(out);
 }

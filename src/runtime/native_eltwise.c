@@ -19,7 +19,7 @@
  *
  * Vectorization: gcc -O2's "very cheap" vectorizer only takes loops whose trip count is a
  * known multiple of the vector length and that need no alias check, so the loops run in
- * blocks of NATIVE_BLOCK elements with `#pragma GCC ivdep` (the output is either a separate
+ * blocks of NATIVE_BLOCK elements under an ivdep pragma (the output is either a separate
  * buffer or exactly the input, never a shifted overlap) and a scalar tail. Branches become
  * selects: the clamps and the series/formula choice use integer compares on the float bits
  * (float compares with a computed operand defeat -O2's if-conversion). On x86-64, gcc builds
@@ -38,6 +38,16 @@
 #define NATIVE_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define NATIVE_CLONES
+#endif
+
+/* "no dependence between iterations": true here, the output is a separate buffer or exactly
+   the (same-index) input */
+#if defined(__clang__)
+#define NATIVE_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define NATIVE_IVDEP _Pragma("GCC ivdep")
+#else
+#define NATIVE_IVDEP
 #endif
 
 static inline uint32_t f2u(float f) {
@@ -120,13 +130,14 @@ static inline float selu1(float x) {
     float q = exp_split(w, &scale);
     float em1 = (scale - 1.0f) + scale * q;
     float y = SELU_SCALE * pos + (SELU_SCALE * SELU_ALPHA) * em1;
+    y = u2f(f2u(y) | (f2u(x) & 0x80000000u)); /* Selu(-0) = -0; y < 0 already for x < 0 */
     return select_f(is_nan_mask(x), x, y);
 }
 
 NATIVE_CLONES static void erf_f32(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {
-#pragma GCC ivdep
+        NATIVE_IVDEP
         for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = erf1(x[i + j]);
     }
     for (; i < n; i++) y[i] = erf1(x[i]);
@@ -135,7 +146,7 @@ NATIVE_CLONES static void erf_f32(const float *x, float *y, int64_t n) {
 NATIVE_CLONES static void selu_f32(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {
-#pragma GCC ivdep
+        NATIVE_IVDEP
         for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = selu1(x[i + j]);
     }
     for (; i < n; i++) y[i] = selu1(x[i]);

@@ -1,0 +1,267 @@
+/* rules_quant_int8.c - int8 compute: convolutions and matmuls with constant float weights whose
+ * input has a calibrated range become GrappoQuantize -> GrappoQConv2D / GrappoQMatMul
+ * (docs/ops.md). Weights are symmetric per output channel; the activation is uint8 with the
+ * scale and zero point of its calibrated range (rules_quant.h: quant_act_params).
+ *
+ * Two variants per op, chosen explicitly (never by probing the CPU, so a rewrite is the same on
+ * every machine):
+ *   *_int8  8-bit weights in [-127, 127]: best accuracy; oneDNN's fast kernel needs VNNI for
+ *           dense convolutions / matmuls with such weights (elsewhere it falls back).
+ *   *_int7  7-bit weights in [-63, 63] for dense convolutions and matmuls: every pair of
+ *           adjacent products fits oneDNN's int16 pair sums on CPUs without VNNI (dnn_quant.c
+ *           pairs_safe), so the fast kernel runs on any x86 CPU. Depthwise convolutions keep
+ *           8-bit weights in both variants: their kernels widen to 32 bits before multiplying.
+ *
+ * The quantized node takes the float node's name (users fetch by name) and its calibration
+ * attributes; a fused Relu/Relu6 (and a conv's residual Add) stay fused; bias stays float. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calibrate.h"
+#include "edit.h"
+#include "fold_util.h"
+#include "rules_quant.h"
+
+/* ---- shared checks ---- */
+
+/* The fused epilogue of n when the int8 op can express it: [BiasAdd] (+ Add for convolutions)
+   (+ act in allowed). A plain Conv2D / MatMul has no epilogue (*has_spec false). */
+static bool epilogue_ok(const Graph *g, const Node *n, FusedHost host, bool allow_add, FusedSpec *spec, bool *has_spec) {
+    *has_spec = quant_is_fused(n);
+    if (!*has_spec) return true;
+    if (nn_fused_spec(n, host, spec, NULL)) return false;
+    if (!spec->bias || spec->batchnorm || (spec->add && !allow_add)) return false;
+    bool act_ok = spec->act == NN_ACT_NONE || spec->act == NN_ACT_RELU || spec->act == NN_ACT_RELU6 ||
+                  (host == FUSED_HOST_MATMUL && spec->act == NN_ACT_GELU_EXACT);
+    if (!act_ok) return false;
+    const Value *out = &n->outputs[0];
+    if (!quant_is_f32(g, n->inputs[spec->arg_bias], 1) || node_input_value(g, n, spec->arg_bias)->shape.dim[0] != out->shape.dim[out->shape.rank - 1])
+        return false;
+    if (spec->add && (!quant_is_f32(g, n->inputs[spec->arg_add], -1) || !shape_equal(&node_input_value(g, n, spec->arg_add)->shape, &out->shape)))
+        return false;
+    return true;
+}
+
+/* fused_ops of the quantized node: BiasAdd (always: a plain op gets a zero bias), then Add,
+   then the activation */
+static int set_fused_ops(Node *q, const FusedSpec *spec, bool has_spec, Err *err) {
+    const char *ops[3];
+    int n = 0;
+    ops[n++] = "BiasAdd";
+    if (has_spec && spec->add) ops[n++] = "Add";
+    if (has_spec && spec->act != NN_ACT_NONE) ops[n++] = nn_act_name(spec->act);
+    return node_set_attr_list_s(q, "fused_ops", ops, n, err);
+}
+
+/* a Const of zeros [channels] named after base */
+static int add_zero_bias(Graph *g, const char *base, int64_t channels, Err *err) {
+    Tensor t;
+    Shape s = shape_make(1, &channels);
+    if (tensor_alloc(&t, DT_FLOAT, &s, err)) return -1;
+    int c = edit_add_const(g, base, &t, err);
+    tensor_release(&t);
+    return c;
+}
+
+/* ---- quantize_conv_int8 / quantize_conv_int7 ---- */
+
+static bool conv_site(const Graph *g, const GraphUses *u, int i) {
+    const Node *n = g->nodes[i];
+    bool depthwise, nchw;
+    if (!quant_is_conv(n, &depthwise) || n->n_inputs < 2 || n->n_outputs != 1 || !quant_node_f32(g, n)) return false;
+    if (!quant_is_f32(g, (ValueRef){i, 0}, 4)) return false;
+    if (nn_data_format(n, &nchw, NULL) || nchw) return false;
+    if (fold_has_ctrl_readers(g, u, i)) return false; /* the float node dies */
+    const Tensor *w = quant_const_f32(g, n->inputs[1]);
+    if (!quant_is_f32(g, n->inputs[0], 4) || !w || w->shape.rank != 4) return false;
+    ConvGeom geo;
+    if (nn_conv_geom(n, depthwise, &node_input_value(g, n, 0)->shape, &w->shape, &geo, NULL)) return false;
+    if (!depthwise && geo.groups != 1) return false; /* GrappoQConv2D has no grouped form */
+    FusedSpec spec;
+    bool has_spec;
+    if (!epilogue_ok(g, n, FUSED_HOST_CONV, !depthwise, &spec, &has_spec)) return false;
+    float lo, hi;
+    return calib_range(g, n->inputs[0], &lo, &hi);
+}
+
+static int find_conv(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!conv_site(g, u, i)) continue;
+        Site s = {.n = 1, .nodes = {i}};
+        if (sitelist_push(out, &s, err)) return -1;
+    }
+    return 0;
+}
+
+static int apply_conv(Graph *g, const Site *s, int qmax_dense, Err *err) {
+    int c = s->nodes[0];
+    const Node *n = g->nodes[c];
+    bool depthwise;
+    quant_is_conv(n, &depthwise);
+    FusedSpec spec = {0};
+    bool has_spec = quant_is_fused(n);
+    if (has_spec && nn_fused_spec(n, FUSED_HOST_CONV, &spec, err)) return -1;
+    float lo, hi, x_scale;
+    int32_t x_zp;
+    if (!calib_range(g, n->inputs[0], &lo, &hi)) return err_set(err, ERR_RUNTIME, "input has no calibration range");
+    quant_act_params(lo, hi, &x_scale, &x_zp);
+
+    /* weights: HWIO (depthwise [KH, KW, C, M], output channel c*M+m): the output channel of
+       element i is i % Cout either way */
+    const Tensor *w = edit_known(g, n->inputs[1]);
+    int64_t cout = depthwise ? w->shape.dim[2] * w->shape.dim[3] : w->shape.dim[3];
+    float *scales = malloc((size_t)cout * sizeof *scales);
+    if (!scales) return err_set(err, ERR_RUNTIME, "out of memory");
+    Tensor wq;
+    if (quant_weights(w, cout, 1, depthwise ? 127 : qmax_dense, &wq, scales, err)) { free(scales); return -1; }
+
+    char base[1100];
+    int rc = -1;
+    snprintf(base, sizeof base, "%s/filter_int8", n->name);
+    int wc = edit_add_const(g, base, &wq, err);
+    snprintf(base, sizeof base, "%s/quantize", n->name);
+    int q = wc < 0 ? -1 : quant_add_quantize(g, base, g->nodes[c]->inputs[0], x_scale, x_zp, err);
+    snprintf(base, sizeof base, "%s/bias", g->nodes[c]->name);
+    ValueRef bias = has_spec ? g->nodes[c]->inputs[spec.arg_bias] : (ValueRef){q < 0 ? -1 : add_zero_bias(g, base, cout, err), 0};
+    if (q < 0 || bias.node < 0) goto done;
+    ValueRef in[4] = {{q, 0}, {wc, 0}, bias, {0, 0}};
+    int n_in = 3;
+    if (has_spec && spec.add) in[n_in++] = g->nodes[c]->inputs[spec.arg_add];
+    snprintf(base, sizeof base, "%s/int8", g->nodes[c]->name);
+    int qc = edit_add_node(g, base, "GrappoQConv2D", in, n_in, err);
+    if (qc < 0) goto done;
+    n = g->nodes[c];
+    Node *qn = g->nodes[qc];
+    static const char *const window[] = {"strides", "padding", "explicit_paddings", "dilations"};
+    for (int k = 0; k < 4; k++)
+        if (edit_copy_attr(qn, n, window[k], err)) goto done;
+    if (node_set_attr_s(qn, "data_format", "NHWC", err) || node_set_attr_b(qn, "depthwise", depthwise, err) ||
+        node_set_attr_f(qn, "x_scale", x_scale, err) || node_set_attr_i(qn, "x_zero_point", x_zp, err) ||
+        node_set_attr_list_f(qn, "filter_scales", scales, (int)cout, err) || set_fused_ops(qn, &spec, has_spec, err) ||
+        node_set_attr_type(qn, "out_type", DT_FLOAT, err))
+        goto done;
+    if (quant_take_over(g, c, qc, err) || edit_replace_uses(g, (ValueRef){c, 0}, (ValueRef){qc, 0}, err)) goto done;
+    rc = 0;
+done:
+    free(scales);
+    tensor_release(&wq);
+    return rc;
+}
+
+static int apply_conv_int8(Graph *g, const Site *s, Err *err) { return apply_conv(g, s, 127, err); }
+static int apply_conv_int7(Graph *g, const Site *s, Err *err) { return apply_conv(g, s, 63, err); }
+
+const RuleDef quantize_conv_int8 = {
+    .name = "quantize_conv_int8",
+    .family = "quantize",
+    .flags = RULE_PRECISION,
+    .doc = "Conv2D/_FusedConv2D([BiasAdd[,Add]][,Relu|Relu6])/depthwise, NHWC, Const filter, calibrated input => "
+           "GrappoQuantize(u8) -> GrappoQConv2D (8-bit per-channel weights, float bias and output): changes numerics",
+    .find = find_conv,
+    .apply = apply_conv_int8,
+};
+
+const RuleDef quantize_conv_int7 = {
+    .name = "quantize_conv_int7",
+    .family = "quantize",
+    .flags = RULE_PRECISION,
+    .doc = "as quantize_conv_int8 with 7-bit weights [-63, 63] for dense convs (depthwise stays 8-bit), so oneDNN's "
+           "int8 kernel runs on CPUs without VNNI: changes numerics",
+    .find = find_conv,
+    .apply = apply_conv_int7,
+};
+
+/* ---- quantize_matmul_int8 / quantize_matmul_int7 ---- */
+
+static bool matmul_site(const Graph *g, const GraphUses *u, int i) {
+    const Node *n = g->nodes[i];
+    if (!quant_is_matmul(n) || n->n_inputs < 2 || n->n_outputs != 1 || !quant_node_f32(g, n)) return false;
+    if (!quant_is_f32(g, (ValueRef){i, 0}, 2)) return false;
+    if (node_attr_b(n, "transpose_a", false) || fold_has_ctrl_readers(g, u, i)) return false;
+    const Tensor *w = quant_const_f32(g, n->inputs[1]);
+    if (!quant_is_f32(g, n->inputs[0], 2) || !w || w->shape.rank != 2) return false;
+    bool tb = node_attr_b(n, "transpose_b", false);
+    if (node_input_value(g, n, 0)->shape.dim[1] != w->shape.dim[tb ? 1 : 0]) return false;
+    FusedSpec spec;
+    bool has_spec;
+    if (!epilogue_ok(g, n, FUSED_HOST_MATMUL, false, &spec, &has_spec)) return false;
+    float lo, hi;
+    return calib_range(g, n->inputs[0], &lo, &hi);
+}
+
+static int find_matmul(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!matmul_site(g, u, i)) continue;
+        Site s = {.n = 1, .nodes = {i}};
+        if (sitelist_push(out, &s, err)) return -1;
+    }
+    return 0;
+}
+
+static int apply_matmul(Graph *g, const Site *s, int qmax, Err *err) {
+    int m = s->nodes[0];
+    const Node *n = g->nodes[m];
+    FusedSpec spec = {0};
+    bool has_spec = quant_is_fused(n);
+    if (has_spec && nn_fused_spec(n, FUSED_HOST_MATMUL, &spec, err)) return -1;
+    float lo, hi, x_scale;
+    int32_t x_zp;
+    if (!calib_range(g, n->inputs[0], &lo, &hi)) return err_set(err, ERR_RUNTIME, "input has no calibration range");
+    quant_act_params(lo, hi, &x_scale, &x_zp);
+    bool tb = node_attr_b(n, "transpose_b", false);
+    const Tensor *w = edit_known(g, n->inputs[1]);
+    /* [K, N]: column n is channel i % N; transpose_b [N, K]: row n is channel i / K */
+    int64_t cols = tb ? w->shape.dim[0] : w->shape.dim[1], inner = tb ? w->shape.dim[1] : 1;
+    float *scales = malloc((size_t)(cols > 0 ? cols : 1) * sizeof *scales);
+    if (!scales) return err_set(err, ERR_RUNTIME, "out of memory");
+    Tensor wq;
+    if (quant_weights(w, cols, inner > 0 ? inner : 1, qmax, &wq, scales, err)) { free(scales); return -1; }
+
+    char base[1100];
+    int rc = -1;
+    snprintf(base, sizeof base, "%s/weights_int8", n->name);
+    int wc = edit_add_const(g, base, &wq, err);
+    snprintf(base, sizeof base, "%s/quantize", n->name);
+    int q = wc < 0 ? -1 : quant_add_quantize(g, base, g->nodes[m]->inputs[0], x_scale, x_zp, err);
+    snprintf(base, sizeof base, "%s/bias", g->nodes[m]->name);
+    ValueRef bias = has_spec ? g->nodes[m]->inputs[spec.arg_bias] : (ValueRef){q < 0 ? -1 : add_zero_bias(g, base, cols, err), 0};
+    if (q < 0 || bias.node < 0) goto done;
+    snprintf(base, sizeof base, "%s/int8", g->nodes[m]->name);
+    int qm = edit_add_node(g, base, "GrappoQMatMul", (ValueRef[]){{q, 0}, {wc, 0}, bias}, 3, err);
+    if (qm < 0) goto done;
+    Node *qn = g->nodes[qm];
+    if (node_set_attr_f(qn, "x_scale", x_scale, err) || node_set_attr_i(qn, "x_zero_point", x_zp, err) ||
+        node_set_attr_list_f(qn, "w_scales", scales, (int)cols, err) || node_set_attr_b(qn, "transpose_b", tb, err) ||
+        set_fused_ops(qn, &spec, has_spec, err) || node_set_attr_type(qn, "out_type", DT_FLOAT, err))
+        goto done;
+    if (quant_take_over(g, m, qm, err) || edit_replace_uses(g, (ValueRef){m, 0}, (ValueRef){qm, 0}, err)) goto done;
+    rc = 0;
+done:
+    free(scales);
+    tensor_release(&wq);
+    return rc;
+}
+
+static int apply_matmul_int8(Graph *g, const Site *s, Err *err) { return apply_matmul(g, s, 127, err); }
+static int apply_matmul_int7(Graph *g, const Site *s, Err *err) { return apply_matmul(g, s, 63, err); }
+
+const RuleDef quantize_matmul_int8 = {
+    .name = "quantize_matmul_int8",
+    .family = "quantize",
+    .flags = RULE_PRECISION,
+    .doc = "MatMul/_FusedMatMul([BiasAdd][,Relu|Relu6|GeluExact]) with a Const [K,N] weight and calibrated input => "
+           "GrappoQuantize(u8) -> GrappoQMatMul (8-bit per-column weights, float bias and output): changes numerics",
+    .find = find_matmul,
+    .apply = apply_matmul_int8,
+};
+
+const RuleDef quantize_matmul_int7 = {
+    .name = "quantize_matmul_int7",
+    .family = "quantize",
+    .flags = RULE_PRECISION,
+    .doc = "as quantize_matmul_int8 with 7-bit weights [-63, 63], so oneDNN's int8 kernel runs on CPUs without VNNI: "
+           "changes numerics",
+    .find = find_matmul,
+    .apply = apply_matmul_int7,
+};
