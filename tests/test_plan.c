@@ -321,6 +321,46 @@ static void test_low_precision_nodes(void **state) {
     graph_free(g);
 }
 
+/* y = conv(x) + x as one _FusedConv2D whose residual addend is its own input: the plan must
+   not write y over x in place (found by the rewrite property test) */
+static void test_inplace_addend_is_also_source(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = graph_new();
+    int x = graph_add_node(g, "x", "Placeholder", &e);
+    node_set_attr_type(g->nodes[x], "dtype", DT_FLOAT, &e);
+    Shape xs = shape_make(4, (int64_t[]){1, 6, 6, 4});
+    node_set_attr_shape(g->nodes[x], "shape", &xs, &e);
+    /* 3x3: each output reads neighbouring inputs, which an in-place write would overwrite */
+    float wv[144], bv[4] = {0.1f, -0.2f, 0.3f, 0.0f};
+    for (int i = 0; i < 144; i++) wv[i] = (float)((i * 7) % 5) - 2.0f;
+    Tensor w = tt_f32(4, (int64_t[]){3, 3, 4, 4}, wv), b = tt_f32(1, (int64_t[]){4}, bv);
+    int wc = graph_add_node(g, "w", "Const", &e), bc = graph_add_node(g, "b", "Const", &e);
+    node_set_attr_tensor(g->nodes[wc], "value", &w, &e);
+    node_set_attr_tensor(g->nodes[bc], "value", &b, &e);
+    int c = graph_add_node(g, "y", "_FusedConv2D", &e);
+    ValueRef ins[4] = {{x, 0}, {wc, 0}, {bc, 0}, {x, 0}};
+    for (int k = 0; k < 4; k++) node_add_input(g, c, ins[k], &e);
+    Node *n = g->nodes[c];
+    node_set_attr_type(n, "T", DT_FLOAT, &e);
+    node_set_attr_list_i(n, "strides", (int64_t[]){1, 1, 1, 1}, 4, &e);
+    node_set_attr_s(n, "padding", "SAME", &e);
+    const char *fused[] = {"BiasAdd", "Add"};
+    node_set_attr_list_s(n, "fused_ops", fused, 2, &e);
+    node_set_attr_i(n, "num_args", 2, &e);
+    /* x is produced by a Relu so it lives in the arena (a fed placeholder never does) */
+    int relu = graph_add_node(g, "xr", "Relu", &e);
+    node_add_input(g, relu, (ValueRef){x, 0}, &e);
+    n->inputs[0] = (ValueRef){relu, 0};
+    n->inputs[3] = (ValueRef){relu, 0};
+    CHECK_OK(graph_add_output(g, (ValueRef){c, 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    compare_plan("conv(x) + x", g, NULL, 0);
+    tensor_release(&w);
+    tensor_release(&b);
+    graph_free(g);
+}
+
 static void test_errors(void **state) {
     (void)state;
     Err e = {0};
@@ -350,7 +390,8 @@ int main(void) {
         cmocka_unit_test(test_zoo_bert_tiny),      cmocka_unit_test(test_zoo_random),
         cmocka_unit_test(test_zoo_resnet18_50),    cmocka_unit_test(test_zoo_bert_mini),
         cmocka_unit_test(test_fixtures),           cmocka_unit_test(test_memory_accounting),
-        cmocka_unit_test(test_low_precision_nodes), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_low_precision_nodes), cmocka_unit_test(test_inplace_addend_is_also_source),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

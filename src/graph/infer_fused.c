@@ -2,9 +2,11 @@
  * and GrappoGelu (docs/ops.md), which rules_fuse_norm.c writes in place of the written-out
  * LayerNorm and GELU subgraphs.
  *
- * FLOPs equal those of the stock-op subgraph each op replaces (per element: LayerNorm 7 -
- * Mean, SquaredDifference, Mean, two Mul, Sub, AddV2; GELU 5 for the erf form, 9 for the tanh
- * form), so fusing changes what runs, not the FLOP count the search sees. */
+ * FLOPs equal those of the stock-op subgraph each op replaces, counted per element as the
+ * elementwise ops and reductions count them: LayerNorm 8 (BERT's form: Mean,
+ * SquaredDifference, Mean, three Mul, Sub, AddV2; the per-row +eps and Rsqrt are negligible);
+ * GELU 5 for the erf form (Mul, Erf, AddV2, Mul, Mul), 8 for the tanh form (Pow, Mul, AddV2,
+ * Mul, Tanh, AddV2, Mul, Mul). Fusing changes what runs, not the FLOP count the search sees. */
 #include <math.h>
 
 #include "infer.h"
@@ -42,7 +44,7 @@ int infer_grappo_layernorm(Graph *g, Node *n, Err *err) {
     return infer_set_out(n, 0, DT_FLOAT, xs, err);
 }
 
-int64_t flops_grappo_layernorm(const Graph *g, const Node *n) { (void)g; return 7 * out_numel(n); }
+int64_t flops_grappo_layernorm(const Graph *g, const Node *n) { (void)g; return 8 * out_numel(n); }
 
 int infer_grappo_gelu(Graph *g, Node *n, Err *err) {
     if (in_dtype(g, n, 0) != DT_FLOAT) return err_set(err, ERR_INPUT, "x must be float32, got %s", dtype_name(in_dtype(g, n, 0)));
@@ -53,5 +55,5 @@ int infer_grappo_gelu(Graph *g, Node *n, Err *err) {
 
 int64_t flops_grappo_gelu(const Graph *g, const Node *n) {
     (void)g;
-    return (node_attr_b(n, "approximate", false) ? 9 : 5) * out_numel(n);
+    return (node_attr_b(n, "approximate", false) ? 8 : 5) * out_numel(n);
 }

@@ -149,7 +149,9 @@ static void stats_add(ValueStats *s, const float *x, int64_t count) {
 /* the upper edge of the bin where the cumulative count of |x| reaches p% of all elements */
 static double stats_percentile(const ValueStats *s, double p) {
     if (s->range == 0 || s->total == 0) return 0;
-    double target = ceil(p / 100.0 * (double)s->total);
+    /* the small slack keeps p% of a round count from rounding up past it (99.99% of 20000
+       is 19998, not 19999 because 0.9999 is not exact in binary) */
+    double target = ceil(p / 100.0 * (double)s->total - 1e-6);
     if (target < 1) target = 1;
     uint64_t cum = 0;
     for (int i = 0; i < CALIB_BINS; i++) {

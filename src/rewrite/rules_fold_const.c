@@ -47,6 +47,11 @@ static bool foldable(const Graph *g, const GraphUses *u, FoldStatic *fs, int i) 
             if (!fold_static_value(fs, (ValueRef){i, k}, true)) return false;
         return true;
     }
+    /* inference evaluates small outputs of known inputs itself: when it left one unknown, the
+       kernel failed on these inputs (say an out-of-range gather), and apply would too */
+    bool all_small = true;
+    for (int k = 0; k < n->n_outputs; k++) all_small &= shape_numel(&n->outputs[k].shape) <= GRAPH_FOLD_MAX_ELEMS;
+    if (all_small) return false;
     for (int k = 0; k < n->n_inputs; k++)
         if (!edit_known(g, n->inputs[k]) || !fold_static_value(fs, n->inputs[k], true)) return false;
     return true;

@@ -6,6 +6,7 @@
 #include "rules_fuse_common.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../graph/graph_internal.h"
@@ -253,17 +254,15 @@ static bool match_gelu(const Graph *g, const GraphUses *u, ValueRef x, NnAct *ac
     for (int k = 0; k < g->n_outputs; k++)
         if (same_ref(g->outputs[k], x)) return false;
     if (!fuse_no_ctrl_readers(g, u, x.node)) return false;
-    /* candidate tops: from each Mul reading x, climb through Muls that are their only reader */
+    /* candidate tops: each Mul reading x, and the Muls above it that are the only reader of
+       the one below (the product x * 0.5 * (1 + ...) grouped any way); the first that
+       matches wins */
     for (int k = u->use_start[x.node]; k < u->use_start[x.node + 1]; k++) {
-        int r = u->use_node[k];
-        if (g->nodes[r]->op != OP_MUL) continue;
-        int top = r;
-        for (int steps = 0; steps < 4; steps++) {
-            int up = edit_only_reader(g, u, (ValueRef){top, 0}, NULL);
-            if (up < 0 || g->nodes[up]->op != OP_MUL) break;
-            top = up;
+        int top = u->use_node[k];
+        for (int steps = 0; steps < 4 && top >= 0 && g->nodes[top]->op == OP_MUL; steps++) {
+            if (gelu_at(g, u, x, top, act, m) && gelu_closed(g, u, x, m)) return true;
+            top = edit_only_reader(g, u, (ValueRef){top, 0}, NULL);
         }
-        if (gelu_at(g, u, x, top, act, m) && gelu_closed(g, u, x, m)) return true;
     }
     return false;
 }

@@ -4,7 +4,10 @@
  * name taken over from the last absorbed node, control edges carried over).
  *
  * A fused node computes  contraction -> BiasAdd | FusedBatchNorm -> [Add] -> [activation]
- * (see graph/nn_attrs.h). The "base" names the part before the activation. */
+ * (see graph/nn_attrs.h). The "base" names the part before the activation.
+ *
+ * rules_fuse_common.c also defines the two rules that grow an existing fused node whatever
+ * its host: fuse_residual_add and fuse_activation (registered in rules.def). */
 #ifndef GRAPPO_RULES_FUSE_COMMON_H
 #define GRAPPO_RULES_FUSE_COMMON_H
 

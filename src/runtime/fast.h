@@ -59,4 +59,8 @@ int fast_compile_transpose(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
 int fast_compile_native_eltwise(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_native_binary(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
+/* grappo's fused float ops (dnn_layernorm.c): GrappoLayerNorm, GrappoGelu */
+int fast_compile_layernorm(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+int fast_compile_gelu(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+
 #endif

@@ -11,7 +11,7 @@ static const FastCompileFn families[] = {
     fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_eltwise, fast_compile_binary,
     fast_compile_native_binary, /* after binary: oneDNN keeps every case it can do */
     fast_compile_softmax, fast_compile_batchnorm, fast_compile_concat, fast_compile_resample, fast_compile_reduce,
-    fast_compile_quant,   fast_compile_transpose, fast_compile_native_eltwise,
+    fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu,   fast_compile_transpose, fast_compile_native_eltwise,
 };
 
 static bool all_outputs_known(const Node *n) {
@@ -160,6 +160,12 @@ static void plan_lifetimes(Plan *p) {
         int o = p->base[st->node];
         Slot *in = &p->slots[r], *out = &p->slots[o];
         if (in->kind != SLOT_ARENA || in->last != si || in->bytes != out->bytes) continue;
+        /* the buffer must not also be read through another input of this node (y = conv(x) + x:
+           writing y over x would corrupt the convolution's own source) */
+        bool read_twice = false;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (k != st->k.inplace && slot_root(p, p->base[n->inputs[k].node] + n->inputs[k].port) == r) read_twice = true;
+        if (read_twice) continue;
         /* the input is read for the last time here (also counting every view of it): hand
            its buffer to the output */
         out->kind = SLOT_ALIAS;
