@@ -191,6 +191,59 @@ static void test_run_fast_matches_ref(void **state) {
     expect_error(args, 2, "gpu");
 }
 
+/* optimize: writes a graph that loads back and computes what the input computes, and a report */
+static void test_optimize(void **state) {
+    (void)state;
+    char args[2000];
+    snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/r8opt.pb --search grappler --report %s/r8.json --repeats 3 --eval-batches 2",
+             tmp, tmp, tmp);
+    assert_int_equal(run(args), 0);
+    char *out = slurp("stdout");
+    assert_non_null(strstr(out, "rules applied"));
+    assert_non_null(strstr(out, "top-1 agreement"));
+    char *json = slurp("r8.json");
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "accuracy"), "min_cosine")->valuedouble > 0.9999);
+    assert_non_null(cJSON_GetObjectItem(j, "rules_applied"));
+    bool returned = cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned"));
+    cJSON_Delete(j);
+    /* the written graph computes what the input computes (reference runtime on both) */
+    Err e;
+    char path[600];
+    snprintf(path, sizeof path, "%s/r8.pb", tmp);
+    Graph *a = graphdef_load(path, &e);
+    snprintf(path, sizeof path, "%s/r8opt.pb", tmp);
+    Graph *b = graphdef_load(path, &e);
+    assert_non_null(a);
+    assert_non_null(b);
+    CHECK_OK(graph_infer(a, NULL, 0, ref_eval_node, NULL, &e), &e);
+    CHECK_OK(graph_infer(b, NULL, 0, ref_eval_node, NULL, &e), &e);
+    if (returned) assert_true(b->n_nodes < a->n_nodes); /* fused: fewer nodes */
+    int ph = -1;
+    for (int i = 0; i < a->n_nodes; i++) if (a->nodes[i]->op == OP_PLACEHOLDER) ph = i;
+    RefFeed f = {a->nodes[ph]->name, {0}};
+    CHECK_OK(input_generate(a, ph, 9, &f.value, &e), &e);
+    Tensor ya, yb;
+    ValueRef fa, fb;
+    CHECK_OK(graph_parse_ref(a, "logits", &fa, &e), &e);
+    CHECK_OK(graph_parse_ref(b, "logits", &fb, &e), &e); /* the output keeps its name */
+    CHECK_OK(ref_run(a, &f, 1, &fa, 1, &ya, NULL, &e), &e);
+    CHECK_OK(ref_run(b, &f, 1, &fb, 1, &yb, NULL, &e), &e);
+    assert_tensor_near(&yb, &ya, 1e-4);
+    tensor_release(&ya);
+    tensor_release(&yb);
+    tensor_release(&f.value);
+    graph_free(a);
+    graph_free(b);
+    /* bad usage */
+    snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/x.pb --search magic", tmp, tmp);
+    expect_error(args, 2, "magic");
+    assert_false(exists("x.pb"));
+    snprintf(args, sizeof args, "optimize %s/r8.pb", tmp);
+    expect_error(args, 2, "-o");
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     char args[2000], path[600];
@@ -291,6 +344,7 @@ int main(void) {
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_run_and_save),
         cmocka_unit_test(test_run_fast_matches_ref),
+        cmocka_unit_test(test_optimize),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);

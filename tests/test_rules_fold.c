@@ -23,8 +23,6 @@ static int n_sites(const char *rule, const Graph *g) {
     Err e = {0};
     SiteList s = {0};
     CHECK_OK(rule_sites(R(rule), g, &s, &e), &e);
-    if (getenv("FOLD_DEBUG"))
-        for (int k = 0; k < s.n; k++) print_message("%s site %d: %s\n", rule, k, g->nodes[s.v[k].nodes[0]]->name);
     int n = s.n;
     sitelist_free(&s);
     return n;

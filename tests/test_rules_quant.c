@@ -15,6 +15,10 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+/* One oneDNN thread: the machine's 2 cores are shared with other jobs, and OpenMP's spinning
+   barriers make 2-thread runs of these tiny graphs hundreds of times slower under load. */
+static const PlanOpts one_thread = {.threads = 1};
+
 static const RuleDef *rule(const char *name) {
     const RuleDef *r = rule_by_name(name);
     if (!r) { print_error("rule %s is not registered\n", name); fail(); }
@@ -56,7 +60,7 @@ static Tensor run_fast(const Graph *g, const RefFeed *f, int nf) {
     Err e = {0};
     Tensor out[8];
     assert_true(g->n_outputs <= 8);
-    Plan *p = plan_compile(g, NULL, 0, NULL, &e);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
     if (!p) { print_error("%s\n", e.msg); fail(); }
     CHECK_OK(plan_run(p, f, nf, out, NULL, &e), &e);
     plan_free(p);
@@ -67,7 +71,7 @@ static Tensor run_fast(const Graph *g, const RefFeed *f, int nf) {
 /* what the fast runtime runs node `name` with ("ref", a oneDNN name, ...), copied into buf */
 static const char *impl_of(const Graph *g, const char *name, char *buf, size_t cap) {
     Err e = {0};
-    Plan *p = plan_compile(g, NULL, 0, NULL, &e);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
     if (!p) { print_error("%s\n", e.msg); fail(); }
     int i = graph_find(g, name);
     assert_true(i >= 0);
@@ -858,7 +862,7 @@ static Fidelity fidelity(const Graph *orig, const Graph *cand, int n, bool fast)
     int agree = 0;
     Plan *p = NULL;
     if (fast) {
-        p = plan_compile(cand, NULL, 0, NULL, &e);
+        p = plan_compile(cand, NULL, 0, &one_thread, &e);
         if (!p) { print_error("%s\n", e.msg); fail(); }
     }
     for (int k = 0; k < n; k++) {
@@ -911,6 +915,7 @@ static void test_resnet8_int7(void **state) {
         assert_int_equal(tr_apply_all(rule("quantize_conv_int7"), q, 100), convs);
         assert_int_equal(tr_count_op(q, "Conv2D"), 0);
         assert_int_equal(tr_count_op(q, "GrappoQConv2D"), convs);
+        assert_int_equal(tr_count_op(q, "GrappoQuantize"), values); /* one per distinct input */
         Fidelity fr = fidelity(g, q, 16, false), ff = fidelity(g, q, 16, true);
         printf("[ resnet8  ] %s calibration (%d values, 4 batches): %d convs -> GrappoQConv2D, nodes %d -> %d;\n"
                "[ resnet8  ]   16 held-out inputs: ref top-1 agreement %.1f%%, cosine min %.5f mean %.5f; "
@@ -920,7 +925,7 @@ static void test_resnet8_int7(void **state) {
         assert_true(fr.min_cos >= 0.98);
         assert_true(ff.min_cos >= 0.98);
         /* every quantized conv runs on oneDNN's int8 kernel */
-        Plan *p = plan_compile(q, NULL, 0, NULL, &e);
+        Plan *p = plan_compile(q, NULL, 0, &one_thread, &e);
         assert_non_null(p);
         for (int i = 0; i < q->n_nodes; i++)
             if (q->nodes[i]->op == OP_GRAPPO_QCONV2D && !strcmp(plan_node_impl(p, i), "ref")) {
@@ -931,6 +936,108 @@ static void test_resnet8_int7(void **state) {
         graph_free(q);
     }
     graph_free(g);
+}
+
+/* max|cand - orig| / max|orig| over all outputs on generated inputs (seed), cand on the
+   reference or the fast runtime (one thread) */
+static double model_err(const Graph *orig, const Graph *cand, bool fast, uint64_t seed) {
+    Err e = {0};
+    RefFeed feeds[8];
+    int nf = 0;
+    for (int i = 0; i < orig->n_nodes && nf < 8; i++)
+        if (orig->nodes[i]->op == OP_PLACEHOLDER) {
+            feeds[nf].name = orig->nodes[i]->name;
+            CHECK_OK(input_generate(orig, i, seed, &feeds[nf].value, &e), &e);
+            nf++;
+        }
+    Tensor want[8], got[8];
+    assert_true(orig->n_outputs <= 8 && orig->n_outputs == cand->n_outputs);
+    CHECK_OK(ref_run(orig, feeds, nf, NULL, 0, want, NULL, &e), &e);
+    if (fast) {
+        Plan *p = plan_compile(cand, NULL, 0, &one_thread, &e);
+        if (!p) { print_error("%s\n", e.msg); fail(); }
+        CHECK_OK(plan_run(p, feeds, nf, got, NULL, &e), &e);
+        plan_free(p);
+    } else {
+        CHECK_OK(ref_run(cand, feeds, nf, NULL, 0, got, NULL, &e), &e);
+    }
+    double worst = 0;
+    for (int k = 0; k < orig->n_outputs; k++) {
+        double r = tr_rel_err(&got[k], &want[k]);
+        if (!(r <= worst)) worst = r;
+        tensor_release(&got[k]);
+        tensor_release(&want[k]);
+    }
+    for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
+    return worst;
+}
+
+/* Applies `rule_name` to exhaustion on a clone of g and checks the outputs on both runtimes
+   within tol (max |dy| / max |y|); returns the sites applied. */
+static int exhaust(const char *model, const Graph *g, const char *rule_name, double tol) {
+    Err e = {0};
+    Graph *c = graph_clone(g, &e);
+    assert_non_null(c);
+    int n = tr_apply_all(rule(rule_name), c, 1000);
+    assert_int_equal(n_sites(rule(rule_name), c), 0);
+    double er = model_err(g, c, false, 7), ef = model_err(g, c, true, 7);
+    printf("[ zoo      ] %-13s %-21s %3d sites, nodes %4d -> %4d, rel err ref %.3g fast %.3g (tol %g)\n", model, rule_name, n,
+           g->n_nodes, c->n_nodes, er, ef, tol);
+    if (!(er <= tol) || !(ef <= tol)) {
+        print_error("%s on %s: rel err %.3g / %.3g > %g\n", rule_name, model, er, ef, tol);
+        fail();
+    }
+    graph_free(c);
+    return n;
+}
+
+/* Tolerances (max |dy| / max |y| over the outputs): bf16 and fp16 weights round each operand
+   relatively (2^-8, 2^-11) and deep networks accumulate that over layers; int8 adds half a
+   step of each layer's input range per layer. The bounds are a few times what was measured
+   when the rules were written, so a regression of the rounding (a wrong scale, a lost
+   channel) fails. */
+static void test_zoo_mobilenet(void **state) {
+    (void)state;
+    Graph *g = zoo("mobilenet_v2", 64, 0, 1);
+    calibrate_generated(g, 2, CALIB_MINMAX);
+    int convs = tr_count_op(g, "Conv2D") + tr_count_op(g, "DepthwiseConv2dNative");
+    assert_int_equal(exhaust("mobilenet_v2", g, "quantize_conv_int7", 0.5), convs);
+    assert_int_equal(exhaust("mobilenet_v2", g, "quantize_conv_int8", 0.5), convs);
+    exhaust("mobilenet_v2", g, "bf16_compute", 0.1);
+    exhaust("mobilenet_v2", g, "weights_fp16", 0.01);
+    exhaust("mobilenet_v2", g, "weights_int8", 0.2);
+    assert_int_equal(exhaust("mobilenet_v2", g, "dequantize_pair", 0), 0); /* nothing int8 yet */
+    graph_free(g);
+}
+
+static void test_zoo_bert(void **state) {
+    (void)state;
+    Graph *g = zoo("bert-tiny", 0, 16, 1);
+    calibrate_generated(g, 2, CALIB_MINMAX);
+    int mm = tr_count_op(g, "MatMul");
+    assert_true(mm > 0);
+    exhaust("bert-tiny", g, "quantize_matmul_int8", 0.2);
+    exhaust("bert-tiny", g, "quantize_matmul_int7", 0.2);
+    exhaust("bert-tiny", g, "bf16_compute", 0.1);
+    exhaust("bert-tiny", g, "weights_fp16", 0.01);
+    exhaust("bert-tiny", g, "weights_int8", 0.2);
+    graph_free(g);
+}
+
+static void test_zoo_random(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        Graph *g = zoo("random", 0, 0, seed);
+        calibrate_generated(g, 2, CALIB_MINMAX);
+        char name[32];
+        snprintf(name, sizeof name, "random/%llu", (unsigned long long)seed);
+        exhaust(name, g, "quantize_conv_int7", 0.5);
+        exhaust(name, g, "quantize_matmul_int7", 0.5);
+        exhaust(name, g, "bf16_compute", 0.1);
+        exhaust(name, g, "weights_fp16", 0.01);
+        exhaust(name, g, "weights_int8", 0.2);
+        graph_free(g);
+    }
 }
 
 int main(void) {
@@ -946,6 +1053,9 @@ int main(void) {
         cmocka_unit_test(test_pair_requantize),
         cmocka_unit_test(test_pair_round_trip),
         cmocka_unit_test(test_resnet8_int7),
+        cmocka_unit_test(test_zoo_mobilenet),
+        cmocka_unit_test(test_zoo_bert),
+        cmocka_unit_test(test_zoo_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

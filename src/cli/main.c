@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "zoo")) return cmd_zoo(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-    /* optimize: wired when the calibration module lands */
+    if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

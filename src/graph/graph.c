@@ -204,3 +204,25 @@ const char *graph_ref_name(const Graph *g, ValueRef v, char *buf, size_t cap) {
     else snprintf(buf, cap, "%s:%d", name, v.port);
     return buf;
 }
+
+int graph_rename_node(Graph *g, int node, const char *name, Err *err) {
+    if (!name || !*name) return err_set(err, ERR_INPUT, "rename: empty name");
+    int other = graph_find(g, name);
+    if (other == node) return 0;
+    if (other >= 0) return err_set(err, ERR_INPUT, "rename: name '%s' is taken", name);
+    char *copy = strdup(name);
+    if (!copy) return err_set(err, ERR_RUNTIME, "out of memory");
+    free(g->nodes[node]->name);
+    g->nodes[node]->name = copy;
+    /* the index hashes names: rebuild it (O(nodes), once per rewrite) */
+    if (graph_reindex(g)) return err_set(err, ERR_RUNTIME, "out of memory");
+    return 0;
+}
+
+int graph_swap_names(Graph *g, int a, int b, Err *err) {
+    char *t = g->nodes[a]->name;
+    g->nodes[a]->name = g->nodes[b]->name;
+    g->nodes[b]->name = t;
+    if (graph_reindex(g)) return err_set(err, ERR_RUNTIME, "out of memory");
+    return 0;
+}

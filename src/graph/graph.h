@@ -79,6 +79,10 @@ int node_set_device(Node *n, const char *device, Err *err);
 /* resizes the output array; new Values start unknown */
 int node_set_num_outputs(Node *n, int n_outputs, Err *err);
 int graph_add_output(Graph *g, ValueRef v, Err *err);
+/* Renames a node (the new name must be free) / swaps two nodes' names. Rewrites use these so
+   the node that replaces another keeps the name users fetch. */
+int graph_rename_node(Graph *g, int node, const char *name, Err *err);
+int graph_swap_names(Graph *g, int a, int b, Err *err);
 
 /* ---- lookup ---- */
 int graph_find(const Graph *g, const char *name); /* index or -1 */

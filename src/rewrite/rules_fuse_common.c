@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
 #include "edit.h"
 
 const char *fuse_host_op(FuseHost h) {
@@ -434,11 +433,7 @@ int fuse_finish(Graph *g, int fused, int last, const Site *s, Err *err) {
         }
     }
     /* the fused node takes the name users fetch; the dying node keeps the fresh one */
-    char *name = g->nodes[last]->name;
-    g->nodes[last]->name = g->nodes[fused]->name;
-    g->nodes[fused]->name = name;
-    if (graph_reindex(g)) return err_set(err, ERR_RUNTIME, "out of memory");
-    return 0;
+    return graph_swap_names(g, last, fused, err);
 }
 
 /* ---- rules that grow an existing fused node ---- */

@@ -39,8 +39,8 @@ void quant_act_params(float lo, float hi, float *scale, int32_t *zero_point);
    from's output, which `to` now produces). */
 int quant_take_over(Graph *g, int from, int to, Err *err);
 
-/* Adds GrappoQuantize(x) to uint8 with the given parameters, named after base; returns its
-   index or -1. */
+/* GrappoQuantize(x) to uint8 with the given parameters: an existing identical one (same input,
+   T, scale and zero point), else a new one named after base. Returns its index or -1. */
 int quant_add_quantize(Graph *g, const char *base, ValueRef x, float scale, int32_t zero_point, Err *err);
 
 #endif

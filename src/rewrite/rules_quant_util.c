@@ -107,6 +107,18 @@ int quant_take_over(Graph *g, int from, int to, Err *err) {
 }
 
 int quant_add_quantize(Graph *g, const char *base, ValueRef x, float scale, int32_t zero_point, Err *err) {
+    /* a value read by several int8 nodes (a block input feeding a conv and the projection
+       shortcut) is quantized once: reuse an identical GrappoQuantize of x */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op != OP_GRAPPO_QUANTIZE || n->n_inputs != 1 || n->inputs[0].node != x.node || n->inputs[0].port != x.port ||
+            n->n_ctrl != 0)
+            continue;
+        float s = node_attr_f(n, "scale", 0);
+        if (node_attr_type(n, "T", DT_INVALID) == DT_UINT8 && memcmp(&s, &scale, sizeof s) == 0 &&
+            node_attr_i(n, "zero_point", 0) == zero_point)
+            return i;
+    }
     int q = edit_add_node(g, base, "GrappoQuantize", &x, 1, err);
     if (q < 0) return -1;
     Node *n = g->nodes[q];

@@ -1,0 +1,233 @@
+/* cmd_optimize.c - `grappo optimize IN.pb -o OUT.pb`: rewrite with a fixed pipeline, measure
+ * before and after (latency alternating on the fast runtime, memory, accuracy as fidelity to
+ * the input graph), never return something slower or outside the accuracy budget, write the
+ * result and a JSON report, and check that the written file gives the same outputs. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io/atomic_file.h"
+#include "../measure/measure.h"
+#include "../rewrite/calibrate.h"
+#include "../rewrite/pipeline.h"
+#include "../runtime/dnn_common.h"
+#include "../runtime/plan.h"
+#include "cli.h"
+
+#define MAX_SPECS 64
+
+static void help(void) {
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8] [--target tf|grappo]\n"
+           "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json]\n"
+           "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
+           "\n"
+           "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
+           "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
+           "  grappler+int8   the same, then every eligible conv/matmul quantized to int8 after\n"
+           "                  calibration (on CPUs without VNNI: 7-bit weights, said in the output)\n"
+           "--target tf keeps to rewrites whose ops stock TensorFlow runs (default: grappo ops too).\n"
+           "Latency: median of --repeats runs (default 20) of both graphs alternately on the fast\n"
+           "runtime. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
+           "(default 16): top-1 agreement >= 1 - X (X = --max-accuracy-drop, default 0.01) and cosine\n"
+           "similarity >= 0.99. A result slower than the input, or outside the budget, is not\n"
+           "returned: the input graph is written instead, and the report says why.\n");
+}
+
+/* attributes grappo adds for its own bookkeeping (calibration ranges) are not written out */
+static void strip_private_attrs(Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = g->nodes[i];
+        for (int k = n->n_attrs - 1; k >= 0; k--)
+            if (!strncmp(n->attrs[k].name, "_grappo_", 8)) node_attr_remove(n, n->attrs[k].name);
+    }
+}
+
+static int count_ops(const Graph *g, int *n_ops) {
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++) c += g->nodes[i]->op != OP_CONST;
+    *n_ops = g->n_nodes;
+    return c;
+}
+
+/* reloads `path`, runs it and `g` on one batch: the written file must compute the same */
+static int verify_written(const char *path, const Graph *g, const InputSet *in, int threads, Err *err) {
+    Graph *r = graphdef_load(path, err);
+    if (!r) return -1;
+    InputSpec specs[MAX_SPECS];
+    int ns = 0;
+    for (int i = 0; i < g->n_nodes && ns < MAX_SPECS; i++)
+        if (g->nodes[i]->op == OP_PLACEHOLDER) specs[ns++] = (InputSpec){g->nodes[i]->name, g->nodes[i]->outputs[0].shape, DT_INVALID};
+    int rc = -1;
+    if (graph_infer(r, specs, ns, ref_eval_node, NULL, err)) goto done;
+    AccuracyResult acc;
+    InputSet one = *in;
+    one.n_batches = 1;
+    if (accuracy_measure(g, r, &one, threads, &acc, err)) goto done;
+    if (acc.max_abs_err != 0) {
+        err_set(err, ERR_RUNTIME, "%s does not reproduce the optimized graph (max abs difference %g)", path, acc.max_abs_err);
+        goto done;
+    }
+    rc = 0;
+done:
+    graph_free(r);
+    return rc;
+}
+
+int cmd_optimize(int argc, char **argv) {
+    Args a = {argc, argv, 1, "optimize"};
+    const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v;
+    long long threads = 0, repeats = 20, eval_batches = 16;
+    double max_drop = 0.01;
+    InputSpec specs[MAX_SPECS];
+    int n_specs = 0, rc = EXIT_OK;
+    bool bad = false;
+    Graph *orig = NULL, *cand = NULL;
+    InputSet eval = {0};
+    RefFeed **calib = NULL;
+    int calib_n = 0, calib_feeds = 0;
+    Err err = {0};
+    for (; a.i < argc; a.i++) {
+        if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
+        else if (arg_opt(&a, "-o", &out_path, &bad) || arg_opt(&a, "--output", &out_path, &bad)) {}
+        else if (arg_opt(&a, "--search", &search, &bad)) {}
+        else if (arg_opt(&a, "--target", &target, &bad)) {}
+        else if (arg_opt(&a, "--calibration", &calib_dir, &bad)) {}
+        else if (arg_opt(&a, "--report", &report, &bad)) {}
+        else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("optimize", "--threads", v, 0, 1024, &threads)) goto usage; }
+        else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("optimize", "--repeats", v, 1, 100000, &repeats)) goto usage; }
+        else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("optimize", "--eval-batches", v, 1, 10000, &eval_batches)) goto usage; }
+        else if (arg_opt(&a, "--max-accuracy-drop", &v, &bad)) {
+            char *end;
+            max_drop = bad ? 0 : strtod(v, &end);
+            if (bad || *end || !(max_drop >= 0 && max_drop <= 1)) { rc = cli_usage_error("optimize", "--max-accuracy-drop wants a number in [0, 1]"); goto done; }
+        } else if (arg_opt(&a, "--input-shape", &v, &bad)) {
+            if (bad || n_specs == MAX_SPECS || !parse_input_shape("optimize", v, &specs[n_specs])) goto usage;
+            n_specs++;
+        } else if (argv[a.i][0] == '-') { rc = cli_usage_error("optimize", "unknown option '%s'", argv[a.i]); goto done; }
+        else if (!in_path) in_path = argv[a.i];
+        else { rc = cli_usage_error("optimize", "unexpected argument '%s'", argv[a.i]); goto done; }
+        if (bad) goto usage;
+    }
+    if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
+    if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
+    if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
+    if (strcmp(search, "grappler") && strcmp(search, "grappler+int8")) {
+        rc = cli_usage_error("optimize", "--search '%s': available here: grappler, grappler+int8", search);
+        goto done;
+    }
+    unsigned required = !strcmp(target, "tf") ? RULE_TF : 0;
+    const char *pipeline = search;
+    if (!strcmp(search, "grappler+int8")) {
+        if (!strcmp(target, "tf")) { rc = cli_usage_error("optimize", "int8 uses grappo ops: it needs --target grappo"); goto done; }
+        if (!dnn_cpu_has_vnni()) pipeline = "grappler+int7";
+    }
+
+    orig = cli_load_model(in_path, &err);
+    if (!orig) goto fail;
+    if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
+    cand = graph_clone(orig, &err);
+    if (!cand) goto fail;
+    if (inputs_generate(orig, (int)eval_batches, 1000, &eval, &err)) goto fail;
+    if (strcmp(pipeline, "grappler")) {
+        if (calib_dir) { if (calib_batches_load(orig, calib_dir, &calib, &calib_n, &calib_feeds, &err)) goto fail; }
+        else {
+            calib_n = 8; /* generated, seeds 1..8: disjoint from the evaluation inputs (seeds 1000+) */
+            if (calib_batches_generate(orig, calib_n, &calib, &calib_feeds, &err)) { calib_n = 0; goto fail; }
+        }
+        if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &err)) goto fail;
+    }
+    RewriteLog log = {0};
+    if (pipeline_run(pipeline, cand, required, &log, &err)) goto fail;
+
+    AccuracyResult acc;
+    if (accuracy_measure(orig, cand, &eval, (int)threads, &acc, &err)) goto fail;
+    LatencyResult lat[2];
+    const Graph *both[2] = {orig, cand};
+    if (latency_measure(both, 2, &eval, (int)repeats, (int)threads, lat, &err)) goto fail;
+    AccuracyBudget budget = {1.0 - max_drop, 0.99};
+    const char *verdict = "optimized graph written";
+    bool keep = true;
+    if (!accuracy_ok(&acc, &budget)) { keep = false; verdict = "accuracy budget violated: the input graph was written unchanged"; }
+    else if (!(lat[1].ms.median < lat[0].ms.median)) { keep = false; verdict = "not faster than the input: the input graph was written unchanged"; }
+    Graph *chosen = keep ? cand : orig;
+    strip_private_attrs(chosen);
+    if (graphdef_save(chosen, out_path, &err)) goto fail;
+    if (verify_written(out_path, chosen, &eval, (int)threads, &err)) goto fail;
+
+    int64_t wb0, wb1;
+    graph_param_count(orig, &wb0);
+    graph_param_count(cand, &wb1);
+    int nodes0, nodes1;
+    int ops0 = count_ops(orig, &nodes0), ops1 = count_ops(cand, &nodes1);
+    char b1[32], b2[32];
+    printf("%s -> %s: --search %s%s, --target %s\n\n", in_path, out_path, search,
+           strcmp(pipeline, search) ? " (7-bit weights: this CPU has no VNNI)" : "", target);
+    printf("%-22s %22s %22s %9s\n", "", "input", "optimized", "ratio");
+    char l0[64], l1[64];
+    snprintf(l0, sizeof l0, "%.2f [%.2f, %.2f]", lat[0].ms.median, lat[0].ms.min, lat[0].ms.max);
+    snprintf(l1, sizeof l1, "%.2f [%.2f, %.2f]", lat[1].ms.median, lat[1].ms.min, lat[1].ms.max);
+    printf("%-22s %22s %22s %8.2fx\n", "latency ms med [min,max]", l0, l1, lat[0].ms.median / lat[1].ms.median);
+    printf("%-22s %22s %22s %8.2fx\n", "peak memory", fmt_bytes((double)lat[0].peak_bytes, b1, sizeof b1),
+           fmt_bytes((double)lat[1].peak_bytes, b2, sizeof b2), (double)lat[0].peak_bytes / (double)lat[1].peak_bytes);
+    printf("%-22s %22s %22s %8.2fx\n", "weight bytes", fmt_bytes((double)wb0, b1, sizeof b1), fmt_bytes((double)wb1, b2, sizeof b2),
+           wb1 ? (double)wb0 / (double)wb1 : 0.0);
+    printf("%-22s %22d %22d\n", "nodes (non-Const)", ops0, ops1);
+    if (acc.top1_agreement >= 0) printf("%-22s %22s %21.2f%%\n", "top-1 agreement", "-", 100 * acc.top1_agreement);
+    printf("%-22s %22s %22.6f\n", "cosine (worst)", "-", acc.min_cosine);
+    printf("%-22s %22s %22.3g\n", "relative L2 (worst)", "-", acc.max_rel_l2);
+    printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d generated batches\n", (int)repeats,
+           threads ? "given" : "all", (int)eval_batches);
+    printf("rules applied (%d):", log.total);
+    for (int k = 0; k < log.n; k++) printf(" %s×%d", log.v[k].rule, log.v[k].count);
+    printf("\n%s\n", verdict);
+
+    if (report) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "input", in_path);
+        cJSON_AddStringToObject(o, "output", out_path);
+        cJSON_AddStringToObject(o, "search", search);
+        cJSON_AddStringToObject(o, "pipeline", pipeline);
+        cJSON_AddStringToObject(o, "target", target);
+        cJSON_AddBoolToObject(o, "optimized_graph_returned", keep);
+        cJSON_AddStringToObject(o, "verdict", verdict);
+        const char *names[2] = {"before", "after"};
+        for (int s = 0; s < 2; s++) {
+            cJSON *m = cJSON_AddObjectToObject(o, names[s]);
+            cJSON_AddNumberToObject(m, "latency_ms_median", lat[s].ms.median);
+            cJSON_AddNumberToObject(m, "latency_ms_min", lat[s].ms.min);
+            cJSON_AddNumberToObject(m, "latency_ms_max", lat[s].ms.max);
+            cJSON_AddNumberToObject(m, "latency_ms_ci95", lat[s].ms.ci95);
+            cJSON_AddNumberToObject(m, "peak_bytes", (double)lat[s].peak_bytes);
+            cJSON_AddNumberToObject(m, "weight_bytes", (double)(s ? wb1 : wb0));
+            cJSON_AddNumberToObject(m, "nodes", s ? nodes1 : nodes0);
+        }
+        cJSON *ac = cJSON_AddObjectToObject(o, "accuracy");
+        if (acc.top1_agreement >= 0) cJSON_AddNumberToObject(ac, "top1_agreement", acc.top1_agreement);
+        cJSON_AddNumberToObject(ac, "min_cosine", acc.min_cosine);
+        cJSON_AddNumberToObject(ac, "max_rel_l2", acc.max_rel_l2);
+        cJSON_AddNumberToObject(ac, "max_abs_err", acc.max_abs_err);
+        cJSON_AddNumberToObject(ac, "eval_batches", (double)eval_batches);
+        cJSON *rules = cJSON_AddObjectToObject(o, "rules_applied");
+        for (int k = 0; k < log.n; k++) cJSON_AddNumberToObject(rules, log.v[k].rule, log.v[k].count);
+        cJSON_AddNumberToObject(o, "repeats", (double)repeats);
+        char *s = cJSON_Print(o);
+        cJSON_Delete(o);
+        int wrc = s ? atomic_write_file(report, s, strlen(s), &err) : err_set(&err, ERR_RUNTIME, "out of memory");
+        cJSON_free(s);
+        if (wrc) goto fail;
+    }
+    goto done;
+usage:
+    rc = EXIT_USAGE;
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    inputs_free(&eval);
+    if (calib) calib_batches_free(calib, calib_n, calib_feeds);
+    graph_free(orig);
+    graph_free(cand);
+    for (int k = 0; k < n_specs; k++) free((char *)specs[k].name);
+    return rc;
+}
