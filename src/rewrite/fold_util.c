@@ -6,20 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../graph/graph_internal.h"
 #include "../runtime/ref.h"
 #include "edit.h"
 
-int fold_rename(Graph *g, int node, const char *name, Err *err) {
-    if (graph_find(g, name) >= 0) return err_set(err, ERR_RUNTIME, "rename: name '%s' is taken", name);
-    char *copy = strdup(name);
-    if (!copy) return err_set(err, ERR_RUNTIME, "out of memory");
-    free(g->nodes[node]->name);
-    g->nodes[node]->name = copy;
-    /* the name index hashes names: rebuild it (O(nodes), once per rewrite) */
-    if (graph_reindex(g)) return err_set(err, ERR_RUNTIME, "out of memory");
-    return 0;
-}
+int fold_rename(Graph *g, int node, const char *name, Err *err) { return graph_rename_node(g, node, name, err); }
 
 int fold_free_name(Graph *g, int node, char *old, size_t cap, Err *err) {
     snprintf(old, cap, "%s", g->nodes[node]->name);
