@@ -9,14 +9,12 @@
 #include "../runtime/ref.h"
 #include "edit.h"
 
-int fold_rename(Graph *g, int node, const char *name, Err *err) { return graph_rename_node(g, node, name, err); }
-
 int fold_free_name(Graph *g, int node, char *old, size_t cap, Err *err) {
     snprintf(old, cap, "%s", g->nodes[node]->name);
     if (strlen(g->nodes[node]->name) >= cap) return err_set(err, ERR_RUNTIME, "node name too long");
     char base[1100], fresh[1200];
     snprintf(base, sizeof base, "%s/_replaced", old);
-    return fold_rename(g, node, edit_unique_name(g, base, fresh, sizeof fresh), err);
+    return graph_rename_node(g, node, edit_unique_name(g, base, fresh, sizeof fresh), err);
 }
 
 bool fold_has_ctrl_readers(const Graph *g, const GraphUses *u, int node) {
@@ -140,7 +138,7 @@ int fold_linear_emit(Graph *g, const FoldLinear *L, const double *a, const doubl
         if (node_set_attr_type(bn, "T", DT_FLOAT, err) || node_set_attr_s(bn, "data_format", "NHWC", err)) return -1;
         if (g->nodes[last]->device && node_set_device(bn, g->nodes[last]->device, err)) return -1;
         result = (ValueRef){ba, 0};
-    } else if (fold_rename(g, L->node, name, err)) {
+    } else if (graph_rename_node(g, L->node, name, err)) {
         return -1;
     }
     return edit_replace_uses(g, (ValueRef){last, 0}, result, err);

@@ -7,8 +7,6 @@
 
 #include "../graph/graph.h"
 
-/* Renames node `node` to `name`, which must be unused (keeps the name index right). */
-int fold_rename(Graph *g, int node, const char *name, Err *err);
 /* Gives the dying node `node` a fresh name and copies its old one into old[cap], so that the
    node replacing it can take the old name (TF users fetch by name). */
 int fold_free_name(Graph *g, int node, char *old, size_t cap, Err *err);

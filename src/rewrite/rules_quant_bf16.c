@@ -113,7 +113,7 @@ static int apply_bf16(Graph *g, const Site *s, Err *err) {
     char old[1024], fresh[1200];
     snprintf(old, sizeof old, "%s", n->name);
     snprintf(base, sizeof base, "%s/bf16", old);
-    if (fold_rename(g, a, edit_unique_name(g, base, fresh, sizeof fresh), err)) return -1;
+    if (graph_rename_node(g, a, edit_unique_name(g, base, fresh, sizeof fresh), err)) return -1;
     int back = add_cast(g, old, (ValueRef){a, 0}, DT_BFLOAT16, DT_FLOAT, g->nodes[a], err);
     if (back < 0) return -1;
     n = g->nodes[a];

@@ -97,7 +97,7 @@ void quant_act_params(float lo, float hi, float *scale, int32_t *zero_point) {
 
 int quant_take_over(Graph *g, int from, int to, Err *err) {
     char old[1024];
-    if (fold_free_name(g, from, old, sizeof old, err) || fold_rename(g, to, old, err)) return -1;
+    if (fold_free_name(g, from, old, sizeof old, err) || graph_rename_node(g, to, old, err)) return -1;
     Node *f = g->nodes[from], *t = g->nodes[to];
     if (f->device && node_set_device(t, f->device, err)) return -1;
     for (int k = 0; k < f->n_ctrl; k++)
