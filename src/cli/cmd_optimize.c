@@ -13,19 +13,26 @@
 #include "../rewrite/pipeline.h"
 #include "../runtime/dnn_common.h"
 #include "../runtime/plan.h"
+#include "../search/baselines.h"
 #include "cli.h"
 
 #define MAX_SPECS 64
 
 static void help(void) {
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8] [--target tf|grappo]\n"
-           "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json]\n"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random] [--target tf|grappo]\n"
+           "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
+           "                       [--seed S] [--exact-only]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
            "  grappler+int8   the same, then every eligible conv/matmul quantized to int8 after\n"
            "                  calibration (on CPUs without VNNI: 7-bit weights, said in the output)\n"
+           "  greedy          repeatedly apply the rewrite that most improves the measured objective\n"
+           "                  ln(latency) + 0.1 ln(memory) + 10 (accuracy drop), until none does\n"
+           "  random          random legal rewrite sequences, keep the best\n"
+           "greedy and random spend at most --budget graph evaluations (default 100); they may use\n"
+           "precision rules (after calibration) unless --exact-only or --target tf.\n"
            "--target tf keeps to rewrites whose ops stock TensorFlow runs (default: grappo ops too).\n"
            "Latency: median of --repeats runs (default 20) of both graphs alternately on the fast\n"
            "runtime. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
@@ -77,7 +84,8 @@ done:
 int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v;
-    long long threads = 0, repeats = 20, eval_batches = 16;
+    long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1;
+    bool exact_only = false;
     double max_drop = 0.01;
     InputSpec specs[MAX_SPECS];
     int n_specs = 0, rc = EXIT_OK;
@@ -94,6 +102,9 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--target", &target, &bad)) {}
         else if (arg_opt(&a, "--calibration", &calib_dir, &bad)) {}
         else if (arg_opt(&a, "--report", &report, &bad)) {}
+        else if (arg_flag(&a, "--exact-only")) exact_only = true;
+        else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
+        else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("optimize", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("optimize", "--threads", v, 0, 1024, &threads)) goto usage; }
         else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("optimize", "--repeats", v, 1, 100000, &repeats)) goto usage; }
         else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("optimize", "--eval-batches", v, 1, 10000, &eval_batches)) goto usage; }
@@ -112,8 +123,9 @@ int cmd_optimize(int argc, char **argv) {
     if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
-    if (strcmp(search, "grappler") && strcmp(search, "grappler+int8")) {
-        rc = cli_usage_error("optimize", "--search '%s': available here: grappler, grappler+int8", search);
+    bool is_search = !strcmp(search, "greedy") || !strcmp(search, "random");
+    if (strcmp(search, "grappler") && strcmp(search, "grappler+int8") && !is_search) {
+        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy or random", search);
         goto done;
     }
     unsigned required = !strcmp(target, "tf") ? RULE_TF : 0;
@@ -129,7 +141,9 @@ int cmd_optimize(int argc, char **argv) {
     cand = graph_clone(orig, &err);
     if (!cand) goto fail;
     if (inputs_generate(orig, (int)eval_batches, 1000, &eval, &err)) goto fail;
-    if (strcmp(pipeline, "grappler")) {
+    bool precision = !strcmp(pipeline, "grappler+int8") || !strcmp(pipeline, "grappler+int7") ||
+                     (is_search && !exact_only && strcmp(target, "tf"));
+    if (precision) {
         if (calib_dir) { if (calib_batches_load(orig, calib_dir, &calib, &calib_n, &calib_feeds, &err)) goto fail; }
         else {
             calib_n = 8; /* generated, seeds 1..8: disjoint from the evaluation inputs (seeds 1000+) */
@@ -138,17 +152,33 @@ int cmd_optimize(int argc, char **argv) {
         if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &err)) goto fail;
     }
     RewriteLog log = {0};
-    if (pipeline_run(pipeline, cand, required, &log, &err)) goto fail;
+    AccuracyBudget budget_acc = {1.0 - max_drop, 0.99};
+    int evaluations = 0;
+    if (is_search) {
+        EvalContext ctx = {.original = orig, .inputs = &eval, .budget = budget_acc, .w = objective_default_weights(),
+                           .repeats = 5, .threads = (int)threads};
+        SearchOpts so = {.budget = (int)budget, .required_flags = required, .allow_precision = precision, .min_gain = 0,
+                         .seed = (uint64_t)seed};
+        Graph *found = NULL;
+        Evaluation ev;
+        int src = !strcmp(search, "greedy") ? search_greedy(&ctx, cand, &so, &found, &ev, &log, &err)
+                                            : search_random(&ctx, cand, &so, &found, &ev, &log, &err);
+        if (src) goto fail;
+        graph_free(cand);
+        cand = found;
+        evaluations = ctx.evaluations;
+    } else if (pipeline_run(pipeline, cand, required, &log, &err)) {
+        goto fail;
+    }
 
     AccuracyResult acc;
     if (accuracy_measure(orig, cand, &eval, (int)threads, &acc, &err)) goto fail;
     LatencyResult lat[2];
     const Graph *both[2] = {orig, cand};
     if (latency_measure(both, 2, &eval, (int)repeats, (int)threads, lat, &err)) goto fail;
-    AccuracyBudget budget = {1.0 - max_drop, 0.99};
     const char *verdict = "optimized graph written";
     bool keep = true;
-    if (!accuracy_ok(&acc, &budget)) { keep = false; verdict = "accuracy budget violated: the input graph was written unchanged"; }
+    if (!accuracy_ok(&acc, &budget_acc)) { keep = false; verdict = "accuracy budget violated: the input graph was written unchanged"; }
     else if (!(lat[1].ms.median < lat[0].ms.median)) { keep = false; verdict = "not faster than the input: the input graph was written unchanged"; }
     Graph *chosen = keep ? cand : orig;
     strip_private_attrs(chosen);
@@ -178,6 +208,7 @@ int cmd_optimize(int argc, char **argv) {
     printf("%-22s %22s %22.3g\n", "relative L2 (worst)", "-", acc.max_rel_l2);
     printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d generated batches\n", (int)repeats,
            threads ? "given" : "all", (int)eval_batches);
+    if (is_search) printf("search: %d graph evaluations (budget %lld), seed %lld\n", evaluations, budget, seed);
     printf("rules applied (%d):", log.total);
     for (int k = 0; k < log.n; k++) printf(" %s×%d", log.v[k].rule, log.v[k].count);
     printf("\n%s\n", verdict);
@@ -211,6 +242,11 @@ int cmd_optimize(int argc, char **argv) {
         cJSON *rules = cJSON_AddObjectToObject(o, "rules_applied");
         for (int k = 0; k < log.n; k++) cJSON_AddNumberToObject(rules, log.v[k].rule, log.v[k].count);
         cJSON_AddNumberToObject(o, "repeats", (double)repeats);
+        if (is_search) {
+            cJSON_AddNumberToObject(o, "evaluations", evaluations);
+            cJSON_AddNumberToObject(o, "budget", (double)budget);
+            cJSON_AddNumberToObject(o, "seed", (double)seed);
+        }
         char *s = cJSON_Print(o);
         cJSON_Delete(o);
         int wrc = s ? atomic_write_file(report, s, strlen(s), &err) : err_set(&err, ERR_RUNTIME, "out of memory");

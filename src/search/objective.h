@@ -1,0 +1,34 @@
+/* objective.h - what a search minimizes, and the evaluation of one candidate graph:
+ *   J = w_lat·ln(latency) + w_mem·ln(peak memory) + w_acc·(accuracy drop)
+ * with accuracy drop = 1 − top-1 agreement (or 1 − cosine when the graph has no classifier
+ * output). Candidates outside the accuracy budget are infeasible whatever their J. */
+#ifndef GRAPPO_OBJECTIVE_H
+#define GRAPPO_OBJECTIVE_H
+
+#include "../measure/measure.h"
+
+typedef struct ObjectiveWeights { double w_lat, w_mem, w_acc; } ObjectiveWeights;
+
+typedef struct Evaluation {
+    double latency_ms; /* median of the repeats */
+    double peak_bytes;
+    double accuracy_drop;
+    AccuracyResult acc;
+    bool feasible;
+    double objective;
+} Evaluation;
+
+typedef struct EvalContext {
+    const Graph *original;
+    const InputSet *inputs;    /* held-out batches for accuracy and timing */
+    AccuracyBudget budget;
+    ObjectiveWeights w;
+    int repeats, threads;
+    int evaluations;           /* counter: graphs evaluated so far */
+} EvalContext;
+
+ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
+/* Measures g (latency on the fast runtime, plan memory, fidelity to ctx->original) */
+int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err);
+
+#endif
