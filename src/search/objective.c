@@ -5,17 +5,34 @@
 
 ObjectiveWeights objective_default_weights(void) { return (ObjectiveWeights){1.0, 0.1, 10.0}; }
 
-int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
-    LatencyResult lat;
-    if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
-    if (accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, &out->acc, err)) return -1;
-    ctx->evaluations++;
-    out->latency_ms = lat.ms.median;
-    out->peak_bytes = (double)lat.peak_bytes;
+static void finish(const EvalContext *ctx, const LatencyResult *lat, Evaluation *out) {
+    out->latency_ms = lat->ms.median;
+    out->peak_bytes = (double)lat->peak_bytes;
     out->accuracy_drop = out->acc.top1_agreement >= 0 ? 1.0 - out->acc.top1_agreement : 1.0 - out->acc.min_cosine;
     if (out->accuracy_drop < 0) out->accuracy_drop = 0;
     out->feasible = accuracy_ok(&out->acc, &ctx->budget);
     out->objective = ctx->w.w_lat * log(out->latency_ms) + ctx->w.w_mem * log(out->peak_bytes > 1 ? out->peak_bytes : 1) +
                      ctx->w.w_acc * out->accuracy_drop;
+}
+
+int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
+    LatencyResult lat;
+    if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
+    if (accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, &out->acc, err)) return -1;
+    ctx->evaluations++;
+    finish(ctx, &lat, out);
+    return 0;
+}
+
+int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const Graph *cand, Evaluation *ref_out, Evaluation *cand_out,
+                            Err *err) {
+    const Graph *both[2] = {ref, cand};
+    LatencyResult lat[2];
+    if (latency_measure(both, 2, ctx->inputs, ctx->repeats, ctx->threads, lat, err)) return -1;
+    if (accuracy_measure(ctx->original, ref, ctx->inputs, ctx->threads, &ref_out->acc, err)) return -1;
+    if (accuracy_measure(ctx->original, cand, ctx->inputs, ctx->threads, &cand_out->acc, err)) return -1;
+    ctx->evaluations++;
+    finish(ctx, &lat[0], ref_out);
+    finish(ctx, &lat[1], cand_out);
     return 0;
 }
