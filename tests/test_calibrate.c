@@ -17,7 +17,7 @@ static Tensor filled(int rank, const int64_t *dims, float v) {
     Err e = {0};
     Shape s = shape_make(rank, dims);
     CHECK_OK(tensor_alloc(&t, DT_FLOAT, &s, &e), &e);
-    for (int64_t i = 0; i < tensor_numel(&t); i++) tensor_set(&t, i, v);
+    for (int64_t i = 0, n_el = tensor_numel(&t); i < n_el; i++) tensor_set(&t, i, v);
     return t;
 }
 
@@ -301,6 +301,23 @@ static void test_load(void **state) {
     graph_free(g);
 }
 
+/* a range moves to the node that takes over a value, unless that node has its own */
+static void test_carry(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = tiny_graph(2);
+    ValueRef x = {graph_find(g, "x"), 0}, r = {graph_find(g, "r"), 0}, s1 = {graph_find(g, "s"), 1};
+    CHECK_OK(calib_set_range(g, x, -3, 4, &e), &e);
+    CHECK_OK(calib_carry(g, x, r, &e), &e);
+    expect_range(g, "r", 0, -3, 4);
+    CHECK_OK(calib_set_range(g, s1, 1, 2, &e), &e);
+    CHECK_OK(calib_carry(g, x, s1, &e), &e); /* s:1 keeps its own */
+    expect_range(g, "s", 1, 1, 2);
+    CHECK_OK(calib_carry(g, (ValueRef){graph_find(g, "m"), 0}, x, &e), &e); /* nothing to carry */
+    expect_range(g, "x", 0, -3, 4);
+    graph_free(g);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     Err e = {0};
@@ -328,7 +345,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targets),         cmocka_unit_test(test_minmax),   cmocka_unit_test(test_percentile),
         cmocka_unit_test(test_other_batch_size), cmocka_unit_test(test_generate), cmocka_unit_test(test_load),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_carry),            cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 
 #include "rewrite/calibrate.h"
 #include "rewrite/edit.h"
+#include "rewrite/pipeline.h"
+#include "runtime/ref_lowp.h"
 #include "testrules.h"
 #include "util/rng.h"
 #include "zoo/builder.h"
@@ -95,7 +97,7 @@ static Tensor uniform(const Shape *s, double lo, double hi, uint64_t seed) {
     CHECK_OK(tensor_alloc(&t, DT_FLOAT, s, &e), &e);
     Rng r;
     rng_seed(&r, seed);
-    for (int64_t i = 0; i < tensor_numel(&t); i++) tensor_set(&t, i, lo + (hi - lo) * rng_uniform(&r));
+    for (int64_t i = 0, n_el = tensor_numel(&t); i < n_el; i++) tensor_set(&t, i, lo + (hi - lo) * rng_uniform(&r));
     return t;
 }
 
@@ -103,7 +105,7 @@ static Tensor map_tensor(const Tensor *t, int mode) { /* 1: |t|, 2: ones */
     Err e = {0};
     Tensor o;
     CHECK_OK(tensor_alloc(&o, DT_FLOAT, &t->shape, &e), &e);
-    for (int64_t i = 0; i < tensor_numel(t); i++) tensor_set(&o, i, mode == 1 ? fabs(tensor_get(t, i)) : 1.0);
+    for (int64_t i = 0, n_el = tensor_numel(t); i < n_el; i++) tensor_set(&o, i, mode == 1 ? fabs(tensor_get(t, i)) : 1.0);
     return o;
 }
 
@@ -235,7 +237,7 @@ static void check_int8_bound(Kind k, bool fused, bool is_signed, const char *rul
     int qmax = int7 && k != K_DW ? 63 : 127;
     const Tensor *wq = edit_known(q, qn->inputs[1]);
     int wmax = 0;
-    for (int64_t i = 0; i < tensor_numel(wq); i++) wmax = fmax(wmax, fabs(tensor_get(wq, i)));
+    for (int64_t i = 0, n_el = tensor_numel(wq); i < n_el; i++) wmax = fmax(wmax, fabs(tensor_get(wq, i)));
     assert_int_equal(wmax, qmax); /* each channel's largest weight maps to +-qmax */
 
     Graph *plain = op_graph(k, false, 11 + (uint64_t)k);
@@ -243,7 +245,7 @@ static void check_int8_bound(Kind k, bool fused, bool is_signed, const char *rul
     Tensor C = run_mapped(plain, "w", ONES, &x, ONES), S = run_mapped(plain, "w", ABS, &x, ABS);
     Tensor y = run_ref(g, &f, 1), yr = run_ref(q, &f, 1), yf = run_fast(q, &f, 1);
     double worst = 0, max_err = 0;
-    for (int64_t i = 0; i < tensor_numel(&y); i++) {
+    for (int64_t i = 0, n_el = tensor_numel(&y); i < n_el; i++) {
         double w_s = ws->f[i % cout];
         double bound = xs / 2 * tensor_get(&A, i) + w_s / 2 * tensor_get(&B, i) + xs * w_s / 4 * tensor_get(&C, i);
         bound = bound * 1.0001 + 1e-5 * tensor_get(&S, i) + 1e-6;
@@ -310,9 +312,10 @@ static void conv_attrs(Builder *b, int n, const char *fmt) {
      c_ok    Conv2D NHWC, Const filter                       -> site (once calibrated)
      c_id    Conv2D whose filter is Identity(Const)           -> no site (filter not a Const)
      c_nchw  Conv2D NCHW                                      -> no site
-     c_bn    _FusedConv2D [FusedBatchNorm]                    -> no site (epilogue not expressible)
-     c_elu   _FusedConv2D [BiasAdd, Elu]                      -> no site
-     c_res   _FusedConv2D [BiasAdd, Add, Relu] (residual)     -> site */
+     c_bn    _FusedConv2D [FusedBatchNorm] (Const statistics) -> site (folded into weights and bias)
+     c_elu   _FusedConv2D [BiasAdd, Elu]                      -> site (Elu follows as a stock op)
+     c_res   _FusedConv2D [BiasAdd, Add, Relu] (residual)     -> site
+     c_hs    _FusedConv2D [BiasAdd, _FusedHardSwish]          -> no site (no stock op for it) */
 static Graph *conv_zoo_graph(void) {
     Err e = {0};
     Builder b;
@@ -361,6 +364,14 @@ static Graph *conv_zoo_graph(void) {
     if (n >= 0) CHECK_OK(node_set_attr_list_s(graph_node(b.g, n), "fused_ops", fres, 3, &e), &e);
     bld_attr_i(&b, n, "num_args", 2);
     ValueRef c_res = bld_end(&b, n);
+    Tensor w7 = f32_const(&b, shape_make(4, (int64_t[]){1, 1, 4, 4}), 0.3), b7 = bld_filled(&b, shape_make(1, (int64_t[]){4}), 0.2f);
+    n = bld_begin(&b, "c_hs", "_FusedConv2D", (ValueRef[]){c_res, bld_const(&b, "w7", &w7), bld_const(&b, "b7", &b7)}, 3);
+    conv_attrs(&b, n, "NHWC");
+    const char *fhs[] = {"BiasAdd", "_FusedHardSwish"};
+    if (n >= 0) CHECK_OK(node_set_attr_list_s(graph_node(b.g, n), "fused_ops", fhs, 2, &e), &e);
+    bld_attr_i(&b, n, "num_args", 1);
+    ValueRef c_hs = bld_end(&b, n);
+    bld_add_output(&b, c_hs);
     bld_add_output(&b, c_id);
     bld_add_output(&b, c_nchw);
     bld_add_output(&b, c_res);
@@ -380,16 +391,27 @@ static void test_conv_matching(void **state) {
     calibrate_on(g, &f, 1);
     SiteList s = {0};
     CHECK_OK(rule_sites(r8, g, &s, &e), &e);
-    assert_int_equal(s.n, 2);
+    assert_int_equal(s.n, 4);
     assert_string_equal(g->nodes[s.v[0].nodes[0]]->name, "c_ok");
-    assert_string_equal(g->nodes[s.v[1].nodes[0]]->name, "c_res");
+    assert_string_equal(g->nodes[s.v[1].nodes[0]]->name, "c_bn");
+    assert_string_equal(g->nodes[s.v[2].nodes[0]]->name, "c_elu");
+    assert_string_equal(g->nodes[s.v[3].nodes[0]]->name, "c_res");
     sitelist_free(&s);
     /* every site checked on both runtimes: a few 8-bit steps of the outputs' scale */
-    assert_int_equal(tr_check_each_site(r8, g, 0.05), 2);
-    assert_int_equal(tr_check_each_site(r7, g, 0.1), 2);
-    /* the residual conv keeps its Add operand and activation */
+    assert_int_equal(tr_check_each_site(r8, g, 0.05), 4);
+    assert_int_equal(tr_check_each_site(r7, g, 0.1), 4);
+    /* the residual conv keeps its Add operand and activation; the batch norm became a bias;
+       Elu follows the int8 conv and took the name */
     Graph *c = graph_clone(g, &e);
-    assert_int_equal(tr_apply_all(r7, c, 10), 2);
+    assert_int_equal(tr_apply_all(r7, c, 10), 4);
+    const Node *elu = c->nodes[graph_find(c, "c_elu")];
+    assert_string_equal(elu->op_name, "Elu");
+    assert_string_equal(c->nodes[elu->inputs[0].node]->op_name, "GrappoQConv2D");
+    assert_int_equal(node_attr_list(c->nodes[elu->inputs[0].node], "fused_ops")->n, 1);
+    const Node *bnq = c->nodes[graph_find(c, "c_bn")];
+    assert_string_equal(bnq->op_name, "GrappoQConv2D");
+    assert_int_equal(bnq->n_inputs, 3);
+    assert_int_equal(node_attr_list(bnq, "fused_ops")->n, 1);
     const Node *res = c->nodes[graph_find(c, "c_res")];
     assert_string_equal(res->op_name, "GrappoQConv2D");
     assert_int_equal(res->n_inputs, 4);
@@ -407,7 +429,17 @@ static void test_conv_matching(void **state) {
     /* a conv whose output has a control reader is not replaced (the float node must die) */
     c = graph_clone(g, &e);
     CHECK_OK(node_add_ctrl(c, graph_find(c, "c_id"), graph_find(c, "c_ok"), &e), &e);
-    assert_int_equal(n_sites(r8, c), 1);
+    assert_int_equal(n_sites(r8, c), 3);
+    graph_free(c);
+    /* batch-norm statistics that are not constants cannot be folded */
+    c = graph_clone(g, &e);
+    int mp = graph_add_node(c, "mean_in", "Placeholder", &e);
+    CHECK_OK(node_set_attr_type(c->nodes[mp], "dtype", DT_FLOAT, &e), &e);
+    Shape ms = shape_make(1, (int64_t[]){4});
+    CHECK_OK(node_set_attr_shape(c->nodes[mp], "shape", &ms, &e), &e);
+    c->nodes[graph_find(c, "c_bn")]->inputs[4] = (ValueRef){mp, 0};
+    CHECK_OK(graph_reinfer(c, ref_eval_node, NULL, &e), &e);
+    assert_int_equal(n_sites(r8, c), 3);
     graph_free(c);
     tensor_release(&x);
     graph_free(g);
@@ -418,7 +450,8 @@ static void test_conv_matching(void **state) {
      m_ta    MatMul transpose_a                                   -> no site
      m_act   MatMul of two activations                            -> no site (weight not Const)
      m_gelu  _FusedMatMul [BiasAdd, GeluExact]                    -> site
-     m_add   _FusedMatMul [BiasAdd, Add] (GrappoQMatMul has no Add) -> no site */
+     m_add   _FusedMatMul [BiasAdd, Add] (GrappoQMatMul has no Add) -> site: the Add follows as AddV2
+     m_ga    _FusedMatMul [BiasAdd, GeluApproximate]              -> no site (no stock op for it) */
 static void test_matmul_matching(void **state) {
     (void)state;
     Err e = {0};
@@ -443,6 +476,14 @@ static void test_matmul_matching(void **state) {
     if (n >= 0) CHECK_OK(node_set_attr_list_s(graph_node(b.g, n), "fused_ops", fa, 2, &e), &e);
     bld_attr_i(&b, n, "num_args", 2);
     ValueRef m_add = bld_end(&b, n);
+    Tensor w5 = f32_const(&b, shape_make(2, (int64_t[]){3, 3}), 0.3), b5 = f32_const(&b, shape_make(1, (int64_t[]){3}), 0.1);
+    n = bld_begin(&b, "m_ga", "_FusedMatMul", (ValueRef[]){m_add, bld_const(&b, "w5", &w5), bld_const(&b, "b5", &b5)}, 3);
+    bld_attr_type(&b, n, "T", DT_FLOAT);
+    const char *fga[] = {"BiasAdd", "GeluApproximate"};
+    if (n >= 0) CHECK_OK(node_set_attr_list_s(graph_node(b.g, n), "fused_ops", fga, 2, &e), &e);
+    bld_attr_i(&b, n, "num_args", 1);
+    ValueRef m_ga = bld_end(&b, n);
+    bld_add_output(&b, m_ga);
     bld_add_output(&b, m_ta);
     bld_add_output(&b, m_add);
     Graph *g = bld_finish(&b);
@@ -454,19 +495,23 @@ static void test_matmul_matching(void **state) {
     calibrate_on(g, &f, 1);
     SiteList s = {0};
     CHECK_OK(rule_sites(r8, g, &s, &e), &e);
-    assert_int_equal(s.n, 2);
+    assert_int_equal(s.n, 3);
     assert_string_equal(g->nodes[s.v[0].nodes[0]]->name, "m_ok");
     assert_string_equal(g->nodes[s.v[1].nodes[0]]->name, "m_gelu");
+    assert_string_equal(g->nodes[s.v[2].nodes[0]]->name, "m_add");
     sitelist_free(&s);
-    assert_int_equal(tr_check_each_site(r8, g, 0.05), 2);
-    assert_int_equal(tr_check_each_site(r7, g, 0.1), 2);
+    assert_int_equal(tr_check_each_site(r8, g, 0.05), 3);
+    assert_int_equal(tr_check_each_site(r7, g, 0.1), 3);
     Graph *c = graph_clone(g, &e);
-    assert_int_equal(tr_apply_all(r7, c, 10), 2);
+    assert_int_equal(tr_apply_all(r7, c, 10), 3);
+    const Node *an = c->nodes[graph_find(c, "m_add")];
+    assert_string_equal(an->op_name, "AddV2");
+    assert_string_equal(c->nodes[an->inputs[0].node]->op_name, "GrappoQMatMul");
     const Node *gn = c->nodes[graph_find(c, "m_gelu")];
     assert_string_equal(gn->op_name, "GrappoQMatMul");
     assert_string_equal(node_attr_list(gn, "fused_ops")->s[1].data, "GeluExact");
     assert_int_equal(tr_count_op(c, "MatMul"), 2); /* m_ta, m_act */
-    assert_int_equal(tr_count_op(c, "_FusedMatMul"), 1);
+    assert_int_equal(tr_count_op(c, "_FusedMatMul"), 1); /* m_ga */
     char impl[64];
     assert_string_not_equal(impl_of(c, "m_ok", impl, sizeof impl), "ref");
     graph_free(c);
@@ -500,13 +545,14 @@ static void check_bf16_bound(Kind k) {
     Tensor S = run_mapped(g, "w", ABS, &x, ABS), y = run_ref(g, &f, 1), yr = run_ref(q, &f, 1), yf = run_fast(q, &f, 1);
     const double u = 1.0 / 256;
     double worst = 0, max_err = 0;
-    for (int64_t i = 0; i < tensor_numel(&y); i++) {
+    for (int64_t i = 0, n_el = tensor_numel(&y); i < n_el; i++) {
         double s = tensor_get(&S, i), e1 = (2 * u + u * u) * s;
         double bound = e1 + u * (fabs(tensor_get(&y, i)) + e1) + 1e-5 * s + 1e-7;
         for (int r = 0; r < 2; r++) {
             double err = fabs(tensor_get(r ? &yf : &yr, i) - tensor_get(&y, i));
             if (!(err <= bound)) {
-                print_error("bf16 %s: output %lld (%s): |dy| %.4g > bound %.4g\n", kind_name[k], (long long)i, r ? "fast" : "ref", err, bound);
+                print_error("bf16 %s: output %lld (%s): |dy| %.4g > bound %.4g\n", kind_name[k], (long long)i,
+                            r ? "fast" : "ref", err, bound);
                 fail();
             }
             if (err > max_err) max_err = err;
@@ -557,6 +603,60 @@ static void test_bf16_matching(void **state) {
     assert_int_equal(tr_count_op(q, "Cast"), 2); /* one in (shared), one out */
     assert_int_equal(tr_check_each_site(rule("bf16_compute"), g, 2e-2), 1);
     graph_free(q);
+    graph_free(g);
+}
+
+/* cast_pair: two adjacent bf16 convolutions pass bfloat16 directly, exactly */
+static void test_cast_pair(void **state) {
+    (void)state;
+    Err e = {0};
+    Builder b;
+    CHECK_OK(bld_init(&b, 6, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(4, (int64_t[]){1, 6, 6, 4}), NULL);
+    ValueRef c1 = bld_conv2d(&b, "c1", x, 3, 4, 1, "SAME", 0.3);
+    ValueRef c2 = bld_conv2d(&b, "c2", c1, 3, 4, 1, "SAME", 0.3);
+    bld_add_output(&b, c2);
+    Graph *g = bld_finish(&b);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    assert_int_equal(tr_apply_all(rule("bf16_compute"), g, 10), 2);
+    assert_int_equal(tr_count_op(g, "Cast"), 4);
+    const RuleDef *r = rule("cast_pair");
+    Graph *q = apply_once(r, g);
+    assert_int_equal(tr_count_op(q, "Cast"), 2);
+    const Node *c2b = q->nodes[graph_find(q, "c2/Conv2D/bf16")];
+    assert_string_equal(q->nodes[c2b->inputs[0].node]->name, "c1/Conv2D/bf16");
+    assert_int_equal(n_sites(r, q), 0);
+    Tensor xv = x_for(g, true, 2);
+    RefFeed f = {"x", xv};
+    Tensor y = run_ref(g, &f, 1), yr = run_ref(q, &f, 1), yf = run_fast(q, &f, 1), yg = run_fast(g, &f, 1);
+    assert_tensor_near(&yr, &y, 0); /* exact */
+    assert_tensor_near(&yf, &yg, 0);
+    tensor_release(&y);
+    tensor_release(&yr);
+    tensor_release(&yf);
+    tensor_release(&yg);
+    tensor_release(&xv);
+    graph_free(q);
+    /* refused: the round trip's result is a graph output; the other order (float -> bf16 ->
+       float rounds, it is no identity) */
+    Graph *c = graph_clone(g, &e);
+    int outer = graph_find(c, "c2/Conv2D/bf16");
+    CHECK_OK(graph_add_output(c, c->nodes[outer]->inputs[0], &e), &e);
+    assert_int_equal(n_sites(r, c), 0);
+    graph_free(c);
+    graph_free(g);
+    g = op_graph(K_CONV, false, 1);
+    Graph *one = apply_once(rule("bf16_compute"), g);
+    assert_int_equal(n_sites(r, one), 0); /* x -> bf16 -> op -> float: no round trip */
+    graph_free(one);
+    graph_free(g);
+    CHECK_OK(bld_init(&b, 6, false, &e), &e);
+    x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(1, (int64_t[]){8}), NULL);
+    ValueRef t = bld_cast(&b, "to_float", bld_cast(&b, "to_bf16", x, DT_BFLOAT16), DT_FLOAT);
+    bld_add_output(&b, bld_unary(&b, "r", "Relu", t));
+    g = bld_finish(&b);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    assert_int_equal(n_sites(r, g), 0); /* float -> bf16 -> float rounds: no identity */
     graph_free(g);
 }
 
@@ -616,14 +716,15 @@ static void check_weights(Kind k, bool int8) {
     Tensor y = run_ref(g, &f, 1), yr = run_ref(q, &f, 1), yf = run_fast(q, &f, 1);
     int64_t cout = y.shape.dim[y.shape.rank - 1];
     double worst = 0, max_err = 0;
-    for (int64_t i = 0; i < tensor_numel(&y); i++) {
+    for (int64_t i = 0, n_el = tensor_numel(&y); i < n_el; i++) {
         double s = tensor_get(&S, i), bsum = tensor_get(&B, i);
         double bound = int8 ? sc->f[i % cout] / 2 * bsum : ldexp(s, -11) + ldexp(bsum, -25);
         bound = bound * 1.0001 + 1e-5 * s + 1e-7;
         for (int r = 0; r < 2; r++) {
             double err = fabs(tensor_get(r ? &yf : &yr, i) - tensor_get(&y, i));
             if (!(err <= bound)) {
-                print_error("%s %s: output %lld (%s): |dy| %.4g > bound %.4g\n", rn, kind_name[k], (long long)i, r ? "fast" : "ref", err, bound);
+                print_error("%s %s: output %lld (%s): |dy| %.4g > bound %.4g\n", rn, kind_name[k], (long long)i,
+                            r ? "fast" : "ref", err, bound);
                 fail();
             }
             if (err > max_err) max_err = err;
@@ -733,7 +834,7 @@ static void test_pair_requantize(void **state) {
     double step = node_attr_f(c1, "out_scale", 0), wsum = 0;
     const Tensor *w2 = edit_known(q, c2->inputs[1]);
     const AttrList *ws = node_attr_list(c2, "filter_scales");
-    for (int64_t i = 0; i < tensor_numel(w2); i++) wsum = fmax(wsum, fabs(tensor_get(w2, i)) * ws->f[i % 4] * 8);
+    for (int64_t i = 0, n_el = tensor_numel(w2); i < n_el; i++) wsum = fmax(wsum, fabs(tensor_get(w2, i)) * ws->f[i % 4] * 8);
     assert_tensor_near(&yf, &y, step * wsum + 1e-5);
     char impl[64];
     assert_string_not_equal(impl_of(q, "c1", impl, sizeof impl), "ref");
@@ -949,6 +1050,40 @@ static void test_resnet8_int7(void **state) {
     graph_free(g);
 }
 
+/* With the exact rewrites first (the "grappler" pipeline: batch norm folded, bias, Relu and
+   residual Add fused), then calibration, every conv quantized with 7-bit weights and
+   dequantize_pair: convolutions whose output only feeds the next int8 conv write uint8. */
+static void test_resnet8_grappler_int7(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *orig = zoo("resnet8", 0, 0, 1), *g = graph_clone(orig, &e);
+    int convs = tr_count_op(g, "Conv2D");
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", g, 0, &log, &e), &e);
+    calibrate_generated(g, 4, CALIB_MINMAX);
+    assert_int_equal(tr_apply_all(rule("quantize_conv_int7"), g, 100), convs);
+    int pairs = tr_apply_all(rule("dequantize_pair"), g, 100);
+    int u8 = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        u8 += g->nodes[i]->op == OP_GRAPPO_QCONV2D && node_attr_type(g->nodes[i], "out_type", DT_FLOAT) == DT_UINT8;
+    Fidelity fr = fidelity(orig, g, 16, false), ff = fidelity(orig, g, 16, true);
+    printf("[ resnet8  ] grappler + quantize_conv_int7 + dequantize_pair: %d nodes -> %d, %d int8 convs (%d write uint8, %d "
+           "GrappoQuantize left);\n[ resnet8  ]   16 held-out inputs: ref top-1 %.1f%%, cosine min %.5f; fast top-1 %.1f%%, "
+           "cosine min %.5f\n",
+           orig->n_nodes, g->n_nodes, tr_count_op(g, "GrappoQConv2D"), u8, tr_count_op(g, "GrappoQuantize"), 100 * fr.top1,
+           fr.min_cos, 100 * ff.top1, ff.min_cos);
+    assert_int_equal(u8, pairs);
+    assert_true(pairs > 0);
+    assert_true(fr.min_cos >= 0.98 && ff.min_cos >= 0.98);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
+    assert_non_null(p);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_GRAPPO_QCONV2D) assert_string_not_equal(plan_node_impl(p, i), "ref");
+    plan_free(p);
+    graph_free(g);
+    graph_free(orig);
+}
+
 /* max|cand - orig| / max|orig| over all outputs on generated inputs (seed), each on the
    reference or the fast runtime (one thread) */
 static double model_err2(const Graph *orig, const Graph *cand, bool orig_fast, bool fast, uint64_t seed) {
@@ -994,42 +1129,209 @@ static double model_err(const Graph *orig, const Graph *cand, bool fast, uint64_
     return model_err2(orig, cand, false, fast, seed);
 }
 
-/* Applies `rule_name` to exhaustion on a clone of g and checks the outputs on both runtimes
-   within tol (max |dy| / max |y|); returns the sites applied. */
-static int exhaust(const char *model, const Graph *g, const char *rule_name, double tol, double tol_fast) {
+/* Applies `rule_name` to exhaustion on a clone of g and checks the outputs: against g within
+   tol (max |dy| / max |y|; tol < 0: only finite, for chaotic models) on both runtimes, and
+   the rewritten graph's fast-runtime outputs against its reference ones within tol_fast.
+   *applied (if not NULL) gets the sites applied; returns the rewritten graph. */
+static Graph *exhaust_keep(const char *model, const Graph *g, const char *rule_name, double tol, double tol_fast, int *applied) {
     Err e = {0};
     Graph *c = graph_clone(g, &e);
     assert_non_null(c);
     int n = tr_apply_all(rule(rule_name), c, 1000);
     assert_int_equal(n_sites(rule(rule_name), c), 0);
     double er = model_err(g, c, false, 7), ef = model_err(g, c, true, 7), erf = model_err2(c, c, false, true, 7);
-    printf("[ zoo      ] %-13s %-21s %3d sites, nodes %4d -> %4d, rel err vs float: ref %.3g fast %.3g (tol %g); "
-           "fast vs ref %.3g (tol %g)\n",
-           model, rule_name, n, g->n_nodes, c->n_nodes, er, ef, tol, erf, tol_fast);
-    if (!(er <= tol) || !(ef <= tol) || !(erf <= tol_fast)) {
-        print_error("%s on %s: rel err %.3g / %.3g > %g or %.3g > %g\n", rule_name, model, er, ef, tol, erf, tol_fast);
+    printf("[ zoo      ] %-13s %-20s %3d sites, nodes %4d -> %4d; rel err vs float: ref %.3g, fast %.3g; fast vs ref %.3g\n",
+           model, rule_name, n, g->n_nodes, c->n_nodes, er, ef, erf);
+    bool ok = isfinite(er) && isfinite(ef) && isfinite(erf) && (tol < 0 || (er <= tol && ef <= tol)) &&
+              (tol_fast < 0 || erf <= tol_fast);
+    if (!ok) {
+        print_error("%s on %s: rel err %.3g / %.3g (tol %g), fast vs ref %.3g (tol %g)\n", rule_name, model, er, ef, tol, erf,
+                    tol_fast);
         fail();
     }
-    graph_free(c);
+    if (applied) *applied = n;
+    return c;
+}
+
+static int exhaust(const char *model, const Graph *g, const char *rule_name, double tol, double tol_fast) {
+    int n;
+    graph_free(exhaust_keep(model, g, rule_name, tol, tol_fast, &n));
     return n;
 }
 
-/* Tolerances (max |dy| / max |y| over the outputs): bf16 and fp16 weights round each operand
-   relatively (2^-8, 2^-11) and deep networks accumulate that over layers; int8 adds half a
-   step of each layer's input range per layer. The bounds are a few times what was measured
-   when the rules were written, so a regression of the rounding (a wrong scale, a lost
-   channel) fails. */
+/* ---- per-layer bounds inside a quantized model ---- */
+
+/* g's node j (a plain Conv2D / DepthwiseConv2dNative / MatMul with a Const weight) alone:
+   Placeholder "x" of shape xs -> op "op" (Const "w") -> output */
+static Graph *layer_graph(const Graph *g, int j, const Shape *xs) {
+    Err e = {0};
+    const Node *n = g->nodes[j];
+    Graph *m = graph_new();
+    int x = graph_add_node(m, "x", "Placeholder", &e);
+    CHECK_OK(x < 0, &e);
+    CHECK_OK(node_set_attr_type(m->nodes[x], "dtype", DT_FLOAT, &e), &e);
+    CHECK_OK(node_set_attr_shape(m->nodes[x], "shape", xs, &e), &e);
+    const Tensor *wt = edit_known(g, n->inputs[1]);
+    assert_non_null(wt);
+    int w = edit_add_const(m, "w", wt, &e);
+    int op = graph_add_node(m, "op", n->op_name, &e);
+    CHECK_OK(w < 0 || op < 0, &e);
+    CHECK_OK(node_add_input(m, op, (ValueRef){x, 0}, &e), &e);
+    CHECK_OK(node_add_input(m, op, (ValueRef){w, 0}, &e), &e);
+    for (int k = 0; k < n->n_attrs; k++) CHECK_OK(edit_copy_attr(m->nodes[op], n, n->attrs[k].name, &e), &e);
+    CHECK_OK(graph_add_output(m, (ValueRef){op, 0}, &e), &e);
+    CHECK_OK(graph_infer(m, NULL, 0, ref_eval_node, NULL, &e), &e);
+    return m;
+}
+
+/* For every GrappoQConv2D / GrappoQMatMul of q that replaced a plain layer of g (same name),
+   the layer's float input X and its int8 output are fetched from q, on the reference and on
+   the fast runtime, and the float layer is run alone on that X. With X' = X dequantized after
+   GrappoQuantize (clamped to the calibrated range: the inputs here are not the calibration
+   batches) and |dw| <= w_scale[o] / 2:
+       |y_int8 - y_float| <= sum |X - X'| |w| + w_scale[o] / 2 * sum |X'|
+   (+ float32 rounding). A chaotic model (see test_zoo_mobilenet) cannot be judged by its
+   outputs; its layers can. Returns the number of layers checked. */
+static int check_layers(const Graph *g, const Graph *q, const char *label) {
+    Err e = {0};
+    int lay[256], n = 0;
+    ValueRef fetch[512];
+    for (int i = 0; i < q->n_nodes; i++) {
+        const Node *qn = q->nodes[i];
+        if (qn->op != OP_GRAPPO_QCONV2D && qn->op != OP_GRAPPO_QMATMUL) continue;
+        int j = graph_find(g, qn->name);
+        assert_true(j >= 0);
+        const Node *fn = g->nodes[j];
+        if (fn->op != OP_CONV2D && fn->op != OP_DEPTHWISE_CONV2D && fn->op != OP_MATMUL) continue;
+        const Node *quant = q->nodes[qn->inputs[0].node];
+        assert_string_equal(quant->op_name, "GrappoQuantize");
+        assert_true(n < 256);
+        lay[n] = i;
+        fetch[2 * n] = quant->inputs[0];
+        fetch[2 * n + 1] = (ValueRef){i, 0};
+        n++;
+    }
+    RefFeed feeds[8];
+    int nf = 0;
+    for (int i = 0; i < q->n_nodes && nf < 8; i++)
+        if (q->nodes[i]->op == OP_PLACEHOLDER) {
+            feeds[nf].name = q->nodes[i]->name;
+            CHECK_OK(input_generate(q, i, 7, &feeds[nf].value, &e), &e);
+            nf++;
+        }
+    Tensor *vals = calloc((size_t)(2 * n + 1), sizeof *vals);
+    double worst = 0;
+    for (int rt = 0; rt < 2; rt++) {
+        if (rt) {
+            Plan *p = plan_compile(q, fetch, 2 * n, &one_thread, &e);
+            if (!p) { print_error("%s\n", e.msg); fail(); }
+            CHECK_OK(plan_run(p, feeds, nf, vals, NULL, &e), &e);
+            plan_free(p);
+        } else {
+            CHECK_OK(ref_run(q, feeds, nf, fetch, 2 * n, vals, NULL, &e), &e);
+        }
+        for (int l = 0; l < n; l++) {
+            const Node *qn = q->nodes[lay[l]];
+            const Node *quant = q->nodes[qn->inputs[0].node];
+            float xs = node_attr_f(quant, "scale", 0);
+            int32_t zp = (int32_t)node_attr_i(quant, "zero_point", 0);
+            const AttrList *ws = node_attr_list(qn, qn->op == OP_GRAPPO_QCONV2D ? "filter_scales" : "w_scales");
+            const Tensor *X = &vals[2 * l], *Y = &vals[2 * l + 1];
+            Tensor dx = map_tensor(X, ONES), xq = map_tensor(X, ONES);
+            for (int64_t i = 0, n_el = tensor_numel(X); i < n_el; i++) {
+                double x = tensor_get(X, i);
+                double deq = (double)(lowp_quantize_one((float)x, xs, zp, DT_UINT8) - zp) * xs;
+                tensor_set(&dx, i, fabs(x - deq));
+                tensor_set(&xq, i, fabs(deq));
+            }
+            Graph *m = layer_graph(g, graph_find(g, qn->name), &X->shape);
+            Tensor y = run_mapped(m, "w", AS_IS, X, AS_IS), t1 = run_mapped(m, "w", ABS, &dx, AS_IS);
+            Tensor t2 = run_mapped(m, "w", ONES, &xq, AS_IS), S = run_mapped(m, "w", ABS, X, ABS);
+            assert_int_equal(tensor_numel(&y), tensor_numel(Y));
+            int64_t cout = ws->n;
+            for (int64_t i = 0, n_el = tensor_numel(&y); i < n_el; i++) {
+                double bound = (tensor_get(&t1, i) + ws->f[i % cout] / 2 * tensor_get(&t2, i)) * 1.0001 +
+                               1e-5 * tensor_get(&S, i) + 1e-6;
+                double err = fabs(tensor_get(Y, i) - tensor_get(&y, i));
+                if (!(err <= bound)) {
+                    print_error("%s layer %s (%s runtime) output %lld: |dy| %.4g > bound %.4g\n", label, qn->name,
+                                rt ? "fast" : "ref", (long long)i, err, bound);
+                    fail();
+                }
+                if (err / bound > worst) worst = err / bound;
+            }
+            Tensor *ts[] = {&dx, &xq, &y, &t1, &t2, &S};
+            for (int k = 0; k < 6; k++) tensor_release(ts[k]);
+            graph_free(m);
+        }
+        for (int k = 0; k < 2 * n; k++) tensor_release(&vals[k]);
+    }
+    printf("[ layers   ] %s: %d int8 layers within their bound on both runtimes (worst |dy|/bound %.2f)\n", label, n, worst);
+    free(vals);
+    for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
+    return n;
+}
+
+/* max |y(x + d) - y(x)| / max |y(x)| for a uniform perturbation d in [-eps, eps]: how much
+   the float model itself amplifies a small change of its input */
+static double sensitivity(const Graph *g, double eps) {
+    Err e = {0};
+    int x = -1;
+    for (int i = 0; i < g->n_nodes && x < 0; i++)
+        if (g->nodes[i]->op == OP_PLACEHOLDER) x = i;
+    RefFeed f = {g->nodes[x]->name, {0}}, f2 = {g->nodes[x]->name, {0}};
+    CHECK_OK(input_generate(g, x, 7, &f.value, &e), &e);
+    f2.value = uniform(&f.value.shape, -eps, eps, 3);
+    for (int64_t i = 0, n_el = tensor_numel(&f.value); i < n_el; i++)
+        tensor_set(&f2.value, i, tensor_get(&f2.value, i) + tensor_get(&f.value, i));
+    Tensor a = run_ref(g, &f, 1), b = run_ref(g, &f2, 1);
+    double r = tr_rel_err(&b, &a);
+    tensor_release(&a);
+    tensor_release(&b);
+    tensor_release(&f.value);
+    tensor_release(&f2.value);
+    return r;
+}
+
+/* Whole-model tolerances (max |dy| / max |y|) on well-conditioned models are a few times what
+   was measured when the rules were written (bert-tiny: int8 0.0084, int7 0.014, bf16 0.0028,
+   fp16 weights 0.00023, int8 weights 0.0065; resnet8 and the random DAGs similar), so a wrong
+   scale or a lost channel fails; fast vs reference on a rewritten graph: float32 rounding. */
+
+/* The zoo's mobilenet_v2 (random weights) is chaotic: a 1e-5 input perturbation moves its
+   logits by ~0.5% (printed), so the ~1/510 relative rounding of 8-bit activations moves them
+   by O(1) - its outputs cannot judge a precision rule. Its layers can: every conv is
+   quantized and each is checked against its own bound (check_layers); the whole-model numbers
+   are printed and must be finite. */
 static void test_zoo_mobilenet(void **state) {
     (void)state;
     Graph *g = zoo("mobilenet_v2", 64, 0, 1);
+    printf("[ zoo      ] mobilenet_v2 float sensitivity: input +-1e-5 -> rel output change %.3g\n", sensitivity(g, 1e-5));
     calibrate_generated(g, 2, CALIB_MINMAX);
-    int convs = tr_count_op(g, "Conv2D") + tr_count_op(g, "DepthwiseConv2dNative");
-    assert_int_equal(exhaust("mobilenet_v2", g, "quantize_conv_int7", 1e9, 1e9), convs);
-    assert_int_equal(exhaust("mobilenet_v2", g, "quantize_conv_int8", 1e9, 1e9), convs);
-    exhaust("mobilenet_v2", g, "bf16_compute", 1e9, 1e9);
-    exhaust("mobilenet_v2", g, "weights_fp16", 1e9, 1e9);
-    exhaust("mobilenet_v2", g, "weights_int8", 1e9, 1e9);
-    assert_int_equal(exhaust("mobilenet_v2", g, "dequantize_pair", 1e9, 1e9), 0); /* nothing int8 yet */
+    int convs = tr_count_op(g, "Conv2D") + tr_count_op(g, "DepthwiseConv2dNative"), n;
+    Graph *q = exhaust_keep("mobilenet_v2", g, "quantize_conv_int7", -1, -1, &n);
+    assert_int_equal(n, convs);
+    assert_int_equal(check_layers(g, q, "mobilenet_v2 int7"), convs);
+    graph_free(q);
+    assert_int_equal(exhaust("mobilenet_v2", g, "quantize_conv_int8", -1, -1), convs); /* layers: see resnet8, bert */
+    assert_int_equal(exhaust("mobilenet_v2", g, "bf16_compute", -1, -1), tr_count_op(g, "Conv2D") + tr_count_op(g, "MatMul"));
+    assert_true(exhaust("mobilenet_v2", g, "weights_fp16", -1, -1) > 0);
+    assert_true(exhaust("mobilenet_v2", g, "weights_int8", -1, -1) > 0);
+    assert_int_equal(exhaust("mobilenet_v2", g, "dequantize_pair", -1, -1), 0); /* nothing int8 yet */
+    graph_free(g);
+}
+
+static void test_zoo_resnet8(void **state) {
+    (void)state;
+    Graph *g = zoo("resnet8", 0, 0, 1);
+    calibrate_generated(g, 4, CALIB_MINMAX);
+    int n;
+    Graph *q = exhaust_keep("resnet8", g, "quantize_conv_int8", 0.05, 1e-4, &n);
+    assert_int_equal(check_layers(g, q, "resnet8 int8"), n);
+    graph_free(q);
+    exhaust("resnet8", g, "bf16_compute", 0.03, 1e-4);
+    exhaust("resnet8", g, "weights_fp16", 2e-3, 1e-4);
+    exhaust("resnet8", g, "weights_int8", 0.03, 1e-4);
     graph_free(g);
 }
 
@@ -1037,13 +1339,18 @@ static void test_zoo_bert(void **state) {
     (void)state;
     Graph *g = zoo("bert-tiny", 0, 16, 1);
     calibrate_generated(g, 2, CALIB_MINMAX);
-    int mm = tr_count_op(g, "MatMul");
-    assert_true(mm > 0);
-    exhaust("bert-tiny", g, "quantize_matmul_int8", 1e9, 1e9);
-    exhaust("bert-tiny", g, "quantize_matmul_int7", 1e9, 1e9);
-    exhaust("bert-tiny", g, "bf16_compute", 1e9, 1e9);
-    exhaust("bert-tiny", g, "weights_fp16", 1e9, 1e9);
-    exhaust("bert-tiny", g, "weights_int8", 1e9, 1e9);
+    int mm = tr_count_op(g, "MatMul"), n;
+    Graph *q = exhaust_keep("bert-tiny", g, "quantize_matmul_int8", 0.05, 1e-4, &n);
+    assert_int_equal(n, mm);
+    assert_int_equal(check_layers(g, q, "bert-tiny int8"), mm);
+    graph_free(q);
+    q = exhaust_keep("bert-tiny", g, "quantize_matmul_int7", 0.05, 1e-4, &n);
+    assert_int_equal(check_layers(g, q, "bert-tiny int7"), mm);
+    graph_free(q);
+    /* every MatMul and BatchMatMulV2 */
+    assert_int_equal(exhaust("bert-tiny", g, "bf16_compute", 0.02, 1e-4), mm + tr_count_op(g, "BatchMatMulV2"));
+    exhaust("bert-tiny", g, "weights_fp16", 2e-3, 1e-4);
+    exhaust("bert-tiny", g, "weights_int8", 0.03, 1e-4);
     graph_free(g);
 }
 
@@ -1054,11 +1361,11 @@ static void test_zoo_random(void **state) {
         calibrate_generated(g, 2, CALIB_MINMAX);
         char name[32];
         snprintf(name, sizeof name, "random/%llu", (unsigned long long)seed);
-        exhaust(name, g, "quantize_conv_int7", 1e9, 1e9);
-        exhaust(name, g, "quantize_matmul_int7", 1e9, 1e9);
-        exhaust(name, g, "bf16_compute", 1e9, 1e9);
-        exhaust(name, g, "weights_fp16", 1e9, 1e9);
-        exhaust(name, g, "weights_int8", 1e9, 1e9);
+        exhaust(name, g, "quantize_conv_int7", 0.05, 1e-4);
+        exhaust(name, g, "quantize_matmul_int7", 0.05, 1e-4);
+        exhaust(name, g, "bf16_compute", 0.02, 1e-4);
+        exhaust(name, g, "weights_fp16", 2e-3, 1e-4);
+        exhaust(name, g, "weights_int8", 0.03, 1e-4);
         graph_free(g);
     }
 }
@@ -1071,11 +1378,14 @@ int main(void) {
         cmocka_unit_test(test_matmul_matching),
         cmocka_unit_test(test_bf16_bound),
         cmocka_unit_test(test_bf16_matching),
+        cmocka_unit_test(test_cast_pair),
         cmocka_unit_test(test_weights_bound),
         cmocka_unit_test(test_weights_matching),
         cmocka_unit_test(test_pair_requantize),
         cmocka_unit_test(test_pair_round_trip),
         cmocka_unit_test(test_resnet8_int7),
+        cmocka_unit_test(test_resnet8_grappler_int7),
+        cmocka_unit_test(test_zoo_resnet8),
         cmocka_unit_test(test_zoo_mobilenet),
         cmocka_unit_test(test_zoo_bert),
         cmocka_unit_test(test_zoo_random),

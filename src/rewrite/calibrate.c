@@ -95,6 +95,12 @@ int calib_set_range(Graph *g, ValueRef v, float lo, float hi, Err *err) {
     return 0;
 }
 
+int calib_carry(Graph *g, ValueRef from, ValueRef to, Err *err) {
+    float lo, hi, a, b;
+    if (!calib_range(g, from, &lo, &hi) || calib_range(g, to, &a, &b)) return 0;
+    return calib_set_range(g, to, lo, hi, err);
+}
+
 /* ---- statistics of one value over all batches ---- */
 
 typedef struct ValueStats {
@@ -172,10 +178,14 @@ static double stats_percentile(const ValueStats *s, double p) {
 static const Graph *graph_for_batch(const Graph *g, const RefFeed *feeds, int n_feeds, Graph **owned, Err *err) {
     *owned = NULL;
     bool same = true;
-    for (int k = 0; k < n_feeds && same; k++) {
+    for (int k = 0; k < n_feeds; k++) {
         ValueRef r;
         if (graph_parse_ref(g, feeds[k].name, &r, err)) return NULL;
-        same = shape_equal(&graph_value(g, r)->shape, &feeds[k].value.shape);
+        if (g->nodes[r.node]->op != OP_PLACEHOLDER || r.port != 0) {
+            err_set(err, ERR_INPUT, "calibration feed '%s' is not a placeholder", feeds[k].name);
+            return NULL;
+        }
+        same = same && shape_equal(&graph_value(g, r)->shape, &feeds[k].value.shape);
     }
     if (same) return g;
     InputSpec *specs = calloc((size_t)n_feeds + 1, sizeof *specs);

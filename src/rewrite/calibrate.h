@@ -65,6 +65,11 @@ bool calib_range(const Graph *g, ValueRef v, float *lo, float *hi);
    new). Tests and the CLI use it to annotate by hand. */
 int calib_set_range(Graph *g, ValueRef v, float lo, float hi, Err *err);
 
+/* Carries the range of `from` to `to` when `to` has none: for rewrites where `to` now computes
+   the value `from` computed (a fused node taking over a Relu's readers), so calibrating before
+   exact rewrites is not lost. Returns 0 or -1 (OOM). */
+int calib_carry(Graph *g, ValueRef from, ValueRef to, Err *err);
+
 /* ---- calibration batches (batches[b] is an array of *n_feeds RefFeeds, one per Placeholder
    in node order; names are copies; free with calib_batches_free) ---- */
 

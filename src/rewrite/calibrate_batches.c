@@ -103,7 +103,7 @@ static int fit_placeholder(const Node *n, const char *path, Tensor *t, Tensor *o
         return err_set(err, ERR_INPUT, "%s: input '%s' has dtype %s, which calibration cannot feed", path, n->name,
                        dtype_name(v->dtype));
     if (tensor_alloc(out, v->dtype, &t->shape, err)) return err_prefix(err, "%s", path);
-    for (int64_t i = 0; i < tensor_numel(t); i++) tensor_set(out, i, tensor_get(t, i));
+    for (int64_t i = 0, n_el = tensor_numel(t); i < n_el; i++) tensor_set(out, i, tensor_get(t, i));
     tensor_release(t);
     return 0;
 }

@@ -9,7 +9,11 @@
  * Const, the old one stays for its other readers), other values get a Cast. The Cast back to
  * float32 takes the node's name (users fetch by name) and its calibration attributes; the node
  * itself is renamed "<name>/bf16". Error: each operand rounded to 8 significant bits, products
- * accumulated in float32, the result rounded to bfloat16 once. */
+ * accumulated in float32, the result rounded to bfloat16 once.
+ *
+ * cast_pair (simplify, exact): Cast(float -> T)(Cast(T -> float)(x)) with T bfloat16 or float16
+ * is x - widening is exact and rounding an exactly representable value gives it back - so
+ * two adjacent bf16 nodes pass bfloat16 directly instead of a float round trip. */
 #include <stdio.h>
 #include <string.h>
 
@@ -67,7 +71,7 @@ static int add_bf16_const(Graph *g, const char *base, const Tensor *t, Err *err)
     if (tensor_alloc(&b, DT_BFLOAT16, &t->shape, err)) return -1;
     const float *x = tensor_data(t);
     uint16_t *y = tensor_mut(&b);
-    for (int64_t i = 0; i < tensor_numel(t); i++) y[i] = float_to_bfloat16(x[i]);
+    for (int64_t i = 0, n_el = tensor_numel(t); i < n_el; i++) y[i] = float_to_bfloat16(x[i]);
     int c = edit_add_const(g, base, &b, err);
     tensor_release(&b);
     return c;
@@ -132,4 +136,48 @@ const RuleDef bf16_compute = {
            "activations, bf16 Const weights/args, Cast(bf16->f32) after (stock ops): changes numerics",
     .find = find_bf16,
     .apply = apply_bf16,
+};
+
+/* ---- cast_pair ---- */
+
+static bool is_cast(const Node *n, int src, int dst) {
+    return n->op == OP_CAST && n->n_inputs == 1 && node_attr_type(n, "SrcT", DT_INVALID) == src &&
+           node_attr_type(n, "DstT", DT_INVALID) == dst;
+}
+
+static bool cast_pair_site(const Graph *g, const GraphUses *u, int i) {
+    const Node *outer = g->nodes[i];
+    if (outer->op != OP_CAST) return false;
+    int t = node_attr_type(outer, "DstT", DT_INVALID);
+    if (t != DT_BFLOAT16 && t != DT_HALF) return false;
+    if (!is_cast(outer, DT_FLOAT, t)) return false;
+    const Node *inner = g->nodes[outer->inputs[0].node];
+    if (!is_cast(inner, t, DT_FLOAT) || node_input_value(g, inner, 0)->dtype != t) return false;
+    /* the outer Cast's value disappears: not fetched, no control readers */
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k].node == i) return false;
+    return !fold_has_ctrl_readers(g, u, i);
+}
+
+static int find_cast_pair(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!cast_pair_site(g, u, i)) continue;
+        Site s = {.n = 2, .nodes = {i, g->nodes[i]->inputs[0].node}};
+        if (sitelist_push(out, &s, err)) return -1;
+    }
+    return 0;
+}
+
+static int apply_cast_pair(Graph *g, const Site *s, Err *err) {
+    ValueRef x = g->nodes[s->nodes[1]]->inputs[0];
+    return edit_replace_uses(g, (ValueRef){s->nodes[0], 0}, x, err);
+}
+
+const RuleDef cast_pair = {
+    .name = "cast_pair",
+    .family = "simplify",
+    .flags = RULE_EXACT | RULE_TF,
+    .doc = "Cast(float->T)(Cast(T->float)(x)), T bfloat16 or float16 => x (exact: the widening is exact)",
+    .find = find_cast_pair,
+    .apply = apply_cast_pair,
 };

@@ -13,7 +13,12 @@
  *           8-bit weights in both variants: their kernels widen to 32 bits before multiplying.
  *
  * The quantized node takes the float node's name (users fetch by name) and its calibration
- * attributes; a fused Relu/Relu6 (and a conv's residual Add) stay fused; bias stays float. */
+ * attributes; a fused Relu/Relu6 (GeluExact for matmuls) and a conv's residual Add stay fused;
+ * bias stays float; a fused inference batch norm (constant statistics) is folded into the
+ * weights and bias first. What the int8 ops cannot fuse - a matmul's residual Add, activations
+ * such as Tanh, Sigmoid, Elu, LeakyRelu - follows as stock ops (AddV2, Tanh, ...), the last of
+ * which then carries the name. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +30,105 @@
 
 /* ---- shared checks ---- */
 
-/* The fused epilogue of n when the int8 op can express it: [BiasAdd] (+ Add for convolutions)
-   (+ act in allowed). A plain Conv2D / MatMul has no epilogue (*has_spec false). */
+/* Activations the int8 ops apply themselves (docs/ops.md) */
+static bool native_act(FusedHost host, NnAct act) {
+    return act == NN_ACT_NONE || act == NN_ACT_RELU || act == NN_ACT_RELU6 || (host == FUSED_HOST_MATMUL && act == NN_ACT_GELU_EXACT);
+}
+
+/* The stock TF op that applies `act` after the int8 node when the node cannot, or NULL */
+static const char *tail_act_op(NnAct act) {
+    switch (act) {
+    case NN_ACT_RELU: return "Relu";
+    case NN_ACT_RELU6: return "Relu6";
+    case NN_ACT_ELU: return "Elu";
+    case NN_ACT_LEAKY_RELU: return "LeakyRelu";
+    case NN_ACT_SIGMOID: return "Sigmoid";
+    case NN_ACT_TANH: return "Tanh";
+    default: return NULL;
+    }
+}
+
+/* The fused epilogue of n when the rewrite can express it: [BiasAdd] (+ Add when allow_add) or,
+   for convolutions, [FusedBatchNorm] with constant statistics (folded at rewrite time); then an
+   activation the int8 op applies itself or one of tail_act_op's. A plain Conv2D / MatMul has no
+   epilogue (*has_spec false). */
 static bool epilogue_ok(const Graph *g, const Node *n, FusedHost host, bool allow_add, FusedSpec *spec, bool *has_spec) {
     *has_spec = quant_is_fused(n);
     if (!*has_spec) return true;
     if (nn_fused_spec(n, host, spec, NULL)) return false;
-    if (!spec->bias || spec->batchnorm || (spec->add && !allow_add)) return false;
-    bool act_ok = spec->act == NN_ACT_NONE || spec->act == NN_ACT_RELU || spec->act == NN_ACT_RELU6 ||
-                  (host == FUSED_HOST_MATMUL && spec->act == NN_ACT_GELU_EXACT);
-    if (!act_ok) return false;
+    if (spec->add && !allow_add) return false;
+    if (!native_act(host, spec->act) && !tail_act_op(spec->act)) return false;
     const Value *out = &n->outputs[0];
-    if (!quant_is_f32(g, n->inputs[spec->arg_bias], 1) || node_input_value(g, n, spec->arg_bias)->shape.dim[0] != out->shape.dim[out->shape.rank - 1])
+    int64_t c = out->shape.dim[out->shape.rank - 1];
+    if (spec->batchnorm) {
+        /* folded into the weights and a bias at rewrite time: the statistics must be constants */
+        if (spec->add) return false;
+        for (int k = 0; k < 4; k++) {
+            const Tensor *t = edit_known(g, n->inputs[spec->arg_bn + k]);
+            if (!t || t->dtype != DT_FLOAT || tensor_numel(t) != c) return false;
+        }
+        const float *var = tensor_data(edit_known(g, n->inputs[spec->arg_bn + 3]));
+        for (int64_t k = 0; k < c; k++)
+            if (!((double)var[k] + spec->epsilon > 0)) return false;
+        return true;
+    }
+    if (!spec->bias) return false;
+    if (!quant_is_f32(g, n->inputs[spec->arg_bias], 1) || node_input_value(g, n, spec->arg_bias)->shape.dim[0] != c)
         return false;
-    if (spec->add && (!quant_is_f32(g, n->inputs[spec->arg_add], -1) || !shape_equal(&node_input_value(g, n, spec->arg_add)->shape, &out->shape)))
+    if (spec->add && (!quant_is_f32(g, n->inputs[spec->arg_add], -1) ||
+                      !shape_equal(&node_input_value(g, n, spec->arg_add)->shape, &out->shape)))
         return false;
     return true;
 }
 
+/* How the float epilogue maps onto the int8 node: what it fuses, and what follows it as stock
+   ops. GrappoQMatMul has no Add, so a matmul's residual Add follows as AddV2 (and then any
+   activation too, which applies after the Add); an activation the node lacks follows as its
+   TF op. */
+typedef struct Tail {
+    bool fuse_add, fuse_act; /* in the int8 node's fused_ops */
+    bool add_op;             /* AddV2(y, addend) after it */
+    const char *act_op;      /* then this activation op, or NULL */
+} Tail;
+
+static Tail plan_tail(FusedHost host, const FusedSpec *spec, bool has_spec) {
+    Tail t = {0};
+    if (!has_spec) return t;
+    t.fuse_add = spec->add && host == FUSED_HOST_CONV;
+    t.add_op = spec->add && host == FUSED_HOST_MATMUL;
+    t.fuse_act = spec->act != NN_ACT_NONE && native_act(host, spec->act) && !t.add_op;
+    if (spec->act != NN_ACT_NONE && !t.fuse_act) t.act_op = tail_act_op(spec->act);
+    return t;
+}
+
 /* fused_ops of the quantized node: BiasAdd (always: a plain op gets a zero bias), then Add,
    then the activation */
-static int set_fused_ops(Node *q, const FusedSpec *spec, bool has_spec, Err *err) {
+static int set_fused_ops(Node *q, const FusedSpec *spec, const Tail *t, Err *err) {
     const char *ops[3];
     int n = 0;
     ops[n++] = "BiasAdd";
-    if (has_spec && spec->add) ops[n++] = "Add";
-    if (has_spec && spec->act != NN_ACT_NONE) ops[n++] = nn_act_name(spec->act);
+    if (t->fuse_add) ops[n++] = "Add";
+    if (t->fuse_act) ops[n++] = nn_act_name(spec->act);
     return node_set_attr_list_s(q, "fused_ops", ops, n, err);
+}
+
+/* Appends the stock ops of t after the int8 node q (names "<base>/add", "<base>/act"); returns
+   the node producing the final value, or -1. */
+static int emit_tail(Graph *g, const char *base, int q, ValueRef addend, const FusedSpec *spec, const Tail *t, Err *err) {
+    char name[1100];
+    int last = q;
+    if (t->add_op) {
+        snprintf(name, sizeof name, "%s/add", base);
+        last = edit_add_node(g, name, "AddV2", (ValueRef[]){{last, 0}, addend}, 2, err);
+        if (last < 0 || node_set_attr_type(g->nodes[last], "T", DT_FLOAT, err)) return -1;
+    }
+    if (t->act_op) {
+        snprintf(name, sizeof name, "%s/act", base);
+        last = edit_add_node(g, name, t->act_op, (ValueRef[]){{last, 0}}, 1, err);
+        if (last < 0 || node_set_attr_type(g->nodes[last], "T", DT_FLOAT, err)) return -1;
+        if (spec->act == NN_ACT_LEAKY_RELU && node_set_attr_f(g->nodes[last], "alpha", spec->leakyrelu_alpha, err)) return -1;
+    }
+    return last;
 }
 
 /* a Const of zeros [channels] named after base */
@@ -65,6 +142,32 @@ static int add_zero_bias(Graph *g, const char *base, int64_t channels, Err *err)
 }
 
 /* ---- quantize_conv_int8 / quantize_conv_int7 ---- */
+
+/* A fused batch norm (inference) is per-channel affine: y = conv(x, w) * a + b with
+   a = scale / sqrt(variance + epsilon), b = offset - mean * a. Folds a into the float weights
+   (output channel of element i: i % cout) and returns b as the bias, computed in double and
+   rounded once; the quantized node then has a plain BiasAdd epilogue. */
+static int fold_batchnorm(const Graph *g, const Node *n, const FusedSpec *spec, const Tensor *w, int64_t cout, Tensor *wf,
+                          Tensor *bias, Err *err) {
+    const float *sc = tensor_data(edit_known(g, n->inputs[spec->arg_bn]));
+    const float *off = tensor_data(edit_known(g, n->inputs[spec->arg_bn + 1]));
+    const float *mean = tensor_data(edit_known(g, n->inputs[spec->arg_bn + 2]));
+    const float *var = tensor_data(edit_known(g, n->inputs[spec->arg_bn + 3]));
+    Shape bs = shape_make(1, &cout);
+    if (tensor_alloc(wf, DT_FLOAT, &w->shape, err)) return -1;
+    if (tensor_alloc(bias, DT_FLOAT, &bs, err)) { tensor_release(wf); return -1; }
+    const float *x = tensor_data(w);
+    float *y = tensor_mut(wf), *b = tensor_mut(bias);
+    for (int64_t i = 0, n_el = tensor_numel(w); i < n_el; i++) {
+        int64_t o = i % cout;
+        y[i] = (float)((double)x[i] * ((double)sc[o] / sqrt((double)var[o] + spec->epsilon)));
+    }
+    for (int64_t o = 0; o < cout; o++) {
+        double a = (double)sc[o] / sqrt((double)var[o] + spec->epsilon);
+        b[o] = (float)((double)off[o] - (double)mean[o] * a);
+    }
+    return 0;
+}
 
 static bool conv_site(const Graph *g, const GraphUses *u, int i) {
     const Node *n = g->nodes[i];
@@ -113,8 +216,14 @@ static int apply_conv(Graph *g, const Site *s, int qmax_dense, Err *err) {
     int64_t cout = depthwise ? w->shape.dim[2] * w->shape.dim[3] : w->shape.dim[3];
     float *scales = malloc((size_t)cout * sizeof *scales);
     if (!scales) return err_set(err, ERR_RUNTIME, "out of memory");
-    Tensor wq;
-    if (quant_weights(w, cout, 1, depthwise ? 127 : qmax_dense, &wq, scales, err)) { free(scales); return -1; }
+    Tensor wq = {0}, folded = {0}, bn_bias = {0};
+    if (has_spec && spec.batchnorm && fold_batchnorm(g, n, &spec, w, cout, &folded, &bn_bias, err)) { free(scales); return -1; }
+    if (quant_weights(folded.buf ? &folded : w, cout, 1, depthwise ? 127 : qmax_dense, &wq, scales, err)) {
+        free(scales);
+        tensor_release(&folded);
+        tensor_release(&bn_bias);
+        return -1;
+    }
 
     char base[1100];
     int rc = -1;
@@ -123,11 +232,17 @@ static int apply_conv(Graph *g, const Site *s, int qmax_dense, Err *err) {
     snprintf(base, sizeof base, "%s/quantize", n->name);
     int q = wc < 0 ? -1 : quant_add_quantize(g, base, g->nodes[c]->inputs[0], x_scale, x_zp, err);
     snprintf(base, sizeof base, "%s/bias", g->nodes[c]->name);
-    ValueRef bias = has_spec ? g->nodes[c]->inputs[spec.arg_bias] : (ValueRef){q < 0 ? -1 : add_zero_bias(g, base, cout, err), 0};
+    ValueRef bias = {-1, 0};
+    if (q >= 0) {
+        if (bn_bias.buf) bias.node = edit_add_const(g, base, &bn_bias, err);
+        else if (has_spec) bias = g->nodes[c]->inputs[spec.arg_bias];
+        else bias.node = add_zero_bias(g, base, cout, err);
+    }
     if (q < 0 || bias.node < 0) goto done;
+    Tail t = plan_tail(FUSED_HOST_CONV, &spec, has_spec);
     ValueRef in[4] = {{q, 0}, {wc, 0}, bias, {0, 0}};
     int n_in = 3;
-    if (has_spec && spec.add) in[n_in++] = g->nodes[c]->inputs[spec.arg_add];
+    if (t.fuse_add) in[n_in++] = g->nodes[c]->inputs[spec.arg_add];
     snprintf(base, sizeof base, "%s/int8", g->nodes[c]->name);
     int qc = edit_add_node(g, base, "GrappoQConv2D", in, n_in, err);
     if (qc < 0) goto done;
@@ -138,14 +253,18 @@ static int apply_conv(Graph *g, const Site *s, int qmax_dense, Err *err) {
         if (edit_copy_attr(qn, n, window[k], err)) goto done;
     if (node_set_attr_s(qn, "data_format", "NHWC", err) || node_set_attr_b(qn, "depthwise", depthwise, err) ||
         node_set_attr_f(qn, "x_scale", x_scale, err) || node_set_attr_i(qn, "x_zero_point", x_zp, err) ||
-        node_set_attr_list_f(qn, "filter_scales", scales, (int)cout, err) || set_fused_ops(qn, &spec, has_spec, err) ||
+        node_set_attr_list_f(qn, "filter_scales", scales, (int)cout, err) || set_fused_ops(qn, &spec, &t, err) ||
         node_set_attr_type(qn, "out_type", DT_FLOAT, err))
         goto done;
-    if (quant_take_over(g, c, qc, err) || edit_replace_uses(g, (ValueRef){c, 0}, (ValueRef){qc, 0}, err)) goto done;
+    int last = emit_tail(g, g->nodes[c]->name, qc, (ValueRef){0, 0}, &spec, &t, err);
+    if (last < 0 || quant_take_over(g, c, last, err) || edit_replace_uses(g, (ValueRef){c, 0}, (ValueRef){last, 0}, err))
+        goto done;
     rc = 0;
 done:
     free(scales);
     tensor_release(&wq);
+    tensor_release(&folded);
+    tensor_release(&bn_bias);
     return rc;
 }
 
@@ -156,8 +275,10 @@ const RuleDef quantize_conv_int8 = {
     .name = "quantize_conv_int8",
     .family = "quantize",
     .flags = RULE_PRECISION,
-    .doc = "Conv2D/_FusedConv2D([BiasAdd[,Add]][,Relu|Relu6])/depthwise, NHWC, Const filter, calibrated input => "
-           "GrappoQuantize(u8) -> GrappoQConv2D (8-bit per-channel weights, float bias and output): changes numerics",
+    .doc = "Conv2D/_FusedConv2D([BiasAdd[,Add]|FusedBatchNorm][,act])/depthwise, NHWC, Const filter, calibrated "
+           "input => "
+           "GrappoQuantize(u8) -> GrappoQConv2D (8-bit per-channel weights, batch norm folded, float bias and output; "
+           "acts other than Relu/Relu6 as stock ops after it): changes numerics",
     .find = find_conv,
     .apply = apply_conv_int8,
 };
@@ -185,7 +306,7 @@ static bool matmul_site(const Graph *g, const GraphUses *u, int i) {
     if (node_input_value(g, n, 0)->shape.dim[1] != w->shape.dim[tb ? 1 : 0]) return false;
     FusedSpec spec;
     bool has_spec;
-    if (!epilogue_ok(g, n, FUSED_HOST_MATMUL, false, &spec, &has_spec)) return false;
+    if (!epilogue_ok(g, n, FUSED_HOST_MATMUL, true, &spec, &has_spec)) return false;
     float lo, hi;
     return calib_range(g, n->inputs[0], &lo, &hi);
 }
@@ -231,11 +352,15 @@ static int apply_matmul(Graph *g, const Site *s, int qmax, Err *err) {
     int qm = edit_add_node(g, base, "GrappoQMatMul", (ValueRef[]){{q, 0}, {wc, 0}, bias}, 3, err);
     if (qm < 0) goto done;
     Node *qn = g->nodes[qm];
+    Tail t = plan_tail(FUSED_HOST_MATMUL, &spec, has_spec);
     if (node_set_attr_f(qn, "x_scale", x_scale, err) || node_set_attr_i(qn, "x_zero_point", x_zp, err) ||
         node_set_attr_list_f(qn, "w_scales", scales, (int)cols, err) || node_set_attr_b(qn, "transpose_b", tb, err) ||
-        set_fused_ops(qn, &spec, has_spec, err) || node_set_attr_type(qn, "out_type", DT_FLOAT, err))
+        set_fused_ops(qn, &spec, &t, err) || node_set_attr_type(qn, "out_type", DT_FLOAT, err))
         goto done;
-    if (quant_take_over(g, m, qm, err) || edit_replace_uses(g, (ValueRef){m, 0}, (ValueRef){qm, 0}, err)) goto done;
+    ValueRef addend = t.add_op ? g->nodes[m]->inputs[spec.arg_add] : (ValueRef){0, 0};
+    int last = emit_tail(g, g->nodes[m]->name, qm, addend, &spec, &t, err);
+    if (last < 0 || quant_take_over(g, m, last, err) || edit_replace_uses(g, (ValueRef){m, 0}, (ValueRef){last, 0}, err))
+        goto done;
     rc = 0;
 done:
     free(scales);
@@ -250,8 +375,9 @@ const RuleDef quantize_matmul_int8 = {
     .name = "quantize_matmul_int8",
     .family = "quantize",
     .flags = RULE_PRECISION,
-    .doc = "MatMul/_FusedMatMul([BiasAdd][,Relu|Relu6|GeluExact]) with a Const [K,N] weight and calibrated input => "
-           "GrappoQuantize(u8) -> GrappoQMatMul (8-bit per-column weights, float bias and output): changes numerics",
+    .doc = "MatMul/_FusedMatMul([BiasAdd[,Add]][,act]) with a Const [K,N] weight and calibrated input => "
+           "GrappoQuantize(u8) -> GrappoQMatMul (8-bit per-column weights, float bias and output; Add and acts other "
+           "than Relu/Relu6/GeluExact as stock ops after it): changes numerics",
     .find = find_matmul,
     .apply = apply_matmul_int8,
 };

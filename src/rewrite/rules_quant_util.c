@@ -53,15 +53,18 @@ static double round_half_even(double t) {
 int quant_weights(const Tensor *w, int64_t channels, int64_t inner, int qmax, Tensor *q, float *scales, Err *err) {
     if (w->dtype != DT_FLOAT || channels < 1 || inner < 1 || qmax < 1 || qmax > 127)
         return err_set(err, ERR_RUNTIME, "quantize weights: bad arguments");
-    int64_t count = tensor_numel(w);
+    int64_t count = tensor_numel(w), outer = count / (channels * inner);
+    if (outer * channels * inner != count)
+        return err_set(err, ERR_RUNTIME, "quantize weights: %lld elements are not whole channels", (long long)count);
     const float *x = tensor_data(w);
     if (count > 0 && !x) return err_set(err, ERR_RUNTIME, "quantize weights: no data");
     double *amax = calloc((size_t)channels, sizeof *amax);
     if (!amax) return err_set(err, ERR_RUNTIME, "out of memory");
-    for (int64_t i = 0; i < count; i++) {
-        int64_t c = (i / inner) % channels;
-        if (fabs((double)x[i]) > amax[c]) amax[c] = fabs((double)x[i]);
-    }
+    /* element i = (b * channels + c) * inner + j belongs to channel c */
+    for (int64_t b = 0, i = 0; b < outer; b++)
+        for (int64_t c = 0; c < channels; c++)
+            for (int64_t j = 0; j < inner; j++, i++)
+                if (fabs((double)x[i]) > amax[c]) amax[c] = fabs((double)x[i]);
     for (int64_t c = 0; c < channels; c++) {
         float s = (float)(amax[c] / qmax);
         /* an all-zero channel (or one too small for a normal float scale) quantizes to zeros
@@ -72,11 +75,14 @@ int quant_weights(const Tensor *w, int64_t channels, int64_t inner, int qmax, Te
     if (tensor_alloc(q, DT_INT8, &w->shape, err)) return -1;
     int8_t *y = tensor_mut(q);
     if (count > 0 && !y) { tensor_release(q); return err_set(err, ERR_RUNTIME, "out of memory"); }
-    for (int64_t i = 0; i < count; i++) {
-        double s = scales[(i / inner) % channels];
-        double r = isfinite(x[i]) ? round_half_even((double)x[i] / s) : 0;
-        y[i] = (int8_t)(r < -qmax ? -qmax : r > qmax ? qmax : r);
-    }
+    for (int64_t b = 0, i = 0; b < outer; b++)
+        for (int64_t c = 0; c < channels; c++) {
+            double s = scales[c];
+            for (int64_t j = 0; j < inner; j++, i++) {
+                double r = isfinite(x[i]) ? round_half_even((double)x[i] / s) : 0;
+                y[i] = (int8_t)(r < -qmax ? -qmax : r > qmax ? qmax : r);
+            }
+        }
     return 0;
 }
 

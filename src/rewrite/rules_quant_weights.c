@@ -23,7 +23,8 @@
 #define HALF_MAX 65504.0f
 
 /* The per-channel axis of weight input 1 of consumer n (its output channels), or -1 when n is
-   not a convolution / matmul. */
+   not a convolution / matmul. Depthwise [KH, KW, C, M]: axis 2 (C) - the output channel when the
+   multiplier M is 1, else M output channels share a scale (one axis cannot express c*M+m). */
 static int weight_axis(const Graph *g, const Node *n) {
     bool depthwise;
     const Value *w = node_input_value(g, n, 1);
@@ -48,7 +49,7 @@ static bool weights_site(const Graph *g, const GraphUses *u, int i, bool need_ha
     if (need_half_range) {
         /* a weight beyond float16's range would become infinite */
         const float *x = tensor_data(w);
-        for (int64_t k = 0; k < tensor_numel(w); k++)
+        for (int64_t k = 0, n_el = tensor_numel(w); k < n_el; k++)
             if (!(fabsf(x[k]) <= HALF_MAX)) return false;
     }
     *s = (Site){.n = 2, .nodes = {wv.node, i}, .param = axis};
@@ -89,7 +90,7 @@ static int apply_fp16(Graph *g, const Site *s, Err *err) {
     if (tensor_alloc(&h, DT_HALF, &w->shape, err)) return -1;
     const float *x = tensor_data(w);
     uint16_t *y = tensor_mut(&h);
-    for (int64_t i = 0; i < tensor_numel(w); i++) y[i] = float_to_half(x[i]);
+    for (int64_t i = 0, n_el = tensor_numel(w); i < n_el; i++) y[i] = float_to_half(x[i]);
     int cast = widen(g, c, &h, "fp16", "Cast", err);
     tensor_release(&h);
     if (cast < 0) return -1;

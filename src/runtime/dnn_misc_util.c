@@ -159,3 +159,22 @@ void misc_key_dims(char *key, size_t cap, int rank, const int64_t *dims) {
         if (len >= cap) len = cap - 1;
     }
 }
+
+int misc_simple(DnnCtx *ctx, const Graph *g, const Node *n, const char *key, const_dnnl_op_desc_t desc,
+                const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md, MiscKernel **mk, dnnl_primitive_t *prim,
+                const_dnnl_primitive_desc_t *pd, Err *err) {
+    dnnl_primitive_attr_t attr;
+    if (misc_attr(&attr, 0, 0, 0, err)) return -1;
+    dnnl_primitive_desc_t fresh = NULL;
+    dnnl_status_t st = dnnl_primitive_desc_create(&fresh, desc, attr, ctx->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    int rc = misc_primitive(ctx, key, st, fresh, prim, pd, err);
+    if (rc <= 0) return rc;
+    *mk = misc_new(ctx, g, n, err);
+    if (!*mk) return -1;
+    if (misc_arg(*mk, DNNL_ARG_SRC, MISC_IN, 0, src_md, err) || misc_arg(*mk, DNNL_ARG_DST, MISC_OUT, 0, dst_md, err)) {
+        misc_free(*mk);
+        return -1;
+    }
+    return 1;
+}

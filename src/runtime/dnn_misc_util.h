@@ -62,6 +62,14 @@ int misc_primitive(DnnCtx *ctx, const char *key, dnnl_status_t st, dnnl_primitiv
    scratch_bytes; inplace = -1, the family sets it). Returns 1, or -1 (mk freed either way on
    failure). */
 int misc_finish(MiscKernel *mk, dnnl_primitive_t prim, const_dnnl_primitive_desc_t pd, FastKernel *k, Err *err);
+/* The common case in one call: the primitive for op descriptor `desc` with plain attributes
+   (misc_attr without post-op), through the cache under `key`, and a new kernel reading input
+   0 as src_md and writing output 0 as dst_md. Returns 1 with *mk (not yet finished: the
+   caller may adjust it, then calls misc_finish), *prim and *pd set; 0 when oneDNN declines;
+   -1 on error. */
+int misc_simple(DnnCtx *ctx, const Graph *g, const Node *n, const char *key, const_dnnl_op_desc_t desc,
+                const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md, MiscKernel **mk, dnnl_primitive_t *prim,
+                const_dnnl_primitive_desc_t *pd, Err *err);
 /* The run function misc_finish installs (exposed for compile-time probes). */
 int misc_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err);
 /* Data of input i at run time: the held constant, or in[i]. */

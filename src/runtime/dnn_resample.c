@@ -92,22 +92,11 @@ int fast_compile_resample(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel
     dnnl_resampling_desc_t desc;
     if (dnnl_resampling_forward_desc_init(&desc, dnnl_forward_inference, alg, NULL, &src_md, &dst_md) != dnnl_success)
         return 0;
-    dnnl_primitive_attr_t attr;
-    if (misc_attr(&attr, 0, 0, 0, err)) return -1;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, ctx->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    MiscKernel *mk;
     dnnl_primitive_t prim;
     const_dnnl_primitive_desc_t cpd;
-    int rc = misc_primitive(ctx, key, st, pd, &prim, &cpd, err);
+    int rc = misc_simple(ctx, g, n, key, &desc, &src_md, &dst_md, &mk, &prim, &cpd, err);
     if (rc <= 0) return rc;
-
-    MiscKernel *mk = misc_new(ctx, g, n, err);
-    if (!mk) return -1;
-    if (misc_arg(mk, DNNL_ARG_SRC, MISC_IN, 0, &src_md, err) || misc_arg(mk, DNNL_ARG_DST, MISC_OUT, 0, &dst_md, err)) {
-        misc_free(mk);
-        return -1;
-    }
     /* the probe must read the probe image, not a constant input */
     tensor_release(&mk->held[0]);
     if (misc_finish(mk, prim, cpd, k, err) < 0) return -1;
