@@ -34,23 +34,7 @@
 #include "fast.h"
 #include "ref_bcast.h"
 
-#define NATIVE_BLOCK 16
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define NATIVE_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define NATIVE_CLONES
-#endif
-
-/* "no dependence between iterations": true here, the output is a separate buffer or exactly
-   the (same-index) input */
-#if defined(__clang__)
-#define NATIVE_IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define NATIVE_IVDEP _Pragma("GCC ivdep")
-#else
-#define NATIVE_IVDEP
-#endif
+#include "native_simd.h"
 
 static inline float op_add(float a, float b) { return a + b; }
 static inline float op_sub(float a, float b) { return a - b; }
