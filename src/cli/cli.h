@@ -53,5 +53,6 @@ int cmd_zoo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 
 #endif
