@@ -1370,6 +1370,29 @@ static void test_zoo_random(void **state) {
     }
 }
 
+/* calibrating first and fusing afterwards keeps every conv quantizable: the ranges move with
+   the values (edit_replace_uses carries them to the node that now computes the value) */
+static void test_calibration_survives_fusion(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = zoo_build("resnet8", NULL, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    RefFeed **batches;
+    int n_feeds;
+    CHECK_OK(calib_batches_generate(g, 2, &batches, &n_feeds, &e), &e);
+    assert_true(calibrate_graph(g, (const RefFeed *const *)batches, 2, n_feeds, CALIB_MINMAX, &e) > 0); /* returns the count */
+    calib_batches_free(batches, 2, n_feeds);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", g, 0, &log, &e), &e);
+    assert_true(log.total > 0);
+    SiteList sites = {0};
+    CHECK_OK(rule_sites(rule_by_name("quantize_conv_int7"), g, &sites, &e), &e);
+    assert_int_equal(sites.n, 9); /* every convolution of resnet8 */
+    sitelist_free(&sites);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_int8_bound),
@@ -1389,6 +1412,7 @@ int main(void) {
         cmocka_unit_test(test_zoo_mobilenet),
         cmocka_unit_test(test_zoo_bert),
         cmocka_unit_test(test_zoo_random),
+        cmocka_unit_test(test_calibration_survives_fusion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,7 +149,7 @@ int cmd_optimize(int argc, char **argv) {
             calib_n = 8; /* generated, seeds 1..8: disjoint from the evaluation inputs (seeds 1000+) */
             if (calib_batches_generate(orig, calib_n, &calib, &calib_feeds, &err)) { calib_n = 0; goto fail; }
         }
-        if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &err)) goto fail;
+        if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &err) < 0) goto fail;
     }
     RewriteLog log = {0};
     AccuracyBudget budget_acc = {1.0 - max_drop, 0.99};

@@ -182,7 +182,7 @@ int64_t graph_flops(const Graph *g);
 int64_t node_flops(const Graph *g, const Node *n);
 /* bytes read (inputs) + written (outputs) by one execution of the node */
 int64_t node_bytes(const Graph *g, const Node *n);
-/* parameter count: elements of float Consts feeding compute ops, and their bytes */
+/* parameter count: elements of float and 8-bit (quantized) Consts, and their bytes */
 int64_t graph_param_count(const Graph *g, int64_t *bytes);
 /* Peak bytes of activations (every non-Const value, views excluded) when the graph runs in
    topological order and each value is freed after its last consumer: what the reference

@@ -39,7 +39,9 @@ int64_t graph_param_count(const Graph *g, int64_t *bytes) {
         const Node *n = g->nodes[i];
         if (n->op != OP_CONST) continue;
         const Tensor *t = node_attr_tensor(n, "value");
-        if (!t || !dtype_is_float(t->dtype)) continue; /* int Consts are shapes and axes */
+        /* float and 8-bit Consts are weights (8-bit: quantized weights); int32/int64 Consts
+           are shapes and axes */
+        if (!t || !(dtype_is_float(t->dtype) || t->dtype == DT_INT8 || t->dtype == DT_UINT8)) continue;
         int64_t e = shape_numel(&t->shape);
         if (e <= 0) continue;
         count += e;

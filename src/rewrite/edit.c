@@ -1,6 +1,8 @@
 /* edit.c - graph surgery helpers for rules (see edit.h). */
 #include "edit.h"
 
+#include "calibrate.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,9 @@ int edit_replace_uses(Graph *g, ValueRef from, ValueRef to, Err *err) {
     }
     for (int k = 0; k < g->n_outputs; k++)
         if (g->outputs[k].node == from.node && g->outputs[k].port == from.port) g->outputs[k] = to;
-    return 0;
+    /* the value keeps its calibrated range under its new producer, so exact rewrites done after
+       calibration do not hide quantization sites */
+    return calib_carry(g, from, to, err);
 }
 
 const char *edit_unique_name(const Graph *g, const char *base, char *buf, size_t cap) {
