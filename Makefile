@@ -6,6 +6,7 @@
 #   make demo       install deps, build, write ResNet-50, inspect and run it
 #   make fuzz       run the libFuzzer targets for a bounded time (clang)
 #   make bench      time ResNet-50 and BERT-base on the fast runtime -> bench/RESULTS.md
+#   make bench-rewrite  the benchmark graphs through grappler, grappler+int8, greedy -> bench/RESULTS.md
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
 
 DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
@@ -33,7 +34,7 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-asan demo deps fuzz clean bench
+.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-rewrite
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -84,6 +85,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/bench.sh $(BUILD)/grappo
+
+# every benchmark graph through grappo optimize's non-learned methods -> bench/RESULTS.md
+bench-rewrite: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/bench_rewrite.sh $(BUILD)/grappo
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

@@ -11,7 +11,7 @@ OUT=bench/RESULTS.md
 [ -f "$DIR/resnet50.pb" ] || "$GRAPPO" zoo resnet50 -o "$DIR/resnet50.pb"
 [ -f "$DIR/bert-base.pb" ] || "$GRAPPO" zoo bert-base -o "$DIR/bert-base.pb"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-isa=$(ONEDNN_VERBOSE=1 "$GRAPPO" run zoo:gemm --image-size 64 2>/dev/null | sed -n 's/.*isa:\(.*\)/\1/p' | head -n 1)
+isa=$(ONEDNN_VERBOSE=1 "$GRAPPO" run zoo:gemm 2>/dev/null | sed -n 's/.*isa:\(.*\)/\1/p' | head -n 1)
 rows=""
 for threads in 2 1; do
     echo "bench: gemm probe, $threads thread(s)" >&2

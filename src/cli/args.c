@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -117,4 +118,10 @@ bool parse_input_shape(const char *cmd, const char *arg, InputSpec *spec) {
 int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err) {
     if (graph_validate(g, err)) return -1;
     return graph_infer(g, specs, n_specs, ref_eval_node, NULL, err);
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }

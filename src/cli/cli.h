@@ -41,6 +41,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Loads FILE.pb, or builds "zoo:NAME". Not yet inferred. */
 Graph *cli_load_model(const char *spec, Err *err);
 
+/* monotonic clock in milliseconds */
+double cli_now_ms(void);
+
 /* "1.23 M" style formatting into buf */
 const char *fmt_count(double v, char *buf, size_t cap);
 const char *fmt_bytes(double v, char *buf, size_t cap);

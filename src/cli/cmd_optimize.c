@@ -21,7 +21,7 @@
 static void help(void) {
     printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random] [--target tf|grappo]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
-           "                       [--seed S] [--exact-only]\n"
+           "                       [--seed S] [--exact-only] [--markdown-row]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
@@ -85,7 +85,8 @@ int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v;
     long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1;
-    bool exact_only = false;
+    bool exact_only = false, row = false;
+    double t_start = 0;
     double max_drop = 0.01;
     InputSpec specs[MAX_SPECS];
     int n_specs = 0, rc = EXIT_OK;
@@ -103,6 +104,7 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--calibration", &calib_dir, &bad)) {}
         else if (arg_opt(&a, "--report", &report, &bad)) {}
         else if (arg_flag(&a, "--exact-only")) exact_only = true;
+        else if (arg_flag(&a, "--markdown-row")) row = true;
         else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("optimize", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("optimize", "--threads", v, 0, 1024, &threads)) goto usage; }
@@ -135,6 +137,7 @@ int cmd_optimize(int argc, char **argv) {
         if (!dnn_cpu_has_vnni()) pipeline = "grappler+int7";
     }
 
+    t_start = cli_now_ms();
     orig = cli_load_model(in_path, &err);
     if (!orig) goto fail;
     if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
@@ -185,12 +188,24 @@ int cmd_optimize(int argc, char **argv) {
     if (graphdef_save(chosen, out_path, &err)) goto fail;
     if (verify_written(out_path, chosen, &eval, (int)threads, &err)) goto fail;
 
+    double wall_s = (cli_now_ms() - t_start) / 1e3;
     int64_t wb0, wb1;
     graph_param_count(orig, &wb0);
     graph_param_count(cand, &wb1);
     int nodes0, nodes1;
     int ops0 = count_ops(orig, &nodes0), ops1 = count_ops(cand, &nodes1);
     char b1[32], b2[32];
+    if (row) {
+        /* | model | method | latency before | after | speedup | peak memory before | after | top-1 | cosine | rules | wall s | returned | */
+        char top1[32];
+        if (acc.top1_agreement >= 0) snprintf(top1, sizeof top1, "%.2f%%", 100 * acc.top1_agreement);
+        else snprintf(top1, sizeof top1, "-");
+        printf("| %s | %s%s | %.2f [%.2f, %.2f] | %.2f [%.2f, %.2f] | %.2fx | %s | %s | %s | %.5f | %d | %.0f | %s |\n", in_path, search,
+               strcmp(pipeline, search) ? " (7-bit)" : "", lat[0].ms.median, lat[0].ms.min, lat[0].ms.max, lat[1].ms.median,
+               lat[1].ms.min, lat[1].ms.max, lat[0].ms.median / lat[1].ms.median, fmt_bytes((double)lat[0].peak_bytes, b1, sizeof b1),
+               fmt_bytes((double)lat[1].peak_bytes, b2, sizeof b2), top1, acc.min_cosine, log.total, wall_s, keep ? "yes" : "no (input kept)");
+        goto report;
+    }
     printf("%s -> %s: --search %s%s, --target %s\n\n", in_path, out_path, search,
            strcmp(pipeline, search) ? " (7-bit weights: this CPU has no VNNI)" : "", target);
     printf("%-22s %22s %22s %9s\n", "", "input", "optimized", "ratio");
@@ -211,8 +226,9 @@ int cmd_optimize(int argc, char **argv) {
     if (is_search) printf("search: %d graph evaluations (budget %lld), seed %lld\n", evaluations, budget, seed);
     printf("rules applied (%d):", log.total);
     for (int k = 0; k < log.n; k++) printf(" %s×%d", log.v[k].rule, log.v[k].count);
-    printf("\n%s\n", verdict);
+    printf("\n%s (%.1f s)\n", verdict, wall_s);
 
+report:
     if (report) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "input", in_path);
@@ -242,6 +258,7 @@ int cmd_optimize(int argc, char **argv) {
         cJSON *rules = cJSON_AddObjectToObject(o, "rules_applied");
         for (int k = 0; k < log.n; k++) cJSON_AddNumberToObject(rules, log.v[k].rule, log.v[k].count);
         cJSON_AddNumberToObject(o, "repeats", (double)repeats);
+        cJSON_AddNumberToObject(o, "wall_seconds", wall_s);
         if (is_search) {
             cJSON_AddNumberToObject(o, "evaluations", evaluations);
             cJSON_AddNumberToObject(o, "budget", (double)budget);
