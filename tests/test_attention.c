@@ -354,6 +354,11 @@ typedef struct PatSpec {
 #define PS 6
 #define PD 4
 
+/* x op y, or y op x when swap (never for RealDiv) */
+static ValueRef bin(Builder *b, bool swap, const char *name, const char *op, ValueRef x, ValueRef y) {
+    return swap && op[0] != 'R' /* RealDiv does not commute */ ? bld_binary(b, name, op, y, x) : bld_binary(b, name, op, x, y);
+}
+
 /* q0, k0, v0 [B,S,H,D] placeholders in [0,1) spread to [-2,2), each Transposed to [B,H,S,D]; the
    pattern; outputs Identity "out" of the anchor "att/MatMul_1" (and extra fetches) */
 static Graph *pat_graph(const PatSpec *p) {
@@ -406,23 +411,21 @@ static Graph *pat_graph(const PatSpec *p) {
     }
     const char *add = p->add_v1 ? "Add" : "AddV2";
     ValueRef scaled = BLD_NONE, masked = BLD_NONE, logits;
-#define BIN(name, op, a, bb) (p->swap && strcmp(op, "RealDiv") ? bld_binary(&b, name, op, bb, a) : bld_binary(&b, name, op, a, bb))
     switch (p->form) {
     case 0: case 1:
-        scaled = BIN("att/Mul", p->form ? "RealDiv" : "Mul", s, c);
-        logits = masked = BIN("att/add", add, scaled, mask);
+        scaled = bin(&b, p->swap, "att/Mul", p->form ? "RealDiv" : "Mul", s, c);
+        logits = masked = bin(&b, p->swap, "att/add", add, scaled, mask);
         break;
     case 2: case 3:
-        masked = BIN("att/add", add, s, mask);
-        logits = scaled = BIN("att/Mul", p->form == 3 ? "RealDiv" : "Mul", masked, c);
+        masked = bin(&b, p->swap, "att/add", add, s, mask);
+        logits = scaled = bin(&b, p->swap, "att/Mul", p->form == 3 ? "RealDiv" : "Mul", masked, c);
         break;
     case 4: case 5:
-        logits = scaled = BIN("att/Mul", p->form == 5 ? "RealDiv" : "Mul", s, c);
+        logits = scaled = bin(&b, p->swap, "att/Mul", p->form == 5 ? "RealDiv" : "Mul", s, c);
         break;
     case 6: logits = s; break;
-    default: logits = masked = BIN("att/add", add, s, mask); break;
+    default: logits = masked = bin(&b, p->swap, "att/add", add, s, mask); break;
     }
-#undef BIN
     ValueRef probs = bld_softmax(&b, "att/Softmax", logits);
     ValueRef y = bld_batch_matmul(&b, "att/MatMul_1", probs, x[2], p->adj_x_anchor, false);
     if (p->bmm_v1) b.g->nodes[y.node]->op_name[strlen("BatchMatMul")] = '\0', b.g->nodes[y.node]->op = OP_BATCH_MATMUL;

@@ -31,6 +31,7 @@ static void help(void) {
            "  greedy          repeatedly apply the rewrite that most improves the measured objective\n"
            "                  ln(latency) + 0.1 ln(memory) + 10 (accuracy drop), until none does\n"
            "  random          random legal rewrite sequences, keep the best\n"
+           "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
            "greedy and random spend at most --budget graph evaluations (default 100); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf.\n"
            "--target tf keeps to rewrites whose ops stock TensorFlow runs (default: grappo ops too).\n"
@@ -126,9 +127,22 @@ int cmd_optimize(int argc, char **argv) {
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
     bool is_search = !strcmp(search, "greedy") || !strcmp(search, "random");
-    if (strcmp(search, "grappler") && strcmp(search, "grappler+int8") && !is_search) {
-        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy or random", search);
+    bool is_list = !strncmp(search, "rules:", 6);
+    if (strcmp(search, "grappler") && strcmp(search, "grappler+int8") && !is_search && !is_list) {
+        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy, random or rules:R1,R2,...", search);
         goto done;
+    }
+    /* rules:R1,R2,...: these rules in this order, each to exhaustion, repeated to a fixed point */
+    char rule_buf[1024];
+    const char *rule_names[64];
+    int n_rule_names = 0;
+    if (is_list) {
+        snprintf(rule_buf, sizeof rule_buf, "%s", search + 6);
+        for (char *tok = strtok(rule_buf, ","); tok && n_rule_names < 64; tok = strtok(NULL, ",")) {
+            if (!rule_by_name(tok)) { rc = cli_usage_error("optimize", "no rule named '%s' (grappo rules lists them)", tok); goto done; }
+            rule_names[n_rule_names++] = tok;
+        }
+        if (!n_rule_names) { rc = cli_usage_error("optimize", "--search rules: needs rule names"); goto done; }
     }
     unsigned required = !strcmp(target, "tf") ? RULE_TF : 0;
     const char *pipeline = search;
@@ -146,6 +160,7 @@ int cmd_optimize(int argc, char **argv) {
     if (inputs_generate(orig, (int)eval_batches, 1000, &eval, &err)) goto fail;
     bool precision = !strcmp(pipeline, "grappler+int8") || !strcmp(pipeline, "grappler+int7") ||
                      (is_search && !exact_only && strcmp(target, "tf"));
+    for (int k = 0; k < n_rule_names; k++) precision |= (rule_by_name(rule_names[k])->flags & RULE_PRECISION) != 0;
     if (precision) {
         if (calib_dir) { if (calib_batches_load(orig, calib_dir, &calib, &calib_n, &calib_feeds, &err)) goto fail; }
         else {
@@ -170,6 +185,8 @@ int cmd_optimize(int argc, char **argv) {
         graph_free(cand);
         cand = found;
         evaluations = ctx.evaluations;
+    } else if (is_list) {
+        if (pipeline_fixed_point(rule_names, n_rule_names, cand, required, 8, &log, &err)) goto fail;
     } else if (pipeline_run(pipeline, cand, required, &log, &err)) {
         goto fail;
     }
