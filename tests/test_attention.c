@@ -19,8 +19,6 @@
 #include "zoo/builder.h"
 #include "zoo/zoo.h"
 
-/* the fast family (declared here until runtime/fast.h lists it) */
-int fast_compile_attention(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
 #define TOL 1e-5
 
@@ -140,6 +138,25 @@ static void ref_by_hand(void **state) {
     tensor_release(&want);
     tensor_release(&out2);
     tensor_release(&want2);
+    graph_free(g);
+}
+
+/* no keys (Sk = 0): zeros, as Softmax over an empty axis and a matmul over it give; the fast
+   kernel declines */
+static void ref_no_keys(void **state) {
+    (void)state;
+    int64_t dq[4] = {1, 1, 2, 2}, dk[4] = {1, 1, 0, 2};
+    AttShapes s = {shape_make(4, dq), shape_make(4, dk), shape_make(4, dk), {.rank = -1}};
+    Graph *g = att_graph_ok(&s, 1.0f);
+    Tensor in[3] = {tt_f32(4, dq, (float[]){1, 2, 3, 4}), tt_f32(4, dk, (float[]){0}), tt_f32(4, dk, (float[]){0})};
+    Tensor out = run_ref(g, in, 3), want = tt_f32(4, dq, (float[]){0, 0, 0, 0});
+    assert_tensor_near(&out, &want, 0);
+    Tensor got[1];
+    Err e = {0};
+    assert_int_equal(tf_fast_node(fast_compile_attention, g, graph_find(g, "att"), in, got, NULL, 0, &e), 0);
+    for (int i = 0; i < 3; i++) tensor_release(&in[i]);
+    tensor_release(&out);
+    tensor_release(&want);
     graph_free(g);
 }
 
@@ -403,7 +420,7 @@ static Graph *pat_graph(const PatSpec *p) {
     if (p->scale_placeholder) {
         c = bld_placeholder(&b, "att/c", DT_FLOAT, shape_make(0, NULL), NULL);
     } else if (p->scale_two) {
-        Tensor t = bld_filled(&b, shape_make(1, (int64_t[]){2}), 0.5f);
+        Tensor t = bld_filled(&b, shape_make(4, (int64_t[]){2, 1, 1, 1}), 0.5f);
         c = bld_const(&b, "att/c", &t);
     } else {
         bool div = p->form == 1 || p->form == 3 || p->form == 5;
@@ -534,14 +551,14 @@ static void bert_tiny(void **state) {
     assert_int_equal(tr_count_op(c, "Softmax") + tr_count_op(c, "BatchMatMulV2"), 0);
     /* per layer BatchMatMulV2, Mul, its Const, AddV2, Softmax, BatchMatMulV2 become one node */
     assert_int_equal(before - c->n_nodes, 2 * 5);
-    assert_int_equal(graph_find(c, "encoder/layer_1/attention/self/MatMul_1") >= 0, 1);
+    assert_int_equal(graph_find(c, "bert/encoder/layer_1/attention/self/MatMul_1") >= 0, 1);
     for (int fast = 0; fast < 2; fast++) {
         double err = tr_compare(g, c, fast, 11);
         if (!(err <= 1e-4)) { print_error("bert-tiny fused (%s): rel err %g\n", fast ? "fast" : "ref", err); fail(); }
     }
     /* the fused node against the fast kernel, on the inputs it sees inside BERT (mask
        [B,1,1,S] of 0 / -10000 from input_mask) */
-    int a = graph_find(c, "encoder/layer_0/attention/self/MatMul_1");
+    int a = graph_find(c, "bert/encoder/layer_0/attention/self/MatMul_1");
     assert_true(a >= 0);
     RefFeed feeds[3];
     const char *ph[3] = {"input_ids", "input_mask", "segment_ids"};
@@ -598,6 +615,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(registry),
         cmocka_unit_test(ref_by_hand),
+        cmocka_unit_test(ref_no_keys),
         cmocka_unit_test(ref_vs_composition),
         cmocka_unit_test(fast_matches_ref),
         cmocka_unit_test(fast_bert_base_shape),

@@ -193,6 +193,19 @@ static void test_tensor_cow(void **state) {
     assert_true(tensor_get(&b, 0) == 9.0);
     tensor_release(&a);
     tensor_release(&b);
+    /* a wrapped buffer (a plan's arena slot) shared by its views is written in place, and the
+       views keep seeing the same memory; releasing every reference never frees it */
+    float mem[3] = {1, 2, 3};
+    Shape s3 = shape_make(1, (int64_t[]){3});
+    Tensor w, w2;
+    CHECK_OK(tensor_wrap(&w, DT_FLOAT, &s3, mem, &e), &e);
+    w2 = tensor_share(&w);
+    float *wp = tensor_mut(&w2);
+    assert_ptr_equal(wp, mem);
+    assert_ptr_equal(w2.buf, w.buf);
+    tensor_release(&w2);
+    tensor_release(&w);
+    assert_true(mem[2] == 3);
     Tensor t;
     Shape huge = shape_make(2, (int64_t[]){1 << 20, 1 << 20}); /* 2^40 elements */
     assert_int_equal(tensor_alloc(&t, DT_FLOAT, &huge, &e), -1);

@@ -145,7 +145,9 @@ int tensor_copy(Tensor *dst, const Tensor *src, Err *err) {
 
 void *tensor_mut(Tensor *t) {
     if (!t->buf) return NULL;
-    if (atomic_load(&t->buf->refs) > 1) {
+    /* copy-on-write protects owned buffers shared between graph clones; a wrapped buffer (a
+       plan's arena slot) is shared on purpose by the views of that slot and written in place */
+    if (t->buf->owned && atomic_load(&t->buf->refs) > 1) {
         Tensor c;
         if (tensor_copy(&c, t, NULL)) return NULL;
         tensor_release(t);

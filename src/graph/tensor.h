@@ -63,7 +63,8 @@ void tensor_release(Tensor *t);       /* drop reference; t becomes empty ({0}) *
 int tensor_copy(Tensor *dst, const Tensor *src, Err *err); /* deep copy */
 static inline bool tensor_has_data(const Tensor *t) { return t->buf != NULL; }
 static inline const void *tensor_data(const Tensor *t) { return t->buf ? t->buf->data : NULL; }
-/* writable data; copies the buffer first if another reference shares it (NULL on OOM) */
+/* writable data; copies an owned buffer first if another reference shares it (NULL on OOM).
+   Wrapped buffers (tensor_wrap) are written in place. */
 void *tensor_mut(Tensor *t);
 int64_t tensor_numel(const Tensor *t);
 size_t tensor_nbytes(const Tensor *t);

@@ -1,12 +1,13 @@
 /* native_attention.c - fast kernel family fast_compile_attention: GrappoAttention (docs/ops.md)
  * in plain C, single-threaded, float32 arithmetic.
  *
- * Per (b, h): kᵀ is copied once into scratch ([D, Sk], so the score loop runs along
- * contiguous keys); then rows of q are taken four at a time (each kᵀ row loaded once serves
- * four score rows, each v row four output rows):
- *   scores   s[r, :] = sum_d q[i+r, d] kᵀ[d, :]           (axpy over Sk)
+ * Per (b, h): kᵀ is copied once into scratch ([D, Sk], so scores run along contiguous
+ * keys); then rows of q are taken four at a time, and both products are computed in blocks of
+ * 4 rows x NATIVE_BLOCK columns whose accumulators stay in registers over the inner dimension
+ * (each loaded kᵀ / v row segment serves four rows):
+ *   scores   s[r, :] = sum_d q[i+r, d] kᵀ[d, :]
  *   softmax  s = s * scale + mask; m = max s; e = exp(s - m); sum e
- *   output   o[i+r, :] = (sum_j e[r, j] v[j, :]) / sum     (axpy over Dv)
+ *   output   o[i+r, :] = (sum_j e[r, j] v[j, :]) / sum
  * exp is computed inline for arguments in [-87, 0] (s - m is never positive): 2^k exp(r),
  * k = round(w / ln 2), r = w - k ln 2 with ln 2 split in two parts (Cody & Waite), exp(r) by
  * its Taylor series to r^7 (|r| <= 0.35: truncation below 1e-8 relative); arguments below
@@ -65,26 +66,37 @@ static inline float exp_nonpos(float w) {
     return p * u2f(kb << 23);
 }
 
-/* y[r] += a[r] * x for the first `rows` of ROWS rows (unused rows get a = 0 and a dummy y) */
-static inline void axpy_rows(float *y[ROWS], const float a[ROWS], const float *x, int64_t n) {
-    float *restrict y0 = y[0], *restrict y1 = y[1], *restrict y2 = y[2], *restrict y3 = y[3];
-    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-    int64_t j = 0;
-    for (; j + NATIVE_BLOCK <= n; j += NATIVE_BLOCK) {
-        NATIVE_IVDEP
-        for (int t = 0; t < NATIVE_BLOCK; t++) {
-            float xv = x[j + t];
-            y0[j + t] += a0 * xv;
-            y1[j + t] += a1 * xv;
-            y2[j + t] += a2 * xv;
-            y3[j + t] += a3 * xv;
+/* c[r][0..w) = sum_k a[r][k] b[k * ldb + 0..w) for ROWS rows, w <= NATIVE_BLOCK columns:
+   the accumulators (ROWS x NATIVE_BLOCK floats) stay in vector registers across k */
+static inline void block_rows(float *c[ROWS], const float *a[ROWS], const float *b, int64_t ldb, int64_t K, int w) {
+    float acc[ROWS][NATIVE_BLOCK];
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < NATIVE_BLOCK; t++) acc[r][t] = 0.0f;
+    if (w == NATIVE_BLOCK) {
+        for (int64_t k = 0; k < K; k++) {
+            const float *bk = b + k * ldb;
+            for (int r = 0; r < ROWS; r++) {
+                const float ar = a[r][k];
+                NATIVE_IVDEP
+                for (int t = 0; t < NATIVE_BLOCK; t++) acc[r][t] += ar * bk[t];
+            }
         }
+    } else {
+        for (int64_t k = 0; k < K; k++)
+            for (int r = 0; r < ROWS; r++)
+                for (int t = 0; t < w; t++) acc[r][t] += a[r][k] * b[k * ldb + t];
     }
-    for (; j < n; j++) {
-        y0[j] += a0 * x[j];
-        y1[j] += a1 * x[j];
-        y2[j] += a2 * x[j];
-        y3[j] += a3 * x[j];
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < w; t++) c[r][t] = acc[r][t];
+}
+
+/* C[ROWS][n] = A[ROWS][K] B[K][n] (B row stride ldb), in column blocks */
+static inline void gemm_rows(float *c[ROWS], const float *a[ROWS], const float *b, int64_t ldb, int64_t K, int64_t n) {
+    for (int64_t j = 0; j < n; j += NATIVE_BLOCK) {
+        int w = n - j < NATIVE_BLOCK ? (int)(n - j) : NATIVE_BLOCK;
+        float *cj[ROWS];
+        for (int r = 0; r < ROWS; r++) cj[r] = c[r] + j;
+        block_rows(cj, a, b + j, ldb, K, w);
     }
 }
 
@@ -159,17 +171,17 @@ NATIVE_CLONES static void attend_head(const NativeAttention *a, const float *q, 
         for (int64_t d = 0; d < D; d++) kt[d * Sk + j] = k[j * D + d];
     for (int64_t i0 = 0; i0 < Sq; i0 += ROWS) {
         int rows = Sq - i0 < ROWS ? (int)(Sq - i0) : ROWS;
-        float *s[ROWS], *o[ROWS], a4[ROWS];
+        float *s[ROWS], *o[ROWS];
+        const float *qr[ROWS], *pr[ROWS];
         for (int r = 0; r < ROWS; r++) {
-            /* rows past the end compute into the last real row's neighbour buffers with a = 0 */
+            /* rows past the end repeat the last real row (computed, never stored) */
+            int rr = r < rows ? r : rows - 1;
             s[r] = srow + r * Sk;
             o[r] = orow + r * Dv;
+            qr[r] = q + (i0 + rr) * D;
+            pr[r] = srow + rr * Sk;
         }
-        memset(srow, 0, (size_t)(ROWS * Sk) * sizeof *srow);
-        for (int64_t d = 0; d < D; d++) {
-            for (int r = 0; r < ROWS; r++) a4[r] = r < rows ? q[(i0 + r) * D + d] : 0.0f;
-            axpy_rows(s, a4, kt + d * Sk, Sk);
-        }
+        gemm_rows(s, qr, kt, Sk, D, Sk);
         float inv[ROWS];
         for (int r = 0; r < rows; r++) {
             const float *mrow = mask ? mask + (i0 + r) * a->mst[2] : NULL;
@@ -182,11 +194,7 @@ NATIVE_CLONES static void attend_head(const NativeAttention *a, const float *q, 
             }
             inv[r] = 1.0f / sum;
         }
-        memset(orow, 0, (size_t)(ROWS * Dv) * sizeof *orow);
-        for (int64_t j = 0; j < Sk; j++) {
-            for (int r = 0; r < ROWS; r++) a4[r] = r < rows ? s[r][j] : 0.0f;
-            axpy_rows(o, a4, v + j * Dv, Dv);
-        }
+        gemm_rows(o, pr, v, Dv, Sk, Dv);
         for (int r = 0; r < rows; r++) {
             float *dst = out + (i0 + r) * Dv;
             const float *src = o[r];

@@ -10,13 +10,18 @@
  * Broadcasting: x0's shape is walked as rows after dropping size-1 dims and merging
  * neighbouring dims across which every input is linear (the same idea as ref_bcast.h, for any
  * number of inputs); within a row each operand advances by 0 (broadcast) or 1 element, and the
- * two cases get separate loops (a scalar operand becomes a loop-invariant value).
+ * two cases get separate loops (a scalar operand becomes a loop-invariant value). Short rows
+ * (NHWC with a [C] operand: rows of C) are grouped into chunks of several rows; an operand that
+ * is neither constant nor contiguous over the chunk is tiled into the scratchpad (a [C] vector
+ * is tiled once per run and reused), so the per-step loops stay long.
  *
  * Numerics: + - * / Max Min Neg Abs Square Relu Relu6 and Sqrt in float32 give exactly what
  * the reference computes (double then one rounding: for these single operations the float
- * result is the correctly rounded one). Rsqrt is computed in double and rounded once (also
- * exact). Exp, Log, Tanh, Erf and Sigmoid use libm's float functions (a few ulp). Each step
- * rounds to float32, as the reference does. NaN in gives NaN out (Max/Min included).
+ * result is the correctly rounded one). Rsqrt, Exp, Log, Tanh, Erf and Sigmoid are computed in
+ * double with libm and rounded once, as the reference does (so the kernel equals the
+ * reference; those steps are libm calls, not vectorized: a chain of float-libm steps would
+ * amplify their ulp errors, e.g. Log near 1). Each step rounds to float32. NaN in gives NaN
+ * out (Max/Min included); Relu(-0) = -0.
  *
  * In place: the output may overwrite x0 (k->inplace = 0) unless an operand has as many
  * elements as x0 (it might share x0's buffer, and later steps would then read overwritten
@@ -63,52 +68,69 @@ static inline float fmin_nan(float a, float b) {
     return a != a ? a : r;
 }
 
-static inline float sigmoid_f(float x) {
-    /* exp only of a non-positive number: no overflow; the branches select, never diverge */
-    float e = expf(-fabsf(x));
-    float p = 1.0f / (1.0f + e);
-    return x >= 0 ? p : e * p;
+
+static inline uint32_t f2u(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
 }
 
-/* y[0..len) = step(y, b) where b advances by bstep (0 or 1) per element */
+static inline float u2f(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Relu on the bits: negative non-NaN values below -0 become +0 (an integer select the
+   vectorizer if-converts; -0 and NaN pass through unchanged, as in the reference) */
+static inline float relu_bits(float a) {
+    uint32_t u = f2u(a);
+    uint32_t neg = 0u - (uint32_t)((u > 0x80000000u) & (u <= 0xff800000u));
+    return u2f(u & ~neg);
+}
+
+/* y[0..len) = step(y, b) where b advances by bstep (0 or 1) per element. Each loop runs in
+   blocks of NATIVE_BLOCK (a trip count gcc -O2 vectorizes, native_simd.h) and a scalar tail. */
 NATIVE_CLONES static void apply_step(FewKind kind, float *restrict y, const float *restrict b, int64_t bstep, int64_t len) {
-#define LOOP(expr)                                                  \
+#define BLOCKED(body)                                               \
     do {                                                            \
-        NATIVE_IVDEP for (int64_t j = 0; j < len; j++) {            \
-            float a = y[j];                                         \
-            (void)a;                                                \
-            y[j] = (expr);                                          \
+        int64_t j0 = 0;                                             \
+        for (; j0 + NATIVE_BLOCK <= len; j0 += NATIVE_BLOCK) {      \
+            NATIVE_IVDEP for (int t = 0; t < NATIVE_BLOCK; t++) {   \
+                int64_t j = j0 + t;                                 \
+                body;                                               \
+            }                                                       \
+        }                                                           \
+        for (int64_t j = j0; j < len; j++) {                        \
+            body;                                                   \
         }                                                           \
     } while (0)
+#define LOOP(expr) BLOCKED(float a = y[j]; y[j] = (expr))
 /* binary: a scalar operand (bstep 0) becomes a loop-invariant value */
 #define BLOOP(expr)                                                 \
     do {                                                            \
         if (bstep == 0) {                                           \
-            const float c = b[0];                                   \
-            NATIVE_IVDEP for (int64_t j = 0; j < len; j++) {        \
-                float a = y[j], v = c;                              \
-                y[j] = (expr);                                      \
-            }                                                       \
+            const float v = b[0];                                   \
+            BLOCKED(float a = y[j]; y[j] = (expr));                 \
         } else {                                                    \
-            NATIVE_IVDEP for (int64_t j = 0; j < len; j++) {        \
-                float a = y[j], v = b[j];                           \
-                y[j] = (expr);                                      \
-            }                                                       \
+            BLOCKED(float a = y[j]; float v = b[j]; y[j] = (expr)); \
         }                                                           \
     } while (0)
     switch (kind) {
-    case FEW_RELU: LOOP(a < 0 ? 0.0f : a); break;
-    case FEW_RELU6: LOOP(a < 0 ? 0.0f : a > 6 ? 6.0f : a); break;
-    case FEW_SIGMOID: LOOP(sigmoid_f(a)); break;
-    case FEW_TANH: LOOP(tanhf(a)); break;
+    case FEW_RELU: LOOP(relu_bits(a)); break;
+    case FEW_RELU6: LOOP(a > 6 ? 6.0f : relu_bits(a)); break;
     case FEW_NEG: LOOP(-a); break;
     case FEW_ABS: LOOP(fabsf(a)); break;
     case FEW_SQUARE: LOOP(a * a); break;
     case FEW_SQRT: LOOP(sqrtf(a)); break;
     case FEW_RSQRT: LOOP((float)(1.0 / sqrt((double)a))); break;
-    case FEW_EXP: LOOP(expf(a)); break;
-    case FEW_LOG: LOOP(logf(a)); break;
-    case FEW_ERF: LOOP(erff(a)); break;
+    /* transcendentals in double with libm, rounded once: the reference's own computation, so
+       a long chain of them does not amplify float-libm ulp errors */
+    case FEW_SIGMOID: LOOP((float)few_sigmoid(a)); break;
+    case FEW_TANH: LOOP((float)tanh(a)); break;
+    case FEW_EXP: LOOP((float)exp(a)); break;
+    case FEW_LOG: LOOP((float)log(a)); break;
+    case FEW_ERF: LOOP((float)erf(a)); break;
     case FEW_ADD: BLOOP(a + v); break;
     case FEW_SUB: BLOOP(a - v); break;
     case FEW_RSUB: BLOOP(v - a); break;
@@ -121,47 +143,102 @@ NATIVE_CLONES static void apply_step(FewKind kind, float *restrict y, const floa
     }
 #undef LOOP
 #undef BLOOP
+#undef BLOCKED
+}
+
+/* Per-chunk operand access: bp[k] (start) and bs[k] (0 or 1 per element) for a chunk of nq
+   rows of len elements starting at row offsets off[]. An operand neither constant over the
+   chunk nor contiguous across it (a [C] vector against rows of C) is tiled into its slot of
+   `tile` (FEW_BLOCK floats per input); a row-invariant tile is kept while its offset stays. */
+typedef struct Chunk {
+    const float **bp;
+    int64_t *bs, *tile_off, *tile_rows;
+    float *tile;
+} Chunk;
+
+static void chunk_operands(const FewKernel *f, const float *const *p, const int64_t *off, int64_t nq, int64_t len,
+                           Chunk *c) {
+    int r1 = f->rank - 1, r2 = f->rank - 2;
+    for (int k = 1; k < f->n_in; k++) {
+        int64_t s1 = f->stride[k][r1], s2 = nq > 1 ? f->stride[k][r2] : 0;
+        if (s1 == 0 && s2 == 0) {
+            c->bp[k] = p[k] + off[k];
+            c->bs[k] = 0;
+        } else if (s1 == 1 && (nq == 1 || s2 == len)) {
+            c->bp[k] = p[k] + off[k];
+            c->bs[k] = 1;
+        } else {
+            float *t = c->tile + (size_t)k * FEW_BLOCK;
+            if (!(s2 == 0 && c->tile_off[k] == off[k] && c->tile_rows[k] >= nq)) {
+                for (int64_t q = 0; q < nq; q++)
+                    for (int64_t j = 0; j < len; j++) t[q * len + j] = p[k][off[k] + q * s2 + j * s1];
+                c->tile_off[k] = s2 == 0 ? off[k] : -1;
+                c->tile_rows[k] = nq;
+            }
+            c->bp[k] = t;
+            c->bs[k] = 1;
+        }
+    }
+}
+
+static void run_steps(const FewKernel *f, float *y, const float *x, const Chunk *c, int64_t n) {
+    if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
+    for (int s = 0; s < f->n_steps; s++) {
+        int k = f->steps[s].operand;
+        apply_step(f->steps[s].kind, y, k ? c->bp[k] : NULL, k ? c->bs[k] : 0, n);
+    }
 }
 
 static int few_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
-    (void)scratch;
     FewKernel *f = state;
-    const float *src[64];
-    const float **p = f->n_in <= 64 ? src : malloc(sizeof *p * (size_t)f->n_in);
-    int64_t off_buf[64];
-    int64_t *off = f->n_in <= 64 ? off_buf : malloc(sizeof *off * (size_t)f->n_in);
-    if (!p || !off) {
-        if (p != src) free(p);
-        if (off != off_buf) free(off);
-        return err_set(err, ERR_RUNTIME, "GrappoFusedElementwise: out of memory");
+    size_t n_in = (size_t)f->n_in;
+    /* one allocation for the per-input arrays; the tiles live in the scratchpad */
+    void *mem = malloc(n_in * (2 * sizeof(const float *) + 4 * sizeof(int64_t)));
+    if (!mem) return err_set(err, ERR_RUNTIME, "GrappoFusedElementwise: out of memory");
+    const float **p = mem;
+    Chunk c = {.bp = p + n_in};
+    int64_t *off = (int64_t *)(c.bp + n_in);
+    c.bs = off + n_in;
+    c.tile_off = c.bs + n_in;
+    c.tile_rows = c.tile_off + n_in;
+    c.tile = scratch;
+    for (size_t k = 0; k < n_in; k++) {
+        p[k] = tensor_data(f->held[k].buf ? &f->held[k] : &in[k]);
+        c.tile_off[k] = -1;
+        c.tile_rows[k] = 0;
     }
-    for (int k = 0; k < f->n_in; k++) p[k] = tensor_data(f->held[k].buf ? &f->held[k] : &in[k]);
     float *y = tensor_mut(&out[0]);
     int64_t len = f->dim[f->rank - 1], rows = 1;
     for (int d = 0; d < f->rank - 1; d++) rows *= f->dim[d];
-    for (int64_t r = 0; r < rows; r++) {
-        for (int k = 0; k < f->n_in; k++) off[k] = 0;
+    /* short rows: chunks of several rows of the same second-to-last dim, up to FEW_BLOCK */
+    int64_t inner = f->rank >= 2 ? f->dim[f->rank - 2] : 1, per = 1;
+    if (len < FEW_BLOCK && inner > 1) per = FEW_BLOCK / len < inner ? FEW_BLOCK / len : inner;
+    for (int64_t r = 0; r < rows;) {
+        int64_t q = r % inner, nq = per > 1 ? (inner - q < per ? inner - q : per) : 1;
+        for (size_t k = 0; k < n_in; k++) off[k] = 0;
         int64_t rem = r;
         for (int d = f->rank - 2; d >= 0; d--) {
             int64_t idx = rem % f->dim[d];
             rem /= f->dim[d];
-            for (int k = 0; k < f->n_in; k++) off[k] += idx * f->stride[k][d];
+            for (size_t k = 0; k < n_in; k++) off[k] += idx * f->stride[k][d];
         }
-        float *yr = y + r * len;
-        for (int64_t j0 = 0; j0 < len; j0 += FEW_BLOCK) {
-            int64_t n = len - j0 < FEW_BLOCK ? len - j0 : FEW_BLOCK;
-            const float *x = p[0] + off[0] + j0; /* x0 is never broadcast: step 1 */
-            if (x != yr + j0) memcpy(yr + j0, x, (size_t)n * sizeof(float));
-            for (int s = 0; s < f->n_steps; s++) {
-                int k = f->steps[s].operand;
-                int64_t bstep = k ? f->stride[k][f->rank - 1] : 0;
-                const float *b = k ? p[k] + off[k] + j0 * bstep : NULL;
-                apply_step(f->steps[s].kind, yr + j0, b, bstep, n);
+        if (nq > 1) {
+            chunk_operands(f, p, off, nq, len, &c);
+            run_steps(f, y + r * len, p[0] + off[0], &c, nq * len);
+        } else {
+            for (int64_t j0 = 0; j0 < len; j0 += FEW_BLOCK) { /* one (long) row in blocks */
+                int64_t n = len - j0 < FEW_BLOCK ? len - j0 : FEW_BLOCK;
+                for (size_t k = 1; k < n_in; k++) {
+                    int64_t st = f->stride[k][f->rank - 1];
+                    c.bp[k] = p[k] + off[k] + j0 * st;
+                    c.bs[k] = st;
+                }
+                run_steps(f, y + r * len + j0, p[0] + off[0] + j0, &c, n);
             }
         }
+        r += nq;
     }
-    if (p != src) free(p);
-    if (off != off_buf) free(off);
+    free(mem);
     return 0;
 }
 
@@ -248,7 +325,7 @@ int fast_compile_fused_elementwise(DnnCtx *ctx, const Graph *g, const Node *n, F
     k->state = f;
     k->run = few_run;
     k->destroy = few_destroy;
-    k->scratch_bytes = 0;
+    k->scratch_bytes = (size_t)f->n_in * FEW_BLOCK * sizeof(float); /* operand tiles */
     k->weight_bytes = 0; /* constant inputs are shared with the graph, not copied */
     k->inplace = inplace ? 0 : -1;
     return 1;

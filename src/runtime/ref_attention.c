@@ -3,7 +3,8 @@
  * with the mask broadcast numpy-style to [B,H,Sq,Sk] (absent: 0). Plain loops, everything in
  * double (dot products, the exponentials and their sum, the weighted sum of v), each output
  * rounded once to float32. The softmax subtracts the row maximum first (no overflow); a row
- * whose scores are all -inf gives NaN, as TensorFlow's Softmax does. */
+ * whose scores are all -inf gives NaN, as TensorFlow's Softmax does; no keys (Sk = 0) gives
+ * zeros, as the stock-op composition does. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -47,7 +48,9 @@ int ref_grappo_attention(const Node *n, const Tensor *in, Tensor *out, Err *err)
         mask_strides(ms, mst);
         mask = tensor_data(&in[3]);
     }
-    if (tensor_numel(&out[0]) == 0) return 0;
+    /* no keys: the stock ops give an empty softmax and a matmul over an empty axis, i.e.
+       zeros, which the zeroed output already holds */
+    if (tensor_numel(&out[0]) == 0 || Sk == 0) return 0;
     float *o = tensor_mut(&out[0]);
     double *s = malloc((size_t)(Sk > 0 ? Sk : 1) * sizeof *s);
     double *acc = malloc((size_t)(Dv > 0 ? Dv : 1) * sizeof *acc);
