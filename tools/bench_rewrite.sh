@@ -9,11 +9,12 @@ DIR=$(dirname "$GRAPPO")
 OUT=bench/RESULTS.md
 THREADS=${THREADS:-2}
 REPEATS=${REPEATS:-20}
-BUDGET=${BUDGET:-40}
+BUDGET=${BUDGET:-30}
 [ -f "$DIR/resnet50.pb" ] || "$GRAPPO" zoo resnet50 -o "$DIR/resnet50.pb"
 [ -f "$DIR/bert-base.pb" ] || "$GRAPPO" zoo bert-base -o "$DIR/bert-base.pb"
-models="$DIR/resnet50.pb $DIR/bert-base.pb"
+models=""
 for m in blazeface-front emotion gender handlandmark-lite selfie; do models="$models tests/fixtures/real/$m/model.pb"; done
+models="$models $DIR/resnet50.pb $DIR/bert-base.pb"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 {

@@ -173,7 +173,11 @@ int cmd_optimize(int argc, char **argv) {
     AccuracyBudget budget_acc = {1.0 - max_drop, 0.99};
     int evaluations = 0;
     if (is_search) {
-        EvalContext ctx = {.original = orig, .inputs = &eval, .budget = budget_acc, .w = objective_default_weights(),
+        /* the search judges candidates on the first 4 held-out batches; the final numbers below
+           use all of them */
+        InputSet search_in = eval;
+        if (search_in.n_batches > 4) search_in.n_batches = 4;
+        EvalContext ctx = {.original = orig, .inputs = &search_in, .budget = budget_acc, .w = objective_default_weights(),
                            .repeats = 5, .threads = (int)threads};
         SearchOpts so = {.budget = (int)budget, .required_flags = required, .allow_precision = precision, .min_gain = 0,
                          .seed = (uint64_t)seed};

@@ -74,7 +74,7 @@ int search_greedy(EvalContext *ctx, const Graph *start, const SearchOpts *o, Gra
             Graph *c = apply_to_clone(cur, &ch[k], err);
             if (!c) { graph_free(step_best); goto fail; }
             Evaluation ev, ref_ev;
-            if (objective_evaluate_pair(ctx, cur, c, &ref_ev, &ev, err)) { graph_free(c); graph_free(step_best); goto fail; }
+            if (objective_evaluate_pair(ctx, cur, &cur_eval.acc, c, &ref_ev, &ev, err)) { graph_free(c); graph_free(step_best); goto fail; }
             double gain = ref_ev.objective - ev.objective;
             if (ev.feasible && gain > o->min_gain && (!step_best || gain > step_gain)) {
                 graph_free(step_best);

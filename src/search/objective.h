@@ -31,8 +31,9 @@ ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
 /* Measures g (latency on the fast runtime, plan memory, fidelity to ctx->original) */
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err);
 /* Measures a candidate against a reference graph in one alternating timing loop, so both
-   latencies see the same machine noise; fills both evaluations (counts one evaluation). */
-int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const Graph *cand, Evaluation *ref_out, Evaluation *cand_out,
-                            Err *err);
+   latencies see the same machine noise. ref_acc is the reference graph's accuracy, measured
+   before (it does not change); fills both evaluations (counts one evaluation). */
+int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,
+                            Evaluation *ref_out, Evaluation *cand_out, Err *err);
 
 #endif
