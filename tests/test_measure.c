@@ -83,10 +83,32 @@ static void test_accuracy_fidelity(void **state) {
     graph_free(g);
 }
 
+/* outputs that are not a Softmax's input or result (BERT's pooled features, landmarks) have no
+   top-1: agreement is reported as undefined (-1), not computed on them */
+static void test_no_top1_for_regression_outputs(void **state) {
+    (void)state;
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    o.seq_len = 8;
+    Graph *g = zoo_build("bert-tiny", &o, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 1, 3, &in, &e), &e);
+    AccuracyResult a;
+    CHECK_OK(accuracy_measure(g, g, &in, 1, &a, &e), &e);
+    assert_true(a.top1_agreement == -1);
+    assert_int_equal(a.samples, 0);
+    assert_true(a.min_cosine > 1 - 1e-12);
+    inputs_free(&in);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_closed_form),
         cmocka_unit_test(test_accuracy_fidelity),
+        cmocka_unit_test(test_no_top1_for_regression_outputs),
     };
     return cmocka_run_group_tests_name("measure", tests, NULL, NULL);
 }

@@ -67,6 +67,14 @@ static int verify_written(const char *path, const Graph *g, const InputSet *in, 
     for (int i = 0; i < g->n_nodes && ns < MAX_SPECS; i++)
         if (g->nodes[i]->op == OP_PLACEHOLDER) specs[ns++] = (InputSpec){g->nodes[i]->name, g->nodes[i]->outputs[0].shape, DT_INVALID};
     int rc = -1;
+    /* a GraphDef does not record which tensors are outputs (loading takes the unread nodes, in
+       file order): compare the same tensors, found by name */
+    r->n_outputs = 0;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int i = graph_find(r, g->nodes[g->outputs[k].node]->name);
+        if (i < 0) { err_set(err, ERR_RUNTIME, "%s lost output '%s'", path, g->nodes[g->outputs[k].node]->name); goto done; }
+        if (graph_add_output(r, (ValueRef){i, g->outputs[k].port}, err)) goto done;
+    }
     if (graph_infer(r, specs, ns, ref_eval_node, NULL, err)) goto done;
     AccuracyResult acc;
     InputSet one = *in;

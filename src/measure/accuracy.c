@@ -11,8 +11,22 @@ bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b) {
     return a->min_cosine >= b->min_cosine;
 }
 
-static bool classifier_like(const Tensor *t) {
-    return dtype_is_float(t->dtype) && t->shape.rank == 2 && t->shape.dim[1] > 1;
+/* Output k is a classifier output when it is a [rows, classes] float tensor that is a Softmax
+   result or a Softmax input (logits), looking through Identity nodes. Regression outputs
+   (landmarks, embeddings, pooled features) have no meaningful top-1. */
+static bool classifier_output(const Graph *g, int k, const Tensor *t) {
+    if (!dtype_is_float(t->dtype) || t->shape.rank != 2 || t->shape.dim[1] < 2) return false;
+    ValueRef v = g->outputs[k];
+    while (g->nodes[v.node]->op == OP_IDENTITY && g->nodes[v.node]->n_inputs == 1) v = g->nodes[v.node]->inputs[0];
+    if (g->nodes[v.node]->op == OP_SOFTMAX) return true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op != OP_SOFTMAX) continue;
+        ValueRef in = n->inputs[0];
+        while (g->nodes[in.node]->op == OP_IDENTITY && g->nodes[in.node]->n_inputs == 1) in = g->nodes[in.node]->inputs[0];
+        if (in.node == v.node && in.port == v.port) return true;
+    }
+    return false;
 }
 
 int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err) {
@@ -55,7 +69,7 @@ int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, i
             double rel = na > 0 ? sqrt(nd / na) : (nd > 0 ? INFINITY : 0);
             if (!(cosv >= min_cos)) min_cos = cosv;
             if (!(rel <= max_rel)) max_rel = rel;
-            if (classifier_like(&a[k])) {
+            if (classifier_output(orig, k, &a[k])) {
                 int64_t r = a[k].shape.dim[0], c = a[k].shape.dim[1];
                 for (int64_t i = 0; i < r; i++) {
                     int64_t ia = 0, ib = 0;

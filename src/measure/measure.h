@@ -31,15 +31,15 @@ int latency_measure(const Graph *const *g, int n, const InputSet *in, int repeat
 typedef struct AccuracyResult {
     int outputs;          /* graph outputs compared */
     int samples;          /* batches x rows compared for top-1 */
-    double top1_agreement; /* fraction of rows whose argmax agrees, over classifier-like outputs (-1: none) */
+    double top1_agreement; /* fraction of rows whose argmax agrees, over classifier outputs (-1: none) */
     double min_cosine;     /* worst cosine similarity over outputs and batches */
     double max_rel_l2;     /* worst ||cand - orig|| / ||orig|| */
     double max_abs_err;
 } AccuracyResult;
 
 /* Runs orig and cand on the fast runtime over every batch and compares their outputs (same
-   count and shapes). Classifier-like outputs ([rows, classes] with classes > 1, float) count
-   for top-1 agreement. */
+   count and shapes). Classifier outputs ([rows, classes] float tensors that are a Softmax's
+   result or input, through Identity nodes) count for top-1 agreement. */
 int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err);
 
 /* The default accuracy budget: top-1 agreement >= 0.99 (when defined) and cosine >= 0.99. */
