@@ -78,21 +78,15 @@ int fast_compile_batchnorm(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
     dnnl_batch_normalization_desc_t desc;
     if (dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &md, eps, flags) != dnnl_success)
         return 0;
-    dnnl_primitive_attr_t attr;
-    if (misc_attr(&attr, 0, 0, 0, err)) return -1;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, ctx->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    MiscKernel *mk;
     dnnl_primitive_t prim;
     const_dnnl_primitive_desc_t cpd;
-    int rc = misc_primitive(ctx, key, st, pd, &prim, &cpd, err);
+    int rc = misc_simple(ctx, g, n, key, &desc, &md, &md, &mk, &prim, &cpd, err);
     if (rc <= 0) return rc;
-
-    MiscKernel *mk = misc_new(ctx, g, n, err);
-    if (!mk) return -1;
-    if (misc_arg(mk, DNNL_ARG_SRC, MISC_IN, 0, &md, err) || misc_arg(mk, DNNL_ARG_SCALE, MISC_IN, 1, &vec_md, err) ||
-        misc_arg(mk, DNNL_ARG_SHIFT, MISC_IN, 2, &vec_md, err) || misc_arg(mk, DNNL_ARG_MEAN, MISC_IN, 3, &vec_md, err) ||
-        misc_arg(mk, DNNL_ARG_VARIANCE, MISC_IN, 4, &vec_md, err) || misc_arg(mk, DNNL_ARG_DST, MISC_OUT, 0, &md, err)) {
+    if (misc_arg(mk, DNNL_ARG_SCALE, MISC_IN, 1, &vec_md, err) ||
+        misc_arg(mk, DNNL_ARG_SHIFT, MISC_IN, 2, &vec_md, err) ||
+        misc_arg(mk, DNNL_ARG_MEAN, MISC_IN, 3, &vec_md, err) ||
+        misc_arg(mk, DNNL_ARG_VARIANCE, MISC_IN, 4, &vec_md, err)) {
         misc_free(mk);
         return -1;
     }
