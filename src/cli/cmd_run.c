@@ -198,7 +198,8 @@ int cmd_run(int argc, char **argv) {
         /* one row for bench/RESULTS.md: | model | runtime | threads | median | min | max | 95% CI | GFLOP/s | peak memory | */
         double gf = (double)graph_flops(g) / (t.median * 1e6);
         size_t mem = plan ? plan_peak_bytes(plan) : st.peak_bytes + st.weight_bytes;
-        printf("| %s | %s | %lld | %.2f | %.2f | %.2f | ±%.2f | %.1f | %s |\n", path, rt_name, threads, t.median, t.min, t.max, t.ci95, gf,
+        /* the reference runtime is single-threaded; 0 threads on the fast runtime means all cores */
+        printf("| %s | %s | %lld | %.2f | %.2f | %.2f | ±%.2f | %.1f | %s |\n", path, rt_name, use_ref ? 1LL : threads, t.median, t.min, t.max, t.ci95, gf,
                fmt_bytes((double)mem, sb, sizeof sb));
         goto done;
     }
