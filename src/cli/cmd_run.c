@@ -199,7 +199,11 @@ int cmd_run(int argc, char **argv) {
         double gf = (double)graph_flops(g) / (t.median * 1e6);
         size_t mem = plan ? plan_peak_bytes(plan) : st.peak_bytes + st.weight_bytes;
         /* the reference runtime is single-threaded; 0 threads on the fast runtime means all cores */
-        printf("| %s | %s | %lld | %.2f | %.2f | %.2f | ±%.2f | %.1f | %s |\n", path, rt_name, use_ref ? 1LL : threads, t.median, t.min, t.max, t.ci95, gf,
+        char th[24];
+        if (use_ref) snprintf(th, sizeof th, "1");
+        else if (threads) snprintf(th, sizeof th, "%lld", threads);
+        else snprintf(th, sizeof th, "all");
+        printf("| %s | %s | %s | %.2f | %.2f | %.2f | ±%.2f | %.1f | %s |\n", path, rt_name, th, t.median, t.min, t.max, t.ci95, gf,
                fmt_bytes((double)mem, sb, sizeof sb));
         goto done;
     }
