@@ -244,6 +244,49 @@ static void test_optimize(void **state) {
     expect_error(args, 2, "-o");
 }
 
+/* grappler+int8 with calibration inputs from a directory: quantization rules are applied and
+   reported; a malformed calibration directory is a clean error */
+static void test_optimize_int8_calibration_dir(void **state) {
+    (void)state;
+    Err e;
+    char path[900], args[2000];
+    snprintf(path, sizeof path, "%s/r8.pb", tmp);
+    Graph *g = graphdef_load(path, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    int ph = -1;
+    for (int i = 0; i < g->n_nodes; i++) if (g->nodes[i]->op == OP_PLACEHOLDER) ph = i;
+    snprintf(path, sizeof path, "%s/calib", tmp);
+    assert_int_equal(mkdir(path, 0777), 0);
+    for (int k = 0; k < 3; k++) {
+        Tensor t;
+        CHECK_OK(input_generate(g, ph, 50 + (uint64_t)k, &t, &e), &e);
+        snprintf(path, sizeof path, "%s/calib/%s_%d.npy", tmp, g->nodes[ph]->name, k);
+        CHECK_OK(npy_save(path, &t, &e), &e);
+        tensor_release(&t);
+    }
+    snprintf(args, sizeof args,
+             "optimize %s/r8.pb -o %s/r8q.pb --search grappler+int8 --calibration %s/calib --calib-method minmax --report %s/q.json "
+             "--repeats 3 --eval-batches 2",
+             tmp, tmp, tmp, tmp);
+    assert_int_equal(run(args), 0);
+    cJSON *j = cJSON_Parse(slurp("q.json"));
+    assert_non_null(j);
+    cJSON *rules = cJSON_GetObjectItem(j, "rules_applied");
+    int quantized = 0;
+    for (cJSON *r = rules ? rules->child : NULL; r; r = r->next)
+        if (!strncmp(r->string, "quantize_conv", 13)) quantized += (int)r->valuedouble;
+    assert_int_equal(quantized, 9); /* every convolution of resnet8 */
+    cJSON_Delete(j);
+    graph_free(g);
+    snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calibration %s/nowhere", tmp, tmp, tmp);
+    int rc = run(args);
+    assert_int_equal(rc, 2);
+    assert_false(exists("never.pb"));
+    snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calib-method median", tmp, tmp);
+    expect_error(args, 2, "median");
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     char args[2000], path[600];
@@ -345,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_run_and_save),
         cmocka_unit_test(test_run_fast_matches_ref),
         cmocka_unit_test(test_optimize),
+        cmocka_unit_test(test_optimize_int8_calibration_dir),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);

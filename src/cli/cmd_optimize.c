@@ -21,7 +21,7 @@
 static void help(void) {
     printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random] [--target tf|grappo]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
-           "                       [--seed S] [--exact-only] [--markdown-row]\n"
+           "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
@@ -34,6 +34,9 @@ static void help(void) {
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
            "greedy and random spend at most --budget graph evaluations (default 100); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf.\n"
+           "Calibration: --calibration DIR reads DIR/<input>_<k>.npy (k = 0, 1, ...; '/' and ':' in\n"
+           "the input name become '_'), else 8 generated batches; ranges are the 99.99th percentile of\n"
+           "|x| (--calib-method percentile, default) or min/max.\n"
            "--target tf keeps to rewrites whose ops stock TensorFlow runs (default: grappo ops too).\n"
            "Latency: median of --repeats runs (default 20) of both graphs alternately on the fast\n"
            "runtime. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
@@ -92,7 +95,8 @@ done:
 
 int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
-    const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v;
+    const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v,
+               *calib_method = "percentile";
     long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1;
     bool exact_only = false, row = false;
     double t_start = 0;
@@ -111,6 +115,7 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--search", &search, &bad)) {}
         else if (arg_opt(&a, "--target", &target, &bad)) {}
         else if (arg_opt(&a, "--calibration", &calib_dir, &bad)) {}
+        else if (arg_opt(&a, "--calib-method", &calib_method, &bad)) {}
         else if (arg_opt(&a, "--report", &report, &bad)) {}
         else if (arg_flag(&a, "--exact-only")) exact_only = true;
         else if (arg_flag(&a, "--markdown-row")) row = true;
@@ -152,6 +157,10 @@ int cmd_optimize(int argc, char **argv) {
         }
         if (!n_rule_names) { rc = cli_usage_error("optimize", "--search rules: needs rule names"); goto done; }
     }
+    if (strcmp(calib_method, "percentile") && strcmp(calib_method, "minmax")) {
+        rc = cli_usage_error("optimize", "--calib-method is percentile or minmax, not '%s'", calib_method);
+        goto done;
+    }
     unsigned required = !strcmp(target, "tf") ? RULE_TF : 0;
     const char *pipeline = search;
     if (!strcmp(search, "grappler+int8")) {
@@ -175,7 +184,8 @@ int cmd_optimize(int argc, char **argv) {
             calib_n = 8; /* generated, seeds 1..8: disjoint from the evaluation inputs (seeds 1000+) */
             if (calib_batches_generate(orig, calib_n, &calib, &calib_feeds, &err)) { calib_n = 0; goto fail; }
         }
-        if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &err) < 0) goto fail;
+        if (calibrate_graph(cand, (const RefFeed *const *)calib, calib_n, calib_feeds, !strcmp(calib_method, "minmax") ? CALIB_MINMAX : CALIB_PERCENTILE, &err) < 0)
+            goto fail;
     }
     RewriteLog log = {0};
     AccuracyBudget budget_acc = {1.0 - max_drop, 0.99};
