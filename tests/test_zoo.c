@@ -12,7 +12,7 @@
 #include "zoo/zoo.h"
 
 /* FNV-1a of resnet8's uncalibrated weights for seed 1 (see test_resnet8_determinism) */
-#define RESNET8_UNCALIBRATED_HASH "f7f33c70e471c7d5"
+#define RESNET8_UNCALIBRATED_HASH "6ec8fac3205c477b" /* since residual branches end with gamma x 0.2 */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -230,7 +230,8 @@ static void test_resnet8_counts_names_and_run(void **state) {
 }
 
 /* Calibration: on the calibration image, every BN output is close to standardized per
-   channel (mean ~ beta - small perturbation, std ~ gamma). */
+   channel (mean ~ beta - small perturbation, std ~ gamma): gamma ~ 1, except the last BN of a
+   residual branch (conv*_block*_2_bn in basic blocks), whose gamma is scaled by 0.2. */
 static void test_resnet8_batchnorm_is_calibrated(void **state) {
     (void)state;
     Err e = {0};
@@ -263,7 +264,8 @@ static void test_resnet8_batchnorm_is_calibrated(void **state) {
         }
         abs_mean /= (double)c;
         avg_std /= (double)c;
-        if (!(abs_mean < 0.25 && avg_std > 0.8 && avg_std < 1.2)) {
+        double g = strstr(bns[i], "_2_bn") ? 0.2 : 1.0; /* the branch-final BNs */
+        if (!(abs_mean < 0.25 && avg_std > 0.8 * g && avg_std < 1.2 * g)) {
             print_error("%s: mean |channel mean| %.3f, mean channel std %.3f\n", bns[i], abs_mean, avg_std);
             fail();
         }

@@ -509,7 +509,7 @@ static void channel_stats(const Tensor *t, int64_t c, double *mean, double *var)
     for (int64_t j = 0; j < c; j++) var[j] /= (double)rows;
 }
 
-ValueRef bld_batchnorm(Builder *b, const char *layer, ValueRef x, float epsilon) {
+ValueRef bld_batchnorm_scaled(Builder *b, const char *layer, ValueRef x, float epsilon, double gamma_scale) {
     char nm[4][512], bn[512];
     int64_t c = bld_dim(b, x, -1);
     if (b->failed) return BLD_NONE;
@@ -530,7 +530,7 @@ ValueRef bld_batchnorm(Builder *b, const char *layer, ValueRef x, float epsilon)
     for (int64_t j = 0; j < c; j++) {
         double zg = bld_randn(b), zb = bld_randn(b);
         double zm = bld_randn(b), zv = bld_randn(b);
-        gamma[j] = (float)(1.0 + 0.1 * zg);
+        gamma[j] = (float)(gamma_scale * (1.0 + 0.1 * zg));
         beta[j] = (float)(0.1 * zb);
         if (xv) {
             /* a channel that is (almost) constant on the calibration image would amplify
@@ -664,4 +664,8 @@ void bld_classifier_head(Builder *b, ValueRef x, const char *pool_layer, const c
     memcpy(b->scope, scope, sizeof scope);
     bld_add_output(b, out_logits);
     bld_add_output(b, out_probs);
+}
+
+ValueRef bld_batchnorm(Builder *b, const char *layer, ValueRef x, float epsilon) {
+    return bld_batchnorm_scaled(b, layer, x, epsilon, 1.0);
 }

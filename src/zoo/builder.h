@@ -122,6 +122,11 @@ ValueRef bld_depthwise(Builder *b, const char *layer, ValueRef x, int k, int str
    (mean += 0.1 std N, var *= exp(0.2 N)); otherwise mean ~ 0.1 N, var ~ exp(0.2 N). The
    same number of draws is taken either way, so other weights do not depend on calibration. */
 ValueRef bld_batchnorm(Builder *b, const char *layer, ValueRef x, float epsilon);
+/* the same with gamma scaled: the last batch norm of a residual branch, so the branch adds a
+   small update to its shortcut as in trained residual networks (and as zero-gamma / Fixup
+   initialisation does) instead of a full-size one - which makes the random network far less
+   sensitive to small perturbations of its activations */
+ValueRef bld_batchnorm_scaled(Builder *b, const char *layer, ValueRef x, float epsilon, double gamma_scale);
 /* "<layer>/MatMul" + "<layer>/BiasAdd"; kernel [in, units] ~ N(0, std) (truncated when
    b->tf1_names), bias ~ N(0, bias_std) (0 gives zeros) */
 ValueRef bld_dense(Builder *b, const char *layer, ValueRef x, int units, double std, double bias_std);

@@ -23,14 +23,19 @@ static const struct { int t, c, n, s; } BLOCKS[] = {
 static double he_std(int k, int64_t fan_in_channels) { return sqrt(2.0 / ((double)k * k * (double)fan_in_channels)); }
 
 /* 1x1 or 3x3 conv "<conv>" + BN "<bn>" (+ Relu6 "<relu>/Relu6" when relu != NULL) */
-static ValueRef conv_bn(Builder *b, const char *conv, const char *bn, const char *relu, ValueRef x, int k, int cout,
-                        int stride) {
+static ValueRef conv_bn_scaled(Builder *b, const char *conv, const char *bn, const char *relu, ValueRef x, int k, int cout,
+                               int stride, double gamma_scale) {
     char rn[256];
     ValueRef y = bld_conv2d(b, conv, x, k, cout, stride, "SAME", he_std(k, bld_dim(b, x, -1)));
-    y = bld_batchnorm(b, bn, y, BN_EPS);
+    y = bld_batchnorm_scaled(b, bn, y, BN_EPS, gamma_scale);
     if (!relu) return y;
     snprintf(rn, sizeof rn, "%s/Relu6", relu);
     return bld_unary(b, rn, "Relu6", y);
+}
+
+static ValueRef conv_bn(Builder *b, const char *conv, const char *bn, const char *relu, ValueRef x, int k, int cout,
+                        int stride) {
+    return conv_bn_scaled(b, conv, bn, relu, x, k, cout, stride, 1.0);
 }
 
 static ValueRef inverted_residual(Builder *b, ValueRef x, int block_id, int expansion, int cout, int stride) {
@@ -60,8 +65,11 @@ static ValueRef inverted_residual(Builder *b, ValueRef x, int block_id, int expa
     y = bld_unary(b, n[2], "Relu6", y);
     snprintf(n[3], sizeof n[3], "%sproject", p);
     snprintf(n[4], sizeof n[4], "%sproject_BN", p);
-    y = conv_bn(b, n[3], n[4], NULL, y, 1, cout, 1);
-    if (stride == 1 && cin == cout) {
+    /* a block with a skip connection adds a small update to it: its projection's batch norm
+       gets gamma x 0.2 (see bld_batchnorm_scaled) */
+    bool skip = stride == 1 && cin == cout;
+    y = conv_bn_scaled(b, n[3], n[4], NULL, y, 1, cout, 1, skip ? 0.2 : 1.0);
+    if (skip) {
         snprintf(n[5], sizeof n[5], "%sadd/add", p);
         y = bld_binary(b, n[5], "AddV2", x, y);
     }

@@ -39,15 +39,23 @@ static const ResnetSpec RESNET50 = {"resnet50", false, 64, true, 4, {3, 4, 6, 3}
 static double he_std(int k, int64_t cin) { return sqrt(2.0 / ((double)k * k * (double)cin)); }
 
 /* conv "<p>_conv" + BN "<p>_bn" (+ Relu "<p>_relu/Relu" when relu) */
-static ValueRef conv_bn(Builder *b, const char *p, ValueRef x, int k, int cout, int stride, const char *padding, bool relu) {
+static ValueRef conv_bn_scaled(Builder *b, const char *p, ValueRef x, int k, int cout, int stride, const char *padding, bool relu,
+                               double gamma_scale) {
     char cn[256], bn[256], rn[256];
     snprintf(cn, sizeof cn, "%s_conv", p);
     snprintf(bn, sizeof bn, "%s_bn", p);
     snprintf(rn, sizeof rn, "%s_relu/Relu", p);
     ValueRef y = bld_conv2d(b, cn, x, k, cout, stride, padding, he_std(k, bld_dim(b, x, -1)));
-    y = bld_batchnorm(b, bn, y, BN_EPS);
+    y = bld_batchnorm_scaled(b, bn, y, BN_EPS, gamma_scale);
     return relu ? bld_unary(b, rn, "Relu", y) : y;
 }
+
+static ValueRef conv_bn(Builder *b, const char *p, ValueRef x, int k, int cout, int stride, const char *padding, bool relu) {
+    return conv_bn_scaled(b, p, x, k, cout, stride, padding, relu, 1.0);
+}
+
+/* gamma of a residual branch's last batch norm (see bld_batchnorm_scaled) */
+#define RESIDUAL_GAMMA 0.2
 
 /* one residual block "conv<stage+2>_block<block+1>"; the stride applies to its first block */
 static ValueRef residual_block(Builder *b, const ResnetSpec *s, ValueRef x, int stage, int block) {
@@ -70,10 +78,10 @@ static ValueRef residual_block(Builder *b, const ResnetSpec *s, ValueRef x, int 
     if (s->bottleneck) {
         y = conv_bn(b, n1, x, 1, width, 1, "VALID", true);
         y = conv_bn(b, n2, y, 3, width, stride, "SAME", true);
-        y = conv_bn(b, n3, y, 1, cout, 1, "VALID", false);
+        y = conv_bn_scaled(b, n3, y, 1, cout, 1, "VALID", false, RESIDUAL_GAMMA);
     } else {
         y = conv_bn(b, n1, x, 3, width, stride, "SAME", true);
-        y = conv_bn(b, n2, y, 3, width, 1, "SAME", false);
+        y = conv_bn_scaled(b, n2, y, 3, width, 1, "SAME", false, RESIDUAL_GAMMA);
     }
     y = bld_binary(b, an, "AddV2", shortcut, y);
     return bld_unary(b, on, "Relu", y);
