@@ -3,8 +3,12 @@
  *   - the reference kernel on a tiny case worked out by hand (B=H=1, S=D=2), with and without
  *     a mask, and against the stock-op composition (BatchMatMulV2, Mul, AddV2, Softmax,
  *     BatchMatMulV2) on random inputs;
- *   - the fast kernel against the reference (masks [B,1,1,S], [S,S], [B,H,S,S], none; a row
- *     masked with -inf everywhere gives NaN in both) on [1,2,16,8], [2,3,5,4], [1,12,128,64];
+ *   - the fast kernel, both its oneDNN path and its plain C fallback, against the reference
+ *     (masks [B,1,1,S], [S,S], [B,H,S,S], none; a row masked with -inf everywhere gives NaN
+ *     in both) on [1,2,16,8], [2,3,5,4], [1,1,1,1], [2,2,33,17], [1,12,128,64]; the oneDNN
+ *     path must be taken for all of them (never oneDNN's "ref" kernels);
+ *   - the fused node against the stock chain inside fast-runtime plans ([1,12,128,64]), with
+ *     timings of both at 1 and 2 threads (printed);
  *   - inference errors (shapes that do not agree, bad mask, attributes);
  *   - the rule on hand-built patterns in every spelling it accepts, the near misses it must
  *     refuse, each site checked on both runtimes (tr_check_each_site) with structural asserts;
@@ -15,6 +19,7 @@
 #include "testrules.h"
 
 #include "io/graphdef.h"
+#include "runtime/plan.h"
 #include "util/rng.h"
 #include "zoo/builder.h"
 #include "zoo/zoo.h"
@@ -209,7 +214,17 @@ static void ref_vs_composition(void **state) {
 /* ---- fast kernel vs reference ---- */
 
 /* kind: 0 none, 1 [B,1,1,Sk] padding mask (0 / -10000), 2 [Sq,Sk] causal, 3 [B,H,Sq,Sk] random */
-static double fast_vs_ref(int64_t B, int64_t H, int64_t S, int64_t D, int kind, float scale, double *ms_fast, double *ms_ref) {
+/* the fast family with no oneDNN context: its plain C fallback, which runs whenever oneDNN
+   declines one of the three primitives */
+static int compile_fallback(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err) {
+    (void)ctx;
+    return fast_compile_attention(NULL, g, n, k, err);
+}
+
+/* native: run the plain C fallback (impl "native:attention"), else the oneDNN path (which every
+   case here must take: an impl other than "native:attention", and never oneDNN's "ref") */
+static double fast_vs_ref(int64_t B, int64_t H, int64_t S, int64_t D, int kind, float scale, bool native, double *ms_fast,
+                          double *ms_ref) {
     Shape qs = shape_make(4, (int64_t[]){B, H, S, D});
     AttShapes s = {qs, qs, qs, {.rank = -1}};
     if (kind == 1) s.mask = shape_make(4, (int64_t[]){B, 1, 1, S});
@@ -239,9 +254,15 @@ static double fast_vs_ref(int64_t B, int64_t H, int64_t S, int64_t D, int kind, 
     Tensor got[1];
     Err e = {0};
     char impl[64];
-    assert_int_equal(tf_fast_node(fast_compile_attention, g, node, in, got, impl, sizeof impl, &e), 1);
+    assert_int_equal(tf_fast_node(native ? compile_fallback : fast_compile_attention, g, node, in, got, impl, sizeof impl, &e),
+                     1);
     clock_gettime(CLOCK_MONOTONIC, &t2);
-    assert_string_equal(impl, "native:attention");
+    if (native) assert_string_equal(impl, "native:attention");
+    else if (strcmp(impl, "native:attention") == 0 || strncmp(impl, "ref", 3) == 0) {
+        print_error("[%lld,%lld,%lld,%lld] mask kind %d: oneDNN path not taken (%s)\n", (long long)B, (long long)H,
+                    (long long)S, (long long)D, kind, impl);
+        fail();
+    }
     double err = tf_rel_err(&got[0], &want);
     if (ms_ref) *ms_ref = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
     if (ms_fast) *ms_fast = (t2.tv_sec - t1.tv_sec) * 1e3 + (t2.tv_nsec - t1.tv_nsec) * 1e-6;
@@ -256,22 +277,27 @@ static void fast_matches_ref(void **state) {
     (void)state;
     static const int64_t cases[][4] = {{1, 2, 16, 8}, {2, 3, 5, 4}, {1, 1, 1, 1}, {2, 2, 33, 17}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
-        for (int kind = 0; kind < 4; kind++) {
-            double err = fast_vs_ref(cases[c][0], cases[c][1], cases[c][2], cases[c][3], kind, 0.35f, NULL, NULL);
-            if (!(err <= 1e-4)) {
-                print_error("[%lld,%lld,%lld,%lld] mask kind %d: rel err %g\n", (long long)cases[c][0], (long long)cases[c][1],
-                            (long long)cases[c][2], (long long)cases[c][3], kind, err);
-                fail();
+        for (int kind = 0; kind < 4; kind++)
+            for (int native = 0; native < 2; native++) {
+                double err = fast_vs_ref(cases[c][0], cases[c][1], cases[c][2], cases[c][3], kind, 0.35f, native, NULL, NULL);
+                if (!(err <= 1e-4)) {
+                    print_error("[%lld,%lld,%lld,%lld] mask kind %d (%s): rel err %g\n", (long long)cases[c][0],
+                                (long long)cases[c][1], (long long)cases[c][2], (long long)cases[c][3], kind,
+                                native ? "fallback" : "oneDNN", err);
+                    fail();
+                }
             }
-        }
 }
 
 static void fast_bert_base_shape(void **state) {
     (void)state;
     double ms_fast, ms_ref;
-    double err = fast_vs_ref(1, 12, 128, 64, 1, 0.125f, &ms_fast, &ms_ref);
-    if (!(err <= 1e-4)) { print_error("[1,12,128,64]: rel err %g\n", err); fail(); }
-    print_message("[1,12,128,64] masked: rel err %.2g, fast %.2f ms (incl. compile), reference %.1f ms\n", err, ms_fast, ms_ref);
+    for (int native = 0; native < 2; native++) {
+        double err = fast_vs_ref(1, 12, 128, 64, 1, 0.125f, native, &ms_fast, &ms_ref);
+        if (!(err <= 1e-4)) { print_error("[1,12,128,64]: rel err %g\n", err); fail(); }
+        print_message("[1,12,128,64] masked (%s): rel err %.2g, fast %.2f ms (incl. compile), reference %.1f ms\n",
+                      native ? "fallback" : "oneDNN", err, ms_fast, ms_ref);
+    }
 }
 
 /* a row whose mask is -inf everywhere: NaN in both (as Softmax gives), the other rows finite */
@@ -284,15 +310,94 @@ static void fast_all_masked_row_is_nan(void **state) {
                     tt_f32(4, d4, (float[]){1, 2, 3, 4}), tt_f32(2, (int64_t[]){2, 2}, (float[]){0, 0, -INFINITY, -INFINITY})};
     Tensor want = run_ref(g, in, 4), got[1];
     Err e = {0};
-    assert_int_equal(tf_fast_node(fast_compile_attention, g, graph_find(g, "att"), in, got, NULL, 0, &e), 1);
-    const float *w = tensor_data(&want), *o = tensor_data(&got[0]);
-    for (int i = 0; i < 2; i++) {
-        assert_true(isfinite(w[i]) && fabsf(w[i] - o[i]) <= 1e-6f);
-        assert_true(isnan(w[2 + i]) && isnan(o[2 + i]));
+    for (int native = 0; native < 2; native++) {
+        char impl[64];
+        assert_int_equal(tf_fast_node(native ? compile_fallback : fast_compile_attention, g, graph_find(g, "att"), in, got,
+                                      impl, sizeof impl, &e),
+                         1);
+        assert_int_equal(strcmp(impl, "native:attention") == 0, native);
+        const float *w = tensor_data(&want), *o = tensor_data(&got[0]);
+        for (int i = 0; i < 2; i++) {
+            assert_true(isfinite(w[i]) && fabsf(w[i] - o[i]) <= 1e-6f);
+            assert_true(isnan(w[2 + i]) && isnan(o[2 + i]));
+        }
+        tensor_release(&got[0]);
     }
     for (int i = 0; i < 4; i++) tensor_release(&in[i]);
     tensor_release(&want);
-    tensor_release(&got[0]);
+    graph_free(g);
+}
+
+/* best of `reps` plan runs of g fetching `fetch`, in ms */
+static double plan_best_ms(const Graph *g, ValueRef fetch, int threads, const RefFeed *f, int nf, int reps) {
+    Err e = {0};
+    PlanOpts o = {.threads = threads};
+    Plan *p = plan_compile(g, &fetch, 1, &o, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    double best = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        Tensor out;
+        PlanTiming t = {0};
+        CHECK_OK(plan_run(p, f, nf, &out, &t, &e), &e);
+        if (t.total_ms < best) best = t.total_ms;
+        tensor_release(&out);
+    }
+    plan_free(p);
+    return best;
+}
+
+/* BERT-base attention ([1,12,128,64], mask [1,1,1,128]) on the fast runtime: the fused node
+   against the stock chain BatchMatMulV2 -> Mul -> AddV2 -> Softmax -> BatchMatMulV2, 1 and 2
+   threads. Informational (timings are noisy on a shared machine); it checks that the fused
+   node runs on the oneDNN path inside a plan and agrees with the chain. */
+static void fast_vs_stock_chain_timing(void **state) {
+    (void)state;
+    Builder b;
+    Err e = {0};
+    CHECK_OK(bld_init(&b, 3, false, &e), &e);
+    Shape qs = shape_make(4, (int64_t[]){1, 12, 128, 64}), ms = shape_make(4, (int64_t[]){1, 1, 1, 128});
+    ValueRef q = bld_placeholder(&b, "q", DT_FLOAT, qs, NULL), k = bld_placeholder(&b, "k", DT_FLOAT, qs, NULL),
+             v = bld_placeholder(&b, "v", DT_FLOAT, qs, NULL), m = bld_placeholder(&b, "mask", DT_FLOAT, ms, NULL);
+    ValueRef s = bld_batch_matmul(&b, "s", q, k, false, true);
+    s = bld_binary(&b, "scaled", "Mul", s, bld_scalar_f32(&b, "c", 0.125f));
+    s = bld_binary(&b, "masked", "AddV2", s, m);
+    ValueRef comp = bld_batch_matmul(&b, "pv", bld_softmax(&b, "p", s), v, false, false);
+    ValueRef in[4] = {q, k, v, m};
+    int node = bld_begin(&b, "att", "GrappoAttention", in, 4);
+    bld_attr_type(&b, node, "T", DT_FLOAT);
+    bld_attr_f(&b, node, "scale", 0.125f);
+    bld_attr_b(&b, node, "has_mask", true);
+    ValueRef att = bld_end(&b, node);
+    bld_add_output(&b, att);
+    bld_add_output(&b, comp);
+    Graph *g = finish(&b);
+    Rng r;
+    rng_seed(&r, 5);
+    Tensor t[4] = {rand_tensor(&r, qs, -2, 2), rand_tensor(&r, qs, -2, 2), rand_tensor(&r, qs, -1, 1),
+                   rand_tensor(&r, ms, -3, 0)};
+    RefFeed f[4] = {{"q", t[0]}, {"k", t[1]}, {"v", t[2]}, {"mask", t[3]}};
+    /* agreement inside plans, and the fused node on oneDNN */
+    PlanOpts o = {.threads = 1};
+    Plan *p = plan_compile(g, NULL, 0, &o, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    const char *impl = plan_node_impl(p, graph_find(g, "att"));
+    assert_non_null(impl);
+    assert_true(strcmp(impl, "native:attention") != 0 && strncmp(impl, "ref", 3) != 0);
+    print_message("impls: att %s, chain s %s, p %s, pv %s\n", impl, plan_node_impl(p, graph_find(g, "s")),
+                  plan_node_impl(p, graph_find(g, "p")), plan_node_impl(p, graph_find(g, "pv")));
+    Tensor out[2];
+    CHECK_OK(plan_run(p, f, 4, out, NULL, &e), &e);
+    assert_true(tf_rel_err(&out[0], &out[1]) <= 1e-4);
+    tensor_release(&out[0]);
+    tensor_release(&out[1]);
+    plan_free(p);
+    for (int threads = 1; threads <= 2; threads++) {
+        double fused = plan_best_ms(g, att, threads, f, 4, 15), chain = plan_best_ms(g, comp, threads, f, 4, 15);
+        print_message("[1,12,128,64] mask [1,1,1,128], %d thread(s): GrappoAttention %.3f ms, stock chain %.3f ms\n", threads,
+                      fused, chain);
+    }
+    dnn_set_threads(0);
+    for (int i = 0; i < 4; i++) tensor_release(&t[i]);
     graph_free(g);
 }
 
@@ -620,6 +725,7 @@ int main(void) {
         cmocka_unit_test(fast_matches_ref),
         cmocka_unit_test(fast_bert_base_shape),
         cmocka_unit_test(fast_all_masked_row_is_nan),
+        cmocka_unit_test(fast_vs_stock_chain_timing),
         cmocka_unit_test(infer_errors),
         cmocka_unit_test(rule_matches),
         cmocka_unit_test(rule_refusals),

@@ -63,8 +63,9 @@ int fast_compile_native_binary(DnnCtx *ctx, const Graph *g, const Node *n, FastK
 int fast_compile_layernorm(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_gelu(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
-/* GrappoAttention (native_attention.c): plain C, correct, but slower than the unfused
-   BatchMatMul/Softmax chain on oneDNN (7.5 vs 1.1 ms per BERT-base layer, 1 thread) */
+/* GrappoAttention (native_attention.c): oneDNN matmul (scale + mask as attributes) ->
+   softmax -> matmul, plain C fallback; about as fast as the unfused chain (0.96 vs 0.81 ms per
+   BERT-base layer on 1 thread, 0.62 vs 0.54 on 2, measured) */
 int fast_compile_attention(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 
 /* GrappoFusedElementwise in plain C (native_fused_ew.c) */

@@ -1,5 +1,17 @@
-/* native_attention.c - fast kernel family fast_compile_attention: GrappoAttention (docs/ops.md)
- * in plain C, single-threaded, float32 arithmetic.
+/* native_attention.c - fast kernel family fast_compile_attention: GrappoAttention (docs/ops.md).
+ *
+ * Main path: three oneDNN primitives over all heads at once (float32, oneDNN's threads):
+ *   1. matmul  scores[B,H,Sq,Sk] = scale * q·kᵀ + mask   (k described with transposed strides,
+ *      no copy; scale as an output scale, the mask as a binary-add post-op whose descriptor
+ *      has size-1 dims where it broadcasts)
+ *   2. softmax over the last axis, in place on scores
+ *   3. matmul  out[B,H,Sq,Dv] = scores·v
+ * The scores buffer is owned by the kernel state (allocated at compile time, B*H*Sq*Sk floats,
+ * counted in k->weight_bytes so the plan's peak-memory figure sees it); the three primitives
+ * share one user-managed scratchpad (k->scratch_bytes = the largest of their needs).
+ *
+ * Fallback (when oneDNN declines any of the three, e.g. a mask broadcast the matmul's binary
+ * post-op cannot do): plain C, single-threaded, float32 arithmetic, as follows.
  *
  * Per (b, h): kᵀ is copied once into scratch ([D, Sk], so scores run along contiguous
  * keys); then rows of q are taken four at a time, and both products are computed in blocks of
@@ -20,6 +32,7 @@
  * ivdep with scalar tails, and an AVX2 clone of the per-head function. Constant inputs
  * (known at compile time) are held by the kernel and read instead of in[i]. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,11 +228,16 @@ static void attention_destroy(void *state) {
     free(a);
 }
 
+/* input i's data: the held constant, else the run-time tensor */
+static const float *input_ptr(const Tensor *held, const Tensor *in, int i) {
+    return held[i].buf ? tensor_data(&held[i]) : tensor_data(&in[i]);
+}
+
 static int attention_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
     const NativeAttention *a = state;
     const float *p[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < 3 + (a->has_mask ? 1 : 0); i++) {
-        p[i] = a->held[i].buf ? tensor_data(&a->held[i]) : tensor_data(&in[i]);
+        p[i] = input_ptr(a->held, in, i);
         if (!p[i]) return err_set(err, ERR_RUNTIME, "native attention: input %d has no data", i);
     }
     float *o = out[0].buf ? out[0].buf->data : NULL;
@@ -234,8 +252,233 @@ static int attention_run(void *state, const Tensor *in, Tensor *out, void *scrat
     return 0;
 }
 
+/* ---- the oneDNN path ---- */
+
+typedef struct DnnAttention {
+    DnnCtx *ctx;
+    bool has_mask;
+    Tensor held[4];                 /* known input values (buf NULL when computed at run time) */
+    float *scores;                  /* [B,H,Sq,Sk], owned (see the top comment) */
+    dnnl_primitive_t qk, sm, pv;    /* borrowed from the context's cache */
+    dnnl_memory_t q, k, v, mask, s, o, scratch; /* handles set per run (s: once, at compile) */
+} DnnAttention;
+
+static void dnn_attention_destroy(void *state) {
+    DnnAttention *d = state;
+    if (!d) return;
+    dnnl_memory_t m[] = {d->q, d->k, d->v, d->mask, d->s, d->o, d->scratch};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+    for (int i = 0; i < 4; i++) tensor_release(&d->held[i]);
+    free(d->scores);
+    free(d);
+}
+
+static int set_handle(dnnl_memory_t m, const void *p, Err *err) {
+    /* oneDNN takes void * for every argument; it only reads the inputs */
+    return dnn_check(dnnl_memory_set_data_handle(m, (void *)p), "setting an attention buffer", err);
+}
+
+static int dnn_attention_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
+    DnnAttention *d = state;
+    dnnl_memory_t mems[4] = {d->q, d->k, d->v, d->mask};
+    for (int i = 0; i < 3 + (d->has_mask ? 1 : 0); i++) {
+        const float *p = input_ptr(d->held, in, i);
+        if (!p) return err_set(err, ERR_RUNTIME, "attention: input %d has no data", i);
+        if (set_handle(mems[i], p, err)) return -1;
+    }
+    float *o = out[0].buf ? out[0].buf->data : NULL;
+    if (!o) return err_set(err, ERR_RUNTIME, "attention: missing output");
+    if (set_handle(d->o, o, err)) return -1;
+    dnnl_exec_arg_t args[5];
+    int na = 0;
+    if (d->scratch) {
+        if (!scratch) return err_set(err, ERR_RUNTIME, "attention: missing scratch");
+        if (set_handle(d->scratch, scratch, err)) return -1;
+    }
+    /* 1. scores = scale * q·kᵀ (+ mask) */
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, d->q};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, d->k};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->s};
+    if (d->has_mask) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, d->mask};
+    if (d->scratch) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, d->scratch};
+    if (dnn_exec(d->ctx, d->qk, na, args, err)) return -1;
+    /* 2. softmax in place */
+    na = 0;
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, d->s};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->s};
+    if (d->scratch) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, d->scratch};
+    if (dnn_exec(d->ctx, d->sm, na, args, err)) return -1;
+    /* 3. out = p·v */
+    na = 0;
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, d->s};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, d->v};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->o};
+    if (d->scratch) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, d->scratch};
+    return dnn_exec(d->ctx, d->pv, na, args, err);
+}
+
+/* oneDNN status of creating a descriptor: "cannot do this" declines, anything else is an error */
+static int declines(dnnl_status_t st) { return st == dnnl_unimplemented || st == dnnl_invalid_arguments; }
+
+/* attributes: user scratchpad, optional output scale, optional binary-add post-op with mask_md */
+static int make_attr(dnnl_primitive_attr_t *attr, const float *scale, const dnnl_memory_desc_t *mask_md, Err *err) {
+    dnnl_post_ops_t po = NULL;
+    int rc = -1;
+    if (dnn_check(dnnl_primitive_attr_create(attr), "primitive attributes", err)) return -1;
+    if (dnn_check(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "scratchpad mode", err))
+        goto done;
+    if (scale && dnn_check(dnnl_primitive_attr_set_output_scales(*attr, 1, 0, scale), "output scale", err)) goto done;
+    if (mask_md) {
+        if (dnn_check(dnnl_post_ops_create(&po), "post-ops", err)) goto done;
+        if (dnn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, mask_md), "binary post-op", err)) goto done;
+        if (dnn_check(dnnl_primitive_attr_set_post_ops(*attr, po), "setting post-ops", err)) goto done;
+    }
+    rc = 0;
+done:
+    if (po) dnnl_post_ops_destroy(po);
+    if (rc) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return rc;
+}
+
+/* Creates the primitive for op_desc with attr (destroyed here) through the cache. Returns 1,
+   0 (oneDNN declines) or -1; *scratch_max grows to the primitive's scratchpad size. */
+static int make_prim(DnnCtx *ctx, const char *key, const void *op_desc, dnnl_primitive_attr_t attr,
+                     dnnl_primitive_t *prim, size_t *scratch_max, const char **impl, Err *err) {
+    const_dnnl_primitive_desc_t cpd = NULL;
+    dnnl_primitive_t p = dnn_cache_get(ctx, key, &cpd);
+    if (!p) {
+        dnnl_primitive_desc_t pd;
+        dnnl_status_t st = dnnl_primitive_desc_create(&pd, op_desc, attr, ctx->engine, NULL);
+        if (st != dnnl_success) {
+            dnnl_primitive_attr_destroy(attr);
+            return declines(st) ? 0 : dnn_check(st, key, err);
+        }
+        if (dnn_primitive(ctx, key, pd, &p, &cpd, err)) {
+            dnnl_primitive_attr_destroy(attr);
+            return -1;
+        }
+    }
+    dnnl_primitive_attr_destroy(attr);
+    /* oneDNN's reference kernels are slower than the plain C fallback */
+    if (strncmp(dnn_impl_name(cpd), "ref", 3) == 0) return 0;
+    size_t b = dnn_scratch_bytes(cpd);
+    if (b > *scratch_max) *scratch_max = b;
+    if (impl) *impl = dnn_impl_name(cpd);
+    *prim = p;
+    return 1;
+}
+
+/* The oneDNN path for geometry a; returns 1 (k filled), 0 (oneDNN declines) or -1. */
+static int compile_dnn(DnnCtx *ctx, const Graph *g, const Node *n, const NativeAttention *a, FastKernel *k, Err *err) {
+    const int64_t B = a->B, H = a->H, Sq = a->Sq, Sk = a->Sk, D = a->D, Dv = a->Dv;
+    dnnl_memory_desc_t q_md, k_md, v_md, s_md, o_md, m_md;
+    dnnl_dims_t md = {1, 1, 1, 1};
+    if (a->has_mask) {
+        const Shape *m = &node_input_value(g, n, 3)->shape;
+        for (int i = 0; i < m->rank; i++) md[4 - m->rank + i] = m->dim[i];
+    }
+    /* B and H fold into one batch axis ([1, B*H, ...]) unless the mask broadcasts over exactly
+       one of them: oneDNN 2.6's gemm matmul takes a mask broadcast over the batch axes (a
+       causal [Sq,Sk]) only when the outer one is 1, else it falls to its reference kernel */
+    bool fold = (md[0] == 1 && md[1] == 1) || (md[0] == B && md[1] == H);
+    const int r = 4;
+    dnnl_dims_t qd = {B, H, Sq, D}, kd = {B, H, D, Sk}, vd = {B, H, Sk, Dv}, sd = {B, H, Sq, Sk}, od = {B, H, Sq, Dv};
+    dnnl_dims_t kst = {H * Sk * D, Sk * D, 1, D}; /* kᵀ: k [B,H,Sk,D] read column-wise */
+    if (fold) {
+        qd[1] = kd[1] = vd[1] = sd[1] = od[1] = B * H;
+        qd[0] = kd[0] = vd[0] = sd[0] = od[0] = 1;
+        md[1] = md[0] * md[1];
+        md[0] = 1;
+        kst[0] = B * H * Sk * D;
+    }
+    const dnnl_format_tag_t tag = dnnl_abcd;
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&q_md, r, qd, dnnl_f32, tag);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_strides(&k_md, r, kd, dnnl_f32, kst);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&v_md, r, vd, dnnl_f32, tag);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&s_md, r, sd, dnnl_f32, tag);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&o_md, r, od, dnnl_f32, tag);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&m_md, r, md, dnnl_f32, tag);
+    if (st != dnnl_success) return declines(st) ? 0 : dnn_check(st, "attention memory descriptors", err);
+
+    char shape[160], key[256];
+    snprintf(shape, sizeof shape, "%s%lld,%lld,%lld,%lld,%lld,%lld", fold ? "fold:" : "", (long long)B, (long long)H, (long long)Sq,
+             (long long)Sk, (long long)D, (long long)Dv);
+    size_t scratch = 0;
+    const char *impl = NULL;
+    dnnl_primitive_t qk, sm, pv;
+    dnnl_primitive_attr_t attr;
+    int rc;
+
+    dnnl_matmul_desc_t mm;
+    if ((st = dnnl_matmul_desc_init(&mm, &q_md, &k_md, NULL, &s_md)) != dnnl_success)
+        return declines(st) ? 0 : dnn_check(st, "attention q·kT descriptor", err);
+    if (make_attr(&attr, &a->scale, a->has_mask ? &m_md : NULL, err)) return -1;
+    if (a->has_mask)
+        snprintf(key, sizeof key, "attention:qk:f32:%s:scale=%a:mask=%lld,%lld,%lld,%lld", shape, (double)a->scale,
+                 (long long)md[0], (long long)md[1], (long long)md[2], (long long)md[3]);
+    else
+        snprintf(key, sizeof key, "attention:qk:f32:%s:scale=%a", shape, (double)a->scale);
+    if ((rc = make_prim(ctx, key, &mm, attr, &qk, &scratch, &impl, err)) <= 0) return rc;
+
+    dnnl_softmax_desc_t smd;
+    if ((st = dnnl_softmax_forward_desc_init(&smd, dnnl_forward_inference, &s_md, 3)) != dnnl_success)
+        return declines(st) ? 0 : dnn_check(st, "attention softmax descriptor", err);
+    if (make_attr(&attr, NULL, NULL, err)) return -1;
+    snprintf(key, sizeof key, "attention:softmax:f32:%s", shape);
+    if ((rc = make_prim(ctx, key, &smd, attr, &sm, &scratch, NULL, err)) <= 0) return rc;
+
+    if ((st = dnnl_matmul_desc_init(&mm, &s_md, &v_md, NULL, &o_md)) != dnnl_success)
+        return declines(st) ? 0 : dnn_check(st, "attention p·v descriptor", err);
+    if (make_attr(&attr, NULL, NULL, err)) return -1;
+    snprintf(key, sizeof key, "attention:pv:f32:%s", shape);
+    if ((rc = make_prim(ctx, key, &mm, attr, &pv, &scratch, NULL, err)) <= 0) return rc;
+
+    DnnAttention *d = calloc(1, sizeof *d);
+    size_t sbytes = (size_t)(B * H * Sq * Sk) * sizeof(float);
+    if (d) d->scores = aligned_alloc(64, (sbytes + 63) & ~(size_t)63);
+    if (!d || !d->scores) {
+        free(d);
+        return err_set(err, ERR_RUNTIME, "out of memory");
+    }
+    d->ctx = ctx;
+    d->has_mask = a->has_mask;
+    d->qk = qk;
+    d->sm = sm;
+    d->pv = pv;
+    dnnl_memory_t *mems[] = {&d->q, &d->k, &d->v, &d->mask, &d->s, &d->o};
+    const dnnl_memory_desc_t *mds[] = {&q_md, &k_md, &v_md, &m_md, &s_md, &o_md};
+    for (int i = 0; i < 6; i++)
+        if ((i != 3 || a->has_mask) && dnn_mem(ctx, mds[i], mems[i], err)) goto fail;
+    if (set_handle(d->s, d->scores, err)) goto fail;
+    if (scratch) {
+        dnnl_memory_desc_t sc_md;
+        dnnl_dims_t sc_dims = {(dnnl_dim_t)scratch};
+        if (dnn_check(dnnl_memory_desc_init_by_tag(&sc_md, 1, sc_dims, dnnl_u8, dnnl_a), "scratchpad descriptor", err) ||
+            dnn_mem(ctx, &sc_md, &d->scratch, err))
+            goto fail;
+    }
+    for (int i = 0; i < n->n_inputs; i++) {
+        const Value *x = node_input_value(g, n, i);
+        if (x->known.buf) d->held[i] = tensor_share(&x->known);
+    }
+    k->impl = impl; /* the q·kᵀ matmul's implementation, e.g. "brg:avx2" */
+    k->state = d;
+    k->run = dnn_attention_run;
+    k->destroy = dnn_attention_destroy;
+    k->scratch_bytes = scratch;
+    k->weight_bytes = sbytes; /* the state-owned scores buffer */
+    k->inplace = -1;          /* kept simple: the output never shares an input's buffer */
+    return 1;
+fail:
+    dnn_attention_destroy(d);
+    return -1;
+}
+
 int fast_compile_attention(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err) {
-    (void)ctx;
     if (n->op != OP_GRAPPO_ATTENTION || n->n_inputs < 3 || n->n_inputs > 4 || n->n_outputs != 1) return 0;
     bool has_mask = n->n_inputs == 4;
     for (int i = 0; i < n->n_inputs; i++) {
@@ -258,12 +501,23 @@ int fast_compile_attention(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
     a->has_mask = has_mask;
     if (has_mask) {
         const Shape *m = &node_input_value(g, n, 3)->shape;
+        if (m->rank > 4) {
+            free(a);
+            return 0;
+        }
         int64_t s = 1;
         for (int i = 3; i >= 0; i--) {
             int mi = i - (4 - m->rank);
             int64_t d = mi >= 0 ? m->dim[mi] : 1;
             a->mst[i] = d == 1 ? 0 : s;
             s *= d;
+        }
+    }
+    if (ctx) {
+        int rc = compile_dnn(ctx, g, n, a, k, err);
+        if (rc != 0) {
+            free(a);
+            return rc;
         }
     }
     for (int i = 0; i < n->n_inputs; i++) {
