@@ -1087,42 +1087,7 @@ static void test_resnet8_grappler_int7(void **state) {
 /* max|cand - orig| / max|orig| over all outputs on generated inputs (seed), each on the
    reference or the fast runtime (one thread) */
 static double model_err2(const Graph *orig, const Graph *cand, bool orig_fast, bool fast, uint64_t seed) {
-    Err e = {0};
-    RefFeed feeds[8];
-    int nf = 0;
-    for (int i = 0; i < orig->n_nodes && nf < 8; i++)
-        if (orig->nodes[i]->op == OP_PLACEHOLDER) {
-            feeds[nf].name = orig->nodes[i]->name;
-            CHECK_OK(input_generate(orig, i, seed, &feeds[nf].value, &e), &e);
-            nf++;
-        }
-    Tensor want[8], got[8];
-    assert_true(orig->n_outputs <= 8 && orig->n_outputs == cand->n_outputs);
-    if (orig_fast) {
-        Plan *p = plan_compile(orig, NULL, 0, &one_thread, &e);
-        if (!p) { print_error("%s\n", e.msg); fail(); }
-        CHECK_OK(plan_run(p, feeds, nf, want, NULL, &e), &e);
-        plan_free(p);
-    } else {
-        CHECK_OK(ref_run(orig, feeds, nf, NULL, 0, want, NULL, &e), &e);
-    }
-    if (fast) {
-        Plan *p = plan_compile(cand, NULL, 0, &one_thread, &e);
-        if (!p) { print_error("%s\n", e.msg); fail(); }
-        CHECK_OK(plan_run(p, feeds, nf, got, NULL, &e), &e);
-        plan_free(p);
-    } else {
-        CHECK_OK(ref_run(cand, feeds, nf, NULL, 0, got, NULL, &e), &e);
-    }
-    double worst = 0;
-    for (int k = 0; k < orig->n_outputs; k++) {
-        double r = tr_rel_err(&got[k], &want[k]);
-        if (!(r <= worst)) worst = r;
-        tensor_release(&got[k]);
-        tensor_release(&want[k]);
-    }
-    for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
-    return worst;
+    return tr_compare_on(orig, orig_fast, cand, fast, 1, seed);
 }
 
 static double model_err(const Graph *orig, const Graph *cand, bool fast, uint64_t seed) {

@@ -23,10 +23,24 @@ static inline double tr_rel_err(const Tensor *a, const Tensor *b) {
     return m > 0 ? e / m : e;
 }
 
+/* runs g on the reference runtime (fast = false) or the fast runtime with `threads` */
+static inline void tr_run(const Graph *g, bool fast, int threads, const RefFeed *feeds, int nf, Tensor *out) {
+    Err e = {0};
+    if (!fast) {
+        CHECK_OK(ref_run(g, feeds, nf, NULL, 0, out, NULL, &e), &e);
+        return;
+    }
+    PlanOpts o = {.threads = threads};
+    Plan *p = plan_compile(g, NULL, 0, &o, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    CHECK_OK(plan_run(p, feeds, nf, out, NULL, &e), &e);
+    plan_free(p);
+}
+
 /* Runs `orig` and `rew` (both inferred, same placeholders and outputs) on the same generated
-   inputs; returns the largest relative error of rew against orig over all outputs, on the
-   reference runtime (fast = false) or with rew on the fast runtime (fast = true). */
-static inline double tr_compare(const Graph *orig, const Graph *rew, bool fast, uint64_t seed) {
+   inputs, each on the reference or the fast runtime (threads: fast runtime's, 0 = all);
+   returns the largest relative error of rew against orig over all outputs. */
+static inline double tr_compare_on(const Graph *orig, bool orig_fast, const Graph *rew, bool rew_fast, int threads, uint64_t seed) {
     Err e = {0};
     RefFeed feeds[16];
     int nf = 0;
@@ -39,15 +53,8 @@ static inline double tr_compare(const Graph *orig, const Graph *rew, bool fast, 
     assert_int_equal(orig->n_outputs, rew->n_outputs);
     Tensor want[16], got[16];
     assert_true(orig->n_outputs <= 16);
-    CHECK_OK(ref_run(orig, feeds, nf, NULL, 0, want, NULL, &e), &e);
-    if (fast) {
-        Plan *p = plan_compile(rew, NULL, 0, NULL, &e);
-        if (!p) { print_error("%s\n", e.msg); fail(); }
-        CHECK_OK(plan_run(p, feeds, nf, got, NULL, &e), &e);
-        plan_free(p);
-    } else {
-        CHECK_OK(ref_run(rew, feeds, nf, NULL, 0, got, NULL, &e), &e);
-    }
+    tr_run(orig, orig_fast, threads, feeds, nf, want);
+    tr_run(rew, rew_fast, threads, feeds, nf, got);
     double worst = 0;
     for (int k = 0; k < orig->n_outputs; k++) {
         double r = tr_rel_err(&got[k], &want[k]);
@@ -57,6 +64,11 @@ static inline double tr_compare(const Graph *orig, const Graph *rew, bool fast, 
     }
     for (int k = 0; k < nf; k++) tensor_release(&feeds[k].value);
     return worst;
+}
+
+/* orig on the reference runtime against rew on the reference (fast = false) or fast runtime */
+static inline double tr_compare(const Graph *orig, const Graph *rew, bool fast, uint64_t seed) {
+    return tr_compare_on(orig, false, rew, fast, 0, seed);
 }
 
 /* Applies every site of r, each to its own clone of g, and checks each result (reference and
