@@ -26,22 +26,7 @@ static int all_exact_sites(const Graph *g, Choice *out, int cap) {
 }
 
 static void roundtrip_same(const Graph *g) {
-    Err e = {0};
-    uint8_t *bytes;
-    size_t len;
-    CHECK_OK(graphdef_serialize(g, &bytes, &len, &e), &e);
-    Graph *r = graphdef_parse(bytes, len, "rewritten", &e);
-    free(bytes);
-    if (!r) { print_error("%s\n", e.msg); fail(); }
-    /* a GraphDef has no notion of declared outputs (loading takes the unread nodes): fetch
-       the same tensors by name */
-    r->n_outputs = 0;
-    for (int k = 0; k < g->n_outputs; k++) {
-        int i = graph_find(r, g->nodes[g->outputs[k].node]->name);
-        assert_true(i >= 0);
-        CHECK_OK(graph_add_output(r, (ValueRef){i, g->outputs[k].port}, &e), &e);
-    }
-    CHECK_OK(graph_reinfer(r, ref_eval_node, NULL, &e), &e);
+    Graph *r = tr_roundtrip(g);
     assert_true(tr_compare(g, r, false, 3) == 0);
     graph_free(r);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "graph/input_gen.h"
+#include "io/graphdef.h"
 #include "rewrite/rule.h"
 #include "runtime/plan.h"
 #include "runtime/ref.h"
@@ -108,6 +109,26 @@ static inline int tr_apply_all(const RuleDef *r, Graph *g, int max_steps) {
     }
     sitelist_free(&sites);
     return applied;
+}
+
+/* g written as a GraphDef and read back: outputs set to the same tensors by name (a GraphDef
+   does not record them), shapes re-inferred */
+static inline Graph *tr_roundtrip(const Graph *g) {
+    Err e = {0};
+    uint8_t *data;
+    size_t len;
+    CHECK_OK(graphdef_serialize(g, &data, &len, &e), &e);
+    Graph *r = graphdef_parse(data, len, "round trip", &e);
+    free(data);
+    if (!r) { print_error("%s\n", e.msg); fail(); }
+    r->n_outputs = 0;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int i = graph_find(r, g->nodes[g->outputs[k].node]->name);
+        assert_true(i >= 0);
+        CHECK_OK(graph_add_output(r, (ValueRef){i, g->outputs[k].port}, &e), &e);
+    }
+    CHECK_OK(graph_reinfer(r, ref_eval_node, NULL, &e), &e);
+    return r;
 }
 
 /* counts nodes with op name `op` */
