@@ -33,20 +33,9 @@ static const RuleDef *rule(void) {
     return r;
 }
 
-static int n_sites(const Graph *g) {
-    Err e = {0};
-    SiteList s = {0};
-    CHECK_OK(rule_sites(rule(), g, &s, &e), &e);
-    int n = s.n;
-    sitelist_free(&s);
-    return n;
-}
+static int n_sites(const Graph *g) { return tr_site_count(rule(), g); }
 
-static Graph *finish(Builder *b) {
-    Graph *g = bld_finish(b);
-    if (!g) { print_error("%s\n", b->err->msg); fail(); }
-    return g;
-}
+static Graph *finish(Builder *b) { return tr_finish(b); }
 
 /* ---- a graph holding one GrappoAttention over placeholders ---- */
 
@@ -632,14 +621,7 @@ static void rule_refusals(void **state) {
 /* ---- zoo models ---- */
 
 static Graph *zoo(const char *name, int image, int seq, uint64_t seed) {
-    ZooOpts o = zoo_opts_default();
-    o.image_size = image;
-    o.seq_len = seq;
-    o.seed = seed;
-    Err e = {0};
-    Graph *g = zoo_build(name, &o, &e);
-    if (!g) { print_error("%s: %s\n", name, e.msg); fail(); }
-    return g;
+    return tr_zoo(name, image, seq, seed, true);
 }
 
 /* bert-tiny: one attention per layer, 2 layers */

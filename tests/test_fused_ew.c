@@ -262,20 +262,9 @@ static const RuleDef *rule(void) {
     return r;
 }
 
-static int n_sites(const Graph *g) {
-    Err e = {0};
-    SiteList s = {0};
-    CHECK_OK(rule_sites(rule(), g, &s, &e), &e);
-    int n = s.n;
-    sitelist_free(&s);
-    return n;
-}
+static int n_sites(const Graph *g) { return tr_site_count(rule(), g); }
 
-static Graph *finish(Builder *b) {
-    Graph *g = bld_finish(b);
-    if (!g) { print_error("%s\n", b->err->msg); fail(); }
-    return g;
-}
+static Graph *finish(Builder *b) { return tr_finish(b); }
 
 static ValueRef input(Builder *b, const char *name, int rank, const int64_t *dims) {
     return bld_placeholder(b, name, DT_FLOAT, shape_make(rank, dims), NULL);
@@ -456,15 +445,7 @@ static void rule_near_misses(void **state) {
 /* ---- zoo models ---- */
 
 static Graph *zoo(const char *name, int image, int seq, uint64_t seed) {
-    Err e = {0};
-    ZooOpts o = zoo_opts_default();
-    o.seed = seed;
-    o.image_size = image;
-    o.seq_len = seq;
-    o.calibrate = false;
-    Graph *g = zoo_build(name, &o, &e);
-    if (!g) { print_error("%s: %s\n", name, e.msg); fail(); }
-    return g;
+    return tr_zoo(name, image, seq, seed, false);
 }
 
 static void zoo_models(void **state) {

@@ -19,14 +19,7 @@ static const RuleDef *R(const char *name) {
     return r;
 }
 
-static int n_sites(const char *rule, const Graph *g) {
-    Err e = {0};
-    SiteList s = {0};
-    CHECK_OK(rule_sites(R(rule), g, &s, &e), &e);
-    int n = s.n;
-    sitelist_free(&s);
-    return n;
-}
+static int n_sites(const char *rule, const Graph *g) { return tr_site_count(R(rule), g); }
 
 /* every site checked on its own clone; returns the count */
 static int check(const char *rule, const Graph *g) { return tr_check_each_site(R(rule), g, TOL); }
@@ -63,9 +56,8 @@ static const Node *node_named(const Graph *g, const char *name) {
 static void start(Builder *b, Err *e, uint64_t seed) { CHECK_OK(bld_init(b, seed, false, e), e); }
 
 static Graph *finish(Builder *b, Err *e) {
-    Graph *g = bld_finish(b);
-    if (!g) { print_error("build failed: %s\n", e->msg); fail(); }
-    return g;
+    (void)e; /* the builder records its first error through the Err it was given */
+    return tr_finish(b);
 }
 
 static ValueRef input4(Builder *b, int64_t n, int64_t h, int64_t w, int64_t c) {
@@ -812,15 +804,7 @@ static int exhaust(Graph *g, int *per_rule) {
 }
 
 static Graph *zoo(const char *name, int image, int seq, uint64_t seed, bool calibrate) {
-    Err e = {0};
-    ZooOpts o = zoo_opts_default();
-    o.image_size = image;
-    o.seq_len = seq;
-    o.seed = seed;
-    o.calibrate = calibrate;
-    Graph *g = zoo_build(name, &o, &e);
-    if (!g) { print_error("%s: %s\n", name, e.msg); fail(); }
-    return g;
+    return tr_zoo(name, image, seq, seed, calibrate);
 }
 
 static void run_zoo(const char *label, Graph *g) {

@@ -21,20 +21,9 @@ static const RuleDef *rule(const char *name) {
     return r;
 }
 
-static int n_sites(const RuleDef *r, const Graph *g) {
-    Err e;
-    SiteList s = {0};
-    CHECK_OK(rule_sites(r, g, &s, &e), &e);
-    int n = s.n;
-    sitelist_free(&s);
-    return n;
-}
+static int n_sites(const RuleDef *r, const Graph *g) { return tr_site_count(r, g); }
 
-static Graph *finish(Builder *b) {
-    Graph *g = bld_finish(b);
-    if (!g) { print_error("%s\n", b->err->msg); fail(); }
-    return g;
-}
+static Graph *finish(Builder *b) { return tr_finish(b); }
 
 /* x = p * 8 + (-4) for a Placeholder p uniform in [0, 1): values in [-4, 4) */
 static ValueRef spread_input(Builder *b, int rank, const int64_t *dims) {
@@ -333,14 +322,7 @@ static void gelu_constant_tolerance(void **state) {
 /* ---- zoo models ---- */
 
 static Graph *zoo(const char *name, int image, int seq, uint64_t seed) {
-    ZooOpts o = zoo_opts_default();
-    o.image_size = image;
-    o.seq_len = seq;
-    o.seed = seed;
-    Err e = {0};
-    Graph *g = zoo_build(name, &o, &e);
-    if (!g) { print_error("%s: %s\n", name, e.msg); fail(); }
-    return g;
+    return tr_zoo(name, image, seq, seed, true);
 }
 
 static int count_ops(const Graph *g, const char *const *ops, int n) {

@@ -27,14 +27,7 @@ static const RuleDef *rule(const char *name) {
     return r;
 }
 
-static int n_sites(const RuleDef *r, const Graph *g) {
-    Err e = {0};
-    SiteList s = {0};
-    CHECK_OK(rule_sites(r, g, &s, &e), &e);
-    int n = s.n;
-    sitelist_free(&s);
-    return n;
-}
+static int n_sites(const RuleDef *r, const Graph *g) { return tr_site_count(r, g); }
 
 /* clone of g with r applied at its only site */
 static Graph *apply_once(const RuleDef *r, const Graph *g) {
@@ -926,14 +919,7 @@ static void test_pair_round_trip(void **state) {
 /* ---------------------------------------------------------------- whole models */
 
 static Graph *zoo(const char *name, int image, int seq, uint64_t seed) {
-    Err e = {0};
-    ZooOpts o = zoo_opts_default();
-    o.image_size = image;
-    o.seq_len = seq;
-    o.seed = seed;
-    Graph *g = zoo_build(name, &o, &e);
-    if (!g) { print_error("zoo_build(%s): %s\n", name, e.msg); fail(); }
-    return g;
+    return tr_zoo(name, image, seq, seed, true);
 }
 
 /* calibrates g on n generated batches (seeds 1..n); returns the number of values */

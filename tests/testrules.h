@@ -12,6 +12,8 @@
 #include "runtime/plan.h"
 #include "runtime/ref.h"
 #include "testutil.h"
+#include "zoo/builder.h"
+#include "zoo/zoo.h"
 
 /* max|a-b| / max|b| over all graph outputs */
 static inline double tr_rel_err(const Tensor *a, const Tensor *b) {
@@ -129,6 +131,36 @@ static inline Graph *tr_roundtrip(const Graph *g) {
     }
     CHECK_OK(graph_reinfer(r, ref_eval_node, NULL, &e), &e);
     return r;
+}
+
+/* a zoo model (seed 0 = the default seed); fails the test if it does not build */
+static inline Graph *tr_zoo(const char *name, int image, int seq, uint64_t seed, bool calibrate) {
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    o.image_size = image;
+    o.seq_len = seq;
+    if (seed) o.seed = seed;
+    o.calibrate = calibrate;
+    Graph *g = zoo_build(name, &o, &e);
+    if (!g) { print_error("zoo %s: %s\n", name, e.msg); fail(); }
+    return g;
+}
+
+/* the graph a Builder made; fails the test with the builder's first error */
+static inline Graph *tr_finish(Builder *b) {
+    Graph *g = bld_finish(b);
+    if (!g) { print_error("building the test graph: %s\n", b->err->msg); fail(); }
+    return g;
+}
+
+/* how many sites r has in g */
+static inline int tr_site_count(const RuleDef *r, const Graph *g) {
+    Err e = {0};
+    SiteList s = {0};
+    CHECK_OK(rule_sites(r, g, &s, &e), &e);
+    int n = s.n;
+    sitelist_free(&s);
+    return n;
 }
 
 /* counts nodes with op name `op` */
