@@ -311,6 +311,33 @@ static void test_resnet8_determinism(void **state) {
     graph_free(d);
 }
 
+/* width_pct scales every conv's channels (multiples of 8): resnet8 at 50% has 8/16/32
+   channels, so its 3x3 conv weights shrink ~4x; bad widths are an input error */
+static void test_resnet8_width(void **state) {
+    (void)state;
+    Err e = {0};
+    ZooOpts o = zoo_opts_default();
+    o.calibrate = false;
+    Graph *full = zoo_build("resnet8", &o, &e);
+    o.width_pct = 50;
+    Graph *half = zoo_build("resnet8", &o, &e);
+    assert_non_null(full);
+    assert_non_null(half);
+    int64_t pf = graph_param_count(full, NULL), ph = graph_param_count(half, NULL);
+    assert_true(ph < pf / 3 && ph > pf / 6);
+    for (int i = 0; i < half->n_nodes; i++)
+        if (half->nodes[i]->op == OP_CONV2D) {
+            const Value *v = &half->nodes[i]->outputs[0];
+            assert_int_equal(v->shape.dim[3] % 8, 0);
+            assert_true(v->shape.dim[3] <= 32);
+        }
+    o.width_pct = 1000;
+    assert_null(zoo_build("resnet8", &o, &e));
+    assert_int_equal(e.code, ERR_INPUT);
+    graph_free(full);
+    graph_free(half);
+}
+
 static void test_resnet8_static_batch(void **state) {
     (void)state;
     ZooOpts o = zoo_opts_default();
@@ -836,6 +863,7 @@ int main(void) {
         cmocka_unit_test(test_resnet8_batchnorm_is_calibrated),
         cmocka_unit_test(test_resnet8_determinism),
         cmocka_unit_test(test_resnet8_static_batch),
+        cmocka_unit_test(test_resnet8_width),
         cmocka_unit_test(test_resnet50_counts_and_layout),
         cmocka_unit_test(test_mobilenet_v2),
         cmocka_unit_test(test_bert_tiny),

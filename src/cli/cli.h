@@ -41,6 +41,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Loads FILE.pb, or builds "zoo:NAME". Not yet inferred. */
 Graph *cli_load_model(const char *spec, Err *err);
 
+/* where the shipped policy is: $GRAPPO_POLICY, else <binary dir>/../policies/default.bin when
+   it exists, else policies/default.bin (relative to the working directory) */
+const char *cli_default_policy_path(char *buf, size_t cap);
+
 /* monotonic clock in milliseconds */
 double cli_now_ms(void);
 

@@ -13,16 +13,19 @@
 #include "../rewrite/pipeline.h"
 #include "../runtime/dnn_common.h"
 #include "../runtime/plan.h"
+#include "../search/agent.h"
 #include "../search/baselines.h"
 #include "cli.h"
 
 #define MAX_SPECS 64
 
 static void help(void) {
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random] [--target tf|grappo]\n"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo] [--target tf|grappo]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
            "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
+           "                       [--policy FILE] [--episodes N] [--tune-episodes N] [--cost measured|roofline]\n"
+           "                       [--cost-cache DIR]\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
@@ -31,8 +34,12 @@ static void help(void) {
            "  greedy          repeatedly apply the rewrite that most improves the measured objective\n"
            "                  ln(latency) + 0.1 ln(memory) + 10 (accuracy drop), until none does\n"
            "  random          random legal rewrite sequences, keep the best\n"
+           "  ppo             the trained policy (--policy, default policies/default.bin): --episodes\n"
+           "                  rollouts on the cost model (default 16; the first one greedy), optionally\n"
+           "                  after --tune-episodes PPO episodes of fine-tuning on this graph; the\n"
+           "                  best estimated states are then measured for real within --budget\n"
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
-           "greedy and random spend at most --budget graph evaluations (default 100); they may use\n"
+           "greedy, random and ppo spend at most --budget graph evaluations (default 100); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf.\n"
            "Calibration: --calibration DIR reads DIR/<input>_<k>.npy (k = 0, 1, ...; '/' and ':' in\n"
            "the input name become '_'), else 8 generated batches; ranges are the 99.99th percentile of\n"
@@ -53,6 +60,9 @@ static void strip_private_attrs(Graph *g) {
             if (!strncmp(n->attrs[k].name, "_grappo_", 8)) node_attr_remove(n, n->attrs[k].name);
     }
 }
+
+/* natural log (cmd_optimize's rewrite log is called `log`) */
+static double ln(double x) { return log(x); }
 
 static int count_ops(const Graph *g, int *n_ops) {
     int c = 0;
@@ -97,7 +107,11 @@ int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v,
                *calib_method = "percentile";
-    long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1;
+    long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1, episodes = 16, tune_episodes = 0;
+    const char *policy_path = NULL, *cost_kind = "measured", *cost_cache = NULL;
+    Policy *policy = NULL;
+    CostModel *cm = NULL;
+    AgentStats astats = {0};
     bool exact_only = false, row = false;
     double t_start = 0;
     double max_drop = 0.01;
@@ -116,6 +130,11 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--target", &target, &bad)) {}
         else if (arg_opt(&a, "--calibration", &calib_dir, &bad)) {}
         else if (arg_opt(&a, "--calib-method", &calib_method, &bad)) {}
+        else if (arg_opt(&a, "--policy", &policy_path, &bad)) {}
+        else if (arg_opt(&a, "--cost", &cost_kind, &bad)) {}
+        else if (arg_opt(&a, "--cost-cache", &cost_cache, &bad)) {}
+        else if (arg_opt(&a, "--episodes", &v, &bad)) { if (bad || !parse_int("optimize", "--episodes", v, 1, 100000, &episodes)) goto usage; }
+        else if (arg_opt(&a, "--tune-episodes", &v, &bad)) { if (bad || !parse_int("optimize", "--tune-episodes", v, 0, 1000000, &tune_episodes)) goto usage; }
         else if (arg_opt(&a, "--report", &report, &bad)) {}
         else if (arg_flag(&a, "--exact-only")) exact_only = true;
         else if (arg_flag(&a, "--markdown-row")) row = true;
@@ -139,10 +158,15 @@ int cmd_optimize(int argc, char **argv) {
     if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
-    bool is_search = !strcmp(search, "greedy") || !strcmp(search, "random");
+    bool is_ppo = !strcmp(search, "ppo");
+    bool is_search = !strcmp(search, "greedy") || !strcmp(search, "random") || is_ppo;
+    if (strcmp(cost_kind, "measured") && strcmp(cost_kind, "roofline")) {
+        rc = cli_usage_error("optimize", "--cost is measured or roofline, not '%s'", cost_kind);
+        goto done;
+    }
     bool is_list = !strncmp(search, "rules:", 6);
     if (strcmp(search, "grappler") && strcmp(search, "grappler+int8") && !is_search && !is_list) {
-        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy, random or rules:R1,R2,...", search);
+        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy, random, ppo or rules:R1,R2,...", search);
         goto done;
     }
     /* rules:R1,R2,...: these rules in this order, each to exhaustion, repeated to a fixed point */
@@ -169,6 +193,17 @@ int cmd_optimize(int argc, char **argv) {
     }
 
     t_start = cli_now_ms();
+    if (is_ppo) {
+        /* the policy first: a missing or corrupt policy is reported before any work */
+        char found[4096];
+        if (!policy_path) policy_path = cli_default_policy_path(found, sizeof found);
+        policy = policy_load(policy_path, NULL, NULL, &err);
+        if (!policy) goto fail;
+        CostOpts co = {.backend = strcmp(cost_kind, "roofline") ? COST_MEASURED : COST_ROOFLINE, .threads = (int)threads,
+                       .cache_dir = cost_cache};
+        cm = cost_open(&co, &err);
+        if (!cm) goto fail;
+    }
     orig = cli_load_model(in_path, &err);
     if (!orig) goto fail;
     if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
@@ -201,8 +236,17 @@ int cmd_optimize(int argc, char **argv) {
                          .seed = (uint64_t)seed};
         Graph *found = NULL;
         Evaluation ev;
-        int src = !strcmp(search, "greedy") ? search_greedy(&ctx, cand, &so, &found, &ev, &log, &err)
-                                            : search_random(&ctx, cand, &so, &found, &ev, &log, &err);
+        int src;
+        if (is_ppo) {
+            AgentOpts ao = agent_opts_default();
+            ao.episodes = (int)episodes;
+            ao.tune_episodes = (int)tune_episodes;
+            src = search_ppo(&ctx, cand, &so, policy, cm, &ao, &found, &ev, &log, &astats, &err);
+        } else if (!strcmp(search, "greedy")) {
+            src = search_greedy(&ctx, cand, &so, &found, &ev, &log, &err);
+        } else {
+            src = search_random(&ctx, cand, &so, &found, &ev, &log, &err);
+        }
         if (src) goto fail;
         graph_free(cand);
         cand = found;
@@ -263,6 +307,10 @@ int cmd_optimize(int argc, char **argv) {
     printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d generated batches\n", (int)repeats,
            threads ? "given" : "all", (int)eval_batches);
     if (is_search) printf("search: %d graph evaluations (budget %lld), seed %lld\n", evaluations, budget, seed);
+    if (is_ppo)
+        printf("policy %s: %d episodes (%d env steps, %.1f s%s), %d distinct candidates, %d measured\n", policy_path,
+               astats.episodes, astats.env_steps, astats.rollout_s, tune_episodes ? ", after fine-tuning" : "", astats.candidates,
+               astats.evaluated);
     printf("rules applied (%d):", log.total);
     for (int k = 0; k < log.n; k++) printf(" %s×%d", log.v[k].rule, log.v[k].count);
     printf("\n%s (%.1f s)\n", verdict, wall_s);
@@ -296,12 +344,30 @@ report:
         cJSON_AddNumberToObject(ac, "eval_batches", (double)eval_batches);
         cJSON *rules = cJSON_AddObjectToObject(o, "rules_applied");
         for (int k = 0; k < log.n; k++) cJSON_AddNumberToObject(rules, log.v[k].rule, log.v[k].count);
+        /* the default objective's change, from the final side-by-side measurement (lower is better) */
+        double drop = acc.top1_agreement >= 0 ? 1 - acc.top1_agreement : 1 - acc.min_cosine;
+        ObjectiveWeights dw = objective_default_weights();
+        cJSON_AddNumberToObject(o, "objective_delta",
+                                dw.w_lat * ln(lat[1].ms.median / lat[0].ms.median) +
+                                    dw.w_mem * ln((double)lat[1].peak_bytes / (double)lat[0].peak_bytes) + dw.w_acc * (drop > 0 ? drop : 0));
         cJSON_AddNumberToObject(o, "repeats", (double)repeats);
         cJSON_AddNumberToObject(o, "wall_seconds", wall_s);
         if (is_search) {
             cJSON_AddNumberToObject(o, "evaluations", evaluations);
             cJSON_AddNumberToObject(o, "budget", (double)budget);
             cJSON_AddNumberToObject(o, "seed", (double)seed);
+        }
+        if (is_ppo) {
+            cJSON *pj = cJSON_AddObjectToObject(o, "policy");
+            cJSON_AddStringToObject(pj, "file", policy_path);
+            cJSON_AddNumberToObject(pj, "episodes", astats.episodes);
+            cJSON_AddNumberToObject(pj, "tune_episodes", (double)tune_episodes);
+            cJSON_AddNumberToObject(pj, "env_steps", astats.env_steps);
+            cJSON_AddNumberToObject(pj, "candidates", astats.candidates);
+            cJSON_AddNumberToObject(pj, "measured", astats.evaluated);
+            cJSON_AddNumberToObject(pj, "estimated_objective_gain", astats.best_estimate_gain);
+            cJSON_AddNumberToObject(pj, "rollout_seconds", astats.rollout_s);
+            cJSON_AddNumberToObject(pj, "tune_seconds", astats.tune_s);
         }
         char *s = cJSON_Print(o);
         cJSON_Delete(o);
@@ -316,6 +382,8 @@ usage:
 fail:
     rc = cli_fail(&err);
 done:
+    policy_free(policy);
+    cost_close(cm);
     inputs_free(&eval);
     if (calib) calib_batches_free(calib, calib_n, calib_feeds);
     graph_free(orig);

@@ -29,30 +29,62 @@ static bool classifier_output(const Graph *g, int k, const Tensor *t) {
     return false;
 }
 
-int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err) {
-    if (orig->n_outputs != cand->n_outputs)
-        return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", cand->n_outputs, orig->n_outputs);
+/* the reference outputs: outs[b * n_outputs + k] for batch b, output k */
+int accuracy_reference(const Graph *orig, const InputSet *in, int threads, Tensor **outs, Err *err) {
     if (orig->n_outputs > 64) return err_set(err, ERR_RUNTIME, "too many outputs");
     PlanOpts opts = {.threads = threads};
     Plan *po = plan_compile(orig, NULL, 0, &opts, err);
     if (!po) return -1;
+    Tensor *t = calloc((size_t)in->n_batches * (size_t)orig->n_outputs + 1, sizeof *t);
+    if (!t) { plan_free(po); return err_set(err, ERR_RUNTIME, "out of memory"); }
+    for (int bi = 0; bi < in->n_batches; bi++) {
+        if (plan_run(po, in->feeds[bi], in->n_feeds, t + (size_t)bi * (size_t)orig->n_outputs, NULL, err)) {
+            accuracy_reference_free(t, bi, orig->n_outputs);
+            plan_free(po);
+            return -1;
+        }
+    }
+    plan_free(po);
+    *outs = t;
+    return 0;
+}
+
+void accuracy_reference_free(Tensor *outs, int n_batches, int n_outputs) {
+    if (!outs) return;
+    for (int i = 0; i < n_batches * n_outputs; i++) tensor_release(&outs[i]);
+    free(outs);
+}
+
+int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err) {
+    Tensor *ref;
+    if (orig->n_outputs != cand->n_outputs)
+        return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", cand->n_outputs, orig->n_outputs);
+    if (accuracy_reference(orig, in, threads, &ref, err)) return -1;
+    int rc = accuracy_against(orig, ref, cand, in, threads, out, err);
+    accuracy_reference_free(ref, in->n_batches, orig->n_outputs);
+    return rc;
+}
+
+int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out,
+                     Err *err) {
+    if (orig->n_outputs != cand->n_outputs)
+        return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", cand->n_outputs, orig->n_outputs);
+    if (orig->n_outputs > 64) return err_set(err, ERR_RUNTIME, "too many outputs");
+    PlanOpts opts = {.threads = threads};
     Plan *pc = plan_compile(cand, NULL, 0, &opts, err);
-    if (!pc) { plan_free(po); return -1; }
+    if (!pc) return -1;
     int agree = 0, rows = 0, rc = -1;
     double min_cos = 1, max_rel = 0, max_abs = 0;
-    Tensor a[64], b[64];
+    Tensor b[64];
     for (int bi = 0; bi < in->n_batches; bi++) {
-        if (plan_run(po, in->feeds[bi], in->n_feeds, a, NULL, err)) goto done;
-        if (plan_run(pc, in->feeds[bi], in->n_feeds, b, NULL, err)) {
-            for (int k = 0; k < orig->n_outputs; k++) tensor_release(&a[k]);
-            goto done;
-        }
+        const Tensor *a = ref + (size_t)bi * (size_t)orig->n_outputs;
+        if (plan_run(pc, in->feeds[bi], in->n_feeds, b, NULL, err)) goto done;
         for (int k = 0; k < orig->n_outputs; k++) {
             int64_t n = tensor_numel(&a[k]);
             if (n != tensor_numel(&b[k])) {
                 err_set(err, ERR_RUNTIME, "output %d: %lld elements in the candidate, %lld in the original", k,
                         (long long)tensor_numel(&b[k]), (long long)n);
-                for (int j = 0; j < orig->n_outputs; j++) { tensor_release(&a[j]); tensor_release(&b[j]); }
+                for (int j = 0; j < orig->n_outputs; j++) tensor_release(&b[j]);
                 goto done;
             }
             double dot = 0, na = 0, nb = 0, nd = 0;
@@ -81,7 +113,6 @@ int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, i
                     rows++;
                 }
             }
-            tensor_release(&a[k]);
             tensor_release(&b[k]);
         }
     }
@@ -93,7 +124,6 @@ int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, i
     out->max_abs_err = max_abs;
     rc = 0;
 done:
-    plan_free(po);
     plan_free(pc);
     return rc;
 }

@@ -42,6 +42,14 @@ typedef struct AccuracyResult {
    result or input, through Identity nodes) count for top-1 agreement. */
 int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out, Err *err);
 
+/* The same in two halves, for callers that compare many candidates with one original: the
+   original's outputs on every batch (ref[b * n_outputs + k]; free with accuracy_reference_free),
+   then each candidate against them. */
+int accuracy_reference(const Graph *orig, const InputSet *in, int threads, Tensor **ref, Err *err);
+void accuracy_reference_free(Tensor *ref, int n_batches, int n_outputs);
+int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads,
+                     AccuracyResult *out, Err *err);
+
 /* The default accuracy budget: top-1 agreement >= 0.99 (when defined) and cosine >= 0.99. */
 typedef struct AccuracyBudget { double min_top1, min_cosine; } AccuracyBudget;
 bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b);

@@ -13,4 +13,9 @@ Summary stats_summarize(double *x, int n);
 /* two-sided 95% Student t quantile for df degrees of freedom (1.96 as df grows) */
 double stats_t95(int df);
 
+/* Spearman's rank correlation of x[0..n) and y[0..n): Pearson's correlation of their ranks,
+   tied values sharing the average of their ranks (stats_rank.c). NaN when n < 2 or either
+   side is constant. */
+double stats_spearman(const double *x, const double *y, int n);
+
 #endif

@@ -87,7 +87,19 @@ static ValueRef residual_block(Builder *b, const ResnetSpec *s, ValueRef x, int 
     return bld_unary(b, on, "Relu", y);
 }
 
-static Graph *build(const ResnetSpec *s, const ZooOpts *o, Err *err) {
+/* channels scaled by the width option (percent), rounded to a multiple of 8, at least 8 */
+static int scaled(int ch, int width_pct) {
+    if (width_pct <= 0 || width_pct == 100) return ch;
+    int c = (ch * width_pct + 400) / 800 * 8;
+    return c < 8 ? 8 : c;
+}
+
+static Graph *build(const ResnetSpec *spec, const ZooOpts *o, Err *err) {
+    if (o->width_pct < 0 || o->width_pct > 400) return err_set(err, ERR_INPUT, "%s: width %d%% out of range [1, 400]", spec->scope, o->width_pct), NULL;
+    ResnetSpec scaled_spec = *spec;
+    const ResnetSpec *s = &scaled_spec;
+    scaled_spec.stem_width = scaled(spec->stem_width, o->width_pct);
+    for (int k = 0; k < 4; k++) scaled_spec.widths[k] = scaled(spec->widths[k], o->width_pct);
     int size = o->image_size ? o->image_size : (s->cifar_stem ? 32 : 224);
     if (size < s->min_image || size > 4096)
         return err_set(err, ERR_INPUT, "%s: image size %d out of range [%d, 4096]", s->scope, size, s->min_image), NULL;

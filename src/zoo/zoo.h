@@ -25,6 +25,8 @@ typedef struct ZooOpts {
     int image_size; /* CNNs: 0 = model default (resnet8: 32, random: 8..16 chosen by the
                        seed, others: 224) */
     int seq_len;    /* BERT: 0 = 128 */
+    int width_pct;  /* ResNets: channel widths in percent of the model's (0 = 100; multiples of
+                       8, at least 8): narrower and wider variants for training corpora */
     /* CNNs (resnet*, mobilenet_v2, random): calibrate batch-norm statistics by executing the
        graph while it is built. false gives statistics drawn at random around (0, 1): fast,
        fine for counting parameters and FLOPs, not for accuracy. Ignored by BERT (no BN). */

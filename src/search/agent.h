@@ -1,0 +1,37 @@
+/* agent.h - optimizing one graph with a trained policy: `grappo optimize --search ppo`.
+ *
+ *   1. (optional) fine-tune: PPO iterations on the target graph alone (--tune-episodes);
+ *   2. roll the policy out `episodes` times on the cost model with measured accuracy in the
+ *      loop: episode 0 takes the most likely action at every step, the others sample; each
+ *      episode contributes its best feasible state (lowest estimated J) as a candidate;
+ *   3. candidates (duplicates removed) are measured for real, best estimate first, until the
+ *      search budget of graph evaluations is spent; the best measured feasible graph wins.
+ * So the budget counts exactly what greedy and random count: whole-graph measurements. */
+#ifndef GRAPPO_AGENT_H
+#define GRAPPO_AGENT_H
+
+#include "baselines.h"
+#include "env.h"
+#include "ppo.h"
+
+typedef struct AgentOpts {
+    int episodes;           /* rollouts (default 16) */
+    int tune_episodes;      /* PPO fine-tuning episodes on the start graph (0 = zero-shot) */
+    EnvConfig env;          /* env_config_default() with the search's flags */
+    PpoConfig ppo;          /* for fine-tuning */
+} AgentOpts;
+
+AgentOpts agent_opts_default(void);
+
+typedef struct AgentStats {
+    int episodes, candidates, evaluated, env_steps;
+    double best_estimate_gain; /* J(start) - J(best candidate) on the cost model */
+    double rollout_s, tune_s;
+} AgentStats;
+
+/* Like search_greedy (baselines.h): *best is a new graph, the best feasible one measured (or an
+   unchanged copy of start). The policy is fine-tuned in place when tune_episodes > 0. */
+int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
+               Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err);
+
+#endif

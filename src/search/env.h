@@ -1,0 +1,82 @@
+/* env.h - the optimization MDP the agent plays.
+ *
+ * State: the current graph (a clone of the episode's start graph, rewritten in place).
+ * Actions: every legal (rule, site) pair of the allowed rules, plus STOP (always last). A
+ * rule the policy has no embedding for, or one the options forbid (--target tf, exact only),
+ * is not offered: the action list is the mask.
+ * Step: apply the rewrite (rule_apply), re-estimate.
+ * Reward: r_t = J(s_t) - J(s_{t+1}), with
+ *     J(s) = w_lat·ln(latency_ms) + w_mem·ln(peak MiB) + w_acc·drop + penalty·[infeasible]
+ * where w is normalized to sum 1, latency and memory come from the cost model, drop is the
+ * measured accuracy drop on the env's calibration batches (1 - top-1 agreement for classifier
+ * outputs, else 1 - min cosine; 0 without precision rewrites, which are exact to fp32 rounding)
+ * and a state outside the accuracy budget pays `penalty`. Rewards telescope: an episode's
+ * return is J(start) - J(end), the objective gained.
+ * Episodes end at STOP, when no action but STOP is left, or after max_steps rewrites.
+ *
+ * Accuracy in the loop: a precision rewrite's state is charged by a real measurement (fast
+ * runtime, the env's calibration batches, fidelity to the episode's start graph), cached per
+ * set of precision choices (the names and ops of the graph's low-precision nodes), so
+ * revisiting the same choices costs nothing. */
+#ifndef GRAPPO_ENV_H
+#define GRAPPO_ENV_H
+
+#include "../measure/cost.h"
+#include "../measure/measure.h"
+#include "objective.h"
+#include "policy.h"
+
+/* node features (features.c): the width and schema version the policy is built for */
+#define FEATURES_VERSION 1
+int features_dim(void);
+
+typedef struct EnvConfig {
+    int max_steps;            /* rewrites per episode (default 48) */
+    unsigned required_flags;  /* RULE_TF for --target tf */
+    bool allow_precision;     /* precision rules offered (the start graph must be calibrated) */
+    AccuracyBudget budget;    /* default top-1 >= 0.99, cosine >= 0.99 */
+    double infeasible_penalty; /* default 1.0 (as much as an e-fold latency change) */
+    int acc_batches;          /* generated input batches for accuracy (default 2) */
+    int threads;              /* fast runtime threads for accuracy runs */
+} EnvConfig;
+
+EnvConfig env_config_default(void);
+
+typedef struct Env Env;
+
+/* policy gives the rule-index translation (rules it does not know are not offered); it may be
+   NULL, then every allowed rule is offered with its registry index. */
+Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err);
+void env_free(Env *e);
+
+/* Starts an episode on a clone of start (inferred; calibrated if precision is allowed) with
+   weights w (any scale; normalized here). Measured accuracies are cached per start graph (by
+   its address and version): start graphs must stay alive and unchanged while the env is used
+   with them, as a training corpus does. */
+int env_reset(Env *e, const Graph *start, ObjectiveWeights w, Err *err);
+/* The observation of the current state; its arrays live in the env until the next step or
+   reset. obs->actions[i] corresponds to env action i. */
+const PolicyObs *env_observe(Env *e);
+int env_n_actions(const Env *e);
+bool env_action_is_stop(const Env *e, int action);
+/* rule name of action i ("STOP" for stop) */
+const char *env_action_name(const Env *e, int action);
+
+/* Takes action i: reward and whether the episode ended. */
+int env_step(Env *e, int action, double *reward, bool *done, Err *err);
+
+/* the current state */
+const Graph *env_graph(const Env *e);
+int env_steps(const Env *e);
+typedef struct EnvEval {
+    double latency_ms, peak_bytes, accuracy_drop, objective;
+    bool feasible;
+    AccuracyResult acc; /* meaningful when measured (precision rewrites present) */
+} EnvEval;
+/* the current state's estimate, and the start graph's */
+const EnvEval *env_eval(const Env *e);
+const EnvEval *env_start_eval(const Env *e);
+/* counters: accuracy runs measured vs answered from the cache */
+void env_acc_stats(const Env *e, int *measured, int *cached);
+
+#endif
