@@ -7,6 +7,8 @@
 #   make fuzz       run the libFuzzer targets for a bounded time (clang)
 #   make bench      time ResNet-50 and BERT-base on the fast runtime -> bench/RESULTS.md
 #   make bench-rewrite  the benchmark graphs through grappler, grappler+int8, greedy -> bench/RESULTS.md
+#   make bench-agent    the shipped policy vs greedy, random, grappler on held-out graphs -> bench/RESULTS.md
+#   make policy     retrain the shipped policy (policies/default.bin) from the training corpus
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
 
 DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
@@ -21,7 +23,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fno-strict-aliasing \
            -I$(BUILD)/gen -Iinclude $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgomp -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgsl -lgslcblas -lgomp -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c))
@@ -34,7 +36,7 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-rewrite
+.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-rewrite bench-agent policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -90,6 +92,11 @@ bench: deps
 bench-rewrite: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/bench_rewrite.sh $(BUILD)/grappo
+
+# the agent against greedy, random and grappler on held-out graphs, 5 seeds -> bench/RESULTS.md
+bench-agent: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/bench_agent.sh $(BUILD)/grappo
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

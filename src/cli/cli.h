@@ -61,5 +61,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 #endif

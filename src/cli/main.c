@@ -13,8 +13,11 @@ static void usage(FILE *f) {
             "  zoo NAME -o FILE.pb     write a benchmark model (grappo zoo --list)\n"
             "  inspect FILE.pb         ops, parameters, FLOPs, inputs/outputs, memory\n"
             "  run FILE.pb             execute (fast or reference runtime), print outputs and timing\n"
-            "  optimize IN -o OUT.pb   rewrite (pipelines, greedy or random search), measure, write\n"
+            "  optimize IN -o OUT.pb   rewrite (pipelines, greedy, random or the trained policy), measure, write\n"
             "  rules                   the rewrite rules\n"
+            "  train --corpus ... -o P train the rewrite policy with PPO (checkpoints, --resume)\n"
+            "  cost MODEL ...          check the kernel cost model against whole-plan timing\n"
+            "  compare DIR             optimize reports (models x methods x seeds) as one table, Welch t-tests\n"
             "\n"
             "FILE.pb may also be zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
@@ -31,6 +34,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cost")) return cmd_cost(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

@@ -7,8 +7,8 @@
  * Appends take an exclusive flock() and write each line with one write() on an O_APPEND
  * descriptor, so concurrent writers never interleave bytes; loads take a shared lock. Lines
  * that do not parse (the header, a line cut short by a crash, garbage) are skipped, and a
- * writer that finds the file not ending in '\n' (a crash mid-line) starts its line on a
- * fresh one so the damage stays one entry. The first entry for a key wins, which keeps
+ * writer that finds the file not ending in '\n' (a crash mid-line) first closes the cut line
+ * with "\t\n" - malformed whatever was cut - so the damage stays one entry. The first entry for a key wins, which keeps
  * estimates deterministic when two processes timed the same kernel. */
 #include <errno.h>
 #include <fcntl.h>
@@ -235,7 +235,7 @@ static int append_line(CostCache *c, const char *key, double ms, Err *err) {
     char num[64];
     snprintf(num, sizeof num, "\t%.17g\n", ms); /* exact round trip: a reload estimates the same */
     size_t kl = strlen(key), nl = strlen(num);
-    char *line = malloc(kl + nl + 2);
+    char *line = malloc(kl + nl + 3);
     if (!line) return err_set(err, ERR_RUNTIME, "out of memory");
     int rc = 0;
     if (flock(c->fd, LOCK_EX)) { free(line); return err_set(err, ERR_RUNTIME, "cannot lock cost cache '%s': %s", c->path, strerror(errno)); }
@@ -247,7 +247,12 @@ static int append_line(CostCache *c, const char *key, double ms, Err *err) {
         if (write_all(c->fd, head, strlen(head))) rc = -1;
     } else if (st.st_size > 0) {
         char last = '\n';
-        if (pread(c->fd, &last, 1, st.st_size - 1) == 1 && last != '\n') line[off++] = '\n'; /* a crash cut the last line */
+        if (pread(c->fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+            /* a crash cut the last line: end it with a tab, which no reader accepts (a second
+               tab, or an empty number), so a cut "key\t4." never loads as 4 */
+            line[off++] = '\t';
+            line[off++] = '\n';
+        }
     }
     memcpy(line + off, key, kl);
     memcpy(line + off + kl, num, nl);

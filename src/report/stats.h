@@ -18,4 +18,10 @@ double stats_t95(int df);
    side is constant. */
 double stats_spearman(const double *x, const double *y, int n);
 
+/* Welch's t-test of mean(a) vs mean(b) (na, nb >= 2): t, Welch-Satterthwaite degrees of
+   freedom and the two-sided p-value (GSL's Student t distribution). NaN fields when a side has
+   fewer than 2 values. */
+typedef struct WelchResult { double mean_diff, t, df, p; } WelchResult;
+WelchResult stats_welch(const double *a, int na, const double *b, int nb);
+
 #endif

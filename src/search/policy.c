@@ -159,12 +159,18 @@ static void fill_uniform(float *w, size_t n, float a, Rng *rng) {
     for (size_t i = 0; i < n; i++) w[i] = (2.0f * rng_uniform(rng) - 1.0f) * a;
 }
 
-/* He-uniform (a = sqrt(6 / fan_in)) before relus, Glorot-uniform (sqrt(6 / (fan_in + fan_out)))
-   for the linear outputs; biases zero. Layers whose inputs are split into blocks (a round's
-   three matrices, the pointer's four) use the fan-in of the whole concatenated input. */
+/* Uniform init in layout order from one Rng, biases zero: He (a = sqrt(6 / fan_in)) for the
+   embedding and the rounds (the rounds' branches scaled by 1/sqrt(K), see below), Glorot
+   (a = sqrt(6 / (fan_in + fan_out))) for the heads' layers, rule embeddings in [-1, 1), and the
+   pointer's last layer times 0.01 so a new policy is close to uniform over actions. Layers whose
+   input is split into blocks (a round's three matrices, the pointer's four Q1 blocks) use the
+   width of the whole concatenated input as fan_in. */
 static void init_params(Policy *p, uint64_t seed) {
     const PolicyConfig *c = &p->cfg;
     int H = c->hidden, Q = c->head_hidden, C = ctx_dim(c);
+    /* each round adds its relu branch to h: at full He scale the embeddings' variance grows
+       ~2.5x per round; scaling the branches by 1/sqrt(K) keeps h_K within a small factor of h_0 */
+    float branch = c->rounds > 0 ? 1.0f / sqrtf((float)c->rounds) : 1.0f;
     Rng rng;
     rng_seed(&rng, seed);
     memset(p->params, 0, p->n_params * sizeof(float));
@@ -175,11 +181,12 @@ static void init_params(Policy *p, uint64_t seed) {
         int rel = t - p->head_base;
         float a = 0.0f;
         if (t == T_EMBED_W) a = sqrtf(6.0f / (float)c->feat_dim);
-        else if (t >= T_ROUNDS && rel < 0 && (t - T_ROUNDS) % 4 != R_B) a = sqrtf(6.0f / (float)(3 * H));
+        else if (t >= T_ROUNDS && rel < 0 && (t - T_ROUNDS) % 4 != R_B)
+            a = sqrtf(6.0f / (float)(3 * H)) * branch;
         else if (rel == T_RULE_EMB) a = 1.0f;
-        else if (rel >= T_Q1_ANCHOR && rel <= T_Q1_CTX) a = sqrtf(6.0f / (float)(3 * H + C));
+        else if (rel >= T_Q1_ANCHOR && rel <= T_Q1_CTX) a = sqrtf(6.0f / (float)(3 * H + C + Q));
         else if (rel == T_PTR_Q2) a = 0.01f * sqrtf(6.0f / (float)(Q + 1)); /* near-uniform start */
-        else if (rel == T_V1) a = sqrtf(6.0f / (float)C);
+        else if (rel == T_V1) a = sqrtf(6.0f / (float)(C + Q));
         else if (rel == T_VAL_V2) a = sqrtf(6.0f / (float)(Q + 1));
         if (a > 0.0f) fill_uniform(w, n, a, &rng);
     }

@@ -87,6 +87,7 @@ void policy_free(Policy *p);
 const PolicyConfig *policy_config(const Policy *p);
 /* index of the rule in the policy's embedding table, or -1 */
 int policy_rule_index(const Policy *p, const char *rule_name);
+/* the rule's name; index n_rules gives "STOP"; NULL outside 0..n_rules */
 const char *policy_rule_name(const Policy *p, int index);
 
 /* The named tensors of the flat parameter vector, in layout order (the layout is documented
@@ -97,7 +98,7 @@ typedef struct PolicyTensor {
     int rows, cols;  /* a matrix is rows x cols row-major; a vector has cols 1 */
 } PolicyTensor;
 int policy_n_tensors(const Policy *p);
-/* tensor i (0 <= i < policy_n_tensors) */
+/* tensor i (0 <= i < policy_n_tensors), NULL otherwise */
 const PolicyTensor *policy_tensor(const Policy *p, int i);
 
 size_t policy_n_params(const Policy *p);
