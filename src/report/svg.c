@@ -161,8 +161,12 @@ char *svg_render(const SvgPlot *p, Err *err) {
         }
     }
 
-    /* legend, top right inside the frame */
-    int entry = 0;
+    /* legend, top right inside the frame, on a translucent box so the data stays visible */
+    int entries = 0, entry = 0;
+    for (int s = 0; s < p->n_series; s++) entries += p->series[s].name && p->series[s].name[0];
+    if (entries)
+        buf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"156\" height=\"%d\" fill=\"white\" fill-opacity=\"0.8\" "
+                       "stroke=\"#c0c0c0\"/>\n", ml + pw - 156, mt + 4, 16 * entries + 6);
     for (int s = 0; s < p->n_series; s++) {
         const SvgSeries *se = &p->series[s];
         if (!se->name || !se->name[0]) continue;
