@@ -175,6 +175,46 @@ static void test_accuracy_in_the_loop(void **s) {
     graph_free(g);
 }
 
+/* Deferred accuracy (training): the precision state is pending on the way, and STOP charges the
+   measured accuracy, so the episode's return is still J(start) - J(end) with the real J(end). */
+static void test_accuracy_deferred(void **s) {
+    (void)s;
+    Err e = {0};
+    Graph *g = calibrated("resnet8", 32, 0);
+    CostModel *cm = roofline();
+    EnvConfig cfg = env_config_default();
+    cfg.threads = 1;
+    cfg.acc_every_step = false;
+    Env *env = env_new(&cfg, cm, NULL, &e);
+    CHECK_OK(env_reset(env, g, (ObjectiveWeights){0, 0, 1}, &e), &e);
+    double j0 = env_start_eval(env)->objective, r1, r2;
+    int a = -1;
+    for (int i = 0; i < env_n_actions(env) && a < 0; i++) {
+        const RuleDef *r = rule_by_name(env_action_name(env, i));
+        if (r && (r->flags & RULE_PRECISION)) a = i;
+    }
+    bool done;
+    CHECK_OK(env_step(env, a, &r1, &done, &e), &e);
+    assert_false(done);
+    assert_true(env_eval(env)->accuracy_pending);
+    assert_true(r1 == 0); /* accuracy weight only, nothing charged yet */
+    int measured, cached;
+    env_acc_stats(env, &measured, &cached);
+    assert_int_equal(measured, 0);
+    CHECK_OK(env_step(env, env_n_actions(env) - 1, &r2, &done, &e), &e);
+    assert_true(done);
+    env_acc_stats(env, &measured, &cached);
+    assert_int_equal(measured, 1);
+    const EnvEval *ev = env_eval(env);
+    assert_false(ev->accuracy_pending);
+    assert_true(ev->acc.min_cosine < 1 && ev->acc.max_abs_err > 0); /* measured now */
+    assert_true(r2 <= 0 && fabs(r2 + ev->accuracy_drop + (ev->feasible ? 0 : cfg.infeasible_penalty)) < 1e-12);
+    assert_true(fabs(r1 + r2 - (j0 - ev->objective)) < 1e-12);
+    env_free(env);
+    cost_close(cm);
+    graph_free(g);
+}
+
 /* Same start, same weights, same actions: the same rewards (roofline is deterministic). */
 static void test_deterministic(void **s) {
     (void)s;
@@ -205,7 +245,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_actions_and_masks), cmocka_unit_test(test_rewards_telescope),
         cmocka_unit_test(test_fusion_rewarded), cmocka_unit_test(test_accuracy_in_the_loop),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_accuracy_deferred), cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests_name("env", tests, NULL, NULL);
 }

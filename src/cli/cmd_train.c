@@ -39,7 +39,7 @@ static void help(void) {
            "half with random ones, then updates the policy.\n"
            "  --corpus        comma list of directories of .pb files and zoo specs: zoo:NAME with\n"
            "                  options after '@', e.g. zoo:random@seed=3, zoo:resnet18@image=64,\n"
-           "                  zoo:bert-mini@seq=32 (keys: seed, image, seq, batch)\n"
+           "                  zoo:bert-mini@seq=32 (keys: seed, image, seq, batch, width in %%)\n"
            "  --max-steps     rewrites per episode (default 48)\n"
            "  PPO             --lr (3e-4) --clip (0.2) --gamma (1.0) --lambda (0.95) --ent-coef (0.01)\n"
            "                  --vf-coef (0.5) --epochs (4) --minibatch (64) --seed (1)\n"
@@ -101,8 +101,9 @@ static Graph *build_zoo_spec(const char *spec, Err *err) {
         else if (!strcmp(at, "image")) o.image_size = (int)v;
         else if (!strcmp(at, "seq")) o.seq_len = (int)v;
         else if (!strcmp(at, "batch")) o.batch = (int)v;
+        else if (!strcmp(at, "width")) o.width_pct = (int)v;
         else {
-            err_set(err, ERR_INPUT, "%s: unknown option '%s' (seed, image, seq, batch)", spec, at);
+            err_set(err, ERR_INPUT, "%s: unknown option '%s' (seed, image, seq, batch, width)", spec, at);
             return NULL;
         }
         at = next;
@@ -349,7 +350,8 @@ int cmd_train(int argc, char **argv) {
     ec.max_steps = (int)max_steps;
     ec.required_flags = tf ? RULE_TF : 0;
     ec.allow_precision = precision;
-    ec.threads = (int)threads;
+    ec.acc_every_step = false; /* one accuracy run per episode at most (env.h) */
+    ec.threads = 1; /* accuracy runs: results do not depend on threads, and one thread never spins idle */
     if (!(env = env_new(&ec, cm, policy, &err))) goto fail;
     if (!(t = ppo_new(policy, env, &corpus.pc, &pc, &err))) goto fail;
     if (resuming && ppo_checkpoint_load(t, ckpt, &err)) goto fail;

@@ -95,6 +95,11 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     ec.allow_precision = o->allow_precision;
     ec.budget = ctx->budget;
     ec.threads = ctx->threads;
+    /* a large graph needs more rewrites than the training graphs did (ResNet-50: ~170 for
+       folding and fusing alone): the step limit grows with the graph */
+    int ops = 0;
+    for (int i = 0; i < start->n_nodes; i++) ops += start->nodes[i]->op != OP_CONST;
+    if (ec.max_steps < ops) ec.max_steps = ops;
     Env *env = env_new(&ec, cm, policy, err);
     if (!env) return -1;
     PolicyCache *pc = policy_cache_new();

@@ -11,6 +11,17 @@
 
 typedef struct AccEntry { const Graph *src; uint64_t version, sig; AccuracyResult acc; } AccEntry;
 
+/* a start graph's accuracy inputs and reference outputs: a training corpus cycles through a
+   few graphs, so they are kept per graph rather than recomputed at every episode */
+#define ENV_MAX_STARTS 64
+typedef struct StartRef {
+    const Graph *src;
+    uint64_t version;
+    int n_outputs;
+    InputSet in;
+    Tensor *out;
+} StartRef;
+
 struct Env {
     EnvConfig cfg;
     CostModel *cm;
@@ -27,9 +38,9 @@ struct Env {
     int steps;
     uint64_t start_sig;
 
-    /* accuracy: inputs, the start graph's outputs (computed on first need), results cache */
-    InputSet acc_in;
-    Tensor *acc_ref;
+    /* accuracy: per start graph its inputs and outputs (computed on first need), results cache */
+    StartRef refs[ENV_MAX_STARTS];
+    int n_refs;
     AccEntry *acc_cache;
     int n_acc, cap_acc, acc_measured, acc_cached;
 
@@ -47,7 +58,7 @@ struct Env {
 
 EnvConfig env_config_default(void) {
     return (EnvConfig){.max_steps = 48, .required_flags = 0, .allow_precision = true, .budget = {0.99, 0.99},
-                       .infeasible_penalty = 1.0, .acc_batches = 2, .threads = 0};
+                       .infeasible_penalty = 1.0, .acc_batches = 2, .threads = 0, .acc_every_step = true};
 }
 
 Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err) {
@@ -69,15 +80,35 @@ Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err
     return e;
 }
 
-static void start_inputs_free(Env *e) {
-    if (e->acc_ref) accuracy_reference_free(e->acc_ref, e->acc_in.n_batches, e->start ? e->start->n_outputs : 0);
-    e->acc_ref = NULL;
-    inputs_free(&e->acc_in);
+static void start_ref_free(StartRef *r) {
+    accuracy_reference_free(r->out, r->in.n_batches, r->n_outputs);
+    inputs_free(&r->in);
+    memset(r, 0, sizeof *r);
+}
+
+/* the entry of the current start graph, computing it (and evicting the oldest) if needed */
+static StartRef *start_ref(Env *e, Err *err) {
+    for (int i = 0; i < e->n_refs; i++)
+        if (e->refs[i].src == e->start_src && e->refs[i].version == e->start_version) return &e->refs[i];
+    if (e->n_refs == ENV_MAX_STARTS) {
+        start_ref_free(&e->refs[0]);
+        memmove(&e->refs[0], &e->refs[1], sizeof e->refs[0] * (ENV_MAX_STARTS - 1));
+        memset(&e->refs[ENV_MAX_STARTS - 1], 0, sizeof e->refs[0]);
+        e->n_refs--;
+    }
+    StartRef *r = &e->refs[e->n_refs];
+    r->src = e->start_src;
+    r->version = e->start_version;
+    r->n_outputs = e->start_src->n_outputs;
+    if (inputs_generate(e->start_src, e->cfg.acc_batches, ACC_SEED, &r->in, err)) { memset(r, 0, sizeof *r); return NULL; }
+    if (accuracy_reference(e->start, &r->in, e->cfg.threads, &r->out, err)) { start_ref_free(r); return NULL; }
+    e->n_refs++;
+    return r;
 }
 
 void env_free(Env *e) {
     if (!e) return;
-    start_inputs_free(e);
+    for (int i = 0; i < e->n_refs; i++) start_ref_free(&e->refs[i]);
     graph_free(e->start);
     graph_free(e->cur);
     free(e->acc_cache);
@@ -114,12 +145,18 @@ static uint64_t precision_signature(const Graph *g) {
     return sig;
 }
 
+static bool acc_cached(const Env *e, uint64_t sig) {
+    for (int i = 0; i < e->n_acc; i++)
+        if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) return true;
+    return false;
+}
+
 static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult *acc, Err *err) {
     for (int i = 0; i < e->n_acc; i++)
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) { *acc = e->acc_cache[i].acc; e->acc_cached++; return 0; }
-    if (!e->acc_in.feeds && inputs_generate(e->start_src, e->cfg.acc_batches, ACC_SEED, &e->acc_in, err)) return -1;
-    if (!e->acc_ref && accuracy_reference(e->start, &e->acc_in, e->cfg.threads, &e->acc_ref, err)) return -1;
-    if (accuracy_against(e->start, e->acc_ref, g, &e->acc_in, e->cfg.threads, acc, err)) return -1;
+    StartRef *ref = start_ref(e, err);
+    if (!ref) return -1;
+    if (accuracy_against(e->start, ref->out, g, &ref->in, e->cfg.threads, acc, err)) return -1;
     e->acc_measured++;
     if (e->n_acc == e->cap_acc) {
         int nc = e->cap_acc ? 2 * e->cap_acc : 16;
@@ -132,8 +169,39 @@ static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult
     return 0;
 }
 
-/* cost-model latency and memory, measured accuracy, J; node_ms receives the per-node costs */
-static int evaluate(Env *e, const Graph *g, EnvEval *out, Err *err) {
+static void objective_of(const Env *e, EnvEval *ev) {
+    ev->objective = e->w.w_lat * log(ev->latency_ms) + e->w.w_mem * log(ev->peak_bytes / (1024.0 * 1024.0)) +
+                    e->w.w_acc * ev->accuracy_drop + (ev->feasible ? 0 : e->cfg.infeasible_penalty);
+}
+
+/* Accuracy of ev's graph g: exact when only exact rewrites were applied, from the cache, by
+   measurement (measure_now), or else left pending (drop 0, feasible) for a later charge. */
+static int charge_accuracy(Env *e, const Graph *g, bool measure_now, EnvEval *ev, Err *err) {
+    uint64_t sig = precision_signature(g);
+    ev->accuracy_pending = false;
+    if (sig == e->start_sig) {
+        /* only exact rewrites since the start: the same function up to fp32 rounding */
+        ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
+        ev->accuracy_drop = 0;
+        ev->feasible = true;
+    } else if (measure_now || acc_cached(e, sig)) {
+        if (measure_accuracy(e, g, sig, &ev->acc, err)) return -1;
+        ev->accuracy_drop = ev->acc.top1_agreement >= 0 ? 1.0 - ev->acc.top1_agreement : 1.0 - ev->acc.min_cosine;
+        if (ev->accuracy_drop < 0) ev->accuracy_drop = 0;
+        ev->feasible = accuracy_ok(&ev->acc, &e->cfg.budget);
+    } else {
+        ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
+        ev->accuracy_drop = 0;
+        ev->feasible = true;
+        ev->accuracy_pending = true;
+    }
+    objective_of(e, ev);
+    return 0;
+}
+
+/* cost-model latency and memory, accuracy (charge_accuracy), J; node_ms receives the per-node
+   costs */
+static int evaluate(Env *e, const Graph *g, bool measure_now, EnvEval *out, Err *err) {
     if (g->n_nodes > e->cap_ms) {
         double *v = realloc(e->node_ms, sizeof(double) * (size_t)(g->n_nodes + 16));
         if (!v) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -145,20 +213,7 @@ static int evaluate(Env *e, const Graph *g, EnvEval *out, Err *err) {
     memset(out, 0, sizeof *out);
     out->latency_ms = est.latency_ms > 1e-6 ? est.latency_ms : 1e-6;
     out->peak_bytes = est.peak_bytes > 1 ? est.peak_bytes : 1;
-    uint64_t sig = precision_signature(g);
-    if (sig != e->start_sig) {
-        if (measure_accuracy(e, g, sig, &out->acc, err)) return -1;
-        out->accuracy_drop = out->acc.top1_agreement >= 0 ? 1.0 - out->acc.top1_agreement : 1.0 - out->acc.min_cosine;
-        if (out->accuracy_drop < 0) out->accuracy_drop = 0;
-        out->feasible = accuracy_ok(&out->acc, &e->cfg.budget);
-    } else {
-        /* only exact rewrites since the start: the same function up to fp32 rounding */
-        out->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
-        out->feasible = true;
-    }
-    out->objective = e->w.w_lat * log(out->latency_ms) + e->w.w_mem * log(out->peak_bytes / (1024.0 * 1024.0)) +
-                     e->w.w_acc * out->accuracy_drop + (out->feasible ? 0 : e->cfg.infeasible_penalty);
-    return 0;
+    return charge_accuracy(e, g, measure_now, out, err);
 }
 
 static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s, Err *err) {
@@ -220,8 +275,6 @@ static int observe(Env *e, Err *err) {
 int env_reset(Env *e, const Graph *start, ObjectiveWeights w, Err *err) {
     double s = w.w_lat + w.w_mem + w.w_acc;
     if (!(s > 0) || w.w_lat < 0 || w.w_mem < 0 || w.w_acc < 0) return err_set(err, ERR_INPUT, "reward weights must be >= 0 and not all 0");
-    /* the accuracy inputs and reference outputs belong to the start graph */
-    if (start != e->start_src || start->version != e->start_version) start_inputs_free(e);
     graph_free(e->start);
     graph_free(e->cur);
     e->start = e->cur = NULL;
@@ -234,7 +287,7 @@ int env_reset(Env *e, const Graph *start, ObjectiveWeights w, Err *err) {
     e->cur = graph_clone(start, err);
     if (!e->cur) return -1;
     e->start_sig = precision_signature(e->start);
-    if (evaluate(e, e->cur, &e->eval, err)) return -1;
+    if (evaluate(e, e->cur, true, &e->eval, err)) return -1;
     e->start_eval = e->eval;
     return observe(e, err);
 }
@@ -247,11 +300,24 @@ const char *env_action_name(const Env *e, int action) {
     return e->act_rule[action] ? e->act_rule[action]->name : "STOP";
 }
 
+/* At the end of an episode a pending accuracy is measured and its charge added to the last
+   reward, so the return is exactly J(start) - J(end) with the real J(end). */
+static int settle(Env *e, double *reward, Err *err) {
+    if (!e->eval.accuracy_pending) return 0;
+    double before = e->eval.objective;
+    if (charge_accuracy(e, e->cur, true, &e->eval, err)) return -1;
+    *reward += before - e->eval.objective;
+    return 0;
+}
+
 int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     if (!e->cur) return err_set(err, ERR_INPUT, "env_step before env_reset");
     if (action < 0 || action >= e->n_act) return err_set(err, ERR_INPUT, "action %d out of range (%d legal)", action, e->n_act);
     *reward = 0;
-    if (env_action_is_stop(e, action)) { *done = true; return 0; }
+    if (env_action_is_stop(e, action)) {
+        *done = true;
+        return settle(e, reward, err);
+    }
     /* on a clone: a rewrite that fails half-way must not leave the episode's graph broken */
     Graph *next = graph_clone(e->cur, err);
     if (!next) return -1;
@@ -262,7 +328,7 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     }
     double before = e->eval.objective;
     EnvEval ev;
-    if (evaluate(e, next, &ev, err)) { graph_free(next); return -1; }
+    if (evaluate(e, next, e->cfg.acc_every_step, &ev, err)) { graph_free(next); return -1; }
     graph_free(e->cur);
     e->cur = next;
     e->eval = ev;
@@ -270,7 +336,7 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     *reward = before - ev.objective;
     if (observe(e, err)) return -1;
     *done = e->steps >= e->cfg.max_steps || e->n_act == 1;
-    return 0;
+    return *done ? settle(e, reward, err) : 0;
 }
 
 const Graph *env_graph(const Env *e) { return e->cur; }

@@ -17,7 +17,8 @@
  * Accuracy in the loop: a precision rewrite's state is charged by a real measurement (fast
  * runtime, the env's calibration batches, fidelity to the episode's start graph), cached per
  * set of precision choices (the names and ops of the graph's low-precision nodes), so
- * revisiting the same choices costs nothing. */
+ * revisiting the same choices costs nothing. Training may defer the measurement to the end of
+ * the episode (acc_every_step false): the return is the same, the per-step signal coarser. */
 #ifndef GRAPPO_ENV_H
 #define GRAPPO_ENV_H
 
@@ -38,6 +39,12 @@ typedef struct EnvConfig {
     double infeasible_penalty; /* default 1.0 (as much as an e-fold latency change) */
     int acc_batches;          /* generated input batches for accuracy (default 2) */
     int threads;              /* fast runtime threads for accuracy runs */
+    /* true (default): every state with new precision choices is measured when reached.
+       false (training): a state whose choices are not in the cache is charged at the end of the
+       episode instead - its accuracy is taken as unchanged on the way (EnvEval.accuracy_pending)
+       and the terminal reward carries the measured charge, so returns stay exact while an
+       episode costs at most one accuracy run. */
+    bool acc_every_step;
 } EnvConfig;
 
 EnvConfig env_config_default(void);
@@ -71,6 +78,7 @@ int env_steps(const Env *e);
 typedef struct EnvEval {
     double latency_ms, peak_bytes, accuracy_drop, objective;
     bool feasible;
+    bool accuracy_pending;  /* not measured yet (acc_every_step false): drop taken as 0 */
     AccuracyResult acc; /* meaningful when measured (precision rewrites present) */
 } EnvEval;
 /* the current state's estimate, and the start graph's */
