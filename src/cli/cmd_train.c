@@ -350,7 +350,6 @@ int cmd_train(int argc, char **argv) {
     ec.max_steps = (int)max_steps;
     ec.required_flags = tf ? RULE_TF : 0;
     ec.allow_precision = precision;
-    ec.acc_every_step = false; /* one accuracy run per episode at most (env.h) */
     ec.threads = 1; /* accuracy runs: results do not depend on threads, and one thread never spins idle */
     if (!(env = env_new(&ec, cm, policy, &err))) goto fail;
     if (!(t = ppo_new(policy, env, &corpus.pc, &pc, &err))) goto fail;

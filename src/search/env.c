@@ -35,6 +35,7 @@ struct Env {
     const Graph *start_src; /* the caller's start graph and its version: accuracy cache identity */
     uint64_t start_version;
     EnvEval start_eval, eval;
+    double best_j; /* the lowest J of the episode so far */
     int steps;
     uint64_t start_sig;
 
@@ -58,7 +59,7 @@ struct Env {
 
 EnvConfig env_config_default(void) {
     return (EnvConfig){.max_steps = 48, .required_flags = 0, .allow_precision = true, .budget = {0.99, 0.99},
-                       .infeasible_penalty = 1.0, .acc_batches = 2, .threads = 0, .acc_every_step = true};
+                       .infeasible_penalty = 1.0, .acc_batches = 2, .threads = 0};
 }
 
 Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err) {
@@ -174,34 +175,33 @@ static void objective_of(const Env *e, EnvEval *ev) {
                     e->w.w_acc * ev->accuracy_drop + (ev->feasible ? 0 : e->cfg.infeasible_penalty);
 }
 
-/* Accuracy of ev's graph g: exact when only exact rewrites were applied, from the cache, by
-   measurement (measure_now), or else left pending (drop 0, feasible) for a later charge. */
-static int charge_accuracy(Env *e, const Graph *g, bool measure_now, EnvEval *ev, Err *err) {
+/* Accuracy of ev's graph g: exact when only exact rewrites were applied since the start, from
+   the cache, or measured - but only when the state could become the episode's best: its J with
+   no accuracy charge (a lower bound) must beat the best J so far. A state that cannot earn a
+   reward whatever its accuracy is left pending (drop 0), which saves most accuracy runs. */
+static int charge_accuracy(Env *e, const Graph *g, double best_j, EnvEval *ev, Err *err) {
     uint64_t sig = precision_signature(g);
     ev->accuracy_pending = false;
-    if (sig == e->start_sig) {
-        /* only exact rewrites since the start: the same function up to fp32 rounding */
-        ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
-        ev->accuracy_drop = 0;
-        ev->feasible = true;
-    } else if (measure_now || acc_cached(e, sig)) {
-        if (measure_accuracy(e, g, sig, &ev->acc, err)) return -1;
-        ev->accuracy_drop = ev->acc.top1_agreement >= 0 ? 1.0 - ev->acc.top1_agreement : 1.0 - ev->acc.min_cosine;
-        if (ev->accuracy_drop < 0) ev->accuracy_drop = 0;
-        ev->feasible = accuracy_ok(&ev->acc, &e->cfg.budget);
-    } else {
-        ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
-        ev->accuracy_drop = 0;
-        ev->feasible = true;
+    ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
+    ev->accuracy_drop = 0;
+    ev->feasible = true;
+    objective_of(e, ev);
+    if (sig == e->start_sig) return 0; /* the same function up to fp32 rounding */
+    if (ev->objective >= best_j && !acc_cached(e, sig)) {
         ev->accuracy_pending = true;
+        return 0;
     }
+    if (measure_accuracy(e, g, sig, &ev->acc, err)) return -1;
+    ev->accuracy_drop = ev->acc.top1_agreement >= 0 ? 1.0 - ev->acc.top1_agreement : 1.0 - ev->acc.min_cosine;
+    if (ev->accuracy_drop < 0) ev->accuracy_drop = 0;
+    ev->feasible = accuracy_ok(&ev->acc, &e->cfg.budget);
     objective_of(e, ev);
     return 0;
 }
 
 /* cost-model latency and memory, accuracy (charge_accuracy), J; node_ms receives the per-node
    costs */
-static int evaluate(Env *e, const Graph *g, bool measure_now, EnvEval *out, Err *err) {
+static int evaluate(Env *e, const Graph *g, double best_j, EnvEval *out, Err *err) {
     if (g->n_nodes > e->cap_ms) {
         double *v = realloc(e->node_ms, sizeof(double) * (size_t)(g->n_nodes + 16));
         if (!v) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -213,7 +213,7 @@ static int evaluate(Env *e, const Graph *g, bool measure_now, EnvEval *out, Err 
     memset(out, 0, sizeof *out);
     out->latency_ms = est.latency_ms > 1e-6 ? est.latency_ms : 1e-6;
     out->peak_bytes = est.peak_bytes > 1 ? est.peak_bytes : 1;
-    return charge_accuracy(e, g, measure_now, out, err);
+    return charge_accuracy(e, g, best_j, out, err);
 }
 
 static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s, Err *err) {
@@ -287,8 +287,9 @@ int env_reset(Env *e, const Graph *start, ObjectiveWeights w, Err *err) {
     e->cur = graph_clone(start, err);
     if (!e->cur) return -1;
     e->start_sig = precision_signature(e->start);
-    if (evaluate(e, e->cur, true, &e->eval, err)) return -1;
+    if (evaluate(e, e->cur, INFINITY, &e->eval, err)) return -1;
     e->start_eval = e->eval;
+    e->best_j = e->eval.objective;
     return observe(e, err);
 }
 
@@ -300,24 +301,11 @@ const char *env_action_name(const Env *e, int action) {
     return e->act_rule[action] ? e->act_rule[action]->name : "STOP";
 }
 
-/* At the end of an episode a pending accuracy is measured and its charge added to the last
-   reward, so the return is exactly J(start) - J(end) with the real J(end). */
-static int settle(Env *e, double *reward, Err *err) {
-    if (!e->eval.accuracy_pending) return 0;
-    double before = e->eval.objective;
-    if (charge_accuracy(e, e->cur, true, &e->eval, err)) return -1;
-    *reward += before - e->eval.objective;
-    return 0;
-}
-
 int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     if (!e->cur) return err_set(err, ERR_INPUT, "env_step before env_reset");
     if (action < 0 || action >= e->n_act) return err_set(err, ERR_INPUT, "action %d out of range (%d legal)", action, e->n_act);
     *reward = 0;
-    if (env_action_is_stop(e, action)) {
-        *done = true;
-        return settle(e, reward, err);
-    }
+    if (env_action_is_stop(e, action)) { *done = true; return 0; }
     /* on a clone: a rewrite that fails half-way must not leave the episode's graph broken */
     Graph *next = graph_clone(e->cur, err);
     if (!next) return -1;
@@ -326,23 +314,26 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
         graph_free(next);
         return -1;
     }
-    double before = e->eval.objective;
     EnvEval ev;
-    if (evaluate(e, next, e->cfg.acc_every_step, &ev, err)) { graph_free(next); return -1; }
+    if (evaluate(e, next, e->best_j, &ev, err)) { graph_free(next); return -1; }
     graph_free(e->cur);
     e->cur = next;
     e->eval = ev;
     e->steps++;
-    *reward = before - ev.objective;
+    if (ev.objective < e->best_j) {
+        *reward = e->best_j - ev.objective;
+        e->best_j = ev.objective;
+    }
     if (observe(e, err)) return -1;
     *done = e->steps >= e->cfg.max_steps || e->n_act == 1;
-    return *done ? settle(e, reward, err) : 0;
+    return 0;
 }
 
 const Graph *env_graph(const Env *e) { return e->cur; }
 int env_steps(const Env *e) { return e->steps; }
 const EnvEval *env_eval(const Env *e) { return &e->eval; }
 const EnvEval *env_start_eval(const Env *e) { return &e->start_eval; }
+double env_best_objective(const Env *e) { return e->best_j; }
 void env_acc_stats(const Env *e, int *measured, int *cached) {
     *measured = e->acc_measured;
     *cached = e->acc_cached;

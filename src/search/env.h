@@ -5,20 +5,29 @@
  * rule the policy has no embedding for, or one the options forbid (--target tf, exact only),
  * is not offered: the action list is the mask.
  * Step: apply the rewrite (rule_apply), re-estimate.
- * Reward: r_t = J(s_t) - J(s_{t+1}), with
+ * Reward: the improvement of the episode's best objective so far,
+ *     r_t = max(0, min_{k<=t} J(s_k) - J(s_{t+1})),
  *     J(s) = w_lat·ln(latency_ms) + w_mem·ln(peak MiB) + w_acc·drop + penalty·[infeasible]
  * where w is normalized to sum 1, latency and memory come from the cost model, drop is the
  * measured accuracy drop on the env's calibration batches (1 - top-1 agreement for classifier
  * outputs, else 1 - min cosine; 0 without precision rewrites, which are exact to fp32 rounding)
- * and a state outside the accuracy budget pays `penalty`. Rewards telescope: an episode's
- * return is J(start) - J(end), the objective gained.
+ * and a state outside the accuracy budget pays `penalty`. An episode's return is therefore
+ * J(start) - min_t J(s_t): the gain of the best state it reached, which is exactly what a
+ * rollout contributes when the agent is used (agent.c keeps each episode's best state). Why not
+ * r_t = J(s_t) - J(s_{t+1}): on this runtime many rewrites are harmful (bf16 without bf16
+ * hardware, weights-only storage, NCHW layout), the value of continuing under an untrained
+ * policy is negative, and PPO then learns to STOP at once (measured: the policy collapsed to
+ * immediate STOP within 40 iterations); with best-so-far rewards a bad step costs only the steps
+ * it wastes, and exploring past it stays worthwhile.
  * Episodes end at STOP, when no action but STOP is left, or after max_steps rewrites.
  *
  * Accuracy in the loop: a precision rewrite's state is charged by a real measurement (fast
  * runtime, the env's calibration batches, fidelity to the episode's start graph), cached per
  * set of precision choices (the names and ops of the graph's low-precision nodes), so
- * revisiting the same choices costs nothing. Training may defer the measurement to the end of
- * the episode (acc_every_step false): the return is the same, the per-step signal coarser. */
+ * revisiting the same choices costs nothing. A state whose J without any accuracy charge
+ * (a lower bound) does not beat the episode's best cannot earn a reward whatever its accuracy,
+ * so it is not measured (EnvEval.accuracy_pending): most accuracy runs are saved, no reward
+ * changes. */
 #ifndef GRAPPO_ENV_H
 #define GRAPPO_ENV_H
 
@@ -39,12 +48,6 @@ typedef struct EnvConfig {
     double infeasible_penalty; /* default 1.0 (as much as an e-fold latency change) */
     int acc_batches;          /* generated input batches for accuracy (default 2) */
     int threads;              /* fast runtime threads for accuracy runs */
-    /* true (default): every state with new precision choices is measured when reached.
-       false (training): a state whose choices are not in the cache is charged at the end of the
-       episode instead - its accuracy is taken as unchanged on the way (EnvEval.accuracy_pending)
-       and the terminal reward carries the measured charge, so returns stay exact while an
-       episode costs at most one accuracy run. */
-    bool acc_every_step;
 } EnvConfig;
 
 EnvConfig env_config_default(void);
@@ -78,12 +81,14 @@ int env_steps(const Env *e);
 typedef struct EnvEval {
     double latency_ms, peak_bytes, accuracy_drop, objective;
     bool feasible;
-    bool accuracy_pending;  /* not measured yet (acc_every_step false): drop taken as 0 */
+    bool accuracy_pending;  /* not measured (it could not beat the best): drop taken as 0 */
     AccuracyResult acc; /* meaningful when measured (precision rewrites present) */
 } EnvEval;
 /* the current state's estimate, and the start graph's */
 const EnvEval *env_eval(const Env *e);
 const EnvEval *env_start_eval(const Env *e);
+/* the lowest J reached in this episode (the start's J at reset) */
+double env_best_objective(const Env *e);
 /* counters: accuracy runs measured vs answered from the cache */
 void env_acc_stats(const Env *e, int *measured, int *cached);
 
