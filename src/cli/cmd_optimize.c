@@ -15,17 +15,20 @@
 #include "../runtime/plan.h"
 #include "../search/agent.h"
 #include "../search/baselines.h"
+#include "../search/bo.h"
 #include "cli.h"
 
 #define MAX_SPECS 64
 
 static void help(void) {
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo] [--target tf|grappo]\n"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo|ppo+bo]\n"
+           "                       [--target tf|grappo]"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
            "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
            "                       [--policy FILE] [--episodes N] [--tune-episodes N] [--cost measured|roofline]\n"
-           "                       [--cost-cache DIR]\n"
+           "                       [--cost-cache DIR] [--trials N] [--objective latency|memory]\n"
+           "                       [--memory-budget BYTES] [--latency-budget MS]\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
@@ -38,8 +41,17 @@ static void help(void) {
            "                  rollouts on the cost model (default 16; the first one greedy), optionally\n"
            "                  after --tune-episodes PPO episodes of fine-tuning on this graph; the\n"
            "                  best estimated states are then measured for real within --budget\n"
+           "  ppo+bo          Bayesian optimization of the reward weights w for a target: --trials N\n"
+           "                  (default 12) runs of ppo, each with the policy conditioned on the w a\n"
+           "                  Gaussian process + constrained expected improvement suggests, its\n"
+           "                  result measured for real; minimizes --objective latency (default) or\n"
+           "                  memory subject to --max-accuracy-drop and the optional budgets\n"
+           "                  --memory-budget (bytes; suffixes KB MB GB = 1000^k, KiB MiB GiB = 1024^k)\n"
+           "                  and --latency-budget (ms); prints the trial table and returns the best\n"
+           "                  trial meeting them. --budget is shared by the trials: each searches\n"
+           "                  with max(2, budget/trials - 1) graph evaluations, plus one to measure\n"
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
-           "greedy, random and ppo spend at most --budget graph evaluations (default 100); they may use\n"
+           "greedy, random, ppo (and ppo+bo) spend at most --budget graph evaluations (default 100); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf.\n"
            "Calibration: --calibration DIR reads DIR/<input>_<k>.npy (k = 0, 1, ...; '/' and ':' in\n"
            "the input name become '_'), else 8 generated batches; ranges are the 99.99th percentile of\n"
@@ -59,6 +71,21 @@ static void strip_private_attrs(Graph *g) {
         for (int k = n->n_attrs - 1; k >= 0; k--)
             if (!strncmp(n->attrs[k].name, "_grappo_", 8)) node_attr_remove(n, n->attrs[k].name);
     }
+}
+
+/* "20MiB", "1.5GB", "300000": bytes; false on anything else */
+static bool parse_bytes(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0) || !isfinite(v)) return false;
+    static const struct { const char *suffix; double scale; } units[] = {
+        {"", 1},           {"B", 1},          {"K", 1e3},        {"KB", 1e3},       {"k", 1e3},  {"kB", 1e3},
+        {"KiB", 1024.0},   {"M", 1e6},        {"MB", 1e6},       {"MiB", 1048576.0}, {"G", 1e9}, {"GB", 1e9},
+        {"GiB", 1073741824.0},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].suffix)) { *out = v * units[i].scale; return true; }
+    return false;
 }
 
 /* natural log (cmd_optimize's rewrite log is called `log`) */
@@ -103,6 +130,60 @@ done:
     return rc;
 }
 
+/* the ppo+bo trial table: one row per trial, the kept one marked */
+static void print_bo_table(const BoAgentTrial *t, int n, int best, int nc, const char *const *names, const char *objective) {
+    printf("Bayesian optimization of the reward weights: minimize %s subject to", objective);
+    for (int k = 0; k < nc; k++) printf("%s %s", k ? "," : "", names[k]);
+    printf("\n%5s %6s %6s %6s %11s %10s %9s %8s %5s %10s\n", "trial", "w_lat", "w_mem", "w_acc", "latency ms", "memory",
+           "accuracy", "feasible", "evals", "EI");
+    int kept = best >= 0 ? best : -1 - best;
+    for (int i = 0; i < n; i++) {
+        char mem[32], acc[32], ei[32];
+        fmt_bytes(t[i].eval.peak_bytes, mem, sizeof mem);
+        if (t[i].eval.acc.top1_agreement >= 0) snprintf(acc, sizeof acc, "%.2f%%", 100 * t[i].eval.acc.top1_agreement);
+        else snprintf(acc, sizeof acc, "cos %.4f", t[i].eval.acc.min_cosine);
+        if (isnan(t[i].bo.ei)) snprintf(ei, sizeof ei, "design");
+        else snprintf(ei, sizeof ei, "%.3g", t[i].bo.ei);
+        printf("%5d %6.3f %6.3f %6.3f %11.3f %10s %9s %8s %5d %10s%s\n", i, t[i].bo.w[0], t[i].bo.w[1], t[i].bo.w[2],
+               t[i].eval.latency_ms, mem, acc, t[i].bo.ok ? "yes" : "no", t[i].evaluations, ei, i == kept ? "  <- kept" : "");
+    }
+    printf("(EI: the constrained expected improvement of ln %s when suggested; the probability of\n"
+           " meeting the constraints while no trial had; design: initial points)\n\n", objective);
+}
+
+static void add_bo_json(cJSON *o, const BoAgentTrial *t, int n, int best, int nc, const char *const *names, const char *objective,
+                        double memory_budget, double latency_budget, double max_drop) {
+    cJSON *bj = cJSON_AddObjectToObject(o, "bayesian_optimization");
+    cJSON_AddStringToObject(bj, "objective", objective);
+    cJSON_AddNumberToObject(bj, "max_accuracy_drop", max_drop);
+    if (memory_budget > 0) cJSON_AddNumberToObject(bj, "memory_budget_bytes", memory_budget);
+    if (latency_budget > 0) cJSON_AddNumberToObject(bj, "latency_budget_ms", latency_budget);
+    cJSON_AddNumberToObject(bj, "best_trial", best >= 0 ? best : -1 - best);
+    cJSON_AddBoolToObject(bj, "best_trial_feasible", best >= 0);
+    cJSON *arr = cJSON_AddArrayToObject(bj, "trials");
+    for (int i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "trial", i);
+        cJSON_AddNumberToObject(r, "w_lat", t[i].bo.w[0]);
+        cJSON_AddNumberToObject(r, "w_mem", t[i].bo.w[1]);
+        cJSON_AddNumberToObject(r, "w_acc", t[i].bo.w[2]);
+        cJSON_AddNumberToObject(r, "latency_ms", t[i].eval.latency_ms);
+        cJSON_AddNumberToObject(r, "peak_bytes", t[i].eval.peak_bytes);
+        if (t[i].eval.acc.top1_agreement >= 0) cJSON_AddNumberToObject(r, "top1_agreement", t[i].eval.acc.top1_agreement);
+        cJSON_AddNumberToObject(r, "min_cosine", t[i].eval.acc.min_cosine);
+        cJSON_AddNumberToObject(r, "f", t[i].bo.f);
+        cJSON *c = cJSON_AddObjectToObject(r, "constraints");
+        for (int k = 0; k < nc; k++) cJSON_AddNumberToObject(c, names[k], t[i].bo.c[k]);
+        cJSON_AddBoolToObject(r, "feasible", t[i].bo.ok);
+        if (isnan(t[i].bo.ei)) cJSON_AddNullToObject(r, "ei");
+        else cJSON_AddNumberToObject(r, "ei", t[i].bo.ei);
+        cJSON_AddNumberToObject(r, "rewrites", t[i].rewrites);
+        cJSON_AddNumberToObject(r, "evaluations", t[i].evaluations);
+        cJSON_AddNumberToObject(r, "seconds", t[i].seconds);
+        cJSON_AddItemToArray(arr, r);
+    }
+}
+
 int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *calib_dir = NULL, *report = NULL, *v,
@@ -112,6 +193,12 @@ int cmd_optimize(int argc, char **argv) {
     Policy *policy = NULL;
     CostModel *cm = NULL;
     AgentStats astats = {0};
+    long long trials = 12;
+    const char *objective_name = "latency";
+    double memory_budget = 0, latency_budget = 0;
+    BoAgentTrial *bo_table = NULL;
+    int bo_best_trial = -1, n_bo_constraints = 0;
+    const char *bo_names[BO_MAX_CONSTRAINTS];
     bool exact_only = false, row = false;
     double t_start = 0;
     double max_drop = 0.01;
@@ -136,6 +223,15 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--episodes", &v, &bad)) { if (bad || !parse_int("optimize", "--episodes", v, 1, 100000, &episodes)) goto usage; }
         else if (arg_opt(&a, "--tune-episodes", &v, &bad)) { if (bad || !parse_int("optimize", "--tune-episodes", v, 0, 1000000, &tune_episodes)) goto usage; }
         else if (arg_opt(&a, "--report", &report, &bad)) {}
+        else if (arg_opt(&a, "--objective", &objective_name, &bad)) {}
+        else if (arg_opt(&a, "--trials", &v, &bad)) { if (bad || !parse_int("optimize", "--trials", v, 1, BO_MAX_TRIALS, &trials)) goto usage; }
+        else if (arg_opt(&a, "--memory-budget", &v, &bad)) {
+            if (bad || !parse_bytes(v, &memory_budget)) { rc = cli_usage_error("optimize", "--memory-budget wants bytes such as 20000000, 20MB or 20MiB"); goto done; }
+        } else if (arg_opt(&a, "--latency-budget", &v, &bad)) {
+            char *end;
+            latency_budget = bad ? 0 : strtod(v, &end);
+            if (bad || *end || !(latency_budget > 0) || !isfinite(latency_budget)) { rc = cli_usage_error("optimize", "--latency-budget wants milliseconds > 0"); goto done; }
+        }
         else if (arg_flag(&a, "--exact-only")) exact_only = true;
         else if (arg_flag(&a, "--markdown-row")) row = true;
         else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
@@ -158,7 +254,13 @@ int cmd_optimize(int argc, char **argv) {
     if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
-    bool is_ppo = !strcmp(search, "ppo");
+    bool is_bo = !strcmp(search, "ppo+bo");
+    bool is_ppo = !strcmp(search, "ppo") || is_bo;
+    if (strcmp(objective_name, "latency") && strcmp(objective_name, "memory")) {
+        rc = cli_usage_error("optimize", "--objective is latency or memory, not '%s'", objective_name);
+        goto done;
+    }
+    bool minimize_memory = !strcmp(objective_name, "memory");
     bool is_search = !strcmp(search, "greedy") || !strcmp(search, "random") || is_ppo;
     if (strcmp(cost_kind, "measured") && strcmp(cost_kind, "roofline")) {
         rc = cli_usage_error("optimize", "--cost is measured or roofline, not '%s'", cost_kind);
@@ -166,7 +268,7 @@ int cmd_optimize(int argc, char **argv) {
     }
     bool is_list = !strncmp(search, "rules:", 6);
     if (strcmp(search, "grappler") && strcmp(search, "grappler+int8") && !is_search && !is_list) {
-        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy, random, ppo or rules:R1,R2,...", search);
+        rc = cli_usage_error("optimize", "--search '%s': choose grappler, grappler+int8, greedy, random, ppo, ppo+bo or rules:R1,R2,...", search);
         goto done;
     }
     /* rules:R1,R2,...: these rules in this order, each to exhaustion, repeated to a fixed point */
@@ -241,7 +343,18 @@ int cmd_optimize(int argc, char **argv) {
             AgentOpts ao = agent_opts_default();
             ao.episodes = (int)episodes;
             ao.tune_episodes = (int)tune_episodes;
-            src = search_ppo(&ctx, cand, &so, policy, cm, &ao, &found, &ev, &log, &astats, &err);
+            if (is_bo) {
+                BoTarget bt = {.objective = minimize_memory ? BO_OBJECTIVE_MEMORY : BO_OBJECTIVE_LATENCY,
+                               .max_accuracy_drop = max_drop, .memory_budget_bytes = memory_budget, .latency_budget_ms = latency_budget};
+                n_bo_constraints = bo_target_constraints(&bt, bo_names);
+                bo_table = calloc((size_t)trials, sizeof *bo_table);
+                if (!bo_table) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
+                long long per = budget / trials - 1;
+                so.budget = per > 2 ? (int)per : 2;
+                src = search_ppo_bo(&ctx, cand, &so, policy, cm, &ao, &bt, (int)trials, &found, &ev, &log, bo_table, &bo_best_trial, &err);
+            } else {
+                src = search_ppo(&ctx, cand, &so, policy, cm, &ao, &found, &ev, &log, &astats, &err);
+            }
         } else if (!strcmp(search, "greedy")) {
             src = search_greedy(&ctx, cand, &so, &found, &ev, &log, &err);
         } else {
@@ -265,7 +378,10 @@ int cmd_optimize(int argc, char **argv) {
     const char *verdict = "optimized graph written";
     bool keep = true;
     if (!accuracy_ok(&acc, &budget_acc)) { keep = false; verdict = "accuracy budget violated: the input graph was written unchanged"; }
-    else if (!(lat[1].ms.median < lat[0].ms.median)) { keep = false; verdict = "not faster than the input: the input graph was written unchanged"; }
+    else if (minimize_memory && is_bo) {
+        if (!(lat[1].peak_bytes < lat[0].peak_bytes)) { keep = false; verdict = "not smaller than the input: the input graph was written unchanged"; }
+    } else if (!(lat[1].ms.median < lat[0].ms.median)) { keep = false; verdict = "not faster than the input: the input graph was written unchanged"; }
+    if (keep && is_bo && bo_best_trial < 0) verdict = "optimized graph written, but no trial met every budget (the closest one was kept)";
     Graph *chosen = keep ? cand : orig;
     strip_private_attrs(chosen);
     if (graphdef_save(chosen, out_path, &err)) goto fail;
@@ -291,6 +407,7 @@ int cmd_optimize(int argc, char **argv) {
     }
     printf("%s -> %s: --search %s%s, --target %s\n\n", in_path, out_path, search,
            strcmp(pipeline, search) ? " (7-bit weights: this CPU has no VNNI)" : "", target);
+    if (is_bo) print_bo_table(bo_table, (int)trials, bo_best_trial, n_bo_constraints, bo_names, objective_name);
     printf("%-22s %22s %22s %9s\n", "", "input", "optimized", "ratio");
     char l0[64], l1[64];
     snprintf(l0, sizeof l0, "%.2f [%.2f, %.2f]", lat[0].ms.median, lat[0].ms.min, lat[0].ms.max);
@@ -307,7 +424,7 @@ int cmd_optimize(int argc, char **argv) {
     printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d generated batches\n", (int)repeats,
            threads ? "given" : "all", (int)eval_batches);
     if (is_search) printf("search: %d graph evaluations (budget %lld), seed %lld\n", evaluations, budget, seed);
-    if (is_ppo)
+    if (is_ppo && !is_bo)
         printf("policy %s: %d episodes (%d env steps, %.1f s%s), %d distinct candidates, %d measured\n", policy_path,
                astats.episodes, astats.env_steps, astats.rollout_s, tune_episodes ? ", after fine-tuning" : "", astats.candidates,
                astats.evaluated);
@@ -357,7 +474,9 @@ report:
             cJSON_AddNumberToObject(o, "budget", (double)budget);
             cJSON_AddNumberToObject(o, "seed", (double)seed);
         }
-        if (is_ppo) {
+        if (is_bo) add_bo_json(o, bo_table, (int)trials, bo_best_trial, n_bo_constraints, bo_names, objective_name, memory_budget,
+                               latency_budget, max_drop);
+        if (is_ppo && !is_bo) {
             cJSON *pj = cJSON_AddObjectToObject(o, "policy");
             cJSON_AddStringToObject(pj, "file", policy_path);
             cJSON_AddNumberToObject(pj, "episodes", astats.episodes);
@@ -382,6 +501,7 @@ usage:
 fail:
     rc = cli_fail(&err);
 done:
+    free(bo_table);
     policy_free(policy);
     cost_close(cm);
     inputs_free(&eval);
