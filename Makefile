@@ -26,6 +26,16 @@ CFLAGS  += -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fno-strict-alia
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgsl -lgslcblas -lgomp -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
+# Open MPI for distributed training: on when mpicc is found (MPI=0 builds the single-process
+# stub; use another BUILD dir when switching, the objects do not record the flag). Only
+# src/search/dist.c sees <mpi.h>; the MPI libraries are linked into grappo and the tests.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DGRAPPO_MPI $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+LDLIBS     += $(MPI_LIBS)
+endif
+
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(wildcard src/io/*.proto)
@@ -52,6 +62,8 @@ $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 $(BUILD)/obj/%.o: src/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/search/dist.o: CFLAGS += $(MPI_CFLAGS)
 
 $(BUILD)/libgrappo.a: $(LIB_OBJ)
 	@rm -f $@

@@ -5,7 +5,11 @@
  * written (atomically). On --resume the checkpoint says how many iterations are done and the
  * CSV is cut back to exactly those rows (rows of iterations the checkpoint does not cover, and a
  * half-written last line, are dropped), so a kill -9 at any moment loses at most the iterations
- * since the last checkpoint and never duplicates a row. */
+ * since the last checkpoint and never duplicates a row.
+ *
+ * Distributed (dist.h): under mpirun every rank loads the corpus, plays its own rollout stream
+ * and joins the gradient all-gather; rank 0 alone prints, writes the CSV, the SVG, checkpoints
+ * and the policy. --virtual-ranks K runs K streams in one process with the same arithmetic. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -17,6 +21,7 @@
 #include "../io/atomic_file.h"
 #include "../report/svg.h"
 #include "../rewrite/calibrate.h"
+#include "../search/dist.h"
 #include "../search/ppo.h"
 #include "../zoo/zoo.h"
 #include "cli.h"
@@ -32,7 +37,8 @@ static void help(void) {
            "                    [--ent-coef X] [--vf-coef X] [--epochs N] [--minibatch N] [--seed S]\n"
            "                    [--threads N] [--cost roofline|measured] [--cost-cache DIR]\n"
            "                    [--checkpoint-every K] [--resume] [--log FILE.csv] [--curve FILE.svg]\n"
-           "                    [--exact-only] [--target tf|grappo]\n"
+           "                    [--exact-only] [--target tf|grappo] [--virtual-ranks K]\n"
+           "       mpirun -np K grappo train ...   (distributed: K ranks, gradients averaged)\n"
            "\n"
            "Trains the rewrite policy with PPO. Each iteration plays --episodes episodes (default 16)\n"
            "on graphs drawn from the corpus, half with the default objective weights (1, 0.1, 10),\n"
@@ -47,6 +53,9 @@ static void help(void) {
            "  checkpoints     POLICY.bin.ckpt every --checkpoint-every iterations (default 1) and at\n"
            "                  the end; --resume continues from it (the CSV keeps its rows)\n"
            "  --log, --curve  CSV log (one row per iteration) and SVG learning curve\n"
+           "  ranks           each rank plays --episodes episodes per iteration with its own RNG and\n"
+           "                  the ranks' gradients are averaged (docs/agent.md); --virtual-ranks K\n"
+           "                  simulates K ranks in one process, bit for bit like mpirun -np K\n"
            "Precision rules (int8, bf16) are offered after calibration unless --exact-only or\n"
            "--target tf. The final policy is written to -o without trainer state.\n");
 }
@@ -267,7 +276,7 @@ int cmd_train(int argc, char **argv) {
     const char *corpus_arg = NULL, *out = NULL, *log_path = NULL, *curve = NULL, *cost_kind = "measured", *cost_cache = NULL,
                *target = "grappo", *v;
     long long iterations = 0, max_steps = 48, seed = 1, threads = 0, ckpt_every = 1;
-    long long episodes = 16, epochs = 4, minibatch = 64;
+    long long episodes = 16, epochs = 4, minibatch = 64, virtual_ranks = 1;
     PpoConfig pc = ppo_config_default();
     bool resume = false, exact_only = false, bad = false;
     int rc = EXIT_OK;
@@ -278,6 +287,7 @@ int cmd_train(int argc, char **argv) {
     Env *env = NULL;
     PpoTrainer *t = NULL;
     FILE *logf = NULL;
+    Dist *dist = NULL;
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "-o", &out, &bad) || arg_opt(&a, "--output", &out, &bad)) {}
@@ -296,6 +306,7 @@ int cmd_train(int argc, char **argv) {
         else if (arg_opt(&a, "--minibatch", &v, &bad)) { if (bad || !parse_int("train", "--minibatch", v, 1, 1000000, &minibatch)) goto usage; }
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("train", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("train", "--threads", v, 0, 1024, &threads)) goto usage; }
+        else if (arg_opt(&a, "--virtual-ranks", &v, &bad)) { if (bad || !parse_int("train", "--virtual-ranks", v, 1, 4096, &virtual_ranks)) goto usage; }
         else if (arg_opt(&a, "--checkpoint-every", &v, &bad)) { if (bad || !parse_int("train", "--checkpoint-every", v, 1, 1000000, &ckpt_every)) goto usage; }
         else if (arg_opt(&a, "--lr", &v, &bad)) { if (bad || !parse_double("--lr", v, 1e-12, 10, &pc.lr)) goto usage; }
         else if (arg_opt(&a, "--clip", &v, &bad)) { if (bad || !parse_double("--clip", v, 1e-6, 10, &pc.clip)) goto usage; }
@@ -320,10 +331,23 @@ int cmd_train(int argc, char **argv) {
     pc.epochs = (int)epochs;
     pc.minibatch = (int)minibatch;
     pc.seed = (uint64_t)seed;
+    pc.virtual_ranks = (int)virtual_ranks;
     bool tf = !strcmp(target, "tf");
     bool precision = !exact_only && !tf;
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+
+    /* MPI only under mpirun, so a plain process never touches it */
+    int world = dist_launched();
+    if (world > 1 && !dist_compiled()) {
+        err_set(&err, ERR_INPUT, "launched by mpirun with %d ranks, but this grappo was built without MPI", world);
+        goto fail;
+    }
+    if (world > 0 && dist_compiled()) {
+        if (!(dist = dist_init(&err))) goto fail;
+        pc.comm = dist_comm(dist);
+    }
+    bool root = dist_rank(dist) == 0; /* prints and writes */
 
     /* the corpus: loaded, inferred, calibrated when precision rules are offered */
     if (corpus_load(&corpus, corpus_arg, precision, &err)) goto fail;
@@ -333,8 +357,12 @@ int cmd_train(int argc, char **argv) {
     if (!(cm = cost_open(&co, &err))) goto fail;
 
     /* the policy: from the checkpoint when resuming (its shape wins), else new */
-    bool resuming = resume && access(ckpt, F_OK) == 0;
-    if (resume && !resuming) fprintf(stderr, "grappo train: no checkpoint %s yet, starting from iteration 1\n", ckpt);
+    /* rank 0's file system decides, so all ranks agree; each rank then loads the checkpoint
+       from the same path (shared, or copied to every host) */
+    int have_ckpt = resume && access(ckpt, F_OK) == 0;
+    if (dist_bcast_int(dist, &have_ckpt, &err)) goto fail;
+    bool resuming = have_ckpt;
+    if (root && resume && !resuming) fprintf(stderr, "grappo train: no checkpoint %s yet, starting from iteration 1\n", ckpt);
     if (resuming) {
         if (!(policy = policy_load(ckpt, NULL, NULL, &err))) goto fail;
     } else {
@@ -358,7 +386,7 @@ int cmd_train(int argc, char **argv) {
 
     /* the log: on resume, exactly the rows the checkpoint covers; otherwise a new file */
     double wall_base = 0;
-    if (log_path) {
+    if (log_path && root) {
         Row *rows = NULL;
         char *kept = NULL;
         int n = resuming ? csv_read(log_path, done_iters, &rows, &kept, &err) : 0;
@@ -378,8 +406,10 @@ int cmd_train(int argc, char **argv) {
     }
 
     bool tty = isatty(STDERR_FILENO);
-    fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s\n", corpus.pc.n, (int)policy_n_params(policy),
-            done_iters + 1, iterations, resuming ? " (resumed)" : "");
+    if (root)
+        fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s, %d rollout stream%s (%d process%s)\n",
+                corpus.pc.n, (int)policy_n_params(policy), done_iters + 1, iterations, resuming ? " (resumed)" : "",
+                ppo_streams(t), ppo_streams(t) > 1 ? "s" : "", dist_size(dist), dist_size(dist) > 1 ? "es" : "");
     double t0 = cli_now_ms();
     int run_iters = 0;
     for (int it = done_iters + 1; it <= iterations; it++) {
@@ -400,6 +430,7 @@ int cmd_train(int argc, char **argv) {
             }
             if (curve && write_curve(log_path, curve, st.iteration, &err)) goto fail;
         }
+        if (!root) continue; /* the other ranks only compute */
         if ((st.iteration % ckpt_every == 0 || it == iterations) && ppo_checkpoint_save(t, ckpt, &err)) goto fail;
         double sps = st.rollout_s > 0 ? st.env_steps / st.rollout_s : 0;
         double eta = elapsed / run_iters * (double)(iterations - it);
@@ -407,6 +438,7 @@ int cmd_train(int argc, char **argv) {
                 st.iteration, iterations, st.mean_return, st.best_gain, sps, eta, tty ? "   " : "\n");
         fflush(stderr);
     }
+    if (!root) goto done;
     if (tty) fprintf(stderr, "\n");
     if (policy_save(policy, out, NULL, 0, &err)) goto fail;
     printf("wrote %s (policy fingerprint %016llx, %d iterations)\n", out, (unsigned long long)policy_fingerprint(policy),
@@ -416,7 +448,10 @@ usage:
     rc = EXIT_USAGE;
     goto done;
 fail:
+    if (dist_size(dist) > 1) err_prefix(&err, "rank %d", dist_rank(dist));
     rc = cli_fail(&err);
+    /* the other ranks would wait forever in the next collective */
+    if (dist_size(dist) > 1) dist_abort(dist, rc);
 done:
     if (logf) fclose(logf);
     ppo_free(t);
@@ -424,5 +459,6 @@ done:
     policy_free(policy);
     cost_close(cm);
     corpus_free(&corpus);
+    dist_finalize(dist);
     return rc;
 }

@@ -39,16 +39,32 @@ static uint64_t graph_hash(const Graph *g) {
     return sum ^ (uint64_t)g->n_nodes;
 }
 
-/* One episode; the best feasible state on the way (by estimated J) goes to *cand. */
+/* States that improved the episode's estimated J, kept to be charged their accuracy at the end */
+#define MAX_IMPROVED 256
+typedef struct Improved { Graph *g; EnvEval ev; RewriteLog log; } Improved;
+
+static int cmp_improved(const void *a, const void *b) {
+    const Improved *x = a, *y = b;
+    return x->ev.objective < y->ev.objective ? -1 : x->ev.objective > y->ev.objective;
+}
+
+/* One episode on an env with lazy accuracy: every state that improves the estimate (accuracy of
+   new precision choices taken as unchanged: a lower bound of J) is kept; at the end they are
+   charged their measured accuracy, lowest bound first, until the next bound cannot beat the
+   best charged J - branch and bound, so the result is the episode's best state under the real
+   J with few accuracy runs. The best feasible state goes to *cand (cand->g NULL if none beats
+   the start). */
 static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, ObjectiveWeights w, bool greedy, Rng *r,
                    Candidate *cand, int *steps, Err *err) {
     if (env_reset(env, start, w, err)) return -1;
     float *logits = NULL;
-    int cap = 0, rc = -1;
+    int cap = 0, rc = -1, n_imp = 0;
+    Improved *imp = calloc(MAX_IMPROVED, sizeof *imp);
     RewriteLog log = {0};
-    double best = env_eval(env)->objective;
+    double start_j = env_eval(env)->objective, best = start_j;
     cand->g = NULL;
-    cand->estimate = best;
+    cand->estimate = start_j;
+    if (!imp) { err_set(err, ERR_RUNTIME, "out of memory"); goto out; }
     for (bool done = false; !done;) {
         const PolicyObs *o = env_observe(env);
         if (o->n_actions > cap) {
@@ -67,17 +83,37 @@ static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, Obj
         rewrite_log_add(&log, name);
         (*steps)++;
         const EnvEval *ev = env_eval(env);
-        if (ev->feasible && ev->objective < best) {
+        if (reward > 0 && ev->feasible) {
+            if (n_imp == MAX_IMPROVED) { /* keep the later (better) half */
+                for (int k = 0; k < MAX_IMPROVED / 2; k++) graph_free(imp[k].g);
+                memmove(imp, imp + MAX_IMPROVED / 2, sizeof *imp * (MAX_IMPROVED / 2));
+                n_imp = MAX_IMPROVED / 2;
+            }
             Graph *c = graph_clone(env_graph(env), err);
             if (!c) goto out;
-            graph_free(cand->g);
-            cand->g = c;
-            cand->estimate = best = ev->objective;
-            cand->log = log;
+            imp[n_imp++] = (Improved){c, *ev, log};
         }
+    }
+    qsort(imp, (size_t)n_imp, sizeof *imp, cmp_improved);
+    int best_k = -1;
+    for (int k = 0; k < n_imp && imp[k].ev.objective < best; k++) {
+        if (env_charge(env, imp[k].g, &imp[k].ev, err)) goto out;
+        if (imp[k].ev.feasible && imp[k].ev.objective < best) {
+            best = imp[k].ev.objective;
+            best_k = k;
+        }
+    }
+    if (best_k >= 0) {
+        cand->g = imp[best_k].g;
+        imp[best_k].g = NULL;
+        cand->estimate = best;
+        cand->log = imp[best_k].log;
     }
     rc = 0;
 out:
+    if (imp)
+        for (int k = 0; k < n_imp; k++) graph_free(imp[k].g);
+    free(imp);
     free(logits);
     return rc;
 }
@@ -100,8 +136,7 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     int ops = 0;
     for (int i = 0; i < start->n_nodes; i++) ops += start->nodes[i]->op != OP_CONST;
     if (ec.max_steps < ops) ec.max_steps = ops;
-    Env *env = env_new(&ec, cm, policy, err);
-    if (!env) return -1;
+    Env *env = NULL, *tune_env = NULL;
     PolicyCache *pc = policy_cache_new();
     int n_ep = ao->episodes > 0 ? ao->episodes : 1, n_cand = 0, rc = -1;
     Candidate *cand = calloc((size_t)n_ep, sizeof *cand);
@@ -109,13 +144,16 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
 
     if (ao->tune_episodes > 0) {
+        /* fine-tuning trains: its env charges accuracy as training does */
+        tune_env = env_new(&ec, cm, policy, err);
+        if (!tune_env) goto done;
         double t0 = now_s();
         Graph *one[1] = {(Graph *)start};
         char *names[1] = {"target"};
         PpoCorpus corpus = {1, one, names};
         PpoConfig pcfg = ao->ppo;
         pcfg.seed = o->seed ? o->seed : 1;
-        PpoTrainer *t = ppo_new(policy, env, &corpus, &pcfg, err);
+        PpoTrainer *t = ppo_new(policy, tune_env, &corpus, &pcfg, err);
         if (!t) goto done;
         int iters = (ao->tune_episodes + pcfg.episodes - 1) / pcfg.episodes;
         for (int i = 0; i < iters; i++) {
@@ -127,6 +165,9 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
         stats->tune_s = now_s() - t0;
     }
 
+    ec.lazy_accuracy = true; /* rollouts: accuracy charged at the end of each episode (rollout) */
+    env = env_new(&ec, cm, policy, err);
+    if (!env) goto done;
     double t0 = now_s();
     Rng r;
     rng_seed(&r, o->seed ? o->seed : 1);
@@ -179,5 +220,6 @@ done:
     free(cand);
     policy_cache_free(pc);
     env_free(env);
+    env_free(tune_env);
     return rc;
 }

@@ -306,18 +306,17 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     if (action < 0 || action >= e->n_act) return err_set(err, ERR_INPUT, "action %d out of range (%d legal)", action, e->n_act);
     *reward = 0;
     if (env_action_is_stop(e, action)) { *done = true; return 0; }
-    /* on a clone: a rewrite that fails half-way must not leave the episode's graph broken */
-    Graph *next = graph_clone(e->cur, err);
-    if (!next) return -1;
-    if (rule_apply(e->act_rule[action], next, &e->act_site[action], err)) {
+    /* in place: a rewrite failing half-way is an error that ends the episode (the graph is not
+       used again before the next reset), and cloning ResNet-50 at every step costs more than
+       the rewrite itself */
+    if (rule_apply(e->act_rule[action], e->cur, &e->act_site[action], err)) {
         err_prefix(err, "%s", e->act_rule[action]->name);
-        graph_free(next);
+        graph_free(e->cur);
+        e->cur = NULL;
         return -1;
     }
     EnvEval ev;
-    if (evaluate(e, next, e->best_j, &ev, err)) { graph_free(next); return -1; }
-    graph_free(e->cur);
-    e->cur = next;
+    if (evaluate(e, e->cur, e->cfg.lazy_accuracy ? -INFINITY : e->best_j, &ev, err)) return -1;
     e->eval = ev;
     e->steps++;
     if (ev.objective < e->best_j) {
@@ -327,6 +326,11 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     if (observe(e, err)) return -1;
     *done = e->steps >= e->cfg.max_steps || e->n_act == 1;
     return 0;
+}
+
+int env_charge(Env *e, const Graph *g, EnvEval *ev, Err *err) {
+    if (!ev->accuracy_pending) return 0;
+    return charge_accuracy(e, g, INFINITY, ev, err);
 }
 
 const Graph *env_graph(const Env *e) { return e->cur; }

@@ -48,6 +48,10 @@ typedef struct EnvConfig {
     double infeasible_penalty; /* default 1.0 (as much as an e-fold latency change) */
     int acc_batches;          /* generated input batches for accuracy (default 2) */
     int threads;              /* fast runtime threads for accuracy runs */
+    /* Inference: never measure during steps (every state with new, uncached precision choices
+       stays pending); the caller measures the states it considers with env_charge. Rewards are
+       then optimistic (accuracy unchanged) - not for training. */
+    bool lazy_accuracy;
 } EnvConfig;
 
 EnvConfig env_config_default(void);
@@ -89,6 +93,10 @@ const EnvEval *env_eval(const Env *e);
 const EnvEval *env_start_eval(const Env *e);
 /* the lowest J reached in this episode (the start's J at reset) */
 double env_best_objective(const Env *e);
+/* Measures (or takes from the cache) the accuracy of g - a state reached in this episode, so
+   with the current start graph - when ev (its estimate) is pending, and updates ev's drop,
+   feasibility and J. */
+int env_charge(Env *e, const Graph *g, EnvEval *ev, Err *err);
 /* counters: accuracy runs measured vs answered from the cache */
 void env_acc_stats(const Env *e, int *measured, int *cached);
 

@@ -13,8 +13,20 @@
  * default objective), otherwise w ~ Dirichlet(1, 1, 1) on the simplex, so the policy learns
  * to read w.
  *
- * Distributed training hooks: grad_reduce (if set) is called on the flat gradient vector
- * before clipping (MPI all-reduce averaging); stats_reduce on the iteration's sums. */
+ * Rollout streams (distributed training, dist.h). The trainer runs K = processes x
+ * virtual_ranks independent rollout streams ("ranks"). Stream g has its own RNG (stream 0 is
+ * seeded with `seed` itself, so K = 1 is the plain trainer; stream g > 0 with a mix of seed and
+ * g), plays `episodes` episodes per iteration (so an iteration plays K x episodes), computes
+ * its own GAE and normalizes its own advantages, and shuffles its own samples each epoch.
+ * The schedule of an epoch is common to all streams: with n_g samples in stream g and
+ * n_max = max_g n_g, there are M = ceil(n_max / minibatch) updates; stream g cuts its shuffled
+ * samples into chunks of ceil(minibatch * n_g / n_max) (the longest stream uses exactly
+ * `minibatch`), and update b applies the mean, over the streams whose chunk b is not empty, of
+ * each stream's minibatch-mean gradient, summed in stream order. All cross-stream sums (the
+ * gradient, the statistics) are taken in stream order from an all-gather, so one process
+ * simulating K streams (virtual_ranks = K) and K MPI processes (comm) compute bit-identical
+ * parameters. grad_reduce (legacy hook, if set) is called on the averaged gradient before
+ * clipping. */
 #ifndef GRAPPO_PPO_H
 #define GRAPPO_PPO_H
 
@@ -22,6 +34,16 @@
 
 #include "env.h"
 #include "policy.h"
+
+/* The collective operation of distributed training (dist.c makes one over MPI). Every process
+   calls allgather with `bytes` bytes of its own; recv receives size x bytes in rank order, on
+   every process. A process runs streams rank·V .. rank·V + V - 1 (V = virtual_ranks, the same
+   on every process). */
+typedef struct PpoComm {
+    int rank, size;
+    int (*allgather)(void *ctx, const void *send, void *recv, size_t bytes, Err *err);
+    void *ctx;
+} PpoComm;
 
 typedef struct PpoConfig {
     int episodes;          /* rollouts per iteration (default 16) */
@@ -39,6 +61,8 @@ typedef struct PpoConfig {
     /* optional hooks for distributed training (dist.c); ctx is passed through */
     int (*grad_reduce)(float *grad, size_t n, void *ctx, Err *err);
     void *reduce_ctx;
+    int virtual_ranks;     /* rollout streams run by this process (default 1; < 1 means 1) */
+    const PpoComm *comm;   /* NULL: one process; else collective with the other processes */
 } PpoConfig;
 
 PpoConfig ppo_config_default(void);
@@ -67,8 +91,14 @@ void ppo_free(PpoTrainer *t);
 int ppo_iteration(PpoTrainer *t, PpoIterStats *out, Err *err);
 int ppo_iterations_done(const PpoTrainer *t);
 
+/* rollout streams over all processes (K = processes x virtual_ranks) */
+int ppo_streams(const PpoTrainer *t);
+
 /* Checkpoint = policy file whose extra bytes hold the trainer state (iteration, Adam moments,
-   RNG, best-so-far); written atomically, so a kill at any moment leaves the previous one. */
+   every stream's RNG, best-so-far); written atomically, so a kill at any moment leaves the
+   previous one. Under comm every process holds every stream's RNG state after each iteration,
+   so any one process (rank 0) can save; every process loads the same file. A checkpoint only
+   resumes with the same number of streams K. */
 int ppo_checkpoint_save(const PpoTrainer *t, const char *path, Err *err);
 /* Restores the trainer state into t (whose policy must have the checkpoint's shape; the
    policy's parameters are replaced). */

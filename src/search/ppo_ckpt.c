@@ -1,8 +1,13 @@
 /* ppo_ckpt.c - trainer checkpoints: the policy file (policy_save) whose extra bytes hold the
  * trainer state, so one atomic write covers both and a kill at any moment leaves the previous
- * checkpoint whole. The extra bytes (little-endian):
+ * checkpoint whole. The extra bytes (little-endian), version 2:
  *
- *   "GRPPOCKP" | u32 PPO_CKPT_VERSION | u64 n_params | i32 iteration | i64 Adam step |
+ *   "GRPPOCKP" | u32 2 | u64 n_params | i32 iteration | i64 Adam step | f64 best gain |
+ *   u32 K (rollout streams) | u64 rng state[K][4] | f32 m[n_params] | f32 v[n_params]
+ *
+ * Version 1 (one stream) is still read, for K = 1:
+ *
+ *   "GRPPOCKP" | u32 1 | u64 n_params | i32 iteration | i64 Adam step |
  *   u64 rng state[4] | f64 best gain | f32 m[n_params] | f32 v[n_params]
  *
  * The policy file's own checksum covers these bytes; load checks the layout and sizes. */
@@ -13,8 +18,9 @@
 #include "ppo_internal.h"
 
 #define PPO_CKPT_MAGIC "GRPPOCKP"
-#define PPO_CKPT_VERSION 1u
-#define PPO_CKPT_HEADER (8 + 4 + 8 + 4 + 8 + 32 + 8)
+#define PPO_CKPT_VERSION 2u
+#define PPO_CKPT_V1_HEADER (8 + 4 + 8 + 4 + 8 + 32 + 8)
+#define PPO_CKPT_V2_HEADER (8 + 4 + 8 + 4 + 8 + 8 + 4) /* then 32 bytes per stream */
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -51,7 +57,7 @@ static const uint8_t *get_f32s(const uint8_t *p, float *x, size_t n) {
 }
 
 int ppo_checkpoint_save(const PpoTrainer *t, const char *path, Err *err) {
-    size_t n = t->n_params, len = PPO_CKPT_HEADER + 8 * n;
+    size_t n = t->n_params, k = (size_t)t->n_streams, len = PPO_CKPT_V2_HEADER + 32 * k + 8 * n;
     uint8_t *buf = malloc(len), *p = buf;
     if (!buf) return err_set(err, ERR_RUNTIME, "out of memory");
     memcpy(p, PPO_CKPT_MAGIC, 8);
@@ -60,10 +66,13 @@ int ppo_checkpoint_save(const PpoTrainer *t, const char *path, Err *err) {
     p = put_u64(p, n);
     p = put_u32(p, (uint32_t)t->iteration);
     p = put_u64(p, (uint64_t)t->adam_t);
-    for (int i = 0; i < 4; i++) p = put_u64(p, t->rng.s[i]);
     uint64_t bg;
     memcpy(&bg, &t->best_gain, 8);
     p = put_u64(p, bg);
+    p = put_u32(p, (uint32_t)k);
+    /* all_rng, not the local streams: under MPI rank 0 saves the other ranks' streams too */
+    for (size_t g = 0; g < k; g++)
+        for (int i = 0; i < 4; i++) p = put_u64(p, t->all_rng[g].s[i]);
     p = put_f32s(p, t->m, n);
     p = put_f32s(p, t->v, n);
     int rc = policy_save(t->policy, path, buf, len, err);
@@ -95,17 +104,34 @@ int ppo_checkpoint_load(PpoTrainer *t, const char *path, Err *err) {
         err_set(err, ERR_INPUT, "%s: checkpoint policy has another shape or rule table than this trainer's", path);
         goto done;
     }
-    if (len < PPO_CKPT_HEADER || memcmp(b, PPO_CKPT_MAGIC, 8) != 0) {
+    if (len < 12 || memcmp(b, PPO_CKPT_MAGIC, 8) != 0) {
         err_set(err, ERR_INPUT, "%s: not a training checkpoint (no trainer state; a shipped policy?)", path);
         goto done;
     }
-    if (get_u32(b + 8) != PPO_CKPT_VERSION) {
-        err_set(err, ERR_INPUT, "%s: checkpoint state version %u, this build reads %u", path, get_u32(b + 8),
+    uint32_t version = get_u32(b + 8);
+    if (version != 1 && version != PPO_CKPT_VERSION) {
+        err_set(err, ERR_INPUT, "%s: checkpoint state version %u, this build reads 1 and %u", path, version,
                 PPO_CKPT_VERSION);
         goto done;
     }
-    if (get_u64(b + 12) != n || len != PPO_CKPT_HEADER + 8 * n) {
+    size_t k = 1, want;
+    if (version == 1) {
+        want = PPO_CKPT_V1_HEADER + 8 * n;
+    } else {
+        if (len < PPO_CKPT_V2_HEADER) {
+            err_set(err, ERR_INPUT, "%s: checkpoint state truncated (%zu bytes)", path, len);
+            goto done;
+        }
+        k = get_u32(b + PPO_CKPT_V2_HEADER - 4);
+        want = PPO_CKPT_V2_HEADER + 32 * k + 8 * n;
+    }
+    if (len != want || get_u64(b + 12) != n) {
         err_set(err, ERR_INPUT, "%s: checkpoint state size mismatch (%zu bytes for %zu parameters)", path, len, n);
+        goto done;
+    }
+    if (k != (size_t)t->n_streams) {
+        err_set(err, ERR_INPUT, "%s: checkpoint of %zu rollout streams, this run has %d (processes x virtual ranks "
+                "must match to resume)", path, k, t->n_streams);
         goto done;
     }
     const uint8_t *q = b + 20;
@@ -119,10 +145,19 @@ int ppo_checkpoint_load(PpoTrainer *t, const char *path, Err *err) {
     }
     t->iteration = iteration;
     t->adam_t = adam_t;
-    for (int i = 0; i < 4; i++, q += 8) t->rng.s[i] = get_u64(q);
-    uint64_t bg = get_u64(q);
-    q += 8;
+    uint64_t bg;
+    if (version == 1) {
+        for (int i = 0; i < 4; i++, q += 8) t->all_rng[0].s[i] = get_u64(q);
+        bg = get_u64(q);
+        q += 8;
+    } else {
+        bg = get_u64(q);
+        q += 8 + 4;
+        for (size_t g = 0; g < k; g++)
+            for (int i = 0; i < 4; i++, q += 8) t->all_rng[g].s[i] = get_u64(q);
+    }
     memcpy(&t->best_gain, &bg, 8);
+    for (int j = 0; j < t->n_local; j++) t->streams[j].rng = t->all_rng[t->streams[j].id];
     q = get_f32s(q, t->m, n);
     get_f32s(q, t->v, n);
     memcpy(policy_params(t->policy), policy_params_const(p), sizeof(float) * n);
