@@ -72,6 +72,12 @@ static void test_actions_and_masks(void **s) {
             assert_true(hot == 1);
         }
         for (int k = 0; k < o->n_edges; k++) assert_true(o->edge_src[k] != o->edge_dst[k]);
+        /* log priors: each rule's sites share probability 1 between them (exp sums to 1) */
+        for (int i = 0; i < n; i++) {
+            double mass = 0;
+            for (int k = 0; k < n; k++) if (o->actions[k].rule == o->actions[i].rule) mass += exp(o->actions[k].log_prior);
+            assert_true(fabs(mass - 1) < 1e-5);
+        }
         env_free(env);
     }
     cost_close(cm);

@@ -215,6 +215,11 @@ static void test_permutation_invariance(void **st) {
     t.actions[1].nodes[0] = perm[5];
     CHECK_OK(policy_forward(p, &t.obs, c, l2, &v2, &e), &e);
     assert_true(l1[1] != l2[1]);
+    /* the env's log prior shifts exactly its action's logit, nothing else */
+    s.actions[2].log_prior = -1.5f;
+    CHECK_OK(policy_forward(p, &s.obs, c, l2, &v2, &e), &e);
+    for (int a = 0; a < NA; a++) assert_true(fabsf(l2[a] - (l1[a] + (a == 2 ? -1.5f : 0))) <= 1e-6f * (1 + fabsf(l1[a])));
+    assert_true(v2 == v1);
     policy_cache_free(c);
     policy_free(p);
 }

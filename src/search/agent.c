@@ -1,6 +1,7 @@
 /* agent.c - optimizing one graph with a trained policy (see agent.h). */
 #include "agent.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,7 +9,7 @@
 #include "ppo_math.h"
 
 AgentOpts agent_opts_default(void) {
-    return (AgentOpts){.episodes = 16, .tune_episodes = 0, .env = env_config_default(), .ppo = ppo_config_default()};
+    return (AgentOpts){.episodes = 16, .tune_episodes = 0, .lookahead = 4, .env = env_config_default(), .ppo = ppo_config_default()};
 }
 
 static double now_s(void) {
@@ -54,7 +55,29 @@ static int cmp_improved(const void *a, const void *b) {
    best charged J - branch and bound, so the result is the episode's best state under the real
    J with few accuracy runs. The best feasible state goes to *cand (cand->g NULL if none beats
    the start). */
-static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, ObjectiveWeights w, bool greedy, Rng *r,
+/* The action to take: the policy proposes `lookahead` actions (its most likely ones, or samples
+   without replacement), the cost model picks the one leading to the lowest estimated J. The
+   policy's first proposal being STOP stops. logits are consumed (overwritten). */
+static int choose(Env *env, float *logits, int n, bool greedy, int lookahead, Rng *r, int *chosen, Err *err) {
+    int first = -1, best = -1;
+    double best_j = INFINITY;
+    for (int k = 0; k < lookahead && k < n; k++) {
+        int a = greedy ? ppo_argmax(logits, n) : ppo_sample_categorical(r, logits, n);
+        if (k == 0) first = a;
+        if (env_action_is_stop(env, a)) {
+            if (k == 0) break;
+        } else if (lookahead > 1) {
+            EnvEval ev;
+            if (env_peek(env, a, &ev, err)) return -1;
+            if (ev.objective < best_j) { best_j = ev.objective; best = a; }
+        }
+        logits[a] = -INFINITY; /* without replacement */
+    }
+    *chosen = best >= 0 ? best : first;
+    return 0;
+}
+
+static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, ObjectiveWeights w, bool greedy, int lookahead, Rng *r,
                    Candidate *cand, int *steps, Err *err) {
     if (env_reset(env, start, w, err)) return -1;
     float *logits = NULL;
@@ -75,7 +98,8 @@ static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, Obj
         }
         float value;
         if (policy_forward(p, o, pc, logits, &value, err)) goto out;
-        int a = greedy ? ppo_argmax(logits, o->n_actions) : ppo_sample_categorical(r, logits, o->n_actions);
+        int a;
+        if (choose(env, logits, o->n_actions, greedy, lookahead, r, &a, err)) goto out;
         if (env_action_is_stop(env, a)) break;
         const char *name = env_action_name(env, a); /* a registry string: outlives the step */
         double reward;
@@ -174,7 +198,7 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     double start_j = 0;
     for (int ep = 0; ep < n_ep; ep++) {
         Candidate c = {0};
-        if (rollout(policy, pc, env, start, ctx->w, ep == 0, &r, &c, &stats->env_steps, err)) { graph_free(c.g); goto done; }
+        if (rollout(policy, pc, env, start, ctx->w, ep == 0, ao->lookahead > 0 ? ao->lookahead : 1, &r, &c, &stats->env_steps, err)) { graph_free(c.g); goto done; }
         if (ep == 0) start_j = env_start_eval(env)->objective;
         stats->episodes++;
         if (!c.g) continue;

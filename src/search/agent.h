@@ -1,9 +1,11 @@
 /* agent.h - optimizing one graph with a trained policy: `grappo optimize --search ppo`.
  *
  *   1. (optional) fine-tune: PPO iterations on the target graph alone (--tune-episodes);
- *   2. roll the policy out `episodes` times on the cost model with measured accuracy in the
- *      loop: episode 0 takes the most likely action at every step, the others sample; each
- *      episode contributes its best feasible state (lowest estimated J) as a candidate;
+ *   2. roll the policy out `episodes` times on the cost model: episode 0 considers the policy's
+ *      `lookahead` most likely actions at each step, the others sample that many; of those the
+ *      one the cost model rates best is taken (the policy proposes, the cost model disposes:
+ *      a one-step lookahead guided by the learned prior); each episode contributes its best
+ *      feasible state (accuracy measured, see rollout in agent.c) as a candidate;
  *   3. candidates (duplicates removed) are measured for real, best estimate first, until the
  *      search budget of graph evaluations is spent; the best measured feasible graph wins.
  * So the budget counts exactly what greedy and random count: whole-graph measurements. */
@@ -17,6 +19,8 @@
 typedef struct AgentOpts {
     int episodes;           /* rollouts (default 16) */
     int tune_episodes;      /* PPO fine-tuning episodes on the start graph (0 = zero-shot) */
+    int lookahead;          /* actions the cost model compares at each step (default 4; 1 = the
+                               policy's choice alone) */
     EnvConfig env;          /* env_config_default() with the search's flags */
     PpoConfig ppo;          /* for fine-tuning */
 } AgentOpts;

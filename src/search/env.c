@@ -231,6 +231,7 @@ static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s,
     PolicyAction *pa = &e->actions[e->n_act];
     pa->rule = policy_rule;
     pa->n = 0;
+    pa->log_prior = 0;
     if (s)
         for (int k = 0; k < s->n; k++) {
             int f = e->fb.node_to_feat[s->nodes[k]];
@@ -250,8 +251,10 @@ static int observe(Env *e, Err *err) {
     for (int i = 0; i < e->n_rules; i++) {
         if (e->rule_to_policy[i] < 0) continue;
         if (rule_sites(e->rules[i], g, &e->sl, err)) return -1;
+        int first = e->n_act;
         for (int k = 0; k < e->sl.n && e->n_act < ENV_MAX_ACTIONS - 1; k++)
             if (push_action(e, e->rule_to_policy[i], e->rules[i], &e->sl.v[k], err)) return -1;
+        for (int k = first; k < e->n_act; k++) e->actions[k].log_prior = -logf((float)(e->n_act - first));
     }
     if (push_action(e, e->stop_index, NULL, NULL, err)) return -1; /* STOP, always last */
     PolicyObs *o = &e->obs;
@@ -326,6 +329,19 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     if (observe(e, err)) return -1;
     *done = e->steps >= e->cfg.max_steps || e->n_act == 1;
     return 0;
+}
+
+int env_peek(Env *e, int action, EnvEval *out, Err *err) {
+    if (!e->cur) return err_set(err, ERR_INPUT, "env_peek before env_reset");
+    if (action < 0 || action >= e->n_act) return err_set(err, ERR_INPUT, "action %d out of range (%d legal)", action, e->n_act);
+    if (env_action_is_stop(e, action)) { *out = e->eval; return 0; }
+    Graph *c = graph_clone(e->cur, err);
+    if (!c) return -1;
+    int rc = rule_apply(e->act_rule[action], c, &e->act_site[action], err);
+    if (rc) err_prefix(err, "%s", e->act_rule[action]->name);
+    else rc = evaluate(e, c, e->cfg.lazy_accuracy ? -INFINITY : e->best_j, out, err);
+    graph_free(c);
+    return rc;
 }
 
 int env_charge(Env *e, const Graph *g, EnvEval *ev, Err *err) {

@@ -93,6 +93,9 @@ const EnvEval *env_eval(const Env *e);
 const EnvEval *env_start_eval(const Env *e);
 /* the lowest J reached in this episode (the start's J at reset) */
 double env_best_objective(const Env *e);
+/* The estimate of the state action i would lead to, without taking it (a lookahead on the cost
+   model: the rewrite is applied to a copy). STOP: the current estimate. */
+int env_peek(Env *e, int action, EnvEval *out, Err *err);
 /* Measures (or takes from the cache) the accuracy of g - a state reached in this episode, so
    with the current start graph - when ev (its estimate) is pending, and updates ev's drop,
    feasibility and J. */

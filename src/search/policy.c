@@ -406,7 +406,7 @@ int policy_forward(const Policy *p, const PolicyObs *obs, PolicyCache *c, float 
             }
         }
         nn_relu_forward(u, u, (size_t)Q);
-        float l = q2b;
+        float l = q2b + act->log_prior;
         for (int j = 0; j < Q; j++) l += q2[j] * u[j];
         if (logits) logits[a] = l;
     }

@@ -9,7 +9,7 @@
  *   context    c       = [g, w, obs->global]
  *   action a = (rule r, site S with anchor s0):
  *              z_a     = [h[s0], mean_{s in S} h[s], E[r], c]     E = learned rule embeddings
- *              logit_a = q2·relu(Q1·z_a + q1b) + q2b
+ *              logit_a = q2·relu(Q1·z_a + q1b) + q2b + log_prior_a   (from the env)
  *   value      V       = v2·relu(V1·c + v1b) + v2b
  * STOP is rule index n_rules (its own embedding row); its site is empty (zero site vectors).
  *
@@ -54,6 +54,10 @@ typedef struct PolicyAction {
     int rule;                  /* 0..n_rules-1, or n_rules for STOP */
     int n;                     /* site nodes that have a feature node (0 for STOP) */
     int nodes[SITE_MAX_NODES]; /* feature-node indices; nodes[0] is the anchor */
+    /* a constant the env adds to the action's logit (no gradient): -ln(number of sites of the
+       action's rule), so a rule with 50 sites does not get 50 times the probability of a rule
+       with one - the policy picks rules by their sites' mean score, not their count */
+    float log_prior;
 } PolicyAction;
 
 /* one observation: everything the network reads. Arrays are borrowed. */
