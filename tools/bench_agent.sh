@@ -16,7 +16,8 @@ BUDGET=${BUDGET:-8}
 SEEDS=${SEEDS:-5}
 TUNE=${TUNE:-16}
 EPISODES=${EPISODES:-8}
-EPISODES_LARGE=${EPISODES_LARGE:-4}
+EPISODES_LARGE=${EPISODES_LARGE:-2}
+SEEDS_LARGE=${SEEDS_LARGE:-$SEEDS}
 METHODS=${METHODS:-"ppo ppo+tune greedy random grappler"}
 MODELS=${MODELS:-"blazeface-front emotion gender handlandmark-lite selfie resnet50 bert-base"}
 OUTDIR=${OUTDIR:-$DIR/bench-agent}
@@ -44,7 +45,9 @@ for m in $MODELS; do
             [ $large = 1 ] && continue
             search=ppo extra="--episodes $episodes --tune-episodes $TUNE" ;;
         esac
-        for s in $(seq 1 "$SEEDS"); do
+        seeds=$SEEDS
+        [ $large = 1 ] && seeds=$SEEDS_LARGE
+        for s in $(seq 1 "$seeds"); do
             rep="$OUTDIR/$m.$method.$s.json"
             [ -f "$rep" ] && continue
             echo "bench-agent: $m, $method, seed $s" >&2
@@ -61,7 +64,8 @@ done
     echo
     echo "Machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores; $THREADS threads."
     echo "Budget $BUDGET whole-graph evaluations per run, $SEEDS seeds; ppo: $EPISODES rollouts ($EPISODES_LARGE on resnet50 and"
-    echo "bert-base) with 4-action lookahead; ppo+tune fine-tunes for $TUNE episodes first (real graphs only)."
+    echo "bert-base, $SEEDS_LARGE seeds there); the first rollout compares every rule's best site on the cost model,"
+    echo "the others 4 sampled proposals; ppo+tune fine-tunes for $TUNE episodes first (real graphs only)."
     echo "Objective change = ln(latency ratio) + 0.1 ln(memory ratio) + 10 (accuracy drop), from $REPEATS"
     echo "alternating runs of input and result (lower is better; a result that is slower or outside the"
     echo "accuracy budget is not returned and counts 0). p: Welch's t-test of ppo against the method."

@@ -64,5 +64,6 @@ int cmd_rules(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

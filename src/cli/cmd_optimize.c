@@ -191,6 +191,7 @@ int cmd_optimize(int argc, char **argv) {
     long long threads = 0, repeats = 20, eval_batches = 16, budget = 100, seed = 1, episodes = 16, tune_episodes = 0;
     const char *policy_path = NULL, *cost_kind = "measured", *cost_cache = NULL;
     Policy *policy = NULL;
+    char found[4096]; /* the default policy path, when not given */
     CostModel *cm = NULL;
     AgentStats astats = {0};
     long long trials = 12;
@@ -297,7 +298,6 @@ int cmd_optimize(int argc, char **argv) {
     t_start = cli_now_ms();
     if (is_ppo) {
         /* the policy first: a missing or corrupt policy is reported before any work */
-        char found[4096];
         if (!policy_path) policy_path = cli_default_policy_path(found, sizeof found);
         policy = policy_load(policy_path, NULL, NULL, &err);
         if (!policy) goto fail;

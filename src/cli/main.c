@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "  train --corpus ... -o P train the rewrite policy with PPO (checkpoints, --resume)\n"
             "  cost MODEL ...          check the kernel cost model against whole-plan timing\n"
             "  compare DIR             optimize reports (models x methods x seeds) as one table, Welch t-tests\n"
+            "  bench MODEL ...         every method on each model, measured side by side -> report.md/json, SVGs\n"
             "\n"
             "FILE.pb may also be zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "cost")) return cmd_cost(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

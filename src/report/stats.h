@@ -24,4 +24,11 @@ double stats_spearman(const double *x, const double *y, int n);
 typedef struct WelchResult { double mean_diff, t, df, p; } WelchResult;
 WelchResult stats_welch(const double *a, int na, const double *b, int nb);
 
+/* Ordinary least squares y ~ X b (regress.c, GSL's gsl_multifit_linear). X is n x p, row-major;
+   put a column of ones in it for an intercept. Writes b[0..p), their standard errors se[0..p)
+   (square roots of the covariance diagonal with the residual variance chi^2 / (n - p); NaN
+   when n <= p) and *r2 = 1 - SS_res / SS_tot about the mean of y (NaN when y is constant).
+   Returns 0, or -1 when n < 1, p < 1, or memory runs out. */
+int stats_regress(const double *X, const double *y, int n, int p, double *b, double *se, double *r2);
+
 #endif

@@ -55,25 +55,37 @@ static int cmp_improved(const void *a, const void *b) {
    best charged J - branch and bound, so the result is the episode's best state under the real
    J with few accuracy runs. The best feasible state goes to *cand (cand->g NULL if none beats
    the start). */
-/* The action to take: the policy proposes `lookahead` actions (its most likely ones, or samples
-   without replacement), the cost model picks the one leading to the lowest estimated J. The
+/* The action to take: the policy proposes `lookahead` actions of distinct rules (its most
+   likely action, then the most likely of another rule, ...; or samples without replacement,
+   each masking its rule's other sites), and the cost model picks the one leading to the lowest
+   estimated J. Distinct rules, because the sites of one rule are near-duplicates as far as a
+   one-step lookahead goes, and comparing kinds of rewrites is where the cost model helps. The
    policy's first proposal being STOP stops. logits are consumed (overwritten). */
 static int choose(Env *env, float *logits, int n, bool greedy, int lookahead, Rng *r, int *chosen, Err *err) {
+    const PolicyObs *o = env_observe(env);
     int first = -1, best = -1;
     double best_j = INFINITY;
-    for (int k = 0; k < lookahead && k < n; k++) {
+    bool every_rule = lookahead > POLICY_MAX_RULES;
+    for (int k = 0; k < lookahead; k++) {
+        bool left = false;
+        for (int i = 0; i < n && !left; i++) left = logits[i] > -INFINITY;
+        if (!left) break;
         int a = greedy ? ppo_argmax(logits, n) : ppo_sample_categorical(r, logits, n);
         if (k == 0) first = a;
         if (env_action_is_stop(env, a)) {
-            if (k == 0) break;
+            /* the policy stops; when every rule is compared, the cost model decides instead */
+            if (k == 0 && !every_rule) break;
         } else if (lookahead > 1) {
             EnvEval ev;
             if (env_peek(env, a, &ev, err)) return -1;
             if (ev.objective < best_j) { best_j = ev.objective; best = a; }
         }
-        logits[a] = -INFINITY; /* without replacement */
+        for (int i = 0; i < n; i++)
+            if (o->actions[i].rule == o->actions[a].rule) logits[i] = -INFINITY;
     }
-    *chosen = best >= 0 ? best : first;
+    /* comparing every rule is hill climbing on the estimate: it stops when nothing improves */
+    if (every_rule) *chosen = best >= 0 && best_j < env_eval(env)->objective ? best : n - 1;
+    else *chosen = best >= 0 ? best : first;
     return 0;
 }
 
@@ -198,7 +210,8 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     double start_j = 0;
     for (int ep = 0; ep < n_ep; ep++) {
         Candidate c = {0};
-        if (rollout(policy, pc, env, start, ctx->w, ep == 0, ao->lookahead > 0 ? ao->lookahead : 1, &r, &c, &stats->env_steps, err)) { graph_free(c.g); goto done; }
+        if (rollout(policy, pc, env, start, ctx->w, ep == 0, ep == 0 ? POLICY_MAX_RULES + 1 : ao->lookahead > 0 ? ao->lookahead : 1, &r, &c,
+                    &stats->env_steps, err)) { graph_free(c.g); goto done; }
         if (ep == 0) start_j = env_start_eval(env)->objective;
         stats->episodes++;
         if (!c.g) continue;

@@ -1,8 +1,9 @@
 /* agent.h - optimizing one graph with a trained policy: `grappo optimize --search ppo`.
  *
  *   1. (optional) fine-tune: PPO iterations on the target graph alone (--tune-episodes);
- *   2. roll the policy out `episodes` times on the cost model: episode 0 considers the policy's
- *      `lookahead` most likely actions at each step, the others sample that many; of those the
+ *   2. roll the policy out `episodes` times on the cost model: at each step the policy proposes
+ *      actions of distinct rules - in episode 0 its most likely site of every applicable rule,
+ *      in the others `lookahead` samples (each masking its rule's other sites) - of those the
  *      one the cost model rates best is taken (the policy proposes, the cost model disposes:
  *      a one-step lookahead guided by the learned prior); each episode contributes its best
  *      feasible state (accuracy measured, see rollout in agent.c) as a candidate;
@@ -19,8 +20,9 @@
 typedef struct AgentOpts {
     int episodes;           /* rollouts (default 16) */
     int tune_episodes;      /* PPO fine-tuning episodes on the start graph (0 = zero-shot) */
-    int lookahead;          /* actions the cost model compares at each step (default 4; 1 = the
-                               policy's choice alone) */
+    int lookahead;          /* sampled episodes: proposals of distinct rules the cost model
+                               compares at each step (default 4; 1 = the policy's choice alone).
+                               Episode 0 compares the policy's best site of every rule. */
     EnvConfig env;          /* env_config_default() with the search's flags */
     PpoConfig ppo;          /* for fine-tuning */
 } AgentOpts;

@@ -1,0 +1,323 @@
+/* test_bench.c - `grappo bench`: the least-squares fit (exact and noisy cases against closed
+ * forms), the Pareto front, the derived report numbers (speedup, reference choice, Welch p,
+ * the family regression) on hand-made results, and one end-to-end run of the binary on
+ * zoo:resnet8 checking report.md, report.json and the SVG. The binary comes from $GRAPPO
+ * (default build/grappo), as in test_cli.c. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report/bench_report.h"
+#include "report/stats.h"
+
+/* y = 1 + 2a - 3b exactly: the fit returns the coefficients, R^2 = 1, zero standard errors */
+static void test_regress_exact(void **state) {
+    (void)state;
+    const double a[6] = {0, 1, 2, 3, 1, 4}, b[6] = {1, 0, 2, 1, 3, 0};
+    double X[18], y[6], coef[3], se[3], r2;
+    for (int i = 0; i < 6; i++) {
+        X[3 * i] = 1;
+        X[3 * i + 1] = a[i];
+        X[3 * i + 2] = b[i];
+        y[i] = 1 + 2 * a[i] - 3 * b[i];
+    }
+    assert_int_equal(stats_regress(X, y, 6, 3, coef, se, &r2), 0);
+    assert_true(fabs(coef[0] - 1) < 1e-10);
+    assert_true(fabs(coef[1] - 2) < 1e-10);
+    assert_true(fabs(coef[2] + 3) < 1e-10);
+    assert_true(fabs(r2 - 1) < 1e-12);
+    for (int j = 0; j < 3; j++) assert_true(se[j] >= 0 && se[j] < 1e-6);
+    /* as many unknowns as rows: exact, but no residual degrees of freedom for an error */
+    assert_int_equal(stats_regress(X, y, 3, 3, coef, se, &r2), 0);
+    assert_true(isnan(se[0]) && isnan(se[1]) && isnan(se[2]));
+    assert_int_equal(stats_regress(X, y, 0, 3, coef, se, &r2), -1);
+}
+
+/* simple regression with noise against the textbook closed forms:
+   slope = Sxy / Sxx, se(slope) = sqrt(s^2 / Sxx), se(intercept) = sqrt(s^2 (1/n + mean^2 / Sxx)),
+   s^2 = SSres / (n - 2), R^2 = 1 - SSres / SStot */
+static void test_regress_noise_closed_form(void **state) {
+    (void)state;
+    enum { N = 8 };
+    const double x[N] = {1, 2, 3, 4, 5, 6, 7, 8}, noise[N] = {0.3, -0.2, 0.1, -0.4, 0.25, 0.05, -0.15, 0.2};
+    double X[2 * N], y[N], coef[2], se[2], r2;
+    double mx = 0, my = 0;
+    for (int i = 0; i < N; i++) {
+        X[2 * i] = 1;
+        X[2 * i + 1] = x[i];
+        y[i] = 0.5 + 1.5 * x[i] + noise[i];
+        mx += x[i] / N;
+        my += y[i] / N;
+    }
+    double sxx = 0, sxy = 0, stot = 0;
+    for (int i = 0; i < N; i++) { sxx += (x[i] - mx) * (x[i] - mx); sxy += (x[i] - mx) * (y[i] - my); stot += (y[i] - my) * (y[i] - my); }
+    double slope = sxy / sxx, icpt = my - slope * mx, sres = 0;
+    for (int i = 0; i < N; i++) sres += (y[i] - icpt - slope * x[i]) * (y[i] - icpt - slope * x[i]);
+    double s2 = sres / (N - 2);
+    assert_int_equal(stats_regress(X, y, N, 2, coef, se, &r2), 0);
+    assert_true(fabs(coef[1] - slope) < 1e-10);
+    assert_true(fabs(coef[0] - icpt) < 1e-10);
+    assert_true(se[1] > 0 && se[0] > 0);
+    assert_true(fabs(se[1] - sqrt(s2 / sxx)) < 1e-10);
+    assert_true(fabs(se[0] - sqrt(s2 * (1.0 / N + mx * mx / sxx))) < 1e-10);
+    assert_true(fabs(r2 - (1 - sres / stot)) < 1e-12);
+    assert_true(r2 < 1 && r2 > 0.9);
+}
+
+static void test_pareto_front(void **state) {
+    (void)state;
+    /* (latency, memory): 0 and 3 and 5 are non-dominated; 1 is dominated by 0; 2 by 3; 4 equals
+       3 on latency but is worse on memory; 6 is NaN (ignored); 7 duplicates 5 (neither
+       dominates the other: both stay) */
+    const double x[8] = {1.0, 1.5, 3.0, 2.0, 2.0, 4.0, NAN, 4.0};
+    const double y[8] = {9.0, 9.5, 6.0, 5.0, 7.0, 1.0, 0.5, 1.0};
+    int idx[8];
+    int n = bench_pareto_front(x, y, 8, idx);
+    assert_int_equal(n, 4);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[1], 3);
+    assert_true((idx[2] == 5 && idx[3] == 7) || (idx[2] == 7 && idx[3] == 5));
+    assert_int_equal(bench_pareto_front(x, y, 0, idx), 0);
+}
+
+static void test_model_label(void **state) {
+    (void)state;
+    char l[64];
+    bench_model_label("zoo:resnet8", l, sizeof l);
+    assert_string_equal(l, "resnet8");
+    bench_model_label("zoo:resnet18@image=64", l, sizeof l);
+    assert_string_equal(l, "resnet18-image-64");
+    bench_model_label("tests/fixtures/real/blazeface-front/model.pb", l, sizeof l);
+    assert_string_equal(l, "blazeface-front");
+    bench_model_label("build/resnet50.pb", l, sizeof l);
+    assert_string_equal(l, "resnet50");
+    bench_model_label("bert-base.pb", l, sizeof l);
+    assert_string_equal(l, "bert-base");
+}
+
+static BenchResult result(const char *method, double median, double peak, int fuse, int quantize) {
+    BenchResult r = {.ok = true, .peak_bytes = peak, .top1 = -1};
+    snprintf(r.method, sizeof r.method, "%s", method);
+    r.ms.median = median;
+    r.family[0] = fuse;
+    r.family[2] = quantize;
+    r.rewrites = fuse + quantize;
+    return r;
+}
+
+/* hand-made results whose ln(speedup) is exactly 0.1 fuse + 0.5 quantize: the report's
+   regression must recover that; speedups, reductions and the t-test reference follow the rules */
+static void test_derived_numbers(void **state) {
+    (void)state;
+    BenchResult r1[5] = {
+        result("none", 10, 1000, 0, 0),
+        result("grappler", 10 / exp(0.1 * 4), 900, 4, 0),
+        result("ppo", 10 / exp(0.1 * 2 + 0.5 * 1), 700, 2, 1),
+        result("ppo+bo", 10 / exp(0.1 * 3 + 0.5 * 3), 400, 3, 3),
+        result("random", 0, 0, 0, 0),
+    };
+    r1[4].ok = false;
+    snprintf(r1[4].error, sizeof r1[4].error, "search failed");
+    BenchResult r2[3] = {
+        result("none", 4, 100, 0, 0),
+        result("ppo", 4 / exp(0.1 * 5 + 0.5 * 2), 60, 5, 2),
+        result("grappler", 4 / exp(0.1 * 1), 100, 1, 0),
+    };
+    BenchModel models[2] = {{.n_results = 5, .results = r1}, {.n_results = 3, .results = r2}};
+    BenchRun run = {.n_models = 2, .models = models};
+    assert_ptr_equal(bench_baseline(&models[0]), &r1[0]);
+    assert_ptr_equal(bench_reference(&models[0]), &r1[3]); /* ppo+bo before ppo */
+    assert_ptr_equal(bench_reference(&models[1]), &r2[1]); /* no ppo+bo: ppo */
+    assert_true(fabs(bench_speedup(&models[0], &r1[3]) - exp(1.8)) < 1e-12);
+    assert_true(fabs(bench_memory_reduction(&models[0], &r1[3]) - 0.6) < 1e-12);
+    assert_true(isnan(bench_speedup(&models[0], &r1[4])));
+    BenchRegression g = bench_regression(&run);
+    assert_true(g.ok);
+    assert_int_equal(g.n, 7); /* 4 measured + 3 measured; the failed one is out */
+    assert_true(g.used[0] && !g.used[1] && g.used[2] && !g.used[3] && !g.used[4]);
+    assert_true(fabs(g.intercept) < 1e-10);
+    assert_true(fabs(g.coef[0] - 0.1) < 1e-10);
+    assert_true(fabs(g.coef[2] - 0.5) < 1e-10);
+    assert_true(isnan(g.coef[1]));
+    assert_true(fabs(g.r2 - 1) < 1e-10);
+
+    /* Welch p against the reference: identical samples p = 1, clearly separated ones small */
+    double a[4] = {1.0, 1.1, 0.9, 1.0}, b[4] = {1.0, 1.1, 0.9, 1.0}, c[4] = {2.0, 2.1, 1.9, 2.05};
+    r1[3].samples = a; r1[3].n_samples = 4;
+    r1[2].samples = b; r1[2].n_samples = 4;
+    r1[1].samples = c; r1[1].n_samples = 4;
+    assert_true(fabs(bench_welch_p(&models[0], &r1[2]) - 1) < 1e-12);
+    assert_true(bench_welch_p(&models[0], &r1[1]) < 1e-4);
+    assert_true(isnan(bench_welch_p(&models[0], &r1[3]))); /* not against itself */
+    assert_true(isnan(bench_welch_p(&models[0], &r1[0]))); /* none has no samples here */
+    char *md = bench_markdown(&run);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "p (Welch vs ppo+bo)"));
+    assert_non_null(strstr(md, "**random skipped**: search failed"));
+    assert_non_null(strstr(md, "| quantize | 0.5000 |"));
+    free(md);
+}
+
+/* ---- end to end: the binary ---- */
+
+static char tmp[256];
+static const char *grappo;
+
+static int run_grappo(const char *args) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s) s[fread(s, 1, (size_t)n, f)] = 0;
+    fclose(f);
+    return s;
+}
+
+static double num_of(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) { print_error("missing number '%s'\n", key); fail(); }
+    return v->valuedouble;
+}
+
+static void test_end_to_end_resnet8(void **state) {
+    (void)state;
+    char args[1024];
+    /* ppo with a missing policy: skipped with a line in the report, the run goes on */
+    snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,grappler,greedy,ppo --policy %s/missing.bin --budget 2 --repeats 3 --threads 1 --out %s/out",
+             tmp, tmp);
+    int rc = run_grappo(args);
+    if (rc) { char *e = slurp("stderr"); print_error("exit %d: %s\n", rc, e ? e : ""); free(e); fail(); }
+
+    char *md = slurp("out/report.md");
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| method | latency ms (median) | 95% CI of mean | min | max | speedup | peak memory |"));
+    assert_non_null(strstr(md, "| none | "));
+    assert_non_null(strstr(md, "| grappler | "));
+    assert_non_null(strstr(md, "**ppo skipped**"));
+    assert_non_null(strstr(md, "Machine: "));
+    assert_non_null(strstr(md, "(resnet8-pareto.svg)"));
+    assert_non_null(strstr(md, "R^2 = "));
+    assert_non_null(strstr(md, "Pareto front (latency, peak memory; fastest first): "));
+    free(md);
+
+    char *js = slurp("out/report.json");
+    assert_non_null(js);
+    cJSON *o = cJSON_Parse(js);
+    free(js);
+    assert_non_null(o);
+    const cJSON *mach = cJSON_GetObjectItemCaseSensitive(o, "machine");
+    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mach, "cpu")));
+    assert_true(num_of(mach, "cores") >= 1);
+    assert_int_equal((int)num_of(cJSON_GetObjectItemCaseSensitive(o, "settings"), "repeats"), 3);
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(o, "models");
+    assert_int_equal(cJSON_GetArraySize(models), 1);
+    const cJSON *m = cJSON_GetArrayItem(models, 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "label")->valuestring, "resnet8");
+    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(m, "methods");
+    assert_int_equal(cJSON_GetArraySize(methods), 4);
+    double none_median = 0;
+    for (int k = 0; k < 4; k++) {
+        const cJSON *r = cJSON_GetArrayItem(methods, k);
+        const char *name = cJSON_GetObjectItemCaseSensitive(r, "method")->valuestring;
+        bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
+        if (!strcmp(name, "ppo")) {
+            assert_false(ok);
+            assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(r, "error")->valuestring, "missing.bin"));
+            continue;
+        }
+        assert_true(ok);
+        double med = num_of(r, "latency_ms_median"), lo = num_of(r, "latency_ms_min"), hi = num_of(r, "latency_ms_max");
+        assert_true(lo > 0 && lo <= med && med <= hi);
+        /* the samples are the runs the summary came from */
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "latency_ms_samples");
+        assert_int_equal(cJSON_GetArraySize(s), 3);
+        double smin = INFINITY;
+        for (int j = 0; j < 3; j++) smin = fmin(smin, cJSON_GetArrayItem(s, j)->valuedouble);
+        assert_true(smin == lo);
+        if (!strcmp(name, "none")) {
+            none_median = med;
+            assert_true(num_of(r, "speedup") == 1);
+            assert_true(num_of(r, "rewrites") == 0);
+            assert_true(num_of(r, "top1_agreement") == 1); /* resnet8 ends in a softmax */
+        } else {
+            assert_true(fabs(num_of(r, "speedup") - none_median / med) < 1e-9 * none_median / med);
+        }
+        if (!strcmp(name, "grappler")) {
+            const cJSON *fam = cJSON_GetObjectItemCaseSensitive(r, "rewrites_by_family");
+            assert_true(num_of(fam, "fuse") > 0);
+            assert_true(num_of(fam, "quantize") == 0);
+            double sum = 0;
+            for (int f = 0; f < BENCH_N_FAMILIES; f++) sum += num_of(fam, bench_families[f]);
+            assert_true(sum == num_of(r, "rewrites"));
+            assert_true(num_of(r, "min_cosine") > 0.9999); /* exact rewrites */
+        }
+        if (!strcmp(name, "greedy")) assert_true(num_of(r, "evaluations") <= 2);
+    }
+    const cJSON *rg = cJSON_GetObjectItemCaseSensitive(o, "regression");
+    assert_non_null(rg);
+    assert_int_equal((int)num_of(rg, "n"), 3);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rg, "terms"), "fuse"));
+    cJSON_Delete(o);
+
+    char *svg = slurp("out/resnet8-pareto.svg");
+    assert_non_null(svg);
+    assert_true(!strncmp(svg, "<svg ", 5));
+    size_t len = strlen(svg);
+    assert_true(len > 7 && strstr(svg + len - 8, "</svg>"));
+    assert_non_null(strstr(svg, ">Pareto front<"));
+    assert_non_null(strstr(svg, "stroke=\"#444444\" stroke-width=\"1.8\" d=\"M")); /* the front's line */
+    assert_non_null(strstr(svg, ">grappler<"));
+    /* every element that opens a group closes it */
+    int open = 0, close = 0;
+    for (const char *p = svg; (p = strstr(p, "<g")); p++) open += p[2] == ' ' || p[2] == '>';
+    for (const char *p = svg; (p = strstr(p, "</g>")); p++) close++;
+    assert_int_equal(open, close);
+    free(svg);
+
+    /* bad usage: an unknown method is exit 2 with one line */
+    snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,fastest --out %s/out", tmp);
+    assert_int_equal(run_grappo(args), 2);
+    char *err = slurp("stderr");
+    assert_non_null(strstr(err, "fastest"));
+    free(err);
+}
+
+static int setup(void **state) {
+    (void)state;
+    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
+    snprintf(tmp, sizeof tmp, "/tmp/grappo_bench_XXXXXX");
+    return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regress_exact),
+        cmocka_unit_test(test_regress_noise_closed_form),
+        cmocka_unit_test(test_pareto_front),
+        cmocka_unit_test(test_model_label),
+        cmocka_unit_test(test_derived_numbers),
+        cmocka_unit_test(test_end_to_end_resnet8),
+    };
+    return cmocka_run_group_tests_name("bench", tests, setup, teardown);
+}
