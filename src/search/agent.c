@@ -40,8 +40,11 @@ static uint64_t graph_hash(const Graph *g) {
     return sum ^ (uint64_t)g->n_nodes;
 }
 
-/* States that improved the episode's estimated J, kept to be charged their accuracy at the end */
-#define MAX_IMPROVED 256
+/* States that improved the episode's estimated J, kept to be charged their accuracy at the end:
+   the last MAX_IMPROVED of them (each improves on the one before, so these have the lowest
+   bounds). A bound, because every kept state pins the tensors its rewrites created: with 256
+   states an episode on BERT-base grew past 20 GB. */
+#define MAX_IMPROVED 16
 typedef struct Improved { Graph *g; EnvEval ev; RewriteLog log; } Improved;
 
 static int cmp_improved(const void *a, const void *b) {
@@ -120,10 +123,10 @@ static int rollout(Policy *p, PolicyCache *pc, Env *env, const Graph *start, Obj
         (*steps)++;
         const EnvEval *ev = env_eval(env);
         if (reward > 0 && ev->feasible) {
-            if (n_imp == MAX_IMPROVED) { /* keep the later (better) half */
-                for (int k = 0; k < MAX_IMPROVED / 2; k++) graph_free(imp[k].g);
-                memmove(imp, imp + MAX_IMPROVED / 2, sizeof *imp * (MAX_IMPROVED / 2));
-                n_imp = MAX_IMPROVED / 2;
+            if (n_imp == MAX_IMPROVED) { /* drop the oldest (highest bound) */
+                graph_free(imp[0].g);
+                memmove(imp, imp + 1, sizeof *imp * (MAX_IMPROVED - 1));
+                n_imp--;
             }
             Graph *c = graph_clone(env_graph(env), err);
             if (!c) goto out;
