@@ -22,5 +22,6 @@ echo "|---|---|---|---|---|---|---|---|---|"
 "$GRAPPO" run "$OUT" --repeat 10 --markdown-row
 echo
 echo "== grappo optimize $OUT --search ppo   (the shipped policy, zero-shot: ResNet-50 was never"
-echo "   in its training corpus; rollouts on the kernel cost model, the best candidates measured)"
-"$GRAPPO" optimize "$OUT" -o "$(dirname "$GRAPPO")/resnet50.opt.pb" --search ppo --episodes 4 --budget 6 --repeats 20
+echo "   in its training corpus; rollouts on the kernel cost model, the best candidates measured;"
+echo "   the first run on a machine also times each new kernel once for the cost cache: minutes)"
+"$GRAPPO" optimize "$OUT" -o "$(dirname "$GRAPPO")/resnet50.opt.pb" --search ppo --episodes 2 --budget 6 --repeats 20
