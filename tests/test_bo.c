@@ -387,12 +387,7 @@ static void test_bo_bad_input(void **s) {
 
 static Policy *fresh_policy(uint64_t seed) {
     Err e = {0};
-    int n;
-    const RuleDef *const *rules = rules_all(&n);
-    const char *names[POLICY_MAX_RULES];
-    for (int i = 0; i < n; i++) names[i] = rules[i]->name;
-    PolicyConfig cfg = policy_config_default(features_dim(), FEATURES_VERSION, n);
-    Policy *p = policy_new(&cfg, names, seed, &e);
+    Policy *p = env_policy_new(NULL, seed, &e);
     if (!p) { print_error("%s\n", e.msg); fail(); }
     return p;
 }

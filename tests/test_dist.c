@@ -54,12 +54,7 @@ static void rig_open(Rig *r, const PpoConfig *cfg) {
     CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
     r->cm = cost_open(&co, &e);
     assert_non_null(r->cm);
-    int n_rules;
-    const RuleDef *const *rules = rules_all(&n_rules);
-    const char *names[POLICY_MAX_RULES];
-    for (int i = 0; i < n_rules; i++) names[i] = rules[i]->name;
-    PolicyConfig pc = policy_config_default(features_dim(), FEATURES_VERSION, n_rules);
-    r->policy = policy_new(&pc, names, 3, &e);
+    r->policy = env_policy_new(NULL, 3, &e);
     if (!r->policy) { print_error("%s\n", e.msg); fail(); }
     EnvConfig ec = env_config_default();
     ec.allow_precision = false;

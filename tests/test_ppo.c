@@ -254,12 +254,7 @@ static void rig_open(Rig *r, int n_graphs, const PpoConfig *cfg, int max_steps) 
     CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
     r->cm = cost_open(&co, &e);
     assert_non_null(r->cm);
-    int n_rules;
-    const RuleDef *const *rules = rules_all(&n_rules);
-    const char *names[POLICY_MAX_RULES];
-    for (int i = 0; i < n_rules; i++) names[i] = rules[i]->name;
-    PolicyConfig pc = policy_config_default(features_dim(), FEATURES_VERSION, n_rules);
-    r->policy = policy_new(&pc, names, 3, &e);
+    r->policy = env_policy_new(NULL, 3, &e);
     if (!r->policy) { print_error("%s\n", e.msg); fail(); }
     EnvConfig ec = env_config_default();
     ec.allow_precision = false;
@@ -365,13 +360,9 @@ static void test_checkpoint_roundtrip(void **st) {
     assert_int_equal(e.code, ERR_INPUT);
     assert_non_null(strstr(e.msg, "not a training checkpoint"));
     /* a checkpoint of another network shape is refused, naming the file */
-    int n_rules;
-    const RuleDef *const *rules = rules_all(&n_rules);
-    const char *names[POLICY_MAX_RULES];
-    for (int i = 0; i < n_rules; i++) names[i] = rules[i]->name;
-    PolicyConfig pc = policy_config_default(features_dim(), FEATURES_VERSION, n_rules);
+    PolicyConfig pc = policy_config_default(0, 0, 0);
     pc.hidden = 8;
-    Policy *small = policy_new(&pc, names, 1, &e);
+    Policy *small = env_policy_new(&pc, 1, &e);
     assert_non_null(small);
     CHECK_OK(policy_save(small, plain, "GRPPOCKP", 8, &e), &e);
     policy_free(small);

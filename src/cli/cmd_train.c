@@ -366,13 +366,7 @@ int cmd_train(int argc, char **argv) {
     if (resuming) {
         if (!(policy = policy_load(ckpt, NULL, NULL, &err))) goto fail;
     } else {
-        int n_rules;
-        const RuleDef *const *rules = rules_all(&n_rules);
-        const char *names[POLICY_MAX_RULES];
-        if (n_rules > POLICY_MAX_RULES) { err_set(&err, ERR_RUNTIME, "more rules than a policy holds"); goto fail; }
-        for (int i = 0; i < n_rules; i++) names[i] = rules[i]->name;
-        PolicyConfig cfg = policy_config_default(features_dim(), FEATURES_VERSION, n_rules);
-        if (!(policy = policy_new(&cfg, names, (uint64_t)seed, &err))) goto fail;
+        if (!(policy = env_policy_new(NULL, (uint64_t)seed, &err))) goto fail;
     }
     EnvConfig ec = env_config_default();
     ec.max_steps = (int)max_steps;

@@ -58,7 +58,7 @@ const char *cost_cpu_model(char *buf, size_t cap) {
 }
 
 static size_t slot_of(const CostCache *c, const char *key) {
-    return (size_t)cost_fnv64(key, strlen(key), COST_FNV_SEED) & (c->cap - 1);
+    return (size_t)fnv1a64(FNV1A_OFFSET, key, strlen(key)) & (c->cap - 1);
 }
 
 bool cost_cache_get(const CostCache *c, const char *key, double *ms) {
@@ -207,7 +207,7 @@ CostCache *cost_cache_open(const char *dir, int threads, Err *err) {
     }
     if (!dir[0]) return c;
     if (make_dirs(dir, err)) { cost_cache_close(c); return NULL; }
-    uint64_t h = cost_fnv64(c->cpu, strlen(c->cpu), COST_FNV_SEED);
+    uint64_t h = fnv1a64(FNV1A_OFFSET, c->cpu, strlen(c->cpu));
     size_t len = strlen(dir) + 96;
     c->path = malloc(len);
     if (!c->path) { cost_cache_close(c); err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }

@@ -4,10 +4,8 @@
 #define GRAPPO_COST_INTERNAL_H
 
 #include "cost.h"
+#include "../util/hash.h"
 
-/* FNV-1a over n bytes, continuing from h (start with COST_FNV_SEED) */
-#define COST_FNV_SEED 0xcbf29ce484222325ull
-uint64_t cost_fnv64(const void *data, size_t n, uint64_t h);
 
 /* ---- cost_key.c ---- */
 /* true when the plan runs node i as a kernel (not a Placeholder, a value known at compile

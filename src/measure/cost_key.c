@@ -20,14 +20,6 @@
 
 #define KEY_LIST_MAX 16
 
-uint64_t cost_fnv64(const void *data, size_t n, uint64_t h) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 bool cost_input_is_const(const Graph *g, const Node *n, int k) {
     return tensor_has_data(&node_input_value(g, n, k)->known);
@@ -104,7 +96,7 @@ static void sb_tensor(Sb *sb, const Tensor *t) {
     sb_puts(sb, "T(");
     sb_puts(sb, dtype_name(t->dtype));
     sb_shape(sb, &t->shape);
-    if (tensor_has_data(t)) sb_hash(sb, cost_fnv64(tensor_data(t), tensor_nbytes(t), COST_FNV_SEED));
+    if (tensor_has_data(t)) sb_hash(sb, fnv1a64(FNV1A_OFFSET, tensor_data(t), tensor_nbytes(t)));
     sb_puts(sb, ")");
 }
 
@@ -134,7 +126,7 @@ static void sb_attr_value(Sb *sb, const Attr *a) {
     case ATTR_FUNC:
     case ATTR_PLACEHOLDER:
         sb_puts(sb, "raw");
-        sb_hash(sb, cost_fnv64(a->raw, a->raw ? a->raw_len : 0, COST_FNV_SEED));
+        sb_hash(sb, fnv1a64(FNV1A_OFFSET, a->raw, a->raw ? a->raw_len : 0));
         break;
     case ATTR_LIST: {
         const AttrList *l = &a->list;
@@ -155,7 +147,7 @@ static void sb_attr_value(Sb *sb, const Attr *a) {
         }
         if (tmp.oom) sb->oom = true;
         sb_printf(sb, "[n=%d", l->n);
-        sb_hash(sb, cost_fnv64(tmp.p, tmp.n, COST_FNV_SEED));
+        sb_hash(sb, fnv1a64(FNV1A_OFFSET, tmp.p, tmp.n));
         sb_puts(sb, "]");
         free(tmp.p);
         break;
@@ -216,7 +208,7 @@ bool cost_kernel_key(const Graph *g, int node, char *buf, size_t cap) {
     } else {
         /* too long: a prefix, then the hash of the whole key, so distinct keys stay distinct */
         char tail[24];
-        snprintf(tail, sizeof tail, "#%016" PRIx64, cost_fnv64(sb.p, sb.n, COST_FNV_SEED));
+        snprintf(tail, sizeof tail, "#%016" PRIx64, fnv1a64(FNV1A_OFFSET, sb.p, sb.n));
         size_t tl = strlen(tail);
         if (cap > tl) {
             size_t keep = cap - 1 - tl;

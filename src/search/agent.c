@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../util/hash.h"
 #include "ppo_math.h"
 
 AgentOpts agent_opts_default(void) {
@@ -28,13 +29,11 @@ typedef struct Candidate {
 /* a structural fingerprint: op names and node names in order, with inputs; two episodes that
    reach the same graph by different orders of independent rewrites agree on it */
 static uint64_t graph_hash(const Graph *g) {
-    uint64_t h = 14695981039346656037ull, sum = 0;
+    uint64_t sum = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = g->nodes[i];
-        uint64_t x = h;
-        for (const char *s = n->name; *s; s++) x = (x ^ (uint8_t)*s) * 1099511628211ull;
-        for (const char *s = n->op_name; *s; s++) x = (x ^ (uint8_t)*s) * 1099511628211ull;
-        x = (x ^ (uint64_t)n->n_inputs) * 1099511628211ull;
+        uint64_t x = fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name);
+        x = (x ^ (uint64_t)n->n_inputs) * 0x100000001b3ull;
         sum += x;
     }
     return sum ^ (uint64_t)g->n_nodes;

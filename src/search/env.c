@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/hash.h"
 #include "env_internal.h"
 
 #define ENV_MAX_ACTIONS 4096 /* a bound on one state's action list (ResNet-50 has ~600) */
@@ -60,6 +61,22 @@ struct Env {
 EnvConfig env_config_default(void) {
     return (EnvConfig){.max_steps = 48, .required_flags = 0, .allow_precision = true, .budget = {0.99, 0.99},
                        .infeasible_penalty = 1.0, .acc_batches = 2, .threads = 0};
+}
+
+Policy *env_policy_new(const PolicyConfig *cfg, uint64_t seed, Err *err) {
+    int n_rules;
+    const RuleDef *const *rules = rules_all(&n_rules);
+    if (n_rules > POLICY_MAX_RULES) { err_set(err, ERR_RUNTIME, "more rules than a policy holds"); return NULL; }
+    const char *names[POLICY_MAX_RULES];
+    for (int i = 0; i < n_rules; i++) names[i] = rules[i]->name;
+    PolicyConfig c = policy_config_default(features_dim(), FEATURES_VERSION, n_rules);
+    if (cfg) {
+        c = *cfg;
+        c.feat_dim = features_dim();
+        c.features_version = FEATURES_VERSION;
+        c.n_rules = n_rules;
+    }
+    return policy_new(&c, names, seed, err);
 }
 
 Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err) {
@@ -123,11 +140,6 @@ void env_free(Env *e) {
     free(e);
 }
 
-/* FNV-1a of a string, for signatures */
-static uint64_t fnv(const char *s, uint64_t h) {
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
 
 /* The set of precision choices in g: a sum (order-independent) of a hash per node that runs
    in low precision or converts to or from it. Exact rewrites leave it unchanged. */
@@ -141,7 +153,7 @@ static uint64_t precision_signature(const Graph *g) {
             int dt = n->outputs[k].dtype;
             p = dt == DT_BFLOAT16 || dt == DT_HALF || dt == DT_INT8 || dt == DT_UINT8;
         }
-        if (p) sig += fnv(n->op_name, fnv(n->name, 14695981039346656037ull)) | 1;
+        if (p) sig += fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name) | 1;
     }
     return sig;
 }

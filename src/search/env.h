@@ -40,6 +40,11 @@
 #define FEATURES_VERSION 1
 int features_dim(void);
 
+/* A new policy for this build: input width features_dim(), one rule embedding per rule of the
+   registry (in registry order), weights drawn from seed. cfg NULL = policy_config_default's
+   sizes; a cfg given has its feat_dim, features_version and n_rules overwritten. */
+Policy *env_policy_new(const PolicyConfig *cfg, uint64_t seed, Err *err);
+
 typedef struct EnvConfig {
     int max_steps;            /* rewrites per episode (default 48) */
     unsigned required_flags;  /* RULE_TF for --target tf */

@@ -7,21 +7,12 @@
 #include <string.h>
 
 #include "../io/atomic_file.h"
+#include "../util/hash.h"
 
 static const char MAGIC[8] = {'G', 'R', 'P', 'O', 'L', 'I', 'C', 'Y'};
 #define MAX_NAME_LEN 255 /* policy_new's limit on a rule name */
 #define N_CONFIG_I32 6   /* PolicyConfig's fields, in declaration order */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
 
 static uint32_t float_bits(float f) {
     uint32_t u;
@@ -32,11 +23,11 @@ static uint32_t float_bits(float f) {
 uint64_t policy_fingerprint(const Policy *p) {
     const float *w = policy_params_const(p);
     size_t n = policy_n_params(p);
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = FNV1A_OFFSET;
     for (size_t i = 0; i < n; i++) {
         uint32_t u = float_bits(w[i]);
         uint8_t b[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-        h = fnv1a(h, b, 4);
+        h = fnv1a64(h, b, 4);
     }
     return h;
 }
@@ -93,7 +84,7 @@ int policy_save(const Policy *p, const char *path, const void *extra, size_t ext
     for (size_t i = 0; i < n_params; i++) put_u32(&o, float_bits(w[i]));
     put_u64(&o, extra_len);
     put_bytes(&o, extra, extra_len);
-    put_u64(&o, fnv1a(FNV_OFFSET, o.p, o.n));
+    put_u64(&o, fnv1a64(FNV1A_OFFSET, o.p, o.n));
     int rc = atomic_write_file(path, o.p, o.n, err);
     free(o.p);
     return rc;
@@ -228,7 +219,7 @@ Policy *policy_load(const char *path, void **extra, size_t *extra_len, Err *err)
         err_set(err, ERR_INPUT, "corrupt: %zu bytes after the checksum", len - in->at);
         goto fail;
     }
-    if (fnv1a(FNV_OFFSET, data, body) != stored) {
+    if (fnv1a64(FNV1A_OFFSET, data, body) != stored) {
         err_set(err, ERR_INPUT, "corrupt: checksum mismatch (the file was damaged)");
         goto fail;
     }
