@@ -2,10 +2,12 @@
  * prior far from data, lengthscale recovered by maximum likelihood), expected improvement's
  * closed form, Bayesian optimization on known test functions over the weight simplex (bowl,
  * rescaled Branin, a constrained problem with a known constrained optimum) against random
- * search, batches (kriging believer), and search_ppo_bo on ResNet-8. */
+ * search, batches (kriging believer), and search_ppo_bo on ResNet-8, alone and as two ranks
+ * (threads joined by an all-gather, the contract MPI ranks follow) sharing batches of trials. */
 #include "testrules.h"
 
 #include <gsl/gsl_linalg.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "measure/cost.h"
@@ -425,7 +427,7 @@ static void test_search_ppo_bo(void **s) {
     Evaluation ev;
     RewriteLog rlog = {0};
     int bt = -99;
-    CHECK_OK(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &target, TRIALS, &best, &ev, &rlog, table, &bt, &e), &e);
+    CHECK_OK(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &target, TRIALS, NULL, &best, &ev, &rlog, table, &bt, &e), &e);
     const double design[4][2] = {{1.0 / 3, 1.0 / 3}, {0.8, 0.1}, {0.1, 0.8}, {0.1, 0.1}};
     int spent = 0;
     for (int t = 0; t < TRIALS; t++) {
@@ -466,7 +468,7 @@ static void test_search_ppo_bo(void **s) {
     assert_int_equal(bo_target_constraints(&tiny, names), 2);
     assert_string_equal(names[1], "memory");
     ao.episodes = 1;
-    CHECK_OK(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &tiny, 2, &best, &ev, &rlog, table, &bt, &e), &e);
+    CHECK_OK(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &tiny, 2, NULL, &best, &ev, &rlog, table, &bt, &e), &e);
     assert_true(bt < 0);
     int k = -1 - bt;
     assert_true(k >= 0 && k < 2);
@@ -478,13 +480,128 @@ static void test_search_ppo_bo(void **s) {
     assert_true(ev.peak_bytes == table[k].eval.peak_bytes);
     graph_free(best);
     /* bad input */
-    assert_int_equal(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &target, 0, &best, &ev, &rlog, table, &bt, &e), -1);
+    assert_int_equal(search_ppo_bo(&ctx, g, &o, p, cm, &ao, &target, 0, NULL, &best, &ev, &rlog, table, &bt, &e), -1);
     assert_int_equal(e.code, ERR_INPUT);
 
     policy_free(p);
     cost_close(cm);
     inputs_free(&in);
     graph_free(g);
+}
+
+/* ---- trials spread over ranks: two threads as processes ---- */
+
+typedef struct BoShared {
+    pthread_barrier_t bar;
+    const void *send[2];
+} BoShared;
+
+#define RANK_TRIALS 5
+typedef struct BoRank {
+    BoShared *sh;
+    PpoComm comm;
+    BoAgentTrial table[RANK_TRIALS];
+    Graph *best;
+    Evaluation ev;
+    RewriteLog log;
+    int best_trial, rc;
+    char msg[256];
+} BoRank;
+
+static int bo_thread_allgather(void *ctx, const void *send, void *recv, size_t bytes, Err *err) {
+    (void)err;
+    BoRank *r = ctx;
+    r->sh->send[r->comm.rank] = send;
+    pthread_barrier_wait(&r->sh->bar);
+    for (int i = 0; i < r->comm.size; i++) memcpy((char *)recv + (size_t)i * bytes, r->sh->send[i], bytes);
+    pthread_barrier_wait(&r->sh->bar);
+    return 0;
+}
+
+/* everything a rank owns (graphs share tensors by unsynchronized reference counts: one copy
+   per thread, as processes would have) */
+static void *bo_rank_main(void *arg) {
+    BoRank *r = arg;
+    Err e = {0};
+    Graph *g = tr_zoo("resnet8", 32, 0, 0, true);
+    InputSet in;
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = NULL;
+    Policy *p = NULL;
+    r->rc = -1;
+    if (inputs_generate(g, 2, 500, &in, &e)) goto out;
+    if (!(cm = cost_open(&co, &e)) || !(p = env_policy_new(NULL, 3, &e))) goto out_in;
+    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.5, 0.99}, .w = objective_default_weights(), .repeats = 3,
+                       .threads = 1};
+    SearchOpts o = {.budget = 2, .allow_precision = true, .seed = 5};
+    AgentOpts ao = agent_opts_default();
+    ao.episodes = 1;
+    BoTarget target = {.objective = BO_OBJECTIVE_LATENCY, .max_accuracy_drop = 0.01};
+    BoParallel par = {.batch = 0, .comm = &r->comm}; /* batch = the number of ranks */
+    r->rc = search_ppo_bo(&ctx, g, &o, p, cm, &ao, &target, RANK_TRIALS, &par, &r->best, &r->ev, &r->log, r->table, &r->best_trial, &e);
+out_in:
+    inputs_free(&in);
+out:
+    if (r->rc) snprintf(r->msg, sizeof r->msg, "%s", e.msg);
+    policy_free(p);
+    cost_close(cm);
+    graph_free(g);
+    return NULL;
+}
+
+/* Two ranks, 5 trials in batches of 2: trials 0,2,4 on rank 1 and 1,3 on rank 0; both hold the
+   same table (bit for bit: they observed the same rows in the same order), the first four rows
+   are the design and the fifth a GP suggestion with its EI; only the rank that ran the kept
+   trial holds its graph; both agree on the kept trial, its measurement and its rewrite log. */
+static void test_search_ppo_bo_ranks(void **s) {
+    (void)s;
+    BoShared sh;
+    assert_int_equal(pthread_barrier_init(&sh.bar, NULL, 2), 0);
+    static BoRank ranks[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&ranks[i], 0, sizeof ranks[i]);
+        ranks[i].sh = &sh;
+        ranks[i].comm = (PpoComm){.rank = i, .size = 2, .allgather = bo_thread_allgather, .ctx = &ranks[i]};
+    }
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, bo_rank_main, &ranks[i]), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&sh.bar);
+    for (int i = 0; i < 2; i++)
+        if (ranks[i].rc) { print_error("rank %d: %s\n", i, ranks[i].msg); fail(); }
+    const BoRank *a = &ranks[0], *b = &ranks[1];
+    const double design[4][2] = {{1.0 / 3, 1.0 / 3}, {0.8, 0.1}, {0.1, 0.8}, {0.1, 0.1}};
+    for (int t = 0; t < RANK_TRIALS; t++) {
+        const BoAgentTrial *x = &a->table[t], *y = &b->table[t];
+        printf("[ ppo+bo   ] trial %d on rank %d: w = (%.3f, %.3f, %.3f) latency %.3f ms, %s\n", t, x->rank, x->bo.w[0], x->bo.w[1],
+               x->bo.w[2], x->eval.latency_ms, x->bo.ok ? "feasible" : "infeasible");
+        assert_int_equal(x->rank, 1 - t % 2);
+        assert_int_equal(y->rank, 1 - t % 2);
+        assert_memory_equal(x->bo.w, y->bo.w, sizeof x->bo.w);
+        assert_true(x->bo.f == y->bo.f && x->bo.ok == y->bo.ok && x->eval.latency_ms == y->eval.latency_ms);
+        assert_true(x->rewrites == y->rewrites && x->evaluations == y->evaluations);
+        assert_true(x->bo.f == log(x->eval.latency_ms));
+        if (t < 4) {
+            assert_true(fabs(x->bo.w[0] - design[t][0]) < 1e-12 && fabs(x->bo.w[1] - design[t][1]) < 1e-12);
+            assert_true(isnan(x->bo.ei) && isnan(y->bo.ei));
+        } else {
+            assert_true(x->bo.ei == y->bo.ei && x->bo.ei >= 0); /* suggested by the GP, the same on both */
+        }
+    }
+    assert_int_equal(a->best_trial, b->best_trial);
+    int kept = a->best_trial >= 0 ? a->best_trial : -1 - a->best_trial;
+    int owner = a->table[kept].rank;
+    assert_non_null(ranks[owner].best);
+    assert_null(ranks[1 - owner].best);
+    assert_true(a->ev.latency_ms == a->table[kept].eval.latency_ms && b->ev.latency_ms == a->ev.latency_ms);
+    assert_int_equal(a->log.total, a->table[kept].rewrites);
+    assert_int_equal(b->log.total, a->log.total);
+    assert_int_equal(a->log.n, b->log.n);
+    for (int k = 0; k < a->log.n; k++) {
+        assert_string_equal(a->log.v[k].rule, b->log.v[k].rule);
+        assert_int_equal(a->log.v[k].count, b->log.v[k].count);
+    }
+    graph_free(ranks[owner].best);
 }
 
 int main(void) {
@@ -503,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_bo_batch),
         cmocka_unit_test(test_bo_bad_input),
         cmocka_unit_test(test_search_ppo_bo),
+        cmocka_unit_test(test_search_ppo_bo_ranks),
     };
     return cmocka_run_group_tests_name("bo", tests, NULL, NULL);
 }

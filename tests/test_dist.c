@@ -6,7 +6,7 @@
  * train the same parameters as one process with two virtual ranks; checkpoints carry every
  * stream's RNG (version 2) and still read version 1. Then, when mpirun is installed,
  * `mpirun -np 2 grappo train` against `grappo train --virtual-ranks 2`, and --resume under
- * mpirun. */
+ * mpirun, and `mpirun -np 2 grappo optimize --search ppo+bo` spreading BO trials over ranks. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -15,6 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "io/graphdef.h"
 #include "search/dist.h"
 #include "search/ppo.h"
 #include "search/ppo_internal.h"
@@ -490,11 +493,126 @@ static void test_mpirun_equals_virtual(void **s) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* the whole output of a shell line (stdout), NUL-terminated, in buf; returns the exit status */
+static int run_capture(const char *cmd, char *buf, size_t cap) {
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `mpirun -np 2 grappo optimize --search ppo+bo`: 3 trials in batches of 2 run on ranks 1, 0,
+   1 (the report says which); rank 0 alone prints (one trial table) and writes the kept graph,
+   which loads. With one trial, it runs on rank 1, and its graph travels to rank 0 to be
+   measured and written: the written file holds the trial's rewrites. Other searches refuse to
+   run under mpirun. */
+static void test_mpirun_bo_trials(void **s) {
+    (void)s;
+    if (system("command -v mpirun >/dev/null 2>&1") != 0 || !dist_compiled()) {
+        print_message("[ dist     ] mpirun not installed or built without MPI: skipped\n");
+        skip();
+    }
+    char bin[4096];
+    grappo_path(bin, sizeof bin);
+    char dir[] = "/tmp/grappo_dist_bo_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *mpirun = "ASAN_OPTIONS=detect_leaks=0 mpirun --allow-run-as-root --oversubscribe -np 2";
+    char cmd[8192];
+    static char out[65536];
+    snprintf(cmd, sizeof cmd,
+             "%s %s optimize zoo:resnet8 -o %s/out.pb --search ppo+bo --trials 3 --episodes 1 --budget 9 --cost roofline "
+             "--threads 1 --repeats 3 --eval-batches 2 --report %s/r.json 2>%s/err",
+             mpirun, bin, dir, dir, dir);
+    int rc = run_capture(cmd, out, sizeof out);
+    if (rc) {
+        snprintf(cmd, sizeof cmd, "cat %s/err >&2", dir);
+        if (system(cmd)) {}
+    }
+    assert_int_equal(rc, 0);
+    /* one table: rank 0 printed, rank 1 did not */
+    const char *t = strstr(out, "Bayesian optimization of the reward weights");
+    assert_non_null(t);
+    assert_null(strstr(t + 1, "Bayesian optimization of the reward weights"));
+    char path[600];
+    Err e = {0};
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char js[1 << 16];
+    size_t n = fread(js, 1, sizeof js - 1, f);
+    js[n] = 0;
+    fclose(f);
+    cJSON *o = cJSON_Parse(js);
+    assert_non_null(o);
+    cJSON *trials = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "bayesian_optimization"), "trials");
+    assert_int_equal(cJSON_GetArraySize(trials), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetArrayItem(trials, i), "rank")->valuedouble, 1 - i % 2);
+    int kept = (int)cJSON_GetObjectItem(cJSON_GetObjectItem(o, "bayesian_optimization"), "best_trial")->valuedouble;
+    print_message("[ dist     ] ppo+bo under mpirun -np 2: kept trial %d (rank %d)\n", kept, 1 - kept % 2);
+    cJSON_Delete(o);
+    /* one trial: on rank 1, written by rank 0 */
+    snprintf(cmd, sizeof cmd,
+             "%s %s optimize zoo:resnet8 -o %s/one.pb --search ppo+bo --trials 1 --episodes 1 --budget 3 --cost roofline "
+             "--threads 1 --repeats 3 --eval-batches 2 --report %s/one.json 2>%s/err",
+             mpirun, bin, dir, dir, dir);
+    assert_int_equal(run_capture(cmd, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/one.json", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(js, 1, sizeof js - 1, f);
+    js[n] = 0;
+    fclose(f);
+    o = cJSON_Parse(js);
+    assert_non_null(o);
+    cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "bayesian_optimization"), "trials"), 0);
+    assert_int_equal((int)cJSON_GetObjectItem(t0, "rank")->valuedouble, 1);
+    int rewrites = (int)cJSON_GetObjectItem(t0, "rewrites")->valuedouble, applied = 0;
+    cJSON *rules = cJSON_GetObjectItem(o, "rules_applied"), *it;
+    cJSON_ArrayForEach(it, rules) applied += (int)it->valuedouble;
+    print_message("[ dist     ] one trial on rank 1: %d rewrites, %d reported by rank 0, %s\n", rewrites, applied,
+                  cJSON_GetObjectItem(o, "verdict")->valuestring);
+    assert_int_equal(applied, rewrites); /* the log travelled with the graph */
+    assert_true(rewrites > 0);
+    int returned = cJSON_IsTrue(cJSON_GetObjectItem(o, "optimized_graph_returned"));
+    cJSON_Delete(o);
+    snprintf(path, sizeof path, "%s/one.pb", dir);
+    Graph *g1 = graphdef_load(path, &e);
+    if (!g1) { print_error("%s\n", e.msg); fail(); }
+    int ops1 = 0;
+    for (int i = 0; i < g1->n_nodes; i++) ops1 += g1->nodes[i]->op != OP_CONST;
+    graph_free(g1);
+    Graph *z = zoo_build("resnet8", NULL, &e);
+    if (!z) { print_error("%s\n", e.msg); fail(); }
+    int ops0 = 0;
+    for (int i = 0; i < z->n_nodes; i++) ops0 += z->nodes[i]->op != OP_CONST;
+    graph_free(z);
+    /* the rewritten graph (fewer ops: folds and fusions) unless the final check refused it */
+    if (returned) assert_true(ops1 < ops0);
+    else assert_int_equal(ops1, ops0);
+    snprintf(path, sizeof path, "%s/out.pb", dir);
+    Graph *g = graphdef_load(path, &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    graph_free(g);
+    /* a search with nothing to spread refuses, on every rank, and writes nothing */
+    snprintf(cmd, sizeof cmd, "%s %s optimize zoo:resnet8 -o %s/greedy.pb --search greedy 2>%s/err2", mpirun, bin, dir, dir);
+    assert_int_not_equal(run_capture(cmd, out, sizeof out), 0);
+    snprintf(path, sizeof path, "%s/greedy.pb", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'only --search ppo+bo' %s/err2", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_seeds),       cmocka_unit_test(test_mean_of_streams),
         cmocka_unit_test(test_update_schedule),    cmocka_unit_test(test_threads_as_ranks),
         cmocka_unit_test(test_checkpoint_streams), cmocka_unit_test(test_mpirun_equals_virtual),
+        cmocka_unit_test(test_mpirun_bo_trials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ static const char *const all_methods[] = {"none", "grappler", "grappler+int8", "
 static void help(void) {
     printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo]\n"
            "                    [--repeats N] [--budget N] [--seeds N] [--threads N] [--policy FILE] [--trials N]\n"
-           "                    [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
+           "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
            "\n"
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
            "none = the input graph), then times all of them together: --repeats (default 20) rounds,\n"
@@ -44,6 +44,7 @@ static void help(void) {
            "regression of ln(speedup) on rewrites per family. Searches (greedy, random, ppo, ppo+bo)\n"
            "spend --budget graph evaluations (default 8); random, ppo and ppo+bo run once per seed\n"
            "1..--seeds (default 1), seeds after the first as rows METHOD@seed=S;\n"
+           "ppo and each ppo+bo trial roll the policy out --episodes times (default 16);\n"
            "ppo+bo runs --trials BO trials (default 4). Writes DIR/report.md, DIR/report.json and\n"
            "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n");
 }
@@ -139,7 +140,7 @@ static int time_alternating(const Graph *const *g, int n, bool *ok, char (*errs)
 static bool is_seeded_method(const char *m) { return !strcmp(m, "random") || !strncmp(m, "ppo", 3); }
 
 typedef struct BenchSetup {
-    int repeats, budget, seeds, trials, threads, eval_batches;
+    int repeats, budget, seeds, trials, episodes, threads, eval_batches;
     Policy *policy;
     CostModel *cm;
     char policy_error[256]; /* why ppo methods cannot run, "" when they can */
@@ -166,26 +167,27 @@ static int run_method(const BenchSetup *s, const char *method, uint64_t seed, co
     } else {
         bool ppo = !strcmp(method, "ppo"), bo = !strcmp(method, "ppo+bo");
         if ((ppo || bo) && s->policy_error[0]) return err_set(err, ERR_INPUT, "%s", s->policy_error);
-        /* as cmd_optimize: the search judges candidates on the first 4 held-out batches */
-        InputSet search_in = *eval;
-        if (search_in.n_batches > 4) search_in.n_batches = 4;
-        EvalContext ctx = {.original = orig, .inputs = &search_in, .budget = {0.99, 0.99}, .w = objective_default_weights(),
+        /* as cmd_optimize: the search judges candidates on every held-out batch, the same ones the
+           report's accuracy comes from */
+        EvalContext ctx = {.original = orig, .inputs = eval, .budget = {0.99, 0.99}, .w = objective_default_weights(),
                            .repeats = 5, .threads = s->threads};
         SearchOpts so = {.budget = s->budget, .allow_precision = true, .min_gain = 0, .seed = seed};
         Evaluation ev;
         int rc;
         if (bo) {
             AgentOpts ao = agent_opts_default();
+            ao.episodes = s->episodes;
             BoTarget bt = {.objective = BO_OBJECTIVE_LATENCY, .max_accuracy_drop = 0.01};
             BoAgentTrial *table = calloc((size_t)s->trials, sizeof *table);
             if (!table) return err_set(err, ERR_RUNTIME, "out of memory");
             int per = s->budget / s->trials - 1, best_trial = -1;
             so.budget = per > 2 ? per : 2;
-            rc = search_ppo_bo(&ctx, calibrated, &so, s->policy, s->cm, &ao, &bt, s->trials, &g, &ev, &log, table, &best_trial, err);
+            rc = search_ppo_bo(&ctx, calibrated, &so, s->policy, s->cm, &ao, &bt, s->trials, NULL, &g, &ev, &log, table, &best_trial, err);
             if (!rc && best_trial < 0) snprintf(r->note, sizeof r->note, "no BO trial met the accuracy budget: the closest one kept");
             free(table);
         } else if (ppo) {
             AgentOpts ao = agent_opts_default();
+            ao.episodes = s->episodes;
             AgentStats st = {0};
             rc = search_ppo(&ctx, calibrated, &so, s->policy, s->cm, &ao, &g, &ev, &log, &st, err);
         } else if (!strcmp(method, "greedy")) {
@@ -358,7 +360,7 @@ int cmd_bench(int argc, char **argv) {
     const char *models[MAX_MODELS], *v, *methods_arg = "none,grappler,grappler+int8,greedy,random,ppo,ppo+bo";
     const char *out_dir = "bench", *policy_path = NULL, *cost_cache = NULL;
     int n_models = 0;
-    long long repeats = 20, budget = 8, seeds = 1, threads = 0, trials = 4, eval_batches = 16;
+    long long repeats = 20, budget = 8, seeds = 1, threads = 0, trials = 4, episodes = 16, eval_batches = 16;
     bool bad = false;
     int rc = EXIT_OK;
     BenchRun run = {0};
@@ -375,6 +377,7 @@ int cmd_bench(int argc, char **argv) {
         else if (arg_opt(&a, "--seeds", &v, &bad)) { if (bad || !parse_int("bench", "--seeds", v, 1, 1000, &seeds)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("bench", "--threads", v, 0, 1024, &threads)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--trials", &v, &bad)) { if (bad || !parse_int("bench", "--trials", v, 1, BO_MAX_TRIALS, &trials)) return EXIT_USAGE; }
+        else if (arg_opt(&a, "--episodes", &v, &bad)) { if (bad || !parse_int("bench", "--episodes", v, 1, 100000, &episodes)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("bench", "--eval-batches", v, 1, 10000, &eval_batches)) return EXIT_USAGE; }
         else if (argv[a.i][0] == '-') return cli_usage_error("bench", "unknown option '%s'", argv[a.i]);
         else if (n_models == MAX_MODELS) return cli_usage_error("bench", "at most %d models", MAX_MODELS);
@@ -399,7 +402,7 @@ int cmd_bench(int argc, char **argv) {
     if (stat(out_dir, &st) != 0 && mkdir(out_dir, 0777) != 0) return cli_usage_error("bench", "cannot create --out directory '%s'", out_dir);
 
     setup = (BenchSetup){.repeats = (int)repeats, .budget = (int)budget, .seeds = (int)seeds, .trials = (int)trials,
-                         .threads = (int)threads, .eval_batches = (int)eval_batches};
+                         .episodes = (int)episodes, .threads = (int)threads, .eval_batches = (int)eval_batches};
     bool need_policy = false;
     for (int k = 0; k < n_methods; k++) need_policy |= !strncmp(methods[k], "ppo", 3);
     if (need_policy) {
@@ -418,6 +421,7 @@ int cmd_bench(int argc, char **argv) {
     run.budget = (int)budget;
     run.seeds = (int)seeds;
     run.trials = (int)trials;
+    run.episodes = (int)episodes;
     run.eval_batches = (int)eval_batches;
     snprintf(run.methods, sizeof run.methods, "%s", methods_arg);
     run.models = calloc((size_t)n_models, sizeof *run.models);

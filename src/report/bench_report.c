@@ -267,9 +267,9 @@ char *bench_markdown(const BenchRun *run) {
                    "warm-up each (median, 95%% CI of the mean, min, max, in ms); speedup and memory reduction against "
                    "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Accuracy: "
                    "fidelity to the unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, "
-                   "%d seed(s); ppo+bo: %d trials. p: Welch's two-sided t-test on the per-run latencies against the "
-                   "agent's row.\n",
-               run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->trials);
+                   "%d seed(s); ppo: %d rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided "
+                   "t-test on the per-run latencies against the agent's row.\n",
+               run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->episodes, run->trials);
     for (int i = 0; i < run->n_models; i++) md_model(&b, &run->models[i]);
 
     BenchRegression g = bench_regression(run);
@@ -314,6 +314,7 @@ char *bench_json(const BenchRun *run) {
     cJSON_AddNumberToObject(set, "budget", run->budget);
     cJSON_AddNumberToObject(set, "seeds", run->seeds);
     cJSON_AddNumberToObject(set, "trials", run->trials);
+    cJSON_AddNumberToObject(set, "episodes", run->episodes);
     cJSON_AddNumberToObject(set, "eval_batches", run->eval_batches);
     cJSON *models = cJSON_AddArrayToObject(o, "models");
     for (int i = 0; i < run->n_models; i++) {

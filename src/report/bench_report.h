@@ -47,7 +47,7 @@ typedef struct BenchModel {
 typedef struct BenchRun {
     char cpu[256], date[64];
     int cores, threads;       /* threads 0 = all cores */
-    int repeats, budget, seeds, trials, eval_batches;
+    int repeats, budget, seeds, trials, episodes, eval_batches;
     char methods[512];        /* the --methods list */
     char curve_svg[256];      /* learning curve file name inside the output dir; "" when none */
     int n_models;

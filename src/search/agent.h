@@ -6,9 +6,15 @@
  *      in the others `lookahead` samples (each masking its rule's other sites) - of those the
  *      one the cost model rates best is taken (the policy proposes, the cost model disposes:
  *      a one-step lookahead guided by the learned prior); each episode contributes its best
- *      feasible state (accuracy measured, see rollout in agent.c) as a candidate;
- *   3. candidates (duplicates removed) are measured for real, best estimate first, until the
- *      search budget of graph evaluations is spent; the best measured feasible graph wins.
+ *      feasible state (accuracy measured on as many batches as ctx->inputs holds, see rollout
+ *      in agent.c) as a candidate; then hill climbing from Grappler's fixed point (the exact
+ *      rules to exhaustion: where the cost model's estimates of small kernels are noisy the
+ *      climb from the start stops early, a fixed pipeline does not), and, when precision rules
+ *      are allowed, the same without them, whose result (or the fixed point itself) is the
+ *      exact fallback;
+ *   3. candidates (duplicates removed) are measured for real, best estimate first (after one
+ *      fails the accuracy budget, the exact fallback next), until the search budget of graph
+ *      evaluations is spent; the best measured feasible graph wins.
  * So the budget counts exactly what greedy and random count: whole-graph measurements. */
 #ifndef GRAPPO_AGENT_H
 #define GRAPPO_AGENT_H

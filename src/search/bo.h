@@ -100,7 +100,20 @@ typedef struct BoAgentTrial {
     int rewrites;     /* rules applied by the trial's search */
     int evaluations;  /* whole-graph evaluations the trial spent (its search and the final measurement) */
     double seconds;   /* wall time of the trial */
+    int rank;         /* the process that ran it (0 in one process) */
 } BoAgentTrial;
+
+/* How trials are spread. BO suggests `batch` points at a time (bo_suggest_batch: kriging
+   believer); point j of a round is run by process size - 1 - j % size (a short round leaves
+   rank 0 idle), and the processes all-gather the
+   rows and observe them in trial order, so every process holds the same Bo, the same table and
+   the same decisions (suggestions depend only on observations, and the GP fit is
+   deterministic). comm NULL: this process runs every trial. batch < 1: the number of
+   processes. The trial seed is o->seed + trial index, whoever runs it. */
+typedef struct BoParallel {
+    int batch;
+    const PpoComm *comm;
+} BoParallel;
 
 /* The constraints search_ppo_bo hands to BO for a target, in order: "accuracy" (always),
    then "memory" and "latency" when budgeted:
@@ -110,18 +123,24 @@ typedef struct BoAgentTrial {
    Returns their count; names may be NULL. */
 int bo_target_constraints(const BoTarget *t, const char *names[BO_MAX_CONSTRAINTS]);
 
-/* Tunes the reward weights for a target: `trials` rounds of
-     w <- bo_suggest;  search_ppo(start) with ctx->w = w (o->budget whole-graph evaluations per
-     trial, >= 2: the start graph and the best candidate; seed o->seed + trial);
+/* Tunes the reward weights for a target: `trials` trials of
+     w <- bo_suggest (par: batches spread over processes, see BoParallel);
+     search_ppo(start) with ctx->w = w (o->budget whole-graph evaluations per trial, >= 2: the
+     start graph and the best candidate; seed o->seed + trial);
      measure its result with objective_evaluate (one more evaluation);
      f = ln(latency ms) or ln(peak bytes);  constraints as above;  bo_observe.
-   table[0..trials) receives every trial. *best is a new graph: the trial result with the
-   lowest f among feasible ones (*best_trial its index), or, when no trial is feasible, the one
-   with the smallest worst constraint violation (*best_trial = -1 - its index). ctx->w and
-   ctx->budget are restored on return; ctx->evaluations counts everything spent. With
-   ao->tune_episodes > 0 the policy is fine-tuned in place at every trial (cumulatively). */
+   table[0..trials) receives every trial (on every process). The kept trial is the one with
+   the lowest f among feasible ones (*best_trial its index), or, when no trial is feasible, the
+   one with the smallest worst constraint violation (*best_trial = -1 - its index); *best_eval
+   and *log describe it on every process. *best is a new graph on the process that ran the kept
+   trial (table[kept].rank), NULL on the others (the caller moves it, see dist_bcast_bytes).
+   ctx->w and ctx->budget are restored on return; ctx->evaluations counts what this process
+   spent. With ao->tune_episodes > 0 the policy is fine-tuned in place at every trial
+   (cumulatively, per process). par NULL: batch 1, one process. Collective when par->comm is
+   set: every process calls it with the same arguments, and an error on one leaves the others
+   waiting (the caller aborts them). */
 int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
-                  const BoTarget *target, int trials, Graph **best, Evaluation *best_eval, RewriteLog *log, BoAgentTrial *table,
-                  int *best_trial, Err *err);
+                  const BoTarget *target, int trials, const BoParallel *par, Graph **best, Evaluation *best_eval, RewriteLog *log,
+                  BoAgentTrial *table, int *best_trial, Err *err);
 
 #endif

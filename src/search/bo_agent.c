@@ -1,13 +1,17 @@
 /* bo_agent.c - Bayesian optimization of the reward weights with the real black box: for each
  * trial, the policy conditioned on the suggested w optimizes the graph (search_ppo), and the
  * result is measured for real; BO sees ln(latency) or ln(memory) and the budgets as
- * constraints (see bo.h). */
+ * constraints (see bo.h). Trials come in batches that several processes share (BoParallel):
+ * each runs its points, the rows are all-gathered, and every process observes them in trial
+ * order, so they all keep the same BO state. */
 #include "bo.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "../rewrite/rule.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -35,15 +39,86 @@ static void constraint_values(const BoTarget *t, const AccuracyBudget *b, const 
     if (t->latency_budget_ms > 0) c[n++] = log(ev->latency_ms / t->latency_budget_ms);
 }
 
+/* A trial's row as the processes exchange it: the table row and the rewrite log, whose rule
+   names travel as registry indices (string addresses differ between processes). */
+typedef struct WireTrial {
+    BoAgentTrial row;
+    int valid;
+    int log_n, log_total;
+    struct { int rule, count; } log[64];
+} WireTrial;
+
+static void log_to_wire(const RewriteLog *l, WireTrial *w) {
+    int n_rules;
+    const RuleDef *const *all = rules_all(&n_rules);
+    w->log_total = l->total;
+    for (int k = 0; k < l->n && k < 64; k++) {
+        int idx = -1;
+        for (int i = 0; i < n_rules && idx < 0; i++)
+            if (!strcmp(all[i]->name, l->v[k].rule)) idx = i;
+        if (idx < 0) continue;
+        w->log[w->log_n].rule = idx;
+        w->log[w->log_n++].count = l->v[k].count;
+    }
+}
+
+static void log_from_wire(const WireTrial *w, RewriteLog *l) {
+    int n_rules;
+    const RuleDef *const *all = rules_all(&n_rules);
+    memset(l, 0, sizeof *l);
+    for (int k = 0; k < w->log_n; k++)
+        if (w->log[k].rule >= 0 && w->log[k].rule < n_rules) {
+            l->v[l->n].rule = all[w->log[k].rule]->name;
+            l->v[l->n++].count = w->log[k].count;
+        }
+    l->total = w->log_total;
+}
+
+/* one trial: search_ppo conditioned on w, the result measured alone against the original
+   graph (every trial's numbers come from the same kind of measurement; the search's own were
+   paired with different incumbents); *g receives the result */
+static int run_trial(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
+                     const BoTarget *target, int per_trial, int t, const double w[3], Graph **g, WireTrial *out, Err *err) {
+    double t0 = now_s();
+    ctx->w = (ObjectiveWeights){w[0], w[1], w[2]};
+    SearchOpts so = *o;
+    so.budget = ctx->evaluations + per_trial;
+    so.seed = (o->seed ? o->seed : 1) + (uint64_t)t;
+    int ev0 = ctx->evaluations;
+    Evaluation sev, ev;
+    RewriteLog tlog = {0};
+    AgentStats st;
+    *g = NULL;
+    if (search_ppo(ctx, start, &so, policy, cm, ao, g, &sev, &tlog, &st, err)) return -1;
+    if (objective_evaluate(ctx, *g, &ev, err)) { graph_free(*g); *g = NULL; return -1; }
+    BoAgentTrial *row = &out->row;
+    memcpy(row->bo.w, w, sizeof row->bo.w);
+    row->bo.f = target->objective == BO_OBJECTIVE_MEMORY ? log(fmax(ev.peak_bytes, 1.0)) : log(ev.latency_ms);
+    constraint_values(target, &ctx->budget, &ev, row->bo.c);
+    row->eval = ev;
+    row->rewrites = tlog.total;
+    row->evaluations = ctx->evaluations - ev0;
+    row->seconds = now_s() - t0;
+    out->valid = 1;
+    log_to_wire(&tlog, out);
+    return 0;
+}
+
 int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
-                  const BoTarget *target, int trials, Graph **best, Evaluation *best_eval, RewriteLog *rlog, BoAgentTrial *table,
-                  int *best_trial, Err *err) {
+                  const BoTarget *target, int trials, const BoParallel *par, Graph **best, Evaluation *best_eval, RewriteLog *rlog,
+                  BoAgentTrial *table, int *best_trial, Err *err) {
+    *best = NULL;
     if (trials < 1 || trials > BO_MAX_TRIALS) return err_set(err, ERR_INPUT, "--trials must be in [1, %d]", BO_MAX_TRIALS);
     if (!(target->max_accuracy_drop >= 0 && target->max_accuracy_drop <= 1))
         return err_set(err, ERR_INPUT, "maximum accuracy drop must be in [0, 1]");
     if (target->memory_budget_bytes < 0 || target->latency_budget_ms < 0 || !isfinite(target->memory_budget_bytes) ||
         !isfinite(target->latency_budget_ms))
         return err_set(err, ERR_INPUT, "budgets must be finite and >= 0");
+    const PpoComm *comm = par ? par->comm : NULL;
+    int size = comm ? comm->size : 1, me = comm ? comm->rank : 0;
+    int q = par && par->batch >= 1 ? par->batch : size;
+    if (q > 64) return err_set(err, ERR_INPUT, "bayesian optimization: batch of %d trials (at most 64)", q);
+    int per_rank = (q + size - 1) / size; /* trials a process runs per round */
     int nc = bo_target_constraints(target, NULL);
     Bo *bo = bo_new(nc, o->seed ? o->seed : 1, err);
     if (!bo) return -1;
@@ -53,52 +128,63 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     /* a trial's search measures the start graph and at least one candidate */
     int per_trial = o->budget >= 2 ? o->budget : 2;
     Graph *keep = NULL;
+    Graph **mine = calloc((size_t)per_rank, sizeof *mine);
+    WireTrial *send = calloc((size_t)per_rank, sizeof *send);
+    WireTrial *recv = calloc((size_t)per_rank * (size_t)size, sizeof *recv);
     Evaluation keep_eval = {0};
     RewriteLog keep_log = {0};
     int keep_idx = -1, rc = -1;
     double keep_f = INFINITY, keep_violation = INFINITY;
-    for (int t = 0; t < trials; t++) {
-        double t0 = now_s(), w[3], ei;
-        if (bo_suggest(bo, w, &ei, err)) goto done;
-        ctx->w = (ObjectiveWeights){w[0], w[1], w[2]};
-        SearchOpts so = *o;
-        so.budget = ctx->evaluations + per_trial;
-        so.seed = (o->seed ? o->seed : 1) + (uint64_t)t;
-        int ev0 = ctx->evaluations;
-        Graph *g = NULL;
-        Evaluation sev, ev;
-        RewriteLog tlog = {0};
-        AgentStats st;
-        if (search_ppo(ctx, start, &so, policy, cm, ao, &g, &sev, &tlog, &st, err)) goto done;
-        /* measured alone, against the original graph: every trial's numbers come from the same
-           kind of measurement (the search's own were paired with different incumbents) */
-        if (objective_evaluate(ctx, g, &ev, err)) { graph_free(g); goto done; }
-        double f = target->objective == BO_OBJECTIVE_MEMORY ? log(fmax(ev.peak_bytes, 1.0)) : log(ev.latency_ms);
-        double c[BO_MAX_CONSTRAINTS] = {0};
-        constraint_values(target, &ctx->budget, &ev, c);
-        if (bo_observe(bo, w, f, c, err)) { graph_free(g); goto done; }
-        int n;
-        const BoTrial *tr = bo_trials(bo, &n);
-        BoAgentTrial *row = &table[t];
-        row->bo = tr[n - 1];
-        row->eval = ev;
-        row->rewrites = tlog.total;
-        row->evaluations = ctx->evaluations - ev0;
-        row->seconds = now_s() - t0;
-        double violation = -INFINITY;
-        for (int k = 0; k < nc; k++) violation = fmax(violation, c[k]);
-        bool better = row->bo.ok ? f < keep_f : keep_f == INFINITY && violation < keep_violation;
-        if (better) {
+    double w[64 * 3], ei[64];
+    if (!mine || !send || !recv) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    for (int t = 0; t < trials;) {
+        int n = trials - t < q ? trials - t : q;
+        if (bo_suggest_batch(bo, n, w, ei, err)) goto done;
+        /* this process's share of the round: point j runs on rank size - 1 - j % size, so a
+           short round leaves rank 0 (which goes on to measure and write) idle */
+        memset(send, 0, sizeof *send * (size_t)per_rank);
+        for (int j = size - 1 - me; j < n; j += size) {
+            if (run_trial(ctx, start, o, policy, cm, ao, target, per_trial, t + j, w + 3 * j, &mine[j / size], &send[j / size], err))
+                goto done;
+            send[j / size].row.rank = me;
+        }
+        if (comm) {
+            if (comm->allgather(comm->ctx, send, recv, sizeof *send * (size_t)per_rank, err)) goto done;
+        } else {
+            memcpy(recv, send, sizeof *send * (size_t)per_rank);
+        }
+        /* observed in trial order, identically on every process */
+        for (int j = 0; j < n; j++) {
+            int runner = size - 1 - j % size;
+            const WireTrial *wt = &recv[(size_t)runner * (size_t)per_rank + (size_t)(j / size)];
+            if (!wt->valid) { err_set(err, ERR_RUNTIME, "bayesian optimization: trial %d came back empty", t + j); goto done; }
+            if (bo_observe(bo, wt->row.bo.w, wt->row.bo.f, wt->row.bo.c, err)) goto done;
+            int nt;
+            const BoTrial *tr = bo_trials(bo, &nt);
+            BoAgentTrial *row = &table[t + j];
+            *row = wt->row;
+            row->bo = tr[nt - 1];
+            double violation = -INFINITY;
+            for (int k = 0; k < nc; k++) violation = fmax(violation, row->bo.c[k]);
+            bool better = row->bo.ok ? row->bo.f < keep_f : keep_f == INFINITY && violation < keep_violation;
+            if (!better) continue;
             graph_free(keep);
-            keep = g;
-            g = NULL;
-            keep_eval = ev;
-            keep_log = tlog;
-            keep_idx = row->bo.ok ? t : -1 - t;
-            if (row->bo.ok) keep_f = f;
+            keep = NULL;
+            if (runner == me) { /* this process ran it: its graph is the one kept */
+                keep = mine[j / size];
+                mine[j / size] = NULL;
+            }
+            keep_eval = row->eval;
+            log_from_wire(wt, &keep_log);
+            keep_idx = row->bo.ok ? t + j : -1 - (t + j);
+            if (row->bo.ok) keep_f = row->bo.f;
             else keep_violation = violation;
         }
-        graph_free(g);
+        for (int k = 0; k < per_rank; k++) {
+            graph_free(mine[k]);
+            mine[k] = NULL;
+        }
+        t += n;
     }
     *best = keep;
     keep = NULL;
@@ -107,6 +193,11 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     if (best_trial) *best_trial = keep_idx;
     rc = 0;
 done:
+    if (mine)
+        for (int k = 0; k < per_rank; k++) graph_free(mine[k]);
+    free(mine);
+    free(send);
+    free(recv);
     graph_free(keep);
     bo_free(bo);
     ctx->w = saved_w;

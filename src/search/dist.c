@@ -74,6 +74,36 @@ int dist_bcast_int(Dist *d, int *value, Err *err) {
     return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "MPI_Bcast");
 }
 
+int dist_bcast_bytes(Dist *d, int root, uint8_t **data, size_t *len, Err *err) {
+    if (!d) return 0;
+    unsigned long long n = *len;
+    int rc = MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_fail(err, rc, "MPI_Bcast");
+    uint8_t *buf = *data;
+    if (d->rank != root) {
+        buf = NULL;
+        if (n && !(buf = malloc((size_t)n))) {
+            /* the root is already sending: the others cannot be told, so every rank stops */
+            err_set(err, ERR_RUNTIME, "out of memory for %llu bytes from rank %d", n, root);
+            return -1;
+        }
+    }
+    for (unsigned long long off = 0; off < n;) {
+        unsigned long long piece = n - off < (1ull << 30) ? n - off : (1ull << 30);
+        rc = MPI_Bcast(buf + off, (int)piece, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            if (d->rank != root) free(buf);
+            return mpi_fail(err, rc, "MPI_Bcast");
+        }
+        off += piece;
+    }
+    if (d->rank != root) {
+        *data = buf;
+        *len = (size_t)n;
+    }
+    return 0;
+}
+
 void dist_abort(Dist *d, int code) {
     if (d) MPI_Abort(MPI_COMM_WORLD, code);
 }
@@ -96,6 +126,11 @@ Dist *dist_init(Err *err) {
 
 int dist_bcast_int(Dist *d, int *value, Err *err) {
     (void)d; (void)value; (void)err;
+    return 0;
+}
+
+int dist_bcast_bytes(Dist *d, int root, uint8_t **data, size_t *len, Err *err) {
+    (void)d; (void)root; (void)data; (void)len; (void)err;
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* dist.h - distributed training over MPI (Open MPI): start-up, the all-gather PPO's rollout
- * streams are averaged with (PpoComm, ppo.h), a broadcast of small decisions, abort, shut-down.
+ * streams are averaged with (PpoComm, ppo.h; batch BO exchanges its trial rows through it too),
+ * broadcasts of small decisions and of a result graph's bytes, abort, shut-down.
  *
  * dist.c is the only file that includes <mpi.h>, and only when the build defines GRAPPO_MPI
  * (the Makefile does when mpicc is found; `make MPI=0` builds the stub, in which dist_init
@@ -14,6 +15,8 @@
 #define GRAPPO_DIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "../util/err.h"
 #include "ppo.h"
@@ -34,6 +37,10 @@ int dist_size(const Dist *d);
 const PpoComm *dist_comm(const Dist *d);
 /* *value of rank 0 on every rank (collective) */
 int dist_bcast_int(Dist *d, int *value, Err *err);
+/* root's bytes on every rank (collective): root passes its data and length (kept, still its own);
+   the others receive a malloc'd copy in *data (caller frees; NULL when *len is 0). Carried in
+   pieces of at most 1 GiB. */
+int dist_bcast_bytes(Dist *d, int root, uint8_t **data, size_t *len, Err *err);
 /* ends every rank (after an error on one rank, the others would wait forever in a collective) */
 void dist_abort(Dist *d, int code);
 /* MPI_Finalize and free; NULL is fine */
