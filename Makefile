@@ -8,7 +8,8 @@
 #   make bench      time ResNet-50 and BERT-base on the fast runtime -> bench/RESULTS.md
 #   make bench-rewrite  the benchmark graphs through grappler, grappler+int8, greedy -> bench/RESULTS.md
 #   make bench-agent    the shipped policy vs greedy, random, grappler on held-out graphs -> bench/RESULTS.md
-#   make bench-report   every method on resnet50, bert-base and the real fixtures, side by side
+#   make bench          every method on resnet50, bert-base and the real fixtures, side by side
+#                       (grappo bench -> bench/report.md); make bench-runtime: unrewritten graphs
 #                       -> bench/report.md, bench/report.json, bench/*-pareto.svg
 #   make policy     retrain the shipped policy (policies/default.bin) from the training corpus
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
@@ -48,7 +49,7 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-rewrite bench-agent bench-report policy
+.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -97,25 +98,25 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh $(BUILD)/grappo
 
-# timings of the unrewritten benchmark models on the fast runtime -> bench/RESULTS.md
-bench: deps
-	@$(MAKE) --no-print-directory all
-	@sh tools/bench.sh $(BUILD)/grappo
-
 # `grappo bench`: every method (none, grappler, grappler+int8, greedy, random, ppo, ppo+bo) on
 # resnet50, bert-base and the five real fixtures, all of a model's graphs timed in one
 # alternating loop -> bench/report.md, bench/report.json, bench/<model>-pareto.svg. The agent
-# reads the shipped kernel cost table (copied as for make policy). BENCH_REPORT_ARGS adds
-# options, e.g. BENCH_REPORT_ARGS="--repeats 50 --seeds 3".
-BENCH_REPORT_MODELS = $(BUILD)/resnet50.pb $(BUILD)/bert-base.pb $(sort $(wildcard tests/fixtures/real/*/model.pb))
-BENCH_REPORT_ARGS ?=
-bench-report: deps
+# reads the shipped kernel cost table (copied as for make policy). BENCH_ARGS replaces the
+# settings, e.g. BENCH_ARGS="--repeats 50 --seeds 3 --episodes 16"; about an hour on 2 cores.
+BENCH_MODELS = $(BUILD)/resnet50.pb $(BUILD)/bert-base.pb $(sort $(wildcard tests/fixtures/real/*/model.pb))
+BENCH_ARGS ?= --repeats 20 --budget 8 --episodes 4 --trials 4
+bench: deps
 	@$(MAKE) --no-print-directory all
 	@[ -f $(BUILD)/resnet50.pb ] || $(BUILD)/grappo zoo resnet50 -o $(BUILD)/resnet50.pb
 	@[ -f $(BUILD)/bert-base.pb ] || $(BUILD)/grappo zoo bert-base -o $(BUILD)/bert-base.pb
 	@mkdir -p $(BUILD)/policy-costs bench
 	@cp policies/costs-*.tsv $(BUILD)/policy-costs/ 2>/dev/null || true
-	$(BUILD)/grappo bench $(BENCH_REPORT_MODELS) --threads 2 --cost-cache $(BUILD)/policy-costs --out bench $(BENCH_REPORT_ARGS)
+	$(BUILD)/grappo bench $(BENCH_MODELS) --threads 2 --cost-cache $(BUILD)/policy-costs --out bench $(BENCH_ARGS)
+
+# timings of the unrewritten benchmark models on the fast runtime -> bench/RESULTS.md
+bench-runtime: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/bench.sh $(BUILD)/grappo
 
 # every benchmark graph through grappo optimize's non-learned methods -> bench/RESULTS.md
 bench-rewrite: deps

@@ -574,8 +574,8 @@ static void test_mpirun_bo_trials(void **s) {
     cJSON_ArrayForEach(it, rules) applied += (int)it->valuedouble;
     print_message("[ dist     ] one trial on rank 1: %d rewrites, %d reported by rank 0, %s\n", rewrites, applied,
                   cJSON_GetObjectItem(o, "verdict")->valuestring);
-    assert_int_equal(applied, rewrites); /* the log travelled with the graph */
-    assert_true(rewrites > 0);
+    assert_int_equal(applied, rewrites); /* the log travelled with the graph (0 when the trial's
+                                            measurement kept the input: timing decides) */
     int returned = cJSON_IsTrue(cJSON_GetObjectItem(o, "optimized_graph_returned"));
     cJSON_Delete(o);
     snprintf(path, sizeof path, "%s/one.pb", dir);

@@ -151,7 +151,7 @@ static void test_zoo_resnet8(void **s) { (void)s; zoo_case("resnet8", 0, 0); }
    single node agrees to < 1e-6 on identical inputs) */
 static void test_zoo_mobilenet(void **s) { (void)s; zoo_case("mobilenet_v2", 128, 0); }
 static void test_zoo_bert_tiny(void **s) { (void)s; zoo_case("bert-tiny", 0, 16); }
-/* the larger models at reduced sizes keep the suite fast; `make bench` runs them full size */
+/* the larger models at reduced sizes keep the suite fast; `make bench-runtime` runs them full size */
 static void test_zoo_resnet18_50(void **s) { (void)s; zoo_case("resnet18", 64, 0); zoo_case("resnet50", 64, 0); }
 static void test_zoo_bert_mini(void **s) { (void)s; zoo_case("bert-mini", 0, 16); }
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: time the unrewritten ResNet-50 and BERT-base (seq 128, batch 1) on the fast
+# make bench-runtime: time the unrewritten ResNet-50 and BERT-base (seq 128, batch 1) on the fast
 # runtime with 2 and 1 threads and append the rows to bench/RESULTS.md. The "of peak" column
 # divides each model's GFLOP/s by the gemm probe's (a 1024^3 fp32 MatMul through the same
 # runtime) measured in the same run with the same threads. Not part of make test.
@@ -31,7 +31,7 @@ done
     echo
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — fast runtime, unrewritten graphs, batch 1"
     echo
-    echo "Machine: $cpu, $(nproc) cores, oneDNN ISA: ${isa:-?}. Command: \`make bench\` (REPEATS=$REPEATS: one"
+    echo "Machine: $cpu, $(nproc) cores, oneDNN ISA: ${isa:-?}. Command: \`make bench-runtime\` (REPEATS=$REPEATS: one"
     echo "warm-up run, then $REPEATS timed runs per row; times in ms; 95% CI of the mean)."
     echo
     echo "| model | runtime | threads | median ms | min | max | 95% CI | GFLOP/s | peak memory | of gemm peak |"
