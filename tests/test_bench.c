@@ -204,7 +204,7 @@ static void test_end_to_end_resnet8(void **state) {
 
     char *md = slurp("out/report.md");
     assert_non_null(md);
-    assert_non_null(strstr(md, "| method | latency ms (median) | 95% CI of mean | min | max | speedup | peak memory |"));
+    assert_non_null(strstr(md, "| method | latency ms (median) | 95% CI of median | min | max | speedup | peak memory |"));
     assert_non_null(strstr(md, "| none | "));
     assert_non_null(strstr(md, "| grappler | "));
     assert_non_null(strstr(md, "**ppo skipped**"));

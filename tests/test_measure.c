@@ -20,6 +20,23 @@ static void test_stats_closed_form(void **state) {
     Summary one = stats_summarize(z, 1);
     assert_true(one.median == 7 && one.ci95 == 0);
     assert_true(stats_t95(1000) == 1.96);
+    /* median CI by order statistics: n = 5 is too few (min, max: 93.75%); n = 6: P(B <= 0) =
+       1/64 <= 0.025 and P(B <= 1) = 7/64 > 0.025, so ranks 1 and 6 (96.9%); n = 20: P(B <= 5) =
+       0.0207, P(B <= 6) = 0.0577, so ranks 6 and 15; n = 100: ranks 40 and 61 (P(B <= 39) =
+       0.0176, P(B <= 40) = 0.0284) */
+    assert_true(s.med_lo == 1 && s.med_hi == 5);
+    double v[100];
+    for (int i = 0; i < 100; i++) v[i] = 100 - i; /* 1..100, reversed */
+    Summary s6 = stats_summarize(v + 94, 6);       /* 6..1 */
+    assert_true(s6.med_lo == 1 && s6.med_hi == 6);
+    for (int i = 0; i < 20; i++) v[i] = 20 - i;
+    Summary s20 = stats_summarize(v, 20);
+    assert_true(s20.med_lo == 6 && s20.med_hi == 15);
+    for (int i = 0; i < 100; i++) v[i] = 100 - i;
+    v[0] = 1e6; /* one preempted run moves the mean's interval, not the median's */
+    Summary s100 = stats_summarize(v, 100);
+    assert_true(s100.med_lo == 40 && s100.med_hi == 61);
+    assert_true(s100.mean - s100.ci95 < 0);
 }
 
 /* cand = g with graph output 0 replaced by op(output0[, const]) */

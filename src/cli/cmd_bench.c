@@ -37,7 +37,7 @@ static void help(void) {
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
            "none = the input graph), then times all of them together: --repeats (default 20) rounds,\n"
            "each running every graph once in turn, after one warm-up each. Reports per model and\n"
-           "method: latency median, 95%% CI, min, max, speedup vs none, planned peak memory and its\n"
+           "method: latency median with its 95%% CI, min, max, speedup vs none, planned peak memory and its\n"
            "reduction, fidelity to the input (top-1 agreement, worst cosine, relative L2) on\n"
            "--eval-batches generated inputs (default 16), optimization wall time, rewrites by family,\n"
            "and Welch t-test p-values of ppo+bo (else ppo) against each method; over all results a\n"

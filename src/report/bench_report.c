@@ -210,7 +210,7 @@ static void md_model(Str *b, const BenchModel *m) {
     if (m->error[0]) { str_printf(b, ": **failed**: %s\n", m->error); return; }
     const BenchResult *ref = bench_reference(m);
     str_printf(b, " - latency vs memory: [%s-pareto.svg](%s-pareto.svg)\n\n", m->label, m->label);
-    str_printf(b, "| method | latency ms (median) | 95%% CI of mean | min | max | speedup | peak memory | memory reduction |"
+    str_printf(b, "| method | latency ms (median) | 95%% CI of median | min | max | speedup | peak memory | memory reduction |"
                   " top-1 agreement | min cosine | rel L2 | optimize s | rewrites | fuse | fold | quantize | layout | simplify |"
                   " %s%s%s |\n",
                ref ? "p (Welch vs " : "p (Welch: no ppo row", ref ? ref->method : "", ref ? ")" : ")");
@@ -220,8 +220,8 @@ static void md_model(Str *b, const BenchModel *m) {
         if (!r->ok) continue;
         char c[10][48];
         str_printf(b, "| %s%s | %.3f | [%s, %s] | %.3f | %.3f | %s | %s | %s | %s | %.6f | %s | %s | %d |", r->method,
-                   r->note[0] ? " *" : "", r->ms.median, num(c[0], 48, "%.3f", r->ms.mean - r->ms.ci95),
-                   num(c[1], 48, "%.3f", r->ms.mean + r->ms.ci95), r->ms.min, r->ms.max, num(c[2], 48, "%.2fx", bench_speedup(m, r)),
+                   r->note[0] ? " *" : "", r->ms.median, num(c[0], 48, "%.3f", r->ms.med_lo),
+                   num(c[1], 48, "%.3f", r->ms.med_hi), r->ms.min, r->ms.max, num(c[2], 48, "%.2fx", bench_speedup(m, r)),
                    mib(c[3], 48, r->peak_bytes), num(c[4], 48, "%.1f%%", 100 * bench_memory_reduction(m, r)),
                    r->top1 >= 0 ? num(c[5], 48, "%.2f%%", 100 * r->top1) : "-", r->min_cosine, num(c[6], 48, "%.3g", r->max_rel_l2),
                    num(c[8], 48, "%.3g", r->optimize_s), r->rewrites);
@@ -264,7 +264,7 @@ char *bench_markdown(const BenchRun *run) {
     str_printf(&b, "Machine: %s, %d cores; %s%d threads; %s.\n\n", run->cpu, run->cores, run->threads ? "" : "all ",
                run->threads ? run->threads : run->cores, run->date);
     str_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
-                   "warm-up each (median, 95%% CI of the mean, min, max, in ms); speedup and memory reduction against "
+                   "warm-up each (median, its distribution-free 95%% CI from order statistics, min, max, in ms); speedup and memory reduction against "
                    "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Accuracy: "
                    "fidelity to the unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, "
                    "%d seed(s); ppo: %d rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided "
@@ -342,6 +342,8 @@ char *bench_json(const BenchRun *run) {
             json_num(rj, "latency_ms_median", r->ms.median);
             json_num(rj, "latency_ms_mean", r->ms.mean);
             json_num(rj, "latency_ms_ci95", r->ms.ci95);
+            json_num(rj, "latency_ms_median_ci95_lo", r->ms.med_lo);
+            json_num(rj, "latency_ms_median_ci95_hi", r->ms.med_hi);
             json_num(rj, "latency_ms_min", r->ms.min);
             json_num(rj, "latency_ms_max", r->ms.max);
             cJSON *s = cJSON_AddArrayToObject(rj, "latency_ms_samples");

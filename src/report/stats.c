@@ -30,5 +30,15 @@ Summary stats_summarize(double *x, int n) {
     s.mean = sum / n;
     for (int i = 0; i < n; i++) ss += (x[i] - s.mean) * (x[i] - s.mean);
     s.ci95 = n > 1 ? stats_t95(n - 1) * sqrt(ss / (n - 1)) / sqrt((double)n) : 0;
+    /* k: P(B <= k-1) summed in log space (n may be large) while it stays <= 0.025 */
+    int k = 1;
+    double cdf = 0;
+    for (int j = 0; j < n / 2; j++) {
+        cdf += exp(lgamma(n + 1.0) - lgamma(j + 1.0) - lgamma(n - j + 1.0) - n * log(2.0));
+        if (cdf > 0.025) break;
+        k = j + 1; /* P(B <= k-1) = P(B <= j) <= 0.025 */
+    }
+    s.med_lo = x[k - 1];
+    s.med_hi = x[n - k];
     return s;
 }
