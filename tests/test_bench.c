@@ -99,7 +99,7 @@ static void test_model_label(void **state) {
 }
 
 static BenchResult result(const char *method, double median, double peak, int fuse, int quantize) {
-    BenchResult r = {.ok = true, .peak_bytes = peak, .top1 = -1};
+    BenchResult r = {.ok = true, .peak_bytes = peak, .top1 = -1, .min_cosine = 1};
     snprintf(r.method, sizeof r.method, "%s", method);
     r.ms.median = median;
     r.family[0] = fuse;
@@ -126,7 +126,8 @@ static void test_derived_numbers(void **state) {
         result("ppo", 4 / exp(0.1 * 5 + 0.5 * 2), 60, 5, 2),
         result("grappler", 4 / exp(0.1 * 1), 100, 1, 0),
     };
-    BenchModel models[2] = {{.n_results = 5, .results = r1}, {.n_results = 3, .results = r2}};
+    r2[2].min_cosine = 0.5; /* outside fidelity: marked, never the summary's best */
+    BenchModel models[2] = {{.label = "m1", .n_results = 5, .results = r1}, {.label = "m2", .n_results = 3, .results = r2}};
     BenchRun run = {.n_models = 2, .models = models};
     assert_ptr_equal(bench_baseline(&models[0]), &r1[0]);
     assert_ptr_equal(bench_reference(&models[0]), &r1[3]); /* ppo+bo before ppo */
@@ -158,6 +159,10 @@ static void test_derived_numbers(void **state) {
     assert_non_null(strstr(md, "p (Welch vs ppo+bo)"));
     assert_non_null(strstr(md, "**random skipped**: search failed"));
     assert_non_null(strstr(md, "| quantize | 0.5000 |"));
+    /* the summary: methods in first-seen order, the fastest faithful result in bold */
+    assert_non_null(strstr(md, "| model | none | grappler | ppo | ppo+bo | random |\n"));
+    assert_non_null(strstr(md, "| m1 | 1.00x (0%) | 1.49x (10%) | 2.01x (30%) | **6.05x (60%)** | skipped |\n"));
+    assert_non_null(strstr(md, "| m2 | 1.00x (0%) | 1.11x (0%) † | **4.48x (40%)** | - | - |\n"));
     free(md);
 }
 

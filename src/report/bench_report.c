@@ -258,6 +258,56 @@ static void md_model(Str *b, const BenchModel *m) {
     }
 }
 
+/* The first table a reader wants: every model's speedup per method, the fastest result that
+   keeps fidelity (top-1 agreement and cosine >= 0.99) in bold, results outside it marked. Methods
+   in the order of the first model that has them; seeded rows (METHOD@seed=S) are left to the
+   model sections. */
+static void md_summary(Str *b, const BenchRun *run) {
+    const char *cols[32];
+    int nc = 0;
+    for (int i = 0; i < run->n_models; i++)
+        for (int k = 0; k < run->models[i].n_results && nc < 32; k++) {
+            const char *mname = run->models[i].results[k].method;
+            bool seen = strchr(mname, '@') != NULL;
+            for (int c = 0; c < nc && !seen; c++) seen = !strcmp(cols[c], mname);
+            if (!seen) cols[nc++] = mname;
+        }
+    if (!nc) return;
+    str_printf(b, "\n## Summary\n\nSpeedup over the unrewritten graph (ratio of medians from the same loop) and, in "
+                  "parentheses, the peak-memory reduction. **Bold**: the fastest result per model that keeps fidelity "
+                  "(top-1 agreement and worst cosine >= 0.99); a dagger marks results that do not. Details per model "
+                  "below.\n\n| model |");
+    for (int c = 0; c < nc; c++) str_printf(b, " %s |", cols[c]);
+    str_printf(b, "\n|---|");
+    for (int c = 0; c < nc; c++) str_printf(b, "---|");
+    str_printf(b, "\n");
+    for (int i = 0; i < run->n_models; i++) {
+        const BenchModel *m = &run->models[i];
+        str_printf(b, "| %s |", m->label);
+        if (m->error[0]) {
+            for (int c = 0; c < nc; c++) str_printf(b, " %s |", c ? "" : "failed");
+            str_printf(b, "\n");
+            continue;
+        }
+        const BenchResult *best = NULL;
+        for (int k = 0; k < m->n_results; k++) {
+            const BenchResult *r = &m->results[k];
+            bool faithful = r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99);
+            if (r->ok && faithful && !strchr(r->method, '@') && (!best || r->ms.median < best->ms.median)) best = r;
+        }
+        for (int c = 0; c < nc; c++) {
+            const BenchResult *r = NULL;
+            for (int k = 0; k < m->n_results && !r; k++)
+                if (!strcmp(m->results[k].method, cols[c])) r = &m->results[k];
+            if (!r || !r->ok) { str_printf(b, " %s |", r ? "skipped" : "-"); continue; }
+            bool faithful = r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99);
+            str_printf(b, " %s%.2fx (%.0f%%)%s%s |", r == best ? "**" : "", bench_speedup(m, r), 100 * bench_memory_reduction(m, r),
+                       r == best ? "**" : "", faithful ? "" : " †");
+        }
+        str_printf(b, "\n");
+    }
+}
+
 char *bench_markdown(const BenchRun *run) {
     Str b = {0};
     str_printf(&b, "# grappo bench\n\n");
@@ -270,6 +320,7 @@ char *bench_markdown(const BenchRun *run) {
                    "%d seed(s); ppo: %d rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided "
                    "t-test on the per-run latencies against the agent's row.\n",
                run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->episodes, run->trials);
+    md_summary(&b, run);
     for (int i = 0; i < run->n_models; i++) md_model(&b, &run->models[i]);
 
     BenchRegression g = bench_regression(run);

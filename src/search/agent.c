@@ -258,7 +258,10 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
         c.exact = exact;
         c.hash = graph_hash(c.g);
         bool dup = false;
-        for (int k = 0; k < n_cand && !dup; k++) dup = cand[k].hash == c.hash && cand[k].g->n_nodes == c.g->n_nodes;
+        for (int k = 0; k < n_cand && !dup; k++) {
+            dup = cand[k].hash == c.hash && cand[k].g->n_nodes == c.g->n_nodes;
+            if (dup && exact) cand[k].exact = true; /* an earlier episode reached the exact one */
+        }
         if (dup) { graph_free(c.g); continue; }
         cand[n_cand++] = c;
     }
