@@ -171,7 +171,8 @@ static int run_method(const BenchSetup *s, const char *method, uint64_t seed, co
            report's accuracy comes from */
         EvalContext ctx = {.original = orig, .inputs = eval, .budget = {0.99, 0.99}, .w = objective_default_weights(),
                            .repeats = 5, .threads = s->threads};
-        SearchOpts so = {.budget = s->budget, .allow_precision = true, .min_gain = 0, .seed = seed};
+        SearchOpts so = {.budget = s->budget, .allow_precision = true, .min_gain = 0, .seed = seed,
+                         .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
         Evaluation ev;
         int rc;
         if (bo) {

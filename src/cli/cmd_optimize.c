@@ -55,7 +55,8 @@ static void help(void) {
            "                  suggests --bo-batch points at a time (default K); rank 0 writes\n"
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
            "greedy, random, ppo (and ppo+bo) spend at most --budget graph evaluations (default 100); they may use\n"
-           "precision rules (after calibration) unless --exact-only or --target tf.\n"
+           "precision rules (after calibration) unless --exact-only or --target tf. On CPUs without bf16\n"
+           "support (below AVX-512) greedy and random do not try bf16_compute: it runs on reference kernels.\n"
            "Calibration: --calibration DIR reads DIR/<input>_<k>.npy (k = 0, 1, ...; '/' and ':' in\n"
            "the input name become '_'), else 8 generated batches; ranges are the 99.99th percentile of\n"
            "|x| (--calib-method percentile, default) or min/max.\n"
@@ -381,7 +382,7 @@ int cmd_optimize(int argc, char **argv) {
         EvalContext ctx = {.original = orig, .inputs = &eval, .budget = budget_acc, .w = objective_default_weights(),
                            .repeats = 5, .threads = (int)threads};
         SearchOpts so = {.budget = (int)budget, .required_flags = required, .allow_precision = precision, .min_gain = 0,
-                         .seed = (uint64_t)seed};
+                         .seed = (uint64_t)seed, .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
         Graph *found = NULL;
         Evaluation ev;
         int src;

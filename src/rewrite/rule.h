@@ -13,6 +13,8 @@
 #define RULE_EXACT 0x1u     /* computes the same function up to float rounding */
 #define RULE_PRECISION 0x2u /* changes numerics on purpose (quantization): accuracy is measured */
 #define RULE_TF 0x4u        /* its output uses only ops stock TensorFlow executes (--target tf) */
+#define RULE_BF16 0x8u      /* computes in bfloat16: pays off only on CPUs with bf16 support (without, the
+                               fast runtime runs those nodes on reference kernels, many times slower) */
 
 #define SITE_MAX_NODES 12
 

@@ -182,6 +182,12 @@ size_t dnn_scratch_bytes(const_dnnl_primitive_desc_t pd) {
     return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
+bool dnn_cpu_has_bf16(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    /* oneDNN runs bf16 convolutions and matmuls from AVX-512 (emulated conversions) up */
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
 bool dnn_cpu_has_vnni(void) {
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     /* ISA values are bit masks that include the lower ISAs' bits */

@@ -62,6 +62,9 @@ int dnn_exec(DnnCtx *ctx, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_
 const char *dnn_impl_name(const_dnnl_primitive_desc_t pd);
 /* true when oneDNN runs u8 x s8 products with VNNI (no 16-bit saturation of pair sums) */
 bool dnn_cpu_has_vnni(void);
+/* true when oneDNN runs bf16 convolutions and matmuls on this CPU (AVX-512 and up); without,
+   bf16 nodes run on reference kernels */
+bool dnn_cpu_has_bf16(void);
 /* bytes of the user-managed scratchpad pd needs */
 size_t dnn_scratch_bytes(const_dnnl_primitive_desc_t pd);
 

@@ -12,7 +12,7 @@ typedef struct Choice { const RuleDef *r; Site s; } Choice;
 static bool rule_allowed(const RuleDef *r, const SearchOpts *o) {
     if ((r->flags & o->required_flags) != o->required_flags) return false;
     if ((r->flags & RULE_PRECISION) && !o->allow_precision) return false;
-    return true;
+    return (r->flags & o->forbidden_flags) == 0;
 }
 
 /* every legal (rule, site) of g; *out grows as needed */

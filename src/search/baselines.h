@@ -13,6 +13,9 @@ typedef struct SearchOpts {
     int budget;              /* graph evaluations */
     unsigned required_flags; /* RULE_TF for --target tf */
     bool allow_precision;    /* precision rules may be used (graph must carry calibration) */
+    unsigned forbidden_flags; /* greedy, random: rules with any of these flags are not tried (RULE_BF16
+                                 on CPUs without bf16: each evaluation of such a graph takes minutes
+                                 on BERT-base and can only be slower) */
     double min_gain;         /* greedy: relative objective improvement to accept (default 0.005) */
     int max_length;          /* random: longest sequence (default 2 x number of sites at start) */
     uint64_t seed;
