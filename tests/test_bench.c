@@ -216,7 +216,25 @@ static void test_end_to_end_resnet8(void **state) {
     assert_non_null(strstr(md, "Machine: "));
     assert_non_null(strstr(md, "(resnet8-pareto.svg)"));
     assert_non_null(strstr(md, "R^2 = "));
-    assert_non_null(strstr(md, "Pareto front (latency, peak memory; fastest first): "));
+    assert_non_null(strstr(md, "Pareto front of the results that keep fidelity (latency, peak memory; fastest first): "));
+    /* --render rebuilds the same report from report.json alone */
+    char *svg0 = slurp("out/resnet8-pareto.svg");
+    assert_non_null(svg0);
+    snprintf(args, sizeof args, "rm %s/out/report.md %s/out/resnet8-pareto.svg", tmp, tmp);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "bench --render %s/out", tmp);
+    assert_int_equal(run_grappo(args), 0);
+    char *md2 = slurp("out/report.md"), *svg2 = slurp("out/resnet8-pareto.svg");
+    assert_non_null(md2);
+    assert_non_null(svg2);
+    assert_string_equal(md, md2);
+    assert_string_equal(svg0, svg2);
+    free(md2);
+    free(svg0);
+    free(svg2);
+    /* not a report: a one-line error */
+    snprintf(args, sizeof args, "bench --render %s/missing-dir", tmp);
+    assert_int_equal(run_grappo(args), 2); /* bad input (no report.json there): exit 2 */
     free(md);
 
     char *js = slurp("out/report.json");

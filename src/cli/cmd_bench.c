@@ -33,6 +33,7 @@ static void help(void) {
     printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo]\n"
            "                    [--repeats N] [--budget N] [--seeds N] [--threads N] [--policy FILE] [--trials N]\n"
            "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
+           "       grappo bench --render DIR\n"
            "\n"
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
            "none = the input graph), then times all of them together: --repeats (default 20) rounds,\n"
@@ -46,7 +47,9 @@ static void help(void) {
            "1..--seeds (default 1), seeds after the first as rows METHOD@seed=S;\n"
            "ppo and each ppo+bo trial roll the policy out --episodes times (default 16);\n"
            "ppo+bo runs --trials BO trials (default 4). Writes DIR/report.md, DIR/report.json and\n"
-           "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n");
+           "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n"
+           "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
+           "measured; for a report whose format changed).\n");
 }
 
 /* progress on stderr: rewritten in place on a terminal, one line each otherwise */
@@ -356,6 +359,34 @@ static void find_curve(BenchRun *run, const char *out_dir) {
     free(data);
 }
 
+/* --render DIR: the report again from DIR/report.json */
+static int render(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    Err err = {0};
+    BenchRun run = {0};
+    int rc = EXIT_OK;
+    char *text = NULL;
+    if (read_file_bytes(path, &data, &len, &err)) goto fail;
+    if (!(text = malloc(len + 1))) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
+    memcpy(text, data, len);
+    text[len] = 0;
+    if (bench_run_from_json(text, &run, &err)) { err_prefix(&err, "%s", path); goto fail; }
+    find_curve(&run, dir);
+    if (bench_write(&run, dir, &err)) goto fail;
+    printf("wrote %s/report.md, %s/report.json and %d Pareto plot(s) from %s\n", dir, dir, run.n_models, path);
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    bench_run_free(&run);
+    free(text);
+    free(data);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     Args a = {argc, argv, 1, "bench"};
     const char *models[MAX_MODELS], *v, *methods_arg = "none,grappler,grappler+int8,greedy,random,ppo,ppo+bo";
@@ -370,6 +401,7 @@ int cmd_bench(int argc, char **argv) {
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "--methods", &methods_arg, &bad)) {}
+        else if (arg_opt(&a, "--render", &v, &bad)) { if (bad) return EXIT_USAGE; return render(v); }
         else if (arg_opt(&a, "--out", &out_dir, &bad) || arg_opt(&a, "-o", &out_dir, &bad)) {}
         else if (arg_opt(&a, "--policy", &policy_path, &bad)) {}
         else if (arg_opt(&a, "--cost-cache", &cost_cache, &bad)) {}

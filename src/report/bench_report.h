@@ -97,4 +97,9 @@ char *bench_json(const BenchRun *r);
    dir must exist) */
 int bench_write(const BenchRun *r, const char *dir, Err *err);
 
+/* A run read back from the text of its report.json (bench_load.c): everything the report
+   shows, the latency summaries recomputed from the samples (curve_svg is left empty). On error
+   *run is empty. bench_run_free releases it. */
+int bench_run_from_json(const char *text, BenchRun *run, Err *err);
+
 #endif
