@@ -229,6 +229,7 @@ int cmd_optimize(int argc, char **argv) {
     AgentStats astats = {0};
     long long trials = 12, bo_batch = 0;
     Dist *dist = NULL;
+    bool root = true; /* rank 0 (or the only process): measures, prints and writes */
     const char *objective_name = "latency";
     double memory_budget = 0, latency_budget = 0;
     BoAgentTrial *bo_table = NULL;
@@ -341,7 +342,7 @@ int cmd_optimize(int argc, char **argv) {
         goto fail;
     }
     if (world > 0 && dist_compiled() && !(dist = dist_init(&err))) goto fail;
-    bool root = dist_rank(dist) == 0; /* measures, prints and writes */
+    root = dist_rank(dist) == 0;
 
     t_start = cli_now_ms();
     if (is_ppo) {
@@ -417,7 +418,12 @@ int cmd_optimize(int argc, char **argv) {
         graph_free(cand);
         cand = found;
         evaluations = ctx.evaluations;
-        if (!root) goto done; /* rank 0 measures, writes and reports the kept graph */
+        /* rank 0 measures, writes and reports the kept graph; the others wait asleep rather
+           than spinning in MPI_Finalize next to its timing runs */
+        if (!root) {
+            if (dist_idle_barrier(dist, &err)) goto fail;
+            goto done;
+        }
     } else if (is_list) {
         if (pipeline_fixed_point(rule_names, n_rule_names, cand, required, 8, &log, &err)) goto fail;
     } else if (pipeline_run(pipeline, cand, required, &log, &err)) {
@@ -559,6 +565,11 @@ fail:
     /* the other ranks would wait forever in the next collective */
     if (dist_size(dist) > 1) dist_abort(dist, rc);
 done:
+    /* rank 0, done: release the ranks sleeping in the barrier (they reach here with rc 0) */
+    if (dist && root && rc == EXIT_OK) {
+        Err e2 = {0};
+        if (dist_idle_barrier(dist, &e2)) rc = cli_fail(&e2);
+    }
     dist_finalize(dist);
     free(bo_table);
     policy_free(policy);

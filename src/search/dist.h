@@ -41,6 +41,10 @@ int dist_bcast_int(Dist *d, int *value, Err *err);
    the others receive a malloc'd copy in *data (caller frees; NULL when *len is 0). Carried in
    pieces of at most 1 GiB. */
 int dist_bcast_bytes(Dist *d, int root, uint8_t **data, size_t *len, Err *err);
+/* A barrier that waits by sleeping (MPI_Ibarrier polled every millisecond), not by Open MPI's
+   busy-polling: ranks that are done call it while rank 0 still measures latencies, next to
+   which they should not spin (collective). */
+int dist_idle_barrier(Dist *d, Err *err);
 /* ends every rank (after an error on one rank, the others would wait forever in a collective) */
 void dist_abort(Dist *d, int code);
 /* MPI_Finalize and free; NULL is fine */
