@@ -181,15 +181,7 @@ static int run_grappo(const char *args) {
 static char *slurp(const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", tmp, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s) s[fread(s, 1, (size_t)n, f)] = 0;
-    fclose(f);
-    return s;
+    return tu_read_text(path);
 }
 
 static double num_of(const cJSON *o, const char *key) {

@@ -4,6 +4,7 @@
  * rescaled Branin, a constrained problem with a known constrained optimum) against random
  * search, batches (kriging believer), and search_ppo_bo on ResNet-8, alone and as two ranks
  * (threads joined by an all-gather, the contract MPI ranks follow) sharing batches of trials. */
+#include "testranks.h"
 #include "testrules.h"
 
 #include <gsl/gsl_linalg.h>
@@ -491,14 +492,9 @@ static void test_search_ppo_bo(void **s) {
 
 /* ---- trials spread over ranks: two threads as processes ---- */
 
-typedef struct BoShared {
-    pthread_barrier_t bar;
-    const void *send[2];
-} BoShared;
-
 #define RANK_TRIALS 5
 typedef struct BoRank {
-    BoShared *sh;
+    ThreadRank tr;
     PpoComm comm;
     BoAgentTrial table[RANK_TRIALS];
     Graph *best;
@@ -507,16 +503,6 @@ typedef struct BoRank {
     int best_trial, rc;
     char msg[256];
 } BoRank;
-
-static int bo_thread_allgather(void *ctx, const void *send, void *recv, size_t bytes, Err *err) {
-    (void)err;
-    BoRank *r = ctx;
-    r->sh->send[r->comm.rank] = send;
-    pthread_barrier_wait(&r->sh->bar);
-    for (int i = 0; i < r->comm.size; i++) memcpy((char *)recv + (size_t)i * bytes, r->sh->send[i], bytes);
-    pthread_barrier_wait(&r->sh->bar);
-    return 0;
-}
 
 /* everything a rank owns (graphs share tensors by unsynchronized reference counts: one copy
    per thread, as processes would have) */
@@ -555,18 +541,17 @@ out:
    trial holds its graph; both agree on the kept trial, its measurement and its rewrite log. */
 static void test_search_ppo_bo_ranks(void **s) {
     (void)s;
-    BoShared sh;
-    assert_int_equal(pthread_barrier_init(&sh.bar, NULL, 2), 0);
+    ThreadGroup group;
+    assert_int_equal(thread_group_init(&group, 2), 0);
     static BoRank ranks[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
         memset(&ranks[i], 0, sizeof ranks[i]);
-        ranks[i].sh = &sh;
-        ranks[i].comm = (PpoComm){.rank = i, .size = 2, .allgather = bo_thread_allgather, .ctx = &ranks[i]};
+        ranks[i].comm = thread_comm(&group, i, &ranks[i].tr);
     }
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, bo_rank_main, &ranks[i]), 0);
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
-    pthread_barrier_destroy(&sh.bar);
+    thread_group_destroy(&group);
     for (int i = 0; i < 2; i++)
         if (ranks[i].rc) { print_error("rank %d: %s\n", i, ranks[i].msg); fail(); }
     const BoRank *a = &ranks[0], *b = &ranks[1];

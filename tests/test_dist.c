@@ -7,6 +7,7 @@
  * stream's RNG (version 2) and still read version 1. Then, when mpirun is installed,
  * `mpirun -np 2 grappo train` against `grappo train --virtual-ranks 2`, and --resume under
  * mpirun, and `mpirun -np 2 grappo optimize --search ppo+bo` spreading BO trials over ranks. */
+#include "testranks.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -213,13 +214,8 @@ static void test_update_schedule(void **s) {
 
 /* ---- threads as ranks: the PpoComm contract ---- */
 
-typedef struct Shared {
-    pthread_barrier_t bar;
-    const void *send[2];
-} Shared;
-
 typedef struct Rank {
-    Shared *sh;
+    ThreadRank tr;
     PpoComm comm;
     PpoConfig cfg;
     int iterations;
@@ -227,18 +223,6 @@ typedef struct Rank {
     PpoIterStats last;
     int rc;
 } Rank;
-
-/* every rank posts its buffer, all copy every rank's in rank order, and nobody returns (and
-   reuses its buffer) before all have copied */
-static int thread_allgather(void *ctx, const void *send, void *recv, size_t bytes, Err *err) {
-    (void)err;
-    Rank *r = ctx;
-    r->sh->send[r->comm.rank] = send;
-    pthread_barrier_wait(&r->sh->bar);
-    for (int i = 0; i < r->comm.size; i++) memcpy((char *)recv + (size_t)i * bytes, r->sh->send[i], bytes);
-    pthread_barrier_wait(&r->sh->bar);
-    return 0;
-}
 
 static void *rank_main(void *arg) {
     Rank *r = arg;
@@ -255,18 +239,18 @@ static void *rank_main(void *arg) {
 static void test_threads_as_ranks(void **s) {
     (void)s;
     enum { ITERS = 2 };
-    Shared sh;
-    assert_int_equal(pthread_barrier_init(&sh.bar, NULL, 2), 0);
+    ThreadGroup group;
+    assert_int_equal(thread_group_init(&group, 2), 0);
     Rank ranks[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
-        ranks[i] = (Rank){.sh = &sh, .iterations = ITERS, .cfg = small_config()};
-        ranks[i].comm = (PpoComm){.rank = i, .size = 2, .allgather = thread_allgather, .ctx = &ranks[i]};
+        ranks[i] = (Rank){.iterations = ITERS, .cfg = small_config()};
+        ranks[i].comm = thread_comm(&group, i, &ranks[i].tr);
         ranks[i].cfg.comm = &ranks[i].comm;
     }
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, rank_main, &ranks[i]), 0);
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
-    pthread_barrier_destroy(&sh.bar);
+    thread_group_destroy(&group);
     assert_int_equal(ranks[0].rc, 0);
     assert_int_equal(ranks[1].rc, 0);
 
@@ -538,13 +522,10 @@ static void test_mpirun_bo_trials(void **s) {
     char path[600];
     Err e = {0};
     snprintf(path, sizeof path, "%s/r.json", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static char js[1 << 16];
-    size_t n = fread(js, 1, sizeof js - 1, f);
-    js[n] = 0;
-    fclose(f);
+    char *js = tu_read_text(path);
+    assert_non_null(js);
     cJSON *o = cJSON_Parse(js);
+    free(js);
     assert_non_null(o);
     cJSON *trials = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "bayesian_optimization"), "trials");
     assert_int_equal(cJSON_GetArraySize(trials), 3);
@@ -560,12 +541,10 @@ static void test_mpirun_bo_trials(void **s) {
              mpirun, bin, dir, dir, dir);
     assert_int_equal(run_capture(cmd, out, sizeof out), 0);
     snprintf(path, sizeof path, "%s/one.json", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(js, 1, sizeof js - 1, f);
-    js[n] = 0;
-    fclose(f);
+    js = tu_read_text(path);
+    assert_non_null(js);
     o = cJSON_Parse(js);
+    free(js);
     assert_non_null(o);
     cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "bayesian_optimization"), "trials"), 0);
     assert_int_equal((int)cJSON_GetObjectItem(t0, "rank")->valuedouble, 1);

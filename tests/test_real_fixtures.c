@@ -12,24 +12,11 @@
 
 #define DIR "tests/fixtures/real/"
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static void check_model(const char *model) {
     char path[512];
     Err e = {0};
     snprintf(path, sizeof path, DIR "%s/manifest.json", model);
-    char *text = read_text(path);
+    char *text = tu_read_text(path);
     assert_non_null(text);
     cJSON *m = cJSON_Parse(text);
     free(text);

@@ -1,4 +1,5 @@
-/* testutil.h - shared helpers for the cmocka suites: building tiny graphs, comparing tensors. */
+/* testutil.h - shared helpers for the cmocka suites: building tiny graphs, comparing tensors,
+ * reading a file's text. */
 #ifndef GRAPPO_TESTUTIL_H
 #define GRAPPO_TESTUTIL_H
 
@@ -8,11 +9,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "graph/graph.h"
+#include "io/atomic_file.h"
 #include "util/err.h"
+
+/* a whole file as a NUL-terminated string (malloc'd, caller frees), NULL when it cannot be read */
+static inline char *tu_read_text(const char *path) {
+    uint8_t *data = NULL;
+    size_t len = 0;
+    Err e = {0};
+    if (read_file_bytes(path, &data, &len, &e)) return NULL;
+    char *s = realloc(data, len + 1);
+    if (!s) { free(data); return NULL; }
+    s[len] = 0;
+    return s;
+}
 
 /* fails the test with err's message when cond is non-zero */
 #define CHECK_OK(expr, err)                                                         \

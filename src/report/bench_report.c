@@ -5,12 +5,12 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../io/atomic_file.h"
+#include "../util/strbuf.h"
 #include "svg.h"
 
 const char *const bench_families[BENCH_N_FAMILIES] = {"fuse", "fold", "quantize", "layout", "simplify"};
@@ -159,35 +159,6 @@ done:
     return g;
 }
 
-/* ---- a growing string ---- */
-
-typedef struct Str { char *s; size_t len, cap; bool oom; } Str;
-
-static void str_printf(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void str_printf(Str *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { b->oom = true; return; }
-        if (b->s && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap <= b->len + (size_t)n) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = true; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-static char *str_finish(Str *b) {
-    if (b->oom) { free(b->s); return NULL; }
-    if (!b->s) str_printf(b, "%s", "");
-    return b->oom ? NULL : b->s;
-}
-
 /* "-" for NaN so tables never show "nan" */
 static const char *num(char *buf, size_t cap, const char *fmt, double v) {
     if (!isfinite(v)) snprintf(buf, cap, "-");
@@ -207,35 +178,35 @@ static const char *pval(char *buf, size_t cap, double p) {
 /* fidelity to the unrewritten graph: top-1 agreement (when defined) and worst cosine >= 0.99 */
 static bool faithful(const BenchResult *r) { return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99); }
 
-static void md_model(Str *b, const BenchModel *m) {
-    str_printf(b, "\n## %s\n\n", m->label);
-    str_printf(b, "`%s`", m->name);
-    if (m->error[0]) { str_printf(b, ": **failed**: %s\n", m->error); return; }
+static void md_model(StrBuf *b, const BenchModel *m) {
+    strbuf_printf(b, "\n## %s\n\n", m->label);
+    strbuf_printf(b, "`%s`", m->name);
+    if (m->error[0]) { strbuf_printf(b, ": **failed**: %s\n", m->error); return; }
     const BenchResult *ref = bench_reference(m);
-    str_printf(b, " - latency vs memory: [%s-pareto.svg](%s-pareto.svg)\n\n", m->label, m->label);
-    str_printf(b, "| method | latency ms (median) | 95%% CI of median | min | max | speedup | peak memory | memory reduction |"
+    strbuf_printf(b, " - latency vs memory: [%s-pareto.svg](%s-pareto.svg)\n\n", m->label, m->label);
+    strbuf_printf(b, "| method | latency ms (median) | 95%% CI of median | min | max | speedup | peak memory | memory reduction |"
                   " top-1 agreement | min cosine | rel L2 | optimize s | rewrites | fuse | fold | quantize | layout | simplify |"
                   " %s%s%s |\n",
                ref ? "p (Welch vs " : "p (Welch: no ppo row", ref ? ref->method : "", ref ? ")" : ")");
-    str_printf(b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    strbuf_printf(b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
         if (!r->ok) continue;
         char c[10][48];
-        str_printf(b, "| %s%s | %.3f | [%s, %s] | %.3f | %.3f | %s | %s | %s | %s | %.6f | %s | %s | %d |", r->method,
+        strbuf_printf(b, "| %s%s | %.3f | [%s, %s] | %.3f | %.3f | %s | %s | %s | %s | %.6f | %s | %s | %d |", r->method,
                    r->note[0] ? " *" : "", r->ms.median, num(c[0], 48, "%.3f", r->ms.med_lo),
                    num(c[1], 48, "%.3f", r->ms.med_hi), r->ms.min, r->ms.max, num(c[2], 48, "%.2fx", bench_speedup(m, r)),
                    mib(c[3], 48, r->peak_bytes), num(c[4], 48, "%.1f%%", 100 * bench_memory_reduction(m, r)),
                    r->top1 >= 0 ? num(c[5], 48, "%.2f%%", 100 * r->top1) : "-", r->min_cosine, num(c[6], 48, "%.3g", r->max_rel_l2),
                    num(c[8], 48, "%.3g", r->optimize_s), r->rewrites);
-        for (int f = 0; f < BENCH_N_FAMILIES; f++) str_printf(b, " %d |", r->family[f]);
-        str_printf(b, " %s |\n", pval(c[7], 48, bench_welch_p(m, r)));
+        for (int f = 0; f < BENCH_N_FAMILIES; f++) strbuf_printf(b, " %d |", r->family[f]);
+        strbuf_printf(b, " %s |\n", pval(c[7], 48, bench_welch_p(m, r)));
     }
     /* notes (marked * in the table) and skipped methods, one line each */
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
-        if (r->ok && r->note[0]) str_printf(b, "\n- *%s: %s", r->method, r->note);
-        if (!r->ok) str_printf(b, "\n- **%s skipped**: %s", r->method, r->error);
+        if (r->ok && r->note[0]) strbuf_printf(b, "\n- *%s: %s", r->method, r->note);
+        if (!r->ok) strbuf_printf(b, "\n- **%s skipped**: %s", r->method, r->error);
     }
     /* the non-dominated methods in (latency, memory), as drawn in the plot */
     double *x = malloc(sizeof *x * (size_t)(m->n_results ? m->n_results : 1) * 2);
@@ -248,17 +219,17 @@ static void md_model(Str *b, const BenchModel *m) {
             y[k] = in ? m->results[k].peak_bytes : NAN;
         }
         int nf = bench_pareto_front(x, y, m->n_results, front);
-        str_printf(b, "\n\nPareto front of the results that keep fidelity (latency, peak memory; fastest first):");
-        for (int j = 0; j < nf; j++) str_printf(b, "%s %s", j ? "," : "", m->results[front[j]].method);
+        strbuf_printf(b, "\n\nPareto front of the results that keep fidelity (latency, peak memory; fastest first):");
+        for (int j = 0; j < nf; j++) strbuf_printf(b, "%s %s", j ? "," : "", m->results[front[j]].method);
     } else {
         b->oom = true;
     }
     free(x);
     free(front);
-    str_printf(b, "\n\nRewrites applied:\n\n");
+    strbuf_printf(b, "\n\nRewrites applied:\n\n");
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
-        if (r->ok) str_printf(b, "- %s (%d): %s\n", r->method, r->rewrites, r->rules[0] ? r->rules : "none");
+        if (r->ok) strbuf_printf(b, "- %s (%d): %s\n", r->method, r->rewrites, r->rules[0] ? r->rules : "none");
     }
 }
 
@@ -266,7 +237,7 @@ static void md_model(Str *b, const BenchModel *m) {
    keeps fidelity (top-1 agreement and cosine >= 0.99) in bold, results outside it marked. Methods
    in the order of the first model that has them; seeded rows (METHOD@seed=S) are left to the
    model sections. */
-static void md_summary(Str *b, const BenchRun *run) {
+static void md_summary(StrBuf *b, const BenchRun *run) {
     const char *cols[32];
     int nc = 0;
     for (int i = 0; i < run->n_models; i++)
@@ -277,21 +248,21 @@ static void md_summary(Str *b, const BenchRun *run) {
             if (!seen) cols[nc++] = mname;
         }
     if (!nc) return;
-    str_printf(b, "\n## Summary\n\nSpeedup over the unrewritten graph (ratio of medians from the same loop) and, in "
+    strbuf_printf(b, "\n## Summary\n\nSpeedup over the unrewritten graph (ratio of medians from the same loop) and, in "
                   "parentheses, the peak-memory reduction. **Bold**: the fastest result per model that keeps fidelity "
                   "(top-1 agreement and worst cosine >= 0.99); a dagger marks results that do not; *input*: the method "
                   "applied no rewrite (it returned the unrewritten graph, whose ratio to `none` is noise). Details per "
                   "model below.\n\n| model |");
-    for (int c = 0; c < nc; c++) str_printf(b, " %s |", cols[c]);
-    str_printf(b, "\n|---|");
-    for (int c = 0; c < nc; c++) str_printf(b, "---|");
-    str_printf(b, "\n");
+    for (int c = 0; c < nc; c++) strbuf_printf(b, " %s |", cols[c]);
+    strbuf_printf(b, "\n|---|");
+    for (int c = 0; c < nc; c++) strbuf_printf(b, "---|");
+    strbuf_printf(b, "\n");
     for (int i = 0; i < run->n_models; i++) {
         const BenchModel *m = &run->models[i];
-        str_printf(b, "| %s |", m->label);
+        strbuf_printf(b, "| %s |", m->label);
         if (m->error[0]) {
-            for (int c = 0; c < nc; c++) str_printf(b, " %s |", c ? "" : "failed");
-            str_printf(b, "\n");
+            for (int c = 0; c < nc; c++) strbuf_printf(b, " %s |", c ? "" : "failed");
+            strbuf_printf(b, "\n");
             continue;
         }
         const BenchResult *best = NULL;
@@ -304,21 +275,21 @@ static void md_summary(Str *b, const BenchRun *run) {
             const BenchResult *r = NULL;
             for (int k = 0; k < m->n_results && !r; k++)
                 if (!strcmp(m->results[k].method, cols[c])) r = &m->results[k];
-            if (!r || !r->ok) { str_printf(b, " %s |", r ? "skipped" : "-"); continue; }
-            if (r->rewrites == 0 && strcmp(r->method, "none")) { str_printf(b, " *input* |"); continue; }
-            str_printf(b, " %s%.2fx (%.0f%%)%s%s |", r == best ? "**" : "", bench_speedup(m, r), 100 * bench_memory_reduction(m, r),
+            if (!r || !r->ok) { strbuf_printf(b, " %s |", r ? "skipped" : "-"); continue; }
+            if (r->rewrites == 0 && strcmp(r->method, "none")) { strbuf_printf(b, " *input* |"); continue; }
+            strbuf_printf(b, " %s%.2fx (%.0f%%)%s%s |", r == best ? "**" : "", bench_speedup(m, r), 100 * bench_memory_reduction(m, r),
                        r == best ? "**" : "", faithful(r) ? "" : " †");
         }
-        str_printf(b, "\n");
+        strbuf_printf(b, "\n");
     }
 }
 
 char *bench_markdown(const BenchRun *run) {
-    Str b = {0};
-    str_printf(&b, "# grappo bench\n\n");
-    str_printf(&b, "Machine: %s, %d cores; %s%d threads; %s.\n\n", run->cpu, run->cores, run->threads ? "" : "all ",
+    StrBuf b = {0};
+    strbuf_printf(&b, "# grappo bench\n\n");
+    strbuf_printf(&b, "Machine: %s, %d cores; %s%d threads; %s.\n\n", run->cpu, run->cores, run->threads ? "" : "all ",
                run->threads ? run->threads : run->cores, run->date);
-    str_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
+    strbuf_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
                    "warm-up each (median, its distribution-free 95%% CI from order statistics, min, max, in ms); speedup and memory reduction against "
                    "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Accuracy: "
                    "fidelity to the unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, "
@@ -329,26 +300,26 @@ char *bench_markdown(const BenchRun *run) {
     for (int i = 0; i < run->n_models; i++) md_model(&b, &run->models[i]);
 
     BenchRegression g = bench_regression(run);
-    str_printf(&b, "\n## Which rewrites go with speed\n\n");
-    str_printf(&b, "Least squares over every measured (model, method): ln(speedup) = b0 + sum over families of "
+    strbuf_printf(&b, "\n## Which rewrites go with speed\n\n");
+    strbuf_printf(&b, "Least squares over every measured (model, method): ln(speedup) = b0 + sum over families of "
                    "b_f x (rewrites of family f). Descriptive, not causal: methods that apply many rewrites of one "
                    "family also apply others, and models differ in how much there is to gain.\n\n");
-    if (!g.ok) str_printf(&b, "Not enough results for a fit (%d).\n", g.n);
+    if (!g.ok) strbuf_printf(&b, "Not enough results for a fit (%d).\n", g.n);
     else {
         char c1[48], c2[48];
-        str_printf(&b, "| term | coefficient | standard error |\n|---|---|---|\n");
-        str_printf(&b, "| intercept | %s | %s |\n", num(c1, 48, "%.4f", g.intercept), num(c2, 48, "%.4f", g.intercept_se));
+        strbuf_printf(&b, "| term | coefficient | standard error |\n|---|---|---|\n");
+        strbuf_printf(&b, "| intercept | %s | %s |\n", num(c1, 48, "%.4f", g.intercept), num(c2, 48, "%.4f", g.intercept_se));
         for (int f = 0; f < BENCH_N_FAMILIES; f++) {
-            if (g.used[f]) str_printf(&b, "| %s | %s | %s |\n", bench_families[f], num(c1, 48, "%.4f", g.coef[f]), num(c2, 48, "%.4f", g.se[f]));
-            else str_printf(&b, "| %s | (never applied) | - |\n", bench_families[f]);
+            if (g.used[f]) strbuf_printf(&b, "| %s | %s | %s |\n", bench_families[f], num(c1, 48, "%.4f", g.coef[f]), num(c2, 48, "%.4f", g.se[f]));
+            else strbuf_printf(&b, "| %s | (never applied) | - |\n", bench_families[f]);
         }
-        str_printf(&b, "\nR^2 = %s over n = %d results.\n", num(c1, 48, "%.4f", g.r2), g.n);
+        strbuf_printf(&b, "\nR^2 = %s over n = %d results.\n", num(c1, 48, "%.4f", g.r2), g.n);
     }
-    str_printf(&b, "\n## Training\n\n");
-    if (run->curve_svg[0]) str_printf(&b, "Learning curve of the shipped policy: [%s](%s)\n", run->curve_svg, run->curve_svg);
-    else str_printf(&b, "No learning curve found (make policy writes one).\n");
-    str_printf(&b, "\n");
-    return str_finish(&b);
+    strbuf_printf(&b, "\n## Training\n\n");
+    if (run->curve_svg[0]) strbuf_printf(&b, "Learning curve of the shipped policy: [%s](%s)\n", run->curve_svg, run->curve_svg);
+    else strbuf_printf(&b, "No learning curve found (make policy writes one).\n");
+    strbuf_printf(&b, "\n");
+    return strbuf_finish(&b);
 }
 
 static void json_num(cJSON *o, const char *key, double v) {

@@ -4,45 +4,22 @@
 #include "svg.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../io/atomic_file.h"
+#include "../util/strbuf.h"
 
-/* ---- a growing string ---- */
-
-typedef struct Buf { char *s; size_t len, cap; bool oom; } Buf;
-
-static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(Buf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) { b->oom = true; return; }
-        if (b->s && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap <= b->len + (size_t)n) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = true; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-static void buf_text(Buf *b, const char *t) {
+static void buf_text(StrBuf *b, const char *t) {
     for (; t && *t; t++) {
         switch (*t) {
-        case '<': buf_printf(b, "&lt;"); break;
-        case '>': buf_printf(b, "&gt;"); break;
-        case '&': buf_printf(b, "&amp;"); break;
-        case '"': buf_printf(b, "&quot;"); break;
-        default: buf_printf(b, "%c", *t);
+        case '<': strbuf_printf(b, "&lt;"); break;
+        case '>': strbuf_printf(b, "&gt;"); break;
+        case '&': strbuf_printf(b, "&amp;"); break;
+        case '"': strbuf_printf(b, "&quot;"); break;
+        default: strbuf_printf(b, "%c", *t);
         }
     }
 }
@@ -106,58 +83,58 @@ char *svg_render(const SvgPlot *p, Err *err) {
 #define PX(v) (ml + ((v) - x0) / (x1 - x0) * pw)
 #define PY(v) (mt + ph - ((v) - y0) / (y1 - y0) * ph)
 
-    Buf b = {0};
-    buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    StrBuf b = {0};
+    strbuf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                    "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-    buf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-    buf_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2.0);
+    strbuf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+    strbuf_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2.0);
     buf_text(&b, p->title);
-    buf_printf(&b, "</text>\n");
+    strbuf_printf(&b, "</text>\n");
 
     /* grid and ticks */
-    buf_printf(&b, "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
-    for (int i = 0; i < nxt; i++) buf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", PX(xt[i]), mt, PX(xt[i]), mt + ph);
-    for (int i = 0; i < nyt; i++) buf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", ml, PY(yt[i]), ml + pw, PY(yt[i]));
-    buf_printf(&b, "</g>\n");
-    buf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" stroke=\"black\"/>\n", ml, mt, pw, ph);
+    strbuf_printf(&b, "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n");
+    for (int i = 0; i < nxt; i++) strbuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", PX(xt[i]), mt, PX(xt[i]), mt + ph);
+    for (int i = 0; i < nyt; i++) strbuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", ml, PY(yt[i]), ml + pw, PY(yt[i]));
+    strbuf_printf(&b, "</g>\n");
+    strbuf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"none\" stroke=\"black\"/>\n", ml, mt, pw, ph);
     char lab[64];
     for (int i = 0; i < nxt; i++) {
         tick_label(lab, sizeof lab, xt[i], xstep);
-        buf_printf(&b, "<text class=\"xtick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", PX(xt[i]), mt + ph + 16, lab);
+        strbuf_printf(&b, "<text class=\"xtick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", PX(xt[i]), mt + ph + 16, lab);
     }
     for (int i = 0; i < nyt; i++) {
         tick_label(lab, sizeof lab, yt[i], ystep);
-        buf_printf(&b, "<text class=\"ytick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", ml - 6, PY(yt[i]) + 4, lab);
+        strbuf_printf(&b, "<text class=\"ytick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\">%s</text>\n", ml - 6, PY(yt[i]) + 4, lab);
     }
-    buf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", ml + pw / 2, (double)H - 12);
+    strbuf_printf(&b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", ml + pw / 2, (double)H - 12);
     buf_text(&b, p->xlabel);
-    buf_printf(&b, "</text>\n<text x=\"16\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 16 %.2f)\">",
+    strbuf_printf(&b, "</text>\n<text x=\"16\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 16 %.2f)\">",
                mt + ph / 2, mt + ph / 2);
     buf_text(&b, p->ylabel);
-    buf_printf(&b, "</text>\n");
+    strbuf_printf(&b, "</text>\n");
 
     /* series: a line is one path whose segments restart ("M") after a skipped point */
     for (int s = 0; s < p->n_series; s++) {
         const SvgSeries *se = &p->series[s];
         const char *col = se->color ? se->color : PALETTE[s % 6];
         if (se->kind == SVG_LINE) {
-            buf_printf(&b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" d=\"", col);
+            strbuf_printf(&b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" d=\"", col);
             bool pen_down = false;
             for (int i = 0; i < se->n; i++) {
                 double x = series_x(se, i), y = se->y[i];
                 if (!isfinite(x) || !isfinite(y)) { pen_down = false; continue; }
-                buf_printf(&b, "%s%.2f %.2f ", pen_down ? "L" : "M", PX(x), PY(y));
+                strbuf_printf(&b, "%s%.2f %.2f ", pen_down ? "L" : "M", PX(x), PY(y));
                 pen_down = true;
             }
-            buf_printf(&b, "\"/>\n");
+            strbuf_printf(&b, "\"/>\n");
         } else {
-            buf_printf(&b, "<g class=\"series\" fill=\"%s\">\n", col);
+            strbuf_printf(&b, "<g class=\"series\" fill=\"%s\">\n", col);
             for (int i = 0; i < se->n; i++) {
                 double x = series_x(se, i), y = se->y[i];
                 if (!isfinite(x) || !isfinite(y)) continue;
-                buf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"/>\n", PX(x), PY(y));
+                strbuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"/>\n", PX(x), PY(y));
             }
-            buf_printf(&b, "</g>\n");
+            strbuf_printf(&b, "</g>\n");
         }
     }
 
@@ -165,7 +142,7 @@ char *svg_render(const SvgPlot *p, Err *err) {
     int entries = 0, entry = 0;
     for (int s = 0; s < p->n_series; s++) entries += p->series[s].name && p->series[s].name[0];
     if (entries)
-        buf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"156\" height=\"%d\" fill=\"white\" fill-opacity=\"0.8\" "
+        strbuf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"156\" height=\"%d\" fill=\"white\" fill-opacity=\"0.8\" "
                        "stroke=\"#c0c0c0\"/>\n", ml + pw - 156, mt + 4, 16 * entries + 6);
     for (int s = 0; s < p->n_series; s++) {
         const SvgSeries *se = &p->series[s];
@@ -173,23 +150,20 @@ char *svg_render(const SvgPlot *p, Err *err) {
         const char *col = se->color ? se->color : PALETTE[s % 6];
         double lx = ml + pw - 150, ly = mt + 14 + 16 * entry++;
         if (se->kind == SVG_LINE)
-            buf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>\n", lx,
+            strbuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>\n", lx,
                        ly - 4, lx + 20, ly - 4, col);
         else
-            buf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", lx + 10, ly - 4, col);
-        buf_printf(&b, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", lx + 26, ly);
+            strbuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", lx + 10, ly - 4, col);
+        strbuf_printf(&b, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", lx + 26, ly);
         buf_text(&b, se->name);
-        buf_printf(&b, "</text>\n");
+        strbuf_printf(&b, "</text>\n");
     }
-    buf_printf(&b, "</svg>\n");
+    strbuf_printf(&b, "</svg>\n");
 #undef PX
 #undef PY
-    if (b.oom) {
-        free(b.s);
-        err_set(err, ERR_RUNTIME, "svg: out of memory");
-        return NULL;
-    }
-    return b.s;
+    char *out = strbuf_finish(&b);
+    if (!out) err_set(err, ERR_RUNTIME, "svg: out of memory");
+    return out;
 }
 
 int svg_write(const SvgPlot *plot, const char *path, Err *err) {
