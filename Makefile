@@ -1,7 +1,8 @@
 # grappo - build, test, demo. Plain make; every dependency is a Debian package (see `deps`).
 #
 #   make            build/grappo and build/libgrappo.a
-#   make test       build and run the cmocka suites
+#   make test       build and run the cmocka suites, then the Python harnesses (make test-tf)
+#   make venv       the pinned Python virtual environment (.venv; requirements/*.txt)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make demo       install deps, build, write ResNet-50, inspect and run it
 #   make fuzz       run the libFuzzer targets for a bounded time (clang)
@@ -49,7 +50,7 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-asan demo deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
+.PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -82,8 +83,9 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgrappo.a
 # test and test-asan check the packages first (quiet when present), then build in a fresh
 # make so pkg-config flags are read after the packages exist. Each suite prints cmocka's
 # summary; the last line is the total over all suites.
-test: deps
+test: deps venv
 	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory test-tf
 
 test-run: $(TEST_BIN) $(BUILD)/grappo
 	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN)
@@ -91,6 +93,22 @@ test-run: $(TEST_BIN) $(BUILD)/grappo
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" test-run
+
+# The Python virtual environment for the harnesses (tests/tf: TensorFlow as oracle). Pinned
+# requirements in requirements/*.txt; rebuilt when they change. grappo itself never needs it.
+VENV    ?= .venv
+PYTHON  ?= python3
+VENV_REQ := $(sort $(wildcard requirements/*.txt))
+venv: $(VENV)/.installed
+tf-deps: venv
+$(VENV)/.installed: $(VENV_REQ)
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV) || { echo "venv: $(PYTHON) -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(foreach r,$(VENV_REQ),-r $(r))
+	@touch $@
+
+# make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
+test-tf: venv $(BUILD)/grappo
+	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) $(VENV)/bin/python -m pytest -q tests/tf; fi
 
 # deps first, then a fresh make: flags from pkg-config are read when make starts, so the
 # build must start after the packages exist
