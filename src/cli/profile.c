@@ -58,7 +58,7 @@ void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_s
         printf("\nplan: %d steps (%d oneDNN, %d reference, %d views), %d nodes folded to constants, %d in place\n", info.steps,
                info.fast_steps, info.ref_steps, info.view_steps, info.folded_nodes, info.inplace_steps);
         printf("arena: %s chosen: greedy-by-size %s, first-fit %s, lower bound %s\n", memplan_algo_name(info.algo),
-               fmt_bytes((double)info.arena_greedy, a, sizeof a), fmt_bytes((double)info.arena_first_fit, b, sizeof b),
+               info.arena_greedy == (size_t)-1 ? "not run (too many tensors)" : fmt_bytes((double)info.arena_greedy, a, sizeof a), fmt_bytes((double)info.arena_first_fit, b, sizeof b),
                fmt_bytes((double)info.arena_lower_bound, c, sizeof c));
         printf("primitive cache: %d distinct primitives, %d reuses\n", info.cache_misses, info.cache_hits);
     }

@@ -20,9 +20,21 @@ typedef enum MemPlanAlgo {
     MEMPLAN_FIRST_FIT,
 } MemPlanAlgo;
 
+/* Greedy by size costs O(n^2 log n); above this many tensors only first fit (O(n log n)) runs. */
+#define MEMPLAN_GREEDY_MAX 2048
+
+typedef struct MemPlanInfo {
+    MemPlanAlgo chosen;
+    size_t greedy;    /* arena of greedy by size, (size_t)-1 when not run (n > MEMPLAN_GREEDY_MAX) */
+    size_t first_fit; /* arena of first fit */
+} MemPlanInfo;
+
 /* Fills offsets[0..n) and returns the arena size, or (size_t)-1 when out of memory. */
 size_t memplan_assign(const MemReq *reqs, int n, MemPlanAlgo algo, size_t *offsets);
-/* Runs both algorithms, keeps the smaller arena (ties: greedy by size); *chosen says which. */
+/* Runs both algorithms (greedy by size only up to MEMPLAN_GREEDY_MAX tensors), keeps the
+   smaller arena (ties: greedy by size); *info (may be NULL) says which and both sizes. */
+size_t memplan_choose(const MemReq *reqs, int n, size_t *offsets, MemPlanInfo *info);
+/* the same, reporting only the chosen algorithm */
 size_t memplan_best(const MemReq *reqs, int n, size_t *offsets, MemPlanAlgo *chosen);
 /* The lower bound no assignment can beat: the largest total size alive at one step. */
 size_t memplan_lower_bound(const MemReq *reqs, int n);

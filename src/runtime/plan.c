@@ -189,10 +189,12 @@ static int plan_memory(Plan *p, Err *err) {
         reqs[j] = (MemReq){p->slots[s].bytes, p->slots[s].first, p->slots[s].last};
         which[j++] = s;
     }
-    p->arena_greedy = memplan_assign(reqs, n, MEMPLAN_GREEDY_BY_SIZE, off);
-    p->arena_first_fit = memplan_assign(reqs, n, MEMPLAN_FIRST_FIT, off);
+    MemPlanInfo mi;
+    p->arena_bytes = memplan_choose(reqs, n, off, &mi);
+    p->algo = mi.chosen;
+    p->arena_greedy = mi.greedy;
+    p->arena_first_fit = mi.first_fit;
     p->arena_lower_bound = memplan_lower_bound(reqs, n);
-    p->arena_bytes = memplan_best(reqs, n, off, &p->algo);
     if (p->arena_bytes == (size_t)-1) { free(reqs); free(which); free(off); return err_set(err, ERR_RUNTIME, "out of memory"); }
     for (int k = 0; k < n; k++) p->slots[which[k]].offset = off[k];
     free(reqs);

@@ -59,9 +59,8 @@ static int feed_slot(const Plan *p, const char *name, Err *err) {
     return p->base[i];
 }
 
-static int run_ref_step(const Plan *p, const Node *n, const Tensor *in, Tensor *out_slots[], Err *err) {
-    Tensor out[64];
-    if (n->n_outputs > 64) return err_set(err, ERR_RUNTIME, "node '%s' has too many outputs", n->name);
+/* out: scratch for n->n_outputs tensors */
+static int run_ref_step(const Plan *p, const Node *n, const Tensor *in, Tensor *out_slots[], Tensor *out, Err *err) {
     for (int k = 0; k < n->n_outputs; k++) {
         /* an extra reference, so a kernel that swaps its output buffer (releasing ours) cannot
            free the slot's TensorBuf */
@@ -111,27 +110,37 @@ int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming
 
     if (t && t->node_ms) memset(t->node_ms, 0, sizeof(double) * (size_t)g->n_nodes);
     double t_start = now_ms();
-    Tensor in_buf[64], *out_ptr[64];
+    /* argument arrays as wide as the widest step (a Split may have 65,536 outputs) */
+    int arity = 1;
+    for (int si = 0; si < p->n_steps; si++) {
+        const Node *n = g->nodes[p->steps[si].node];
+        if (n->n_inputs > arity) arity = n->n_inputs;
+        if (n->n_outputs > arity) arity = n->n_outputs;
+    }
+    Tensor *in_buf = malloc(sizeof(Tensor) * (size_t)arity), *outs = malloc(sizeof(Tensor) * (size_t)arity);
+    Tensor **out_ptr = malloc(sizeof(Tensor *) * (size_t)arity);
+    if (!in_buf || !outs || !out_ptr) { free(in_buf); free(outs); free(out_ptr); return err_set(err, ERR_RUNTIME, "out of memory"); }
     for (int si = 0; si < p->n_steps; si++) {
         const Step *st = &p->steps[si];
         if (st->kind == STEP_VIEW) continue;
         const Node *n = g->nodes[st->node];
-        if (n->n_inputs > 64 || n->n_outputs > 64) return err_set(err, ERR_RUNTIME, "node '%s' has too many inputs", n->name);
         for (int k = 0; k < n->n_inputs; k++) in_buf[k] = p->slots[p->base[n->inputs[k].node] + n->inputs[k].port].t;
         for (int k = 0; k < n->n_outputs; k++) out_ptr[k] = &p->slots[p->base[st->node] + k].t;
         double t0 = now_ms();
         int rc;
         if (st->kind == STEP_FAST) {
-            Tensor outs[64];
             for (int k = 0; k < n->n_outputs; k++) outs[k] = *out_ptr[k];
             rc = st->k.run(st->k.state, in_buf, outs, p->scratch, err);
         } else {
-            rc = run_ref_step(p, n, in_buf, out_ptr, err);
+            rc = run_ref_step(p, n, in_buf, out_ptr, outs, err);
         }
-        if (rc) return err_prefix(err, "node '%s' (%s)", n->name, n->op_name);
+        if (rc) { free(in_buf); free(outs); free(out_ptr); return err_prefix(err, "node '%s' (%s)", n->name, n->op_name); }
         if (t && t->node_ms) t->node_ms[st->node] = now_ms() - t0;
     }
     double total = now_ms() - t_start;
+    free(in_buf);
+    free(outs);
+    free(out_ptr);
     for (int k = 0; k < p->n_fetch; k++) {
         const Slot *s = &p->slots[p->base[p->fetch[k].node] + p->fetch[k].port];
         if (tensor_from_data(&out[k], s->t.dtype, &s->t.shape, tensor_data(&s->t), tensor_nbytes(&s->t), err)) {
