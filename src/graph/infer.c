@@ -60,6 +60,8 @@ int infer_window(int64_t in, int64_t k, int64_t stride, int64_t dilation, const 
     if (k <= 0 || stride <= 0 || dilation <= 0)
         return err_set(err, ERR_INPUT, "window %lld, stride %lld, dilation %lld must all be positive", (long long)k,
                        (long long)stride, (long long)dilation);
+    if (k - 1 > (INT64_MAX / 4) / dilation)
+        return err_set(err, ERR_INPUT, "window %lld with dilation %lld is too large", (long long)k, (long long)dilation);
     int64_t eff = (k - 1) * dilation + 1;
     if (!strcmp(padding, "VALID")) {
         if (in < eff) return err_set(err, ERR_INPUT, "window of %lld is larger than the input (%lld) with VALID padding", (long long)eff, (long long)in);

@@ -35,6 +35,9 @@ static int read_hw4(const Node *n, const char *name, bool nchw, int64_t def, int
                        name, (long long)l->i[0], (long long)l->i[1], (long long)l->i[2], (long long)l->i[3]);
     *h = l->i[dim_h(nchw)];
     *w = l->i[dim_w(nchw)];
+    if (*h > NN_MAX_WINDOW_ATTR || *w > NN_MAX_WINDOW_ATTR)
+        return err_set(err, ERR_INPUT, "attribute %s [%lld,%lld,%lld,%lld] is out of range (at most %d, as TensorFlow reads it as int32)",
+                       name, (long long)l->i[0], (long long)l->i[1], (long long)l->i[2], (long long)l->i[3], NN_MAX_WINDOW_ATTR);
     if (*h < 1 || *w < 1)
         return err_set(err, ERR_INPUT, "attribute %s must be positive, got [%lld,%lld,%lld,%lld]", name,
                        (long long)l->i[0], (long long)l->i[1], (long long)l->i[2], (long long)l->i[3]);
@@ -180,6 +183,11 @@ int nn_backprop_input_geom(const Node *n, const int64_t *sizes, int n_sizes, con
         return err_set(err, ERR_INPUT, "out_backprop %s: a convolution of input_sizes %s gives %lldx%lld spatially",
                        shape_str(dy, sa, sizeof sa), shape_str(&in, sb, sizeof sb), (long long)g->out_h, (long long)g->out_w);
     return 0;
+}
+
+bool nn_geom_exceeds_input(const ConvGeom *g) {
+    int64_t eff_h = (g->k_h - 1) * g->dil_h + 1, eff_w = (g->k_w - 1) * g->dil_w + 1; /* bounded by infer_window */
+    return eff_h > g->in_h || eff_w > g->in_w || g->stride_h > g->in_h || g->stride_w > g->in_w;
 }
 
 static Shape layout_shape(bool nchw, int64_t n, int64_t h, int64_t w, int64_t c) {

@@ -14,6 +14,10 @@
 
 #include "graph.h"
 
+/* Largest ksize / strides / dilations entry accepted: TensorFlow's kernels read these
+ * attributes as int32 and refuse larger values, and so do shape inference and both runtimes. */
+#define NN_MAX_WINDOW_ATTR 2147483647
+
 /* Geometry of one 2-D window operation. For Conv2DBackpropInput it describes the forward
  * convolution whose input gradient is computed: "in" is the result, "out" is out_backprop. */
 typedef struct ConvGeom {
@@ -46,6 +50,12 @@ int nn_pool_geom(const Node *n, const Shape *x, ConvGeom *g, Err *err);
    convolution of `sizes` would produce. */
 int nn_backprop_input_geom(const Node *n, const int64_t *sizes, int n_sizes, const Shape *filter, const Shape *dy,
                            ConvGeom *g, Err *err);
+
+/* True when the (dilated) window or the stride is larger than the input in H or W: legal
+   (SAME padding), but oneDNN's kernels then walk the whole window, padding included, so the
+   fast runtime leaves such nodes to the reference kernels, which visit only the in-bounds
+   part of each window. */
+bool nn_geom_exceeds_input(const ConvGeom *g);
 
 /* [N, out_h, out_w, out_c] (or NCHW order) and the input shape in the same layout */
 Shape nn_geom_out_shape(const ConvGeom *g);

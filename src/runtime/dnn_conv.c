@@ -242,7 +242,7 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     ConvGeom geo;
     if (nn_conv_geom(n, depthwise, &x->shape, &w->shape, &geo, &quiet)) return 0;
     Shape os = nn_geom_out_shape(&geo);
-    if (!shape_equal(&os, &y->shape) || geo.batch < 1) return 0;
+    if (!shape_equal(&os, &y->shape) || geo.batch < 1 || nn_geom_exceeds_input(&geo)) return 0;
     FusedSpec spec;
     memset(&spec, 0, sizeof spec);
     spec.arg_bias = spec.arg_bn = spec.arg_add = spec.arg_alpha = -1;
@@ -348,7 +348,7 @@ static int compile_backprop_input(DnnCtx *ctx, const Graph *g, const Node *n, Fa
     ConvGeom geo;
     if (nn_backprop_input_geom(n, sizes, count, &w->shape, &dy->shape, &geo, &quiet)) return 0;
     Shape xs = nn_geom_in_shape(&geo);
-    if (!shape_equal(&xs, &y->shape) || geo.batch < 1) return 0;
+    if (!shape_equal(&xs, &y->shape) || geo.batch < 1 || nn_geom_exceeds_input(&geo)) return 0;
 
     /* the deconvolution's source is out_backprop (forward out_c channels), its destination
        the forward input (in_c channels); its weights [O=in_c, I=out_c, KH, KW] are TF's

@@ -28,6 +28,7 @@ int fast_compile_pool(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k,
     if (nn_pool_geom(n, &x->shape, &geo, &ignored)) return 0; /* the reference reports the error */
     Shape want = nn_geom_out_shape(&geo);
     if (!shape_equal(&want, &y->shape)) return 0;
+    if (nn_geom_exceeds_input(&geo)) return 0; /* huge windows: the reference kernel */
 
     bool is_max = n->op == OP_MAX_POOL;
     dnnl_dims_t src = {geo.batch, geo.in_c, geo.in_h, geo.in_w}, dst = {geo.batch, geo.in_c, geo.out_h, geo.out_w};

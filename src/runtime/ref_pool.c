@@ -1,7 +1,8 @@
 /* ref_pool.c - reference kernels for MaxPool and AvgPool (2-D windows, NHWC or NCHW).
  * Padded positions take no part: MaxPool's padding acts as -inf, and AvgPool divides by the
  * number of window elements inside the input (TF's rule for SAME; VALID windows are always
- * fully inside). NCHW is transposed to NHWC and back around the NHWC loop. */
+ * fully inside). Only the in-bounds part of each window is visited, so the cost is bounded by
+ * the input's size whatever ksize says. NCHW is transposed to NHWC and back around the NHWC loop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,15 @@ static void pool_nhwc(const ConvGeom *g, bool is_max, const float *x, float *y, 
             for (int64_t ow = 0; ow < g->out_w; ow++) {
                 for (int64_t c = 0; c < c_n; c++) acc[c] = is_max ? -INFINITY : 0.0;
                 int64_t count = 0;
-                for (int64_t kh = 0; kh < g->k_h; kh++) {
-                    int64_t ih = oh * g->stride_h - g->pad_top + kh;
-                    if (ih < 0 || ih >= g->in_h) continue;
-                    for (int64_t kw = 0; kw < g->k_w; kw++) {
-                        int64_t iw = ow * g->stride_w - g->pad_left + kw;
-                        if (iw < 0 || iw >= g->in_w) continue;
+                /* only the part of the window inside the input: a window of 2^31 over a 4x4
+                   input costs 16 steps, not 2^62 */
+                int64_t h0 = oh * g->stride_h - g->pad_top, w0 = ow * g->stride_w - g->pad_left;
+                int64_t kh_lo = h0 < 0 ? -h0 : 0, kh_hi = g->in_h - h0 < g->k_h ? g->in_h - h0 : g->k_h;
+                int64_t kw_lo = w0 < 0 ? -w0 : 0, kw_hi = g->in_w - w0 < g->k_w ? g->in_w - w0 : g->k_w;
+                for (int64_t kh = kh_lo; kh < kh_hi; kh++) {
+                    int64_t ih = h0 + kh;
+                    for (int64_t kw = kw_lo; kw < kw_hi; kw++) {
+                        int64_t iw = w0 + kw;
                         const float *xp = x + ((b * g->in_h + ih) * g->in_w + iw) * c_n;
                         count++;
                         if (is_max) {
