@@ -68,7 +68,7 @@ static void test_actions_and_masks(void **s) {
         assert_true(fabsf(sum_w - 1) < 1e-6f);
         for (int r = 0; r < o->n_nodes; r++) {
             float hot = 0;
-            for (int k = 0; k < OP_COUNT; k++) hot += o->x[(size_t)r * (size_t)features_dim() + (size_t)k];
+            for (int k = 0; k < features_op_dim(); k++) hot += o->x[(size_t)r * (size_t)features_dim() + (size_t)k];
             assert_true(hot == 1);
         }
         for (int k = 0; k < o->n_edges; k++) assert_true(o->edge_src[k] != o->edge_dst[k]);

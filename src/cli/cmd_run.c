@@ -247,6 +247,7 @@ int cmd_run(int argc, char **argv) {
             cJSON_AddNumberToObject(root, "arena_bytes", (double)plan_arena_bytes(plan));
             cJSON_AddNumberToObject(root, "weight_bytes", (double)plan_weight_bytes(plan));
             cJSON_AddNumberToObject(root, "scratch_bytes", (double)plan_scratch_bytes(plan));
+            cJSON_AddNumberToObject(root, "dynamic_bytes", (double)plan_dynamic_bytes(plan));
         } else {
             cJSON_AddNumberToObject(root, "peak_activation_bytes", (double)st.peak_bytes);
             cJSON_AddNumberToObject(root, "weight_bytes", (double)st.weight_bytes);
@@ -265,9 +266,15 @@ int cmd_run(int argc, char **argv) {
         printf("%.1f GFLOP/s at the median\n", (double)graph_flops(g) / (t.median * 1e6));
         if (plan) {
             char b2[32], b3[32];
-            printf("memory: peak %s = arena %s + weights %s + scratch %s\n", fmt_bytes((double)plan_peak_bytes(plan), sb, sizeof sb),
+            printf("memory: peak %s = arena %s + weights %s + scratch %s", fmt_bytes((double)plan_peak_bytes(plan), sb, sizeof sb),
                    fmt_bytes((double)plan_arena_bytes(plan), b1, sizeof b1), fmt_bytes((double)plan_weight_bytes(plan), b2, sizeof b2),
                    fmt_bytes((double)plan_scratch_bytes(plan), b3, sizeof b3));
+            PlanInfo info;
+            plan_info(plan, &info);
+            if (info.dynamic_steps)
+                printf(" + dynamic %s (measured: %d nodes with run-time shapes, outside the arena)",
+                       fmt_bytes((double)plan_dynamic_bytes(plan), b3, sizeof b3), info.dynamic_steps);
+            printf("\n");
         } else {
             printf("peak activations %s, weights %s\n", fmt_bytes((double)st.peak_bytes, sb, sizeof sb), fmt_bytes((double)st.weight_bytes, b1, sizeof b1));
         }

@@ -55,12 +55,16 @@ void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_s
         PlanInfo info;
         plan_info(plan, &info);
         char a[32], b[32], c[32];
-        printf("\nplan: %d steps (%d oneDNN, %d reference, %d views), %d nodes folded to constants, %d in place\n", info.steps,
-               info.fast_steps, info.ref_steps, info.view_steps, info.folded_nodes, info.inplace_steps);
+        printf("\nplan: %d steps (%d oneDNN, %d reference, %d views, %d dynamic), %d nodes folded to constants, %d in place\n", info.steps,
+               info.fast_steps, info.ref_steps, info.view_steps, info.dynamic_steps, info.folded_nodes, info.inplace_steps);
         printf("arena: %s chosen: greedy-by-size %s, first-fit %s, lower bound %s\n", memplan_algo_name(info.algo),
                info.arena_greedy == (size_t)-1 ? "not run (too many tensors)" : fmt_bytes((double)info.arena_greedy, a, sizeof a), fmt_bytes((double)info.arena_first_fit, b, sizeof b),
                fmt_bytes((double)info.arena_lower_bound, c, sizeof c));
         printf("primitive cache: %d distinct primitives, %d reuses\n", info.cache_misses, info.cache_hits);
+        if (info.dynamic_steps)
+            printf("dynamic: %d steps had shapes known only at run time (Where, NonMaxSuppression and what reads them): "
+                   "reference kernels, values outside the arena, %s at peak in the last run\n",
+                   info.dynamic_steps, fmt_bytes((double)info.dynamic_peak_bytes, a, sizeof a));
     }
     free(types);
     free(nodes);

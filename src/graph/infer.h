@@ -26,6 +26,10 @@ int infer_known_i64(const Graph *g, const Node *n, int i, int64_t *out, int cap,
 int infer_window(int64_t in, int64_t k, int64_t stride, int64_t dilation, const char *padding,
                  int64_t explicit_before, int64_t explicit_after, int64_t *out, int64_t *pad_before, Err *err);
 
+/* Range's element count as TensorFlow computes it (errors for delta 0 or a sign mismatch);
+   shared by infer_range and the kernel, which re-checks values computed at run time */
+int range_count(int dt, double start, double limit, double delta, int64_t *count, Err *err);
+
 #define OP(id, name, min_in, max_in, stem, flags)              \
     int infer_##stem(Graph *g, Node *n, Err *err);             \
     int64_t flops_##stem(const Graph *g, const Node *n);

@@ -3,7 +3,8 @@
  *
  * dtypes accepted (matching runtime/ref_*.c):
  *   unary   float32/float16/bfloat16; Neg, Abs, Square, Relu, Relu6 also int8/int32/int64
- *   binary  float dtypes; int8/uint8/int32/int64 for all but RealDiv; both inputs the same
+ *   unary   Floor, Ceil, Cos, Sin, Reciprocal: float dtypes only
+ *   binary  float dtypes; int8/uint8/int32/int64 for all but RealDiv and Atan2; both inputs the same
  *   AddN, BiasAdd  float and integer dtypes;  Prelu  float dtypes;  Cast  every supported dtype
  * FLOPs: one per output element for every op (transcendentals count as one too, AddN counts
  * N-1 additions per element); Cast counts none, it is a data conversion. */
@@ -40,7 +41,7 @@ int64_t flops_unary(const Graph *g, const Node *n) { (void)g; return out_numel(n
 int infer_binary(Graph *g, Node *n, Err *err) {
     int a = in_dtype(g, n, 0), b = in_dtype(g, n, 1);
     if (a != b) return err_set(err, ERR_INPUT, "input dtypes differ: %s vs %s", dtype_name(a), dtype_name(b));
-    if (!dtype_is_float(a) && !(is_int_dtype(a) && n->op != OP_REAL_DIV))
+    if (!dtype_is_float(a) && !(is_int_dtype(a) && n->op != OP_REAL_DIV && n->op != OP_ATAN2))
         return err_set(err, ERR_INPUT, "dtype %s is not supported", dtype_name(a));
     Shape out;
     if (infer_broadcast(in_shape(g, n, 0), in_shape(g, n, 1), &out, err)) return -1;

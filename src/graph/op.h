@@ -13,6 +13,10 @@
 #define OPF_VIEW 0x2u        /* moves no data: output is a reinterpretation of input 0 */
 #define OPF_FUSED 0x4u       /* a fused op carrying a fused_ops list */
 #define OPF_SHAPE_ONLY 0x8u  /* reads only the shape of its input, never its data */
+/* the size of an output may depend on input values (Where, NonMaxSuppression): shape inference
+   leaves those dims unknown (-1) unless the inputs are known, and the reference kernel
+   allocates such an output itself (see runtime/ref_dyn.c) */
+#define OPF_DYNAMIC 0x10u
 
 typedef enum OpId {
     OP_UNKNOWN = 0, /* an op grappo does not understand: kept and written back untouched */

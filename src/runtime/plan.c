@@ -86,6 +86,18 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
             free(order);
             return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
         }
+        bool reads_dynamic = false;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (p->slots[slot_root(p, p->base[n->inputs[k].node] + n->inputs[k].port)].kind == SLOT_DYNAMIC) reads_dynamic = true;
+        if (ref_node_is_dynamic(n) || reads_dynamic) {
+            /* shapes known only when it runs (or, reading such a value, like NMS's
+               valid_outputs, its input is not in the arena): reference kernel, outputs outside
+               the arena */
+            p->steps[p->n_steps].node = i;
+            p->steps[p->n_steps++].kind = STEP_DYNAMIC;
+            for (int k = 0; k < n->n_outputs; k++) out[k].kind = SLOT_DYNAMIC;
+            continue;
+        }
         for (int k = 0; k < n->n_outputs; k++)
             if (!shape_is_known(&n->outputs[k].shape) || !dtype_is_supported(n->outputs[k].dtype)) {
                 free(order);
@@ -280,7 +292,8 @@ fail:
 size_t plan_arena_bytes(const Plan *p) { return p->arena_bytes; }
 size_t plan_weight_bytes(const Plan *p) { return p->weight_bytes; }
 size_t plan_scratch_bytes(const Plan *p) { return p->scratch_bytes; }
-size_t plan_peak_bytes(const Plan *p) { return p->arena_bytes + p->weight_bytes + p->scratch_bytes; }
+size_t plan_peak_bytes(const Plan *p) { return p->arena_bytes + p->weight_bytes + p->scratch_bytes + p->dyn_peak; }
+size_t plan_dynamic_bytes(const Plan *p) { return p->dyn_peak; }
 
 void plan_info(const Plan *p, PlanInfo *info) {
     memset(info, 0, sizeof *info);
@@ -289,6 +302,7 @@ void plan_info(const Plan *p, PlanInfo *info) {
         info->fast_steps += p->steps[i].kind == STEP_FAST;
         info->ref_steps += p->steps[i].kind == STEP_REF;
         info->view_steps += p->steps[i].kind == STEP_VIEW;
+        info->dynamic_steps += p->steps[i].kind == STEP_DYNAMIC;
     }
     info->folded_nodes = p->folded;
     info->inplace_steps = p->inplace;
@@ -298,6 +312,7 @@ void plan_info(const Plan *p, PlanInfo *info) {
     info->arena_lower_bound = p->arena_lower_bound;
     info->cache_hits = p->dnn.cache_hits;
     info->cache_misses = p->dnn.cache_misses;
+    info->dynamic_peak_bytes = p->dyn_peak;
 }
 
 const char *plan_node_impl(const Plan *p, int node) {
@@ -307,6 +322,7 @@ const char *plan_node_impl(const Plan *p, int node) {
         case STEP_FAST: return p->steps[i].k.impl ? p->steps[i].k.impl : "oneDNN";
         case STEP_REF: return "ref";
         case STEP_VIEW: return "view";
+        case STEP_DYNAMIC: return "ref (dynamic shape)";
         }
     }
     const Node *n = p->g->nodes[node];

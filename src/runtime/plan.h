@@ -30,8 +30,12 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
 int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming *t, Err *err);
 void plan_free(Plan *p);
 
-/* memory: arena + weights the plan reads (prepacked copies and constants) + scratch */
+/* memory: arena + weights the plan reads (prepacked copies and constants) + scratch + the
+   dynamic part: the peak bytes of the values whose shapes were known only at run time (Where,
+   NonMaxSuppression and what depends on them), held outside the arena and measured in the
+   last plan_run (0 before the first run or when the plan has no dynamic step) */
 size_t plan_peak_bytes(const Plan *p);
+size_t plan_dynamic_bytes(const Plan *p);
 size_t plan_arena_bytes(const Plan *p);
 size_t plan_weight_bytes(const Plan *p);
 size_t plan_scratch_bytes(const Plan *p);
@@ -39,12 +43,15 @@ size_t plan_scratch_bytes(const Plan *p);
 /* what the profile shows */
 typedef struct PlanInfo {
     int steps, fast_steps, ref_steps, view_steps, folded_nodes, inplace_steps;
+    int dynamic_steps;         /* nodes run with run-time shapes, outside the arena */
+    size_t dynamic_peak_bytes; /* their peak bytes in the last run */
     MemPlanAlgo algo;
     size_t arena_greedy, arena_first_fit, arena_lower_bound;
     int cache_hits, cache_misses;
 } PlanInfo;
 void plan_info(const Plan *p, PlanInfo *info);
 /* implementation that runs node i: oneDNN's name (e.g. "brg:avx512_core"), "ref", "view",
+   "ref (dynamic shape)",
    "const" (value known at compile time), or NULL if the node is not part of the plan */
 const char *plan_node_impl(const Plan *p, int node);
 

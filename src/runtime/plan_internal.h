@@ -12,6 +12,8 @@ typedef enum SlotKind {
     SLOT_FEED,     /* a placeholder: points at the caller's tensor during a run */
     SLOT_ARENA,    /* computed: lives at `offset` in the arena */
     SLOT_ALIAS,    /* same bytes as slot alias_of (views, in-place outputs) */
+    SLOT_DYNAMIC,  /* shape known only at run time: a heap tensor outside the arena, made by its
+                      step and released after its last reader (plan_run.c) */
 } SlotKind;
 
 typedef struct Slot {
@@ -24,7 +26,8 @@ typedef struct Slot {
     Tensor t;        /* bound view of the slot's memory; aliases share their root's TensorBuf */
 } Slot;
 
-typedef enum StepKind { STEP_FAST, STEP_REF, STEP_VIEW } StepKind;
+/* STEP_DYNAMIC: a node whose output shapes are known only at run time (ref_dyn.c) */
+typedef enum StepKind { STEP_FAST, STEP_REF, STEP_VIEW, STEP_DYNAMIC } StepKind;
 
 typedef struct Step {
     int node;
@@ -50,6 +53,7 @@ struct Plan {
     size_t arena_greedy, arena_first_fit, arena_lower_bound;
     MemPlanAlgo algo;
     int folded, inplace;
+    size_t dyn_live, dyn_peak; /* bytes of dynamic slots held now / at most in the last run */
 };
 
 int slot_root(const Plan *p, int s);

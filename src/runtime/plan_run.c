@@ -59,6 +59,49 @@ static int feed_slot(const Plan *p, const char *name, Err *err) {
     return p->base[i];
 }
 
+static void dyn_release(Plan *p, Slot *s) {
+    if (s->kind != SLOT_DYNAMIC || !s->t.buf) return;
+    p->dyn_live -= tensor_nbytes(&s->t);
+    tensor_release(&s->t);
+}
+
+/* a node with run-time shapes: its outputs become heap tensors owned by their slots. An output
+   that shares an input's arena bytes (a Reshape's view) is copied out, since the arena slot
+   may be reused while the dynamic value is still read. */
+static int run_dynamic_step(Plan *p, int si, const Tensor *in, Err *err) {
+    const Step *st = &p->steps[si];
+    const Node *n = p->g->nodes[st->node];
+    Tensor outs[64];
+    if (n->n_outputs > 64) return err_set(err, ERR_INPUT, "node '%s' (%s): a node with run-time shapes and %d outputs (at most 64)", n->name, n->op_name, n->n_outputs);
+    if (ref_dyn_eval_node(p->g, st->node, in, outs, err)) return -1;
+    for (int k = 0; k < n->n_outputs; k++) {
+        Slot *s = &p->slots[p->base[st->node] + k];
+        dyn_release(p, s);
+        if (outs[k].buf && !outs[k].buf->owned) {
+            Tensor own;
+            if (tensor_copy(&own, &outs[k], err)) {
+                for (int j = k; j < n->n_outputs; j++) tensor_release(&outs[j]);
+                return -1;
+            }
+            tensor_release(&outs[k]);
+            outs[k] = own;
+        }
+        s->t = outs[k];
+        p->dyn_live += tensor_nbytes(&s->t);
+    }
+    if (p->dyn_live > p->dyn_peak) p->dyn_peak = p->dyn_live;
+    /* dynamic values read for the last time here are freed now */
+    for (int k = 0; k < n->n_inputs; k++) {
+        Slot *s = &p->slots[p->base[n->inputs[k].node] + n->inputs[k].port];
+        if (s->kind == SLOT_DYNAMIC && s->last <= si) dyn_release(p, s);
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        Slot *s = &p->slots[p->base[st->node] + k];
+        if (s->last <= si) dyn_release(p, s);
+    }
+    return 0;
+}
+
 /* out: scratch for n->n_outputs tensors */
 static int run_ref_step(const Plan *p, const Node *n, const Tensor *in, Tensor *out_slots[], Tensor *out, Err *err) {
     for (int k = 0; k < n->n_outputs; k++) {
@@ -109,6 +152,8 @@ int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming
                 if (p->base[i] == s) return err_set(err, ERR_INPUT, "input '%s' was not fed", g->nodes[i]->name);
 
     if (t && t->node_ms) memset(t->node_ms, 0, sizeof(double) * (size_t)g->n_nodes);
+    for (int s = 0; s < p->n_slots; s++) dyn_release(p, &p->slots[s]);
+    p->dyn_live = p->dyn_peak = 0;
     double t_start = now_ms();
     /* argument arrays as wide as the widest step (a Split may have 65,536 outputs) */
     int arity = 1;
@@ -128,13 +173,18 @@ int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming
         for (int k = 0; k < n->n_outputs; k++) out_ptr[k] = &p->slots[p->base[st->node] + k].t;
         double t0 = now_ms();
         int rc;
-        if (st->kind == STEP_FAST) {
+        if (st->kind == STEP_DYNAMIC) {
+            rc = run_dynamic_step(p, si, in_buf, err);
+        } else if (st->kind == STEP_FAST) {
             for (int k = 0; k < n->n_outputs; k++) outs[k] = *out_ptr[k];
             rc = st->k.run(st->k.state, in_buf, outs, p->scratch, err);
         } else {
             rc = run_ref_step(p, n, in_buf, out_ptr, outs, err);
         }
-        if (rc) { free(in_buf); free(outs); free(out_ptr); return err_prefix(err, "node '%s' (%s)", n->name, n->op_name); }
+        if (rc) {
+            free(in_buf); free(outs); free(out_ptr);
+            return st->kind == STEP_DYNAMIC ? -1 : err_prefix(err, "node '%s' (%s)", n->name, n->op_name); /* dynamic steps name the node already */
+        }
         if (t && t->node_ms) t->node_ms[st->node] = now_ms() - t0;
     }
     double total = now_ms() - t_start;
@@ -143,11 +193,16 @@ int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming
     free(out_ptr);
     for (int k = 0; k < p->n_fetch; k++) {
         const Slot *s = &p->slots[p->base[p->fetch[k].node] + p->fetch[k].port];
+        if (s->kind == SLOT_DYNAMIC) {
+            out[k] = tensor_share(&s->t); /* already a heap tensor of its own */
+            continue;
+        }
         if (tensor_from_data(&out[k], s->t.dtype, &s->t.shape, tensor_data(&s->t), tensor_nbytes(&s->t), err)) {
             for (int j = 0; j < k; j++) tensor_release(&out[j]);
             return -1;
         }
     }
+    for (int s = 0; s < p->n_slots; s++) dyn_release(p, &p->slots[s]);
     if (t) t->total_ms = total;
     return 0;
 }

@@ -31,6 +31,16 @@ int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor 
    the building block of ref_eval_node and of the plan's fallback steps. */
 int ref_kernel_call(const Node *n, const Tensor *in, Tensor *out, Err *err);
 
+/* Data-dependent shapes (ref_dyn.c). A node is dynamic when an output has neither a known
+   value nor a fully known shape after inference (Where, NMS, and what depends on them). */
+bool ref_node_is_dynamic(const Node *n);
+/* Like ref_eval_node, but infers a dynamic node's output shapes again from the actual inputs
+   first; outputs whose size only the kernel learns are allocated by the kernel. */
+int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
+/* For OPF_DYNAMIC kernels: out arrives without a buffer when its shape was unknown before the
+   run; this allocates it with `shape`, or checks a prepared output has that many elements. */
+int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Err *err);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;

@@ -143,7 +143,7 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
         if (!in) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
         for (int k = 0; k < nd->n_inputs; k++) in[k] = x.vals[x.base[nd->inputs[k].node] + nd->inputs[k].port];
         double t0 = now_ms();
-        int krc = ref_eval_node(NULL, g, i, in, &x.vals[x.base[i]], err);
+        int krc = ref_dyn_eval_node(g, i, in, &x.vals[x.base[i]], err);
         double dt = now_ms() - t0;
         if (in != in_buf) free(in);
         if (krc) goto done;

@@ -1,4 +1,5 @@
-/* ref_unary.c - reference kernel for the unary elementwise ops (Neg ... LeakyRelu).
+/* ref_unary.c - reference kernel for the unary elementwise ops (Neg ... LeakyRelu, Floor, Ceil,
+ * Cos, Sin, Reciprocal).
  *
  * Float dtypes (float32, float16, bfloat16) are computed in double with libm and rounded back
  * once. Neg, Abs, Square, Relu, Relu6 also take int8/int32/int64; integer results wrap
@@ -36,6 +37,11 @@ static double unary_f(OpId op, double x, double alpha) {
     case OP_ELU: return x < 0 ? expm1(x) : x;
     case OP_SELU: return x < 0 ? SELU_SCALE * SELU_ALPHA * expm1(x) : SELU_SCALE * x;
     case OP_LEAKY_RELU: return x > 0 ? x : alpha * x; /* TF: features > 0 ? features : alpha*features */
+    case OP_FLOOR: return floor(x);
+    case OP_CEIL: return ceil(x);
+    case OP_COS: return cos(x);
+    case OP_SIN: return sin(x);
+    case OP_RECIPROCAL: return 1.0 / x; /* 1/0 = inf, 1/-0 = -inf */
     default: return NAN;
     }
 }

@@ -39,6 +39,9 @@
 /* node features (features.c): the width and schema version the policy is built for */
 #define FEATURES_VERSION 1
 int features_dim(void);
+/* width of the one-hot op block at the start of a row (fixed when the shipped policy was
+   trained; ops added later share column 0 with unknown ops) */
+int features_op_dim(void);
 
 /* A new policy for this build: input width features_dim(), one rule embedding per rule of the
    registry (in registry order), weights drawn from seed. cfg NULL = policy_config_default's

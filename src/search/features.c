@@ -2,7 +2,7 @@
  * or reads (every node but Consts and NoOps: weights show up as features of the node that
  * reads them), the data edges between those nodes, and a few graph-level numbers.
  *
- * A row is [one-hot op id (OP_COUNT) | FEAT_NUMERIC numbers]. Sizes enter as logarithms scaled
+ * A row is [one-hot op id (FEAT_OPS) | FEAT_NUMERIC numbers]. Sizes enter as logarithms scaled
  * to roughly [0, 1] so a 224x224 ResNet-50 and an 8x8 random DAG speak the same language; the
  * cost model's share of the latency tells the policy where the time goes. Changing anything
  * here changes what a trained policy means: bump FEATURES_VERSION (policies record it). */
@@ -13,8 +13,16 @@
 #include "env_internal.h"
 
 #define FEAT_NUMERIC 20
+/* width of the one-hot op block: the op table's size when the shipped policy was trained.
+   Ops added to ops.def later (always appended) share slot 0 with unknown ops, so adding an op
+   does not change what a trained policy reads. */
+#define FEAT_OPS 87
+_Static_assert(OP_COUNT >= FEAT_OPS, "ops.def rows are only ever appended");
 
-int features_dim(void) { return OP_COUNT + FEAT_NUMERIC; }
+static int feat_op(OpId op) { return (int)op < FEAT_OPS ? (int)op : 0; }
+
+int features_dim(void) { return FEAT_OPS + FEAT_NUMERIC; }
+int features_op_dim(void) { return FEAT_OPS; }
 
 static float lg(double x, double scale) { return (float)(log1p(x > 0 ? x : 0) / scale); }
 
@@ -60,8 +68,8 @@ int features_build(const Graph *g, const double *node_ms, double total_ms, Featu
         int r = f->node_to_feat[i];
         if (r < 0) continue;
         float *x = f->x + (size_t)r * (size_t)dim;
-        x[nd->op] = 1;
-        float *v = x + OP_COUNT;
+        x[feat_op(nd->op)] = 1;
+        float *v = x + FEAT_OPS;
         const Value *o = nd->n_outputs > 0 ? &nd->outputs[0] : NULL;
         double numel = o && o->shape.rank >= 0 ? (double)shape_numel(&o->shape) : 0;
         double weight_bytes = 0;
@@ -117,7 +125,7 @@ int features_build(const Graph *g, const double *node_ms, double total_ms, Featu
     /* a graph output counts as half a consumer more: its value must stay (and keep its name) */
     for (int k = 0; k < g->n_outputs; k++) {
         int r = f->node_to_feat[g->outputs[k].node];
-        if (r >= 0) f->x[(size_t)r * (size_t)dim + OP_COUNT + 11] += 0.5f;
+        if (r >= 0) f->x[(size_t)r * (size_t)dim + FEAT_OPS + 11] += 0.5f;
     }
     return 0;
 }
