@@ -60,7 +60,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/io/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/io --c_out=$(BUILD)/gen $<
 
-$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(PROTO_H)
 	$(CC) $(CFLAGS) -Wno-error -c $< -o $@
 
 $(BUILD)/obj/%.o: src/%.c $(PROTO_H)
