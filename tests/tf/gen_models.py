@@ -50,7 +50,9 @@ def _randomize_bn(model: Any) -> None:
         if "BatchNormalization" in type(layer).__name__:
             ws = layer.get_weights()
             ws = [
-                w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) if i == 3 else w + rng.normal(0, 0.1, w.shape).astype(w.dtype)
+                w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype)
+                if i == 3
+                else w + rng.normal(0, 0.1, w.shape).astype(w.dtype)
                 for i, w in enumerate(ws)
             ]
             layer.set_weights(ws)
