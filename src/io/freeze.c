@@ -70,6 +70,7 @@ typedef struct Fz {
     int n_funcs;
     FNode *fn;
     int n_fn, cap_fn;
+    int active; /* calls being instantiated right now (recursion depth of instantiate) */
 } Fz;
 
 struct Call;
@@ -409,6 +410,7 @@ static void scope_free(Scope *S) {
 
 static int run_scope(Scope *S);
 static int instantiate(Scope *S, int j);
+static int instantiate_body(Scope *S, int j, const NDef *d);
 
 /* where a node's messages point: "function 'f', node 'n'" or "node 'n'" */
 static int fail_at(Scope *S, int j) {
@@ -512,7 +514,17 @@ static int instantiate(Scope *S, int j) {
     if (S->state[j] == 2) return 0;
     const NDef *d = &S->nodes[j];
     if (S->state[j] == 1) return err_set(z->err, ERR_INPUT, "call '%s' depends on its own outputs", d->name);
+    if (z->active >= FREEZE_MAX_ACTIVE)
+        return err_set(z->err, ERR_INPUT, "more than %d function calls feed each other in a chain", FREEZE_MAX_ACTIVE);
     S->state[j] = 1;
+    z->active++;
+    int rc = instantiate_body(S, j, d);
+    z->active--;
+    return rc;
+}
+
+static int instantiate_body(Scope *S, int j, const NDef *d) {
+    Fz *z = S->z;
     bool bad;
     Func *callee = (Func *)callee_of(z, d, &bad);
     for (const Scope *p = S; p; p = p->parent)

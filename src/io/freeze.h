@@ -45,5 +45,7 @@ Graph *freeze_graph(const FreezeSpec *spec, Err *err);
 
 /* deepest function call nesting accepted */
 #define FREEZE_MAX_DEPTH 64
+/* longest chain of calls whose inputs are other calls' outputs (bounds the recursion) */
+#define FREEZE_MAX_ACTIVE 512
 
 #endif
