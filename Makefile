@@ -60,7 +60,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/io/%.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/io --c_out=$(BUILD)/gen $<
 
-$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(PROTO_H)
 	$(CC) $(CFLAGS) -Wno-error -c $< -o $@
 
 $(BUILD)/obj/%.o: src/%.c $(PROTO_H)
@@ -107,8 +107,10 @@ $(VENV)/.installed: $(VENV_REQ)
 	@touch $@
 
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
-test-tf: venv $(BUILD)/grappo
-	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) $(VENV)/bin/python -m pytest -q tests/tf; fi
+test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_savedmodel_write
+	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
+	  GRAPPO_SAVEDMODEL_WRITE=$(abspath $(BUILD)/tests/tool_savedmodel_write) \
+	  $(VENV)/bin/python -m pytest -q tests/tf; fi
 
 # deps first, then a fresh make: flags from pkg-config are read when make starts, so the
 # build must start after the packages exist

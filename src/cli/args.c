@@ -73,12 +73,41 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
     return EXIT_USAGE;
 }
 
+/* --signature / --tags, taken out of argv by cli_take_model_opts before the command parses */
+static ModelLoadOpts model_opts;
+
+int cli_take_model_opts(int *argc, char **argv) {
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char **slot = NULL, *name = NULL;
+        if (!strncmp(argv[i], "--signature", 11)) slot = &model_opts.saved_model.signature, name = "--signature";
+        else if (!strncmp(argv[i], "--tags", 6)) slot = &model_opts.saved_model.tags, name = "--tags";
+        size_t len = name ? strlen(name) : 0;
+        if (slot && argv[i][len] == '=') {
+            *slot = argv[i] + len + 1;
+            continue;
+        }
+        if (slot && argv[i][len] == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "grappo: option %s needs a value\n", name);
+                return -1;
+            }
+            *slot = argv[++i];
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
 Graph *cli_load_model(const char *spec, Err *err) {
     if (!strncmp(spec, "zoo:", 4)) {
         ZooOpts o = zoo_opts_default();
         return zoo_build(spec + 4, &o, err);
     }
-    return graphdef_load(spec, err);
+    return model_load(spec, &model_opts, err);
 }
 
 static const char *fmt_scaled(double v, const char *const *units, double step, char *buf, size_t cap) {

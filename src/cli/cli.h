@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "grappo.h"
+#include "../io/model_load.h"
 
 /* exit codes */
 #define EXIT_OK 0
@@ -38,8 +39,12 @@ int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err);
 int cli_fail(const Err *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Loads FILE.pb, or builds "zoo:NAME". Not yet inferred. */
+/* Loads a model (model_load: SavedModel directory, model.json or frozen .pb) or builds
+   "zoo:NAME". Not yet inferred. */
 Graph *cli_load_model(const char *spec, Err *err);
+/* Removes --signature NAME and --tags T1,T2 (SavedModel options, valid with every command)
+   from argv, remembering them for cli_load_model. -1 (after printing) on a missing value. */
+int cli_take_model_opts(int *argc, char **argv);
 
 /* where the shipped policy is: $GRAPPO_POLICY, else <binary dir>/../policies/default.bin when
    it exists, else policies/default.bin (relative to the working directory) */

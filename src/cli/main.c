@@ -20,12 +20,15 @@ static void usage(FILE *f) {
             "  compare DIR             optimize reports (models x methods x seeds) as one table, Welch t-tests\n"
             "  bench MODEL ...         every method on each model, measured side by side -> report.md/json, SVGs\n"
             "\n"
-            "FILE.pb may also be zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
+            "FILE.pb may also be a SavedModel directory ([--signature NAME] [--tags serve]), a\n"
+            "TensorFlow.js model.json, or zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
             GRAPPO_VERSION);
 }
 
 int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (cli_take_model_opts(&argc, argv)) return EXIT_USAGE;
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { usage(stdout); return EXIT_OK; }

@@ -1,0 +1,16 @@
+/* model_load.h - one entry point for every model format grappo reads: a directory is a
+ * SavedModel, a path ending in .json a TensorFlow.js graph model (model.json + weight shards),
+ * anything else a frozen GraphDef (.pb). */
+#ifndef GRAPPO_MODEL_LOAD_H
+#define GRAPPO_MODEL_LOAD_H
+
+#include "../graph/graph.h"
+#include "saved_model.h"
+
+typedef struct ModelLoadOpts {
+    SavedModelOpts saved_model; /* tags and signature (SavedModels only) */
+} ModelLoadOpts;
+
+Graph *model_load(const char *path, const ModelLoadOpts *opts, Err *err);
+
+#endif
