@@ -49,6 +49,8 @@ LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
 CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+# every fuzz target's seeds and regression inputs replayed as a suite (tests/fuzz_replay.c)
+REPLAY_BIN := $(patsubst fuzz/%.c,$(BUILD)/tests/test_replay_%,$(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
 .DELETE_ON_ERROR:
@@ -87,8 +89,12 @@ test: deps venv
 	@$(MAKE) --no-print-directory test-run
 	@$(MAKE) --no-print-directory test-tf
 
-test-run: $(TEST_BIN) $(BUILD)/grappo
-	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN)
+$(BUILD)/tests/test_replay_%: fuzz/%.c tests/fuzz_replay.c tests/testutil.h $(BUILD)/libgrappo.a
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc -DFUZZ_TARGET='"$*"' tests/fuzz_replay.c $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
+
+test-run: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/grappo
+	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN) $(REPLAY_BIN)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan: deps

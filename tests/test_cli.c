@@ -57,6 +57,85 @@ static void expect_error(const char *args, int code, const char *needle) {
     assert_int_equal(lines, 1);
 }
 
+/* a graph file loaded and inferred at its placeholders' own shapes; fails the test otherwise */
+static Graph *load_inferred(const char *name) {
+    Err e;
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    Graph *g = graphdef_load(path, &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    return g;
+}
+
+static int placeholder_of(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) if (g->nodes[i]->op == OP_PLACEHOLDER) return i;
+    fail();
+    return -1;
+}
+
+/* tensor `name` of a and of b on the reference runtime, fed a's placeholder generated from seed */
+static void run_both(const Graph *a, const Graph *b, const char *name, uint64_t seed, Tensor *ya, Tensor *yb) {
+    Err e;
+    int ph = placeholder_of(a);
+    RefFeed f = {a->nodes[ph]->name, {0}};
+    CHECK_OK(input_generate(a, ph, seed, &f.value, &e), &e);
+    ValueRef fa, fb;
+    CHECK_OK(graph_parse_ref(a, name, &fa, &e), &e);
+    CHECK_OK(graph_parse_ref(b, name, &fb, &e), &e); /* outputs keep their names */
+    CHECK_OK(ref_run(a, &f, 1, &fa, 1, ya, NULL, &e), &e);
+    CHECK_OK(ref_run(b, &f, 1, &fb, 1, yb, NULL, &e), &e);
+    tensor_release(&f.value);
+}
+
+/* fidelity of b to a on `n` generated inputs (seeds from `seed`; the CLI's calibration uses
+   other ones), computed here on the reference runtime: top-1 agreement of `logits` and the
+   worst cosine */
+static void fidelity(const Graph *a, const Graph *b, uint64_t seed, int n, double *top1, double *min_cos) {
+    int agree = 0;
+    *min_cos = 1;
+    for (int k = 0; k < n; k++) {
+        Tensor ya, yb;
+        run_both(a, b, "logits", seed + (uint64_t)k, &ya, &yb);
+        int64_t m = tensor_numel(&ya), ia = 0, ib = 0;
+        double dot = 0, na = 0, nb = 0;
+        for (int64_t i = 0; i < m; i++) {
+            double x = tensor_get(&ya, i), y = tensor_get(&yb, i);
+            dot += x * y, na += x * x, nb += y * y;
+            if (x > tensor_get(&ya, ia)) ia = i;
+            if (y > tensor_get(&yb, ib)) ib = i;
+        }
+        agree += ia == ib;
+        double c = dot / sqrt(na * nb);
+        if (!(c >= *min_cos)) *min_cos = c;
+        tensor_release(&ya);
+        tensor_release(&yb);
+    }
+    *top1 = (double)agree / n;
+}
+
+static int count_op_prefix(const Graph *g, const char *prefix) {
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++) c += !strncmp(g->nodes[i]->op_name, prefix, strlen(prefix));
+    return c;
+}
+
+/* `grappo optimize ARGS` with --report REPORT (a name in tmp): on a shared machine a faster
+   result can be measured "not faster" now and then, so a run refused for that reason alone
+   is tried again (3 times at most); any other verdict stands. Returns the parsed report. */
+static cJSON *optimize_until_timed_faster(const char *args, const char *report) {
+    for (int attempt = 0;; attempt++) {
+        assert_int_equal(run(args), 0);
+        cJSON *j = cJSON_Parse(slurp(report));
+        assert_non_null(j);
+        const cJSON *v = cJSON_GetObjectItem(j, "verdict");
+        assert_true(cJSON_IsString(v));
+        if (cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned")) || !strstr(v->valuestring, "faster") || attempt == 2) return j;
+        print_message("[ cli      ] attempt %d: %s (timing noise): again\n", attempt + 1, v->valuestring);
+        cJSON_Delete(j);
+    }
+}
+
 static int setup(void **state) {
     (void)state;
     grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
@@ -191,49 +270,40 @@ static void test_run_fast_matches_ref(void **state) {
     expect_error(args, 2, "gpu");
 }
 
-/* optimize: writes a graph that loads back and computes what the input computes, and a report */
+/* optimize: writes a graph that loads back and computes what the input computes, and a report.
+   The grappler result of resnet8 is about 1.8x faster: it must be returned (a refusal would
+   leave the input written, and comparing it with the input would check nothing). */
 static void test_optimize(void **state) {
     (void)state;
     char args[2000];
-    snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/r8opt.pb --search grappler --report %s/r8.json --repeats 3 --eval-batches 2",
-             tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
-    char *out = slurp("stdout");
-    assert_non_null(strstr(out, "rules applied"));
-    assert_non_null(strstr(out, "top-1 agreement"));
-    char *json = slurp("r8.json");
-    cJSON *j = cJSON_Parse(json);
-    assert_non_null(j);
+    snprintf(args, sizeof args,
+             "optimize %s/r8.pb -o %s/r8opt.pb --search grappler --report %s/r8.json --repeats 5 --eval-batches 2 --threads 1", tmp,
+             tmp, tmp);
+    cJSON *j = optimize_until_timed_faster(args, "r8.json");
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "accuracy"), "min_cosine")->valuedouble > 0.9999);
-    assert_non_null(cJSON_GetObjectItem(j, "rules_applied"));
-    bool returned = cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned"));
+    cJSON *rules = cJSON_GetObjectItem(j, "rules_applied");
+    assert_non_null(rules);
+    int applied = 0;
+    for (cJSON *r = rules->child; r; r = r->next) applied += (int)r->valuedouble;
+    assert_true(applied >= 10); /* 9 conv + batch norm (+ relu) fusions and the dense layer */
+    if (!cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned"))) {
+        print_error("grappler result of resnet8 not returned: %s\n", cJSON_GetObjectItem(j, "verdict")->valuestring);
+        fail();
+    }
     cJSON_Delete(j);
-    /* the written graph computes what the input computes (reference runtime on both) */
-    Err e;
-    char path[600];
-    snprintf(path, sizeof path, "%s/r8.pb", tmp);
-    Graph *a = graphdef_load(path, &e);
-    snprintf(path, sizeof path, "%s/r8opt.pb", tmp);
-    Graph *b = graphdef_load(path, &e);
-    assert_non_null(a);
-    assert_non_null(b);
-    CHECK_OK(graph_infer(a, NULL, 0, ref_eval_node, NULL, &e), &e);
-    CHECK_OK(graph_infer(b, NULL, 0, ref_eval_node, NULL, &e), &e);
-    if (returned) assert_true(b->n_nodes < a->n_nodes); /* fused: fewer nodes */
-    int ph = -1;
-    for (int i = 0; i < a->n_nodes; i++) if (a->nodes[i]->op == OP_PLACEHOLDER) ph = i;
-    RefFeed f = {a->nodes[ph]->name, {0}};
-    CHECK_OK(input_generate(a, ph, 9, &f.value, &e), &e);
-    Tensor ya, yb;
-    ValueRef fa, fb;
-    CHECK_OK(graph_parse_ref(a, "logits", &fa, &e), &e);
-    CHECK_OK(graph_parse_ref(b, "logits", &fb, &e), &e); /* the output keeps its name */
-    CHECK_OK(ref_run(a, &f, 1, &fa, 1, &ya, NULL, &e), &e);
-    CHECK_OK(ref_run(b, &f, 1, &fb, 1, &yb, NULL, &e), &e);
-    assert_tensor_near(&yb, &ya, 1e-4);
-    tensor_release(&ya);
-    tensor_release(&yb);
-    tensor_release(&f.value);
+    /* the written graph is the rewritten one and computes what the input computes (reference
+       runtime on both, three inputs) */
+    Graph *a = load_inferred("r8.pb"), *b = load_inferred("r8opt.pb");
+    assert_true(b->n_nodes < a->n_nodes); /* fused: fewer nodes */
+    assert_int_equal(count_op_prefix(b, "FusedBatchNorm"), 0);
+    assert_true(count_op_prefix(b, "_FusedConv2D") >= 9);
+    for (uint64_t seed = 9; seed < 12; seed++) {
+        Tensor ya, yb;
+        run_both(a, b, "logits", seed, &ya, &yb);
+        assert_tensor_near(&yb, &ya, 1e-4);
+        tensor_release(&ya);
+        tensor_release(&yb);
+    }
     graph_free(a);
     graph_free(b);
     /* bad usage */
@@ -267,16 +337,37 @@ static void test_optimize_int8_calibration_dir(void **state) {
     }
     snprintf(args, sizeof args,
              "optimize %s/r8.pb -o %s/r8q.pb --search grappler+int8 --calibration %s/calib --calib-method minmax --report %s/q.json "
-             "--repeats 3 --eval-batches 2",
+             "--repeats 3 --eval-batches 16",
              tmp, tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
-    cJSON *j = cJSON_Parse(slurp("q.json"));
-    assert_non_null(j);
+    cJSON *j = optimize_until_timed_faster(args, "q.json");
     cJSON *rules = cJSON_GetObjectItem(j, "rules_applied");
     int quantized = 0;
     for (cJSON *r = rules ? rules->child : NULL; r; r = r->next)
         if (!strncmp(r->string, "quantize_conv", 13)) quantized += (int)r->valuedouble;
     assert_int_equal(quantized, 9); /* every convolution of resnet8 */
+    /* the product's claim: what it returns meets the default budget (top-1 agreement >= 99%,
+       cosine >= 0.99) on its held-out inputs (the report), and on other inputs computed here */
+    cJSON *acc = cJSON_GetObjectItem(j, "accuracy");
+    double rep_top1 = cJSON_GetObjectItem(acc, "top1_agreement")->valuedouble, rep_cos = cJSON_GetObjectItem(acc, "min_cosine")->valuedouble;
+    printf("[ cli      ] grappler+int8: %s; report top-1 %.3f cosine %.5f\n", cJSON_GetObjectItem(j, "verdict")->valuestring, rep_top1, rep_cos);
+    if (!cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned"))) {
+        print_error("int8 resnet8 refused: %s\n", cJSON_GetObjectItem(j, "verdict")->valuestring);
+        fail();
+    }
+    assert_true(rep_top1 >= 0.99 && rep_cos >= 0.99);
+    Graph *q = load_inferred("r8q.pb");
+    assert_int_equal(count_op_prefix(q, "GrappoQConv2D"), 9);
+    /* On inputs the CLI never saw, cosine holds the budget. Top-1 does not quite: resnet8 has
+       random weights and noise inputs give near-tied logits; on 100 other inputs 97 of 100 agree
+       while the report's 16 batches all agreed (16 of 16 only bounds the agreement below by 83%
+       at 95% confidence). So top-1 is asserted at 90% here, not at the budget: see
+       docs/testing.md on what 16 evaluation batches can and cannot show. */
+    double top1, cos;
+    fidelity(g, q, 3000, 32, &top1, &cos);
+    printf("[ cli      ] grappler+int8 on 32 other inputs: top-1 %.3f, worst cosine %.5f\n", top1, cos);
+    assert_true(top1 >= 0.9);
+    assert_true(cos >= 0.99);
+    graph_free(q);
     cJSON_Delete(j);
     graph_free(g);
     snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calibration %s/nowhere", tmp, tmp, tmp);
@@ -285,6 +376,63 @@ static void test_optimize_int8_calibration_dir(void **state) {
     assert_false(exists("never.pb"));
     snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calib-method median", tmp, tmp);
     expect_error(args, 2, "median");
+}
+
+/* a budget violation forced through the CLI: calibration inputs 1000x smaller than the inputs
+   the graph is evaluated on give int8 ranges that clip almost everything, so the quantized
+   graph is far outside the budget. optimize must refuse it (exit 0: a refusal is an answer),
+   write the input graph (it computes exactly what the input computes and has no grappo
+   ops) and give the reason in the report, with the accuracy numbers that justify it. */
+static void test_optimize_refuses_budget_violation(void **state) {
+    (void)state;
+    Err e;
+    char path[900], args[2000];
+    Graph *g = load_inferred("r8.pb");
+    int ph = placeholder_of(g);
+    snprintf(path, sizeof path, "%s/tiny", tmp);
+    assert_int_equal(mkdir(path, 0777), 0);
+    for (int k = 0; k < 2; k++) {
+        Tensor t;
+        CHECK_OK(input_generate(g, ph, 70 + (uint64_t)k, &t, &e), &e);
+        float *v = tensor_mut(&t);
+        for (int64_t i = 0; i < tensor_numel(&t); i++) v[i] *= 1e-3f;
+        snprintf(path, sizeof path, "%s/tiny/%s_%d.npy", tmp, g->nodes[ph]->name, k);
+        CHECK_OK(npy_save(path, &t, &e), &e);
+        tensor_release(&t);
+    }
+    snprintf(args, sizeof args,
+             "optimize %s/r8.pb -o %s/refused.pb --search grappler+int8 --calibration %s/tiny --calib-method minmax --report %s/refused.json "
+             "--repeats 3 --eval-batches 4",
+             tmp, tmp, tmp, tmp);
+    assert_int_equal(run(args), 0);
+    cJSON *j = cJSON_Parse(slurp("refused.json"));
+    assert_non_null(j);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned")));
+    const char *verdict = cJSON_GetObjectItem(j, "verdict")->valuestring;
+    printf("[ cli      ] forced violation: %s\n", verdict);
+    assert_non_null(strstr(verdict, "accuracy"));
+    cJSON *acc = cJSON_GetObjectItem(j, "accuracy");
+    double cos = cJSON_GetObjectItem(acc, "min_cosine")->valuedouble;
+    const cJSON *t1 = cJSON_GetObjectItem(acc, "top1_agreement");
+    assert_true(cos < 0.99 || (t1 && t1->valuedouble < 0.99)); /* the numbers say why */
+    cJSON *rules = cJSON_GetObjectItem(j, "rules_applied");
+    int quantized = 0;
+    for (cJSON *r = rules ? rules->child : NULL; r; r = r->next)
+        if (!strncmp(r->string, "quantize_", 9)) quantized += (int)r->valuedouble;
+    assert_true(quantized > 0); /* the refused candidate was quantized */
+    cJSON_Delete(j);
+    Graph *w = load_inferred("refused.pb");
+    assert_int_equal(count_op_prefix(w, "Grappo"), 0);
+    assert_int_equal(w->n_nodes, g->n_nodes);
+    for (uint64_t seed = 1; seed < 3; seed++) {
+        Tensor ya, yb;
+        run_both(g, w, "logits", seed, &ya, &yb);
+        assert_tensor_near(&yb, &ya, 0);
+        tensor_release(&ya);
+        tensor_release(&yb);
+    }
+    graph_free(w);
+    graph_free(g);
 }
 
 static void test_bad_input(void **state) {
@@ -389,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_run_fast_matches_ref),
         cmocka_unit_test(test_optimize),
         cmocka_unit_test(test_optimize_int8_calibration_dir),
+        cmocka_unit_test(test_optimize_refuses_budget_violation),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);

@@ -664,7 +664,7 @@ static double now_s(void) {
 
 static void test_bench_qconv(void **state) {
     (void)state;
-    if (!getenv("GRAPPO_BENCH")) skip();
+    if (!getenv("GRAPPO_BENCH")) TU_SKIP("a timing benchmark: set GRAPPO_BENCH=1 to run it");
     /* a ResNet-50 stage-1 3x3 convolution: 56x56x64 -> 64, uint8 -> uint8 with Relu */
     QCase q = {1, 56, 56, 64, 3, 3, 64, false, "SAME", 1, 1, 0, false, "Relu", DT_UINT8, 51};
     Tensor x = tz(DT_UINT8, 4, (int64_t[]){1, 56, 56, 64}), f = tz(DT_INT8, 4, (int64_t[]){3, 3, 64, 64});

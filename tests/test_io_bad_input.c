@@ -156,17 +156,31 @@ static void test_mutated_real_model(void **state) {
         if (!g) {
             assert_int_equal(err.code, ERR_INPUT);
             assert_non_null(strstr(err.msg, "mutated.pb"));
+            assert_null(strchr(err.msg, '\n'));
             failed++;
             continue;
         }
-        uint8_t *s;
-        size_t l;
+        /* what loads must save, load back and save to the same bytes (fuzz_graphdef's contract) */
+        uint8_t *s, *s2;
+        size_t l, l2;
         CHECK_OK(graphdef_serialize(g, &s, &l, &err), &err);
+        Graph *h = graphdef_parse(s, l, "mutated-resaved.pb", &err);
+        if (!h) { print_error("trial %d: the re-saved graph does not load: %s\n", trial, err.msg); fail(); }
+        assert_int_equal(h->n_nodes, g->n_nodes);
+        CHECK_OK(graphdef_serialize(h, &s2, &l2, &err), &err);
+        assert_int_equal(l2, l);
+        assert_memory_equal(s2, s, l);
         free(s);
+        free(s2);
+        graph_free(h);
         graph_free(g);
         parsed++;
     }
-    assert_int_equal(parsed + failed, 60);
+    /* both outcomes happen with this seed: the mutations reach the parser's error paths and
+       its success path (a mutation that only ever failed framing would check nothing else) */
+    printf("[ mutated  ] %d of 60 mutated models parsed, %d rejected\n", parsed, failed);
+    assert_true(parsed >= 5);
+    assert_true(failed >= 5);
     free(copy);
     free(data);
 }
@@ -491,10 +505,10 @@ static void test_regressions(void **state) {
     const char *dirs[] = {"tests/fixtures/regress/fuzz_graphdef", "tests/fixtures/regress/fuzz_npy"};
     for (int k = 0; k < 2; k++) {
         DIR *d = opendir(dirs[k]);
-        if (!d) continue;
+        if (!d) { print_error("%s is missing: a regression folder that does not exist replays nothing\n", dirs[k]); fail(); }
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
+            if (e->d_name[0] == '.' || !strcmp(e->d_name, "README.md")) continue;
             char path[512];
             snprintf(path, sizeof path, "%s/%s", dirs[k], e->d_name);
             if (k == 0) replay_graphdef(path);

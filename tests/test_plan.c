@@ -201,7 +201,7 @@ static void test_fixtures(void **state) {
 static void test_memory_accounting(void **state) {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
-    skip(); /* AddressSanitizer replaces malloc: mallinfo2 sees nothing */
+    TU_SKIP("AddressSanitizer replaces malloc: mallinfo2 sees nothing");
 #endif
     Err e = {0};
     ZooOpts o = zoo_opts_default();

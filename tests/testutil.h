@@ -35,6 +35,16 @@ static inline char *tu_read_text(const char *path) {
         if ((expr) != 0) { print_error("%s failed: %s\n", #expr, (err)->msg); fail(); } \
     } while (0)
 
+/* skips the running test, saying why: tests/run_all.sh prints the reason next to the test's name
+   and counts it in "N skipped" (a skip is never a pass) */
+#define TU_SKIP(...)                            \
+    do {                                        \
+        print_message("[ SKIP     ] ");         \
+        print_message(__VA_ARGS__);             \
+        print_message("\n");                    \
+        skip();                                 \
+    } while (0)
+
 /* Float tensor from literal values: Tensor t = tt_f32(2, (int64_t[]){2,3}, (float[]){...}) */
 static inline Tensor tt_f32(int rank, const int64_t *dims, const float *vals) {
     Tensor t; Err e; Shape s = shape_make(rank, dims);
