@@ -3,9 +3,12 @@
  * inconsistent exit code, checked through the library paths the CLI uses. */
 #include "hostile.h"
 
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "graph/nn_attrs.h"
+#include "io/npy.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -98,11 +101,95 @@ static void test_conv_huge_strides_dilations(void **state) {
     }
 }
 
+
+/* ---- item 9: names holding newlines and terminal escapes are escaped in messages ---- */
+
+static void test_messages_escape_names(void **state) {
+    (void)state;
+    Pb g = {0};
+    pb_placeholder(&g, "x", DT_FLOAT, 2, (int64_t[]){1, 4});
+    Pb n = pb_node("bad\n\x1b[31mname", "NoSuchOp\x1b[2J", (const char *[]){"x"}, 1);
+    pb_add_node(&g, &n);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    Tensor out = {0};
+    RefFeed f = {"x", tt_f32(2, (int64_t[]){1, 4}, (float[]){1, 2, 3, 4})};
+    assert_int_not_equal(ref_run(gr, &f, 1, NULL, 0, &out, NULL, &err), 0);
+    for (const char *c = err.msg; *c; c++) assert_false((unsigned char)*c < 0x20 || *c == 0x7f);
+    assert_non_null(strstr(err.msg, "bad\\n\\x1b[31mname"));
+    PlanOpts po = {.threads = 1};
+    assert_null(plan_compile(gr, NULL, 0, &po, &err));
+    for (const char *c = err.msg; *c; c++) assert_false((unsigned char)*c < 0x20 || *c == 0x7f);
+    tensor_release(&f.value);
+    graph_free(gr);
+}
+
+/* ---- item 8: /dev/zero, FIFOs and directories are refused, not read until memory runs out ---- */
+
+static void test_non_regular_files_refused(void **state) {
+    (void)state;
+    Err err = {0};
+    assert_null(graphdef_load("/dev/zero", &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    Tensor t;
+    assert_int_not_equal(npy_load("/dev/zero", &t, &err), 0);
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    char dir[] = "/tmp/grappo_hostile_XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(graphdef_load(fifo, &err)); /* no writer: must not block either */
+    assert_non_null(strstr(err.msg, "FIFO"));
+    assert_null(graphdef_load(dir, &err));
+    assert_non_null(strstr(err.msg, "directory"));
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* ---- fuzz_graph_struct finding: Maximum / Minimum with NaN, fast == ref ---- */
+
+static void test_max_min_nan_fast_equals_ref(void **state) {
+    (void)state;
+    const char *ops[2] = {"Maximum", "Minimum"};
+    for (int o = 0; o < 2; o++) {
+        Pb g = {0};
+        pb_placeholder(&g, "x", DT_FLOAT, 1, (int64_t[]){4});
+        Pb c = pb_tensor(DT_FLOAT, 1, (int64_t[]){4}, (float[]){1, 1, 1, 1}, 4, NULL, 0);
+        pb_const(&g, "c", &c, DT_FLOAT);
+        Pb n = pb_node("m", ops[o], (const char *[]){"x", "c"}, 2);
+        pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+        pb_add_node(&g, &n);
+        Err err = {0};
+        Graph *gr = hx_load(&g, &err);
+        CHECK_OK(gr == NULL, &err);
+        RefFeed f = {"x", tt_f32(1, (int64_t[]){4}, (float[]){NAN, 2, -3, NAN})};
+        Tensor a = {0}, b = {0};
+        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+        CHECK_OK(p == NULL, &err);
+        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        assert_true(isnan(tensor_get(&a, 0)) && isnan(tensor_get(&a, 3))); /* as TensorFlow */
+        assert_tensor_near(&b, &a, 0);
+        tensor_release(&a);
+        tensor_release(&b);
+        tensor_release(&f.value);
+        plan_free(p);
+        graph_free(gr);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_window_2_62_refused),
         cmocka_unit_test(test_pool_window_2_31_bounded),
         cmocka_unit_test(test_conv_huge_strides_dilations),
+        cmocka_unit_test(test_messages_escape_names),
+        cmocka_unit_test(test_non_regular_files_refused),
+        cmocka_unit_test(test_max_min_nan_fast_equals_ref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

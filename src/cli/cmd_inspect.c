@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../util/escape.h"
 
 #define MAX_SPECS 64
 
@@ -25,9 +26,10 @@ static int cmp_count(const void *a, const void *b) {
 }
 
 static void value_desc(const Graph *g, ValueRef v, char *buf, size_t cap) {
-    char nb[256], sb[96];
+    char nb[256], eb[256], sb[96];
     const Value *val = graph_value(g, v);
-    snprintf(buf, cap, "%-40s %-9s %s", graph_ref_name(g, v, nb, sizeof nb), dtype_name(val->dtype), shape_str(&val->shape, sb, sizeof sb));
+    snprintf(buf, cap, "%-40s %-9s %s", str_escape(eb, sizeof eb, graph_ref_name(g, v, nb, sizeof nb)), dtype_name(val->dtype),
+             shape_str(&val->shape, sb, sizeof sb));
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -115,7 +117,7 @@ int cmd_inspect(int argc, char **argv) {
         for (int k = 0; k < g->n_outputs; k++) { value_desc(g, g->outputs[k], line, sizeof line); printf("  %s\n", line); }
         printf("\n%-28s %6s %12s\n", "op", "count", "FLOPs");
         for (int k = 0; k < n_ops; k++)
-            printf("%-28s %6d %12s%s\n", ops[k].op, ops[k].count, ops[k].flops ? fmt_count((double)ops[k].flops, b1, sizeof b1) : "-",
+            printf("%-28s %6d %12s%s\n", str_escape(line, sizeof line, ops[k].op), ops[k].count, ops[k].flops ? fmt_count((double)ops[k].flops, b1, sizeof b1) : "-",
                    op_lookup(ops[k].op) == OP_UNKNOWN ? "  (unknown op)" : "");
     }
     free(ops);

@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "attr_proto.h"
+#include "input_file.h"
 #include "graphdef.pb-c.h"
 #include "pb_wire.h"
 
@@ -334,7 +335,7 @@ Graph *graphdef_parse(const uint8_t *data, size_t len, const char *what, Err *er
 Graph *graphdef_load(const char *path, Err *err) {
     uint8_t *data;
     size_t len;
-    if (read_file_bytes(path, &data, &len, err)) return NULL;
+    if (read_input_file(path, GRAPHDEF_MAX_FILE_BYTES, &data, &len, err)) return NULL;
     Graph *g = graphdef_parse(data, len, path, err);
     free(data);
     return g;
