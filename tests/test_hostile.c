@@ -9,6 +9,7 @@
 
 #include "graph/nn_attrs.h"
 #include "io/npy.h"
+#include "rewrite/pipeline.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -182,8 +183,62 @@ static void test_max_min_nan_fast_equals_ref(void **state) {
     }
 }
 
+/* ---- item 1: outputs survive every rewrite (the graph of the issue) ---- */
+
+static bool has_output(const Graph *g, const char *name) {
+    for (int k = 0; k < g->n_outputs; k++)
+        if (!strcmp(g->nodes[g->outputs[k].node]->name, name) && g->outputs[k].port == 0) return true;
+    return false;
+}
+
+static void test_outputs_survive_grappler(void **state) {
+    (void)state;
+    Pb g = {0};
+    pb_placeholder(&g, "x", DT_FLOAT, 2, (int64_t[]){1, 8});
+    pb_unary(&g, "y", "Relu", "x");
+    Pb a = pb_tensor(DT_FLOAT, 2, (int64_t[]){256, 256}, (float[]){0.01f}, 1, NULL, 0);
+    Pb b = pb_tensor(DT_FLOAT, 2, (int64_t[]){256, 256}, (float[]){0.02f}, 1, NULL, 0);
+    pb_const(&g, "a", &a, DT_FLOAT);
+    pb_const(&g, "b", &b, DT_FLOAT);
+    Pb mm = pb_node("mm", "MatMul", (const char *[]){"a", "b"}, 2);
+    pb_attr(&mm, "T", pb_a_type(DT_FLOAT));
+    pb_add_node(&g, &mm);
+    pb_unary(&g, "z", "Tanh", "mm");
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    assert_true(has_output(gr, "y") && has_output(gr, "z"));
+    Graph *opt = graph_clone(gr, &err);
+    CHECK_OK(opt == NULL, &err);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", opt, 0, &log, &err), &err);
+    assert_true(log.total > 0); /* MatMul of two constants still folds */
+    /* written and read back: both outputs, z still computed (not a Const) */
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_OK(graphdef_serialize(opt, &bytes, &len, &err), &err);
+    Graph *back = graphdef_parse(bytes, len, "optimized.pb", &err);
+    free(bytes);
+    CHECK_OK(back == NULL, &err);
+    CHECK_OK(graph_infer(back, NULL, 0, ref_eval_node, NULL, &err), &err);
+    assert_int_equal(back->n_outputs, 2);
+    assert_true(has_output(back, "y") && has_output(back, "z"));
+    assert_string_equal(back->nodes[graph_find(back, "z")]->op_name, "Tanh");
+    Tensor want[2] = {{0}}, got[2] = {{0}};
+    RefFeed f = {"x", tt_f32(2, (int64_t[]){1, 8}, (float[]){-1, 2, -3, 4, -5, 6, -7, 8})};
+    ValueRef fw[2] = {{graph_find(gr, "y"), 0}, {graph_find(gr, "z"), 0}}, fb[2] = {{graph_find(back, "y"), 0}, {graph_find(back, "z"), 0}};
+    CHECK_OK(ref_run(gr, &f, 1, fw, 2, want, NULL, &err), &err);
+    CHECK_OK(ref_run(back, &f, 1, fb, 2, got, NULL, &err), &err);
+    for (int k = 0; k < 2; k++) { assert_tensor_near(&got[k], &want[k], 1e-5); tensor_release(&got[k]); tensor_release(&want[k]); }
+    tensor_release(&f.value);
+    graph_free(back);
+    graph_free(opt);
+    graph_free(gr);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outputs_survive_grappler),
         cmocka_unit_test(test_pool_window_2_62_refused),
         cmocka_unit_test(test_pool_window_2_31_bounded),
         cmocka_unit_test(test_conv_huge_strides_dilations),
