@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "graph/mem_budget.h"
 #include "graph/nn_attrs.h"
 #include "io/npy.h"
 #include "rewrite/pipeline.h"
@@ -236,6 +237,65 @@ static void test_outputs_survive_grappler(void **state) {
     graph_free(gr);
 }
 
+/* ---- item 7: the memory budget ---- */
+
+static void test_splatted_constants_refused_before_materialised(void **state) {
+    (void)state;
+    Pb g = {0};
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "c%d", i);
+        Pb t = pb_tensor(DT_FLOAT, 1, (int64_t[]){(int64_t)1 << 30}, (float[]){1}, 1, NULL, 0);
+        pb_const(&g, name, &t, DT_FLOAT);
+    }
+    Pb n = pb_node("s", "AddN", (const char *[]){"c0", "c1", "c2", "c3"}, 4);
+    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+    pb_attr(&n, "N", pb_a_i(4));
+    pb_add_node(&g, &n);
+    assert_true(g.n < 400); /* the file had 278 bytes */
+    mem_budget_set((size_t)1 << 30);
+    size_t live = tensor_live_bytes();
+    tensor_reset_peak();
+    Err err = {0};
+    double t0 = now_s();
+    assert_null(hx_load(&g, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    assert_non_null(strstr(err.msg, "memory budget of 1.00 GiB"));
+    assert_true(tensor_peak_bytes() - live < ((size_t)1 << 20)); /* nothing materialised */
+    assert_true(now_s() - t0 < 5.0);
+    mem_budget_set(0);
+}
+
+static void test_huge_fill_refused_by_both_runtimes(void **state) {
+    (void)state;
+    Pb g = {0};
+    Pb d = pb_tensor(DT_INT32, 1, (int64_t[]){2}, NULL, 0, (int64_t[]){65536, 65536}, 2);
+    pb_const(&g, "d", &d, DT_INT32);
+    Pb v = pb_tensor(DT_FLOAT, 0, NULL, (float[]){1}, 1, NULL, 0);
+    pb_const(&g, "v", &v, DT_FLOAT);
+    Pb n = pb_node("f", "Fill", (const char *[]){"d", "v"}, 2);
+    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+    pb_attr(&n, "index_type", pb_a_type(DT_INT32));
+    pb_add_node(&g, &n);
+    mem_budget_set((size_t)1 << 30);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    /* inspect's estimate, without allocating */
+    assert_true(graph_activation_peak(gr, &err) == ((int64_t)16 << 30));
+    Tensor out = {0};
+    assert_int_not_equal(ref_run(gr, NULL, 0, NULL, 0, &out, NULL, &err), 0);
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    PlanOpts po = {.threads = 1};
+    assert_null(plan_compile(gr, NULL, 0, &po, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    graph_free(gr);
+    mem_budget_set(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_survive_grappler),
@@ -245,6 +305,8 @@ int main(void) {
         cmocka_unit_test(test_messages_escape_names),
         cmocka_unit_test(test_non_regular_files_refused),
         cmocka_unit_test(test_max_min_nan_fast_equals_ref),
+        cmocka_unit_test(test_splatted_constants_refused_before_materialised),
+        cmocka_unit_test(test_huge_fill_refused_by_both_runtimes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

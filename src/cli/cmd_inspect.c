@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../graph/mem_budget.h"
 #include "../util/escape.h"
 
 #define MAX_SPECS 64
@@ -82,6 +83,7 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "flops", (double)flops);
         cJSON_AddNumberToObject(o, "activation_peak_bytes", (double)act);
         cJSON_AddNumberToObject(o, "memory_estimate_bytes", (double)(wbytes + (act > 0 ? act : 0)));
+        cJSON_AddNumberToObject(o, "memory_budget_bytes", (double)mem_budget());
         cJSON *h = cJSON_AddObjectToObject(o, "ops");
         for (int k = 0; k < n_ops; k++) cJSON_AddNumberToObject(h, ops[k].op, ops[k].count);
         cJSON *io[2] = {cJSON_AddArrayToObject(o, "inputs"), cJSON_AddArrayToObject(o, "outputs")};
@@ -108,8 +110,11 @@ int cmd_inspect(int argc, char **argv) {
         printf("%s: %d nodes, %d op types%s\n", path, g->n_nodes, n_ops, n_unknown ? " (some unknown to grappo: kept as is)" : "");
         printf("parameters  %s (%s)\n", fmt_count((double)params, b1, sizeof b1), fmt_bytes((double)wbytes, b2, sizeof b2));
         printf("FLOPs       %s per run\n", fmt_count((double)flops, b1, sizeof b1));
-        printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes((double)(wbytes + (act > 0 ? act : 0)), b1, sizeof b1),
+        double peak = (double)wbytes + (double)(act > 0 ? act : 0);
+        printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes(peak, b1, sizeof b1),
                fmt_bytes((double)wbytes, b2, sizeof b2), fmt_bytes((double)(act > 0 ? act : 0), b3, sizeof b3));
+        printf("            memory budget %s%s\n", fmt_bytes((double)mem_budget(), b1, sizeof b1),
+               peak > (double)mem_budget() ? ": over it, run would refuse this graph (--max-memory)" : "");
         printf("\ninputs\n");
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i]->op == OP_PLACEHOLDER) { value_desc(g, (ValueRef){i, 0}, line, sizeof line); printf("  %s\n", line); }

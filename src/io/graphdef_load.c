@@ -6,10 +6,12 @@
  * node exists, because a NodeDef may name nodes that come later in the file. */
 #include "graphdef.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
+#include "../graph/mem_budget.h"
 #include "attr_proto.h"
 #include "input_file.h"
 #include "graphdef.pb-c.h"
@@ -282,7 +284,15 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
     L.budget.max_tensor_bytes = limits && limits->max_tensor_bytes ? limits->max_tensor_bytes : TENSOR_MAX_BYTES;
     L.budget.max_total_bytes = limits && limits->max_total_bytes ? limits->max_total_bytes : SIZE_MAX;
     ByteBuf extra = {0};
-    Graph *g = L.g = graph_new();
+    Graph *g = NULL;
+    char largest[128], whatc[200];
+    size_t declared = graphdef_declared_tensor_bytes(data, len, largest, sizeof largest);
+    if (!mem_budget_allows(declared)) {
+        snprintf(whatc, sizeof whatc, "the graph's constants (the largest in node '%s')", largest);
+        mem_budget_check(declared, whatc, err);
+        goto fail;
+    }
+    g = L.g = graph_new();
     if (!g) {
         err_set(err, ERR_RUNTIME, "out of memory");
         goto fail;

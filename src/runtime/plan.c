@@ -2,6 +2,8 @@
  * in-place reuse, the arena layout. Execution lives in plan_run.c. */
 #include "plan_internal.h"
 
+#include "../graph/mem_budget.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +202,13 @@ static int plan_memory(Plan *p, Err *err) {
     free(reqs);
     free(which);
     free(off);
+    size_t scratch = (p->scratch_bytes + 63) & ~(size_t)63;
+    if (!mem_budget_allows(p->arena_bytes + scratch)) {
+        char what[128], a[32], b[32];
+        snprintf(what, sizeof what, "the fast runtime's plan (arena %s, scratch %s)", mem_bytes_str((double)p->arena_bytes, a, sizeof a),
+                 mem_bytes_str((double)scratch, b, sizeof b));
+        return mem_budget_check(p->arena_bytes + scratch, what, err);
+    }
     p->arena = aligned_alloc(64, p->arena_bytes ? p->arena_bytes : 64);
     if (!p->arena) return err_set(err, ERR_RUNTIME, "out of memory allocating a %zu-byte arena", p->arena_bytes);
     if (p->scratch_bytes) {
