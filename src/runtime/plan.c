@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the oneDNN families, asked in this order */
+/* the oneDNN families, asked in this order (native eltwise before oneDNN's: see dnn_eltwise.c
+   on NaN) */
 static const FastCompileFn families[] = {
-    fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_eltwise, fast_compile_binary,
+    fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_native_eltwise, fast_compile_eltwise, fast_compile_binary,
     fast_compile_native_binary, /* after binary: oneDNN keeps every case it can do */
     fast_compile_softmax, fast_compile_batchnorm, fast_compile_concat, fast_compile_resample, fast_compile_reduce,
-    fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu, fast_compile_attention, fast_compile_fused_elementwise,   fast_compile_transpose, fast_compile_native_eltwise,
+    fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu, fast_compile_attention, fast_compile_fused_elementwise,   fast_compile_transpose,
 };
 
 static bool all_outputs_known(const Node *n) {
