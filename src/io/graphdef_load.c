@@ -153,7 +153,10 @@ static int parse_node(Loader *L, const uint8_t *data, size_t len, int index, Err
         node = err_set(err, ERR_INPUT, "node name '%s' contains ':' or starts with '^'", name_s);
     else if (graph_find(g, name_s) >= 0) node = err_set(err, ERR_INPUT, "duplicate node name '%s'", name_s);
     else if (op_len == 0) node = err_set(err, ERR_INPUT, "node '%s' has an empty op", name_s);
-    else if ((node = graph_add_node(g, name_s, op_s, err)) < 0) err_prefix(err, "node '%s'", name_s);
+    else if ((node = graph_add_node(g, name_s, op_s, err)) < 0) {
+        if (strlen(name_s) > GRAPH_MAX_NAME) err_prefix(err, "node #%d", index); /* the message shows the name's start */
+        else err_prefix(err, "node '%s'", name_s);
+    }
     free(name_s);
     free(op_s);
     if (node < 0) goto fail;

@@ -87,12 +87,12 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
         }
         if (n->op == OP_UNKNOWN) {
             free(order);
-            return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
+            return err_set(err, ERR_INPUT, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
         }
         for (int k = 0; k < n->n_outputs; k++)
             if (!shape_is_known(&n->outputs[k].shape) || !dtype_is_supported(n->outputs[k].dtype)) {
                 free(order);
-                return err_set(err, ERR_RUNTIME, "node '%s' (%s): output %d has no static shape or a dtype grappo cannot compute with",
+                return err_set(err, ERR_INPUT, "node '%s' (%s): output %d has no static shape or a dtype grappo cannot compute with",
                                n->name, n->op_name, k);
             }
         Step *st = &p->steps[p->n_steps];

@@ -32,7 +32,7 @@ int err_set(Err *err, ErrCode code, const char *fmt, ...) {
 
 int err_prefix(Err *err, const char *fmt, ...) {
     if (!err) return -1;
-    char prefix[256], old[sizeof err->msg];
+    char prefix[sizeof err->msg], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
