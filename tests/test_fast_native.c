@@ -360,7 +360,7 @@ static void erf_constant_and_in_place(void **state) {
 static void eltwise_declines(void **state) {
     (void)state;
     Tensor x = td_rand(11, 2, (int64_t[]){3, 4}, -1, 1), xb = td_to_bf16(&x);
-    const char *ops[3] = {"Relu", "Tanh", "Erf"};
+    const char *ops[3] = {"Sigmoid", "Tanh", "Erf"}; /* (Relu is native now: NaN, issue 11) */
     for (int i = 0; i < 3; i++) {
         int node;
         Graph *g = td_graph(ops[i], i == 2 ? &xb : &x, 1, 0, &node); /* Erf in bfloat16: declined */

@@ -3,9 +3,14 @@
  * inconsistent exit code, checked through the library paths the CLI uses. */
 #include "hostile.h"
 
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "graph/mem_budget.h"
 #include "graph/nn_attrs.h"
+#include "io/npy.h"
+#include "rewrite/pipeline.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -98,11 +103,210 @@ static void test_conv_huge_strides_dilations(void **state) {
     }
 }
 
+
+/* ---- item 9: names holding newlines and terminal escapes are escaped in messages ---- */
+
+static void test_messages_escape_names(void **state) {
+    (void)state;
+    Pb g = {0};
+    pb_placeholder(&g, "x", DT_FLOAT, 2, (int64_t[]){1, 4});
+    Pb n = pb_node("bad\n\x1b[31mname", "NoSuchOp\x1b[2J", (const char *[]){"x"}, 1);
+    pb_add_node(&g, &n);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    Tensor out = {0};
+    RefFeed f = {"x", tt_f32(2, (int64_t[]){1, 4}, (float[]){1, 2, 3, 4})};
+    assert_int_not_equal(ref_run(gr, &f, 1, NULL, 0, &out, NULL, &err), 0);
+    for (const char *c = err.msg; *c; c++) assert_false((unsigned char)*c < 0x20 || *c == 0x7f);
+    assert_non_null(strstr(err.msg, "bad\\n\\x1b[31mname"));
+    PlanOpts po = {.threads = 1};
+    assert_null(plan_compile(gr, NULL, 0, &po, &err));
+    for (const char *c = err.msg; *c; c++) assert_false((unsigned char)*c < 0x20 || *c == 0x7f);
+    tensor_release(&f.value);
+    graph_free(gr);
+}
+
+/* ---- item 8: /dev/zero, FIFOs and directories are refused, not read until memory runs out ---- */
+
+static void test_non_regular_files_refused(void **state) {
+    (void)state;
+    Err err = {0};
+    assert_null(graphdef_load("/dev/zero", &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    Tensor t;
+    assert_int_not_equal(npy_load("/dev/zero", &t, &err), 0);
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    char dir[] = "/tmp/grappo_hostile_XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_null(graphdef_load(fifo, &err)); /* no writer: must not block either */
+    assert_non_null(strstr(err.msg, "FIFO"));
+    assert_null(graphdef_load(dir, &err));
+    assert_non_null(strstr(err.msg, "directory"));
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* ---- fuzz_graph_struct finding: Maximum / Minimum with NaN, fast == ref ---- */
+
+static void test_max_min_nan_fast_equals_ref(void **state) {
+    (void)state;
+    const char *ops[2] = {"Maximum", "Minimum"};
+    for (int o = 0; o < 2; o++) {
+        Pb g = {0};
+        pb_placeholder(&g, "x", DT_FLOAT, 1, (int64_t[]){4});
+        Pb c = pb_tensor(DT_FLOAT, 1, (int64_t[]){4}, (float[]){1, 1, 1, 1}, 4, NULL, 0);
+        pb_const(&g, "c", &c, DT_FLOAT);
+        Pb n = pb_node("m", ops[o], (const char *[]){"x", "c"}, 2);
+        pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+        pb_add_node(&g, &n);
+        Err err = {0};
+        Graph *gr = hx_load(&g, &err);
+        CHECK_OK(gr == NULL, &err);
+        RefFeed f = {"x", tt_f32(1, (int64_t[]){4}, (float[]){NAN, 2, -3, NAN})};
+        Tensor a = {0}, b = {0};
+        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+        CHECK_OK(p == NULL, &err);
+        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        assert_true(isnan(tensor_get(&a, 0)) && isnan(tensor_get(&a, 3))); /* as TensorFlow */
+        assert_tensor_near(&b, &a, 0);
+        tensor_release(&a);
+        tensor_release(&b);
+        tensor_release(&f.value);
+        plan_free(p);
+        graph_free(gr);
+    }
+}
+
+/* ---- item 1: outputs survive every rewrite (the graph of the issue) ---- */
+
+static bool has_output(const Graph *g, const char *name) {
+    for (int k = 0; k < g->n_outputs; k++)
+        if (!strcmp(g->nodes[g->outputs[k].node]->name, name) && g->outputs[k].port == 0) return true;
+    return false;
+}
+
+static void test_outputs_survive_grappler(void **state) {
+    (void)state;
+    Pb g = {0};
+    pb_placeholder(&g, "x", DT_FLOAT, 2, (int64_t[]){1, 8});
+    pb_unary(&g, "y", "Relu", "x");
+    Pb a = pb_tensor(DT_FLOAT, 2, (int64_t[]){256, 256}, (float[]){0.01f}, 1, NULL, 0);
+    Pb b = pb_tensor(DT_FLOAT, 2, (int64_t[]){256, 256}, (float[]){0.02f}, 1, NULL, 0);
+    pb_const(&g, "a", &a, DT_FLOAT);
+    pb_const(&g, "b", &b, DT_FLOAT);
+    Pb mm = pb_node("mm", "MatMul", (const char *[]){"a", "b"}, 2);
+    pb_attr(&mm, "T", pb_a_type(DT_FLOAT));
+    pb_add_node(&g, &mm);
+    pb_unary(&g, "z", "Tanh", "mm");
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    assert_true(has_output(gr, "y") && has_output(gr, "z"));
+    Graph *opt = graph_clone(gr, &err);
+    CHECK_OK(opt == NULL, &err);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", opt, 0, &log, &err), &err);
+    assert_true(log.total > 0); /* MatMul of two constants still folds */
+    /* written and read back: both outputs, z still computed (not a Const) */
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_OK(graphdef_serialize(opt, &bytes, &len, &err), &err);
+    Graph *back = graphdef_parse(bytes, len, "optimized.pb", &err);
+    free(bytes);
+    CHECK_OK(back == NULL, &err);
+    CHECK_OK(graph_infer(back, NULL, 0, ref_eval_node, NULL, &err), &err);
+    assert_int_equal(back->n_outputs, 2);
+    assert_true(has_output(back, "y") && has_output(back, "z"));
+    assert_string_equal(back->nodes[graph_find(back, "z")]->op_name, "Tanh");
+    Tensor want[2] = {{0}}, got[2] = {{0}};
+    RefFeed f = {"x", tt_f32(2, (int64_t[]){1, 8}, (float[]){-1, 2, -3, 4, -5, 6, -7, 8})};
+    ValueRef fw[2] = {{graph_find(gr, "y"), 0}, {graph_find(gr, "z"), 0}}, fb[2] = {{graph_find(back, "y"), 0}, {graph_find(back, "z"), 0}};
+    CHECK_OK(ref_run(gr, &f, 1, fw, 2, want, NULL, &err), &err);
+    CHECK_OK(ref_run(back, &f, 1, fb, 2, got, NULL, &err), &err);
+    for (int k = 0; k < 2; k++) { assert_tensor_near(&got[k], &want[k], 1e-5); tensor_release(&got[k]); tensor_release(&want[k]); }
+    tensor_release(&f.value);
+    graph_free(back);
+    graph_free(opt);
+    graph_free(gr);
+}
+
+/* ---- item 7: the memory budget ---- */
+
+static void test_splatted_constants_refused_before_materialised(void **state) {
+    (void)state;
+    Pb g = {0};
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "c%d", i);
+        Pb t = pb_tensor(DT_FLOAT, 1, (int64_t[]){(int64_t)1 << 30}, (float[]){1}, 1, NULL, 0);
+        pb_const(&g, name, &t, DT_FLOAT);
+    }
+    Pb n = pb_node("s", "AddN", (const char *[]){"c0", "c1", "c2", "c3"}, 4);
+    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+    pb_attr(&n, "N", pb_a_i(4));
+    pb_add_node(&g, &n);
+    assert_true(g.n < 400); /* the issue's file had 278 bytes */
+    mem_budget_set((size_t)1 << 30);
+    size_t live = tensor_live_bytes();
+    tensor_reset_peak();
+    Err err = {0};
+    double t0 = now_s();
+    assert_null(hx_load(&g, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    assert_non_null(strstr(err.msg, "memory budget of 1.00 GiB"));
+    assert_true(tensor_peak_bytes() - live < ((size_t)1 << 20)); /* nothing materialised */
+    assert_true(now_s() - t0 < 5.0);
+    mem_budget_set(0);
+}
+
+static void test_huge_fill_refused_by_both_runtimes(void **state) {
+    (void)state;
+    Pb g = {0};
+    Pb d = pb_tensor(DT_INT32, 1, (int64_t[]){2}, NULL, 0, (int64_t[]){65536, 65536}, 2);
+    pb_const(&g, "d", &d, DT_INT32);
+    Pb v = pb_tensor(DT_FLOAT, 0, NULL, (float[]){1}, 1, NULL, 0);
+    pb_const(&g, "v", &v, DT_FLOAT);
+    Pb n = pb_node("f", "Fill", (const char *[]){"d", "v"}, 2);
+    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+    pb_attr(&n, "index_type", pb_a_type(DT_INT32));
+    pb_add_node(&g, &n);
+    mem_budget_set((size_t)1 << 30);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    /* inspect's estimate, without allocating */
+    assert_true(graph_activation_peak(gr, &err) == ((int64_t)16 << 30));
+    Tensor out = {0};
+    assert_int_not_equal(ref_run(gr, NULL, 0, NULL, 0, &out, NULL, &err), 0);
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    PlanOpts po = {.threads = 1};
+    assert_null(plan_compile(gr, NULL, 0, &po, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "16.00 GiB"));
+    graph_free(gr);
+    mem_budget_set(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outputs_survive_grappler),
         cmocka_unit_test(test_pool_window_2_62_refused),
         cmocka_unit_test(test_pool_window_2_31_bounded),
         cmocka_unit_test(test_conv_huge_strides_dilations),
+        cmocka_unit_test(test_messages_escape_names),
+        cmocka_unit_test(test_non_regular_files_refused),
+        cmocka_unit_test(test_max_min_nan_fast_equals_ref),
+        cmocka_unit_test(test_splatted_constants_refused_before_materialised),
+        cmocka_unit_test(test_huge_fill_refused_by_both_runtimes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,10 +452,10 @@ static void test_gather(void **state) {
     Graph *g;
     int node;
     gather_run(tr_iota(DT_FLOAT, 2, p32), tr_vec_i32(2, (int32_t[]){0, 3}), 0, 0, &g, &node);
-    tr_expect_error(g, node, 1, ERR_RUNTIME, "indices[1] = 3 is not in [0, 3)");
+    tr_expect_error(g, node, 1, ERR_INPUT, "indices[1] = 3 is not in [0, 3)");
     graph_free(g);
     gather_run(tr_iota(DT_FLOAT, 2, p32), tr_vec_i32(2, (int32_t[]){-1, 0}), 0, 0, &g, &node);
-    tr_expect_error(g, node, 1, ERR_RUNTIME, "indices[0] = -1");
+    tr_expect_error(g, node, 1, ERR_INPUT, "indices[0] = -1");
     graph_free(g);
     /* bad axis, batch_dims > axis, batch dims that differ */
     gather_run(tr_iota(DT_FLOAT, 2, p32), tr_vec_i32(1, (int32_t[]){0}), 2, 0, &g, &node);

@@ -429,13 +429,13 @@ static void fused_unsupported_ops_fail_at_inference(void **state) {
     (void)state;
     int node;
     Graph *g = fused_graph((const char *[]){"BiasAdd", "GeluExact"}, 2, 1, &node); /* Gelu: matmul only */
-    nn_expect_infer_error(g, ERR_RUNTIME, "GeluExact");
+    nn_expect_infer_error(g, ERR_INPUT, "GeluExact");
     g = fused_graph((const char *[]){"Relu"}, 1, 0, &node);
-    nn_expect_infer_error(g, ERR_RUNTIME, "'Relu'");
+    nn_expect_infer_error(g, ERR_INPUT, "'Relu'");
     g = fused_graph((const char *[]){"BiasAdd", "Relu", "Relu"}, 3, 1, &node);
-    nn_expect_infer_error(g, ERR_RUNTIME, "'Relu' at position 2");
+    nn_expect_infer_error(g, ERR_INPUT, "'Relu' at position 2");
     g = fused_graph((const char *[]){"BiasAdd", "Swish"}, 2, 1, &node);
-    nn_expect_infer_error(g, ERR_RUNTIME, "Swish");
+    nn_expect_infer_error(g, ERR_INPUT, "Swish");
     /* wrong argument counts are bad input */
     g = fused_graph((const char *[]){"BiasAdd"}, 1, 2, &node);
     nn_expect_infer_error(g, ERR_INPUT, "extra inputs");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../graph/mem_budget.h"
 
 bool arg_opt(Args *a, const char *name, const char **value, bool *bad) {
     const char *s = a->argv[a->i];
@@ -171,4 +172,49 @@ const char *cli_default_policy_path(char *buf, size_t cap) {
         }
     }
     return "policies/default.bin";
+}
+
+bool parse_byte_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0) || !(v < 1.8e19)) return false;
+    static const struct { const char *suffix; double scale; } units[] = {
+        {"", 1},         {"B", 1},           {"K", 1e3},   {"KB", 1e3},           {"k", 1e3},   {"kB", 1e3},
+        {"KiB", 1024.0}, {"M", 1e6},         {"MB", 1e6},  {"MiB", 1048576.0},    {"G", 1e9},   {"GB", 1e9},
+        {"GiB", 1073741824.0}, {"T", 1e12},  {"TB", 1e12}, {"TiB", 1099511627776.0},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].suffix)) {
+            double b = v * units[i].scale;
+            if (!(b >= 1 && b < 1.8e19)) return false;
+            *out = (size_t)b;
+            return true;
+        }
+    return false;
+}
+
+int cli_take_max_memory(int *argc, char **argv) {
+    int w = 1;
+    for (int r = 1; r < *argc; r++) {
+        const char *v = NULL;
+        if (!strcmp(argv[r], "--max-memory")) {
+            if (r + 1 >= *argc) { fprintf(stderr, "grappo: option --max-memory needs a value\n"); return -1; }
+            v = argv[++r];
+        } else if (!strncmp(argv[r], "--max-memory=", 13)) {
+            v = argv[r] + 13;
+        } else {
+            argv[w++] = argv[r];
+            continue;
+        }
+        size_t b;
+        if (!parse_byte_size(v, &b)) {
+            fprintf(stderr, "grappo: --max-memory wants bytes such as 2000000000, 2GB or 1.5GiB, got '%s'\n", v);
+            return -1;
+        }
+        mem_budget_set(b);
+    }
+    *argc = w;
+    argv[w] = NULL;
+    return 0;
 }

@@ -30,6 +30,12 @@ bool arg_flag(Args *a, const char *name);
 bool parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 bool parse_shape(const char *s, Shape *out); /* "1,224,224,3" */
 
+/* "2000000000", "2GB", "1.5GiB" (KB MB GB TB = 1000^k, KiB MiB GiB TiB = 1024^k) -> bytes */
+bool parse_byte_size(const char *s, size_t *out);
+/* Removes every "--max-memory BYTES" / "--max-memory=BYTES" from argv (any command) and sets
+   the process's memory budget (graph/mem_budget.h); -1 after printing on a bad value. */
+int cli_take_max_memory(int *argc, char **argv);
+
 /* "NAME=1,224,224,3" -> spec (name allocated; the caller frees it) */
 bool parse_input_shape(const char *cmd, const char *arg, InputSpec *spec);
 /* validate + infer with the reference evaluator folding small constants */

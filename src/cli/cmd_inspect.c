@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../graph/mem_budget.h"
+#include "../util/escape.h"
 
 #define MAX_SPECS 64
 
@@ -25,9 +27,10 @@ static int cmp_count(const void *a, const void *b) {
 }
 
 static void value_desc(const Graph *g, ValueRef v, char *buf, size_t cap) {
-    char nb[256], sb[96];
+    char nb[256], eb[256], sb[96];
     const Value *val = graph_value(g, v);
-    snprintf(buf, cap, "%-40s %-9s %s", graph_ref_name(g, v, nb, sizeof nb), dtype_name(val->dtype), shape_str(&val->shape, sb, sizeof sb));
+    snprintf(buf, cap, "%-40s %-9s %s", str_escape(eb, sizeof eb, graph_ref_name(g, v, nb, sizeof nb)), dtype_name(val->dtype),
+             shape_str(&val->shape, sb, sizeof sb));
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -80,6 +83,7 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "flops", (double)flops);
         cJSON_AddNumberToObject(o, "activation_peak_bytes", (double)act);
         cJSON_AddNumberToObject(o, "memory_estimate_bytes", (double)(wbytes + (act > 0 ? act : 0)));
+        cJSON_AddNumberToObject(o, "memory_budget_bytes", (double)mem_budget());
         cJSON *h = cJSON_AddObjectToObject(o, "ops");
         for (int k = 0; k < n_ops; k++) cJSON_AddNumberToObject(h, ops[k].op, ops[k].count);
         cJSON *io[2] = {cJSON_AddArrayToObject(o, "inputs"), cJSON_AddArrayToObject(o, "outputs")};
@@ -106,8 +110,11 @@ int cmd_inspect(int argc, char **argv) {
         printf("%s: %d nodes, %d op types%s\n", path, g->n_nodes, n_ops, n_unknown ? " (some unknown to grappo: kept as is)" : "");
         printf("parameters  %s (%s)\n", fmt_count((double)params, b1, sizeof b1), fmt_bytes((double)wbytes, b2, sizeof b2));
         printf("FLOPs       %s per run\n", fmt_count((double)flops, b1, sizeof b1));
-        printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes((double)(wbytes + (act > 0 ? act : 0)), b1, sizeof b1),
+        double peak = (double)wbytes + (double)(act > 0 ? act : 0);
+        printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes(peak, b1, sizeof b1),
                fmt_bytes((double)wbytes, b2, sizeof b2), fmt_bytes((double)(act > 0 ? act : 0), b3, sizeof b3));
+        printf("            memory budget %s%s\n", fmt_bytes((double)mem_budget(), b1, sizeof b1),
+               peak > (double)mem_budget() ? ": over it, run would refuse this graph (--max-memory)" : "");
         printf("\ninputs\n");
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i]->op == OP_PLACEHOLDER) { value_desc(g, (ValueRef){i, 0}, line, sizeof line); printf("  %s\n", line); }
@@ -115,7 +122,7 @@ int cmd_inspect(int argc, char **argv) {
         for (int k = 0; k < g->n_outputs; k++) { value_desc(g, g->outputs[k], line, sizeof line); printf("  %s\n", line); }
         printf("\n%-28s %6s %12s\n", "op", "count", "FLOPs");
         for (int k = 0; k < n_ops; k++)
-            printf("%-28s %6d %12s%s\n", ops[k].op, ops[k].count, ops[k].flops ? fmt_count((double)ops[k].flops, b1, sizeof b1) : "-",
+            printf("%-28s %6d %12s%s\n", str_escape(line, sizeof line, ops[k].op), ops[k].count, ops[k].flops ? fmt_count((double)ops[k].flops, b1, sizeof b1) : "-",
                    op_lookup(ops[k].op) == OP_UNKNOWN ? "  (unknown op)" : "");
     }
     free(ops);

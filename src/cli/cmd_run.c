@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "../report/stats.h"
 #include "../runtime/plan.h"
+#include "../util/escape.h"
 
 #define MAX_ITEMS 64
 
@@ -47,12 +48,45 @@ static void tensor_stats(const Tensor *t, double *mn, double *mx, double *mean, 
     *nonfinite = bad;
 }
 
-static int save_output(const char *dir, const char *tensor_name, const Tensor *t, Err *err) {
-    char file[1200];
-    int k = snprintf(file, sizeof file, "%s/", dir);
-    for (const char *c = tensor_name; *c && k < (int)sizeof file - 5; c++) file[k++] = (*c == '/' || *c == ':') ? '_' : *c;
-    snprintf(file + k, sizeof file - (size_t)k, ".npy");
-    return npy_save(file, t, err);
+/* DIR/<tensor name with '/' and ':' as '_'>.npy, malloc'd */
+static char *output_file(const char *dir, const char *tensor_name) {
+    size_t len = strlen(dir) + strlen(tensor_name) + 8;
+    char *file = malloc(len);
+    if (!file) return NULL;
+    int k = snprintf(file, len, "%s/", dir);
+    for (const char *c = tensor_name; *c; c++) file[k++] = (*c == '/' || *c == ':') ? '_' : *c;
+    snprintf(file + k, len - (size_t)k, ".npy");
+    return file;
+}
+
+/* Saves every fetched output; two outputs whose names map to the same file ('a/b:0' and
+   'a_b:0') are refused before anything is written. */
+static int save_outputs(const char *dir, const Graph *g, const ValueRef *fetch, const Tensor *outs, int n, Err *err) {
+    char **files = calloc((size_t)n + 1, sizeof *files);
+    int rc = -1;
+    if (!files) return err_set(err, ERR_RUNTIME, "out of memory");
+    for (int k = 0; k < n; k++) {
+        size_t len = strlen(g->nodes[fetch[k].node]->name) + 16;
+        char *nb = malloc(len);
+        if (nb) snprintf(nb, len, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
+        files[k] = nb ? output_file(dir, nb) : NULL;
+        free(nb);
+        if (!files[k]) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+        for (int j = 0; j < k; j++) {
+            if (strcmp(files[j], files[k])) continue;
+            if (fetch[j].node == fetch[k].node && fetch[j].port == fetch[k].port) continue; /* fetched twice */
+            err_set(err, ERR_INPUT, "--save-outputs: outputs '%s:%d' and '%s:%d' would both be written to '%s'; fetch one of them with --output",
+                    g->nodes[fetch[j].node]->name, fetch[j].port, g->nodes[fetch[k].node]->name, fetch[k].port, files[k]);
+            goto done;
+        }
+    }
+    for (int k = 0; k < n; k++)
+        if (npy_save(files[k], &outs[k], err)) goto done;
+    rc = 0;
+done:
+    for (int k = 0; k < n; k++) free(files[k]);
+    free(files);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -187,11 +221,7 @@ int cmd_run(int argc, char **argv) {
 
     if (save_dir) {
         if (mkdir(save_dir, 0777) && errno != EEXIST) { err_set(&err, ERR_INPUT, "cannot create directory '%s': %s", save_dir, strerror(errno)); goto fail; }
-        for (int k = 0; k < n_fetch; k++) {
-            char nb[1024];
-            snprintf(nb, sizeof nb, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
-            if (save_output(save_dir, nb, &outs[k], &err)) goto fail;
-        }
+        if (save_outputs(save_dir, g, fetch, outs, n_fetch, &err)) goto fail;
     }
     char sb[96], b1[32];
     if (row) {
@@ -211,8 +241,9 @@ int cmd_run(int argc, char **argv) {
     cJSON *jouts = json ? cJSON_AddArrayToObject(root, "outputs") : NULL;
     if (!json) printf("%-40s %-9s %-18s %12s %12s %12s\n", "output", "dtype", "shape", "min", "max", "mean");
     for (int k = 0; k < n_fetch; k++) {
-        char nb[1024];
-        snprintf(nb, sizeof nb, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
+        char nb[1024], raw[1024];
+        snprintf(raw, sizeof raw, "%s:%d", g->nodes[fetch[k].node]->name, fetch[k].port);
+        str_escape(nb, sizeof nb, raw);
         double mn, mx, mean;
         int64_t nonfinite;
         tensor_stats(&outs[k], &mn, &mx, &mean, &nonfinite);

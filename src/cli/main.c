@@ -2,8 +2,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../graph/mem_budget.h"
 
 static void usage(FILE *f) {
+    char budget[32];
     fprintf(f,
             "grappo %s - optimize TensorFlow inference graphs\n"
             "\n"
@@ -22,11 +24,15 @@ static void usage(FILE *f) {
             "\n"
             "FILE.pb may also be a SavedModel directory ([--signature NAME] [--tags serve]), a\n"
             "TensorFlow.js model.json, or zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
+            "Every command takes --max-memory BYTES (e.g. 4GiB): the most tensor memory (weights, activations,\n"
+            "the fast runtime's arena) grappo holds at once; beyond it a model is refused (exit 2). Default:\n"
+            "half of this machine's memory, now %s.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n",
-            GRAPPO_VERSION);
+            GRAPPO_VERSION, mem_bytes_str((double)mem_budget_default(), budget, sizeof budget));
 }
 
 int main(int argc, char **argv) {
+    if (cli_take_max_memory(&argc, argv)) return EXIT_USAGE;
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }
     if (cli_take_model_opts(&argc, argv)) return EXIT_USAGE;
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }

@@ -96,6 +96,10 @@ void graph_free(Graph *g) {
 
 int graph_add_node(Graph *g, const char *name, const char *op_name, Err *err) {
     if (!name || !*name) return err_set(err, ERR_INPUT, "node with an empty name");
+    size_t len = strlen(name);
+    if (len > GRAPH_MAX_NAME)
+        return err_set(err, ERR_INPUT, "node name of %zu bytes ('%.40s...') is longer than the %d bytes grappo accepts", len, name,
+                       GRAPH_MAX_NAME);
     if (!op_name || !*op_name) return err_set(err, ERR_INPUT, "node '%s' has no op", name);
     if (graph_find(g, name) >= 0) return err_set(err, ERR_INPUT, "duplicate node name '%s'", name);
     if (g->n_nodes == g->cap) {

@@ -67,6 +67,10 @@ typedef struct Graph {
     uint64_t version;
 } Graph;
 
+/* Longest node name accepted (bytes): longer ones are bad input everywhere (loading, inspect,
+ * run), so that every message can name a node in full. */
+#define GRAPH_MAX_NAME 1023
+
 /* ---- construction ---- */
 Graph *graph_new(void);
 void graph_free(Graph *g);

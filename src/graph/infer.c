@@ -140,6 +140,15 @@ static void try_fold(Graph *g, int idx, NodeEvalFn eval, void *ctx) {
     for (int k = 0; k < n->n_outputs; k++) n->outputs[k].known = out[k];
 }
 
+/* p's own inference ran (its inputs were all known), rather than p being marked unknown */
+static bool producer_inferred(const Graph *g, const Node *p) {
+    for (int k = 0; k < p->n_inputs; k++) {
+        const Value *v = node_input_value(g, p, k);
+        if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) return false;
+    }
+    return true;
+}
+
 static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, void *ctx, Err *err) {
     Node *n = g->nodes[idx];
     for (int k = 0; k < n->n_inputs; k++) {
@@ -148,6 +157,12 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
         if (v.port >= p->n_outputs)
             return err_set(err, ERR_INPUT, "node '%s': input %d reads output %d of '%s' (%s), which has %d output(s)", n->name, k,
                            v.port, p->name, p->op_name, p->n_outputs);
+        /* the loader gives a node as many outputs as its readers name ('x:99'); a known op whose
+           inference ran and left that port unset does not produce it */
+        const Value *pv = &p->outputs[v.port];
+        if (v.port > 0 && p->op != OP_UNKNOWN && pv->dtype == DT_INVALID && pv->shape.rank < 0 && producer_inferred(g, p))
+            return err_set(err, ERR_INPUT, "node '%s': input %d reads output %d of '%s' (%s), which does not produce it", n->name,
+                           k, v.port, p->name, p->op_name);
     }
     if (n->op == OP_UNKNOWN) { mark_unknown(n); return 0; }
     const OpDef *d = op_def(n->op);

@@ -38,6 +38,8 @@ int infer_concat(Graph *g, Node *n, Err *err) {
         if (!ok)
             return err_set(err, ERR_INPUT, "ConcatV2 input %d has shape %s, incompatible with %s on axis %d",
                            k, shape_str(o, sa, sizeof sa), shape_str(first, sb, sizeof sb), axis);
+        if (o->dim[axis] > INT64_MAX - s.dim[axis]) /* four [0, 2^62] would wrap to [0, 0] */
+            return err_set(err, ERR_INPUT, "ConcatV2: the inputs' sizes on axis %d add up past 2^63", axis);
         s.dim[axis] += o->dim[axis];
     }
     return infer_set_out(n, 0, dtype, &s, err);

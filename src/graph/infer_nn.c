@@ -101,6 +101,9 @@ int infer_softmax(Graph *g, Node *n, Err *err) {
     const Shape *x = in_shape(g, n, 0);
     char sa[96];
     if (x->rank < 1) return err_set(err, ERR_INPUT, "logits must have rank >= 1, got %s", shape_str(x, sa, sizeof sa));
+    /* TensorFlow's Softmax is defined for floating types only (both runtimes agree then) */
+    if (!dtype_is_float(in_dtype(g, n, 0)))
+        return err_set(err, ERR_INPUT, "logits of dtype %s: Softmax takes float32, float16 or bfloat16", dtype_name(in_dtype(g, n, 0)));
     return infer_set_out(n, 0, in_dtype(g, n, 0), x, err);
 }
 

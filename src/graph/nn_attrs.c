@@ -239,7 +239,7 @@ int nn_fused_spec(const Node *n, FusedHost host, FusedSpec *s, Err *err) {
     s->epsilon = node_attr_f(n, "epsilon", 1e-4f);
     s->leakyrelu_alpha = node_attr_f(n, "leakyrelu_alpha", 0.2f);
     const AttrList *l = node_attr_list(n, "fused_ops");
-    if (!l || l->n == 0) return err_set(err, ERR_RUNTIME, "fused_ops is empty or missing: nothing to fuse is not supported");
+    if (!l || l->n == 0) return err_set(err, ERR_INPUT, "fused_ops is empty or missing: nothing to fuse is not supported");
     if (l->kind != ATTR_STRING) return err_set(err, ERR_INPUT, "fused_ops must be a list of strings");
     int i = 0, next_arg = 2;
     const char *op = l->s[0].data;
@@ -262,15 +262,15 @@ int nn_fused_spec(const Node *n, FusedHost host, FusedSpec *s, Err *err) {
         next_arg += 4;
         i = 1;
     } else {
-        return err_set(err, ERR_RUNTIME, "fused op '%s' (first of %d) is not supported", op, l->n);
+        return err_set(err, ERR_INPUT, "fused op '%s' (first of %d) is not supported", op, l->n);
     }
     if (i < l->n && s->act == NN_ACT_NONE) {
         if (parse_act(l->s[i].data, host, &s->act))
-            return err_set(err, ERR_RUNTIME, "fused op '%s' after %s is not supported", l->s[i].data, op);
+            return err_set(err, ERR_INPUT, "fused op '%s' after %s is not supported", l->s[i].data, op);
         if (s->act == NN_ACT_PRELU) s->arg_alpha = next_arg++;
         i++;
     }
-    if (i < l->n) return err_set(err, ERR_RUNTIME, "fused op '%s' at position %d is not supported", l->s[i].data, i);
+    if (i < l->n) return err_set(err, ERR_INPUT, "fused op '%s' at position %d is not supported", l->s[i].data, i);
     s->n_args = next_arg - 2;
     int64_t num_args = node_attr_i(n, "num_args", s->n_args);
     if (num_args != s->n_args)

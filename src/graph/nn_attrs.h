@@ -99,7 +99,7 @@ typedef struct FusedSpec {
    Supported lists: [BiasAdd], [BiasAdd, act], [BiasAdd, Add], [BiasAdd, Add, act],
    [FusedBatchNorm], [FusedBatchNorm, act] (conv only), [BiasAdd, _FusedHardSwish];
    act in Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, Prelu, and for matmul also GeluExact,
-   GeluApproximate. Anything else is ERR_RUNTIME naming the op; a wrong input count is
+   GeluApproximate. Anything else is ERR_INPUT naming the op; a wrong input count is
    ERR_INPUT. */
 int nn_fused_spec(const Node *n, FusedHost host, FusedSpec *s, Err *err);
 const char *nn_act_name(NnAct act);

@@ -1,6 +1,8 @@
 /* tensor.c - Shape helpers and reference-counted tensor buffers. */
 #include "tensor.h"
 
+#include "mem_budget.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,11 @@ int tensor_alloc(Tensor *t, int dtype, const Shape *shape, Err *err) {
     if (n == -1) return err_set(err, ERR_INPUT, "cannot allocate a tensor of unknown shape %s", shape_str(shape, sb, sizeof sb));
     if (n < 0 || (uint64_t)n > TENSOR_MAX_BYTES / dtype_size(dtype))
         return err_set(err, ERR_INPUT, "tensor of shape %s is too large (limit %zu bytes)", shape_str(shape, sb, sizeof sb), TENSOR_MAX_BYTES);
+    if (!mem_budget_allows((size_t)n * dtype_size(dtype))) {
+        char what[160];
+        snprintf(what, sizeof what, "a tensor of shape %s and dtype %s", shape_str(shape, sb, sizeof sb), dtype_name(dtype));
+        return mem_budget_check((size_t)n * dtype_size(dtype), what, err);
+    }
     TensorBuf *b = buf_new((size_t)n * dtype_size(dtype));
     if (!b) return err_set(err, ERR_RUNTIME, "out of memory allocating %lld elements", (long long)n);
     t->dtype = dtype;

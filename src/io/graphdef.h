@@ -36,6 +36,13 @@ typedef struct GraphdefLimits {
 Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what, const GraphdefLimits *limits,
                               Err *err);
 
+/* Bytes the tensors of every attribute would take once decoded (saturating at SIZE_MAX;
+ * tensors over TENSOR_MAX_BYTES are left to the parse, which names them), counted on the wire
+ * without decoding, and the name of the node holding the most (into largest[cap], may be NULL):
+ * the parse refuses a graph whose constants exceed the memory budget (graph/mem_budget.h)
+ * before materialising any of them. */
+size_t graphdef_declared_tensor_bytes(const uint8_t *data, size_t len, char *largest, size_t cap);
+
 /* Most outputs (Values) the loader creates: a port beyond GRAPHDEF_MAX_PORT, or more outputs
  * than GRAPHDEF_MAX_OUTPUTS over the whole graph, is rejected as bad input instead of being
  * allocated. */

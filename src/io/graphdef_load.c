@@ -6,11 +6,14 @@
  * node exists, because a NodeDef may name nodes that come later in the file. */
 #include "graphdef.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
+#include "../graph/mem_budget.h"
 #include "attr_proto.h"
+#include "input_file.h"
 #include "graphdef.pb-c.h"
 #include "pb_wire.h"
 
@@ -150,7 +153,10 @@ static int parse_node(Loader *L, const uint8_t *data, size_t len, int index, Err
         node = err_set(err, ERR_INPUT, "node name '%s' contains ':' or starts with '^'", name_s);
     else if (graph_find(g, name_s) >= 0) node = err_set(err, ERR_INPUT, "duplicate node name '%s'", name_s);
     else if (op_len == 0) node = err_set(err, ERR_INPUT, "node '%s' has an empty op", name_s);
-    else if ((node = graph_add_node(g, name_s, op_s, err)) < 0) err_prefix(err, "node '%s'", name_s);
+    else if ((node = graph_add_node(g, name_s, op_s, err)) < 0) {
+        if (strlen(name_s) > GRAPH_MAX_NAME) err_prefix(err, "node #%d", index); /* the message shows the name's start */
+        else err_prefix(err, "node '%s'", name_s);
+    }
     free(name_s);
     free(op_s);
     if (node < 0) goto fail;
@@ -281,7 +287,15 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
     L.budget.max_tensor_bytes = limits && limits->max_tensor_bytes ? limits->max_tensor_bytes : TENSOR_MAX_BYTES;
     L.budget.max_total_bytes = limits && limits->max_total_bytes ? limits->max_total_bytes : SIZE_MAX;
     ByteBuf extra = {0};
-    Graph *g = L.g = graph_new();
+    Graph *g = NULL;
+    char largest[128], whatc[200];
+    size_t declared = graphdef_declared_tensor_bytes(data, len, largest, sizeof largest);
+    if (!mem_budget_allows(declared)) {
+        snprintf(whatc, sizeof whatc, "the graph's constants (the largest in node '%s')", largest);
+        mem_budget_check(declared, whatc, err);
+        goto fail;
+    }
+    g = L.g = graph_new();
     if (!g) {
         err_set(err, ERR_RUNTIME, "out of memory");
         goto fail;
@@ -334,7 +348,7 @@ Graph *graphdef_parse(const uint8_t *data, size_t len, const char *what, Err *er
 Graph *graphdef_load(const char *path, Err *err) {
     uint8_t *data;
     size_t len;
-    if (read_file_bytes(path, &data, &len, err)) return NULL;
+    if (read_input_file(path, GRAPHDEF_MAX_FILE_BYTES, &data, &len, err)) return NULL;
     Graph *g = graphdef_parse(data, len, path, err);
     free(data);
     return g;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "input_file.h"
 
 static const uint8_t MAGIC[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
@@ -211,7 +212,8 @@ int npy_load(const char *path, Tensor *out, Err *err) {
     uint8_t *data;
     size_t len;
     memset(out, 0, sizeof *out);
-    if (read_file_bytes(path, &data, &len, err)) return -1;
+    /* the largest legitimate file: a 4 GiB header (2.0's 32-bit length) and the largest tensor */
+    if (read_input_file(path, TENSOR_MAX_BYTES + 12 + ((size_t)1 << 32), &data, &len, err)) return -1;
     int rc = npy_parse(data, len, path, out, err);
     free(data);
     return rc;

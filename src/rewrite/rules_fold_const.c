@@ -7,9 +7,10 @@
  * FOLD_CONST_MAX_ELEMS elements of a supported dtype; and its value does not depend on a
  * dynamic placeholder dimension (inference resolves those to one size; see FoldStatic).
  *
- * The Const for output 0 takes the node's name; further outputs get "<name>/output_<k>"
- * (nodes whose outputs other than 0 are graph outputs are left alone: their names could not
- * be kept). Values inference did not compute (over GRAPH_FOLD_MAX_ELEMS elements, like the
+ * Nodes that produce a graph output are never folded (Grappler's "nodes to preserve"): the
+ * graph's interface must survive every rewrite, and a GraphDef does not count a Const as an
+ * output. The Const for output 0 takes the node's name; further outputs get
+ * "<name>/output_<k>". Values inference did not compute (over GRAPH_FOLD_MAX_ELEMS elements, like the
  * Transpose of a weight) are computed here with the reference kernel. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,9 @@ static bool foldable(const Graph *g, const GraphUses *u, FoldStatic *fs, int i) 
         int64_t e = shape_numel(&v->shape);
         if (!dtype_is_supported(v->dtype) || e < 0 || e > FOLD_CONST_MAX_ELEMS) return false;
     }
-    for (int k = 1; k < n->n_outputs; k++)
-        for (int o = 0; o < g->n_outputs; o++)
-            if (g->outputs[o].node == i && g->outputs[o].port == k) return false;
+    /* a graph output is part of the interface: it stays the node it is (as Grappler's nodes
+       to preserve); a Const would stop being an output once written and read back */
+    if (fold_is_graph_output(g, i)) return false;
     if (outputs_known(n)) {
         for (int k = 0; k < n->n_outputs; k++)
             if (!fold_static_value(fs, (ValueRef){i, k}, true)) return false;

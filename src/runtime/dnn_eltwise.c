@@ -12,7 +12,10 @@
  * has a bf16 kernel for this CPU (none without AVX-512: then they decline).
  * Output may overwrite the input (k->inplace = 0): oneDNN eltwise works in place.
  * NaN inputs (measured): Relu and Relu6 give 0 and Exp gives +inf where the reference gives
- * NaN (oneDNN's max/clamp-based kernels); every other op propagates NaN like the reference. */
+ * NaN (oneDNN's max/clamp-based kernels), and Rsqrt as pow(x, -0.5) gives NaN for 0 where the
+ * reference (and TensorFlow) give inf; every other op propagates NaN like the reference. So the
+ * plan asks native_eltwise.c first, which computes those four in float32 exactly as the
+ * reference does (found by fuzz_graph_struct, issue 11); bfloat16 ones still come here. */
 #include <stdio.h>
 
 #include "dnn_misc_util.h"

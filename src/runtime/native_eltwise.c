@@ -136,6 +136,27 @@ NATIVE_CLONES static void selu_f32(const float *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] = selu1(x[i]);
 }
 
+/* Relu, Relu6, Rsqrt, Exp: exactly the reference's formulas (NaN propagates as in
+   TensorFlow; rsqrt(0) = inf), where oneDNN's relu/clip give 0 for NaN, pow(0, -0.5) gives
+   NaN and exp turns NaN into inf (found by fuzz_graph_struct, issue 11) */
+NATIVE_CLONES static void relu_f32(const float *x, float *y, int64_t n) {
+    NATIVE_IVDEP
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+NATIVE_CLONES static void relu6_f32(const float *x, float *y, int64_t n) {
+    NATIVE_IVDEP
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i] > 6 ? 6.0f : x[i];
+}
+
+static void rsqrt_f32(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = (float)(1.0 / sqrt((double)x[i]));
+}
+
+static void exp_f32(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = (float)exp((double)x[i]);
+}
+
 typedef void (*UnaryFn)(const float *x, float *y, int64_t n);
 
 typedef struct NativeUnary {
@@ -169,6 +190,10 @@ int fast_compile_native_eltwise(DnnCtx *ctx, const Graph *g, const Node *n, Fast
     switch (n->op) {
     case OP_ERF: fn = erf_f32; impl = "native:erf"; break;
     case OP_SELU: fn = selu_f32; impl = "native:selu"; break;
+    case OP_RELU: fn = relu_f32; impl = "native:relu"; break;
+    case OP_RELU6: fn = relu6_f32; impl = "native:relu6"; break;
+    case OP_RSQRT: fn = rsqrt_f32; impl = "native:rsqrt"; break;
+    case OP_EXP: fn = exp_f32; impl = "native:exp"; break;
     default: return 0;
     }
     if (n->n_inputs != 1 || n->n_outputs != 1) return 0;

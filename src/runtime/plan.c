@@ -2,16 +2,19 @@
  * in-place reuse, the arena layout. Execution lives in plan_run.c. */
 #include "plan_internal.h"
 
+#include "../graph/mem_budget.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* the oneDNN families, asked in this order */
+/* the oneDNN families, asked in this order (native eltwise before oneDNN's: see dnn_eltwise.c
+   on NaN) */
 static const FastCompileFn families[] = {
-    fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_eltwise, fast_compile_binary,
+    fast_compile_conv,    fast_compile_matmul, fast_compile_pool,   fast_compile_native_eltwise, fast_compile_eltwise, fast_compile_binary,
     fast_compile_native_binary, /* after binary: oneDNN keeps every case it can do */
     fast_compile_softmax, fast_compile_batchnorm, fast_compile_concat, fast_compile_resample, fast_compile_reduce,
-    fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu, fast_compile_attention, fast_compile_fused_elementwise,   fast_compile_transpose, fast_compile_native_eltwise,
+    fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu, fast_compile_attention, fast_compile_fused_elementwise,   fast_compile_transpose,
 };
 
 static bool all_outputs_known(const Node *n) {
@@ -84,7 +87,7 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
         }
         if (n->op == OP_UNKNOWN) {
             free(order);
-            return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
+            return err_set(err, ERR_INPUT, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
         }
         bool reads_dynamic = false;
         for (int k = 0; k < n->n_inputs; k++)
@@ -101,7 +104,7 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
         for (int k = 0; k < n->n_outputs; k++)
             if (!shape_is_known(&n->outputs[k].shape) || !dtype_is_supported(n->outputs[k].dtype)) {
                 free(order);
-                return err_set(err, ERR_RUNTIME, "node '%s' (%s): output %d has no static shape or a dtype grappo cannot compute with",
+                return err_set(err, ERR_INPUT, "node '%s' (%s): output %d has no static shape or a dtype grappo cannot compute with",
                                n->name, n->op_name, k);
             }
         Step *st = &p->steps[p->n_steps];
@@ -212,6 +215,13 @@ static int plan_memory(Plan *p, Err *err) {
     free(reqs);
     free(which);
     free(off);
+    size_t scratch = (p->scratch_bytes + 63) & ~(size_t)63;
+    if (!mem_budget_allows(p->arena_bytes + scratch)) {
+        char what[128], a[32], b[32];
+        snprintf(what, sizeof what, "the fast runtime's plan (arena %s, scratch %s)", mem_bytes_str((double)p->arena_bytes, a, sizeof a),
+                 mem_bytes_str((double)scratch, b, sizeof b));
+        return mem_budget_check(p->arena_bytes + scratch, what, err);
+    }
     p->arena = aligned_alloc(64, p->arena_bytes ? p->arena_bytes : 64);
     if (!p->arena) return err_set(err, ERR_RUNTIME, "out of memory allocating a %zu-byte arena", p->arena_bytes);
     if (p->scratch_bytes) {

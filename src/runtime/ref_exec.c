@@ -16,7 +16,7 @@ static double now_ms(void) {
 
 int ref_kernel_call(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
-        return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
+        return err_set(err, ERR_INPUT, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
     return ref_lowp_applies(n, in) ? ref_lowp_emulate(n, in, out, err) : ref_kernels[n->op](n, in, out, err);
 }
 
@@ -24,7 +24,7 @@ int ref_eval_node(void *ctx, const Graph *g, int node, const Tensor *in, Tensor 
     (void)ctx;
     const Node *n = g->nodes[node];
     if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
-        return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
+        return err_set(err, ERR_INPUT, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
     for (int k = 0; k < n->n_outputs; k++) {
         if (tensor_alloc(&out[k], n->outputs[k].dtype, &n->outputs[k].shape, err)) {
             for (int j = 0; j < k; j++) tensor_release(&out[j]);

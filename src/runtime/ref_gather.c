@@ -37,7 +37,7 @@ int ref_gather(const Node *n, const Tensor *in, Tensor *out, Err *err) {
                 int64_t flat = b * n_idx + j;
                 int64_t idx = ref_index_at(indices, flat);
                 if (idx < 0 || idx >= limit)
-                    return err_set(err, ERR_RUNTIME, "GatherV2 indices[%lld] = %lld is not in [0, %lld)",
+                    return err_set(err, ERR_INPUT, "GatherV2 indices[%lld] = %lld is not in [0, %lld)",
                                    (long long)flat, (long long)idx, (long long)limit);
                 memcpy(dst, src + (((b * outer + o) * limit + idx) * inner) * (int64_t)esz, row);
                 dst += row;

@@ -15,7 +15,7 @@ typedef enum ErrCode {
 
 typedef struct Err {
     ErrCode code;
-    char msg[512];
+    char msg[2048]; /* room for a full node name (graph.h: GRAPH_MAX_NAME) and its context */
 } Err;
 
 /* Sets code and a printf-formatted message; returns -1 so callers can `return err_set(...)`. */
