@@ -80,6 +80,11 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "flops", (double)flops);
         cJSON_AddNumberToObject(o, "activation_peak_bytes", (double)act);
         cJSON_AddNumberToObject(o, "memory_estimate_bytes", (double)(wbytes + (act > 0 ? act : 0)));
+        if (n_unknown) {
+            Err why;
+            graph_check_executable(g, NULL, &why);
+            cJSON_AddStringToObject(o, "cannot_run", why.msg);
+        }
         cJSON *h = cJSON_AddObjectToObject(o, "ops");
         for (int k = 0; k < n_ops; k++) cJSON_AddNumberToObject(h, ops[k].op, ops[k].count);
         cJSON *io[2] = {cJSON_AddArrayToObject(o, "inputs"), cJSON_AddArrayToObject(o, "outputs")};
@@ -104,6 +109,11 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_Delete(o);
     } else {
         printf("%s: %d nodes, %d op types%s\n", path, g->n_nodes, n_ops, n_unknown ? " (some unknown to grappo: kept as is)" : "");
+        if (n_unknown) {
+            Err why;
+            graph_check_executable(g, NULL, &why);
+            printf("cannot run: %s\n", why.msg);
+        }
         printf("parameters  %s (%s)\n", fmt_count((double)params, b1, sizeof b1), fmt_bytes((double)wbytes, b2, sizeof b2));
         printf("FLOPs       %s per run\n", fmt_count((double)flops, b1, sizeof b1));
         printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes((double)(wbytes + (act > 0 ? act : 0)), b1, sizeof b1),
