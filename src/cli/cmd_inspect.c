@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../runtime/ref.h"
 
 #define MAX_SPECS 64
 
@@ -80,6 +81,9 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "flops", (double)flops);
         cJSON_AddNumberToObject(o, "activation_peak_bytes", (double)act);
         cJSON_AddNumberToObject(o, "memory_estimate_bytes", (double)(wbytes + (act > 0 ? act : 0)));
+        int n_dyn = 0;
+        for (int i = 0; i < g->n_nodes; i++) n_dyn += g->nodes[i]->op != OP_UNKNOWN && ref_node_is_dynamic(g->nodes[i]);
+        cJSON_AddNumberToObject(o, "dynamic_nodes", n_dyn);
         if (n_unknown) {
             Err why;
             graph_check_executable(g, NULL, &why);
@@ -118,6 +122,11 @@ int cmd_inspect(int argc, char **argv) {
         printf("FLOPs       %s per run\n", fmt_count((double)flops, b1, sizeof b1));
         printf("memory      %s estimated = weights %s + peak activations %s\n", fmt_bytes((double)(wbytes + (act > 0 ? act : 0)), b1, sizeof b1),
                fmt_bytes((double)wbytes, b2, sizeof b2), fmt_bytes((double)(act > 0 ? act : 0), b3, sizeof b3));
+        int n_dyn = 0;
+        for (int i = 0; i < g->n_nodes; i++) n_dyn += g->nodes[i]->op != OP_UNKNOWN && ref_node_is_dynamic(g->nodes[i]);
+        if (n_dyn)
+            printf("dynamic     %d nodes have shapes known only at run time (Where, NonMaxSuppression, ... and what reads them);\n"
+                   "            the memory estimate leaves them out (grappo run measures them)\n", n_dyn);
         printf("\ninputs\n");
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i]->op == OP_PLACEHOLDER) { value_desc(g, (ValueRef){i, 0}, line, sizeof line); printf("  %s\n", line); }

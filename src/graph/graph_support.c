@@ -1,7 +1,8 @@
 /* graph_support.c - what of a graph grappo cannot execute, said in one place: every op outside
  * the op table with its node count (not only the first one met), and TF1 control flow
  * (Switch/Merge/Enter/Exit/NextIteration/LoopCond) named as such, with the while loop's frame,
- * instead of "unknown op" or "graph has a cycle". */
+ * instead of "unknown op" or "graph has a cycle"; TF2 functional control flow (If, While, Case,
+ * PartitionedCall) and TensorArray/TensorList ops named too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,18 @@
 
 static const char *const TF1_CONTROL_FLOW[] = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond",
                                                "RefSwitch", "RefMerge", "RefEnter", "RefExit", "RefNextIteration"};
+
+static const char *const TF2_CONTROL_FLOW[] = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase",
+                                               "PartitionedCall", "StatefulPartitionedCall"};
+
+static bool in_list(const char *op, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(op, list[i])) return true;
+    return false;
+}
+
+/* TensorArray* and TensorList* ops: the state of loops */
+static bool op_is_loop_state(const char *op) { return !strncmp(op, "TensorArray", 11) || !strncmp(op, "TensorList", 10); }
 
 bool op_is_tf1_control_flow(const char *op_name) {
     for (size_t i = 0; i < sizeof TF1_CONTROL_FLOW / sizeof *TF1_CONTROL_FLOW; i++)
@@ -58,6 +71,14 @@ const char *graph_tf1_frame(const Graph *g) {
     return NULL;
 }
 
+static int count_where(const Graph *g, const bool *only, bool (*pred)(const char *)) {
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && pred(g->nodes[i]->op_name);
+    return k;
+}
+
+static bool op_is_tf2_control_flow(const char *op) { return in_list(op, TF2_CONTROL_FLOW, sizeof TF2_CONTROL_FLOW / sizeof *TF2_CONTROL_FLOW); }
+
 static int count_tf1(const Graph *g, const bool *only) {
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && op_is_tf1_control_flow(g->nodes[i]->op_name);
@@ -71,11 +92,16 @@ int graph_check_executable(const Graph *g, const bool *only, Err *err) {
     if (nodes == 0) return 0;
     int tf1 = count_tf1(g, only);
     const char *frame = tf1 ? graph_tf1_frame(g) : NULL;
-    char hint[300] = "";
+    char hint[400] = "";
     if (frame)
         snprintf(hint, sizeof hint, "; the Enter/Exit/NextIteration nodes are a TF1 while loop (frame '%s'), not supported yet", frame);
     else if (tf1)
         snprintf(hint, sizeof hint, "; Switch/Merge are TF1 control flow (tf.cond), not supported yet");
+    size_t len = strlen(hint);
+    if (count_where(g, only, op_is_tf2_control_flow))
+        len += (size_t)snprintf(hint + len, sizeof hint - len, "; If/While/Case/PartitionedCall are TF2 control flow (function bodies), not supported yet");
+    if (len < sizeof hint && count_where(g, only, op_is_loop_state))
+        snprintf(hint + len, sizeof hint - len, "; TensorArray/TensorList ops (loop state) are not supported yet");
     return err_set(err, ERR_RUNTIME, "%d node%s of %d op type%s grappo cannot execute: %s%s (grappo ops FILE lists what runs where)",
                    nodes, nodes == 1 ? "" : "s", types, types == 1 ? "" : "s", list, hint);
 }
