@@ -30,8 +30,8 @@ static const Case CASES[] = {
     {"LeakyRelu", NULL, NN_ACT_LEAKY_RELU, {NAN, -0.0f, -INFINITY, INFINITY, -200, 1000, 7, -0.4000000059604645f}},
 };
 
-/* runs one node (op, optional program) on X with the reference runtime */
-static void run_one(const char *op, const char *step, Tensor *out) {
+/* runs one node (op, optional program) on X with the reference runtime, or the fast one */
+static void run_one_on(const char *op, const char *step, Tensor *out, bool fast) {
     Err e;
     Graph *g = graph_new();
     int x = tr_node(g, "x", "Placeholder");
@@ -45,10 +45,20 @@ static void run_one(const char *op, const char *step, Tensor *out) {
     CHECK_OK(graph_add_output(g, (ValueRef){n, 0}, &e), &e);
     CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
     RefFeed f = {"x", to_f32(1, (int64_t[]){8}, X)};
-    CHECK_OK(ref_run(g, &f, 1, NULL, 0, out, NULL, &e), &e);
+    if (fast) {
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(g, NULL, 0, &po, &e);
+        if (!p) { print_error("%s\n", e.msg); fail(); }
+        CHECK_OK(plan_run(p, &f, 1, out, NULL, &e), &e);
+        plan_free(p);
+    } else {
+        CHECK_OK(ref_run(g, &f, 1, NULL, 0, out, NULL, &e), &e);
+    }
     tensor_release(&f.value);
     graph_free(g);
 }
+
+static void run_one(const char *op, const char *step, Tensor *out) { run_one_on(op, step, out, false); }
 
 static void test_three_users_agree_with_tensorflow(void **state) {
     (void)state;
@@ -61,6 +71,10 @@ static void test_three_users_agree_with_tensorflow(void **state) {
         if (k->step) {
             run_one("GrappoFusedElementwise", k->step, &got);
             to_expect_tensor("GrappoFusedElementwise", 0, &got, &want);
+            tensor_release(&got);
+            /* the fast runtime's native kernel for the program, bit for bit */
+            run_one_on("GrappoFusedElementwise", k->step, &got, true);
+            to_expect_tensor("GrappoFusedElementwise (fast)", 0, &got, &want);
             tensor_release(&got);
         }
         Tensor epi;
