@@ -221,6 +221,18 @@ static void test_grappo_ops_command(void **state) {
     snprintf(args, sizeof args, "run %s", path);
     assert_int_equal(run_cli(args, out, sizeof out), 1);
     assert_non_null(strstr(out, "FooOp x2, BarOp x1"));
+    /* the dynamic part in run's memory report and profile: fetch only Where */
+    snprintf(args, sizeof args, "run %s --output where --profile", path);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "+ dynamic "));
+    assert_non_null(strstr(out, "(measured: 1 nodes with run-time shapes, outside the arena)"));
+    assert_non_null(strstr(out, "ref (dynamic shape)"));
+    assert_non_null(strstr(out, "1 dynamic)"));
+    snprintf(args, sizeof args, "run %s --output where --json", path);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    char *db = strstr(out, "\"dynamic_bytes\":");
+    assert_non_null(db);
+    assert_true(atof(db + strlen("\"dynamic_bytes\":")) > 0);
     assert_int_equal(run_cli("ops --list", out, sizeof out), 0);
     assert_non_null(strstr(out, "| NonMaxSuppressionV5 | yes | depends on values (dynamic) |"));
     unlink(path);

@@ -144,6 +144,29 @@ static void test_nms_v4_v5(void **state) {
     to_end(&t);
 }
 
+/* 1000 disjoint boxes (nothing suppresses anything) whose scores repeat 7 values: the order is
+   by score, then by index - checked against a plain counting order, not the kernel's queue */
+static void test_nms_order_many_ties(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    static float boxes[N * 4], scores[N];
+    for (int i = 0; i < N; i++) {
+        float y = (float)(i / 40) * 2, x = (float)(i % 40) * 2;
+        boxes[4 * i] = y; boxes[4 * i + 1] = x; boxes[4 * i + 2] = y + 1; boxes[4 * i + 3] = x + 1;
+        scores[i] = (float)(i % 7) / 7.0f;
+    }
+    static double want[N];
+    int k = 0;
+    for (int level = 6; level >= 1; level--) /* score 0 is not > the threshold 0 */
+        for (int i = 0; i < N; i++)
+            if (i % 7 == level) want[k++] = i;
+    ToGraph t;
+    nms_begin(&t, "NonMaxSuppressionV3", boxes, scores, N, N, 0.5f, 0.0f);
+    Tensor w = to_t(DT_INT32, 1, (int64_t[]){k}, want);
+    to_check(&t, &w, 1);
+    to_end(&t);
+}
+
 /* x -> Greater(x, 0.5) -> Where -> GatherNd(x, .) -> Sum over axis 0: a dynamic chain */
 static void test_dynamic_chain_on_the_fast_runtime(void **state) {
     (void)state;
@@ -228,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_nms_v3),
         cmocka_unit_test(test_nms_v4_v5),
+        cmocka_unit_test(test_nms_order_many_ties),
         cmocka_unit_test(test_dynamic_chain_on_the_fast_runtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
