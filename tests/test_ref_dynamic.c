@@ -94,13 +94,13 @@ static void test_nms_v3(void **state) {
     Tensor w2 = to_t(DT_INT32, 1, (int64_t[]){2}, (double[]){3, 0});
     to_check(&t, &w2, 1);
     to_end(&t);
-    /* a score equal to the threshold is dropped: [3, 0, 1] ... 0.3 == 0.3 excluded */
+    /* a score equal to the threshold is dropped (box 5: 0.3 is not > 0.3); TensorFlow: [3, 0, 1, 2, 4] */
     nms_begin(&t, "NonMaxSuppressionV3", BOXES, SCORES, 6, 10, 0.9f, 0.3f);
     Tensor w3 = to_t(DT_INT32, 1, (int64_t[]){5}, (double[]){3, 0, 1, 2, 4});
     to_check(&t, &w3, 1);
     to_end(&t);
     /* corner order does not matter (box 1 is box 0 flipped: suppressed), a zero-area box has
-       IoU 0 with everything (kept), equal scores go in index order */
+       IoU 0 with everything (kept), equal scores go in index order; TensorFlow: [0, 2, 3] */
     const float b2[] = {0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 5, 5, 6, 6};
     const float s2[] = {0.5f, 0.5f, 0.5f, 0.5f};
     nms_begin(&t, "NonMaxSuppressionV3", b2, s2, 4, 10, 0.5f, 0.0f);
