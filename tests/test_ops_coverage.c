@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/graphdef.h"
+#include "rewrite/rule.h"
 
 static int ph(Graph *g, const char *name, int dt, int rank, const int64_t *dims) {
     Err e;
@@ -171,6 +172,32 @@ static void test_tf1_cond_is_named(void **state) {
     graph_free(g);
 }
 
+/* PlaceholderWithDefault runs as its default (grappo never feeds it) and stays in the graph:
+   fold_constants does not turn it into a Const, as Grappler does not */
+static void test_placeholder_with_default(void **state) {
+    (void)state;
+    Err e;
+    Graph *g = graph_new();
+    int c = tr_const(g, "default", to_f32(1, (int64_t[]){2}, (float[]){1.5f, -2}));
+    int p = op1(g, "training", "PlaceholderWithDefault", c);
+    int x = ph(g, "x", DT_FLOAT, 1, (int64_t[]){2});
+    int add = op1(g, "sum", "AddV2", x);
+    tr_input(g, add, p, 0);
+    CHECK_OK(graph_add_output(g, (ValueRef){add, 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    RefFeed f = {"x", to_f32(1, (int64_t[]){2}, (float[]){1, 1})};
+    Tensor out = {0};
+    CHECK_OK(ref_run(g, &f, 1, NULL, 0, &out, NULL, &e), &e);
+    assert_true(tensor_get(&out, 0) == 2.5 && tensor_get(&out, 1) == -1);
+    tensor_release(&out);
+    SiteList sites = {0};
+    CHECK_OK(rule_sites(rule_by_name("fold_constants"), g, &sites, &e), &e);
+    assert_int_equal(sites.n, 0);
+    sitelist_free(&sites);
+    tensor_release(&f.value);
+    graph_free(g);
+}
+
 static const char *grappo_bin(void) {
     const char *b = getenv("GRAPPO");
     return b && *b ? b : "build/grappo";
@@ -245,6 +272,7 @@ int main(void) {
         cmocka_unit_test(test_plan_probe_classifies_every_node),
         cmocka_unit_test(test_tf1_loop_is_named_not_a_cycle),
         cmocka_unit_test(test_tf1_cond_is_named),
+        cmocka_unit_test(test_placeholder_with_default),
         cmocka_unit_test(test_grappo_ops_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
