@@ -69,6 +69,7 @@ void cli_print_profile(const Graph *g, const struct Plan *plan, const double *no
 
 int cmd_zoo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
 int cmd_rules(int argc, char **argv);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "../graph/mem_budget.h"
 #include "../util/escape.h"
+#include "../runtime/ref.h"
 
 #define MAX_SPECS 64
 
@@ -84,6 +85,14 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "activation_peak_bytes", (double)act);
         cJSON_AddNumberToObject(o, "memory_estimate_bytes", (double)(wbytes + (act > 0 ? act : 0)));
         cJSON_AddNumberToObject(o, "memory_budget_bytes", (double)mem_budget());
+        int n_dyn = 0;
+        for (int i = 0; i < g->n_nodes; i++) n_dyn += g->nodes[i]->op != OP_UNKNOWN && ref_node_is_dynamic(g->nodes[i]);
+        cJSON_AddNumberToObject(o, "dynamic_nodes", n_dyn);
+        if (n_unknown) {
+            Err why;
+            graph_check_executable(g, NULL, &why);
+            cJSON_AddStringToObject(o, "cannot_run", why.msg);
+        }
         cJSON *h = cJSON_AddObjectToObject(o, "ops");
         for (int k = 0; k < n_ops; k++) cJSON_AddNumberToObject(h, ops[k].op, ops[k].count);
         cJSON *io[2] = {cJSON_AddArrayToObject(o, "inputs"), cJSON_AddArrayToObject(o, "outputs")};
@@ -108,6 +117,11 @@ int cmd_inspect(int argc, char **argv) {
         cJSON_Delete(o);
     } else {
         printf("%s: %d nodes, %d op types%s\n", path, g->n_nodes, n_ops, n_unknown ? " (some unknown to grappo: kept as is)" : "");
+        if (n_unknown) {
+            Err why;
+            graph_check_executable(g, NULL, &why);
+            printf("cannot run: %s\n", why.msg);
+        }
         printf("parameters  %s (%s)\n", fmt_count((double)params, b1, sizeof b1), fmt_bytes((double)wbytes, b2, sizeof b2));
         printf("FLOPs       %s per run\n", fmt_count((double)flops, b1, sizeof b1));
         double peak = (double)wbytes + (double)(act > 0 ? act : 0);
@@ -115,6 +129,11 @@ int cmd_inspect(int argc, char **argv) {
                fmt_bytes((double)wbytes, b2, sizeof b2), fmt_bytes((double)(act > 0 ? act : 0), b3, sizeof b3));
         printf("            memory budget %s%s\n", fmt_bytes((double)mem_budget(), b1, sizeof b1),
                peak > (double)mem_budget() ? ": over it, run would refuse this graph (--max-memory)" : "");
+        int n_dyn = 0;
+        for (int i = 0; i < g->n_nodes; i++) n_dyn += g->nodes[i]->op != OP_UNKNOWN && ref_node_is_dynamic(g->nodes[i]);
+        if (n_dyn)
+            printf("dynamic     %d nodes have shapes known only at run time (Where, NonMaxSuppression, ... and what reads them);\n"
+                   "            the memory estimate leaves them out (grappo run measures them)\n", n_dyn);
         printf("\ninputs\n");
         for (int i = 0; i < g->n_nodes; i++)
             if (g->nodes[i]->op == OP_PLACEHOLDER) { value_desc(g, (ValueRef){i, 0}, line, sizeof line); printf("  %s\n", line); }

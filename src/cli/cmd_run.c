@@ -198,17 +198,17 @@ int cmd_run(int argc, char **argv) {
     if (!use_ref) {
         PlanOpts po = {.threads = (int)threads};
         plan = plan_compile(g, fetch, n_fetch, &po, &err);
-        if (!plan) goto fail;
+        if (!plan) { err_prefix(&err, "%s", path); goto fail; }
     }
     int runs = repeat > 1 ? (int)repeat + 1 : 1; /* one warm-up run when timing repeatedly */
     for (int r = 0; r < runs; r++) {
         for (int k = 0; k < n_fetch; k++) tensor_release(&outs[k]);
         double total;
         if (use_ref) {
-            if (ref_run(g, feeds, n_feeds, fetch, n_fetch, outs, &st, &err)) goto fail;
+            if (ref_run(g, feeds, n_feeds, fetch, n_fetch, outs, &st, &err)) { err_prefix(&err, "%s", path); goto fail; }
             total = st.total_ms;
         } else {
-            if (plan_run(plan, feeds, n_feeds, outs, &pt, &err)) goto fail;
+            if (plan_run(plan, feeds, n_feeds, outs, &pt, &err)) { err_prefix(&err, "%s", path); goto fail; }
             total = pt.total_ms;
         }
         if (runs == 1 || r > 0) {

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  zoo NAME -o FILE.pb     write a benchmark model (grappo zoo --list)\n"
             "  inspect FILE.pb         ops, parameters, FLOPs, inputs/outputs, memory\n"
+            "  ops FILE.pb             which ops run on which runtime, which cannot run\n"
             "  run FILE.pb             execute (fast or reference runtime), print outputs and timing\n"
             "  optimize IN -o OUT.pb   rewrite (pipelines, greedy, random or the trained policy), measure, write\n"
             "  rules                   the rewrite rules\n"
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "zoo")) return cmd_zoo(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
     if (!strcmp(cmd, "optimize")) return cmd_optimize(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdbool.h>
 
+#include "act_math.h"
 #include "graph.h"
 
 typedef enum FewKind {
@@ -35,20 +36,16 @@ static inline bool few_is_binary(FewKind k) { return k >= FEW_FIRST_BINARY; }
    every step known, every operand index in 1..n->n_inputs-1. ERR_INPUT naming the bad step. */
 int few_parse_program(const Node *n, FewStep *steps, int cap, int *n_steps, Err *err);
 
-/* logistic function without overflow: exp is only taken of a non-positive number */
-static inline double few_sigmoid(double x) {
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
+/* the logistic function (act_math.h), named for the fast kernel */
+static inline double few_sigmoid(double x) { return act_sigmoid(x); }
 
 /* One step in double, exactly as the reference kernels of the stock ops compute it (the
    caller rounds the result to float32). NaN in gives NaN out, Relu/Relu6/Max/Min included. */
 static inline double few_step_d(FewKind k, double a, double b) {
     switch (k) {
-    case FEW_RELU: return a < 0 ? 0.0 : a;
-    case FEW_RELU6: return a < 0 ? 0.0 : a > 6 ? 6.0 : a;
-    case FEW_SIGMOID: return few_sigmoid(a);
+    case FEW_RELU: return act_relu(a);
+    case FEW_RELU6: return act_relu6(a);
+    case FEW_SIGMOID: return act_sigmoid(a);
     case FEW_TANH: return tanh(a);
     case FEW_NEG: return -a;
     case FEW_ABS: return fabs(a);

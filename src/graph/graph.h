@@ -156,6 +156,21 @@ int graph_remove_nodes(Graph *g, const bool *remove, Err *err);
    Returns the number removed or -1. */
 int graph_remove_dead(Graph *g, Err *err);
 
+/* ---- what grappo can execute (graph_support.c) ---- */
+/* Switch, Merge, Enter, Exit, NextIteration, LoopCond (and their Ref variants) */
+bool op_is_tf1_control_flow(const char *op_name);
+/* Nodes whose op is outside the op table (among only[i] when only != NULL): returns how many,
+   writes "Switch x4, Foo x1" (most frequent first) into buf and the number of op types. */
+int graph_unsupported_ops(const Graph *g, const bool *only, char *buf, size_t cap, int *n_types);
+/* 0, or ERR_RUNTIME naming every op grappo cannot execute with counts (TF1 control flow named
+   as such, with the loop's frame) */
+int graph_check_executable(const Graph *g, const bool *only, Err *err);
+/* frame_name of the first Enter node, NULL without TF1 loops */
+const char *graph_tf1_frame(const Graph *g);
+/* when g holds a TF1 while loop (a NextIteration back edge): ERR_INPUT saying so, naming the
+   frame; 0 otherwise (used where a cycle is found) */
+int graph_tf1_loop_error(const Graph *g, Err *err);
+
 /* ---- inference ---- */
 typedef struct InputSpec {
     const char *name; /* Placeholder node name */

@@ -69,7 +69,8 @@ int graph_topo_order(const Graph *g, int *order, Err *err) {
             if (next < 0) break;
             v = next;
         }
-        rc = err_set(err, ERR_INPUT, "graph has a cycle through node '%s'", g->nodes[v]->name);
+        /* a TF1 while loop is a cycle by construction: say that instead */
+        rc = graph_tf1_loop_error(g, err) ? -1 : err_set(err, ERR_INPUT, "graph has a cycle through node '%s'", g->nodes[v]->name);
     }
     free(pending);
     graph_uses_free(&u);

@@ -121,6 +121,9 @@ int infer_sparse_to_dense(Graph *g, Node *n, Err *err) {
         return err_set(err, ERR_INPUT, "SparseToDense sparse_values must be a scalar or have one value per index (%lld)", (long long)n_idx);
     int64_t r = os->dim[0];
     if (r > MAX_RANK) return err_set(err, ERR_INPUT, "SparseToDense rank %lld exceeds %d", (long long)r, MAX_RANK);
+    if (is->rank < 2 && r != 1)
+        return err_set(err, ERR_INPUT, "SparseToDense with %s sparse_indices needs a 1-D output, output_shape has %lld dims",
+                       is->rank ? "1-D" : "scalar", (long long)r);
     if (is->rank == 2 && is->dim[1] != r)
         return err_set(err, ERR_INPUT, "SparseToDense indices have %lld columns for a rank-%lld output", (long long)is->dim[1], (long long)r);
     Shape s = {.rank = (int)r};

@@ -8,6 +8,7 @@
 int infer_depth_space(Graph *g, Node *n, Err *err) {
     const Shape *x = in_shape(g, n, 0);
     int64_t b = node_attr_i(n, "block_size", 0);
+    if (b > 4096) return err_set(err, ERR_INPUT, "block_size %lld is absurd", (long long)b);
     const char *fmt = node_attr_s(n, "data_format", "NHWC");
     if (strcmp(fmt, "NHWC")) return err_set(err, ERR_INPUT, "data_format %s is not supported (NHWC)", fmt);
     if (b < 2) return err_set(err, ERR_INPUT, "block_size must be at least 2, got %lld", (long long)b);
@@ -36,9 +37,15 @@ static int space_batch_params(const Graph *g, const Node *n, int64_t *block, int
     if (p > 2 * MAX_RANK) return err_set(err, ERR_INPUT, "%s has too many values", what);
     for (int64_t i = 0; i < p; i++) pads[i] = (int64_t)tensor_get(pt, i);
     if (p != 2 * m) return err_set(err, ERR_INPUT, "%s must be [%d, 2]", what, m);
+    /* bounds that keep every product below 2^62: anything larger is not a real model */
+    const int64_t big = (int64_t)1 << 20;
+    int64_t prod = 1;
     for (int i = 0; i < m; i++) {
-        if (block[i] < 1) return err_set(err, ERR_INPUT, "block_shape[%d] = %lld must be positive", i, (long long)block[i]);
-        if (pads[2 * i] < 0 || pads[2 * i + 1] < 0) return err_set(err, ERR_INPUT, "negative padding or crop in dimension %d", i);
+        if (block[i] < 1 || block[i] > big) return err_set(err, ERR_INPUT, "block_shape[%d] = %lld must be in [1, %lld]", i, (long long)block[i], (long long)big);
+        if (pads[2 * i] < 0 || pads[2 * i + 1] < 0 || pads[2 * i] > big || pads[2 * i + 1] > big)
+            return err_set(err, ERR_INPUT, "padding or crop in dimension %d is negative or absurd", i);
+        prod *= block[i];
+        if (prod > big) return err_set(err, ERR_INPUT, "block_shape's product exceeds %lld", (long long)big);
     }
     return m;
 }

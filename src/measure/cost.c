@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cost_internal.h"
+#include "../runtime/ref.h"
 
 #define KEY_CAP 1024
 
@@ -154,6 +155,10 @@ int cost_estimate(CostModel *cm, const Graph *g, CostEstimate *out, double *node
             err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
             goto done;
         }
+        /* shapes known only at run time (Where, NMS and what reads them): no key to time them
+           by; they are left out of the estimate, which compares candidates that share them
+           (whole-plan timings, which the reports use, include them) */
+        if (ref_node_is_dynamic(n)) continue;
         for (int k = 0; k < n->n_outputs; k++)
             if (!shape_is_known(&n->outputs[k].shape) || !dtype_is_supported(n->outputs[k].dtype)) {
                 err_set(err, ERR_RUNTIME, "node '%s' (%s): output %d has no static shape or a dtype grappo cannot compute with",

@@ -32,6 +32,8 @@ static bool outputs_known(const Node *n) {
 static bool foldable(const Graph *g, const GraphUses *u, FoldStatic *fs, int i) {
     const Node *n = g->nodes[i];
     if (n->op == OP_UNKNOWN || n->op == OP_CONST || n->op == OP_PLACEHOLDER || n->op == OP_NO_OP) return false;
+    /* a PlaceholderWithDefault stays feedable in TensorFlow (Grappler does not fold it either) */
+    if (n->op == OP_PLACEHOLDER_WITH_DEFAULT) return false;
     if (n->n_outputs < 1 || n->n_ctrl || fold_has_ctrl_readers(g, u, i)) return false;
     /* a dead node goes anyway; folding it would only add a Const */
     if (fold_node_use_count(g, u, i) == 0) return false;

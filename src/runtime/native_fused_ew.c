@@ -81,11 +81,11 @@ static inline float u2f(uint32_t u) {
     return f;
 }
 
-/* Relu on the bits: negative non-NaN values below -0 become +0 (an integer select the
-   vectorizer if-converts; -0 and NaN pass through unchanged, as in the reference) */
+/* Relu on the bits: negative non-NaN values and -0 become +0 (an integer select the
+   vectorizer if-converts; NaN passes through unchanged: act_relu's semantics) */
 static inline float relu_bits(float a) {
     uint32_t u = f2u(a);
-    uint32_t neg = 0u - (uint32_t)((u > 0x80000000u) & (u <= 0xff800000u));
+    uint32_t neg = 0u - (uint32_t)((u >= 0x80000000u) & (u <= 0xff800000u));
     return u2f(u & ~neg);
 }
 

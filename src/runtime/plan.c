@@ -17,7 +17,21 @@ static const FastCompileFn families[] = {
     fast_compile_quant,      fast_compile_layernorm, fast_compile_gelu, fast_compile_attention, fast_compile_fused_elementwise,   fast_compile_transpose,
 };
 
-static bool all_outputs_known(const Node *n) {
+int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *out, Err *err) {
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        FastKernel k;
+        memset(&k, 0, sizeof k);
+        k.inplace = -1;
+        int rc = families[f](ctx, g, n, &k, err);
+        if (rc != 0) {
+            if (rc > 0) *out = k;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+bool plan_all_outputs_known(const Node *n) {
     if (n->n_outputs == 0) return false;
     for (int k = 0; k < n->n_outputs; k++)
         if (!tensor_has_data(&n->outputs[k].known)) return false;
@@ -53,7 +67,7 @@ static int mark_needed(const Graph *g, const ValueRef *fetch, int n_fetch, bool 
         if (!needed[fetch[k].node]) { needed[fetch[k].node] = true; stack[top++] = fetch[k].node; }
     while (top > 0) {
         const Node *n = g->nodes[stack[--top]];
-        if (all_outputs_known(n)) continue; /* its inputs are not needed at run time */
+        if (plan_all_outputs_known(n)) continue; /* its inputs are not needed at run time */
         for (int k = 0; k < n->n_inputs; k++)
             if (!needed[n->inputs[k].node]) { needed[n->inputs[k].node] = true; stack[top++] = n->inputs[k].node; }
         for (int k = 0; k < n->n_ctrl; k++)
@@ -80,7 +94,7 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
             out->kind = SLOT_FEED;
             continue;
         }
-        if (all_outputs_known(n)) { /* Consts, and values folded at inference */
+        if (plan_all_outputs_known(n)) { /* Consts, and values folded at inference */
             for (int k = 0; k < n->n_outputs; k++) { out[k].kind = SLOT_CONST; out[k].konst = &n->outputs[k].known; }
             p->folded += n->op != OP_CONST;
             continue;
@@ -121,18 +135,9 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
         }
         st->kind = STEP_REF;
         if (!opts->reference) {
-            for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-                FastKernel k;
-                memset(&k, 0, sizeof k);
-                k.inplace = -1;
-                int rc = families[f](&p->dnn, g, n, &k, err);
-                if (rc < 0) { free(order); return err_prefix(err, "node '%s' (%s)", n->name, n->op_name); }
-                if (rc > 0) {
-                    st->kind = STEP_FAST;
-                    st->k = k;
-                    break;
-                }
-            }
+            int rc = plan_try_fast(&p->dnn, g, n, &st->k, err);
+            if (rc < 0) { free(order); return err_prefix(err, "node '%s' (%s)", n->name, n->op_name); }
+            if (rc > 0) st->kind = STEP_FAST;
         }
         for (int k = 0; k < n->n_outputs; k++) out[k].kind = SLOT_ARENA;
         p->n_steps++;
@@ -269,6 +274,7 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
         dnn_set_threads(opts->threads);
     }
     if (mark_needed(g, p->fetch, n_fetch, needed, err)) goto fail;
+    if (graph_check_executable(g, needed, err)) goto fail; /* names every unsupported op, not the first */
     if (build_steps(p, needed, opts, err)) goto fail;
     for (int si = 0; si < p->n_steps; si++) {
         const Step *st = &p->steps[si];

@@ -55,4 +55,29 @@ void plan_info(const Plan *p, PlanInfo *info);
    "const" (value known at compile time), or NULL if the node is not part of the plan */
 const char *plan_node_impl(const Plan *p, int node);
 
+/* How each node would run on the fast runtime (plan_probe.c), for `grappo ops`: works on graphs
+   plan_compile refuses. */
+typedef enum PlanNodeKind {
+    PLAN_NODE_INPUT,       /* a Placeholder */
+    PLAN_NODE_CONST,       /* value known before running (Const or folded) */
+    PLAN_NODE_VIEW,        /* moves no data */
+    PLAN_NODE_FAST,        /* a oneDNN or native kernel (impl names it) */
+    PLAN_NODE_REF,         /* the reference kernel, inside the plan's arena */
+    PLAN_NODE_DYNAMIC,     /* the reference kernel with run-time shapes, outside the arena */
+    PLAN_NODE_UNSUPPORTED, /* an op grappo cannot execute */
+    PLAN_NODE_BLOCKED,     /* needs the output of an unsupported op */
+    PLAN_NODE_ERROR,       /* compiling it fails (impl holds the message) */
+} PlanNodeKind;
+
+typedef struct PlanNodeSupport {
+    PlanNodeKind kind;
+    bool reference;  /* the reference runtime has a kernel for the op */
+    char impl[200];  /* PLAN_NODE_FAST: the kernel's name; PLAN_NODE_ERROR: the message */
+} PlanNodeSupport;
+
+/* g must have been through graph_infer; out has g->n_nodes entries. opts->reference: do not
+   ask the fast families (every computing node is then PLAN_NODE_REF). */
+int plan_probe(const Graph *g, const PlanOpts *opts, PlanNodeSupport *out, Err *err);
+const char *plan_node_kind_name(PlanNodeKind k);
+
 #endif

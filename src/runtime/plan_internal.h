@@ -57,6 +57,11 @@ struct Plan {
 };
 
 int slot_root(const Plan *p, int s);
+/* asks the fast kernel families in order: 1 with *k filled (a fast kernel), 0 (none: the
+   reference kernel runs), -1 on error */
+int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+/* every output has a value known at compile time (Consts, folded values) */
+bool plan_all_outputs_known(const Node *n);
 int plan_bind(Plan *p, Err *err); /* creates every slot's Tensor over the arena/constants */
 
 #endif

@@ -96,6 +96,7 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
         for (int k = 0; k < nd->n_ctrl; k++)
             if (!x.needed[nd->ctrl[k]]) { x.needed[nd->ctrl[k]] = true; stack[top++] = nd->ctrl[k]; }
     }
+    if (graph_check_executable(g, x.needed, err)) goto done; /* every unsupported op, with counts */
     for (int i = 0; i < n; i++) {
         if (!x.needed[i]) continue;
         const Node *nd = g->nodes[i];

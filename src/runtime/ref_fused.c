@@ -12,13 +12,8 @@
 
 #include "ref_nn.h"
 
-/* GELU of one value in double (docs/ops.md) */
-static double gelu(double x, bool approximate) {
-    if (!approximate) return 0.5 * x * erfc(-x / sqrt(2.0));
-    const double k = 0.79788456080286535588; /* sqrt(2 / pi) */
-    double u = k * (x + 0.044715 * x * x * x);
-    return 0.5 * x * (2.0 / (1.0 + exp(-2.0 * u)));
-}
+/* GELU of one value in double (docs/ops.md; the math is act_math.h's) */
+static double gelu(double x, bool approximate) { return approximate ? act_gelu_tanh(x) : act_gelu_exact(x); }
 
 int ref_grappo_layernorm(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     if (ref_require_f32(n, &in[0], "x", err) || ref_require_f32(n, &in[1], "gamma", err) ||

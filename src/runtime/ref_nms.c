@@ -20,8 +20,31 @@ typedef struct Cand {
     float score;
     int index;
     int begin; /* selected boxes before this one were already compared with it */
-    bool live;
 } Cand;
+
+/* the candidate queue: a binary max-heap on (score, then lower index first) */
+static bool before(const Cand *a, const Cand *b) { return a->score > b->score || (a->score == b->score && a->index < b->index); }
+
+static void heap_push(Cand *h, int *n, Cand c) {
+    int i = (*n)++;
+    while (i > 0 && before(&c, &h[(i - 1) / 2])) { h[i] = h[(i - 1) / 2]; i = (i - 1) / 2; }
+    h[i] = c;
+}
+
+static Cand heap_pop(Cand *h, int *n) {
+    Cand top = h[0], last = h[--*n];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && before(&h[c + 1], &h[c])) c++;
+        if (!before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
 
 static float iou(const float *b, int i, int j) {
     const float *p = b + 4 * i, *q = b + 4 * j;
@@ -51,34 +74,26 @@ int ref_nms(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     float *sel_score = malloc(sizeof *sel_score * (size_t)(nb ? nb : 1));
     if (!c || !sel || !sel_score) { free(c); free(sel); free(sel_score); return err_set(err, ERR_RUNTIME, "out of memory"); }
     int n_live = 0, n_sel = 0;
-    for (int i = 0; i < nb; i++) {
-        c[i] = (Cand){scores[i], i, 0, scores[i] > score_thr};
-        n_live += c[i].live;
-    }
+    for (int i = 0; i < nb; i++)
+        if (scores[i] > score_thr) heap_push(c, &n_live, (Cand){scores[i], i, 0});
     while (n_sel < max_out && n_live > 0) {
-        int best = -1; /* the queue's top: highest score, then lowest index */
-        for (int i = 0; i < nb; i++)
-            if (c[i].live && (best < 0 || c[i].score > c[best].score)) best = i;
-        Cand *t = &c[best];
-        t->live = false;
-        n_live--;
-        float original = t->score;
+        Cand t = heap_pop(c, &n_live); /* the highest score, then the lowest index */
+        float original = t.score;
         bool hard = false;
-        for (int j = n_sel - 1; j >= t->begin; j--) {
-            float sim = iou(boxes, t->index, sel[j]);
+        for (int j = n_sel - 1; j >= t.begin; j--) {
+            float sim = iou(boxes, t.index, sel[j]);
             float w = sim <= iou_thr ? expf(scale * sim * sim) : 0.0f;
-            t->score *= w;
+            t.score *= w;
             if (!soft && sim > iou_thr) { hard = true; break; }
-            if (t->score <= score_thr) break;
+            if (t.score <= score_thr) break;
         }
-        t->begin = n_sel;
+        t.begin = n_sel;
         if (hard) continue;
-        if (t->score == original) {
-            sel[n_sel] = t->index;
-            sel_score[n_sel++] = t->score;
-        } else if (t->score > score_thr) {
-            t->live = true; /* soft-suppressed: back among the candidates with its lower score */
-            n_live++;
+        if (t.score == original) {
+            sel[n_sel] = t.index;
+            sel_score[n_sel++] = t.score;
+        } else if (t.score > score_thr) {
+            heap_push(c, &n_live, t); /* soft-suppressed: back among the candidates with its lower score */
         }
     }
     int64_t rows = pad ? max_out : n_sel;

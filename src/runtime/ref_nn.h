@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../graph/act_math.h"
 #include "../graph/nn_attrs.h"
 #include "ref.h"
 
@@ -22,26 +23,21 @@ int ref_require_shape(const Tensor *out, const Shape *expected, Err *err);
 void ref_nchw_to_nhwc(const float *src, float *dst, int64_t n, int64_t c, int64_t hw);
 void ref_nhwc_to_nchw(const float *src, float *dst, int64_t n, int64_t c, int64_t hw);
 
-/* activation of a fused op, in double (alpha: LeakyRelu's or Prelu's) */
+/* activation of a fused op, in double (alpha: LeakyRelu's or Prelu's); the math is
+   act_math.h's, as for the stand-alone ops */
 static inline double ref_act(NnAct act, double v, double alpha) {
     switch (act) {
     case NN_ACT_NONE: return v;
-    case NN_ACT_RELU: return v > 0 ? v : 0;
-    case NN_ACT_RELU6: return v < 0 ? 0 : v > 6 ? 6 : v;
-    case NN_ACT_ELU: return v < 0 ? expm1(v) : v;
-    case NN_ACT_LEAKY_RELU:
-    case NN_ACT_PRELU: return v < 0 ? alpha * v : v;
-    case NN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
+    case NN_ACT_RELU: return act_relu(v);
+    case NN_ACT_RELU6: return act_relu6(v);
+    case NN_ACT_ELU: return act_elu(v);
+    case NN_ACT_LEAKY_RELU: return act_leaky_relu(v, alpha);
+    case NN_ACT_PRELU: return v < 0 ? alpha * v : v; /* TF's Prelu: max(0, x) + alpha * min(0, x) */
+    case NN_ACT_SIGMOID: return act_sigmoid(v);
     case NN_ACT_TANH: return tanh(v);
-    case NN_ACT_HARD_SWISH: {
-        double r = v + 3 < 0 ? 0 : v + 3 > 6 ? 6 : v + 3;
-        return v * r / 6;
-    }
-    case NN_ACT_GELU_EXACT: return 0.5 * v * (1 + erf(v / sqrt(2.0)));
-    case NN_ACT_GELU_APPROX: {
-        const double k = 0.7978845608028654; /* sqrt(2/pi) */
-        return 0.5 * v * (1 + tanh(k * (v + 0.044715 * v * v * v)));
-    }
+    case NN_ACT_HARD_SWISH: return act_hard_swish(v);
+    case NN_ACT_GELU_EXACT: return act_gelu_exact(v);
+    case NN_ACT_GELU_APPROX: return act_gelu_tanh(v);
     }
     return v;
 }

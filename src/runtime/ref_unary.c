@@ -4,21 +4,14 @@
  * Float dtypes (float32, float16, bfloat16) are computed in double with libm and rounded back
  * once. Neg, Abs, Square, Relu, Relu6 also take int8/int32/int64; integer results wrap
  * (Neg/Abs of the most negative value give itself, Square wraps modulo 2^bits).
- * NaN: every op returns NaN for a NaN input (Relu/Relu6 included). */
+ * NaN: every op returns NaN for a NaN input (Relu/Relu6 included). The activations' math is
+ * graph/act_math.h, shared with the fused kernels. */
 #include <math.h>
 
+#include "../graph/act_math.h"
 #include "ref.h"
 #include "ref_elem.h"
 
-#define SELU_SCALE 1.0507009873554805
-#define SELU_ALPHA 1.6732632423543772
-
-/* logistic function without overflow: exp is only taken of a non-positive number */
-static double sigmoid(double x) {
-    if (x >= 0) return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
 
 static double unary_f(OpId op, double x, double alpha) {
     switch (op) {
@@ -31,12 +24,12 @@ static double unary_f(OpId op, double x, double alpha) {
     case OP_LOG: return log(x);
     case OP_ERF: return erf(x);
     case OP_TANH: return tanh(x);
-    case OP_SIGMOID: return sigmoid(x);
-    case OP_RELU: return x < 0 ? 0.0 : x;
-    case OP_RELU6: return x < 0 ? 0.0 : x > 6 ? 6.0 : x;
-    case OP_ELU: return x < 0 ? expm1(x) : x;
-    case OP_SELU: return x < 0 ? SELU_SCALE * SELU_ALPHA * expm1(x) : SELU_SCALE * x;
-    case OP_LEAKY_RELU: return x > 0 ? x : alpha * x; /* TF: features > 0 ? features : alpha*features */
+    case OP_SIGMOID: return act_sigmoid(x);
+    case OP_RELU: return act_relu(x);
+    case OP_RELU6: return act_relu6(x);
+    case OP_ELU: return act_elu(x);
+    case OP_SELU: return act_selu(x);
+    case OP_LEAKY_RELU: return act_leaky_relu(x, alpha);
     case OP_FLOOR: return floor(x);
     case OP_CEIL: return ceil(x);
     case OP_COS: return cos(x);

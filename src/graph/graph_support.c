@@ -1,0 +1,120 @@
+/* graph_support.c - what of a graph grappo cannot execute, said in one place: every op outside
+ * the op table with its node count (not only the first one met), and TF1 control flow
+ * (Switch/Merge/Enter/Exit/NextIteration/LoopCond) named as such, with the while loop's frame,
+ * instead of "unknown op" or "graph has a cycle"; TF2 functional control flow (If, While, Case,
+ * PartitionedCall) and TensorArray/TensorList ops named too. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+static const char *const TF1_CONTROL_FLOW[] = {"Switch", "Merge", "Enter", "Exit", "NextIteration", "LoopCond",
+                                               "RefSwitch", "RefMerge", "RefEnter", "RefExit", "RefNextIteration"};
+
+static const char *const TF2_CONTROL_FLOW[] = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase",
+                                               "PartitionedCall", "StatefulPartitionedCall"};
+
+static bool in_list(const char *op, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(op, list[i])) return true;
+    return false;
+}
+
+/* TensorArray* and TensorList* ops: the state of loops */
+static bool op_is_loop_state(const char *op) { return !strncmp(op, "TensorArray", 11) || !strncmp(op, "TensorList", 10); }
+
+bool op_is_tf1_control_flow(const char *op_name) {
+    for (size_t i = 0; i < sizeof TF1_CONTROL_FLOW / sizeof *TF1_CONTROL_FLOW; i++)
+        if (!strcmp(op_name, TF1_CONTROL_FLOW[i])) return true;
+    return false;
+}
+
+typedef struct Count { const char *op; int n; int first; } Count;
+
+static int by_count(const void *a, const void *b) {
+    const Count *x = a, *y = b;
+    if (x->n != y->n) return y->n - x->n;
+    return strcmp(x->op, y->op);
+}
+
+int graph_unsupported_ops(const Graph *g, const bool *only, char *buf, size_t cap, int *n_types) {
+    Count *c = calloc((size_t)g->n_nodes + 1, sizeof *c);
+    int nc = 0, nodes = 0;
+    if (buf && cap) buf[0] = 0;
+    if (n_types) *n_types = 0;
+    if (!c) return -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op != OP_UNKNOWN || (only && !only[i])) continue;
+        nodes++;
+        int k = 0;
+        while (k < nc && strcmp(c[k].op, n->op_name)) k++;
+        if (k == nc) c[nc++] = (Count){n->op_name, 0, i};
+        c[k].n++;
+    }
+    qsort(c, (size_t)nc, sizeof *c, by_count);
+    size_t len = 0;
+    for (int k = 0; k < nc && buf && len + 1 < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s x%d", k ? ", " : "", c[k].op, c[k].n);
+    if (buf && len >= cap && cap > 4) strcpy(buf + cap - 4, "...");
+    if (n_types) *n_types = nc;
+    free(c);
+    return nodes;
+}
+
+const char *graph_tf1_frame(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!strcmp(n->op_name, "Enter") || !strcmp(n->op_name, "RefEnter")) return node_attr_s(n, "frame_name", "?");
+    }
+    return NULL;
+}
+
+static int count_where(const Graph *g, const bool *only, bool (*pred)(const char *)) {
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && pred(g->nodes[i]->op_name);
+    return k;
+}
+
+static bool op_is_tf2_control_flow(const char *op) { return in_list(op, TF2_CONTROL_FLOW, sizeof TF2_CONTROL_FLOW / sizeof *TF2_CONTROL_FLOW); }
+
+static int count_tf1(const Graph *g, const bool *only) {
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && op_is_tf1_control_flow(g->nodes[i]->op_name);
+    return k;
+}
+
+int graph_check_executable(const Graph *g, const bool *only, Err *err) {
+    char list[400];
+    int types = 0, nodes = graph_unsupported_ops(g, only, list, sizeof list, &types);
+    if (nodes < 0) return err_set(err, ERR_RUNTIME, "out of memory");
+    if (nodes == 0) return 0;
+    int tf1 = count_tf1(g, only);
+    const char *frame = tf1 ? graph_tf1_frame(g) : NULL;
+    char hint[400] = "";
+    if (frame)
+        snprintf(hint, sizeof hint, "; the Enter/Exit/NextIteration nodes are a TF1 while loop (frame '%s'), not supported yet", frame);
+    else if (tf1)
+        snprintf(hint, sizeof hint, "; Switch/Merge are TF1 control flow (tf.cond), not supported yet");
+    size_t len = strlen(hint);
+    if (count_where(g, only, op_is_tf2_control_flow))
+        len += (size_t)snprintf(hint + len, sizeof hint - len, "; If/While/Case/PartitionedCall are TF2 control flow (function bodies), not supported yet");
+    if (len < sizeof hint && count_where(g, only, op_is_loop_state))
+        snprintf(hint + len, sizeof hint - len, "; TensorArray/TensorList ops (loop state) are not supported yet");
+    return err_set(err, ERR_RUNTIME, "%d node%s of %d op type%s grappo cannot execute: %s%s (grappo ops FILE lists what runs where)",
+                   nodes, nodes == 1 ? "" : "s", types, types == 1 ? "" : "s", list, hint);
+}
+
+int graph_tf1_loop_error(const Graph *g, Err *err) {
+    const char *frame = graph_tf1_frame(g);
+    int back = 0;
+    for (int i = 0; i < g->n_nodes; i++) back += !strcmp(g->nodes[i]->op_name, "NextIteration") || !strcmp(g->nodes[i]->op_name, "RefNextIteration");
+    if (!back) return 0;
+    char list[300];
+    int types = 0, nodes = graph_unsupported_ops(g, NULL, list, sizeof list, &types);
+    return err_set(err, ERR_INPUT, "graph holds a TF1 while loop (frame '%s', %d control-flow nodes: Enter, Merge, Switch, "
+                                   "NextIteration, Exit, LoopCond): TF1 while loops are not supported yet; %d node%s of %d op type%s "
+                                   "grappo cannot execute: %s",
+                   frame ? frame : "?", count_tf1(g, NULL), nodes, nodes == 1 ? "" : "s", types, types == 1 ? "" : "s", list);
+}
