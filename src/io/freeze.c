@@ -647,7 +647,9 @@ static int var_value(Fz *z, int var_node, int dtype, Tensor *out) {
     return 0;
 }
 
-/* Marks the flat nodes the outputs need; turns variable reads into Consts on the way. */
+/* Marks the flat nodes the outputs need; turns variable reads into Consts on the way. A node
+ * is pushed once, when it turns live; the nodes ResourceGather adds are live (and need nothing)
+ * from the start and never pushed, so the stack never holds more than the initial node count. */
 static int mark_live(Fz *z, const FRef *outs, int n_outs) {
     int *stack = malloc(((size_t)z->n_fn + 1) * sizeof *stack);
     if (!stack) return err_set(z->err, ERR_RUNTIME, "out of memory");
@@ -725,14 +727,6 @@ static int mark_live(Fz *z, const FRef *outs, int n_outs) {
                 z->fn[f->ctrl[i]].live = true;
                 stack[sp++] = f->ctrl[i];
             }
-        if (sp > z->n_fn) { /* nodes added by ResourceGather: grow */
-            int *p = realloc(stack, ((size_t)z->n_fn + 8) * sizeof *p);
-            if (!p) { rc = err_set(z->err, ERR_RUNTIME, "out of memory"); break; }
-            stack = p;
-        }
-        int *p = realloc(stack, ((size_t)z->n_fn + 8) * sizeof *p);
-        if (!p) { rc = err_set(z->err, ERR_RUNTIME, "out of memory"); break; }
-        stack = p;
     }
     free(stack);
     return rc;

@@ -158,12 +158,31 @@ def module(out: Path) -> None:
     tf.saved_model.save(m, str(out), signatures={"serving_default": m.__call__})
 
 
+def tf1(out: Path) -> None:
+    """TF1-style: a graph with a reference variable (VariableV2) and a resource variable,
+    written by the v1 SavedModelBuilder (variables restored by save/restore_all ops)."""
+    rng = np.random.default_rng(SEED)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        w = tf.compat.v1.get_variable("w", initializer=rng.normal(size=(4, 3)).astype(np.float32), use_resource=False)
+        b = tf.compat.v1.get_variable("b", initializer=rng.normal(size=(3,)).astype(np.float32), use_resource=True)
+        y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(out))
+            sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={"serving_default": sig})
+            builder.save()
+
+
 MODELS: dict[str, Callable[[Path], None]] = {
     "resnet": resnet,
     "mobilenet": mobilenet,
     "bert": bert,
     "multi_output": multi_output,
     "module": module,
+    "tf1": tf1,
 }
 
 

@@ -22,8 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RTOL = 1e-4
 # Ops another branch is adding to grappo; until then these cases are expected to fail.
-MISSING_OPS = {"bert": "Einsum (Keras MultiHeadAttention) is not in grappo's op table yet"}
-NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module"]
+MISSING_OPS = {
+    "bert": "Einsum (MultiHeadAttention), Erfc (exact GELU), Less and SelectV2 (Keras 3 Embedding) "
+    "are not in grappo's op table yet"
+}
+NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module", "tf1"]
+SEARCH = {"grappler": [], "ppo": ["--episodes", "4", "--budget", "4"]}
 
 
 def _param(name: str) -> Any:
@@ -98,16 +102,33 @@ def _tf_run_graphdef(pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]) -
         return list(sess.run(fetch, feed_dict={f"{k}:0": v for k, v in feeds.items()}))
 
 
+@pytest.mark.parametrize("search", sorted(SEARCH))
 @pytest.mark.parametrize("name", PARAMS)
-def test_optimized_runs_in_tf(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
+def test_optimized_runs_in_tf(
+    grappo: Path, savedmodel_writer: Path, models: Path, name: str, search: str, tmp_path: Path
+) -> None:
+    """grappo's --target tf result, as a frozen .pb and as a SavedModel, runs in TensorFlow and
+    gives TensorFlow's outputs of the original."""
+    import tensorflow as tf
+
     d, meta = models / name, _meta(models, name)
     frozen = meta["frozen"]
     out = tmp_path / "opt.pb"
-    _run([str(grappo), "optimize", str(d / "frozen.pb"), "-o", str(out), "--target", "tf", "--search", "grappler"])
+    cmd = [str(grappo), "optimize", str(d / "frozen.pb"), "-o", str(out), "--target", "tf", "--search", search]
+    _run(cmd + SEARCH[search])
     feeds = {frozen["inputs"][k].split(":")[0]: np.load(d / f"in_{k}.npy") for k in meta["inputs"]}
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
     for k, got in zip(meta["outputs"], _tf_run_graphdef(out, feeds, fetch), strict=True):
-        _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's output)")
+        _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} .pb)")
+    _run([str(savedmodel_writer), str(out), str(tmp_path / "sm")])
+    fn = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    assert sorted(fn.structured_input_signature[1]) == sorted(feeds)
+    res = fn(**{k: tf.constant(v) for k, v in feeds.items()})
+    for k in meta["outputs"]:
+        key = frozen["outputs"][k].removesuffix(":0").replace(":", "_")
+        _close(
+            res[key].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} SavedModel)"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)  # TensorFlow runs what grappo wrote: no grappo kernels needed
