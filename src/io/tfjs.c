@@ -234,7 +234,7 @@ static int load_weights(const char *dir, const cJSON *manifest, Weight **w, int 
             size_t len;
             if (read_file_bytes(path, &data, &len, err)) {
                 bb_free(&all);
-                return -1;
+                return err_prefix(err, "%s: weight shard", what);
             }
             bb_put(&all, data, len);
             free(data);
@@ -334,6 +334,28 @@ static int put_weight(ByteBuf *nb, const Weight *x) {
     return 0;
 }
 
+static int widen(Weight *x, int declared) {
+    size_t n = x->nbytes / (dtype_size(x->dtype) ? dtype_size(x->dtype) : 1);
+    if (x->dtype == DT_INT32 && declared == DT_INT64) {
+        int64_t *o = malloc(n * 8 + 1);
+        if (!o) return -1;
+        for (size_t i = 0; i < n; i++) o[i] = ((const int32_t *)x->data)[i];
+        free(x->data);
+        x->data = (uint8_t *)o;
+        x->nbytes = n * 8;
+        x->dtype = DT_INT64;
+    } else if (x->dtype == DT_FLOAT && declared == 2 /* DT_DOUBLE */) {
+        double *o = malloc(n * 8 + 1);
+        if (!o) return -1;
+        for (size_t i = 0; i < n; i++) o[i] = ((const float *)x->data)[i];
+        free(x->data);
+        x->data = (uint8_t *)o;
+        x->nbytes = n * 8;
+        x->dtype = 2;
+    }
+    return 0;
+}
+
 Graph *tfjs_load(const char *path, Err *err) {
     uint8_t *text;
     size_t len;
@@ -373,11 +395,20 @@ Graph *tfjs_load(const char *path, Err *err) {
         const cJSON *in;
         cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(nd, "input"))
             if (cJSON_IsString(in)) bb_len_field(&nb, 3, in->valuestring, strlen(in->valuestring));
-        const Weight *x = NULL;
+        Weight *x = NULL;
         if (!strcmp(op, "Const"))
             for (int i = 0; i < n_w && !x; i++)
                 if (!strcmp(w[i].name, name)) x = &w[i];
-        if (x) put_weight(&nb, x);
+        if (x) { /* TensorFlow.js stores int64 and double Consts as int32 and float32: widen back */
+            int declared = tf_type(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nd, "attr"), "dtype"), "type"));
+            if (widen(x, declared)) {
+                bb_free(&nb);
+                err_set(err, ERR_RUNTIME, "out of memory");
+                goto done;
+            }
+            put_weight(&nb, x);
+        }
         const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(nd, "attr"), *a;
         cJSON_ArrayForEach(a, attrs) {
             if (x && (!strcmp(a->string, "value") || !strcmp(a->string, "dtype"))) continue;
