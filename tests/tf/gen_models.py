@@ -139,6 +139,17 @@ def multi_output(out: Path) -> None:
     model.save(str(out), save_format="tf")
 
 
+def embed(out: Path) -> None:
+    """tf-keras Embedding (a ResourceGather on the table inside the function) + pooling + Dense."""
+    keras = _tf_keras()
+    L = keras.layers
+    ids = keras.Input((6,), dtype="int32", name="token_ids")
+    x = L.Embedding(50, 4)(ids)
+    x = L.GlobalAveragePooling1D()(x)
+    x = L.Dense(3)(x)
+    keras.Model(ids, x).save(str(out), save_format="tf")
+
+
 class _Affine(tf.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -184,6 +195,7 @@ MODELS: dict[str, Callable[[Path], None]] = {
     "multi_output": multi_output,
     "module": module,
     "tf1": tf1,
+    "embed": embed,
 }
 
 

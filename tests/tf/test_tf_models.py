@@ -26,7 +26,7 @@ MISSING_OPS = {
     "bert": "Einsum (MultiHeadAttention), Erfc (exact GELU), Less and SelectV2 (Keras 3 Embedding) "
     "are not in grappo's op table yet"
 }
-NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module", "tf1"]
+NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module", "tf1", "embed"]
 SEARCH = {"grappler": [], "ppo": ["--episodes", "4", "--budget", "4"]}
 
 
