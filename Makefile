@@ -9,6 +9,7 @@
 #   make bench      time ResNet-50 and BERT-base on the fast runtime -> bench/RESULTS.md
 #   make bench-rewrite  the benchmark graphs through grappler, grappler+int8, greedy -> bench/RESULTS.md
 #   make bench-agent    the shipped policy vs greedy, random, grappler on held-out graphs -> bench/RESULTS.md
+#   make bench-tf       TensorFlow (Grappler, oneDNN) vs grappo on full-size Keras models -> bench/RESULTS.md
 #   make bench          every method on resnet50, bert-base and the real fixtures, side by side
 #                       (grappo bench -> bench/report.md); make bench-runtime: unrewritten graphs
 #                       -> bench/report.md, bench/report.json, bench/*-pareto.svg
@@ -52,7 +53,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # every fuzz target's seeds and regression inputs replayed as a suite (tests/fuzz_replay.c)
 REPLAY_BIN := $(patsubst fuzz/%.c,$(BUILD)/tests/test_replay_%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
+.PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent bench-tf policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -147,6 +148,14 @@ bench: deps
 bench-runtime: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/bench.sh $(BUILD)/grappo
+
+# TensorFlow (its Grappler and oneDNN) as a timed peer: the original SavedModel in TF, grappo's
+# --target tf result on grappo's runtime and in TF, alternating -> bench/RESULTS.md
+# (tools/bench_tf.py; the full-size Keras ResNet50 and BERT-base-shaped SavedModels are
+# generated into build/tf-bench/, not committed)
+bench-tf: venv
+	@$(MAKE) --no-print-directory all
+	$(VENV)/bin/python tools/bench_tf.py $(BUILD)/grappo
 
 # every benchmark graph through grappo optimize's non-learned methods -> bench/RESULTS.md
 bench-rewrite: deps

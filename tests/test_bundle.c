@@ -4,6 +4,7 @@
  * overflow, missing and short shard, bad entry CRC): ERR_INPUT, one line naming the file. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,6 +232,31 @@ static void test_shard_errors(void **state) {
     rmdir(dir);
 }
 
+/* every input libFuzzer found crashing fuzz_bundle_table (tests/fixtures/regress/fuzz_bundle_table,
+ * absent while there are none), run as the fuzzer runs it: a clean error or a parse */
+static void test_fuzz_regressions(void **state) {
+    (void)state;
+    DIR *d = opendir("tests/fixtures/regress/fuzz_bundle_table");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/regress/fuzz_bundle_table/%s", e->d_name);
+        uint8_t *data;
+        size_t len;
+        Err err;
+        CHECK_OK(read_file_bytes(path, &data, &len, &err), &err);
+        BundleTable t;
+        if (!bundle_table_parse(data, len, "regress.index", &t, &err)) bundle_table_free(&t);
+        else assert_int_equal(err.code, ERR_INPUT);
+        TensorBundle *b = tensor_bundle_parse(data, len, "/nonexistent/grappo-regress", &err);
+        tensor_bundle_close(b);
+        free(data);
+    }
+    closedir(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_built_table),
@@ -238,6 +264,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_block),
         cmocka_unit_test(test_real_checkpoint),
         cmocka_unit_test(test_shard_errors),
+        cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

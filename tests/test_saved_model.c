@@ -5,6 +5,7 @@
  * inside a function - gives ERR_INPUT with one line naming the file (and the node). */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -238,12 +239,41 @@ static void test_functions(void **state) {
     expect_bad(g, &err, "built.pb", "names no node");
 }
 
+/* inputs libFuzzer found crashing fuzz_saved_model (tests/fixtures/regress/fuzz_saved_model,
+ * absent while there are none), run as the fuzzer runs them */
+static void test_fuzz_regressions(void **state) {
+    (void)state;
+    DIR *d = opendir("tests/fixtures/regress/fuzz_saved_model");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/regress/fuzz_saved_model/%s", e->d_name);
+        uint8_t *data;
+        size_t len;
+        Err err;
+        CHECK_OK(read_file_bytes(path, &data, &len, &err), &err);
+        Graph *g = savedmodel_parse(data, len, "regress.pb", NULL, NULL, &err);
+        if (g) {
+            if (!graph_validate(g, &err)) graph_infer(g, NULL, 0, ref_eval_node, NULL, &err);
+            graph_free(g);
+        } else {
+            assert_int_equal(err.code, ERR_INPUT);
+            assert_null(strchr(err.msg, '\n'));
+        }
+        free(data);
+    }
+    closedir(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loads_tf_module),
         cmocka_unit_test(test_write_read_back),
         cmocka_unit_test(test_bad_tags_signature_truncation),
         cmocka_unit_test(test_functions),
+        cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -647,7 +647,9 @@ static int var_value(Fz *z, int var_node, int dtype, Tensor *out) {
     return 0;
 }
 
-/* Marks the flat nodes the outputs need; turns variable reads into Consts on the way. */
+/* Marks the flat nodes the outputs need; turns variable reads into Consts on the way. A node
+ * is pushed once, when it turns live; the nodes ResourceGather adds are live (and need nothing)
+ * from the start and never pushed, so the stack never holds more than the initial node count. */
 static int mark_live(Fz *z, const FRef *outs, int n_outs) {
     int *stack = malloc(((size_t)z->n_fn + 1) * sizeof *stack);
     if (!stack) return err_set(z->err, ERR_RUNTIME, "out of memory");
@@ -725,14 +727,6 @@ static int mark_live(Fz *z, const FRef *outs, int n_outs) {
                 z->fn[f->ctrl[i]].live = true;
                 stack[sp++] = f->ctrl[i];
             }
-        if (sp > z->n_fn) { /* nodes added by ResourceGather: grow */
-            int *p = realloc(stack, ((size_t)z->n_fn + 8) * sizeof *p);
-            if (!p) { rc = err_set(z->err, ERR_RUNTIME, "out of memory"); break; }
-            stack = p;
-        }
-        int *p = realloc(stack, ((size_t)z->n_fn + 8) * sizeof *p);
-        if (!p) { rc = err_set(z->err, ERR_RUNTIME, "out of memory"); break; }
-        stack = p;
     }
     free(stack);
     return rc;
@@ -895,22 +889,66 @@ static int emit_node(Fz *z, int k, ByteBuf *out) {
     return oom ? err_set(z->err, ERR_RUNTIME, "out of memory") : 0;
 }
 
-/* gives node k a name no other live node has, appending _1, _2, ... */
-static int unique_name(Fz *z, int k, const char *want) {
-    size_t n = strlen(want) + 16;
-    char *name = malloc(n);
-    if (!name) return err_set(z->err, ERR_RUNTIME, "out of memory");
-    snprintf(name, n, "%s", want);
-    for (int suffix = 1;; suffix++) {
-        bool clash = false;
-        for (int i = 0; i < z->n_fn && !clash; i++)
-            clash = i != k && z->fn[i].live && !strcmp(z->fn[i].name, name);
-        if (!clash) break;
-        snprintf(name, n, "%s_%d", want, suffix);
+/* The names taken so far (pointers to FNode names, not owned): open addressing. */
+typedef struct NameSet {
+    const char **slot;
+    size_t cap; /* power of two, more than twice the names added */
+} NameSet;
+
+static bool ns_has(const NameSet *ns, const char *name) {
+    for (size_t h = hash_str(name) & (ns->cap - 1);; h = (h + 1) & (ns->cap - 1)) {
+        if (!ns->slot[h]) return false;
+        if (!strcmp(ns->slot[h], name)) return true;
     }
-    free(z->fn[k].name);
-    z->fn[k].name = name;
+}
+
+static void ns_add(NameSet *ns, const char *name) {
+    size_t h = hash_str(name) & (ns->cap - 1);
+    while (ns->slot[h]) h = (h + 1) & (ns->cap - 1);
+    ns->slot[h] = name;
+}
+
+/* Takes node k's name, or (when taken) its name with the first free _1, _2, ... appended. */
+static int take_name(Fz *z, NameSet *ns, int k) {
+    if (ns_has(ns, z->fn[k].name)) {
+        size_t n = strlen(z->fn[k].name) + 16;
+        char *name = malloc(n);
+        if (!name) return err_set(z->err, ERR_RUNTIME, "out of memory");
+        for (int suffix = 1;; suffix++) {
+            snprintf(name, n, "%s_%d", z->fn[k].name, suffix);
+            if (!ns_has(ns, name)) break;
+        }
+        free(z->fn[k].name);
+        z->fn[k].name = name;
+    }
+    ns_add(ns, z->fn[k].name);
     return 0;
+}
+
+/* Final names: the signature's inputs get their keys, then the outputs' Identities theirs,
+ * then every other live node keeps its name unless taken (inlined names can clash). */
+static int assign_names(Fz *z, const FreezeSpec *s, const int *in_nodes, int first_out) {
+    size_t live = 0;
+    for (int k = 0; k < z->n_fn; k++) live += z->fn[k].live;
+    NameSet ns = {NULL, 16};
+    while (ns.cap < 2 * live + 2) ns.cap *= 2;
+    if (!(ns.slot = calloc(ns.cap, sizeof *ns.slot))) return err_set(z->err, ERR_RUNTIME, "out of memory");
+    int rc = 0;
+    for (int i = 0; !rc && i < s->n_inputs; i++) {
+        FNode *f = &z->fn[in_nodes[i]];
+        free(f->name);
+        if (!(f->name = strdup(s->inputs[i].key))) rc = err_set(z->err, ERR_RUNTIME, "out of memory");
+        else if (ns_has(&ns, f->name)) rc = err_set(z->err, ERR_INPUT, "signature input '%s' is given twice", f->name);
+        else ns_add(&ns, f->name);
+    }
+    for (int k = first_out; !rc && k < first_out + s->n_outputs; k++) rc = take_name(z, &ns, k);
+    for (int k = 0; !rc && k < z->n_fn; k++) {
+        bool is_input = false;
+        for (int i = 0; i < s->n_inputs && !is_input; i++) is_input = in_nodes[i] == k;
+        if (z->fn[k].live && !is_input && (k < first_out || k >= first_out + s->n_outputs)) rc = take_name(z, &ns, k);
+    }
+    free(ns.slot);
+    return rc;
 }
 
 /* ---- driver ---- */
@@ -992,21 +1030,7 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
     }
     if (!rc) rc = mark_live(&z, outs, s->n_outputs);
     for (int i = 0; !rc && i < s->n_inputs; i++) z.fn[in_nodes[i]].live = true;
-    /* names: signature keys first, everything else made unique around them */
-    for (int i = 0; !rc && i < s->n_inputs; i++) {
-        for (int k = 0; k < z.n_fn; k++)
-            if (k != in_nodes[i] && z.fn[k].live && !strcmp(z.fn[k].name, s->inputs[i].key) && unique_name(&z, k, s->inputs[i].key)) rc = -1;
-        free(z.fn[in_nodes[i]].name);
-        if (!rc && !(z.fn[in_nodes[i]].name = strdup(s->inputs[i].key))) rc = err_set(err, ERR_RUNTIME, "out of memory");
-    }
-    for (int i = 0; !rc && i < s->n_outputs; i++)
-        for (int k = 0; k < z.n_fn; k++)
-            if (k != outs[i].node && z.fn[k].live && !strcmp(z.fn[k].name, z.fn[outs[i].node].name) && unique_name(&z, k, z.fn[k].name)) rc = -1;
-    for (int k = 0; !rc && k < first_out; k++) { /* renamed inlined nodes could still clash */
-        if (!z.fn[k].live) continue;
-        for (int i = k + 1; i < first_out; i++)
-            if (z.fn[i].live && !strcmp(z.fn[i].name, z.fn[k].name) && unique_name(&z, i, z.fn[i].name)) rc = -1;
-    }
+    if (!rc) rc = assign_names(&z, s, in_nodes, first_out);
     free(in_nodes);
     /* emit: live nodes, the output Identities last (in key order: they become the graph's outputs) */
     for (int k = 0; !rc && k < z.n_fn; k++)

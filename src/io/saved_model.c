@@ -88,20 +88,27 @@ static int object_keys(TensorBundle *vars, char ***keys, int *n, Err *err) {
     return rc;
 }
 
-static int sig_tensors(Grappo__Tf__SignatureDef__InputsEntry **entries, size_t n, FreezeTensor **out, char ***names,
-                       const char *what, Err *err) {
+/* one side of a signature (inputs or outputs: two map types of the same shape) */
+typedef struct SigSide {
+    size_t n;
+    const char *const *keys;
+    const Grappo__Tf__TensorInfo *const *infos;
+} SigSide;
+
+static int sig_tensors(const SigSide *side, FreezeTensor **out, char ***names, const char *what, Err *err) {
+    size_t n = side->n;
     *out = calloc(n + 1, sizeof **out);
     *names = calloc(n + 1, sizeof **names);
     if (!*out || !*names) return err_set(err, ERR_RUNTIME, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const Grappo__Tf__TensorInfo *ti = entries[i]->value;
-        if (!ti || !ti->name.len || memchr(ti->name.data, 0, ti->name.len) || !entries[i]->key || !*entries[i]->key)
+        const Grappo__Tf__TensorInfo *ti = side->infos[i];
+        if (!ti || !ti->name.len || memchr(ti->name.data, 0, ti->name.len) || !side->keys[i] || !*side->keys[i])
             return err_set(err, ERR_INPUT, "signature %s #%zu has no tensor name (sparse and composite tensors are not supported)",
                            what, i);
         if (!((*names)[i] = malloc(ti->name.len + 1))) return err_set(err, ERR_RUNTIME, "out of memory");
         memcpy((*names)[i], ti->name.data, ti->name.len);
         (*names)[i][ti->name.len] = 0;
-        (*out)[i] = (FreezeTensor){entries[i]->key, (*names)[i], ti->dtype};
+        (*out)[i] = (FreezeTensor){side->keys[i], (*names)[i], ti->dtype};
     }
     /* key order, so the graph's inputs and outputs do not depend on the file's map order */
     for (size_t i = 1; i < n; i++)
@@ -156,8 +163,18 @@ Graph *savedmodel_parse(const uint8_t *data, size_t len, const char *what, const
     }
     n_in = sig->n_inputs;
     n_out = sig->n_outputs;
-    if (sig_tensors(sig->inputs, n_in, &ins, &in_names, "input", err) ||
-        sig_tensors((Grappo__Tf__SignatureDef__InputsEntry **)sig->outputs, n_out, &outs, &out_names, "output", err)) {
+    const char **keys_in = calloc(n_in + 1, sizeof *keys_in), **keys_out = calloc(n_out + 1, sizeof *keys_out);
+    const Grappo__Tf__TensorInfo **ti_in = calloc(n_in + 1, sizeof *ti_in), **ti_out = calloc(n_out + 1, sizeof *ti_out);
+    int side_rc = !keys_in || !keys_out || !ti_in || !ti_out ? err_set(err, ERR_RUNTIME, "out of memory") : 0;
+    for (size_t i = 0; !side_rc && i < n_in; i++) keys_in[i] = sig->inputs[i]->key, ti_in[i] = sig->inputs[i]->value;
+    for (size_t i = 0; !side_rc && i < n_out; i++) keys_out[i] = sig->outputs[i]->key, ti_out[i] = sig->outputs[i]->value;
+    SigSide in_side = {n_in, keys_in, ti_in}, out_side = {n_out, keys_out, ti_out};
+    if (!side_rc) side_rc = sig_tensors(&in_side, &ins, &in_names, "input", err) || sig_tensors(&out_side, &outs, &out_names, "output", err);
+    free(keys_in);
+    free(keys_out);
+    free(ti_in);
+    free(ti_out);
+    if (side_rc) {
         err_prefix(err, "%s: signature '%s'", what, signame);
         goto done;
     }

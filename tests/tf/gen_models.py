@@ -105,19 +105,20 @@ def mobilenet(out: Path) -> None:
     model.save(str(out), save_format="tf")
 
 
-def bert(out: Path) -> None:
+def bert(
+    out: Path, seq: int = 8, vocab: int = 50, dim: int = 16, layers: int = 2, heads: int = 2, ffn: int = 32
+) -> None:
     """2-layer BERT-style encoder: int token ids + segment ids, MHA, LayerNorm, GELU (Keras 3)."""
     keras = _keras3()
     L = keras.layers
-    seq, vocab, dim = 8, 50, 16
     ids = keras.Input((seq,), dtype="int32", name="input_ids")
     seg = keras.Input((seq,), dtype="int32", name="segment_ids")
     x = L.Embedding(vocab, dim)(ids) + L.Embedding(2, dim)(seg)
     x = L.LayerNormalization(epsilon=1e-6)(x)
-    for _ in range(2):
-        a = L.MultiHeadAttention(num_heads=2, key_dim=8)(x, x)
+    for _ in range(layers):
+        a = L.MultiHeadAttention(num_heads=heads, key_dim=dim // heads)(x, x)
         x = L.LayerNormalization(epsilon=1e-6)(x + a)
-        f = L.Dense(32, activation="gelu")(x)
+        f = L.Dense(ffn, activation="gelu")(x)
         f = L.Dense(dim)(f)
         x = L.LayerNormalization(epsilon=1e-6)(x + f)
     pooled = L.Dense(dim, activation="tanh")(x[:, 0, :])
@@ -136,6 +137,17 @@ def multi_output(out: Path) -> None:
     score = L.Dense(1, activation="sigmoid", name="score")(h)
     model = keras.Model(inp, {"logits": logits, "probs": probs, "score": score})
     model.save(str(out), save_format="tf")
+
+
+def embed(out: Path) -> None:
+    """tf-keras Embedding (a ResourceGather on the table inside the function) + pooling + Dense."""
+    keras = _tf_keras()
+    L = keras.layers
+    ids = keras.Input((6,), dtype="int32", name="token_ids")
+    x = L.Embedding(50, 4)(ids)
+    x = L.GlobalAveragePooling1D()(x)
+    x = L.Dense(3)(x)
+    keras.Model(ids, x).save(str(out), save_format="tf")
 
 
 class _Affine(tf.Module):
@@ -158,13 +170,48 @@ def module(out: Path) -> None:
     tf.saved_model.save(m, str(out), signatures={"serving_default": m.__call__})
 
 
+def tf1(out: Path) -> None:
+    """TF1-style: a graph with a reference variable (VariableV2) and a resource variable,
+    written by the v1 SavedModelBuilder (variables restored by save/restore_all ops)."""
+    rng = np.random.default_rng(SEED)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        w = tf.compat.v1.get_variable("w", initializer=rng.normal(size=(4, 3)).astype(np.float32), use_resource=False)
+        b = tf.compat.v1.get_variable("b", initializer=rng.normal(size=(3,)).astype(np.float32), use_resource=True)
+        y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(out))
+            sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={"serving_default": sig})
+            builder.save()
+
+
 MODELS: dict[str, Callable[[Path], None]] = {
     "resnet": resnet,
     "mobilenet": mobilenet,
     "bert": bert,
     "multi_output": multi_output,
     "module": module,
+    "tf1": tf1,
+    "embed": embed,
 }
+
+
+def resnet50(out: Path) -> None:
+    """Full-size Keras ResNet50 (random weights) for make bench-tf; not part of the tests."""
+    keras = _keras3()
+    keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)).export(str(out), verbose=False)
+
+
+def bert_base(out: Path) -> None:
+    """A BERT-base-shaped encoder (12 layers, 768 wide, 12 heads, seq 128) for make bench-tf."""
+    bert(out, seq=128, vocab=30522, dim=768, layers=12, heads=12, ffn=3072)
+
+
+# generated only when named on the command line (make bench-tf)
+BIG_MODELS: dict[str, Callable[[Path], None]] = {"resnet50": resnet50, "bert_base": bert_base}
 
 
 def _inputs(fn: Any) -> dict[str, np.ndarray]:
@@ -173,7 +220,7 @@ def _inputs(fn: Any) -> dict[str, np.ndarray]:
     for key, spec in sorted(fn.structured_input_signature[1].items()):
         shape = [1 if d is None else d for d in spec.shape.as_list()]
         if spec.dtype.is_integer:
-            hi = 2 if "segment" in key else 50
+            hi = 2 if "segment" in key else 50  # below every test vocabulary
             feeds[key] = rng.integers(0, hi, size=shape).astype(spec.dtype.as_numpy_dtype)
         else:
             feeds[key] = rng.uniform(0, 1, size=shape).astype(spec.dtype.as_numpy_dtype)
@@ -195,7 +242,7 @@ def freeze(fn: Any, path: Path) -> dict[str, Any]:
 def generate(name: str, out: Path) -> None:
     d = out / name
     d.mkdir(parents=True, exist_ok=True)
-    MODELS[name](d / "saved_model")
+    {**MODELS, **BIG_MODELS}[name](d / "saved_model")
     loaded = tf.saved_model.load(str(d / "saved_model"))  # keeps the variables alive
     fn = loaded.signatures["serving_default"]
     feeds = _inputs(fn)

@@ -22,8 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RTOL = 1e-4
 # Ops another branch is adding to grappo; until then these cases are expected to fail.
-MISSING_OPS = {"bert": "Einsum (Keras MultiHeadAttention) is not in grappo's op table yet"}
-NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module"]
+MISSING_OPS = {
+    "bert": "Einsum (MultiHeadAttention), Erfc (exact GELU), Less and SelectV2 (Keras 3 Embedding) "
+    "are not in grappo's op table yet"
+}
+NAMES = ["resnet", "mobilenet", "bert", "multi_output", "module", "tf1", "embed"]
+SEARCH = {"grappler": [], "ppo": ["--episodes", "4", "--budget", "4"]}
 
 
 def _param(name: str) -> Any:
@@ -98,16 +102,33 @@ def _tf_run_graphdef(pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]) -
         return list(sess.run(fetch, feed_dict={f"{k}:0": v for k, v in feeds.items()}))
 
 
+@pytest.mark.parametrize("search", sorted(SEARCH))
 @pytest.mark.parametrize("name", PARAMS)
-def test_optimized_runs_in_tf(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
+def test_optimized_runs_in_tf(
+    grappo: Path, savedmodel_writer: Path, models: Path, name: str, search: str, tmp_path: Path
+) -> None:
+    """grappo's --target tf result, as a frozen .pb and as a SavedModel, runs in TensorFlow and
+    gives TensorFlow's outputs of the original."""
+    import tensorflow as tf
+
     d, meta = models / name, _meta(models, name)
     frozen = meta["frozen"]
     out = tmp_path / "opt.pb"
-    _run([str(grappo), "optimize", str(d / "frozen.pb"), "-o", str(out), "--target", "tf", "--search", "grappler"])
+    cmd = [str(grappo), "optimize", str(d / "frozen.pb"), "-o", str(out), "--target", "tf", "--search", search]
+    _run(cmd + SEARCH[search])
     feeds = {frozen["inputs"][k].split(":")[0]: np.load(d / f"in_{k}.npy") for k in meta["inputs"]}
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
     for k, got in zip(meta["outputs"], _tf_run_graphdef(out, feeds, fetch), strict=True):
-        _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's output)")
+        _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} .pb)")
+    _run([str(savedmodel_writer), str(out), str(tmp_path / "sm")])
+    fn = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    assert sorted(fn.structured_input_signature[1]) == sorted(feeds)
+    res = fn(**{k: tf.constant(v) for k, v in feeds.items()})
+    for k in meta["outputs"]:
+        key = frozen["outputs"][k].removesuffix(":0").replace(":", "_")
+        _close(
+            res[key].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} SavedModel)"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)  # TensorFlow runs what grappo wrote: no grappo kernels needed
@@ -133,3 +154,69 @@ def test_bad_signature_is_one_line(grappo: Path, models: Path) -> None:
     )
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "no signature 'nope'" in res.stderr
+
+
+def _to_tfjs(frozen: Path, out: Path, quantize: str | None = None) -> Path:
+    """A TensorFlow.js graph model of a frozen graph, laid out as tensorflowjs_converter does:
+    modelTopology = the GraphDef in protobuf's JSON mapping without the Consts' values, which go
+    to one weight shard (int64 as int32, as TensorFlow.js stores them; float32 weights with
+    more than 16 elements optionally uint8/float16-quantized)."""
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(frozen.read_bytes())
+    nodes: list[dict[str, Any]] = []
+    weights: list[dict[str, Any]] = []
+    blob = bytearray()
+    for n in gd.node:
+        d = json_format.MessageToDict(n)
+        if n.op == "Const":
+            v = tf.make_ndarray(n.attr["value"].tensor)
+            if v.dtype == np.int64:
+                v = v.astype(np.int32)
+            dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}[v.dtype]
+            d["attr"].pop("value")
+            spec: dict[str, Any] = {"name": n.name, "shape": list(v.shape), "dtype": dtype}
+            if quantize and dtype == "float32" and v.size > 16:
+                lo, hi = float(v.min()), float(v.max())
+                if quantize == "uint8":
+                    scale = (hi - lo) / 255 or 1.0
+                    q = np.round((v - lo) / scale).astype(np.uint8)
+                    spec["quantization"] = {"dtype": "uint8", "scale": scale, "min": lo}
+                else:
+                    q = v.astype(np.float16)
+                    spec["quantization"] = {"dtype": "float16"}
+                blob += q.tobytes()
+            else:
+                blob += np.ascontiguousarray(v).tobytes()
+            weights.append(spec)
+        nodes.append(d)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "group1-shard1of1.bin").write_bytes(bytes(blob))
+    model = {
+        "format": "graph-model",
+        "modelTopology": {"node": nodes},
+        "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": weights}],
+    }
+    (out / "model.json").write_text(json.dumps(model))
+    return out / "model.json"
+
+
+@pytest.mark.parametrize("quantize,rtol", [(None, RTOL), ("float16", 1e-2), ("uint8", 5e-2)])
+@pytest.mark.parametrize("name", ["resnet", "module"])
+def test_tfjs_matches_tf(
+    grappo: Path, models: Path, name: str, quantize: str | None, rtol: float, tmp_path: Path
+) -> None:
+    d, meta = models / name, _meta(models, name)
+    frozen = meta["frozen"]
+    model_json = _to_tfjs(d / "frozen.pb", tmp_path / "tfjs", quantize)
+    feeds = {frozen["inputs"][k].split(":")[0]: d / f"in_{k}.npy" for k in meta["inputs"]}
+    fetch = [frozen["outputs"][k] for k in meta["outputs"]]
+    _grappo_run(grappo, model_json, feeds, fetch, tmp_path / "out")
+    for k in meta["outputs"]:
+        got = np.load(tmp_path / "out" / _npy_name(frozen["outputs"][k]))
+        ref = np.load(d / f"ref_{k}.npy")
+        assert got.shape == ref.shape
+        err = float(np.max(np.abs(got - ref)))
+        assert err <= rtol * max(float(np.max(np.abs(ref))), 1e-30), f"{name} {k} ({quantize}): {err:.3g}"
