@@ -61,7 +61,7 @@ int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog
     if (!strcmp(name, "grappler")) return pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err);
     if (!strcmp(name, "grappler+int8") || !strcmp(name, "grappler+int7")) {
         if (pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err)) return -1;
-        return pipeline_fixed_point(name[9] == '8' ? int8_rules : int7_rules, 2, g, required_flags, 2, log, err);
+        return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, 2, g, required_flags, 2, log, err);
     }
     return err_set(err, ERR_INPUT, "unknown pipeline '%s' (%s)", name, pipeline_names());
 }
