@@ -92,7 +92,7 @@ test: deps venv
 
 $(BUILD)/tests/test_replay_%: fuzz/%.c tests/fuzz_replay.c tests/testutil.h $(BUILD)/libgrappo.a
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc -DFUZZ_TARGET='"$*"' tests/fuzz_replay.c $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(CFLAGS) -Wno-format-truncation -Isrc -DFUZZ_TARGET='"$*"' tests/fuzz_replay.c $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
 
 test-run: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/grappo
 	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN) $(REPLAY_BIN)
