@@ -66,6 +66,7 @@ static void test_every_unsupported_op_is_named(void **state) {
     Tensor out[2] = {{0}};
     assert_int_equal(ref_run(g, &f, 1, NULL, 0, out, NULL, &e), -1);
     assert_non_null(strstr(e.msg, "3 nodes of 2 op types grappo cannot execute: FooOp x2, BarOp x1"));
+    assert_int_equal(e.code, ERR_INPUT); /* an unknown op is bad input: exit 2 */
     assert_null(plan_compile(g, NULL, 0, NULL, &e));
     assert_non_null(strstr(e.msg, "3 nodes of 2 op types grappo cannot execute: FooOp x2, BarOp x1"));
     /* fetching only what does not need them runs, on both runtimes */
@@ -246,7 +247,7 @@ static void test_grappo_ops_command(void **state) {
     assert_non_null(strstr(out, "\"unsupported_nodes\":\t3"));
     /* run still fails, naming both */
     snprintf(args, sizeof args, "run %s", path);
-    assert_int_equal(run_cli(args, out, sizeof out), 1);
+    assert_int_equal(run_cli(args, out, sizeof out), 2); /* bad input */
     assert_non_null(strstr(out, "FooOp x2, BarOp x1"));
     /* the dynamic part in run's memory report and profile: fetch only Where */
     snprintf(args, sizeof args, "run %s --output where --profile", path);

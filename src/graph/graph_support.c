@@ -102,8 +102,13 @@ int graph_check_executable(const Graph *g, const bool *only, Err *err) {
         len += (size_t)snprintf(hint + len, sizeof hint - len, "; If/While/Case/PartitionedCall are TF2 control flow (function bodies), not supported yet");
     if (len < sizeof hint && count_where(g, only, op_is_loop_state))
         snprintf(hint + len, sizeof hint - len, "; TensorArray/TensorList ops (loop state) are not supported yet");
-    return err_set(err, ERR_RUNTIME, "%d node%s of %d op type%s grappo cannot execute: %s%s (grappo ops FILE lists what runs where)",
-                   nodes, nodes == 1 ? "" : "s", types, types == 1 ? "" : "s", list, hint);
+    const char *first = "?";
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_UNKNOWN && (!only || only[i])) { first = g->nodes[i]->name; break; }
+    /* an op grappo does not know is a property of the input: bad input (exit 2), like every other
+       graph grappo cannot take */
+    return err_set(err, ERR_INPUT, "%d node%s of %d op type%s grappo cannot execute: %s (first: node '%s')%s (grappo ops FILE lists what runs where)",
+                   nodes, nodes == 1 ? "" : "s", types, types == 1 ? "" : "s", list, first, hint);
 }
 
 int graph_tf1_loop_error(const Graph *g, Err *err) {
