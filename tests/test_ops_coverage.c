@@ -263,6 +263,13 @@ static void test_grappo_ops_command(void **state) {
     assert_true(atof(db + strlen("\"dynamic_bytes\":")) > 0);
     assert_int_equal(run_cli("ops --list", out, sizeof out), 0);
     assert_non_null(strstr(out, "| NonMaxSuppressionV5 | yes | depends on values (dynamic) |"));
+    /* docs/ops.md ends with exactly this table: adding an op without regenerating it fails here */
+    char *doc = tu_read_text("docs/ops.md");
+    assert_non_null(doc);
+    char *table = strstr(doc, "| op | reference kernel | output size |");
+    assert_non_null(table);
+    assert_string_equal(table, out);
+    free(doc);
     unlink(path);
     rmdir(dir);
 }

@@ -4,7 +4,8 @@
  * (integers and bools exactly, floats within 1e-6 relative: libm and Eigen may differ by an
  * ulp in Atan2, Cos, Sin and soft-NMS's exp); after the grappler pipeline the graph still
  * computes exactly what it computed before. Covers the elementwise ops, GatherNd, Range,
- * SparseToDense, TopKV2, Where and NonMaxSuppressionV3/V5 with data-dependent shapes. */
+ * SparseToDense, TopKV2, Where and NonMaxSuppressionV3/V5 with data-dependent shapes; TF1
+ * while loop and cond graphs made by TensorFlow are named as such. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -122,6 +123,35 @@ static void check_model(const char *model) {
     free_fixture(&f);
 }
 
+/* TF1 control flow made by TensorFlow itself: named, never "graph has a cycle" */
+static void test_tf1_control_flow_named(void **state) {
+    (void)state;
+    Err e;
+    Graph *g = graphdef_load(DIR "tf1_while/model.pb", &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    assert_int_equal(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), -1);
+    assert_int_equal(e.code, ERR_INPUT);
+    assert_non_null(strstr(e.msg, "graph holds a TF1 while loop (frame 'while/while_context'"));
+    assert_non_null(strstr(e.msg, "Enter x2, Exit x2, Merge x2, NextIteration x2, Switch x2, LoopCond x1"));
+    graph_free(g);
+    g = graphdef_load(DIR "tf1_cond/model.pb", &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    RefFeed feeds[2] = {{"x", {0}}, {"p", {0}}};
+    float xv[4] = {1, 2, 3, 4};
+    Shape s4 = shape_make(1, (int64_t[]){4}), s0 = shape_scalar();
+    uint8_t pv = 1;
+    CHECK_OK(tensor_from_data(&feeds[0].value, DT_FLOAT, &s4, xv, sizeof xv, &e), &e);
+    CHECK_OK(tensor_from_data(&feeds[1].value, DT_BOOL, &s0, &pv, 1, &e), &e);
+    Tensor out = {0};
+    assert_int_equal(ref_run(g, feeds, 2, NULL, 0, &out, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "grappo cannot execute: Switch x"));
+    assert_non_null(strstr(e.msg, "TF1 control flow (tf.cond), not supported yet"));
+    tensor_release(&feeds[0].value);
+    tensor_release(&feeds[1].value);
+    graph_free(g);
+}
+
 static void test_elementwise(void **state) { (void)state; check_model("ew"); }
 static void test_integer_index_ops(void **state) { (void)state; check_model("int"); }
 static void test_dynamic_shapes(void **state) { (void)state; check_model("dyn"); }
@@ -133,6 +163,7 @@ int main(void) {
         cmocka_unit_test(test_integer_index_ops),
         cmocka_unit_test(test_dynamic_shapes),
         cmocka_unit_test(test_nms),
+        cmocka_unit_test(test_tf1_control_flow_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

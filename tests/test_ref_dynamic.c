@@ -189,6 +189,8 @@ static void test_dynamic_chain_on_the_fast_runtime(void **state) {
     int sum = tr_node(g, "sum", "Sum");
     tr_input(g, sum, gn, 0);
     tr_input(g, sum, axis, 0);
+    int wid = tr_node(g, "where_id", "Identity"); /* not fetched: only its inference is checked */
+    tr_input(g, wid, wh, 0);
     CHECK_OK(graph_add_output(g, (ValueRef){sum, 0}, &e), &e);
     CHECK_OK(graph_add_output(g, (ValueRef){gn, 0}, &e), &e);
     CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
@@ -197,6 +199,11 @@ static void test_dynamic_chain_on_the_fast_runtime(void **state) {
     assert_int_equal(g->nodes[wh]->outputs[0].shape.dim[1], 1);
     assert_true(ref_node_is_dynamic(g->nodes[wh]) && ref_node_is_dynamic(g->nodes[gn]) && ref_node_is_dynamic(g->nodes[sum]));
     assert_false(ref_node_is_dynamic(g->nodes[gt]));
+    /* an Identity of it keeps what is known: int64 [?, 1] */
+    assert_int_equal(g->nodes[wid]->outputs[0].dtype, DT_INT64);
+    assert_int_equal(g->nodes[wid]->outputs[0].shape.rank, 2);
+    assert_int_equal(g->nodes[wid]->outputs[0].shape.dim[0], -1);
+    assert_int_equal(g->nodes[wid]->outputs[0].shape.dim[1], 1);
     PlanOpts po = {.threads = 1};
     Plan *p = plan_compile(g, NULL, 0, &po, &e);
     if (!p) { print_error("%s\n", e.msg); fail(); }

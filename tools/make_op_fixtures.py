@@ -4,7 +4,9 @@
     .venv/bin/python tools/make_op_fixtures.py [OUT_DIR]   (default tests/fixtures/ops)
 
 Each model directory holds model.pb, in<k>.npy, out<k>.npy and manifest.txt
-("input NAME FILE" / "output NAME FILE" lines). Deterministic (numpy seed 0)."""
+("input NAME FILE" / "output NAME FILE" lines). Values are deterministic (numpy seed 0); the
+.pb bytes may differ between runs (TensorFlow numbers its traced functions). tf1_while and
+tf1_cond hold TF1 control flow only, for the messages that name it."""
 import os, sys
 import numpy as np
 import tensorflow as tf
@@ -64,3 +66,29 @@ def f_nms(b, s):
     i5, s5, v5 = tf.raw_ops.NonMaxSuppressionV5(boxes=b, scores=s, max_output_size=15, iou_threshold=0.6, score_threshold=0.1, soft_nms_sigma=0.3, pad_to_max_output_size=False)
     return [i3, tf.gather(b, i3), i5, s5, v5]
 save("nms", f_nms, [tf.TensorSpec(boxes.shape, tf.float32), tf.TensorSpec(scores.shape, tf.float32)], [boxes, scores])
+
+# TF1 control flow (graph mode, control flow v1): grappo does not execute it and must say so
+# by name (a while loop with its frame, a cond's Switch/Merge), not "graph has a cycle"
+def tf1_graph(name, build):
+    g = tf.Graph()
+    with g.as_default():
+        build()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "model.pb"), "wb").write(g.as_graph_def().SerializeToString())
+    print(name, sorted(set(n.op for n in g.as_graph_def().node)))
+
+def build_while():
+    x = tf.compat.v1.placeholder(tf.float32, [4], name="x")
+    _, y = tf.compat.v1.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x])
+    tf.identity(y, name="out")
+
+def build_cond():
+    x = tf.compat.v1.placeholder(tf.float32, [4], name="x")
+    p = tf.compat.v1.placeholder(tf.bool, [], name="p")
+    y = tf.compat.v1.cond(p, lambda: x * 2.0, lambda: x + 1.0)
+    tf.identity(y, name="out")
+
+tf.compat.v1.disable_control_flow_v2()
+tf1_graph("tf1_while", build_while)
+tf1_graph("tf1_cond", build_cond)

@@ -43,7 +43,11 @@ static int by_count(const void *a, const void *b) {
 static void add_impl(OpRow *r, const char *what) {
     for (int k = 0; k < r->n_impl; k++)
         if (!strcmp(r->impl[k], what)) { r->impl_count[k]++; return; }
-    if (r->n_impl == MAX_IMPLS) return;
+    if (r->n_impl == MAX_IMPLS) { /* the last slot collects the rest */
+        snprintf(r->impl[MAX_IMPLS - 1], sizeof r->impl[0], "other kernels");
+        r->impl_count[MAX_IMPLS - 1]++;
+        return;
+    }
     snprintf(r->impl[r->n_impl], sizeof r->impl[0], "%.63s", what);
     r->impl_count[r->n_impl++] = 1;
 }

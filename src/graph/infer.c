@@ -171,7 +171,16 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
                        d->min_inputs, d->max_inputs == d->min_inputs ? "" : " or more");
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = node_input_value(g, n, k);
-        if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) { mark_unknown(n); return 0; }
+        if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) {
+            mark_unknown(n);
+            /* an Identity of a value whose size is known only at run time (Where's [?, 2]) is
+               that value: keep what is known of it */
+            if ((n->op == OP_IDENTITY || n->op == OP_STOP_GRADIENT || n->op == OP_PLACEHOLDER_WITH_DEFAULT) && n->n_outputs == 1 && k == 0) {
+                n->outputs[0].dtype = v->dtype;
+                n->outputs[0].shape = v->shape;
+            }
+            return 0;
+        }
     }
     if (d->infer(g, n, err)) return err_prefix(err, "node '%s' (%s)", n->name, n->op_name);
     if (spec && apply_spec(n, spec, err)) return -1;
