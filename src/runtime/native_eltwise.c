@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../graph/act_math.h"
 #include "fast.h"
 
 #include "native_simd.h"
@@ -136,17 +137,17 @@ NATIVE_CLONES static void selu_f32(const float *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] = selu1(x[i]);
 }
 
-/* Relu, Relu6, Rsqrt, Exp: exactly the reference's formulas (NaN propagates as in
+/* Relu, Relu6 (graph/act_math.h: Relu(-0) = +0), Rsqrt, Exp: exactly the reference's formulas (NaN propagates as in
    TensorFlow; rsqrt(0) = inf), where oneDNN's relu/clip give 0 for NaN, pow(0, -0.5) gives
    NaN and exp turns NaN into inf (found by fuzz_graph_struct, issue 11) */
 NATIVE_CLONES static void relu_f32(const float *x, float *y, int64_t n) {
     NATIVE_IVDEP
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i];
+    for (int64_t i = 0; i < n; i++) y[i] = (float)act_relu(x[i]);
 }
 
 NATIVE_CLONES static void relu6_f32(const float *x, float *y, int64_t n) {
     NATIVE_IVDEP
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0.0f : x[i] > 6 ? 6.0f : x[i];
+    for (int64_t i = 0; i < n; i++) y[i] = (float)act_relu6(x[i]);
 }
 
 static void rsqrt_f32(const float *x, float *y, int64_t n) {
