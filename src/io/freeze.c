@@ -1012,9 +1012,17 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
     for (int i = 0; !rc && i < s->n_inputs; i++) {
         FRef r;
         if (resolve_data(&top, s->inputs[i].tensor, &r)) rc = err_prefix(err, "signature input '%s'", s->inputs[i].key);
-        else if (r.port != 0 || strcmp(z.fn[r.node].op, "Placeholder"))
+        else if (r.port != 0 || (strcmp(z.fn[r.node].op, "Placeholder") && strcmp(z.fn[r.node].op, "PlaceholderWithDefault")))
             rc = err_set(err, ERR_INPUT, "signature input '%s' (%s) is not a Placeholder", s->inputs[i].key, s->inputs[i].tensor);
-        else in_nodes[i] = r.node;
+        else {
+            in_nodes[i] = r.node;
+            FNode *f = &z.fn[r.node];
+            if (strcmp(f->op, "Placeholder")) { /* fed by the caller: its default does not matter */
+                free(f->op);
+                if (!(f->op = strdup("Placeholder"))) rc = err_set(err, ERR_RUNTIME, "out of memory");
+                f->n_in = f->n_ctrl = 0;
+            }
+        }
     }
     /* outputs: an Identity per key */
     outs = calloc((size_t)s->n_outputs + 1, sizeof *outs);
