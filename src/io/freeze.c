@@ -38,6 +38,8 @@ typedef struct Func {
     NDef *nodes;
     int n_nodes;
     bool parsed;
+    int size_state; /* expanded_size: 0 not computed, 1 computing, 2 done */
+    int64_t size;   /* nodes one instance inlines into, saturated at FREEZE_MAX_NODES + 1 */
 } Func;
 
 typedef struct FRef {
@@ -71,6 +73,7 @@ typedef struct Fz {
     FNode *fn;
     int n_fn, cap_fn;
     int active; /* calls being instantiated right now (recursion depth of instantiate) */
+    bool located; /* the error message already names where (the innermost node) */
 } Fz;
 
 struct Call;
@@ -275,7 +278,7 @@ static const char *const other_tf_ops[] = {
     "Expm1", "All", "Any", "LogSoftmax", "ClipByValue", "ResizeBicubic", "DepthToSpace", "SpaceToDepth",
     "BatchToSpaceND", "SpaceToBatchND", "ReverseV2", "ScatterNd", "GatherNd", "TensorScatterUpdate",
     "If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", "EnsureShape", "Snapshot",
-    "MatrixBandPart", "Einsum", "SoftmaxCrossEntropyWithLogits", "TruncateDiv", "DivNoNan", "Sign",
+    "MatrixBandPart", "SoftmaxCrossEntropyWithLogits", "TruncateDiv", "DivNoNan", "Sign",
     "Atan", "Acos", "Asin", "Cosh", "Sinh", "Tan", "IsNan", "IsFinite", "MirrorPadGrad", "L2Loss",
     "LRN", "Conv3D", "MaxPool3D", "AvgPool3D", "MaxPoolV2", "Bucketize", "HashTableV2",
     "LookupTableFindV2", "NoOp", "Unique", "UniqueV2", "TopKV2", "Switch", "Merge", "QuantizeV2",
@@ -312,6 +315,8 @@ static int op_out_port(const char *op, const char *arg, int idx) {
 /* ---- flat nodes ---- */
 
 static int add_flat(Fz *z, const char *prefix, const char *name, const char *op, const NDef *src) {
+    if (z->n_fn >= FREEZE_MAX_NODES) /* calls fanning out over nested functions grow exponentially */
+        return err_set(z->err, ERR_INPUT, "inlining the function calls makes more than %d nodes", FREEZE_MAX_NODES);
     if (z->n_fn == z->cap_fn) {
         int cap = z->cap_fn ? 2 * z->cap_fn : 256;
         FNode *p = realloc(z->fn, (size_t)cap * sizeof *p);
@@ -414,6 +419,8 @@ static int instantiate_body(Scope *S, int j, const NDef *d);
 
 /* where a node's messages point: "function 'f', node 'n'" or "node 'n'" */
 static int fail_at(Scope *S, int j) {
+    if (S->z->located) return -1; /* one location, the innermost: the message stays one short line */
+    S->z->located = true;
     if (S->func) return err_prefix(S->z->err, "function '%s', node '%s'", S->func->name, S->nodes[j].name);
     return err_prefix(S->z->err, "node '%s'", S->nodes[j].name);
 }
@@ -508,6 +515,27 @@ static bool ctrl_droppable(const char *op) {
     return false;
 }
 
+/* How many flat nodes one call of f makes (nested calls counted through), saturated just past
+ * FREEZE_MAX_NODES, so a call tree that fans out is refused before it is built. Recursion and
+ * nesting past FREEZE_MAX_DEPTH count as 1 here (bounded stack); instantiate reports them. */
+static int64_t expanded_size(Fz *z, Func *f, int depth) {
+    if (f->size_state == 2) return f->size;
+    if (f->size_state == 1 || depth > FREEZE_MAX_DEPTH) return 1; /* instantiate reports these */
+    if (parse_func(f, z->err)) return -1;
+    f->size_state = 1;
+    int64_t n = 0;
+    for (int i = 0; i < f->n_nodes && n <= FREEZE_MAX_NODES; i++) {
+        bool bad;
+        Func *c = (Func *)callee_of(z, &f->nodes[i], &bad);
+        int64_t k = c ? expanded_size(z, c, depth + 1) : 1;
+        if (k < 0) return -1;
+        n += k;
+    }
+    f->size = n > FREEZE_MAX_NODES ? FREEZE_MAX_NODES + 1 : n;
+    f->size_state = 2;
+    return f->size;
+}
+
 /* Instantiates call node j of S (once): its callee's body, arguments bound to its inputs. */
 static int instantiate(Scope *S, int j) {
     Fz *z = S->z;
@@ -532,6 +560,10 @@ static int instantiate_body(Scope *S, int j, const NDef *d) {
             return err_set(z->err, ERR_INPUT, "function '%s' calls itself (recursion cannot be inlined)", callee->name);
     if (S->depth + 1 > FREEZE_MAX_DEPTH) return err_set(z->err, ERR_INPUT, "function calls nested deeper than %d", FREEZE_MAX_DEPTH);
     if (parse_func(callee, z->err)) return -1;
+    int64_t size = expanded_size(z, callee, 0);
+    if (size < 0) return -1;
+    if (z->n_fn + size > FREEZE_MAX_NODES)
+        return err_set(z->err, ERR_INPUT, "inlining the function calls makes more than %d nodes", FREEZE_MAX_NODES);
     const Grappo__Tf__OpDef *sig = callee->fd->signature;
     int n_args = 0;
     for (int i = 0; i < d->n_in; i++) n_args += d->in[i][0] != '^';
@@ -571,7 +603,11 @@ static int instantiate_body(Scope *S, int j, const NDef *d) {
             if (strlen(callee->fd->ret[r]->key) == name->len && !memcmp(callee->fd->ret[r]->key, name->data, name->len))
                 val = callee->fd->ret[r]->value;
         if (!val) rc = err_set(z->err, ERR_INPUT, "function '%s' returns nothing for output %d", callee->name, o);
-        else if (resolve_data(&T, val, &c->outs[o])) rc = err_prefix(z->err, "function '%s', return value", callee->name);
+        else if (resolve_data(&T, val, &c->outs[o])) {
+            if (!z->located) rc = err_prefix(z->err, "function '%s', return value", callee->name);
+            rc = -1;
+            z->located = true;
+        }
     }
     scope_free(&T);
     free(prefix);
