@@ -1,10 +1,10 @@
 /* freeze_emit.c - for freezing: final node names (signature keys first, clashes suffixed) and the
  * frozen GraphDef bytes (attributes copied verbatim, Consts made from variables). */
+#include "freeze_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "freeze_int.h"
 
 /* ---- the frozen GraphDef ---- */
 

@@ -1,10 +1,10 @@
 /* freeze_nodes.c - for freezing: NodeDefs read with their attribute bytes, the function library,
  * which ops exist and which output argument is which port, and the flat graph's nodes. */
+#include "freeze_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "freeze_int.h"
 
 /* ---- small helpers ---- */
 

@@ -1,11 +1,12 @@
 /* freeze_vars.c - for freezing: variables matched to checkpoint keys through the restore ops,
  * variable reads turned into Consts (ResourceGather into GatherV2 on one), and the nodes the
  * signature's outputs need marked live. */
+#include "freeze_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "freeze_int.h"
 #include "tensor_bundle.h"
 
 /* ---- variables ---- */
