@@ -114,9 +114,9 @@ $(VENV)/.installed: $(VENV_REQ)
 	@touch $@
 
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
-test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_savedmodel_write
+test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
-	  GRAPPO_SAVEDMODEL_WRITE=$(abspath $(BUILD)/tests/tool_savedmodel_write) \
+	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
 	  $(VENV)/bin/python -m pytest -q tests/tf; fi
 
 # deps first, then a fresh make: flags from pkg-config are read when make starts, so the

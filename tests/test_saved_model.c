@@ -219,6 +219,102 @@ static Graph *build_and_load(const char *inner_op, const char *ret, Err *err) {
     return g;
 }
 
+/* f0 calls f1 twice, f1 calls f2 twice, ... f39: 2^40 nodes if inlined; must be refused fast */
+static void test_call_tree_explosion(void **state) {
+    (void)state;
+    enum { N = 40 };
+    char names[N][8];
+    ByteBuf bodies[N];
+    ProtobufCBinaryData nds[N][2];
+    Grappo__Tf__OpDef__ArgDef a = GRAPPO__TF__OP_DEF__ARG_DEF__INIT, o = GRAPPO__TF__OP_DEF__ARG_DEF__INIT;
+    a.name = (ProtobufCBinaryData){1, (uint8_t *)"a"};
+    o.name = (ProtobufCBinaryData){3, (uint8_t *)"out"};
+    Grappo__Tf__OpDef__ArgDef *ap = &a, *op = &o;
+    Grappo__Tf__OpDef sigs[N];
+    Grappo__Tf__FunctionDef fds[N], *fdp[N];
+    Grappo__Tf__FunctionDef__RetEntry rets[N], *retp[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        memset(&bodies[i], 0, sizeof bodies[i]);
+        if (i + 1 < N) {
+            char callee[8];
+            snprintf(callee, sizeof callee, "f%d", i + 1);
+            node(&bodies[i], 1, "c0", "StatefulPartitionedCall", "a", callee);
+            node(&bodies[i], 1, "c1", "StatefulPartitionedCall", "c0:output:0", callee);
+        } else {
+            node(&bodies[i], 1, "c1", "Relu", "a", NULL);
+        }
+        PbReader r = pb_reader(bodies[i].data, bodies[i].len);
+        PbField f;
+        int k = 0;
+        while (pb_next_field(&r, &f, NULL) == 1 && k < 2) nds[i][k++] = (ProtobufCBinaryData){f.len, (uint8_t *)f.data};
+        grappo__tf__op_def__init(&sigs[i]);
+        sigs[i].name = (ProtobufCBinaryData){strlen(names[i]), (uint8_t *)names[i]};
+        sigs[i].n_input_arg = sigs[i].n_output_arg = 1;
+        sigs[i].input_arg = &ap;
+        sigs[i].output_arg = &op;
+        grappo__tf__function_def__ret_entry__init(&rets[i]);
+        rets[i].key = "out";
+        rets[i].value = i + 1 < N ? "c1:output:0" : "c1:activations:0";
+        retp[i] = &rets[i];
+        grappo__tf__function_def__init(&fds[i]);
+        fds[i].signature = &sigs[i];
+        fds[i].n_node_def = (size_t)k;
+        fds[i].node_def = nds[i];
+        fds[i].n_ret = 1;
+        fds[i].ret = &retp[i];
+        fdp[i] = &fds[i];
+    }
+    Grappo__Tf__FunctionDefLibrary lib = GRAPPO__TF__FUNCTION_DEF_LIBRARY__INIT;
+    lib.n_function = N;
+    lib.function = fdp;
+    size_t lib_len = grappo__tf__function_def_library__get_packed_size(&lib);
+    uint8_t *lib_bytes = malloc(lib_len);
+    grappo__tf__function_def_library__pack(&lib, lib_bytes);
+    ByteBuf gd = {0};
+    node(&gd, 1, "x", "Placeholder", NULL, NULL);
+    node(&gd, 1, "call", "StatefulPartitionedCall", "x", "f0");
+    bb_len_field(&gd, 2, lib_bytes, lib_len);
+    Grappo__Tf__TensorInfo ti_in = GRAPPO__TF__TENSOR_INFO__INIT, ti_out = GRAPPO__TF__TENSOR_INFO__INIT;
+    ti_in.name = (ProtobufCBinaryData){3, (uint8_t *)"x:0"};
+    ti_out.name = (ProtobufCBinaryData){6, (uint8_t *)"call:0"};
+    Grappo__Tf__SignatureDef__InputsEntry ie = GRAPPO__TF__SIGNATURE_DEF__INPUTS_ENTRY__INIT, *iep = &ie;
+    ie.key = "x";
+    ie.value = &ti_in;
+    Grappo__Tf__SignatureDef__OutputsEntry oe = GRAPPO__TF__SIGNATURE_DEF__OUTPUTS_ENTRY__INIT, *oep = &oe;
+    oe.key = "out";
+    oe.value = &ti_out;
+    Grappo__Tf__SignatureDef sd = GRAPPO__TF__SIGNATURE_DEF__INIT;
+    sd.n_inputs = sd.n_outputs = 1;
+    sd.inputs = &iep;
+    sd.outputs = &oep;
+    Grappo__Tf__MetaGraphDef__SignatureDefEntry se = GRAPPO__TF__META_GRAPH_DEF__SIGNATURE_DEF_ENTRY__INIT, *sep = &se;
+    se.key = "serving_default";
+    se.value = &sd;
+    ProtobufCBinaryData tag = {5, (uint8_t *)"serve"};
+    Grappo__Tf__MetaGraphDef__MetaInfoDef info = GRAPPO__TF__META_GRAPH_DEF__META_INFO_DEF__INIT;
+    info.n_tags = 1;
+    info.tags = &tag;
+    Grappo__Tf__MetaGraphDef mg = GRAPPO__TF__META_GRAPH_DEF__INIT, *mgp = &mg;
+    mg.meta_info_def = &info;
+    mg.graph_def = (ProtobufCBinaryData){gd.len, gd.data};
+    mg.n_signature_def = 1;
+    mg.signature_def = &sep;
+    Grappo__Tf__SavedModel sm = GRAPPO__TF__SAVED_MODEL__INIT;
+    sm.n_meta_graphs = 1;
+    sm.meta_graphs = &mgp;
+    size_t len = grappo__tf__saved_model__get_packed_size(&sm);
+    uint8_t *bytes = malloc(len);
+    grappo__tf__saved_model__pack(&sm, bytes);
+    Err err;
+    Graph *g = savedmodel_parse(bytes, len, "tree.pb", NULL, NULL, &err);
+    expect_bad(g, &err, "tree.pb", "makes more than");
+    free(bytes);
+    free(lib_bytes);
+    bb_free(&gd);
+    for (int i = 0; i < N; i++) bb_free(&bodies[i]);
+}
+
 static void test_functions(void **state) {
     (void)state;
     Err err;
@@ -273,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_write_read_back),
         cmocka_unit_test(test_bad_tags_signature_truncation),
         cmocka_unit_test(test_functions),
+        cmocka_unit_test(test_call_tree_explosion),
         cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -119,10 +120,38 @@ static void test_bad_models(void **state) {
     rmdir(dir);
 }
 
+/* inputs libFuzzer found crashing fuzz_tfjs, run as the fuzzer runs them */
+static void test_fuzz_regressions(void **state) {
+    (void)state;
+    DIR *d = opendir("tests/fixtures/regress/fuzz_tfjs");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/fixtures/regress/fuzz_tfjs/%s", e->d_name);
+        uint8_t *data;
+        size_t len;
+        Err err;
+        CHECK_OK(read_file_bytes(path, &data, &len, &err), &err);
+        Graph *g = tfjs_parse((const char *)data, len, "fuzz/seeds/fuzz_tfjs", "regress/model.json", &err);
+        if (g) {
+            if (!graph_validate(g, &err)) graph_infer(g, NULL, 0, ref_eval_node, NULL, &err);
+            graph_free(g);
+        } else {
+            assert_int_equal(err.code, ERR_INPUT);
+            assert_null(strchr(err.msg, '\n'));
+        }
+        free(data);
+    }
+    closedir(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_selfie_matches_tfjs),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_fuzz_regressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

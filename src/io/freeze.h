@@ -47,5 +47,7 @@ Graph *freeze_graph(const FreezeSpec *spec, Err *err);
 #define FREEZE_MAX_DEPTH 64
 /* longest chain of calls whose inputs are other calls' outputs (bounds the recursion) */
 #define FREEZE_MAX_ACTIVE 512
+/* most nodes the inlined graph may have (a call tree can multiply a small file's nodes) */
+#define FREEZE_MAX_NODES (1 << 19)
 
 #endif

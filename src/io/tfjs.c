@@ -27,8 +27,25 @@ static const struct {
                 {"DT_HALF", 19}, {"DT_RESOURCE", 20}, {"DT_VARIANT", 21}, {"DT_UINT16", 17}, {"DT_UINT32", 22},
                 {"DT_UINT64", 23}, {"DT_COMPLEX64", 8}};
 
+/* JSON numbers are doubles: convert without the undefined behaviour of out-of-range casts */
+static int64_t clamp_i64(double v) {
+    if (!(v == v)) return 0;
+    if (v >= 9.2e18) return INT64_MAX;
+    if (v <= -9.2e18) return INT64_MIN;
+    return (int64_t)v;
+}
+
+static float to_float(double v) {
+    if (v > 3.4e38) return 3.4e38f * 10.0f; /* inf */
+    if (v < -3.4e38) return -3.4e38f * 10.0f;
+    return (float)v;
+}
+
 static int tf_type(const cJSON *j) {
-    if (cJSON_IsNumber(j)) return (int)j->valuedouble;
+    if (cJSON_IsNumber(j)) {
+        int64_t v = clamp_i64(j->valuedouble);
+        return v >= 0 && v < 1000 ? (int)v : -1;
+    }
     if (!cJSON_IsString(j)) return -1;
     for (size_t i = 0; i < sizeof tf_types / sizeof *tf_types; i++)
         if (!strcmp(tf_types[i].name, j->valuestring)) return tf_types[i].dt;
@@ -37,7 +54,7 @@ static int tf_type(const cJSON *j) {
 
 static int64_t json_i64(const cJSON *j) {
     if (cJSON_IsString(j)) return strtoll(j->valuestring, NULL, 10);
-    if (cJSON_IsNumber(j)) return (int64_t)j->valuedouble;
+    if (cJSON_IsNumber(j)) return clamp_i64(j->valuedouble);
     return 0;
 }
 
@@ -126,7 +143,7 @@ static int make_attr(Pool *pool, const cJSON *j, Grappo__Tf__AttrValue *v) {
     }
     if ((x = cJSON_GetObjectItemCaseSensitive(j, "f"))) {
         v->value_case = GRAPPO__TF__ATTR_VALUE__VALUE_F;
-        v->f = (float)(cJSON_IsNumber(x) ? x->valuedouble : cJSON_IsString(x) ? strtod(x->valuestring, NULL) : 0);
+        v->f = to_float(cJSON_IsNumber(x) ? x->valuedouble : cJSON_IsString(x) ? strtod(x->valuestring, NULL) : 0);
         return 0;
     }
     if ((x = cJSON_GetObjectItemCaseSensitive(j, "b"))) {
@@ -158,7 +175,7 @@ static int make_attr(Pool *pool, const cJSON *j, Grappo__Tf__AttrValue *v) {
         }
         if (cJSON_IsArray(a = cJSON_GetObjectItemCaseSensitive(x, "f")) && (n = cJSON_GetArraySize(a)) > 0) {
             if (!(l->f = palloc(pool, (size_t)n * sizeof *l->f))) return -1;
-            for (int k = 0; k < n; k++) l->f[k] = (float)cJSON_GetArrayItem(a, k)->valuedouble;
+            for (int k = 0; k < n; k++) l->f[k] = to_float(cJSON_GetArrayItem(a, k)->valuedouble);
             l->n_f = (size_t)n;
         }
         if (cJSON_IsArray(a = cJSON_GetObjectItemCaseSensitive(x, "b")) && (n = cJSON_GetArraySize(a)) > 0) {
@@ -274,17 +291,19 @@ static int load_weights(const char *dir, const cJSON *manifest, Weight **w, int 
                     if (!x.data) rc = err_set(err, ERR_RUNTIME, "out of memory");
                 }
                 if (!rc) {
-                    const uint8_t *src = all.data + at;
-                    if (!qd) memcpy(x.data, src, x.nbytes);
+                    const uint8_t *src = all.data ? all.data + at : x.data; /* no shards: only empty weights get here */
+                    if (!qd) {
+                        if (x.nbytes) memcpy(x.data, src, x.nbytes);
+                    }
                     else {
                         float *o = (float *)x.data;
                         double scale = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "scale"));
                         double min = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(q, "min"));
                         for (int64_t i = 0; i < numel; i++) {
-                            if (!strcmp(qd, "uint8")) o[i] = (float)(src[i] * scale + min);
+                            if (!strcmp(qd, "uint8")) o[i] = to_float(src[i] * scale + min);
                             else {
                                 uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-                                o[i] = !strcmp(qd, "float16") ? half_to_float(h) : (float)(h * scale + min);
+                                o[i] = !strcmp(qd, "float16") ? half_to_float(h) : to_float(h * scale + min);
                             }
                         }
                     }
@@ -360,20 +379,27 @@ Graph *tfjs_load(const char *path, Err *err) {
     uint8_t *text;
     size_t len;
     if (read_file_bytes(path, &text, &len, err)) return NULL;
-    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    char *dir = strdup(path);
+    Graph *g = NULL;
+    if (!dir) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+    } else {
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else strcpy(dir, ".");
+        g = tfjs_parse((const char *)text, len, dir, path, err);
+    }
+    free(dir);
     free(text);
+    return g;
+}
+
+Graph *tfjs_parse(const char *text, size_t len, const char *dir, const char *path, Err *err) {
+    cJSON *root = cJSON_ParseWithLength(text, len);
     Graph *g = NULL;
     Weight *w = NULL;
     int n_w = 0;
     ByteBuf gd = {0};
-    char *dir = strdup(path);
-    if (!dir) {
-        err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-    char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
-    else strcpy(dir, ".");
     const cJSON *topo = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(topo, "node");
     if (!root || !cJSON_IsArray(nodes)) {
@@ -410,7 +436,13 @@ Graph *tfjs_load(const char *path, Err *err) {
             put_weight(&nb, x);
         }
         const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(nd, "attr"), *a;
+        if (attrs && !cJSON_IsObject(attrs)) {
+            bb_free(&nb);
+            err_set(err, ERR_INPUT, "%s: node '%s': attr is not an object", path, name);
+            goto done;
+        }
         cJSON_ArrayForEach(a, attrs) {
+            if (!a->string) continue;
             if (x && (!strcmp(a->string, "value") || !strcmp(a->string, "dtype"))) continue;
             Pool pool = {.n = 0};
             Grappo__Tf__AttrValue v;
@@ -439,7 +471,6 @@ Graph *tfjs_load(const char *path, Err *err) {
 done:
     for (int i = 0; i < n_w; i++) free(w[i].data);
     free(w);
-    free(dir);
     bb_free(&gd);
     cJSON_Delete(root);
     return g;

@@ -7,5 +7,7 @@
 #include "../graph/graph.h"
 
 Graph *tfjs_load(const char *path, Err *err);
+/* model.json text already in memory; weight shards are read from dir; `path` names it in errors */
+Graph *tfjs_parse(const char *text, size_t len, const char *dir, const char *path, Err *err);
 
 #endif

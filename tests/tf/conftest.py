@@ -32,8 +32,8 @@ def grappo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def savedmodel_writer() -> Path:
-    return _binary("GRAPPO_SAVEDMODEL_WRITE", ROOT / "build" / "tests" / "tool_savedmodel_write")
+def converter() -> Path:
+    return _binary("GRAPPO_CONVERT", ROOT / "build" / "tests" / "tool_convert")
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,7 @@ def _tf_run_graphdef(pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]) -
 @pytest.mark.parametrize("search", sorted(SEARCH))
 @pytest.mark.parametrize("name", PARAMS)
 def test_optimized_runs_in_tf(
-    grappo: Path, savedmodel_writer: Path, models: Path, name: str, search: str, tmp_path: Path
+    grappo: Path, converter: Path, models: Path, name: str, search: str, tmp_path: Path
 ) -> None:
     """grappo's --target tf result, as a frozen .pb and as a SavedModel, runs in TensorFlow and
     gives TensorFlow's outputs of the original."""
@@ -120,7 +120,7 @@ def test_optimized_runs_in_tf(
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
     for k, got in zip(meta["outputs"], _tf_run_graphdef(out, feeds, fetch), strict=True):
         _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} .pb)")
-    _run([str(savedmodel_writer), str(out), str(tmp_path / "sm")])
+    _run([str(converter), str(out), str(tmp_path / "sm")])
     fn = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == sorted(feeds)
     res = fn(**{k: tf.constant(v) for k, v in feeds.items()})
@@ -132,12 +132,12 @@ def test_optimized_runs_in_tf(
 
 
 @pytest.mark.parametrize("name", NAMES)  # TensorFlow runs what grappo wrote: no grappo kernels needed
-def test_written_savedmodel_loads_in_tf(savedmodel_writer: Path, models: Path, name: str, tmp_path: Path) -> None:
+def test_written_savedmodel_loads_in_tf(converter: Path, models: Path, name: str, tmp_path: Path) -> None:
     import tensorflow as tf
 
     d, meta = models / name, _meta(models, name)
     out = tmp_path / "sm"
-    _run([str(savedmodel_writer), str(d / "saved_model"), str(out)])
+    _run([str(converter), str(d / "saved_model"), str(out)])
     fn = tf.saved_model.load(str(out)).signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == meta["inputs"]  # the input's signature names
     got = fn(**{k: tf.constant(np.load(d / f"in_{k}.npy")) for k in meta["inputs"]})
@@ -220,3 +220,19 @@ def test_tfjs_matches_tf(
         assert got.shape == ref.shape
         err = float(np.max(np.abs(got - ref)))
         assert err <= rtol * max(float(np.max(np.abs(ref))), 1e-30), f"{name} {k} ({quantize}): {err:.3g}"
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_savedmodel_optimized_keeps_signature_names(
+    grappo: Path, converter: Path, models: Path, name: str, tmp_path: Path
+) -> None:
+    """SavedModel -> grappo's own frozen .pb -> optimize --target tf: TensorFlow runs the result
+    fed and fetched by the signature's names, with TensorFlow's outputs of the original."""
+    d, meta = models / name, _meta(models, name)
+    frozen, out = tmp_path / "frozen.pb", tmp_path / "opt.pb"
+    _run([str(converter), str(d / "saved_model"), str(frozen)])
+    _run([str(grappo), "optimize", str(frozen), "-o", str(out), "--target", "tf", "--search", "grappler"])
+    feeds = {k: np.load(d / f"in_{k}.npy") for k in meta["inputs"]}
+    got = _tf_run_graphdef(out, feeds, [f"{k}:0" for k in meta["outputs"]])
+    for k, g in zip(meta["outputs"], got, strict=True):
+        _close(g, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's optimized SavedModel graph)")
