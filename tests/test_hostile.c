@@ -296,6 +296,26 @@ static void test_huge_fill_refused_by_both_runtimes(void **state) {
     mem_budget_set(0);
 }
 
+/* item 7/8: a regular file larger than the memory budget leaves is refused before it is read */
+static void test_file_over_budget_refused(void **state) {
+    (void)state;
+    char path[] = "/tmp/grappo_hostile_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0); /* 1 MiB of zeros */
+    close(fd);
+    mem_budget_set(4096);
+    Err err = {0};
+    assert_null(graphdef_load(path, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "1048576 bytes"));
+    Tensor t;
+    assert_int_not_equal(npy_load(path, &t, &err), 0);
+    assert_non_null(strstr(err.msg, "--max-memory"));
+    mem_budget_set(0);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_survive_grappler),
@@ -307,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_max_min_nan_fast_equals_ref),
         cmocka_unit_test(test_splatted_constants_refused_before_materialised),
         cmocka_unit_test(test_huge_fill_refused_by_both_runtimes),
+        cmocka_unit_test(test_file_over_budget_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
