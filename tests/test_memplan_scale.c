@@ -28,6 +28,7 @@ static int cmp_oracle(const void *a, const void *b) {
 }
 static size_t rnd64(size_t x) { return (x + 63) & ~(size_t)63; }
 static size_t oracle_first_fit(const MemReq *r, int n, size_t *off) {
+    if (n < 1 || n > 4096) return 0;
     int *order = malloc(sizeof(int) * (size_t)n);
     bool *placed = calloc((size_t)n, 1);
     Oracle *c = malloc(sizeof(Oracle) * (size_t)n);
