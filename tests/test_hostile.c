@@ -375,6 +375,56 @@ static void test_shape_of_failing_node(void **state) {
     graph_free(gr);
 }
 
+/* Relu, Relu6, Rsqrt, Exp on NaN, +-0, +-inf: the fast runtime gives what the reference (and
+   TensorFlow) give: relu(NaN) = NaN, rsqrt(0) = inf, exp(NaN) = NaN */
+static void test_unary_special_values_fast_equals_ref(void **state) {
+    (void)state;
+    const char *ops[4] = {"Relu", "Relu6", "Rsqrt", "Exp"};
+    for (int o = 0; o < 4; o++) {
+        Pb g = {0};
+        pb_placeholder(&g, "x", DT_FLOAT, 1, (int64_t[]){8});
+        pb_unary(&g, "y", ops[o], "x");
+        Err err = {0};
+        Graph *gr = hx_load(&g, &err);
+        CHECK_OK(gr == NULL, &err);
+        RefFeed f = {"x", tt_f32(1, (int64_t[]){8}, (float[]){NAN, 0.0f, -0.0f, INFINITY, -INFINITY, -1, 2, 7})};
+        Tensor a = {0}, b = {0};
+        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+        CHECK_OK(p == NULL, &err);
+        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        assert_true(isnan(tensor_get(&a, 0)));
+        for (int64_t i = 0; i < 8; i++) {
+            double x = tensor_get(&a, i), y = tensor_get(&b, i);
+            if (!(x == y || (isnan(x) && isnan(y)))) {
+                print_error("%s element %lld: fast %g, reference %g\n", ops[o], (long long)i, y, x);
+                fail();
+            }
+        }
+        tensor_release(&a);
+        tensor_release(&b);
+        tensor_release(&f.value);
+        plan_free(p);
+        graph_free(gr);
+    }
+}
+
+/* Softmax of int32: TensorFlow has no such kernel; bad input at inference, on every path */
+static void test_softmax_int_refused(void **state) {
+    (void)state;
+    Pb g = {0};
+    Pb c = pb_tensor(DT_INT32, 1, (int64_t[]){3}, NULL, 0, (int64_t[]){1, 2, 3}, 3);
+    pb_const(&g, "c", &c, DT_INT32);
+    Pb n = pb_node("s", "Softmax", (const char *[]){"c"}, 1);
+    pb_attr(&n, "T", pb_a_type(DT_INT32));
+    pb_add_node(&g, &n);
+    Err err = {0};
+    assert_null(hx_load(&g, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "Softmax"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_survive_grappler),
@@ -389,6 +439,8 @@ int main(void) {
         cmocka_unit_test(test_file_over_budget_refused),
         cmocka_unit_test(test_maxpool_of_minus_inf),
         cmocka_unit_test(test_shape_of_failing_node),
+        cmocka_unit_test(test_unary_special_values_fast_equals_ref),
+        cmocka_unit_test(test_softmax_int_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
