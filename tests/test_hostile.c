@@ -296,6 +296,135 @@ static void test_huge_fill_refused_by_both_runtimes(void **state) {
     mem_budget_set(0);
 }
 
+/* item 7/8: a regular file larger than the memory budget leaves is refused before it is read */
+static void test_file_over_budget_refused(void **state) {
+    (void)state;
+    char path[] = "/tmp/grappo_hostile_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 << 20), 0); /* 1 MiB of zeros */
+    close(fd);
+    mem_budget_set(4096);
+    Err err = {0};
+    assert_null(graphdef_load(path, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "1048576 bytes"));
+    Tensor t;
+    assert_int_not_equal(npy_load(path, &t, &err), 0);
+    assert_non_null(strstr(err.msg, "--max-memory"));
+    mem_budget_set(0);
+    unlink(path);
+}
+
+/* ---- fuzz_graph_struct findings: MaxPool of -inf; Shape of a node that fails ---- */
+
+static void test_maxpool_of_minus_inf(void **state) {
+    (void)state;
+    Pb g = pool_graph("MaxPool", 2, 2, 1);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    float v[32];
+    for (int i = 0; i < 32; i++) v[i] = i < 16 ? -INFINITY : (float)i;
+    RefFeed f = {"x", tt_f32(4, (int64_t[]){1, 4, 4, 2}, v)};
+    Tensor a = {0}, b = {0};
+    CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+    PlanOpts po = {.threads = 1};
+    Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+    CHECK_OK(p == NULL, &err);
+    CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+    assert_true(isinf(tensor_get(&a, 0)) && tensor_get(&a, 0) < 0); /* as TensorFlow: -inf, not -FLT_MAX */
+    assert_int_equal(tensor_numel(&a), tensor_numel(&b));
+    for (int64_t i = 0; i < tensor_numel(&a); i++) assert_true(tensor_get(&a, i) == tensor_get(&b, i));
+    tensor_release(&a);
+    tensor_release(&b);
+    tensor_release(&f.value);
+    plan_free(p);
+    graph_free(gr);
+}
+
+/* Shape(Pow(int 2, int -1)): the Pow would fail, but only its shape is read: both runtimes run */
+static void test_shape_of_failing_node(void **state) {
+    (void)state;
+    Pb g = {0};
+    Pb a = pb_tensor(DT_INT32, 1, (int64_t[]){3}, NULL, 0, (int64_t[]){2, 2, 2}, 3);
+    Pb e = pb_tensor(DT_INT32, 1, (int64_t[]){3}, NULL, 0, (int64_t[]){-1, -1, -1}, 3);
+    pb_const(&g, "a", &a, DT_INT32);
+    pb_const(&g, "e", &e, DT_INT32);
+    Pb pw = pb_node("pw", "Pow", (const char *[]){"a", "e"}, 2);
+    pb_attr(&pw, "T", pb_a_type(DT_INT32));
+    pb_add_node(&g, &pw);
+    Pb sh = pb_node("sh", "Shape", (const char *[]){"pw"}, 1);
+    pb_attr(&sh, "T", pb_a_type(DT_INT32));
+    pb_attr(&sh, "out_type", pb_a_type(DT_INT32));
+    pb_add_node(&g, &sh);
+    Err err = {0};
+    Graph *gr = hx_load(&g, &err);
+    CHECK_OK(gr == NULL, &err);
+    Tensor r = {0}, f = {0};
+    CHECK_OK(ref_run(gr, NULL, 0, NULL, 0, &r, NULL, &err), &err);
+    PlanOpts po = {.threads = 1};
+    Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+    CHECK_OK(p == NULL, &err);
+    CHECK_OK(plan_run(p, NULL, 0, &f, NULL, &err), &err);
+    assert_int_equal((int)tensor_get(&r, 0), 3);
+    assert_int_equal((int)tensor_get(&f, 0), 3);
+    tensor_release(&r);
+    tensor_release(&f);
+    plan_free(p);
+    graph_free(gr);
+}
+
+/* Relu, Relu6, Rsqrt, Exp on NaN, +-0, +-inf: the fast runtime gives what the reference (and
+   TensorFlow) give: relu(NaN) = NaN, rsqrt(0) = inf, exp(NaN) = NaN */
+static void test_unary_special_values_fast_equals_ref(void **state) {
+    (void)state;
+    const char *ops[4] = {"Relu", "Relu6", "Rsqrt", "Exp"};
+    for (int o = 0; o < 4; o++) {
+        Pb g = {0};
+        pb_placeholder(&g, "x", DT_FLOAT, 1, (int64_t[]){8});
+        pb_unary(&g, "y", ops[o], "x");
+        Err err = {0};
+        Graph *gr = hx_load(&g, &err);
+        CHECK_OK(gr == NULL, &err);
+        RefFeed f = {"x", tt_f32(1, (int64_t[]){8}, (float[]){NAN, 0.0f, -0.0f, INFINITY, -INFINITY, -1, 2, 7})};
+        Tensor a = {0}, b = {0};
+        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+        CHECK_OK(p == NULL, &err);
+        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        assert_true(isnan(tensor_get(&a, 0)));
+        for (int64_t i = 0; i < 8; i++) {
+            double x = tensor_get(&a, i), y = tensor_get(&b, i);
+            if (!(x == y || (isnan(x) && isnan(y)))) {
+                print_error("%s element %lld: fast %g, reference %g\n", ops[o], (long long)i, y, x);
+                fail();
+            }
+        }
+        tensor_release(&a);
+        tensor_release(&b);
+        tensor_release(&f.value);
+        plan_free(p);
+        graph_free(gr);
+    }
+}
+
+/* Softmax of int32: TensorFlow has no such kernel; bad input at inference, on every path */
+static void test_softmax_int_refused(void **state) {
+    (void)state;
+    Pb g = {0};
+    Pb c = pb_tensor(DT_INT32, 1, (int64_t[]){3}, NULL, 0, (int64_t[]){1, 2, 3}, 3);
+    pb_const(&g, "c", &c, DT_INT32);
+    Pb n = pb_node("s", "Softmax", (const char *[]){"c"}, 1);
+    pb_attr(&n, "T", pb_a_type(DT_INT32));
+    pb_add_node(&g, &n);
+    Err err = {0};
+    assert_null(hx_load(&g, &err));
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "Softmax"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outputs_survive_grappler),
@@ -307,6 +436,11 @@ int main(void) {
         cmocka_unit_test(test_max_min_nan_fast_equals_ref),
         cmocka_unit_test(test_splatted_constants_refused_before_materialised),
         cmocka_unit_test(test_huge_fill_refused_by_both_runtimes),
+        cmocka_unit_test(test_file_over_budget_refused),
+        cmocka_unit_test(test_maxpool_of_minus_inf),
+        cmocka_unit_test(test_shape_of_failing_node),
+        cmocka_unit_test(test_unary_special_values_fast_equals_ref),
+        cmocka_unit_test(test_softmax_int_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

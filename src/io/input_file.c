@@ -1,6 +1,9 @@
 /* input_file.c - bounded reads of user-named input files (see input_file.h). */
 #include "input_file.h"
 
+#include "../graph/mem_budget.h"
+#include "../graph/tensor.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -26,10 +29,13 @@ int read_input_file(const char *path, size_t max_bytes, uint8_t **data, size_t *
                        S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) ? "a character device"
                        : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISBLK(st.st_mode) ? "a block device" : "a special file");
     }
+    size_t budget = mem_budget(), live = tensor_live_bytes();
+    size_t room = budget > live ? budget - live : 0;
+    if (room < max_bytes) max_bytes = room;
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
-        return err_set(err, ERR_INPUT, "'%s' has %lld bytes, more than this format allows here (%zu bytes)", path,
-                       (long long)st.st_size, max_bytes);
+        return err_set(err, ERR_INPUT, "'%s' has %lld bytes, more than this format allows or the memory budget leaves (%zu bytes; --max-memory)",
+                       path, (long long)st.st_size, max_bytes);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);

@@ -13,8 +13,9 @@
  * larger ones too). */
 #define GRAPHDEF_MAX_FILE_BYTES ((size_t)2 << 30)
 
-/* Reads the whole regular file `path` (at most max_bytes) into *data (malloc'd, caller frees)
- * and *len. ERR_INPUT naming the path: cannot open, not a regular file, larger than max_bytes. */
+/* Reads the whole regular file `path` into *data (malloc'd, caller frees) and *len, if it has
+ * at most max_bytes and no more than the memory budget (graph/mem_budget.h) leaves. ERR_INPUT
+ * naming the path: cannot open, not a regular file, too large. */
 int read_input_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len, Err *err);
 
 #endif

@@ -7,8 +7,14 @@
  * by the number of in-bounds window elements (dnnl_pooling_avg_exclude_padding). oneDNN wants
  * out = (in + pad_l + pad_r - k) / stride + 1, so the right/bottom padding is what makes TF's
  * output size come out (never negative: VALID may leave trailing input rows unread, as TF does).
- * float32 only (the reference pools are float32-only). */
+ * float32 only (the reference pools are float32-only).
+ * MaxPool over a window holding nothing above -FLT_MAX (all -inf): oneDNN starts its maximum at
+ * -FLT_MAX and returns that, where TensorFlow and the reference give -inf; such outputs are
+ * recomputed from the input after the primitive (found by fuzz_graph_struct, issue 11). */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../graph/nn_attrs.h"
 #include "dnn_misc_util.h"
@@ -17,6 +23,48 @@
 static int64_t pad_after(int64_t in, int64_t k, int64_t stride, int64_t out, int64_t before) {
     int64_t p = (out - 1) * stride + k - in - before;
     return p > 0 ? p : 0;
+}
+
+/* the oneDNN kernel, then the -FLT_MAX outputs of MaxPool recomputed as the reference does */
+typedef struct MaxFix {
+    FastKernel inner;
+    ConvGeom geo;
+} MaxFix;
+
+static float window_max(const ConvGeom *g, const float *x, int64_t i) {
+    int64_t c, ow, oh, b;
+    if (g->nchw) { ow = i % g->out_w; oh = (i / g->out_w) % g->out_h; c = (i / (g->out_w * g->out_h)) % g->in_c; b = i / (g->out_w * g->out_h * g->in_c); }
+    else { c = i % g->in_c; ow = (i / g->in_c) % g->out_w; oh = (i / (g->in_c * g->out_w)) % g->out_h; b = i / (g->in_c * g->out_w * g->out_h); }
+    float acc = -INFINITY;
+    for (int64_t kh = 0; kh < g->k_h; kh++) {
+        int64_t ih = oh * g->stride_h - g->pad_top + kh;
+        if (ih < 0 || ih >= g->in_h) continue;
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            if (iw < 0 || iw >= g->in_w) continue;
+            int64_t at = g->nchw ? ((b * g->in_c + c) * g->in_h + ih) * g->in_w + iw : ((b * g->in_h + ih) * g->in_w + iw) * g->in_c + c;
+            if (x[at] > acc) acc = x[at];
+        }
+    }
+    return acc;
+}
+
+static int maxfix_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
+    MaxFix *f = state;
+    if (f->inner.run(f->inner.state, in, out, scratch, err)) return -1;
+    float *y = out[0].buf ? out[0].buf->data : NULL;
+    const float *x = tensor_data(&in[0]);
+    if (!y || !x) return 0;
+    int64_t n = f->geo.batch * f->geo.out_h * f->geo.out_w * f->geo.in_c;
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] == -FLT_MAX) y[i] = window_max(&f->geo, x, i);
+    return 0;
+}
+
+static void maxfix_destroy(void *state) {
+    MaxFix *f = state;
+    if (f->inner.destroy) f->inner.destroy(f->inner.state);
+    free(f);
 }
 
 int fast_compile_pool(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err) {
@@ -58,5 +106,18 @@ int fast_compile_pool(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k,
     const_dnnl_primitive_desc_t cpd;
     int rc = misc_simple(ctx, g, n, key, &desc, &src_md, &dst_md, &mk, &prim, &cpd, err);
     if (rc <= 0) return rc;
-    return misc_finish(mk, prim, cpd, k, err);
+    if (misc_finish(mk, prim, cpd, k, err) < 0) return -1;
+    if (!is_max) return 1;
+    MaxFix *f = malloc(sizeof *f);
+    if (!f) {
+        if (k->destroy) k->destroy(k->state);
+        return err_set(err, ERR_RUNTIME, "out of memory");
+    }
+    f->inner = *k;
+    f->geo = geo;
+    k->state = f;
+    k->run = maxfix_run;
+    k->destroy = maxfix_destroy;
+    k->inplace = -1; /* the input is read again after the primitive */
+    return 1;
 }

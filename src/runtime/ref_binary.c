@@ -127,9 +127,9 @@ int ref_binary_op(OpId op, const Tensor *a_t, const Tensor *b_t, Tensor *y_t, Er
             for (int64_t j = 0; j < len; j++) {
                 int64_t x0 = elem_get_i(a, dt, off[0] + j * sa), x1 = elem_get_i(b, dt, off[1] + j * sb);
                 if (op == OP_POW && x1 < 0)
-                    return err_set(err, ERR_RUNTIME, "integers to negative integer powers are not allowed");
+                    return err_set(err, ERR_INPUT, "integers to negative integer powers are not allowed");
                 if ((op == OP_FLOOR_DIV || op == OP_FLOOR_MOD) && x1 == 0)
-                    return err_set(err, ERR_RUNTIME, "Integer division by zero");
+                    return err_set(err, ERR_INPUT, "Integer division by zero");
                 elem_set_i(y, dt, o + j, binary_i(op, x0, x1));
             }
         }

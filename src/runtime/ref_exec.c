@@ -64,6 +64,12 @@ static int feed_index(const Graph *g, const char *name, Err *err) {
     return i;
 }
 
+/* input k of nd is read only for its shape (Shape), which inference knows: its producer need
+   not run for it, as on the fast runtime, which folds such Shapes */
+static bool shape_only_input(const Graph *g, const Node *nd, int k) {
+    return nd->op != OP_UNKNOWN && (op_def(nd->op)->flags & OPF_SHAPE_ONLY) && shape_is_known(&node_input_value(g, nd, k)->shape);
+}
+
 int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch,
             Tensor *out, RefStats *stats, Err *err) {
     int n = g->n_nodes, rc = -1;
@@ -91,8 +97,10 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
     }
     while (top > 0) {
         const Node *nd = g->nodes[stack[--top]];
-        for (int k = 0; k < nd->n_inputs; k++)
+        for (int k = 0; k < nd->n_inputs; k++) {
+            if (shape_only_input(g, nd, k)) continue; /* Shape reads the inferred shape, not the data */
             if (!x.needed[nd->inputs[k].node]) { x.needed[nd->inputs[k].node] = true; stack[top++] = nd->inputs[k].node; }
+        }
         for (int k = 0; k < nd->n_ctrl; k++)
             if (!x.needed[nd->ctrl[k]]) { x.needed[nd->ctrl[k]] = true; stack[top++] = nd->ctrl[k]; }
     }
@@ -142,7 +150,13 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
         }
         Tensor *in = nd->n_inputs <= 16 ? in_buf : malloc((size_t)nd->n_inputs * sizeof *in);
         if (!in) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-        for (int k = 0; k < nd->n_inputs; k++) in[k] = x.vals[x.base[nd->inputs[k].node] + nd->inputs[k].port];
+        for (int k = 0; k < nd->n_inputs; k++) {
+            in[k] = x.vals[x.base[nd->inputs[k].node] + nd->inputs[k].port];
+            if (!tensor_has_data(&in[k]) && shape_only_input(g, nd, k)) { /* dtype and shape, no data */
+                const Value *v = node_input_value(g, nd, k);
+                in[k] = (Tensor){.dtype = v->dtype, .shape = v->shape, .buf = NULL};
+            }
+        }
         double t0 = now_ms();
         int krc = ref_dyn_eval_node(g, i, in, &x.vals[x.base[i]], err);
         double dt = now_ms() - t0;
