@@ -214,7 +214,7 @@ static int run(const char *args) {
 }
 
 /* `grappo optimize MODEL --target tf --search S`, retried (3 times at most) while the result is
-   refused as "not faster" only; the written graph passes the snapshot and holds rewrites */
+   refused for timing only; the written graph passes the snapshot and holds rewrites */
 static void cli_target_tf(const char *model, const char *search, const char *extra) {
     char args[2048], path[600];
     snprintf(path, sizeof path, "%s/out.pb", tmp);
@@ -239,8 +239,12 @@ static void cli_target_tf(const char *model, const char *search, const char *ext
         assert_non_null(j);
         snprintf(path, sizeof path, "%s/out.pb", tmp);
         if (cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned"))) break;
+        /* the searches keep a candidate only when it is measured faster than the input: on a
+           busy machine that can fail for all of them ("no rewrite was applied") or for the
+           final comparison ("not faster"); both are timing, try again */
         const char *v = cJSON_GetObjectItem(j, "verdict")->valuestring;
-        if (!strstr(v, "faster")) break;
+        if (!strstr(v, "faster") && !strstr(v, "no rewrite")) break;
+        print_message("[ target tf] attempt %d: %s (timing): again\n", attempt + 1, v);
     }
     assert_string_equal(cJSON_GetObjectItem(j, "target")->valuestring, "tf");
     int applied = 0;
@@ -271,7 +275,7 @@ static void test_cli_target_tf(void **state) {
     assert_non_null(mkdtemp(tmp));
     cli_target_tf("zoo:resnet8", "greedy", "--budget 12");
     cli_target_tf("zoo:resnet8", "ppo", "--budget 4 --episodes 2 --cost roofline");
-    cli_target_tf("tests/fixtures/real/handlandmark-lite/model.pb", "ppo", "--budget 3 --episodes 1 --cost roofline");
+    cli_target_tf("tests/fixtures/real/handlandmark-lite/model.pb", "ppo", "--budget 4 --episodes 1 --cost roofline");
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     assert_int_equal(system(cmd), 0);
