@@ -33,7 +33,10 @@ static void run_agent(bool exact_only, int tune) {
     assert_non_null(cm);
     Policy *p = fresh_policy(3);
     uint64_t before = policy_fingerprint(p);
-    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = objective_default_weights(), .repeats = 3,
+    /* memory-weighted: measured memory is deterministic, so which candidate is kept is too (with
+       latency in the objective, a busy machine could keep none, and the test below would then
+       compare the input with itself) */
+    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
                        .threads = 1};
     SearchOpts o = {.budget = 4, .allow_precision = !exact_only, .seed = 5};
     AgentOpts ao = agent_opts_default();
@@ -52,12 +55,13 @@ static void run_agent(bool exact_only, int tune) {
     assert_true(st.env_steps > 0);
     assert_true(ctx.evaluations <= o.budget); /* the start graph's measurement included */
     assert_int_equal(st.evaluated, ctx.evaluations - 1);
-    assert_true(st.candidates <= 6);
+    assert_true(st.candidates <= 6 + 2); /* the episodes, the climb from grappler's fixed point, the exact fallback */
     assert_true(ev.feasible);
     int kept = 0;
     for (int k = 0; k < log.n; k++) kept += log.v[k].count;
     assert_int_equal(kept, log.total);
-    if (log.total == 0) assert_int_equal(best->n_nodes, g->n_nodes);
+    assert_true(log.total > 0); /* folding and fusing reduce memory: something must be kept */
+    assert_true(best->n_nodes < g->n_nodes);
     if (exact_only) assert_true(tr_compare(g, best, false, 2) <= 1e-4);
     else assert_true(tr_compare(g, best, false, 2) <= 0.1); /* measured feasible: cosine >= 0.99 */
     if (tune) assert_true(policy_fingerprint(p) != before);

@@ -556,7 +556,9 @@ static void test_timing(void **st) {
     }
     for (int a = 0; a < TA; a++) assert_true(isfinite(logits[a]));
     printf("[ policy   ] forward+backward, %d nodes, %d edges, %d actions: %.1f ms (best of 3)\n", TN, TE, TA, best);
-    assert_true(best < 500.0);
+#if !defined(__SANITIZE_ADDRESS__)
+    assert_true(best < 500.0); /* under AddressSanitizer (make test-asan) a wall-clock bound means nothing */
+#endif
     policy_cache_free(c);
     policy_free(p);
     free(x); free(src); free(dst); free(acts); free(logits); free(dl);

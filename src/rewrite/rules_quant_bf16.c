@@ -131,7 +131,7 @@ static int apply_bf16(Graph *g, const Site *s, Err *err) {
 const RuleDef bf16_compute = {
     .name = "bf16_compute",
     .family = "quantize",
-    .flags = RULE_PRECISION | RULE_TF | RULE_BF16,
+    .flags = RULE_PRECISION | RULE_BF16, /* not RULE_TF: TensorFlow 2.20 refuses _FusedConv2D with T=bfloat16 (tests/test_target_tf.c) */
     .doc = "float32 Conv2D/_FusedConv2D/MatMul/_FusedMatMul/BatchMatMulV2 => T=bfloat16 with Cast(f32->bf16) on "
            "activations, bf16 Const weights/args, Cast(bf16->f32) after (stock ops): changes numerics",
     .find = find_bf16,
