@@ -40,7 +40,7 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 LDLIBS     += $(MPI_LIBS)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c))
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c src/optimize/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(wildcard src/io/*.proto)
 PROTO_C  := $(patsubst src/io/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))

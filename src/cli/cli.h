@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "grappo.h"
+#include "../optimize/model_load.h"
+#include "../optimize/optimize.h"
 
 /* exit codes */
 #define EXIT_OK 0
@@ -38,7 +40,7 @@ int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err);
 int cli_fail(const Err *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Loads FILE.pb, or builds "zoo:NAME". Not yet inferred. */
+/* model_load: FILE.pb, or "zoo:NAME[@key=v...]". Not yet inferred. */
 Graph *cli_load_model(const char *spec, Err *err);
 
 /* where the shipped policy is: $GRAPPO_POLICY, else <binary dir>/../policies/default.bin when
