@@ -1,6 +1,8 @@
 # grappo - build, test, demo. Plain make; every dependency is a Debian package (see `deps`).
 #
-#   make            build/grappo and build/libgrappo.a
+#   make            build/grappo, build/libgrappo.a and build/libgrappo.so (the C API, include/grappo.h)
+#   make install    PREFIX=/usr/local: include/grappo.h, libgrappo.a, libgrappo.so, lib/pkgconfig/grappo.pc
+#   make test-python  pytest over python/tests (the Python package over libgrappo.so)
 #   make test       build and run the cmocka suites, then the Python harnesses (make test-tf)
 #   make venv       the pinned Python virtual environment (.venv; requirements/*.txt)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
@@ -40,7 +42,7 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 LDLIBS     += $(MPI_LIBS)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c src/optimize/*.c))
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c src/optimize/*.c src/api/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(wildcard src/io/*.proto)
 PROTO_C  := $(patsubst src/io/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))
@@ -50,11 +52,11 @@ CLI_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
+.PHONY: install test-python all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/grappo $(BUILD)/libgrappo.a
+all: $(BUILD)/grappo $(BUILD)/libgrappo.a $(BUILD)/libgrappo.so
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/io/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -73,6 +75,38 @@ $(BUILD)/libgrappo.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libgrappo.so: the same sources as position-independent objects compiled with hidden
+# visibility (their own directory), linked with a version script: only the public API's
+# grappo_* symbols (GRAPPO_API in include/grappo.h) are exported.
+VERSION  := $(shell sed -n 's/^\#define GRAPPO_VERSION "\(.*\)"/\1/p' include/grappo.h)
+SONAME   := libgrappo.so.$(firstword $(subst ., ,$(VERSION)))
+PIC_OBJ  := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/pic/gen/%.o,$(PROTO_C))
+PIC_FLAGS := -fPIC -fvisibility=hidden
+
+$(BUILD)/pic/%.o: src/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -Wno-error -c $< -o $@
+
+$(BUILD)/pic/search/dist.o: CFLAGS += $(MPI_CFLAGS)
+
+$(BUILD)/libgrappo.so: $(PIC_OBJ) src/api/grappo.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/api/grappo.map -Wl,--no-undefined $(PIC_OBJ) -o $@ $(LDLIBS)
+
+PREFIX ?= /usr/local
+install: $(BUILD)/libgrappo.a $(BUILD)/libgrappo.so
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/grappo.h $(DESTDIR)$(PREFIX)/include/grappo.h
+	install -m 644 $(BUILD)/libgrappo.a $(DESTDIR)$(PREFIX)/lib/libgrappo.a
+	install -m 755 $(BUILD)/libgrappo.so $(DESTDIR)$(PREFIX)/lib/libgrappo.so.$(VERSION)
+	ln -sf libgrappo.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libgrappo.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' src/api/grappo.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/grappo.pc
+
 $(BUILD)/grappo: $(CLI_OBJ) $(BUILD)/libgrappo.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -87,7 +121,7 @@ test: deps venv
 	@$(MAKE) --no-print-directory test-run
 	@$(MAKE) --no-print-directory test-tf
 
-test-run: $(TEST_BIN) $(BUILD)/grappo
+test-run: $(TEST_BIN) $(BUILD)/grappo $(BUILD)/libgrappo.so
 	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -215,4 +249,4 @@ fuzz: $(FUZZ_TARGETS)
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -6,7 +6,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "grappo.h"
+#include "grappo.h" /* GRAPPO_VERSION */
+
+#include "../graph/graph.h"
+#include "../graph/input_gen.h"
+#include "../io/graphdef.h"
+#include "../io/npy.h"
+#include "../runtime/plan.h"
+#include "../runtime/ref.h"
+#include "../util/err.h"
+#include "../util/rng.h"
+#include "../zoo/zoo.h"
 #include "../optimize/model_load.h"
 #include "../optimize/optimize.h"
 
