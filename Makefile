@@ -3,7 +3,8 @@
 #   make            build/grappo, build/libgrappo.a and build/libgrappo.so (the C API, include/grappo.h)
 #   make install    PREFIX=/usr/local: include/grappo.h, libgrappo.a, libgrappo.so, lib/pkgconfig/grappo.pc
 #   make test-python  pytest over python/tests (the Python package over libgrappo.so)
-#   make test       build and run the cmocka suites, then the Python harnesses (make test-tf)
+#   make test       build and run the cmocka suites, then the Python package's tests (make test-python)
+#                   and the Python harnesses (make test-tf)
 #   make venv       the pinned Python virtual environment (.venv; requirements/*.txt)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make demo       install deps, build, write ResNet-50, inspect and run it
@@ -104,6 +105,8 @@ install: $(BUILD)/libgrappo.a $(BUILD)/libgrappo.so
 	install -m 755 $(BUILD)/libgrappo.so $(DESTDIR)$(PREFIX)/lib/libgrappo.so.$(VERSION)
 	ln -sf libgrappo.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libgrappo.so
+	install -d $(DESTDIR)$(PREFIX)/share/grappo
+	install -m 644 policies/default.bin $(DESTDIR)$(PREFIX)/share/grappo/default.bin
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' src/api/grappo.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/grappo.pc
 
@@ -119,6 +122,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgrappo.a
 # summary; the last line is the total over all suites.
 test: deps venv
 	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-tf
 
 test-run: $(TEST_BIN) $(BUILD)/grappo $(BUILD)/libgrappo.so
@@ -143,6 +147,11 @@ $(VENV)/.installed: $(VENV_REQ)
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
 test-tf: venv $(BUILD)/grappo
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) $(VENV)/bin/python -m pytest -q tests/tf; fi
+
+# make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)
+test-python: venv $(BUILD)/libgrappo.so
+	@cd python && $(abspath $(VENV))/bin/python -m ruff check . && $(abspath $(VENV))/bin/python -m ruff format --check . >/dev/null \
+	  && GRAPPO_LIBRARY=$(abspath $(BUILD)/libgrappo.so) $(abspath $(VENV))/bin/python -m pytest -q tests
 
 # deps first, then a fresh make: flags from pkg-config are read when make starts, so the
 # build must start after the packages exist

@@ -133,6 +133,8 @@ GRAPPO_API void grappo_options_free(grappo_options *o);
 **   objective          latency (default) or memory (ppo+bo)
 **   memory_budget      bytes; latency_budget  milliseconds (ppo+bo)
 **   exact_only         1: no precision rules
+**   time_budget        seconds: searches stop spending graph evaluations after it (their best
+**                      graph so far is the candidate; 0: none)
 ** GRAPPO_INPUT names the option when the key is unknown or the value malformed.
 */
 GRAPPO_API int grappo_options_set(grappo_options *o, const char *key, const char *value);

@@ -135,6 +135,7 @@ GRAPPO_API int grappo_options_set(grappo_options *o, const char *key, const char
         p->minimize_memory = !strcmp(value, "memory");
     } else if (!strcmp(key, "memory_budget")) rc = parse_double(key, value, 0, 1e18, &p->memory_budget_bytes);
     else if (!strcmp(key, "latency_budget")) rc = parse_double(key, value, 0, 1e12, &p->latency_budget_ms);
+    else if (!strcmp(key, "time_budget")) rc = parse_double(key, value, 0, 1e9, &p->time_budget_s);
     else return api_failf(GRAPPO_INPUT, "unknown option '%s'", key);
     return rc ? rc : api_ok();
 }

@@ -84,26 +84,10 @@ int optimize_opts_check(const OptimizeOpts *o, Err *err) {
     if (o->eval_inputs && o->eval_inputs->n_batches < 1) return err_set(err, ERR_INPUT, "no evaluation batches given");
     if (o->trials < 1 || o->trials > BO_MAX_TRIALS) return err_set(err, ERR_INPUT, "trials must be in [1, %d]", BO_MAX_TRIALS);
     if (o->episodes < 1) return err_set(err, ERR_INPUT, "episodes must be >= 1");
+    if (!(o->time_budget_s >= 0) || !isfinite(o->time_budget_s)) return err_set(err, ERR_INPUT, "the time budget must be >= 0 seconds");
     if (dist_size(o->dist) > 1 && o->method != OPTIMIZE_PPO_BO)
         return err_set(err, ERR_INPUT, "under mpirun only --search ppo+bo spreads its work (trials) over processes");
     return 0;
-}
-
-const char *optimize_default_policy_path(char *buf, size_t cap) {
-    const char *env = getenv("GRAPPO_POLICY");
-    if (env && *env) return env;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(buf, cap, "%s/../policies/default.bin", exe);
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    return "policies/default.bin";
 }
 
 static double now_ms(void) {
@@ -122,6 +106,7 @@ static int progress(const OptimizeOpts *o, const char *what, int done, int total
 struct OptimizeSession {
     const Graph *orig;
     OptimizeOpts o;
+    double t_open_ms;
     InputSet eval_own;
     const InputSet *eval;
     int calib_state; /* 0: not tried, 1: done, -1: failed (calib_err) */
@@ -236,6 +221,7 @@ int optimize_session_open(const Graph *orig, const OptimizeOpts *o, OptimizeSess
     if (!s) return err_set(err, ERR_RUNTIME, "out of memory");
     s->orig = orig;
     s->o = *o;
+    s->t_open_ms = now_ms();
     /* a missing or corrupt policy is reported before any work */
     if ((o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) && session_agent(s, err)) goto fail;
     if (o->eval_inputs) {
@@ -335,7 +321,8 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     default: break;
     }
     EvalContext ctx = {.original = s->orig, .inputs = s->eval, .budget = {1.0 - o->max_accuracy_drop, o->min_cosine},
-                       .w = objective_default_weights(), .repeats = o->search_repeats, .threads = o->threads};
+                       .w = objective_default_weights(), .repeats = o->search_repeats, .threads = o->threads,
+                       .deadline_ms = o->time_budget_s > 0 ? s->t_open_ms + 1e3 * o->time_budget_s : 0};
     SearchOpts so = {.budget = o->budget, .required_flags = required, .allow_precision = precision, .min_gain = 0, .seed = o->seed,
                      .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
     Evaluation ev;

@@ -63,6 +63,9 @@ typedef struct OptimizeOpts {
     int repeats;                  /* final alternating timing rounds */
     int search_repeats;           /* timing rounds of each graph evaluation inside a search */
     int eval_batches;             /* generated evaluation batches */
+    double time_budget_s;         /* searches stop spending graph evaluations after this many
+                                     seconds from the start (0: none; ppo+bo still runs every
+                                     trial, each with what is left, at least 2 evaluations) */
     uint64_t eval_seed;           /* their first seed (calibration uses 1..calib_batches: disjoint) */
     const InputSet *eval_inputs;  /* the user's evaluation batches instead (borrowed), or NULL */
     /* calibration (precision methods): the user's batches, else the files of calibration_dir
@@ -103,8 +106,10 @@ OptimizeOpts optimize_opts_bench(void);
    numbers in range, mpirun only for ppo+bo). ERR_INPUT with a one-line message. */
 int optimize_opts_check(const OptimizeOpts *o, Err *err);
 
-/* $GRAPPO_POLICY, else <directory of the running binary>/../policies/default.bin when it
-   exists, else policies/default.bin */
+/* $GRAPPO_POLICY; else, for the directory D of the running binary and then of the library
+   (libgrappo.so when embedded), the first of D/../policies/default.bin (a build directory),
+   D/../share/grappo/default.bin (installed), D/policies/default.bin (the Python package)
+   that exists; else policies/default.bin (src/optimize/policy_path.c) */
 const char *optimize_default_policy_path(char *buf, size_t cap);
 
 /* The policy (policy_path or the default) and the cost model (roofline or measured, threads,

@@ -2,6 +2,15 @@
 #include "objective.h"
 
 #include <math.h>
+#include <time.h>
+
+bool objective_budget_left(const EvalContext *ctx, int budget) {
+    if (ctx->evaluations >= budget) return false;
+    if (ctx->deadline_ms <= 0) return true;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6 < ctx->deadline_ms;
+}
 
 ObjectiveWeights objective_default_weights(void) { return (ObjectiveWeights){1.0, 0.1, 10.0}; }
 
