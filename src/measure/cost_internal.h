@@ -32,13 +32,12 @@ const char *cost_cpu_model(char *buf, size_t cap);
 double cost_roofline_ms(const Graph *g, int node, const CostOpts *opts);
 
 /* ---- cost_time.c ---- */
-/* Times node i of g alone on the fast runtime: a one-node graph (constant inputs as Consts
-   sharing the buffers, other inputs as Placeholders), compiled with `threads`, 2 warm-ups,
-   median of `repeats` runs. Returns 0 with *ms set, or -1 (err says why) when the one-node
-   graph cannot be built, compiled or run - the caller falls back to the roofline. */
-int cost_time_node(const Graph *g, int node, int threads, int repeats, double *ms, Err *err);
-/* The same for nodes[0..n) at once, timed in interleaved rounds (every kernel once per
-   round): ok[j] false when node j cannot be timed alone. -1 only when out of memory. */
+/* Times nodes[0..n) of g, each alone on the fast runtime: a one-node graph (constant inputs as
+   Consts sharing the buffers, other inputs as Placeholders), compiled with `threads`, 2
+   warm-ups, median of `repeats` runs, in interleaved rounds (every kernel once per round).
+   ms[j] is node j's time; ok[j] false when node j cannot be timed alone (the one-node graph
+   cannot be built, compiled or run: the caller falls back to the roofline). -1 only when out
+   of memory. */
 int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err);
 
 #endif

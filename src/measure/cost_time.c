@@ -82,12 +82,15 @@ static void timed_free(Timed *k) {
 
 /* one run of a timed kernel; its step time goes to *ms */
 static int run_once(Timed *k, double *ms, Err *err) {
-    Tensor outs[64];
+    Tensor *outs = calloc((size_t)k->h->n_outputs + 1, sizeof *outs); /* a Split may have thousands */
+    if (!outs) return err_set(err, ERR_RUNTIME, "out of memory");
     PlanTiming pt = {0};
-    if (plan_run(k->p, k->in.feeds[0], k->in.n_feeds, outs, &pt, err)) return -1;
-    for (int j = 0; j < k->h->n_outputs; j++) tensor_release(&outs[j]);
+    int rc = plan_run(k->p, k->in.feeds[0], k->in.n_feeds, outs, &pt, err);
+    if (!rc)
+        for (int j = 0; j < k->h->n_outputs; j++) tensor_release(&outs[j]);
+    free(outs);
     *ms = pt.total_ms;
-    return 0;
+    return rc;
 }
 
 int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err) {
@@ -129,10 +132,4 @@ int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int re
     }
     free(k);
     return 0;
-}
-
-int cost_time_node(const Graph *g, int node, int threads, int repeats, double *ms, Err *err) {
-    bool ok;
-    if (cost_time_nodes(g, &node, 1, threads, repeats, ms, &ok, err)) return -1;
-    return ok ? 0 : err_set(err, ERR_RUNTIME, "node '%s' cannot be timed alone", g->nodes[node]->name);
 }

@@ -13,6 +13,7 @@
 #include "../runtime/plan.h"
 #include "../runtime/ref.h"
 #include "../search/baselines.h"
+#include "../search/env.h"
 #include "../search/objective.h"
 #include "../search/policy.h"
 
@@ -187,6 +188,12 @@ int optimize_agent_open(const OptimizeOpts *o, Policy **policy, CostModel **cm, 
     if (path != path_used) snprintf(path_used, cap, "%s", path);
     *policy = policy_load(path_used, NULL, NULL, err);
     if (!*policy) return -1;
+    if (env_policy_check(*policy, err)) {
+        err_prefix(err, "policy file %s", path_used);
+        policy_free(*policy);
+        *policy = NULL;
+        return -1;
+    }
     CostOpts co = {.backend = o->cost_roofline ? COST_ROOFLINE : COST_MEASURED, .threads = o->threads, .cache_dir = o->cost_cache};
     *cm = cost_open(&co, err);
     if (!*cm) {

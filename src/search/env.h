@@ -45,6 +45,12 @@ int features_dim(void);
    sizes; a cfg given has its feat_dim, features_version and n_rules overwritten. */
 Policy *env_policy_new(const PolicyConfig *cfg, uint64_t seed, Err *err);
 
+/* Checks that p can observe graphs of this build: the same features version, the same numeric
+   features, and one-hot columns named by op (ops this build lacks are never set; ops the policy
+   lacks get no column). A policy without a recorded layout (format 1) must have this build's
+   width. ERR_INPUT naming the difference otherwise. Called by env_new. */
+int env_policy_check(const Policy *p, Err *err);
+
 typedef struct EnvConfig {
     int max_steps;            /* rewrites per episode (default 48) */
     unsigned required_flags;  /* RULE_TF for --target tf */
