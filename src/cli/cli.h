@@ -24,6 +24,7 @@
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+#define EXIT_UNCHANGED 3 /* optimize --fail-if-unchanged: the input graph was returned */
 
 /* A simple argument cursor: options may be given as "--name value" or "--name=value". */
 typedef struct Args {

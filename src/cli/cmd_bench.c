@@ -29,8 +29,9 @@ static void help(void) {
            "       grappo bench --render DIR\n"
            "\n"
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
-           "none = the input graph), then times all of them together: --repeats (default %d) rounds,\n"
-           "each running every graph once in turn, after one warm-up each. Reports per model and\n"
+           "none = the input graph, always measured: every ratio is against it), then times all of\n"
+           "them together: --repeats (default %d) rounds, each running every graph once in turn,\n"
+           "after one warm-up each. Speedups are \"x faster\" (input / result). Reports per model and\n"
            "method: latency median with its 95%% CI, min, max, speedup vs none, planned peak memory and its\n"
            "reduction, fidelity to the input (top-1 agreement, worst cosine, relative L2) on\n"
            "--eval-batches generated inputs (default %d), optimization wall time, rewrites by family,\n"
@@ -331,6 +332,15 @@ int cmd_bench(int argc, char **argv) {
         if (!dup && n_methods < MAX_METHODS) methods[n_methods++] = m;
     }
     if (!n_methods) return cli_usage_error("bench", "--methods is empty");
+    /* every ratio is against the input graph: "none" is always measured, first */
+    bool has_none = false;
+    for (int k = 0; k < n_methods; k++) has_none |= methods[k] == OPTIMIZE_NONE;
+    if (!has_none) {
+        if (n_methods == MAX_METHODS) n_methods--;
+        memmove(methods + 1, methods, sizeof *methods * (size_t)n_methods);
+        methods[0] = OPTIMIZE_NONE;
+        n_methods++;
+    }
     struct stat st;
     if (stat(out_dir, &st) != 0 && mkdir(out_dir, 0777) != 0) return cli_usage_error("bench", "cannot create --out directory '%s'", out_dir);
 
@@ -388,7 +398,7 @@ int cmd_bench(int argc, char **argv) {
         for (int k = 0; k < m->n_results; k++) {
             const BenchResult *r = &m->results[k];
             if (!r->ok) printf("%-20s %-16s skipped: %s\n", m->label, r->method, r->error);
-            else printf("%-20s %-16s %9.3f ms %7.2fx\n", m->label, r->method, r->ms.median, bench_speedup(m, r));
+            else printf("%-20s %-16s %9.3f ms %7.2fx faster\n", m->label, r->method, r->ms.median, bench_speedup(m, r));
         }
     }
 done:

@@ -16,8 +16,8 @@
 
 static void help(void) {
     OptimizeOpts d = optimize_opts_default();
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo|ppo+bo]\n"
-           "                       [--target tf|grappo]"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo|ppo+bo|rules:R1,...]\n"
+           "                       [--target tf|grappo] [--json] [--fail-if-unchanged]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
            "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
            "                       [--input-shape NAME=D,...] [--threads N] [--repeats N] [--eval-batches N]\n"
@@ -46,7 +46,8 @@ static void help(void) {
            "                  trial meeting them. --budget is shared by the trials: each searches\n"
            "                  with max(2, budget/trials - 1) graph evaluations, plus one to measure.\n"
            "                  Under mpirun -np K the trials are spread over the K processes: BO\n"
-           "                  suggests --bo-batch points at a time (default K); rank 0 writes\n"
+           "                  suggests --bo-batch points at a time (default K); rank 0 measures the\n"
+           "                  kept trial's graph and writes the outputs\n"
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
            "greedy, random, ppo (and ppo+bo) spend at most --budget graph evaluations (default %d); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf. On CPUs without bf16\n"
@@ -59,7 +60,12 @@ static void help(void) {
            "runtime. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
            "(default %d): top-1 agreement >= 1 - X (X = --max-accuracy-drop, default %g) and cosine\n"
            "similarity >= %g. A result slower than the input, or outside the budget, is not\n"
-           "returned: the input graph is written instead, and the report says why.\n",
+           "returned: the input graph is written instead, and the report says why.\n"
+           "The last line says the outcome: RESULT: <x faster, x smaller (input / result)>, the accuracy\n"
+           "kept, whether the output runs in stock TensorFlow; or RESULT: unchanged - <reason>.\n"
+           "--json prints the report (the --report JSON) on stdout instead of the table (--report -\n"
+           "too); --fail-if-unchanged exits with status 3 when the input graph was returned.\n"
+           "--max-accuracy-drop takes a fraction below 1 or a percentage (0.01 = 1%%).\n",
            d.episodes, d.trials, d.budget, d.calib_batches, d.repeats, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
 }
 
@@ -122,15 +128,15 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     printf("%s -> %s: --search %s%s, --target %s\n\n", in_path, out_path, search, int7 ? " (7-bit weights: this CPU has no VNNI)" : "",
            o->target_tf ? "tf" : "grappo");
     if (o->method == OPTIMIZE_PPO_BO) print_bo_table(&r->product, o->minimize_memory ? "memory" : "latency");
-    printf("%-22s %22s %22s %9s\n", "", "input", "optimized", "ratio");
+    printf("%-22s %22s %22s  %s\n", "", "input", "optimized", "input / optimized");
     char t0[64], t1[64];
     snprintf(t0, sizeof t0, "%.2f [%.2f, %.2f]", l0->ms.median, l0->ms.min, l0->ms.max);
     snprintf(t1, sizeof t1, "%.2f [%.2f, %.2f]", l1->ms.median, l1->ms.min, l1->ms.max);
-    printf("%-22s %22s %22s %8.2fx\n", "latency ms med [min,max]", t0, t1, l0->ms.median / l1->ms.median);
-    printf("%-22s %22s %22s %8.2fx\n", "peak memory", fmt_bytes((double)l0->peak_bytes, b1, sizeof b1),
+    printf("%-22s %22s %22s %8.2fx faster\n", "latency ms med [min,max]", t0, t1, l0->ms.median / l1->ms.median);
+    printf("%-22s %22s %22s %8.2fx smaller\n", "peak memory", fmt_bytes((double)l0->peak_bytes, b1, sizeof b1),
            fmt_bytes((double)l1->peak_bytes, b2, sizeof b2), (double)l0->peak_bytes / (double)l1->peak_bytes);
     int64_t wb0 = r->before.weight_bytes, wb1 = r->after.weight_bytes;
-    printf("%-22s %22s %22s %8.2fx\n", "weight bytes", fmt_bytes((double)wb0, b1, sizeof b1), fmt_bytes((double)wb1, b2, sizeof b2),
+    printf("%-22s %22s %22s %8.2fx smaller\n", "weight bytes", fmt_bytes((double)wb0, b1, sizeof b1), fmt_bytes((double)wb1, b2, sizeof b2),
            wb1 ? (double)wb0 / (double)wb1 : 0.0);
     printf("%-22s %22d %22d\n", "nodes (non-Const)", r->before.ops, r->after.ops);
     if (r->acc.top1_agreement >= 0) printf("%-22s %22s %21.2f%%\n", "top-1 agreement", "-", 100 * r->acc.top1_agreement);
@@ -148,6 +154,9 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     printf("rules applied (%d):", log->total);
     for (int k = 0; k < log->n; k++) printf(" %s×%d", log->v[k].rule, log->v[k].count);
     printf("\n%s (%.1f s)\n", r->verdict, r->wall_s);
+    char line[512];
+    optimize_result_line(r, line, sizeof line);
+    printf("%s\n", line);
 }
 
 int cmd_optimize(int argc, char **argv) {
@@ -157,7 +166,7 @@ int cmd_optimize(int argc, char **argv) {
                *calib_method = "percentile", *cost_kind = "measured", *objective_name = "latency";
     long long threads = o.threads, repeats = o.repeats, eval_batches = o.eval_batches, budget = o.budget, seed = (long long)o.seed,
               episodes = o.episodes, tune_episodes = o.tune_episodes, trials = o.trials, bo_batch = 0;
-    bool row = false;
+    bool row = false, json_out = false, fail_if_unchanged = false;
     InputSpec specs[MAX_SPECS];
     int n_specs = 0, rc = EXIT_OK;
     bool bad = false;
@@ -193,15 +202,19 @@ int cmd_optimize(int argc, char **argv) {
         }
         else if (arg_flag(&a, "--exact-only")) o.exact_only = true;
         else if (arg_flag(&a, "--markdown-row")) row = true;
+        else if (arg_flag(&a, "--json")) json_out = true;
+        else if (arg_flag(&a, "--fail-if-unchanged")) fail_if_unchanged = true;
         else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("optimize", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("optimize", "--threads", v, 0, 1024, &threads)) goto usage; }
         else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("optimize", "--repeats", v, 1, 100000, &repeats)) goto usage; }
         else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("optimize", "--eval-batches", v, 1, 10000, &eval_batches)) goto usage; }
         else if (arg_opt(&a, "--max-accuracy-drop", &v, &bad)) {
+            /* a fraction (0.01) or a percentage (1%); 1 or more would switch the check off */
             char *end;
             o.max_accuracy_drop = bad ? 0 : strtod(v, &end);
-            if (bad || *end || !(o.max_accuracy_drop >= 0 && o.max_accuracy_drop <= 1)) { rc = cli_usage_error("optimize", "--max-accuracy-drop wants a number in [0, 1]"); goto done; }
+            if (!bad && *end == '%' && !end[1]) { o.max_accuracy_drop /= 100; end++; }
+            if (bad || *end || !(o.max_accuracy_drop >= 0 && o.max_accuracy_drop < 1)) { rc = cli_usage_error("optimize", "--max-accuracy-drop wants a fraction in [0, 1) or a percentage, e.g. 0.01 or 1%%"); goto done; }
         } else if (arg_opt(&a, "--input-shape", &v, &bad)) {
             if (bad || n_specs == MAX_SPECS || !parse_input_shape("optimize", v, &specs[n_specs])) goto usage;
             n_specs++;
@@ -243,6 +256,12 @@ int cmd_optimize(int argc, char **argv) {
         rc = cli_usage_error("optimize", "--calib-method is percentile or minmax, not '%s'", calib_method);
         goto done;
     }
+    if (o.method != OPTIMIZE_PPO_BO && (o.memory_budget_bytes > 0 || o.latency_budget_ms > 0 || strcmp(objective_name, "latency"))) {
+        rc = cli_usage_error("optimize", "--memory-budget, --latency-budget and --objective are targets of --search ppo+bo");
+        goto done;
+    }
+    if (report && !strcmp(report, "-")) { json_out = true; report = NULL; } /* --report -: the JSON on stdout */
+    if (json_out && row) { rc = cli_usage_error("optimize", "--json and --markdown-row both print the result: choose one"); goto done; }
     o.target_tf = !strcmp(target, "tf");
     o.minimize_memory = !strcmp(objective_name, "memory");
     o.cost_roofline = !strcmp(cost_kind, "roofline");
@@ -281,7 +300,7 @@ int cmd_optimize(int argc, char **argv) {
     if (optimize_run(orig, &o, &res, &err)) goto fail;
     if (!res->product.root) goto done;
     if (optimize_result_serialize(res, &pb, &pb_len, &err)) goto fail;
-    if (report) {
+    if (report || json_out) {
         OptimizeReportNames names = {in_path, out_path, search};
         json = optimize_result_to_json(res, &names);
         if (!json) { err_set(&err, ERR_RUNTIME, "out of memory"); goto fail; }
@@ -293,8 +312,10 @@ int cmd_optimize(int argc, char **argv) {
     if (report && output_stage(&stage[n_stage], report, json, strlen(json), &err)) { outputs_abort(stage, n_stage); goto fail; }
     n_stage += report != NULL;
     if (outputs_commit(stage, n_stage, &err)) goto fail;
-    if (row) print_row(res, in_path, search);
+    if (json_out) printf("%s\n", json);
+    else if (row) print_row(res, in_path, search);
     else print_table(res, in_path, out_path, search);
+    if (fail_if_unchanged && !res->keep) rc = EXIT_UNCHANGED;
     goto done;
 usage:
     rc = EXIT_USAGE;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../io/graphdef.h"
+#include "../graph/op.h"
 #include "../runtime/dnn_common.h"
 #include "../runtime/plan.h"
 #include "../runtime/ref.h"
@@ -477,6 +478,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     r->graph = graph_clone(r->keep ? cand : orig, err);
     if (!r->graph) goto fail;
     strip_private_attrs(r->graph);
+    r->grappo_nodes = optimize_grappo_ops(r->graph, r->grappo_ops, sizeof r->grappo_ops);
     r->wall_s = (now_ms() - t0) / 1e3;
     /* rank 0, done measuring: release the ranks sleeping in the barrier */
     if (o->dist && dist_idle_barrier(o->dist, err)) goto fail;
@@ -572,4 +574,38 @@ done:
         *len = 0;
     }
     return rc;
+}
+
+int optimize_grappo_ops(const Graph *g, char *buf, size_t cap) {
+    int count[OP_COUNT] = {0}, total = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int op = (int)g->nodes[i]->op;
+        if (op >= 0 && op < OP_COUNT && !strncmp(op_def(op)->tf_name, "Grappo", 6)) { count[op]++; total++; }
+    }
+    size_t len = 0;
+    if (cap) buf[0] = 0;
+    for (int op = 0; op < OP_COUNT; op++)
+        if (count[op] && len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s\u00d7%d", len ? ", " : "", op_def(op)->tf_name, count[op]);
+    return total;
+}
+
+void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
+    if (!r->keep) {
+        /* the verdict's reason, before ": the input graph was written unchanged" */
+        const char *cut = strstr(r->verdict, ": the input graph");
+        int n = cut ? (int)(cut - r->verdict) : (int)strlen(r->verdict);
+        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s", n, r->verdict);
+        return;
+    }
+    const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
+    char acc[96];
+    if (r->has_metric) snprintf(acc, sizeof acc, "your metric %.4g (input %.4g)", r->metric_after, r->metric_before);
+    else if (r->acc.top1_agreement >= 0) snprintf(acc, sizeof acc, "top-1 %.2f%%, cosine %.4f", 100 * r->acc.top1_agreement, r->acc.min_cosine);
+    else snprintf(acc, sizeof acc, "cosine %.4f", r->acc.min_cosine);
+    char tf[300];
+    if (r->grappo_nodes) snprintf(tf, sizeof tf, "no (%s)", r->grappo_ops);
+    else snprintf(tf, sizeof tf, "yes");
+    snprintf(buf, cap, "RESULT: %.2fx faster, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s",
+             l0->ms.median / l1->ms.median, (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf);
 }

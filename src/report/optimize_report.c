@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../measure/cost_internal.h"
+#include "../runtime/dnn_common.h"
 #include "../search/objective.h"
+#include "grappo.h"
 
 static void add_bo_json(cJSON *o, const OptimizeResult *res) {
     const OptimizeProduct *p = &res->product;
@@ -72,6 +75,7 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
         cJSON_AddNumberToObject(j, "peak_bytes", (double)l->peak_bytes);
         cJSON_AddNumberToObject(j, "weight_bytes", (double)ms[s]->weight_bytes);
         cJSON_AddNumberToObject(j, "nodes", ms[s]->nodes);
+        cJSON_AddNumberToObject(j, "nodes_non_const", ms[s]->ops);
         cJSON *arr = cJSON_AddArrayToObject(j, "latency_ms_samples");
         for (int k = 0; k < ms[s]->n_samples && ms[s]->samples; k++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(ms[s]->samples[k]));
     }
@@ -115,6 +119,22 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
         cJSON_AddNumberToObject(pj, "rollout_seconds", p->agent.rollout_s);
         cJSON_AddNumberToObject(pj, "tune_seconds", p->agent.tune_s);
     }
+    /* what the output needs, and where it was measured */
+    cJSON_AddBoolToObject(o, "runs_in_stock_tensorflow", res->grappo_nodes == 0);
+    cJSON_AddStringToObject(o, "grappo_ops", res->grappo_ops);
+    char line[512];
+    optimize_result_line(res, line, sizeof line);
+    cJSON_AddStringToObject(o, "result", line);
+    cJSON *tool = cJSON_AddObjectToObject(o, "tool");
+    cJSON_AddStringToObject(tool, "name", "grappo");
+    cJSON_AddStringToObject(tool, "version", GRAPPO_VERSION);
+    cJSON *mach = cJSON_AddObjectToObject(o, "machine");
+    char cpu[256];
+    cJSON_AddStringToObject(mach, "cpu", cost_cpu_model(cpu, sizeof cpu));
+    cJSON_AddNumberToObject(mach, "threads", op->threads); /* 0: all cores */
+    cJSON *isa = cJSON_AddObjectToObject(mach, "isa");
+    cJSON_AddBoolToObject(isa, "vnni", dnn_cpu_has_vnni());
+    cJSON_AddBoolToObject(isa, "bf16", dnn_cpu_has_bf16());
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     if (!s) return NULL;
