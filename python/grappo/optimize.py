@@ -95,12 +95,14 @@ def optimize(
     calibration: input batches ({input name: array}) for the precision methods' ranges,
         instead of generated ones.
     eval_fn: your metric on your labelled data, ``eval_fn(model) -> float`` (higher is
-        better), called with the input and with the optimized candidate; the accuracy budget
-        is then judged on it instead of fidelity.
+        better), called with the input and with the optimized candidate (a Model valid
+        during the call only); the accuracy budget is then judged on it instead of fidelity.
     time_budget: seconds a search may spend on graph evaluations; then it returns the best
         graph found so far.
-    progress: called as ``progress(step, done, total)`` at each step; raising stops the
-        optimization (the exception is raised by ``optimize``, nothing is written).
+    progress: called as ``progress(step, done, total)`` at each step ("calibrating", the
+        method, "search" after every graph evaluation of a search with done of at most
+        total, "measuring"); raising stops the optimization (the exception is raised by
+        ``optimize``, nothing is written).
     options: any other option of ``grappo_options_set`` (budget, seed, threads, repeats,
         eval_batches, trials, episodes, target, policy, objective, ...).
     """

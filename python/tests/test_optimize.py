@@ -59,19 +59,22 @@ def test_eval_fn_error_leaves_no_output(tmp_path, model_pb):
     assert not out.exists()
 
 
-def test_keyboard_interrupt_leaves_no_output(tmp_path, model_pb):
+@pytest.mark.parametrize(("search", "at"), [("grappler", "measuring"), ("greedy", "search")])
+def test_keyboard_interrupt_leaves_no_output(tmp_path, model_pb, search, at):
     out = tmp_path / "never.pb"
     steps = []
 
     def interrupted(step: str, done: int, total: int) -> None:
-        steps.append(step)
-        if step == "measuring":
+        steps.append((step, done, total))
+        if step == at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        grappo.optimize(model_pb, output=out, progress=interrupted, **QUICK)
-    assert "grappler" in steps and not out.exists()
+        grappo.optimize(model_pb, output=out, search=search, budget=20, progress=interrupted, **QUICK)
+    assert search in [s[0] for s in steps] and steps[-1][0] == at and not out.exists()
     assert list(tmp_path.iterdir()) == []
+    if at == "search":  # a search reports each evaluation against its budget, and stops at once
+        assert steps[-1][1:] == (1, 20)
 
 
 def test_calibration_batches(model_pb):

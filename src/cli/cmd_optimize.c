@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../io/atomic_file.h"
 #include "../report/optimize_report.h"
@@ -159,6 +160,26 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     printf("%s\n", line);
 }
 
+/* progress on a terminal only: the step, and for searches evaluations done of the budget with
+   the time left at the rate so far; rewritten in place, cleared at the end */
+typedef struct Meter { char what[64]; double t0; bool shown; } Meter;
+
+static int show_progress(const char *what, int done, int total, void *user) {
+    Meter *m = user;
+    if (strcmp(m->what, what)) {
+        snprintf(m->what, sizeof m->what, "%s", what);
+        m->t0 = cli_now_ms();
+    }
+    double s = (cli_now_ms() - m->t0) / 1e3;
+    if (total > 0 && done > 0)
+        fprintf(stderr, "\r\033[K%s: %d of at most %d graph evaluations, %.0f s, at most %.0f s left", what, done, total, s,
+                s * (total - done) / done);
+    else fprintf(stderr, "\r\033[K%s...", what);
+    fflush(stderr);
+    m->shown = true;
+    return 0;
+}
+
 int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     OptimizeOpts o = optimize_opts_default();
@@ -297,7 +318,14 @@ int cmd_optimize(int argc, char **argv) {
     orig = cli_load_model(in_path, &err);
     if (!orig) goto fail;
     if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
-    if (optimize_run(orig, &o, &res, &err)) goto fail;
+    Meter meter = {0};
+    if (isatty(2)) {
+        o.progress = show_progress;
+        o.progress_user = &meter;
+    }
+    int run_rc = optimize_run(orig, &o, &res, &err);
+    if (meter.shown) fprintf(stderr, "\r\033[K");
+    if (run_rc) goto fail;
     if (!res->product.root) goto done;
     if (optimize_result_serialize(res, &pb, &pb_len, &err)) goto fail;
     if (report || json_out) {

@@ -264,6 +264,12 @@ void optimize_product_free(OptimizeProduct *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* a search's evaluations as progress ("search", done, budget) */
+static int search_progress(void *user, int done, int total) {
+    const OptimizeOpts *o = user;
+    return o->progress("search", done, total, o->progress_user);
+}
+
 /* does the method need calibration ranges on its start graph? */
 static bool needs_precision(const OptimizeOpts *o) {
     switch (o->method) {
@@ -331,6 +337,11 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     EvalContext ctx = {.original = s->orig, .inputs = s->eval, .budget = {1.0 - o->max_accuracy_drop, o->min_cosine},
                        .w = objective_default_weights(), .repeats = o->search_repeats, .threads = o->threads,
                        .deadline_ms = o->time_budget_s > 0 ? s->t_open_ms + 1e3 * o->time_budget_s : 0};
+    if (o->progress) {
+        ctx.progress = search_progress;
+        ctx.progress_user = (void *)o;
+        ctx.progress_budget = o->budget;
+    }
     SearchOpts so = {.budget = o->budget, .required_flags = required, .allow_precision = precision, .min_gain = 0, .seed = o->seed,
                      .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
     Evaluation ev;
@@ -353,6 +364,7 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
                graph evaluations, plus one to measure */
             int per = o->budget / o->trials - 1;
             so.budget = per > 2 ? per : 2;
+            ctx.progress_budget = o->trials * (so.budget + 1);
             BoParallel par = {.batch = o->bo_batch, .comm = dist_comm(o->dist)};
             Policy *pol = s->o.policy ? s->o.policy : s->policy;
             CostModel *cm = s->o.cost_model ? s->o.cost_model : s->cm;

@@ -27,6 +27,11 @@ typedef struct EvalContext {
     int evaluations;           /* counter: graphs evaluated so far */
     double deadline_ms;        /* searches stop spending evaluations after this CLOCK_MONOTONIC
                                   time in ms (0: no time budget) */
+    /* optional: told after every evaluation (evaluations so far, the search's budget);
+       returning non-zero cancels the search (the evaluation fails with "cancelled") */
+    int (*progress)(void *user, int evaluations, int budget);
+    void *progress_user;
+    int progress_budget;
 } EvalContext;
 
 /* true while a search may evaluate another graph: fewer than `budget` evaluations spent and
