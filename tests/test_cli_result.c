@@ -1,6 +1,6 @@
 /* test_cli_result.c - the first ten minutes (issue 19): `grappo optimize` ends with one RESULT
- * line (ratios "x faster" / "x smaller", input / result; whether the output runs in stock
- * TensorFlow), `--json` / `--report -` print the report, `--fail-if-unchanged` exits 3 when the
+ * line (ratios "x faster" / "x smaller", input / result, "faster" only when a sign test over
+ * the alternating rounds says so; whether the output runs in stock TensorFlow), `--json` / `--report -` print the report, `--fail-if-unchanged` exits 3 when the
  * input was returned, the report names tool version, threads, CPU and ISA; `bench` always
  * measures `none` (no "nan" speedups); flag slips: --max-accuracy-drop 1 refused, 1% accepted,
  * budgets outside ppo+bo refused; zoo:NAME@key=v wherever a model is accepted. */
@@ -72,6 +72,8 @@ static void test_result_line(void **state) {
     /* the verdict decides which RESULT: kept (x faster, x smaller) or unchanged with its reason */
     if (strstr(out, "optimized graph written")) {
         assert_non_null(strstr(l, "x faster, "));
+        /* 3 alternating rounds cannot make a sign test significant (p >= 0.25): it says so */
+        assert_non_null(strstr(l, "x faster, not significant (p = "));
         assert_non_null(strstr(l, "x smaller (peak memory)"));
         assert_non_null(strstr(l, "accuracy kept (top-1 100.00%"));
         assert_non_null(strstr(l, "runs in stock TensorFlow: yes"));
@@ -120,6 +122,9 @@ static void check_report(const char *text, bool unchanged) {
     assert_true(!strncmp(res, "RESULT: ", 8));
     assert_true(unchanged == (strstr(res, "unchanged") != NULL));
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "after"), "nodes_non_const")));
+    assert_true(cJSON_IsBool(cJSON_GetObjectItem(j, "timings_unstable")));
+    const cJSON *p = cJSON_GetObjectItem(j, "latency_sign_test_p");
+    assert_true(cJSON_IsNull(p) || (cJSON_IsNumber(p) && p->valuedouble >= 0.25)); /* 3 rounds */
     cJSON_Delete(j);
 }
 

@@ -396,6 +396,24 @@ const char *optimize_session_policy_path(const OptimizeSession *s) { return s->p
 
 /* ---- the whole run ---- */
 
+/* The runs alternate (input, candidate, input, ...): round i is a pair. Two-sided sign test of
+   "the candidate is faster in a pair" against a coin: robust to the preempted runs a shared
+   machine produces, where a t-test of means is swamped by one outlier. NaN below 2 pairs. */
+static double paired_sign_p(const double *before, const double *after, int n) {
+    int k = 0, m = 0;
+    for (int i = 0; i < n; i++)
+        if (after[i] != before[i]) { m++; k += after[i] < before[i]; }
+    if (m < 2) return NAN;
+    int lo = k < m - k ? k : m - k;
+    double tail = 0, c = 1; /* C(m, j) / 2^m summed for j <= lo, in logs to stay finite */
+    for (int j = 0; j <= lo; j++) {
+        tail += exp(log(c) - m * log(2.0));
+        c = c * (m - j) / (j + 1);
+    }
+    double p = 2 * tail;
+    return p < 1 ? p : 1;
+}
+
 /* attributes grappo adds for its own bookkeeping (calibration ranges) are not written out */
 static void strip_private_attrs(Graph *g) {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -474,6 +492,11 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     r->before.n_samples = r->after.n_samples = o->repeats;
     count_nodes(orig, &r->before);
     count_nodes(cand, &r->after);
+    r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
+    for (int k = 0; k < 2; k++) {
+        const Summary *m = &lat[k].ms;
+        r->unstable |= m->max > 2 * m->median || 2 * m->ci95 > 0.5 * m->median;
+    }
 
     AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
     bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);
@@ -618,6 +641,12 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
     char tf[300];
     if (r->grappo_nodes) snprintf(tf, sizeof tf, "no (%s)", r->grappo_ops);
     else snprintf(tf, sizeof tf, "yes");
-    snprintf(buf, cap, "RESULT: %.2fx faster, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s",
-             l0->ms.median / l1->ms.median, (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf);
+    char speed[96];
+    double x = l0->ms.median / l1->ms.median;
+    if (r->speed_p < 0.05) snprintf(speed, sizeof speed, "%.2fx faster", x);
+    else snprintf(speed, sizeof speed, "%.2fx faster, not significant (p = %.2g)", x, r->speed_p);
+    const char *noisy = r->unstable ? "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine"
+                                    : "";
+    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s", speed,
+             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy);
 }

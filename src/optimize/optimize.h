@@ -175,6 +175,11 @@ typedef struct OptimizeResult {
     int grappo_nodes;             /* nodes of `graph` whose ops only grappo runs (GrappoQConv2D, ...):
                                      0 = the result runs in stock TensorFlow */
     char grappo_ops[256];         /* those ops with counts: "GrappoQConv2D×9, GrappoQuantize×2" */
+    double speed_p;               /* two-sided sign test over the alternating rounds (candidate
+                                     faster than the input in a round): "faster" only when < 0.05;
+                                     NaN with fewer than 2 rounds */
+    bool unstable;                /* the timings spread (a run over twice the median, or a 95% CI of
+                                     the mean wider than half the median): the ratio is not to be trusted */
 } OptimizeResult;
 
 /* The nodes of g whose ops stock TensorFlow cannot run (grappo's own ops), with counts as text

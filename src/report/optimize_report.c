@@ -125,6 +125,9 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
     char line[512];
     optimize_result_line(res, line, sizeof line);
     cJSON_AddStringToObject(o, "result", line);
+    if (isnan(res->speed_p)) cJSON_AddNullToObject(o, "latency_sign_test_p");
+    else cJSON_AddNumberToObject(o, "latency_sign_test_p", res->speed_p);
+    cJSON_AddBoolToObject(o, "timings_unstable", res->unstable);
     cJSON *tool = cJSON_AddObjectToObject(o, "tool");
     cJSON_AddStringToObject(tool, "name", "grappo");
     cJSON_AddStringToObject(tool, "version", GRAPPO_VERSION);
