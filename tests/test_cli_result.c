@@ -3,7 +3,8 @@
  * the alternating rounds says so; whether the output runs in stock TensorFlow), `--json` / `--report -` print the report, `--fail-if-unchanged` exits 3 when the
  * input was returned, the report names tool version, threads, CPU and ISA; `bench` always
  * measures `none` (no "nan" speedups); flag slips: --max-accuracy-drop 1 refused, 1% accepted,
- * budgets outside ppo+bo refused; zoo:NAME@key=v wherever a model is accepted. */
+ * budgets outside ppo+bo refused; zoo:NAME@key=v wherever a model is accepted; inspect shows a
+ * dynamic batch as '?'; train --resume with nothing left to do is an error. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -189,6 +190,18 @@ static void test_flag_slips(void **state) {
     assert_int_equal(run("inspect zoo:resnet8@colour=1"), 2);
 }
 
+/* train --resume --iterations N after N iterations: an error saying --iterations is the total,
+   not "iterations 3..2 (resumed)" and nothing done */
+static void test_train_resume_done(void **state) {
+    (void)state;
+    assert_int_equal(run("train --corpus zoo:random@seed=1 --iterations 1 -o %s/pol.bin --episodes 1 --max-steps 2", tmp), 0);
+    assert_int_equal(run("train --corpus zoo:random@seed=1 --iterations 1 -o %s/pol.bin --episodes 1 --max-steps 2 --resume", tmp), 2);
+    char *err = slurp("stderr");
+    assert_non_null(strstr(err, "--iterations is the total"));
+    assert_null(strstr(err, "(resumed)"));
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_line),
@@ -196,6 +209,7 @@ int main(void) {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_bench_always_has_none),
         cmocka_unit_test(test_flag_slips),
+        cmocka_unit_test(test_train_resume_done),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -365,6 +365,12 @@ int cmd_train(int argc, char **argv) {
         if (!(logf = fopen(log_path, "ab"))) { err_set(&err, ERR_INPUT, "%s: cannot append: %s", log_path, strerror(errno)); goto fail; }
     }
 
+    if (resuming && done_iters >= iterations) {
+        /* --iterations is the total: the checkpoint already has them all */
+        err_set(&err, ERR_INPUT, "the checkpoint already has %d iterations: --iterations is the total, give more than %d to go on",
+                done_iters, done_iters);
+        goto fail;
+    }
     bool tty = isatty(STDERR_FILENO);
     if (root)
         fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s, %d rollout stream%s (%d process%s)\n",
