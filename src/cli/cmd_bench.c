@@ -22,7 +22,7 @@
 
 
 static void help(void) {
-    OptimizeOpts d = optimize_opts_bench();
+    OptimizeOpts d = optimize_opts_default();
     printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo]\n"
            "                    [--repeats N] [--budget N] [--seeds N] [--threads N] [--policy FILE] [--trials N]\n"
            "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
@@ -42,6 +42,7 @@ static void help(void) {
            "ppo and each ppo+bo trial roll the policy out --episodes times (default %d);\n"
            "ppo+bo runs --trials BO trials (default %d). Writes DIR/report.md, DIR/report.json and\n"
            "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n"
+           "Every default is grappo optimize's (make bench passes a quicker --budget and --trials).\n"
            "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
            "measured; for a report whose format changed).\n",
            d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
@@ -290,7 +291,7 @@ int cmd_bench(int argc, char **argv) {
     const char *models[MAX_MODELS], *v, *methods_arg = "none,grappler,grappler+int8,greedy,random,ppo,ppo+bo";
     const char *out_dir = "bench", *policy_path = NULL, *cost_cache = NULL;
     int n_models = 0;
-    OptimizeOpts d = optimize_opts_bench();
+    OptimizeOpts d = optimize_opts_default();
     long long repeats = d.repeats, budget = d.budget, seeds = 1, threads = d.threads, trials = d.trials, episodes = d.episodes,
               eval_batches = d.eval_batches;
     bool bad = false;

@@ -64,13 +64,6 @@ OptimizeOpts optimize_opts_default(void) {
     };
 }
 
-OptimizeOpts optimize_opts_bench(void) {
-    OptimizeOpts o = optimize_opts_default();
-    o.budget = 8;
-    o.trials = 4;
-    return o;
-}
-
 int optimize_opts_check(const OptimizeOpts *o, Err *err) {
     if ((unsigned)o->method >= OPTIMIZE_N_METHODS) return err_set(err, ERR_INPUT, "unknown optimization method %d", (int)o->method);
     if (o->method == OPTIMIZE_GRAPPLER_INT8 && o->target_tf) return err_set(err, ERR_INPUT, "int8 uses grappo ops: it needs --target grappo");

@@ -96,11 +96,10 @@ typedef struct OptimizeOpts {
 
 /* every default, once: grappler; accuracy drop 0.01, cosine 0.99; budget 100; seed 1; all
    threads; 20 final repeats, 5 per search evaluation; 16 evaluation batches from seed 1000; 8
-   generated calibration batches, percentile ranges; 16 episodes; 12 BO trials; latency */
+   generated calibration batches, percentile ranges; 16 episodes; 12 BO trials; latency.
+   `grappo optimize`, `grappo bench`, the C API and Python all start from these (make bench
+   passes its quicker budget explicitly) */
 OptimizeOpts optimize_opts_default(void);
-/* bench's quick settings on top of the defaults: a search budget of 8 evaluations and 4 BO
-   trials, so every method of every model fits in one run */
-OptimizeOpts optimize_opts_bench(void);
 
 /* Checks what can be checked without the graph (method and target agree, rule names exist,
    numbers in range, mpirun only for ppo+bo). ERR_INPUT with a one-line message. */
