@@ -84,7 +84,8 @@ bool cost_kernel_key(const Graph *g, int node, char *buf, size_t cap);
 /* counters since cost_open */
 /* fallbacks: kernels whose one-node graph could not be built or compiled, charged the
    roofline time instead (kept in memory, never written to the disk cache) */
-typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks; } CostStats;
+/* noisy: kernels whose runs spread (the machine was busy): used, never written to the disk cache */
+typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks, noisy; } CostStats;
 void cost_stats(const CostModel *cm, CostStats *out);
 
 /* the cache file this model reads and appends to, or NULL (memory only / roofline) */

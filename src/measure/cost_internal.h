@@ -36,8 +36,9 @@ double cost_roofline_ms(const Graph *g, int node, const CostOpts *opts);
    Consts sharing the buffers, other inputs as Placeholders), compiled with `threads`, 2
    warm-ups, median of `repeats` runs, in interleaved rounds (every kernel once per round).
    ms[j] is node j's time; ok[j] false when node j cannot be timed alone (the one-node graph
-   cannot be built, compiled or run: the caller falls back to the roofline). -1 only when out
-   of memory. */
-int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err);
+   cannot be built, compiled or run: the caller falls back to the roofline). noisy[j] (may be
+   NULL) is set when node j's runs spread (the upper quartile over 1.5x the lower: the machine
+   was busy): such a time is used but not worth keeping. -1 only when out of memory. */
+int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, bool *noisy, Err *err);
 
 #endif

@@ -93,7 +93,7 @@ static int run_once(Timed *k, double *ms, Err *err) {
     return rc;
 }
 
-int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err) {
+int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, bool *noisy, Err *err) {
     if (repeats <= 0) repeats = 15;
     Timed *k = calloc((size_t)(n ? n : 1), sizeof *k);
     if (!k) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -101,6 +101,7 @@ int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int re
     for (int j = 0; j < n; j++) {
         Err e = {0}; /* a kernel that cannot be built or run alone is the caller's fallback */
         ok[j] = false;
+        if (noisy) noisy[j] = false;
         ms[j] = 0;
         k[j].h = one_node_graph(g, nodes[j], &e);
         if (!k[j].h || k[j].h->n_outputs > 64) { timed_free(&k[j]); continue; }
@@ -128,6 +129,7 @@ int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int re
         if (!ok[j]) continue;
         qsort(k[j].t, (size_t)repeats, sizeof *k[j].t, cmp_double);
         ms[j] = repeats % 2 ? k[j].t[repeats / 2] : 0.5 * (k[j].t[repeats / 2 - 1] + k[j].t[repeats / 2]);
+        if (noisy) noisy[j] = repeats >= 4 && k[j].t[(3 * repeats) / 4] > 1.5 * k[j].t[repeats / 4];
         timed_free(&k[j]);
     }
     free(k);
