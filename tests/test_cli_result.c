@@ -4,7 +4,8 @@
  * input was returned, the report names tool version, threads, CPU and ISA; `bench` always
  * measures `none` (no "nan" speedups); flag slips: --max-accuracy-drop 1 refused, 1% accepted,
  * budgets outside ppo+bo refused; zoo:NAME@key=v wherever a model is accepted; inspect shows a
- * dynamic batch as '?'; train --resume with nothing left to do is an error. */
+ * dynamic batch as '?'; train --resume with nothing left to do is an error; the kernel cost cache
+ * says where it lives when it is created. */
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -202,6 +203,22 @@ static void test_train_resume_done(void **state) {
     free(err);
 }
 
+/* the kernel cost cache says where it lives when a run creates it, and only then */
+static void test_cost_cache_announced_once(void **state) {
+    (void)state;
+    const char *args = "optimize zoo:resnet8 -o %s/c.pb --search ppo --budget 3 --episodes 1 --repeats 2 --eval-batches 1 --threads 1 "
+                       "--cost-cache %s/cache";
+    assert_int_equal(run(args, tmp, tmp), 0);
+    char *err = slurp("stderr");
+    assert_non_null(strstr(err, "now cached in"));
+    assert_non_null(strstr(err, "/cache/costs-"));
+    free(err);
+    assert_int_equal(run(args, tmp, tmp), 0);
+    err = slurp("stderr");
+    assert_null(strstr(err, "now cached in"));
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_line),
@@ -210,6 +227,7 @@ int main(void) {
         cmocka_unit_test(test_bench_always_has_none),
         cmocka_unit_test(test_flag_slips),
         cmocka_unit_test(test_train_resume_done),
+        cmocka_unit_test(test_cost_cache_announced_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

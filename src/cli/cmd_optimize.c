@@ -326,6 +326,9 @@ int cmd_optimize(int argc, char **argv) {
     int run_rc = optimize_run(orig, &o, &res, &err);
     if (meter.shown) fprintf(stderr, "\r\033[K");
     if (run_rc) goto fail;
+    if (res->new_cost_cache)
+        fprintf(stderr, "grappo: kernel timings for this CPU and thread count are now cached in %s (delete it to time them again)\n",
+                res->new_cost_cache);
     if (!res->product.root) goto done;
     if (optimize_result_serialize(res, &pb, &pb_len, &err)) goto fail;
     if (report || json_out) {

@@ -80,6 +80,7 @@ void cost_stats(const CostModel *cm, CostStats *out) {
 }
 
 const char *cost_cache_path(const CostModel *cm) { return cost_cache_file(cm->cache); }
+bool cost_cache_is_new(const CostModel *cm) { return cm->cache && cost_cache_created(cm->cache); }
 
 /* needed[i]: the graph outputs need node i at run time (plan.c's mark_needed) */
 static int mark_needed(const Graph *g, bool *needed, Err *err) {

@@ -90,5 +90,7 @@ void cost_stats(const CostModel *cm, CostStats *out);
 
 /* the cache file this model reads and appends to, or NULL (memory only / roofline) */
 const char *cost_cache_path(const CostModel *cm);
+/* true when this cost model created its cache file (the first run on this CPU and thread count) */
+bool cost_cache_is_new(const CostModel *cm);
 
 #endif

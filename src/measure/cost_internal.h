@@ -24,6 +24,7 @@ bool cost_cache_get(const CostCache *c, const char *key, double *ms);
 int cost_cache_put(CostCache *c, const char *key, double ms, bool persist, Err *err);
 int cost_cache_entries(const CostCache *c);
 const char *cost_cache_file(const CostCache *c); /* NULL when memory only */
+bool cost_cache_created(const CostCache *c);     /* the file was created by this open */
 /* the CPU's "model name" from /proc/cpuinfo ("unknown" when absent), into buf */
 const char *cost_cpu_model(char *buf, size_t cap);
 

@@ -450,6 +450,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     r->eval = optimize_session_eval(p->session);
     r->policy_path = optimize_session_policy_path(p->session);
     if (optimize_session_produce(p->session, o, &r->product, err)) goto fail;
+    CostModel *cm = o->cost_model ? o->cost_model : p->session->cm;
+    if (cm && cost_cache_is_new(cm)) r->new_cost_cache = cost_cache_path(cm);
     if (!r->product.root) {
         /* rank 0 measures, writes and reports the kept graph; the others wait asleep rather than
            spinning in MPI_Finalize next to its timing runs */

@@ -177,6 +177,8 @@ typedef struct OptimizeResult {
     double speed_p;               /* two-sided sign test over the alternating rounds (candidate
                                      faster than the input in a round): "faster" only when < 0.05;
                                      NaN with fewer than 2 rounds */
+    const char *new_cost_cache;   /* ppo methods: the kernel cost cache file this run created (its
+                                     first on this CPU and thread count), else NULL */
     bool unstable;                /* the timings spread (a run over twice the median, or a 95% CI of
                                      the mean wider than half the median): the ratio is not to be trusted */
 } OptimizeResult;
