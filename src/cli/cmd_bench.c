@@ -138,8 +138,7 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
     Graph *orig = NULL;
     OptimizeSession *session = NULL;
     Graph **graphs = NULL;
-    Tensor *ref = NULL;
-    const InputSet *eval = NULL;
+    OptimizeMeasured *meas = NULL;
     int n_runs = 0;
     for (int j = 0; j < n_methods; j++) n_runs += optimize_method_is_seeded(methods[j]) ? s->seeds : 1;
     m->results = calloc((size_t)n_runs, sizeof *m->results);
@@ -151,7 +150,6 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
         snprintf(m->error, sizeof m->error, "%.250s", err.msg);
         goto done;
     }
-    eval = optimize_session_eval(session);
     /* the precision methods start from a calibrated copy, as in grappo optimize. Without
        calibration only the exact methods can run: each precision one says why not. */
     bool need_calib = false;
@@ -182,59 +180,31 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
             r->ok = true;
         }
     }
-    /* every graph of this model in one alternating loop */
-    progress(pr, "bench %s: timing %d graphs x %d runs", m->label, m->n_results, s->opts.repeats);
-    bool *ok = calloc((size_t)n_runs, sizeof *ok);
-    Err *errs = calloc((size_t)n_runs, sizeof *errs);
-    double **samples = calloc((size_t)n_runs, sizeof *samples);
-    LatencyResult *lat = calloc((size_t)n_runs, sizeof *lat);
-    if (!ok || !errs || !samples || !lat) { snprintf(m->error, sizeof m->error, "out of memory"); goto timing_done; }
-    for (int k = 0; k < m->n_results; k++) ok[k] = m->results[k].ok;
-    if (latency_measure_samples((const Graph *const *)graphs, m->n_results, eval, s->opts.repeats, s->opts.threads, ok, errs, samples, lat,
-                                &err)) {
+    /* every graph of this model side by side: one alternating timing loop, then fidelity */
+    progress(pr, "bench %s: timing %d graphs x %d runs, then accuracy", m->label, m->n_results, s->opts.repeats);
+    meas = calloc((size_t)n_runs + 1, sizeof *meas);
+    if (!meas) { snprintf(m->error, sizeof m->error, "out of memory"); goto done; }
+    for (int k = 0; k < m->n_results; k++) meas[k].ok = m->results[k].ok;
+    if (optimize_measure_all(session, (const Graph *const *)graphs, m->n_results, meas, &err)) {
         snprintf(m->error, sizeof m->error, "%.250s", err.msg);
-        goto timing_done;
+        goto done;
     }
     for (int k = 0; k < m->n_results; k++) {
         BenchResult *r = &m->results[k];
-        if (r->ok && !ok[k]) { r->ok = false; snprintf(r->error, sizeof r->error, "%.250s", errs[k].msg); }
+        if (r->ok && !meas[k].ok) { r->ok = false; snprintf(r->error, sizeof r->error, "%.250s", meas[k].err.msg); }
         if (!r->ok) continue;
-        r->samples = samples[k];
-        samples[k] = NULL;
+        r->samples = meas[k].samples;
+        meas[k].samples = NULL;
         r->n_samples = s->opts.repeats;
-        r->ms = lat[k].ms;
-        r->peak_bytes = (double)lat[k].peak_bytes;
+        r->ms = meas[k].lat.ms;
+        r->peak_bytes = (double)meas[k].lat.peak_bytes;
+        r->top1 = meas[k].acc.top1_agreement;
+        r->min_cosine = meas[k].acc.min_cosine;
+        r->max_rel_l2 = meas[k].acc.max_rel_l2;
     }
-    /* fidelity to the input graph: its outputs once, every result against them */
-    progress(pr, "bench %s: accuracy", m->label);
-    if (accuracy_reference(orig, eval, s->opts.threads, &ref, &err)) {
-        snprintf(m->error, sizeof m->error, "accuracy reference: %.230s", err.msg);
-        ref = NULL;
-        goto timing_done;
-    }
-    for (int k = 0; k < m->n_results; k++) {
-        BenchResult *r = &m->results[k];
-        if (!r->ok) continue;
-        AccuracyResult acc;
-        Err e = {0};
-        if (accuracy_against(orig, ref, graphs[k], eval, s->opts.threads, &acc, &e)) {
-            r->ok = false;
-            snprintf(r->error, sizeof r->error, "accuracy: %.240s", e.msg);
-            continue;
-        }
-        r->top1 = acc.top1_agreement;
-        r->min_cosine = acc.min_cosine;
-        r->max_rel_l2 = acc.max_rel_l2;
-    }
-timing_done:
-    if (samples)
-        for (int k = 0; k < n_runs; k++) free(samples[k]);
-    free(samples);
-    free(lat);
-    free(ok);
-    free(errs);
 done:
-    if (ref) accuracy_reference_free(ref, eval->n_batches, orig->n_outputs);
+    optimize_measured_free(meas, n_runs);
+    free(meas);
     if (graphs)
         for (int k = 0; k < n_runs; k++) graph_free(graphs[k]);
     free(graphs);

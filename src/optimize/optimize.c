@@ -387,6 +387,57 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
 
 const char *optimize_session_policy_path(const OptimizeSession *s) { return s->policy_path; }
 
+void optimize_measured_free(OptimizeMeasured *m, int n) {
+    for (int i = 0; m && i < n; i++) {
+        free(m[i].samples);
+        m[i].samples = NULL;
+    }
+}
+
+int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, OptimizeMeasured *out, Err *err) {
+    const OptimizeOpts *o = &s->o;
+    bool *ok = calloc((size_t)n + 1, sizeof *ok);
+    Err *errs = calloc((size_t)n + 1, sizeof *errs);
+    double **samples = calloc((size_t)n + 1, sizeof *samples);
+    LatencyResult *lat = calloc((size_t)n + 1, sizeof *lat);
+    Tensor *ref = NULL;
+    int rc = -1;
+    if (!ok || !errs || !samples || !lat) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) ok[i] = out[i].ok && g[i];
+    if (progress(o, "timing", 0, 0, err)) goto done;
+    if (latency_measure_samples(g, n, s->eval, o->repeats, o->threads, ok, errs, samples, lat, err)) goto done;
+    for (int i = 0; i < n; i++) {
+        if (out[i].ok && !ok[i]) { out[i].ok = false; out[i].err = errs[i]; }
+        if (!out[i].ok) continue;
+        out[i].samples = samples[i];
+        samples[i] = NULL;
+        out[i].lat = lat[i];
+    }
+    /* fidelity to the input graph: its outputs once, every graph against them */
+    if (progress(o, "accuracy", 0, 0, err)) goto done;
+    if (accuracy_reference(s->orig, s->eval, o->threads, &ref, err)) {
+        err_prefix(err, "accuracy reference");
+        ref = NULL;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!out[i].ok) continue;
+        if (accuracy_against(s->orig, ref, g[i], s->eval, o->threads, &out[i].acc, &out[i].err)) {
+            out[i].ok = false;
+            err_prefix(&out[i].err, "accuracy");
+        }
+    }
+    rc = 0;
+done:
+    if (ref) accuracy_reference_free(ref, s->eval->n_batches, s->orig->n_outputs);
+    for (int i = 0; samples && i < n; i++) free(samples[i]);
+    free(samples);
+    free(lat);
+    free(ok);
+    free(errs);
+    return rc;
+}
+
 /* ---- the whole run ---- */
 
 /* The runs alternate (input, candidate, input, ...): round i is a pair. Two-sided sign test of

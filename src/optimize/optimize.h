@@ -149,6 +149,24 @@ const char *optimize_session_policy_path(const OptimizeSession *s);
    remembered and returned again) */
 int optimize_session_calibrate(OptimizeSession *s, Err *err);
 
+/* One graph of a side-by-side measurement (optimize_measure_all). */
+typedef struct OptimizeMeasured {
+    bool ok;                      /* in: measure it; out: measured (else err says why) */
+    Err err;
+    LatencyResult lat;
+    double *samples;              /* the session's repeats per-run latencies in run order (owned) */
+    AccuracyResult acc;           /* fidelity to the session's input graph */
+} OptimizeMeasured;
+
+/* Measures graphs g[0..n) (those with out[i].ok) side by side, as the final measurement of
+   optimize_run does for two: one alternating timing loop over all of them (opts' repeats and
+   threads, the session's evaluation inputs), then fidelity of each to the session's input,
+   whose outputs are computed once. A graph that fails is marked, not fatal; -1 only when the
+   measurement itself cannot run (out of memory, the input graph fails). Free the samples
+   with optimize_measured_free. */
+int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, OptimizeMeasured *out, Err *err);
+void optimize_measured_free(OptimizeMeasured *m, int n);
+
 typedef struct OptimizeMeasure {
     LatencyResult lat;
     double *samples;              /* repeats per-run latencies in run order (owned) */
