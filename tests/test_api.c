@@ -336,6 +336,22 @@ static void test_install_and_example(void **state) {
     assert_non_null(out);
     assert_string_equal(out, "loaded zoo:resnet8\n");
     free(out);
+    /* examples/optimize.c too: optimizes through the installed library, writes the model */
+    snprintf(cmd, sizeof cmd,
+             "cd %s && cc -Wall -Werror %s/examples/optimize.c $(PKG_CONFIG_PATH=%s/prefix/lib/pkgconfig pkg-config --cflags --libs grappo) "
+             "-o opt >cc2.log 2>&1 && LD_LIBRARY_PATH=%s/prefix/lib ./opt zoo:resnet8 r8opt.pb grappler >opt.out 2>&1",
+             tmp, getcwd((char[1024]){0}, 1024), tmp, tmp);
+    assert_int_equal(system(cmd), 0);
+    char q[600];
+    snprintf(q, sizeof q, "%s/opt.out", tmp);
+    char *opt = tu_read_text(q);
+    assert_non_null(opt);
+    assert_non_null(strstr(opt, "\"verdict\""));
+    assert_non_null(strstr(opt, "r8opt.pb: "));
+    free(opt);
+    snprintf(q, sizeof q, "%s/r8opt.pb", tmp);
+    struct stat sq;
+    assert_int_equal(stat(q, &sq), 0);
     /* and its error path: exit 1 with grappo's message */
     snprintf(cmd, sizeof cmd, "cd %s && LD_LIBRARY_PATH=%s/prefix/lib ./use /nonexistent.pb >use.out 2>&1", tmp, tmp);
     int st = system(cmd);
