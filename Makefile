@@ -1,7 +1,10 @@
 # grappo - build, test, demo. Plain make; every dependency is a Debian package (see `deps`).
 #
-#   make            build/grappo and build/libgrappo.a
-#   make test       build and run the cmocka suites, then the Python harnesses (make test-tf)
+#   make            build/grappo, build/libgrappo.a and build/libgrappo.so (the C API, include/grappo.h)
+#   make install    PREFIX=/usr/local: include/grappo.h, libgrappo.a, libgrappo.so, lib/pkgconfig/grappo.pc
+#   make test-python  pytest over python/tests (the Python package over libgrappo.so)
+#   make test       build and run the cmocka suites, then the Python package's tests (make test-python)
+#                   and the Python harnesses (make test-tf)
 #   make venv       the pinned Python virtual environment (.venv; requirements/*.txt)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make demo       install deps, build, write ResNet-50, inspect and run it
@@ -41,7 +44,7 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 LDLIBS     += $(MPI_LIBS)
 endif
 
-LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c))
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/graph/*.c src/io/*.c src/zoo/*.c src/runtime/*.c src/rewrite/*.c src/measure/*.c src/search/*.c src/report/*.c src/optimize/*.c src/api/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 PROTO    := $(wildcard src/io/*.proto)
 PROTO_C  := $(patsubst src/io/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO))
@@ -53,11 +56,11 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # every fuzz target's seeds and regression inputs replayed as a suite (tests/fuzz_replay.c)
 REPLAY_BIN := $(patsubst fuzz/%.c,$(BUILD)/tests/test_replay_%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent bench-tf policy
+.PHONY: install test-python all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent bench-tf policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/grappo $(BUILD)/libgrappo.a
+all: $(BUILD)/grappo $(BUILD)/libgrappo.a $(BUILD)/libgrappo.so
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/io/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -76,6 +79,40 @@ $(BUILD)/libgrappo.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libgrappo.so: the same sources as position-independent objects compiled with hidden
+# visibility (their own directory), linked with a version script: only the public API's
+# grappo_* symbols (GRAPPO_API in include/grappo.h) are exported.
+VERSION  := $(shell sed -n 's/^\#define GRAPPO_VERSION "\(.*\)"/\1/p' include/grappo.h)
+SONAME   := libgrappo.so.$(firstword $(subst ., ,$(VERSION)))
+PIC_OBJ  := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(LIB_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/pic/gen/%.o,$(PROTO_C))
+PIC_FLAGS := -fPIC -fvisibility=hidden
+
+$(BUILD)/pic/%.o: src/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -Wno-error -c $< -o $@
+
+$(BUILD)/pic/search/dist.o: CFLAGS += $(MPI_CFLAGS)
+
+$(BUILD)/libgrappo.so: $(PIC_OBJ) src/api/grappo.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/api/grappo.map -Wl,--no-undefined $(PIC_OBJ) -o $@ $(LDLIBS)
+
+PREFIX ?= /usr/local
+install: $(BUILD)/libgrappo.a $(BUILD)/libgrappo.so
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/grappo.h $(DESTDIR)$(PREFIX)/include/grappo.h
+	install -m 644 $(BUILD)/libgrappo.a $(DESTDIR)$(PREFIX)/lib/libgrappo.a
+	install -m 755 $(BUILD)/libgrappo.so $(DESTDIR)$(PREFIX)/lib/libgrappo.so.$(VERSION)
+	ln -sf libgrappo.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libgrappo.so
+	install -d $(DESTDIR)$(PREFIX)/share/grappo
+	install -m 644 policies/default.bin $(DESTDIR)$(PREFIX)/share/grappo/default.bin
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' src/api/grappo.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/grappo.pc
+
 $(BUILD)/grappo: $(CLI_OBJ) $(BUILD)/libgrappo.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -88,13 +125,14 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgrappo.a
 # summary; the last line is the total over all suites.
 test: deps venv
 	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-tf
 
 $(BUILD)/tests/test_replay_%: fuzz/%.c tests/fuzz_replay.c tests/testutil.h $(BUILD)/libgrappo.a
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS) -Wno-format-truncation -Isrc -DFUZZ_TARGET='"$*"' tests/fuzz_replay.c $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS) $(TEST_LDLIBS)
 
-test-run: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/grappo
+test-run: $(TEST_BIN) $(REPLAY_BIN) $(BUILD)/grappo $(BUILD)/libgrappo.so
 	@GRAPPO=$(BUILD)/grappo sh tests/run_all.sh $(TEST_BIN) $(REPLAY_BIN)
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -118,6 +156,11 @@ test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
 	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
 	  $(VENV)/bin/python -m pytest -q tests/tf; fi
+
+# make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)
+test-python: venv $(BUILD)/libgrappo.so
+	@cd python && $(abspath $(VENV))/bin/python -m ruff check . && $(abspath $(VENV))/bin/python -m ruff format --check . >/dev/null \
+	  && GRAPPO_LIBRARY=$(abspath $(BUILD)/libgrappo.so) $(abspath $(VENV))/bin/python -m pytest -q tests
 
 # deps first, then a fresh make: flags from pkg-config are read when make starts, so the
 # build must start after the packages exist
@@ -236,4 +279,4 @@ fuzz: $(FUZZ_TARGETS)
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)

@@ -443,7 +443,7 @@ static void test_failed_save_leaves_nothing(void **state) {
     node_attr_remove(graph_node(g, 0), "value");
     assert_int_equal(graphdef_save(g, sub, &err), -1);
     assert_int_equal(err.code, ERR_INPUT);
-    assert_non_null(strstr(err.msg, "rename failed: Is a directory"));
+    assert_non_null(strstr(err.msg, "is a directory")); /* refused before a temporary file is made */
     unlink(path);
     rmdir(sub);
     assert_true(dir_is_empty(dir));

@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
     Err err = {0};
     size_t n = strlen(argv[2]);
     bool pb = n > 3 && !strcmp(argv[2] + n - 3, ".pb");
-    Graph *g = model_load(argv[1], NULL, &err);
+    Graph *g = model_file_load(argv[1], NULL, &err);
     if (!g || graph_validate(g, &err) || graph_infer(g, NULL, 0, ref_eval_node, NULL, &err) ||
         (pb ? graphdef_save(g, argv[2], &err) : savedmodel_save(g, argv[2], &err))) {
         fprintf(stderr, "%s\n", err.msg);

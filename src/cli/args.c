@@ -103,13 +103,7 @@ int cli_take_model_opts(int *argc, char **argv) {
     return 0;
 }
 
-Graph *cli_load_model(const char *spec, Err *err) {
-    if (!strncmp(spec, "zoo:", 4)) {
-        ZooOpts o = zoo_opts_default();
-        return zoo_build(spec + 4, &o, err);
-    }
-    return model_load(spec, &model_opts, err);
-}
+Graph *cli_load_model(const char *spec, Err *err) { return model_load_with(spec, &model_opts, err); }
 
 static const char *fmt_scaled(double v, const char *const *units, double step, char *buf, size_t cap) {
     int u = 0;
@@ -146,10 +140,7 @@ bool parse_input_shape(const char *cmd, const char *arg, InputSpec *spec) {
     return true;
 }
 
-int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err) {
-    if (graph_validate(g, err)) return -1;
-    return graph_infer(g, specs, n_specs, ref_eval_node, NULL, err);
-}
+int cli_prepare(Graph *g, const InputSpec *specs, int n_specs, Err *err) { return model_prepare(g, specs, n_specs, err); }
 
 double cli_now_ms(void) {
     struct timespec ts;
@@ -157,22 +148,7 @@ double cli_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-const char *cli_default_policy_path(char *buf, size_t cap) {
-    const char *env = getenv("GRAPPO_POLICY");
-    if (env && *env) return env;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(buf, cap, "%s/../policies/default.bin", exe);
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    return "policies/default.bin";
-}
+const char *cli_default_policy_path(char *buf, size_t cap) { return optimize_default_policy_path(buf, cap); }
 
 bool parse_byte_size(const char *s, size_t *out) {
     char *end;

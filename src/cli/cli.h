@@ -6,13 +6,25 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "grappo.h"
-#include "../io/model_load.h"
+#include "grappo.h" /* GRAPPO_VERSION */
+
+#include "../graph/graph.h"
+#include "../graph/input_gen.h"
+#include "../io/graphdef.h"
+#include "../io/npy.h"
+#include "../runtime/plan.h"
+#include "../runtime/ref.h"
+#include "../util/err.h"
+#include "../util/rng.h"
+#include "../zoo/zoo.h"
+#include "../optimize/model_load.h"
+#include "../optimize/optimize.h"
 
 /* exit codes */
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+#define EXIT_UNCHANGED 3 /* optimize --fail-if-unchanged: the input graph was returned */
 
 /* A simple argument cursor: options may be given as "--name value" or "--name=value". */
 typedef struct Args {

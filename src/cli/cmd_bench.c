@@ -1,5 +1,5 @@
 /* cmd_bench.c - `grappo bench MODEL ... --methods ...`: every method's graph of each model,
- * produced with the same library calls `grappo optimize` uses, then all of a model's graphs
+ * produced by the library (optimize_session_produce, as `grappo optimize`), then all of a model's graphs
  * timed together in one alternating loop (ratios side by side), their planned peak memory and
  * fidelity to the input graph measured; report.md, report.json and Pareto SVGs written by
  * src/report/bench_report.c. A method that fails is a line in the report, not an abort. */
@@ -14,42 +14,38 @@
 #include "../io/atomic_file.h"
 #include "../measure/measure.h"
 #include "../report/bench_report.h"
-#include "../rewrite/calibrate.h"
-#include "../rewrite/pipeline.h"
-#include "../runtime/dnn_common.h"
-#include "../runtime/plan.h"
-#include "../search/agent.h"
-#include "../search/baselines.h"
 #include "../search/bo.h"
 #include "cli.h"
 
 #define MAX_MODELS 64
 #define MAX_METHODS 16
 
-static const char *const all_methods[] = {"none", "grappler", "grappler+int8", "greedy", "random", "ppo", "ppo+bo"};
-#define N_ALL_METHODS ((int)(sizeof all_methods / sizeof all_methods[0]))
 
 static void help(void) {
+    OptimizeOpts d = optimize_opts_default();
     printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo]\n"
            "                    [--repeats N] [--budget N] [--seeds N] [--threads N] [--policy FILE] [--trials N]\n"
            "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
            "       grappo bench --render DIR\n"
            "\n"
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
-           "none = the input graph), then times all of them together: --repeats (default 20) rounds,\n"
-           "each running every graph once in turn, after one warm-up each. Reports per model and\n"
+           "none = the input graph, always measured: every ratio is against it), then times all of\n"
+           "them together: --repeats (default %d) rounds, each running every graph once in turn,\n"
+           "after one warm-up each. Speedups are \"x faster\" (input / result). Reports per model and\n"
            "method: latency median with its 95%% CI, min, max, speedup vs none, planned peak memory and its\n"
            "reduction, fidelity to the input (top-1 agreement, worst cosine, relative L2) on\n"
-           "--eval-batches generated inputs (default 16), optimization wall time, rewrites by family,\n"
+           "--eval-batches generated inputs (default %d), optimization wall time, rewrites by family,\n"
            "and Welch t-test p-values of ppo+bo (else ppo) against each method; over all results a\n"
            "regression of ln(speedup) on rewrites per family. Searches (greedy, random, ppo, ppo+bo)\n"
-           "spend --budget graph evaluations (default 8); random, ppo and ppo+bo run once per seed\n"
+           "spend --budget graph evaluations (default %d); random, ppo and ppo+bo run once per seed\n"
            "1..--seeds (default 1), seeds after the first as rows METHOD@seed=S;\n"
-           "ppo and each ppo+bo trial roll the policy out --episodes times (default 16);\n"
-           "ppo+bo runs --trials BO trials (default 4). Writes DIR/report.md, DIR/report.json and\n"
+           "ppo and each ppo+bo trial roll the policy out --episodes times (default %d);\n"
+           "ppo+bo runs --trials BO trials (default %d). Writes DIR/report.md, DIR/report.json and\n"
            "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n"
+           "Every default is grappo optimize's (make bench passes a quicker --budget and --trials).\n"
            "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
-           "measured; for a report whose format changed).\n");
+           "measured; for a report whose format changed).\n",
+           d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
 }
 
 /* progress on stderr: rewritten in place on a terminal, one line each otherwise */
@@ -101,176 +97,82 @@ static void machine_info(BenchRun *run) {
     strftime(run->date, sizeof run->date, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* Times every graph with ok[i] set, alternating in one loop like latency_measure (one warm-up
-   each, then `repeats` rounds running each graph once), but keeps the per-run samples the
-   t-tests need. A graph whose plan fails to compile or run gets ok[i] = false and its error
-   in errs[i]; the others go on. samples[i] receives `repeats` values (malloc'd). */
-static int time_alternating(const Graph *const *g, int n, bool *ok, char (*errs)[256], const InputSet *in, int repeats,
-                            int threads, double **samples, double *peak, Err *err) {
-    Plan **plans = calloc((size_t)n, sizeof *plans);
-    if (!plans) return err_set(err, ERR_RUNTIME, "out of memory");
-    PlanOpts opts = {.threads = threads};
-    for (int i = 0; i < n; i++) {
-        if (!ok[i]) continue;
-        Err e = {0};
-        samples[i] = malloc(sizeof **samples * (size_t)repeats);
-        plans[i] = samples[i] ? plan_compile(g[i], NULL, 0, &opts, &e) : NULL;
-        if (!plans[i]) { ok[i] = false; snprintf(errs[i], 256, "plan: %.240s", samples[i] ? e.msg : "out of memory"); continue; }
-        peak[i] = (double)plan_peak_bytes(plans[i]);
-    }
-    Tensor outs[64];
-    for (int r = -1; r < repeats; r++) { /* r = -1: warm-up */
-        for (int i = 0; i < n; i++) {
-            if (!ok[i]) continue;
-            Err e = {0};
-            PlanTiming t = {0};
-            if (g[i]->n_outputs > 64) { ok[i] = false; snprintf(errs[i], 256, "more than 64 outputs"); continue; }
-            if (plan_run(plans[i], in->feeds[(r < 0 ? 0 : r) % in->n_batches], in->n_feeds, outs, &t, &e)) {
-                ok[i] = false;
-                snprintf(errs[i], 256, "run: %.240s", e.msg);
-                continue;
-            }
-            for (int k = 0; k < g[i]->n_outputs; k++) tensor_release(&outs[k]);
-            if (r >= 0) samples[i][r] = t.total_ms;
-        }
-    }
-    for (int i = 0; i < n; i++) plan_free(plans[i]);
-    free(plans);
-    return 0;
-}
-
-/* the methods that draw random numbers: one result per seed (greedy is deterministic) */
-static bool is_seeded_method(const char *m) { return !strcmp(m, "random") || !strncmp(m, "ppo", 3); }
-
 typedef struct BenchSetup {
-    int repeats, budget, seeds, trials, episodes, threads, eval_batches;
-    Policy *policy;
+    OptimizeOpts opts;        /* the library's defaults with bench's budget, trials and flags */
+    int seeds;
+    Policy *policy;           /* loaded once for every model (borrowed by the sessions) */
     CostModel *cm;
-    char policy_error[256]; /* why ppo methods cannot run, "" when they can */
+    char policy_error[256];   /* why ppo methods cannot run, "" when they can */
 } BenchSetup;
 
-/* Produces method's graph from orig (or the calibrated copy for precision methods) into *out,
-   recording rewrites into r. Returns 0, or -1 with err set. */
-static int run_method(const BenchSetup *s, const char *method, uint64_t seed, const Graph *orig, const Graph *calibrated,
-                      const InputSet *eval, BenchResult *r, Graph **out, Err *err) {
-    RewriteLog log = {0};
-    Graph *g = NULL;
-    if (!strcmp(method, "none")) {
-        g = graph_clone(orig, err);
-        if (!g) return -1;
-    } else if (!strcmp(method, "grappler") || !strcmp(method, "grappler+int8")) {
-        const char *pipeline = method;
-        if (!strcmp(method, "grappler+int8") && !dnn_cpu_has_vnni()) {
-            pipeline = "grappler+int7";
-            snprintf(r->note, sizeof r->note, "7-bit weights: this CPU has no VNNI");
-        }
-        g = graph_clone(strcmp(method, "grappler") ? calibrated : orig, err);
-        if (!g) return -1;
-        if (pipeline_run(pipeline, g, 0, &log, err)) { graph_free(g); return -1; }
-    } else {
-        bool ppo = !strcmp(method, "ppo"), bo = !strcmp(method, "ppo+bo");
-        if ((ppo || bo) && s->policy_error[0]) return err_set(err, ERR_INPUT, "%s", s->policy_error);
-        /* as cmd_optimize: the search judges candidates on every held-out batch, the same ones the
-           report's accuracy comes from */
-        EvalContext ctx = {.original = orig, .inputs = eval, .budget = {0.99, 0.99}, .w = objective_default_weights(),
-                           .repeats = 5, .threads = s->threads};
-        SearchOpts so = {.budget = s->budget, .allow_precision = true, .min_gain = 0, .seed = seed,
-                         .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
-        Evaluation ev;
-        int rc;
-        if (bo) {
-            AgentOpts ao = agent_opts_default();
-            ao.episodes = s->episodes;
-            BoTarget bt = {.objective = BO_OBJECTIVE_LATENCY, .max_accuracy_drop = 0.01};
-            BoAgentTrial *table = calloc((size_t)s->trials, sizeof *table);
-            if (!table) return err_set(err, ERR_RUNTIME, "out of memory");
-            int per = s->budget / s->trials - 1, best_trial = -1;
-            so.budget = per > 2 ? per : 2;
-            rc = search_ppo_bo(&ctx, calibrated, &so, s->policy, s->cm, &ao, &bt, s->trials, NULL, &g, &ev, &log, table, &best_trial, err);
-            if (!rc && best_trial < 0) snprintf(r->note, sizeof r->note, "no BO trial met the accuracy budget: the closest one kept");
-            free(table);
-        } else if (ppo) {
-            AgentOpts ao = agent_opts_default();
-            ao.episodes = s->episodes;
-            AgentStats st = {0};
-            rc = search_ppo(&ctx, calibrated, &so, s->policy, s->cm, &ao, &g, &ev, &log, &st, err);
-        } else if (!strcmp(method, "greedy")) {
-            rc = search_greedy(&ctx, calibrated, &so, &g, &ev, &log, err);
-        } else if (!strcmp(method, "random")) {
-            rc = search_random(&ctx, calibrated, &so, &g, &ev, &log, err);
-        } else {
-            return err_set(err, ERR_INPUT, "unknown method '%s'", method);
-        }
-        if (rc) return -1;
-        r->evaluations = ctx.evaluations;
-    }
-    r->rewrites = log.total;
+/* The method's graph from the session (as grappo optimize --search METHOD would make it),
+   its rewrites recorded into r. Returns 0, or -1 with err set. */
+static int run_method(const BenchSetup *s, OptimizeSession *session, OptimizeMethod method, uint64_t seed, BenchResult *r, Graph **out,
+                      Err *err) {
+    if ((method == OPTIMIZE_PPO || method == OPTIMIZE_PPO_BO) && s->policy_error[0]) return err_set(err, ERR_INPUT, "%s", s->policy_error);
+    OptimizeOpts o = s->opts;
+    o.method = method;
+    o.seed = seed;
+    OptimizeProduct p;
+    if (optimize_session_produce(session, &o, &p, err)) return -1;
+    snprintf(r->note, sizeof r->note, "%.95s", p.note);
+    r->evaluations = p.evaluations;
+    r->rewrites = p.log.total;
     size_t len = 0;
-    for (int k = 0; k < log.n; k++) {
-        const RuleDef *rd = rule_by_name(log.v[k].rule);
+    for (int k = 0; k < p.log.n; k++) {
+        const RuleDef *rd = rule_by_name(p.log.v[k].rule);
         int f = rd ? bench_family_index(rd->family) : -1;
-        if (f >= 0) r->family[f] += log.v[k].count;
+        if (f >= 0) r->family[f] += p.log.v[k].count;
         if (len < sizeof r->rules)
-            len += (size_t)snprintf(r->rules + len, sizeof r->rules - len, "%s%s x%d", k ? ", " : "", log.v[k].rule, log.v[k].count);
+            len += (size_t)snprintf(r->rules + len, sizeof r->rules - len, "%s%s x%d", k ? ", " : "", p.log.v[k].rule, p.log.v[k].count);
     }
-    *out = g;
+    *out = p.graph;
+    p.graph = NULL;
+    optimize_product_free(&p);
     return 0;
 }
 
 /* one model: every method's graph, then all measured together */
-static void bench_model(const BenchSetup *s, const char *const *methods, int n_methods, BenchModel *m, Progress *pr) {
+static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int n_methods, BenchModel *m, Progress *pr) {
     Err err = {0};
-    Graph *orig = NULL, *calibrated = NULL;
-    InputSet eval = {0};
-    RefFeed **calib = NULL;
-    int calib_n = 0, calib_feeds = 0;
+    Graph *orig = NULL;
+    OptimizeSession *session = NULL;
     Graph **graphs = NULL;
-    Tensor *ref = NULL;
+    OptimizeMeasured *meas = NULL;
     int n_runs = 0;
-    for (int j = 0; j < n_methods; j++) n_runs += is_seeded_method(methods[j]) ? s->seeds : 1;
+    for (int j = 0; j < n_methods; j++) n_runs += optimize_method_is_seeded(methods[j]) ? s->seeds : 1;
     m->results = calloc((size_t)n_runs, sizeof *m->results);
     graphs = calloc((size_t)n_runs, sizeof *graphs);
     if (!m->results || !graphs) { snprintf(m->error, sizeof m->error, "out of memory"); goto done; }
     progress(pr, "bench %s: loading", m->label);
     orig = cli_load_model(m->name, &err);
-    if (!orig || cli_prepare(orig, NULL, 0, &err) || inputs_generate(orig, s->eval_batches, 1000, &eval, &err)) {
+    if (!orig || cli_prepare(orig, NULL, 0, &err) || optimize_session_open(orig, &s->opts, &session, &err)) {
         snprintf(m->error, sizeof m->error, "%.250s", err.msg);
         goto done;
     }
-    /* the precision methods start from a calibrated copy, as in grappo optimize */
+    /* the precision methods start from a calibrated copy, as in grappo optimize. Without
+       calibration only the exact methods can run: each precision one says why not. */
     bool need_calib = false;
-    for (int j = 0; j < n_methods; j++) need_calib |= strcmp(methods[j], "none") && strcmp(methods[j], "grappler");
+    for (int j = 0; j < n_methods; j++) need_calib |= methods[j] != OPTIMIZE_NONE && methods[j] != OPTIMIZE_GRAPPLER;
     char calib_error[256] = "";
     if (need_calib) {
-        /* generated, seeds 1..8: disjoint from the evaluation inputs (seeds 1000+). Without
-           calibration only the exact methods can run: each precision one says why not. */
         Err e = {0};
-        calibrated = graph_clone(orig, &e);
-        if (calibrated && calib_batches_generate(orig, 8, &calib, &calib_feeds, &e) == 0) {
-            calib_n = 8;
-            if (calibrate_graph(calibrated, (const RefFeed *const *)calib, calib_n, calib_feeds, CALIB_PERCENTILE, &e) >= 0) e.msg[0] = 0;
-        } else {
-            calib = NULL;
-        }
-        if (e.msg[0]) {
-            snprintf(calib_error, sizeof calib_error, "calibration failed: %.230s", e.msg);
-            graph_free(calibrated);
-            calibrated = NULL;
-        }
+        if (optimize_session_calibrate(session, &e)) snprintf(calib_error, sizeof calib_error, "calibration failed: %.230s", e.msg);
     }
     for (int j = 0; j < n_methods; j++) {
-        int seeds = is_seeded_method(methods[j]) ? s->seeds : 1;
+        const char *name = optimize_method_name(methods[j]);
+        int seeds = optimize_method_is_seeded(methods[j]) ? s->seeds : 1;
         for (int sd = 1; sd <= seeds; sd++) {
             BenchResult *r = &m->results[m->n_results++];
-            if (sd > 1) snprintf(r->method, sizeof r->method, "%s@seed=%d", methods[j], sd);
-            else snprintf(r->method, sizeof r->method, "%s", methods[j]);
+            if (sd > 1) snprintf(r->method, sizeof r->method, "%s@seed=%d", name, sd);
+            else snprintf(r->method, sizeof r->method, "%s", name);
             r->top1 = -1;
             progress(pr, "bench %s: %s", m->label, r->method);
-            bool precision = strcmp(methods[j], "none") && strcmp(methods[j], "grappler");
-            if (precision && !calibrated) { snprintf(r->error, sizeof r->error, "%s", calib_error); continue; }
+            bool precision = methods[j] != OPTIMIZE_NONE && methods[j] != OPTIMIZE_GRAPPLER;
+            if (precision && calib_error[0]) { snprintf(r->error, sizeof r->error, "%s", calib_error); continue; }
             double t0 = cli_now_ms();
             Err e = {0};
-            if (run_method(s, methods[j], (uint64_t)sd, orig, calibrated, &eval, r, &graphs[m->n_results - 1], &e)) {
+            if (run_method(s, session, methods[j], (uint64_t)sd, r, &graphs[m->n_results - 1], &e)) {
                 snprintf(r->error, sizeof r->error, "%.250s", e.msg);
                 continue;
             }
@@ -278,68 +180,35 @@ static void bench_model(const BenchSetup *s, const char *const *methods, int n_m
             r->ok = true;
         }
     }
-    /* every graph of this model in one alternating loop */
-    progress(pr, "bench %s: timing %d graphs x %d runs", m->label, m->n_results, s->repeats);
-    bool *ok = calloc((size_t)n_runs, sizeof *ok);
-    char (*errs)[256] = calloc((size_t)n_runs, sizeof *errs);
-    double **samples = calloc((size_t)n_runs, sizeof *samples), *peak = calloc((size_t)n_runs, sizeof *peak);
-    if (!ok || !errs || !samples || !peak) { snprintf(m->error, sizeof m->error, "out of memory"); goto timing_done; }
-    for (int k = 0; k < m->n_results; k++) ok[k] = m->results[k].ok;
-    if (time_alternating((const Graph *const *)graphs, m->n_results, ok, errs, &eval, s->repeats, s->threads, samples, peak, &err)) {
+    /* every graph of this model side by side: one alternating timing loop, then fidelity */
+    progress(pr, "bench %s: timing %d graphs x %d runs, then accuracy", m->label, m->n_results, s->opts.repeats);
+    meas = calloc((size_t)n_runs + 1, sizeof *meas);
+    if (!meas) { snprintf(m->error, sizeof m->error, "out of memory"); goto done; }
+    for (int k = 0; k < m->n_results; k++) meas[k].ok = m->results[k].ok;
+    if (optimize_measure_all(session, (const Graph *const *)graphs, m->n_results, meas, &err)) {
         snprintf(m->error, sizeof m->error, "%.250s", err.msg);
-        goto timing_done;
+        goto done;
     }
     for (int k = 0; k < m->n_results; k++) {
         BenchResult *r = &m->results[k];
-        if (r->ok && !ok[k]) { r->ok = false; snprintf(r->error, sizeof r->error, "%s", errs[k]); }
-        if (!r->ok) { free(samples[k]); samples[k] = NULL; continue; }
-        r->samples = samples[k];
-        samples[k] = NULL;
-        r->n_samples = s->repeats;
-        /* stats_summarize sorts: summarize a copy, keep the run order */
-        double *copy = malloc(sizeof *copy * (size_t)s->repeats);
-        if (!copy) { r->ok = false; snprintf(r->error, sizeof r->error, "out of memory"); continue; }
-        memcpy(copy, r->samples, sizeof *copy * (size_t)s->repeats);
-        r->ms = stats_summarize(copy, s->repeats);
-        free(copy);
-        r->peak_bytes = peak[k];
-    }
-    /* fidelity to the input graph: its outputs once, every result against them */
-    progress(pr, "bench %s: accuracy", m->label);
-    if (accuracy_reference(orig, &eval, s->threads, &ref, &err)) {
-        snprintf(m->error, sizeof m->error, "accuracy reference: %.230s", err.msg);
-        ref = NULL;
-        goto timing_done;
-    }
-    for (int k = 0; k < m->n_results; k++) {
-        BenchResult *r = &m->results[k];
+        if (r->ok && !meas[k].ok) { r->ok = false; snprintf(r->error, sizeof r->error, "%.250s", meas[k].err.msg); }
         if (!r->ok) continue;
-        AccuracyResult acc;
-        Err e = {0};
-        if (accuracy_against(orig, ref, graphs[k], &eval, s->threads, &acc, &e)) {
-            r->ok = false;
-            snprintf(r->error, sizeof r->error, "accuracy: %.240s", e.msg);
-            continue;
-        }
-        r->top1 = acc.top1_agreement;
-        r->min_cosine = acc.min_cosine;
-        r->max_rel_l2 = acc.max_rel_l2;
+        r->samples = meas[k].samples;
+        meas[k].samples = NULL;
+        r->n_samples = s->opts.repeats;
+        r->ms = meas[k].lat.ms;
+        r->peak_bytes = (double)meas[k].lat.peak_bytes;
+        r->top1 = meas[k].acc.top1_agreement;
+        r->min_cosine = meas[k].acc.min_cosine;
+        r->max_rel_l2 = meas[k].acc.max_rel_l2;
     }
-timing_done:
-    if (samples)
-        for (int k = 0; k < n_runs; k++) free(samples[k]);
-    free(samples);
-    free(peak);
-    free(ok);
-    free(errs);
 done:
-    if (ref) accuracy_reference_free(ref, eval.n_batches, orig->n_outputs);
+    optimize_measured_free(meas, n_runs);
+    free(meas);
     if (graphs)
         for (int k = 0; k < n_runs; k++) graph_free(graphs[k]);
     free(graphs);
-    if (calib) calib_batches_free(calib, calib_n, calib_feeds);
-    inputs_free(&eval);
-    graph_free(calibrated);
+    optimize_session_close(session);
     graph_free(orig);
     progress_done(pr);
 }
@@ -392,7 +261,9 @@ int cmd_bench(int argc, char **argv) {
     const char *models[MAX_MODELS], *v, *methods_arg = "none,grappler,grappler+int8,greedy,random,ppo,ppo+bo";
     const char *out_dir = "bench", *policy_path = NULL, *cost_cache = NULL;
     int n_models = 0;
-    long long repeats = 20, budget = 8, seeds = 1, threads = 0, trials = 4, episodes = 16, eval_batches = 16;
+    OptimizeOpts d = optimize_opts_default();
+    long long repeats = d.repeats, budget = d.budget, seeds = 1, threads = d.threads, trials = d.trials, episodes = d.episodes,
+              eval_batches = d.eval_batches;
     bool bad = false;
     int rc = EXIT_OK;
     BenchRun run = {0};
@@ -420,32 +291,49 @@ int cmd_bench(int argc, char **argv) {
     if (!n_models) return cli_usage_error("bench", "which models? (FILE.pb or zoo:NAME ...)");
     /* the method list: known names, no duplicates */
     char mbuf[512];
-    const char *methods[MAX_METHODS];
+    OptimizeMethod methods[MAX_METHODS];
     int n_methods = 0;
     snprintf(mbuf, sizeof mbuf, "%s", methods_arg);
     for (char *tok = strtok(mbuf, ","); tok; tok = strtok(NULL, ",")) {
-        bool known = false, dup = false;
-        for (int k = 0; k < N_ALL_METHODS; k++) known |= !strcmp(tok, all_methods[k]);
-        for (int k = 0; k < n_methods; k++) dup |= !strcmp(tok, methods[k]);
-        if (!known) return cli_usage_error("bench", "--methods: unknown method '%s' (none, grappler, grappler+int8, greedy, random, ppo, ppo+bo)", tok);
-        if (!dup && n_methods < MAX_METHODS) methods[n_methods++] = tok;
+        OptimizeMethod m;
+        bool dup = false;
+        if (optimize_method_parse(tok, &m))
+            return cli_usage_error("bench", "--methods: unknown method '%s' (none, grappler, grappler+int8, greedy, random, ppo, ppo+bo)", tok);
+        for (int k = 0; k < n_methods; k++) dup |= methods[k] == m;
+        if (!dup && n_methods < MAX_METHODS) methods[n_methods++] = m;
     }
     if (!n_methods) return cli_usage_error("bench", "--methods is empty");
+    /* every ratio is against the input graph: "none" is always measured, first */
+    bool has_none = false;
+    for (int k = 0; k < n_methods; k++) has_none |= methods[k] == OPTIMIZE_NONE;
+    if (!has_none) {
+        if (n_methods == MAX_METHODS) n_methods--;
+        memmove(methods + 1, methods, sizeof *methods * (size_t)n_methods);
+        methods[0] = OPTIMIZE_NONE;
+        n_methods++;
+    }
     struct stat st;
     if (stat(out_dir, &st) != 0 && mkdir(out_dir, 0777) != 0) return cli_usage_error("bench", "cannot create --out directory '%s'", out_dir);
 
-    setup = (BenchSetup){.repeats = (int)repeats, .budget = (int)budget, .seeds = (int)seeds, .trials = (int)trials,
-                         .episodes = (int)episodes, .threads = (int)threads, .eval_batches = (int)eval_batches};
+    setup.opts = d;
+    setup.opts.repeats = (int)repeats;
+    setup.opts.budget = (int)budget;
+    setup.opts.trials = (int)trials;
+    setup.opts.episodes = (int)episodes;
+    setup.opts.threads = (int)threads;
+    setup.opts.eval_batches = (int)eval_batches;
+    setup.opts.policy_path = policy_path;
+    setup.opts.cost_cache = cost_cache;
+    setup.seeds = (int)seeds;
     bool need_policy = false;
-    for (int k = 0; k < n_methods; k++) need_policy |= !strncmp(methods[k], "ppo", 3);
+    for (int k = 0; k < n_methods; k++) need_policy |= methods[k] == OPTIMIZE_PPO || methods[k] == OPTIMIZE_PPO_BO;
     if (need_policy) {
         /* a missing policy skips ppo and ppo+bo (said in the report), not the whole run */
         char found[4096];
-        if (!policy_path) policy_path = cli_default_policy_path(found, sizeof found);
-        setup.policy = policy_load(policy_path, NULL, NULL, &err);
-        CostOpts co = {.backend = COST_MEASURED, .threads = (int)threads, .cache_dir = cost_cache};
-        if (setup.policy) setup.cm = cost_open(&co, &err);
-        if (!setup.policy || !setup.cm) snprintf(setup.policy_error, sizeof setup.policy_error, "%.250s", err.msg);
+        if (optimize_agent_open(&setup.opts, &setup.policy, &setup.cm, found, sizeof found, &err))
+            snprintf(setup.policy_error, sizeof setup.policy_error, "%.250s", err.msg);
+        setup.opts.policy = setup.policy;
+        setup.opts.cost_model = setup.cm;
     }
 
     machine_info(&run);
@@ -481,7 +369,7 @@ int cmd_bench(int argc, char **argv) {
         for (int k = 0; k < m->n_results; k++) {
             const BenchResult *r = &m->results[k];
             if (!r->ok) printf("%-20s %-16s skipped: %s\n", m->label, r->method, r->error);
-            else printf("%-20s %-16s %9.3f ms %7.2fx\n", m->label, r->method, r->ms.median, bench_speedup(m, r));
+            else printf("%-20s %-16s %9.3f ms %7.2fx faster\n", m->label, r->method, r->ms.median, bench_speedup(m, r));
         }
     }
 done:

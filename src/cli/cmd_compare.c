@@ -24,7 +24,8 @@ static void help(void) {
            "Reads every DIR/*.json written by `grappo optimize --report` and prints, per model and\n"
            "method, the objective change (ln latency ratio + 0.1 ln memory ratio + 10 accuracy drop,\n"
            "from the final side-by-side measurement; lower is better) as mean ± 95%% CI over runs,\n"
-           "the speedup, memory ratio and evaluations, and Welch's t-test p-value of the reference\n"
+           "the speedup (x faster) and memory ratio (x smaller), both input / result, evaluations, and\n"
+           "Welch's t-test p-value of the reference\n"
            "method (default: ppo) against each other method.\n");
 }
 
@@ -61,7 +62,7 @@ static int load_run(const char *path, Run *r, Err *err) {
     r->objective_delta = r->returned ? num(o, "objective_delta", 0) : 0;
     double l0 = num(b, "latency_ms_median", NAN), l1 = num(a, "latency_ms_median", NAN);
     r->speedup = r->returned ? l0 / l1 : 1;
-    r->mem_ratio = r->returned ? num(a, "peak_bytes", NAN) / num(b, "peak_bytes", NAN) : 1;
+    r->mem_ratio = r->returned ? num(b, "peak_bytes", NAN) / num(a, "peak_bytes", NAN) : 1; /* input / result: x smaller */
     r->evaluations = (int)num(o, "evaluations", 0);
     r->wall_s = num(o, "wall_seconds", 0);
     cJSON_Delete(o);
@@ -103,7 +104,7 @@ int cmd_compare(int argc, char **argv) {
         n++;
     }
     if (n == 0) { err_set(&err, ERR_INPUT, "%s: no .json reports", dir); rc = cli_fail(&err); goto done; }
-    printf("| model | method | runs | objective change, mean ± 95%% CI | speedup median [min, max] | memory ratio | returned | evaluations | wall s | p (%s vs method) |\n", reference);
+    printf("| model | method | runs | objective change, mean ± 95%% CI | x faster, median [min, max] | x smaller (peak memory) | returned | evaluations | wall s | p (%s vs method) |\n", reference);
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     double *x = malloc(sizeof(double) * (size_t)n), *y = malloc(sizeof(double) * (size_t)n), *z = malloc(sizeof(double) * (size_t)n);
     bool *shown = calloc((size_t)n, sizeof *shown);
@@ -133,7 +134,7 @@ int cmd_compare(int argc, char **argv) {
             Summary so = stats_summarize(xs, k), ss = stats_summarize(y, k);
             char p[32] = "-";
             if (strcmp(runs[j].method, reference) && kr >= 2 && k >= 2) snprintf(p, sizeof p, "%.3g", stats_welch(z, kr, x, k).p);
-            printf("| %s | %s | %d | %+.4f ± %.4f | %.3fx [%.3f, %.3f] | %.3f | %d/%d | %.1f | %.0f | %s |\n", runs[j].model, runs[j].method, k,
+            printf("| %s | %s | %d | %+.4f ± %.4f | %.3fx [%.3f, %.3f] | %.3fx | %d/%d | %.1f | %.0f | %s |\n", runs[j].model, runs[j].method, k,
                    so.mean, k > 1 ? so.ci95 : 0.0, ss.median, ss.min, ss.max, mem / k, ret, k, (double)ev / k, wall / k, p);
         }
     }

@@ -136,7 +136,20 @@ int cmd_inspect(int argc, char **argv) {
                    "            the memory estimate leaves them out (grappo run measures them)\n", n_dyn);
         printf("\ninputs\n");
         for (int i = 0; i < g->n_nodes; i++)
-            if (g->nodes[i]->op == OP_PLACEHOLDER) { value_desc(g, (ValueRef){i, 0}, line, sizeof line); printf("  %s\n", line); }
+            if (g->nodes[i]->op == OP_PLACEHOLDER) {
+                value_desc(g, (ValueRef){i, 0}, line, sizeof line);
+                /* a dimension the file leaves free (a dynamic batch) shows as '?', as in error
+                   messages, unless --input-shape fixed it */
+                const Attr *sa = node_attr_find(g->nodes[i], "shape");
+                bool given = false;
+                for (int k = 0; k < n_specs; k++) given |= !strcmp(specs[k].name, g->nodes[i]->name);
+                if (!given && sa && sa->kind == ATTR_SHAPE && sa->shape.rank == graph_value(g, (ValueRef){i, 0})->shape.rank) {
+                    char nb[256], sb[96];
+                    snprintf(line, sizeof line, "%-40s %-9s %s", graph_ref_name(g, (ValueRef){i, 0}, nb, sizeof nb),
+                             dtype_name(graph_value(g, (ValueRef){i, 0})->dtype), shape_str(&sa->shape, sb, sizeof sb));
+                }
+                printf("  %s\n", line);
+            }
         printf("outputs\n");
         for (int k = 0; k < g->n_outputs; k++) { value_desc(g, g->outputs[k], line, sizeof line); printf("  %s\n", line); }
         printf("\n%-28s %6s %12s\n", "op", "count", "FLOPs");

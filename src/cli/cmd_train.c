@@ -88,40 +88,6 @@ static void corpus_free(Corpus *c) {
     c->pc.n = 0;
 }
 
-/* "zoo:NAME@key=value@..." -> a built graph */
-static Graph *build_zoo_spec(const char *spec, Err *err) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec + 4);
-    ZooOpts o = zoo_opts_default();
-    char *at = strchr(buf, '@');
-    if (at) *at++ = 0;
-    while (at && *at) {
-        char *next = strchr(at, '@');
-        if (next) *next++ = 0;
-        char *eq = strchr(at, '=');
-        char *end = NULL;
-        long long v = eq ? strtoll(eq + 1, &end, 10) : -1;
-        if (!eq || end == eq + 1 || *end || v < 0 || v > (1LL << 31)) {
-            err_set(err, ERR_INPUT, "%s: options are @key=integer, got '%s'", spec, at);
-            return NULL;
-        }
-        *eq = 0;
-        if (!strcmp(at, "seed")) o.seed = (uint64_t)v;
-        else if (!strcmp(at, "image")) o.image_size = (int)v;
-        else if (!strcmp(at, "seq")) o.seq_len = (int)v;
-        else if (!strcmp(at, "batch")) o.batch = (int)v;
-        else if (!strcmp(at, "width")) o.width_pct = (int)v;
-        else {
-            err_set(err, ERR_INPUT, "%s: unknown option '%s' (seed, image, seq, batch, width)", spec, at);
-            return NULL;
-        }
-        at = next;
-    }
-    Graph *g = zoo_build(buf, &o, err);
-    if (!g) err_prefix(err, "%s", spec);
-    return g;
-}
-
 static int corpus_add(Corpus *c, Graph *g, const char *name, bool calibrate, Err *err) {
     if (c->pc.n == MAX_CORPUS) { graph_free(g); return err_set(err, ERR_INPUT, "corpus: more than %d graphs", MAX_CORPUS); }
     c->graphs[c->pc.n] = g;
@@ -176,7 +142,7 @@ static int corpus_load(Corpus *c, const char *list, bool calibrate, Err *err) {
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
         if (!strncmp(tok, "zoo:", 4)) {
-            Graph *g = build_zoo_spec(tok, err);
+            Graph *g = model_load(tok, err);
             rc = g ? corpus_add(c, g, tok, calibrate, err) : -1;
         } else {
             rc = corpus_add_dir(c, tok, calibrate, err);
@@ -399,6 +365,12 @@ int cmd_train(int argc, char **argv) {
         if (!(logf = fopen(log_path, "ab"))) { err_set(&err, ERR_INPUT, "%s: cannot append: %s", log_path, strerror(errno)); goto fail; }
     }
 
+    if (resuming && done_iters >= iterations) {
+        /* --iterations is the total: the checkpoint already has them all */
+        err_set(&err, ERR_INPUT, "the checkpoint already has %d iterations: --iterations is the total, give more than %d to go on",
+                done_iters, done_iters);
+        goto fail;
+    }
     bool tty = isatty(STDERR_FILENO);
     if (root)
         fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s, %d rollout stream%s (%d process%s)\n",

@@ -46,7 +46,7 @@ void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_s
     printf("\n%-52s %10s %10s  %s\n", "slowest nodes", "ms", "GFLOP/s", "kernel");
     for (int k = 0; k < n && k < 15 && nodes[k].ms > 0; k++) {
         const char *impl = plan ? plan_node_impl(plan, nodes[k].node) : "ref";
-        printf("%-52.52s %10.3f ", nodes[k].name, nodes[k].ms);
+        printf("%-52s %10.3f ", nodes[k].name, nodes[k].ms); /* whole names: a long one shifts its row */
         if (nodes[k].flops) printf("%10.1f", (double)nodes[k].flops / (nodes[k].ms * 1e6));
         else printf("%10s", "-");
         printf("  %s\n", impl ? impl : "-");

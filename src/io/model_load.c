@@ -7,7 +7,7 @@
 #include "graphdef.h"
 #include "tfjs.h"
 
-Graph *model_load(const char *path, const ModelLoadOpts *opts, Err *err) {
+Graph *model_file_load(const char *path, const ModelLoadOpts *opts, Err *err) {
     struct stat st;
     if (!stat(path, &st) && S_ISDIR(st.st_mode)) return savedmodel_load(path, opts ? &opts->saved_model : NULL, err);
     size_t n = strlen(path);

@@ -1,8 +1,8 @@
 /* model_load.h - one entry point for every model format grappo reads: a directory is a
  * SavedModel, a path ending in .json a TensorFlow.js graph model (model.json + weight shards),
  * anything else a frozen GraphDef (.pb). */
-#ifndef GRAPPO_MODEL_LOAD_H
-#define GRAPPO_MODEL_LOAD_H
+#ifndef GRAPPO_IO_MODEL_LOAD_H
+#define GRAPPO_IO_MODEL_LOAD_H
 
 #include "../graph/graph.h"
 #include "saved_model.h"
@@ -11,6 +11,7 @@ typedef struct ModelLoadOpts {
     SavedModelOpts saved_model; /* tags and signature (SavedModels only) */
 } ModelLoadOpts;
 
-Graph *model_load(const char *path, const ModelLoadOpts *opts, Err *err);
+/* opts may be NULL: tag set "serve", signature "serving_default" */
+Graph *model_file_load(const char *path, const ModelLoadOpts *opts, Err *err);
 
 #endif

@@ -27,7 +27,8 @@
  * per-graph constant is added: the sum alone ranks candidates correctly, and a constant
  * calibrated on one loaded minute would be wrong the next.
  * Kernels whose one-node graph cannot be built or compiled are charged the roofline time
- * instead (kept in memory only, never written to the disk cache, and counted in CostStats.fallbacks). */
+ * instead (kept in memory only, never written to the disk cache, and counted in CostStats.fallbacks).
+ * Times whose runs spread (a busy machine) are likewise kept in memory only (CostStats.noisy). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +81,7 @@ void cost_stats(const CostModel *cm, CostStats *out) {
 }
 
 const char *cost_cache_path(const CostModel *cm) { return cost_cache_file(cm->cache); }
+bool cost_cache_is_new(const CostModel *cm) { return cm->cache && cost_cache_created(cm->cache); }
 
 /* needed[i]: the graph outputs need node i at run time (plan.c's mark_needed) */
 static int mark_needed(const Graph *g, bool *needed, Err *err) {
@@ -108,11 +110,11 @@ static int mark_needed(const Graph *g, bool *needed, Err *err) {
 #define TIME_BATCH 48
 static int time_pending(CostModel *cm, const Graph *g, const int *pending, char *const *keys, int n, Err *err) {
     double ms[TIME_BATCH];
-    bool ok[TIME_BATCH];
+    bool ok[TIME_BATCH], noisy[TIME_BATCH];
     for (int b = 0; b < n; b += TIME_BATCH) {
         int m = n - b < TIME_BATCH ? n - b : TIME_BATCH;
         double t0 = now_ms();
-        if (cost_time_nodes(g, pending + b, m, cm->opts.threads, cm->opts.repeats, ms, ok, err)) return -1;
+        if (cost_time_nodes(g, pending + b, m, cm->opts.threads, cm->opts.repeats, ms, ok, noisy, err)) return -1;
         cm->stats.timing_ms += now_ms() - t0;
         for (int j = 0; j < m; j++) {
             if (ok[j]) cm->stats.timed++;
@@ -120,7 +122,10 @@ static int time_pending(CostModel *cm, const Graph *g, const int *pending, char 
                 ms[j] = cost_roofline_ms(g, pending[b + j], &cm->opts);
                 cm->stats.fallbacks++;
             }
-            if (cost_cache_put(cm->cache, keys[pending[b + j]], ms[j], ok[j], err)) return -1;
+            /* a time measured while the machine was busy serves this run, but is not written
+               to the disk cache where later runs would trust it */
+            if (ok[j] && noisy[j]) cm->stats.noisy++;
+            if (cost_cache_put(cm->cache, keys[pending[b + j]], ms[j], ok[j] && !noisy[j], err)) return -1;
         }
     }
     return 0;

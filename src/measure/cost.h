@@ -84,10 +84,13 @@ bool cost_kernel_key(const Graph *g, int node, char *buf, size_t cap);
 /* counters since cost_open */
 /* fallbacks: kernels whose one-node graph could not be built or compiled, charged the
    roofline time instead (kept in memory, never written to the disk cache) */
-typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks; } CostStats;
+/* noisy: kernels whose runs spread (the machine was busy): used, never written to the disk cache */
+typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks, noisy; } CostStats;
 void cost_stats(const CostModel *cm, CostStats *out);
 
 /* the cache file this model reads and appends to, or NULL (memory only / roofline) */
 const char *cost_cache_path(const CostModel *cm);
+/* true when this cost model created its cache file (the first run on this CPU and thread count) */
+bool cost_cache_is_new(const CostModel *cm);
 
 #endif

@@ -35,6 +35,7 @@ struct CostCache {
     int fd;        /* open for appends, -1 when memory only */
     int threads;
     char cpu[256];
+    bool created;  /* the file did not exist before this open */
 };
 
 const char *cost_cpu_model(char *buf, size_t cap) {
@@ -213,6 +214,7 @@ CostCache *cost_cache_open(const char *dir, int threads, Err *err) {
     if (!c->path) { cost_cache_close(c); err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }
     snprintf(c->path, len, "%s/costs-v%d-%016" PRIx64 "-t%d.tsv", dir, COST_CACHE_VERSION, h, threads);
     if (load_file(c, err)) { cost_cache_close(c); return NULL; }
+    c->created = access(c->path, F_OK) != 0;
     c->fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (c->fd < 0) {
         err_set(err, ERR_RUNTIME, "cannot open cost cache '%s' for writing: %s", c->path, strerror(errno));
@@ -273,3 +275,4 @@ int cost_cache_put(CostCache *c, const char *key, double ms, bool persist, Err *
 
 int cost_cache_entries(const CostCache *c) { return (int)c->n; }
 const char *cost_cache_file(const CostCache *c) { return c->path; }
+bool cost_cache_created(const CostCache *c) { return c->created; }

@@ -24,6 +24,7 @@ bool cost_cache_get(const CostCache *c, const char *key, double *ms);
 int cost_cache_put(CostCache *c, const char *key, double ms, bool persist, Err *err);
 int cost_cache_entries(const CostCache *c);
 const char *cost_cache_file(const CostCache *c); /* NULL when memory only */
+bool cost_cache_created(const CostCache *c);     /* the file was created by this open */
 /* the CPU's "model name" from /proc/cpuinfo ("unknown" when absent), into buf */
 const char *cost_cpu_model(char *buf, size_t cap);
 
@@ -32,13 +33,13 @@ const char *cost_cpu_model(char *buf, size_t cap);
 double cost_roofline_ms(const Graph *g, int node, const CostOpts *opts);
 
 /* ---- cost_time.c ---- */
-/* Times node i of g alone on the fast runtime: a one-node graph (constant inputs as Consts
-   sharing the buffers, other inputs as Placeholders), compiled with `threads`, 2 warm-ups,
-   median of `repeats` runs. Returns 0 with *ms set, or -1 (err says why) when the one-node
-   graph cannot be built, compiled or run - the caller falls back to the roofline. */
-int cost_time_node(const Graph *g, int node, int threads, int repeats, double *ms, Err *err);
-/* The same for nodes[0..n) at once, timed in interleaved rounds (every kernel once per
-   round): ok[j] false when node j cannot be timed alone. -1 only when out of memory. */
-int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err);
+/* Times nodes[0..n) of g, each alone on the fast runtime: a one-node graph (constant inputs as
+   Consts sharing the buffers, other inputs as Placeholders), compiled with `threads`, 2
+   warm-ups, median of `repeats` runs, in interleaved rounds (every kernel once per round).
+   ms[j] is node j's time; ok[j] false when node j cannot be timed alone (the one-node graph
+   cannot be built, compiled or run: the caller falls back to the roofline). noisy[j] (may be
+   NULL) is set when node j's runs spread (the upper quartile over 1.5x the lower: the machine
+   was busy): such a time is used but not worth keeping. -1 only when out of memory. */
+int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, bool *noisy, Err *err);
 
 #endif

@@ -82,15 +82,18 @@ static void timed_free(Timed *k) {
 
 /* one run of a timed kernel; its step time goes to *ms */
 static int run_once(Timed *k, double *ms, Err *err) {
-    Tensor outs[64];
+    Tensor *outs = calloc((size_t)k->h->n_outputs + 1, sizeof *outs); /* a Split may have thousands */
+    if (!outs) return err_set(err, ERR_RUNTIME, "out of memory");
     PlanTiming pt = {0};
-    if (plan_run(k->p, k->in.feeds[0], k->in.n_feeds, outs, &pt, err)) return -1;
-    for (int j = 0; j < k->h->n_outputs; j++) tensor_release(&outs[j]);
+    int rc = plan_run(k->p, k->in.feeds[0], k->in.n_feeds, outs, &pt, err);
+    if (!rc)
+        for (int j = 0; j < k->h->n_outputs; j++) tensor_release(&outs[j]);
+    free(outs);
     *ms = pt.total_ms;
-    return 0;
+    return rc;
 }
 
-int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, Err *err) {
+int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int repeats, double *ms, bool *ok, bool *noisy, Err *err) {
     if (repeats <= 0) repeats = 15;
     Timed *k = calloc((size_t)(n ? n : 1), sizeof *k);
     if (!k) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -98,6 +101,7 @@ int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int re
     for (int j = 0; j < n; j++) {
         Err e = {0}; /* a kernel that cannot be built or run alone is the caller's fallback */
         ok[j] = false;
+        if (noisy) noisy[j] = false;
         ms[j] = 0;
         k[j].h = one_node_graph(g, nodes[j], &e);
         if (!k[j].h || k[j].h->n_outputs > 64) { timed_free(&k[j]); continue; }
@@ -125,14 +129,9 @@ int cost_time_nodes(const Graph *g, const int *nodes, int n, int threads, int re
         if (!ok[j]) continue;
         qsort(k[j].t, (size_t)repeats, sizeof *k[j].t, cmp_double);
         ms[j] = repeats % 2 ? k[j].t[repeats / 2] : 0.5 * (k[j].t[repeats / 2 - 1] + k[j].t[repeats / 2]);
+        if (noisy) noisy[j] = repeats >= 4 && k[j].t[(3 * repeats) / 4] > 1.5 * k[j].t[repeats / 4];
         timed_free(&k[j]);
     }
     free(k);
     return 0;
-}
-
-int cost_time_node(const Graph *g, int node, int threads, int repeats, double *ms, Err *err) {
-    bool ok;
-    if (cost_time_nodes(g, &node, 1, threads, repeats, ms, &ok, err)) return -1;
-    return ok ? 0 : err_set(err, ERR_RUNTIME, "node '%s' cannot be timed alone", g->nodes[node]->name);
 }

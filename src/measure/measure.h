@@ -27,6 +27,12 @@ typedef struct LatencyResult {
 /* Times graphs g[0..n) on the fast runtime with `threads`: one warm-up run each, then
    `repeats` rounds, each round running every graph once in turn (alternating). */
 int latency_measure(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, LatencyResult *out, Err *err);
+/* The same loop, keeping what reports need: graphs with ok[i] false are skipped; a graph whose
+   plan fails to compile or run gets ok[i] = false and its error in errs[i] while the others go
+   on; samples[i] receives its `repeats` per-run times in run order (malloc'd; NULL when !ok[i]).
+   Fails only when the loop itself cannot run (out of memory, repeats < 1). */
+int latency_measure_samples(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, bool *ok, Err *errs,
+                            double **samples, LatencyResult *out, Err *err);
 
 typedef struct AccuracyResult {
     int outputs;          /* graph outputs compared */

@@ -16,15 +16,25 @@ static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_
    8-bit weights (see runtime/dnn_quant.c) */
 static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7"};
 
+/* every registered rule fits in a RewriteLog */
+enum {
+    N_REGISTERED_RULES = 0
+#define RULE(sym) +1
+#include "rules.def"
+#undef RULE
+};
+_Static_assert(N_REGISTERED_RULES <= REWRITE_LOG_MAX, "RewriteLog holds fewer entries than there are rules: raise REWRITE_LOG_MAX");
+
 void rewrite_log_add(RewriteLog *log, const char *rule) {
     if (!log) return;
     log->total++;
     for (int i = 0; i < log->n; i++)
         if (!strcmp(log->v[i].rule, rule)) { log->v[i].count++; return; }
-    if (log->n < 64) {
-        log->v[log->n].rule = rule;
-        log->v[log->n++].count = 1;
-    }
+    /* a new distinct rule: n < N_REGISTERED_RULES <= REWRITE_LOG_MAX for registry names (see
+       above); the guard only protects memory from a caller inventing names */
+    if (log->n == REWRITE_LOG_MAX) return;
+    log->v[log->n].rule = rule;
+    log->v[log->n++].count = 1;
 }
 
 const char *pipeline_names(void) { return "grappler, grappler+int8, grappler+int7"; }

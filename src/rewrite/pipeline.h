@@ -14,9 +14,13 @@
 
 #include "rule.h"
 
+/* Rules applied, in first-use order, with counts. One entry per distinct rule: the registry's
+   size bounds it (checked when compiling pipeline.c), so no rule is ever dropped. A plain
+   value (copied, sent between MPI ranks). */
+#define REWRITE_LOG_MAX 64
 typedef struct RewriteLog {
     int n;
-    struct { const char *rule; int count; } v[64];
+    struct { const char *rule; int count; } v[REWRITE_LOG_MAX];
     int total;
 } RewriteLog;
 

@@ -79,9 +79,6 @@ int dnn_md_plain_dims(dnnl_memory_desc_t *md, int rank, const int64_t *dims, int
     return dnn_check(dnnl_memory_desc_init_by_tag(md, r, d, dt, tags[r]), "memory descriptor", err);
 }
 
-int dnn_md_plain(dnnl_memory_desc_t *md, const Shape *s, int dtype, Err *err) {
-    return dnn_md_plain_dims(md, s->rank, s->dim, dtype, err);
-}
 
 int dnn_mem(DnnCtx *ctx, const dnnl_memory_desc_t *md, dnnl_memory_t *mem, Err *err) {
     return dnn_check(dnnl_memory_create(mem, md, ctx->engine, DNNL_MEMORY_NONE), "memory object", err);

@@ -33,9 +33,8 @@ int dnn_check(dnnl_status_t st, const char *what, Err *err);
 /* grappo dtype -> oneDNN data type; dnnl_data_type_undef when oneDNN has none */
 dnnl_data_type_t dnn_dtype(int dtype);
 
-/* Plain row-major descriptor for a tensor (TensorFlow's layout): tag a, ab, abc, ... */
-int dnn_md_plain(dnnl_memory_desc_t *md, const Shape *s, int dtype, Err *err);
-/* Same with explicit dims (rank <= 6). */
+/* Plain row-major descriptor (TensorFlow's layout: tag a, ab, abc, ...) with explicit dims
+   (rank <= 6). */
 int dnn_md_plain_dims(dnnl_memory_desc_t *md, int rank, const int64_t *dims, int dtype, Err *err);
 
 /* Reorders `src` (described by src_md) into a new 64-byte aligned buffer laid out as dst_md

@@ -278,7 +278,7 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     RewriteLog cur_log = {0};
     /* best estimate first; after a candidate fails the accuracy budget, the exact one next */
     bool exact_next = false;
-    while (ctx->evaluations < o->budget) {
+    while (objective_budget_left(ctx, o->budget)) {
         int k = -1;
         for (int i = 0; i < n_cand && k < 0 && exact_next; i++)
             if (cand[i].exact && !cand[i].measured) k = i;

@@ -61,7 +61,7 @@ int search_greedy(EvalContext *ctx, const Graph *start, const SearchOpts *o, Gra
     if (objective_evaluate(ctx, cur, &cur_eval, err)) { graph_free(cur); return -1; }
     Choice *ch = NULL;
     int n = 0, cap = 0;
-    while (ctx->evaluations < o->budget) {
+    while (objective_budget_left(ctx, o->budget)) {
         if (collect_choices(cur, o, &ch, &n, &cap, true, err)) goto fail;
         if (n == 0) break;
         /* each candidate is timed alternately with the current graph: the decision rests on a
@@ -70,7 +70,7 @@ int search_greedy(EvalContext *ctx, const Graph *start, const SearchOpts *o, Gra
         Evaluation step_eval = {0};
         double step_gain = 0;
         const RuleDef *step_rule = NULL;
-        for (int k = 0; k < n && ctx->evaluations < o->budget; k++) {
+        for (int k = 0; k < n && objective_budget_left(ctx, o->budget); k++) {
             Graph *c = apply_to_clone(cur, &ch[k], err);
             if (!c) { graph_free(step_best); goto fail; }
             Evaluation ev, ref_ev;
@@ -115,7 +115,7 @@ int search_random(EvalContext *ctx, const Graph *start, const SearchOpts *o, Gra
     int n = 0, cap = 0;
     if (collect_choices(start, o, &ch, &n, &cap, false, err)) goto fail;
     int max_len = o->max_length > 0 ? o->max_length : 2 * n + 1;
-    while (ctx->evaluations < o->budget && n > 0) {
+    while (objective_budget_left(ctx, o->budget) && n > 0) {
         Graph *c = graph_clone(start, err);
         if (!c) goto fail;
         RewriteLog seq = {0};

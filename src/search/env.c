@@ -76,7 +76,58 @@ Policy *env_policy_new(const PolicyConfig *cfg, uint64_t seed, Err *err) {
         c.features_version = FEATURES_VERSION;
         c.n_rules = n_rules;
     }
-    return policy_new(&c, names, seed, err);
+    Policy *p = policy_new(&c, names, seed, err);
+    const char *ops[OP_COUNT];
+    for (int i = 0; i < OP_COUNT; i++) ops[i] = op_def(i)->tf_name;
+    if (p && policy_set_op_layout(p, ops, OP_COUNT, err)) {
+        policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* op_col[op id] = the policy's one-hot column for that op (-1: none); NULL on error */
+static int *policy_op_columns(const Policy *p, int *n_cols, Err *err) {
+    const PolicyConfig *c = policy_config(p);
+    int n = 0;
+    const char *const *names = policy_op_layout(p, &n);
+    if (c->features_version != FEATURES_VERSION) {
+        err_set(err, ERR_INPUT, "the policy was made by another build: features version %d, this build's is %d (retrain it)",
+                c->features_version, FEATURES_VERSION);
+        return NULL;
+    }
+    if (!names && c->feat_dim != features_dim()) {
+        err_set(err, ERR_INPUT,
+                "the policy was made by another build: %d features per node, this build has %d, and its file (format 1) "
+                "does not name its op columns (retrain it)",
+                c->feat_dim, features_dim());
+        return NULL;
+    }
+    if (!names) n = OP_COUNT;
+    if (c->feat_dim - n != features_numeric_dim()) {
+        err_set(err, ERR_INPUT, "the policy was made by another build: %d numeric features per node, this build has %d (retrain it)",
+                c->feat_dim - n, features_numeric_dim());
+        return NULL;
+    }
+    int *col = malloc(sizeof *col * (OP_COUNT + 1));
+    if (!col) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < OP_COUNT; i++) {
+        col[i] = names ? -1 : i;
+        for (int k = 0; names && k < n; k++)
+            if (!strcmp(names[k], op_def(i)->tf_name)) { col[i] = k; break; }
+    }
+    *n_cols = n;
+    return col;
+}
+
+int env_policy_check(const Policy *p, Err *err) {
+    int n;
+    int *col = policy_op_columns(p, &n, err);
+    free(col);
+    return col ? 0 : -1;
 }
 
 Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err) {
@@ -95,6 +146,15 @@ Env *env_new(const EnvConfig *cfg, CostModel *cm, const Policy *policy, Err *err
         e->rule_to_policy[i] = !ok ? -1 : policy ? policy_rule_index(policy, r->name) : i;
     }
     e->stop_index = policy ? policy_config(policy)->n_rules : e->n_rules;
+    if (policy) {
+        /* the policy's feature layout: its width, its one-hot columns matched by op name */
+        if (!(e->fb.op_col = policy_op_columns(policy, &e->fb.n_cols, err))) {
+            free(e->rule_to_policy);
+            free(e);
+            return NULL;
+        }
+        e->fb.dim = policy_config(policy)->feat_dim;
+    }
     return e;
 }
 

@@ -39,14 +39,20 @@
 /* node features (features.c): the width and schema version the policy is built for */
 #define FEATURES_VERSION 1
 int features_dim(void);
-/* width of the one-hot op block at the start of a row (fixed when the shipped policy was
-   trained; ops added later share column 0 with unknown ops) */
+/* width of this build's one-hot op block at the start of a row (one column per op of ops.def;
+   a loaded policy's own columns are matched to ops by name, see env_policy_check) */
 int features_op_dim(void);
 
 /* A new policy for this build: input width features_dim(), one rule embedding per rule of the
    registry (in registry order), weights drawn from seed. cfg NULL = policy_config_default's
    sizes; a cfg given has its feat_dim, features_version and n_rules overwritten. */
 Policy *env_policy_new(const PolicyConfig *cfg, uint64_t seed, Err *err);
+
+/* Checks that p can observe graphs of this build: the same features version, the same numeric
+   features, and one-hot columns named by op (ops this build lacks are never set; ops the policy
+   lacks get no column). A policy without a recorded layout (format 1) must have this build's
+   width. ERR_INPUT naming the difference otherwise. Called by env_new. */
+int env_policy_check(const Policy *p, Err *err);
 
 typedef struct EnvConfig {
     int max_steps;            /* rewrites per episode (default 48) */

@@ -10,7 +10,15 @@ typedef struct FeatureBuf {
     int *src, *dst;    /* n_edges */
     int *node_to_feat; /* graph node -> feature row, -1 for Consts and NoOps */
     int cap_x, cap_e, cap_e2, cap_map;
+    /* the policy's layout (env_new sets it): row width dim = n_cols one-hot columns + the
+       numbers, op_col[op id] = the one-hot column of that op (-1: the policy has none). dim 0:
+       this build's own layout (features_dim(), column = op id). */
+    int dim, n_cols;
+    int *op_col;
 } FeatureBuf;
+
+/* FEAT_NUMERIC: the numbers after the one-hot columns */
+int features_numeric_dim(void);
 
 /* Fills f from g (inferred). node_ms[i] (may be NULL) is the cost model's time of node i and
    total_ms their sum. Buffers are reused across calls. */

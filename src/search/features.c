@@ -2,7 +2,8 @@
  * or reads (every node but Consts and NoOps: weights show up as features of the node that
  * reads them), the data edges between those nodes, and a few graph-level numbers.
  *
- * A row is [one-hot op id (FEAT_OPS) | FEAT_NUMERIC numbers]. Sizes enter as logarithms scaled
+ * A row is [one-hot op (OP_COUNT columns, or the policy's own op list: columns are matched by op
+ * name, see env_policy_check) | FEAT_NUMERIC numbers]. Sizes enter as logarithms scaled
  * to roughly [0, 1] so a 224x224 ResNet-50 and an 8x8 random DAG speak the same language; the
  * cost model's share of the latency tells the policy where the time goes. Changing anything
  * here changes what a trained policy means: bump FEATURES_VERSION (policies record it). */
@@ -13,16 +14,12 @@
 #include "env_internal.h"
 
 #define FEAT_NUMERIC 20
-/* width of the one-hot op block: the op table's size when the shipped policy was trained.
-   Ops added to ops.def later (always appended) share slot 0 with unknown ops, so adding an op
-   does not change what a trained policy reads. */
-#define FEAT_OPS 87
-_Static_assert(OP_COUNT >= FEAT_OPS, "ops.def rows are only ever appended");
 
-static int feat_op(OpId op) { return (int)op < FEAT_OPS ? (int)op : 0; }
+int features_dim(void) { return OP_COUNT + FEAT_NUMERIC; }
 
-int features_dim(void) { return FEAT_OPS + FEAT_NUMERIC; }
-int features_op_dim(void) { return FEAT_OPS; }
+int features_numeric_dim(void) { return FEAT_NUMERIC; }
+
+int features_op_dim(void) { return OP_COUNT; }
 
 static float lg(double x, double scale) { return (float)(log1p(x > 0 ? x : 0) / scale); }
 
@@ -42,6 +39,7 @@ static int grow(void **p, int *cap, int need, size_t elem) {
 }
 
 void features_free(FeatureBuf *f) {
+    free(f->op_col);
     free(f->x);
     free(f->src);
     free(f->dst);
@@ -50,7 +48,7 @@ void features_free(FeatureBuf *f) {
 }
 
 int features_build(const Graph *g, const double *node_ms, double total_ms, FeatureBuf *f, Err *err) {
-    int dim = features_dim();
+    int dim = f->dim ? f->dim : features_dim(), num_at = f->dim ? f->n_cols : OP_COUNT;
     if (grow((void **)&f->node_to_feat, &f->cap_map, g->n_nodes + 1, sizeof(int))) return err_set(err, ERR_RUNTIME, "out of memory");
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) f->node_to_feat[i] = is_feature_node(g->nodes[i]) ? n++ : -1;
@@ -68,8 +66,9 @@ int features_build(const Graph *g, const double *node_ms, double total_ms, Featu
         int r = f->node_to_feat[i];
         if (r < 0) continue;
         float *x = f->x + (size_t)r * (size_t)dim;
-        x[feat_op(nd->op)] = 1;
-        float *v = x + FEAT_OPS;
+        int col = f->op_col ? f->op_col[nd->op] : (int)nd->op;
+        if (col >= 0) x[col] = 1;
+        float *v = x + num_at;
         const Value *o = nd->n_outputs > 0 ? &nd->outputs[0] : NULL;
         double numel = o && o->shape.rank >= 0 ? (double)shape_numel(&o->shape) : 0;
         double weight_bytes = 0;
@@ -125,7 +124,7 @@ int features_build(const Graph *g, const double *node_ms, double total_ms, Featu
     /* a graph output counts as half a consumer more: its value must stay (and keep its name) */
     for (int k = 0; k < g->n_outputs; k++) {
         int r = f->node_to_feat[g->outputs[k].node];
-        if (r >= 0) f->x[(size_t)r * (size_t)dim + FEAT_OPS + 11] += 0.5f;
+        if (r >= 0) f->x[(size_t)r * (size_t)dim + num_at + 11] += 0.5f;
     }
     return 0;
 }

@@ -2,6 +2,15 @@
 #include "objective.h"
 
 #include <math.h>
+#include <time.h>
+
+bool objective_budget_left(const EvalContext *ctx, int budget) {
+    if (ctx->evaluations >= budget) return false;
+    if (ctx->deadline_ms <= 0) return true;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6 < ctx->deadline_ms;
+}
 
 ObjectiveWeights objective_default_weights(void) { return (ObjectiveWeights){1.0, 0.1, 10.0}; }
 
@@ -15,13 +24,19 @@ static void finish(const EvalContext *ctx, const LatencyResult *lat, Evaluation 
                      ctx->w.w_acc * out->accuracy_drop;
 }
 
+static int tell(const EvalContext *ctx, Err *err) {
+    if (ctx->progress && ctx->progress(ctx->progress_user, ctx->evaluations, ctx->progress_budget))
+        return err_set(err, ERR_RUNTIME, "cancelled");
+    return 0;
+}
+
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
     LatencyResult lat;
     if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
     if (accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, &out->acc, err)) return -1;
     ctx->evaluations++;
     finish(ctx, &lat, out);
-    return 0;
+    return tell(ctx, err);
 }
 
 int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,
@@ -34,5 +49,5 @@ int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyRe
     ctx->evaluations++;
     finish(ctx, &lat[0], ref_out);
     finish(ctx, &lat[1], cand_out);
-    return 0;
+    return tell(ctx, err);
 }

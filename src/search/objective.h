@@ -25,7 +25,18 @@ typedef struct EvalContext {
     ObjectiveWeights w;
     int repeats, threads;
     int evaluations;           /* counter: graphs evaluated so far */
+    double deadline_ms;        /* searches stop spending evaluations after this CLOCK_MONOTONIC
+                                  time in ms (0: no time budget) */
+    /* optional: told after every evaluation (evaluations so far, the search's budget);
+       returning non-zero cancels the search (the evaluation fails with "cancelled") */
+    int (*progress)(void *user, int evaluations, int budget);
+    void *progress_user;
+    int progress_budget;
 } EvalContext;
+
+/* true while a search may evaluate another graph: fewer than `budget` evaluations spent and
+   the deadline (if any) not passed */
+bool objective_budget_left(const EvalContext *ctx, int budget);
 
 ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
 /* Measures g (latency on the fast runtime, plan memory, fidelity to ctx->original) */

@@ -55,6 +55,8 @@ typedef struct Work {
 struct Policy {
     PolicyConfig cfg;
     char **rule_names;
+    char **op_names;   /* the feature layout's one-hot columns (NULL: not recorded) */
+    int n_op_names;
     int n_tensors, head_base;
     PolicyTensor *tensors;
     size_t n_params;
@@ -237,6 +239,8 @@ void policy_free(Policy *p) {
     if (p->rule_names)
         for (int i = 0; i < p->cfg.n_rules; i++) free(p->rule_names[i]);
     free(p->rule_names);
+    for (int i = 0; i < p->n_op_names; i++) free(p->op_names[i]);
+    free(p->op_names);
     free(p->tensors);
     free(p->params);
     free(p->grads);
@@ -522,4 +526,26 @@ void policy_backward(Policy *p, const PolicyObs *obs, const PolicyCache *c, cons
     memset(dpre, 0, nH * sizeof(float));
     nn_relu_backward(dpre, c->h.p, dh, nH);
     nn_linear_backward(NULL, G(p, T_EMBED_W), G(p, T_EMBED_B), obs->x, T(p, T_EMBED_W), dpre, n, cf->feat_dim, H);
+}
+
+int policy_set_op_layout(Policy *p, const char *const *names, int n, Err *err) {
+    if (n < 0 || n >= p->cfg.feat_dim) return err_set(err, ERR_INPUT, "policy: %d op columns for a feature width of %d", n, p->cfg.feat_dim);
+    char **copy = calloc((size_t)n + 1, sizeof *copy);
+    if (!copy) return err_set(err, ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (!names[i] || !(copy[i] = strdup(names[i]))) {
+            for (int j = 0; j < i; j++) free(copy[j]);
+            free(copy);
+            return names[i] ? err_set(err, ERR_RUNTIME, "out of memory") : err_set(err, ERR_INPUT, "policy: op column %d has no name", i);
+        }
+    for (int i = 0; i < p->n_op_names; i++) free(p->op_names[i]);
+    free(p->op_names);
+    p->op_names = copy;
+    p->n_op_names = n;
+    return 0;
+}
+
+const char *const *policy_op_layout(const Policy *p, int *n) {
+    *n = p->n_op_names;
+    return p->op_names ? (const char *const *)p->op_names : NULL;
 }

@@ -21,6 +21,7 @@
  * File format (policy_save / policy_load; little-endian):
  *   "GRPOLICY" | u32 format version (POLICY_FORMAT_VERSION) | u32 features version |
  *   PolicyConfig as i32s | u32 n_rules, then each rule name (u32 length + bytes) |
+ *   (format 2:) u32 n_ops, then each op name of the feature layout's one-hot columns |
  *   u64 n_params, then the params as f32 | u64 extra length, then the extra bytes (the
  *   trainer's checkpoint state; empty in a shipped policy) | u64 FNV-1a hash of everything
  *   before it.
@@ -35,7 +36,7 @@
 #include "../rewrite/rule.h"
 #include "../util/err.h"
 
-#define POLICY_FORMAT_VERSION 1
+#define POLICY_FORMAT_VERSION 2 /* 2: the op layout; format 1 files (without it) are still read */
 #define POLICY_W_DIM 3        /* (w_lat, w_mem, w_acc), normalized to sum 1 by the env */
 #define POLICY_GLOBAL_DIM 4   /* extra graph-level inputs the env provides (see env.h) */
 #define POLICY_MAX_RULES 128
@@ -121,6 +122,12 @@ int policy_forward(const Policy *p, const PolicyObs *obs, PolicyCache *c, float 
 /* Accumulates into policy_grads the gradient of a loss L given dL/dlogits[0..n_actions) and
    dL/dvalue for the observation of the last forward with cache c. */
 void policy_backward(Policy *p, const PolicyObs *obs, const PolicyCache *c, const float *dlogits, float dvalue);
+
+/* The feature layout the policy was trained with: the op name of each one-hot feature column,
+   in column order (feat_dim = n + the numeric features). set copies the names; get returns
+   NULL (*n = 0) for a policy read from a format 1 file, which did not record it. */
+int policy_set_op_layout(Policy *p, const char *const *names, int n, Err *err);
+const char *const *policy_op_layout(const Policy *p, int *n);
 
 /* Writes the policy (and the caller's opaque extra bytes, may be NULL/0) atomically. */
 int policy_save(const Policy *p, const char *path, const void *extra, size_t extra_len, Err *err);

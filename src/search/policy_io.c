@@ -63,6 +63,10 @@ int policy_save(const Policy *p, const char *path, const void *extra, size_t ext
     size_t n_params = policy_n_params(p);
     size_t size = sizeof MAGIC + 4 + 4 + 4 * N_CONFIG_I32 + 4;
     for (int i = 0; i < c->n_rules; i++) size += 4 + strlen(policy_rule_name(p, i));
+    int n_ops = 0;
+    const char *const *ops = policy_op_layout(p, &n_ops);
+    size += 4;
+    for (int i = 0; i < n_ops; i++) size += 4 + strlen(ops[i]);
     size += 8 + 4 * n_params + 8 + extra_len + 8;
     Out o = {malloc(size), 0};
     if (!o.p) return err_set(err, ERR_RUNTIME, "policy_save %s: out of memory (%zu bytes)", path, size);
@@ -78,6 +82,12 @@ int policy_save(const Policy *p, const char *path, const void *extra, size_t ext
         size_t len = strlen(name);
         put_u32(&o, (uint32_t)len);
         put_bytes(&o, name, len);
+    }
+    put_u32(&o, (uint32_t)n_ops);
+    for (int i = 0; i < n_ops; i++) {
+        size_t len = strlen(ops[i]);
+        put_u32(&o, (uint32_t)len);
+        put_bytes(&o, ops[i], len);
     }
     put_u64(&o, n_params);
     const float *w = policy_params_const(p);
@@ -113,6 +123,8 @@ static uint64_t get_u64(In *in) {
 typedef struct Parsed {
     PolicyConfig cfg;
     char *names[POLICY_MAX_RULES];
+    char **ops;       /* format 2: the op layout (n_ops names) */
+    uint32_t n_ops;
     uint64_t n_params;
     size_t params_at;
     uint64_t extra_len;
@@ -121,6 +133,23 @@ typedef struct Parsed {
 
 static void parsed_free(Parsed *r) {
     for (int i = 0; i < POLICY_MAX_RULES; i++) free(r->names[i]);
+    for (uint32_t i = 0; r->ops && i < r->n_ops; i++) free(r->ops[i]);
+    free(r->ops);
+}
+
+/* one name (u32 length + bytes, 1..MAX_NAME_LEN, no NUL) into *out (malloc'd) */
+static int get_name(In *in, const char *what, uint32_t i, char **out, Err *err) {
+    if (!has(in, 4)) return err_set(err, ERR_INPUT, "truncated: the file ends after %zu bytes, inside %s", in->n, what);
+    uint32_t len = get_u32(in);
+    if (len == 0 || len > MAX_NAME_LEN) return err_set(err, ERR_INPUT, "corrupt: %s %u has length %u (1..%d)", what, i, len, MAX_NAME_LEN);
+    if (!has(in, len)) return err_set(err, ERR_INPUT, "truncated: the file ends after %zu bytes, inside %s", in->n, what);
+    if (memchr(in->p + in->at, 0, len)) return err_set(err, ERR_INPUT, "corrupt: %s %u contains a NUL", what, i);
+    *out = malloc(len + 1);
+    if (!*out) return err_set(err, ERR_RUNTIME, "out of memory");
+    memcpy(*out, in->p + in->at, len);
+    (*out)[len] = 0;
+    in->at += len;
+    return 0;
 }
 
 #define NEED(k, what)                                                                                 \
@@ -131,7 +160,7 @@ static void parsed_free(Parsed *r) {
     } while (0)
 
 /* everything after the version: the structure, with every length bounded by what is left */
-static int parse_body(In *in, Parsed *r, Err *err) {
+static int parse_body(In *in, uint32_t version, Parsed *r, Err *err) {
     NEED(4 + 4 * N_CONFIG_I32, "the header");
     uint32_t features_version = get_u32(in);
     int32_t f[N_CONFIG_I32];
@@ -163,6 +192,16 @@ static int parse_body(In *in, Parsed *r, Err *err) {
         memcpy(r->names[i], in->p + in->at, len);
         r->names[i][len] = 0;
         in->at += len;
+    }
+    if (version >= 2) {
+        NEED(4, "the op count");
+        r->n_ops = get_u32(in);
+        if (r->n_ops >= (uint32_t)r->cfg.feat_dim)
+            return err_set(err, ERR_INPUT, "corrupt: %u op columns for a feature width of %d", r->n_ops, r->cfg.feat_dim);
+        r->ops = calloc((size_t)r->n_ops + 1, sizeof *r->ops);
+        if (!r->ops) return err_set(err, ERR_RUNTIME, "out of memory");
+        for (uint32_t i = 0; i < r->n_ops; i++)
+            if (get_name(in, "op name", i, &r->ops[i], err)) return -1;
     }
     NEED(8, "the parameter count");
     r->n_params = get_u64(in);
@@ -208,11 +247,11 @@ Policy *policy_load(const char *path, void **extra, size_t *extra_len, Err *err)
     }
     in->at = sizeof MAGIC;
     uint32_t version = get_u32(in);
-    if (version != POLICY_FORMAT_VERSION) {
-        err_set(err, ERR_INPUT, "policy format version %u, this build reads version %d", version, POLICY_FORMAT_VERSION);
+    if (version < 1 || version > POLICY_FORMAT_VERSION) {
+        err_set(err, ERR_INPUT, "policy format version %u, this build reads versions 1 to %d", version, POLICY_FORMAT_VERSION);
         goto fail;
     }
-    if (parse_body(in, &r, err)) goto fail;
+    if (parse_body(in, version, &r, err)) goto fail;
     size_t body = in->at;
     uint64_t stored = get_u64(in);
     if (in->at != len) {
@@ -225,6 +264,11 @@ Policy *policy_load(const char *path, void **extra, size_t *extra_len, Err *err)
     }
     p = policy_new(&r.cfg, (const char *const *)r.names, 0, err);
     if (!p) goto fail;
+    if (r.ops && policy_set_op_layout(p, (const char *const *)r.ops, (int)r.n_ops, err)) {
+        policy_free(p);
+        p = NULL;
+        goto fail;
+    }
     float *w = policy_params(p);
     for (size_t i = 0; i < (size_t)r.n_params; i++) {
         in->at = r.params_at + 4 * i;

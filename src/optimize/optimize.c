@@ -1,0 +1,698 @@
+/* optimize.c - method dispatch, calibration, evaluation inputs, measurement and the keep/refuse
+ * verdict of one optimization (see optimize.h). The options' defaults are written here once. */
+#include "optimize.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../io/graphdef.h"
+#include "../graph/op.h"
+#include "../runtime/dnn_common.h"
+#include "../runtime/plan.h"
+#include "../runtime/ref.h"
+#include "../search/baselines.h"
+#include "../search/env.h"
+#include "../search/objective.h"
+#include "../search/policy.h"
+
+static const char *const method_names[OPTIMIZE_N_METHODS] = {
+    [OPTIMIZE_NONE] = "none",     [OPTIMIZE_GRAPPLER] = "grappler", [OPTIMIZE_GRAPPLER_INT8] = "grappler+int8",
+    [OPTIMIZE_GREEDY] = "greedy", [OPTIMIZE_RANDOM] = "random",     [OPTIMIZE_PPO] = "ppo",
+    [OPTIMIZE_PPO_BO] = "ppo+bo", [OPTIMIZE_RULES] = "rules",
+};
+
+const char *optimize_method_name(OptimizeMethod m) {
+    return (unsigned)m < OPTIMIZE_N_METHODS ? method_names[m] : "?";
+}
+
+int optimize_method_parse(const char *name, OptimizeMethod *m) {
+    for (int k = 0; k < OPTIMIZE_N_METHODS; k++)
+        if (k != OPTIMIZE_RULES && !strcmp(name, method_names[k])) { *m = (OptimizeMethod)k; return 0; }
+    return -1;
+}
+
+const char *optimize_method_names(void) { return "grappler, grappler+int8, greedy, random, ppo, ppo+bo or rules:R1,R2,..."; }
+
+bool optimize_method_is_search(OptimizeMethod m) {
+    return m == OPTIMIZE_GREEDY || m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO;
+}
+
+bool optimize_method_is_seeded(OptimizeMethod m) { return m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO; }
+
+OptimizeOpts optimize_opts_default(void) {
+    return (OptimizeOpts){
+        .method = OPTIMIZE_GRAPPLER,
+        .max_accuracy_drop = 0.01,
+        .min_cosine = 0.99,
+        .budget = 100,
+        .seed = 1,
+        .threads = 0,
+        .repeats = 20,
+        /* a search judges candidates on every held-out batch, the ones the final check uses:
+           judged on fewer (4 once), a ResNet-50 result quantized to int7 kept top-1 on them and
+           lost it on 16, and the final check refused the search's answer */
+        .search_repeats = 5,
+        .eval_batches = 16,
+        .eval_seed = 1000, /* calibration is generated from seeds 1..calib_batches: disjoint */
+        .calib_batches = 8,
+        .calib_method = CALIB_PERCENTILE,
+        .episodes = 16,
+        .trials = 12,
+    };
+}
+
+int optimize_opts_check(const OptimizeOpts *o, Err *err) {
+    if ((unsigned)o->method >= OPTIMIZE_N_METHODS) return err_set(err, ERR_INPUT, "unknown optimization method %d", (int)o->method);
+    if (o->method == OPTIMIZE_GRAPPLER_INT8 && o->target_tf) return err_set(err, ERR_INPUT, "int8 uses grappo ops: it needs --target grappo");
+    if (o->method == OPTIMIZE_RULES) {
+        if (o->n_rules < 1 || !o->rules) return err_set(err, ERR_INPUT, "--search rules: needs rule names");
+        for (int k = 0; k < o->n_rules; k++)
+            if (!rule_by_name(o->rules[k])) return err_set(err, ERR_INPUT, "no rule named '%s' (grappo rules lists them)", o->rules[k]);
+    }
+    if (!(o->max_accuracy_drop >= 0 && o->max_accuracy_drop <= 1)) return err_set(err, ERR_INPUT, "the accuracy drop must be in [0, 1]");
+    if (o->budget < 1) return err_set(err, ERR_INPUT, "the search budget must be >= 1");
+    if (o->repeats < 1 || o->search_repeats < 1) return err_set(err, ERR_INPUT, "repeats must be >= 1");
+    if (!o->eval_inputs && o->eval_batches < 1) return err_set(err, ERR_INPUT, "evaluation batches must be >= 1");
+    if (o->eval_inputs && o->eval_inputs->n_batches < 1) return err_set(err, ERR_INPUT, "no evaluation batches given");
+    if (o->trials < 1 || o->trials > BO_MAX_TRIALS) return err_set(err, ERR_INPUT, "trials must be in [1, %d]", BO_MAX_TRIALS);
+    if (o->episodes < 1) return err_set(err, ERR_INPUT, "episodes must be >= 1");
+    if (!(o->time_budget_s >= 0) || !isfinite(o->time_budget_s)) return err_set(err, ERR_INPUT, "the time budget must be >= 0 seconds");
+    if (dist_size(o->dist) > 1 && o->method != OPTIMIZE_PPO_BO)
+        return err_set(err, ERR_INPUT, "under mpirun only --search ppo+bo spreads its work (trials) over processes");
+    return 0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int progress(const OptimizeOpts *o, const char *what, int done, int total, Err *err) {
+    if (o->progress && o->progress(what, done, total, o->progress_user)) return err_set(err, ERR_RUNTIME, "cancelled");
+    return 0;
+}
+
+/* ---- the session: evaluation inputs, calibration, policy ---- */
+
+struct OptimizeSession {
+    const Graph *orig;
+    OptimizeOpts o;
+    double t_open_ms;
+    InputSet eval_own;
+    const InputSet *eval;
+    int calib_state; /* 0: not tried, 1: done, -1: failed (calib_err) */
+    Graph *calibrated;
+    RefFeed **calib;
+    int calib_n, calib_feeds;
+    Err calib_err;
+    int agent_state; /* the same for the policy and cost model */
+    Policy *policy;
+    CostModel *cm;
+    char policy_path[4096];
+    Err agent_err;
+};
+
+/* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
+   without a word: refused, naming the batch and the input */
+static int check_finite_feeds(const RefFeed *const *b, int n, int n_feeds, Err *err) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < n_feeds; k++) {
+            const Tensor *t = &b[i][k].value;
+            if (t->dtype != DT_FLOAT || !t->buf) continue;
+            const float *p = t->buf->data;
+            size_t m = t->buf->nbytes / sizeof(float);
+            for (size_t j = 0; j < m; j++)
+                if (!isfinite(p[j]))
+                    return err_set(err, ERR_INPUT,
+                                   "calibration batch %d, input '%s' holds %s at element %zu: int8 ranges need finite data", i,
+                                   b[i][k].name, isnan(p[j]) ? "NaN" : "Inf", j);
+        }
+    return 0;
+}
+
+int optimize_session_calibrate(OptimizeSession *s, Err *err) {
+    if (s->calib_state == 1) return 0;
+    if (s->calib_state < 0) { if (err) *err = s->calib_err; return -1; }
+    Err *e = &s->calib_err;
+    const OptimizeOpts *o = &s->o;
+    const RefFeed *const *batches = NULL;
+    int n = 0, n_feeds = 0;
+    s->calib_state = -1;
+    if (progress(o, "calibrating", 0, 0, e)) goto fail;
+    if (o->calib_feeds) {
+        batches = o->calib_feeds;
+        n = o->calib_n;
+        n_feeds = o->calib_n_feeds;
+        if (n < 1) { err_set(e, ERR_INPUT, "no calibration batches given"); goto fail; }
+    } else if (o->calibration_dir) {
+        if (calib_batches_load(s->orig, o->calibration_dir, &s->calib, &s->calib_n, &s->calib_feeds, e)) goto fail;
+        batches = (const RefFeed *const *)s->calib;
+        n = s->calib_n;
+        n_feeds = s->calib_feeds;
+    } else {
+        /* generated, seeds 1..calib_batches: disjoint from the evaluation inputs */
+        if (calib_batches_generate(s->orig, o->calib_batches, &s->calib, &s->calib_feeds, e)) { s->calib = NULL; goto fail; }
+        s->calib_n = o->calib_batches;
+        batches = (const RefFeed *const *)s->calib;
+        n = s->calib_n;
+        n_feeds = s->calib_feeds;
+    }
+    if (check_finite_feeds(batches, n, n_feeds, e)) goto fail;
+    s->calibrated = graph_clone(s->orig, e);
+    if (!s->calibrated) goto fail;
+    if (calibrate_graph(s->calibrated, batches, n, n_feeds, o->calib_method, e) < 0) goto fail;
+    s->calib_state = 1;
+    return 0;
+fail:
+    graph_free(s->calibrated);
+    s->calibrated = NULL;
+    if (err) *err = *e;
+    return -1;
+}
+
+int optimize_agent_open(const OptimizeOpts *o, Policy **policy, CostModel **cm, char *path_used, size_t cap, Err *err) {
+    *policy = NULL;
+    *cm = NULL;
+    const char *path = o->policy_path;
+    if (!path) path = optimize_default_policy_path(path_used, cap);
+    if (path != path_used) snprintf(path_used, cap, "%s", path);
+    *policy = policy_load(path_used, NULL, NULL, err);
+    if (!*policy) return -1;
+    if (env_policy_check(*policy, err)) {
+        err_prefix(err, "policy file %s", path_used);
+        policy_free(*policy);
+        *policy = NULL;
+        return -1;
+    }
+    CostOpts co = {.backend = o->cost_roofline ? COST_ROOFLINE : COST_MEASURED, .threads = o->threads, .cache_dir = o->cost_cache};
+    *cm = cost_open(&co, err);
+    if (!*cm) {
+        policy_free(*policy);
+        *policy = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int session_agent(OptimizeSession *s, Err *err) {
+    if (s->agent_state == 1) return 0;
+    if (s->agent_state < 0) { if (err) *err = s->agent_err; return -1; }
+    if (s->o.policy && s->o.cost_model) {
+        snprintf(s->policy_path, sizeof s->policy_path, "%s", s->o.policy_path ? s->o.policy_path : "");
+        s->agent_state = 1;
+        return 0;
+    }
+    s->agent_state = -1;
+    if (optimize_agent_open(&s->o, &s->policy, &s->cm, s->policy_path, sizeof s->policy_path, &s->agent_err)) {
+        if (err) *err = s->agent_err;
+        return -1;
+    }
+    s->agent_state = 1;
+    return 0;
+}
+
+int optimize_session_open(const Graph *orig, const OptimizeOpts *o, OptimizeSession **out, Err *err) {
+    *out = NULL;
+    if (optimize_opts_check(o, err)) return -1;
+    OptimizeSession *s = calloc(1, sizeof *s);
+    if (!s) return err_set(err, ERR_RUNTIME, "out of memory");
+    s->orig = orig;
+    s->o = *o;
+    s->t_open_ms = now_ms();
+    /* a missing or corrupt policy is reported before any work */
+    if ((o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) && session_agent(s, err)) goto fail;
+    if (o->eval_inputs) {
+        s->eval = o->eval_inputs;
+    } else {
+        if (inputs_generate(orig, o->eval_batches, o->eval_seed, &s->eval_own, err)) goto fail;
+        s->eval = &s->eval_own;
+    }
+    *out = s;
+    return 0;
+fail:
+    optimize_session_close(s);
+    return -1;
+}
+
+void optimize_session_close(OptimizeSession *s) {
+    if (!s) return;
+    inputs_free(&s->eval_own);
+    if (s->calib) calib_batches_free(s->calib, s->calib_n, s->calib_feeds);
+    graph_free(s->calibrated);
+    policy_free(s->policy);
+    cost_close(s->cm);
+    free(s);
+}
+
+const InputSet *optimize_session_eval(const OptimizeSession *s) { return s->eval; }
+
+void optimize_product_free(OptimizeProduct *p) {
+    if (!p) return;
+    graph_free(p->graph);
+    free(p->trials);
+    memset(p, 0, sizeof *p);
+}
+
+/* a search's evaluations as progress ("search", done, budget) */
+static int search_progress(void *user, int done, int total) {
+    const OptimizeOpts *o = user;
+    return o->progress("search", done, total, o->progress_user);
+}
+
+/* does the method need calibration ranges on its start graph? */
+static bool needs_precision(const OptimizeOpts *o) {
+    switch (o->method) {
+    case OPTIMIZE_GRAPPLER_INT8: return true;
+    case OPTIMIZE_GREEDY: case OPTIMIZE_RANDOM: case OPTIMIZE_PPO: case OPTIMIZE_PPO_BO: return !o->exact_only && !o->target_tf;
+    case OPTIMIZE_RULES:
+        for (int k = 0; k < o->n_rules; k++) {
+            const RuleDef *r = rule_by_name(o->rules[k]);
+            if (r && (r->flags & RULE_PRECISION)) return true;
+        }
+        return false;
+    default: return false;
+    }
+}
+
+/* Under mpirun the kept BO trial's graph lives on the rank that ran it: it travels to every
+   rank as GraphDef bytes (private attributes included: calibration ranges stay) and is read
+   back with the input graph's interface. *g is the owner's graph there, NULL elsewhere. */
+static int share_graph(Dist *dist, int owner, const Graph *orig, Graph **g, Err *err) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int me = dist_rank(dist), rc = -1;
+    if (me == owner) {
+        if (!*g) return err_set(err, ERR_RUNTIME, "rank %d should hold the kept trial's graph", me);
+        if (graphdef_serialize(*g, &bytes, &len, err)) return -1;
+    }
+    if (dist_bcast_bytes(dist, owner, &bytes, &len, err)) goto done;
+    if (me != owner) {
+        graph_free(*g);
+        *g = graphdef_parse(bytes, len, "the kept trial's graph", err);
+        if (!*g || optimize_adopt_interface(*g, orig, "the kept trial's graph", err)) goto done;
+    }
+    rc = 0;
+done:
+    free(bytes);
+    return rc;
+}
+
+int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, OptimizeProduct *out, Err *err) {
+    memset(out, 0, sizeof *out);
+    out->root = dist_rank(o->dist) == 0;
+    out->pipeline = optimize_method_name(o->method);
+    if (optimize_opts_check(o, err)) return -1;
+    bool precision = needs_precision(o);
+    if (precision && optimize_session_calibrate(s, err)) return -1;
+    const Graph *start = precision ? s->calibrated : s->orig;
+    unsigned required = o->target_tf ? RULE_TF : 0;
+    if (progress(o, optimize_method_name(o->method), 0, 0, err)) return -1;
+    switch (o->method) {
+    case OPTIMIZE_NONE:
+        out->graph = graph_clone(s->orig, err);
+        return out->graph ? 0 : -1;
+    case OPTIMIZE_GRAPPLER:
+    case OPTIMIZE_GRAPPLER_INT8:
+    case OPTIMIZE_RULES:
+        if (o->method == OPTIMIZE_GRAPPLER_INT8 && !dnn_cpu_has_vnni()) {
+            out->pipeline = "grappler+int7";
+            snprintf(out->note, sizeof out->note, "7-bit weights: this CPU has no VNNI");
+        }
+        if (!(out->graph = graph_clone(start, err))) return -1;
+        if (o->method == OPTIMIZE_RULES) return pipeline_fixed_point(o->rules, o->n_rules, out->graph, required, 8, &out->log, err);
+        return pipeline_run(out->pipeline, out->graph, required, &out->log, err);
+    default: break;
+    }
+    EvalContext ctx = {.original = s->orig, .inputs = s->eval, .budget = {1.0 - o->max_accuracy_drop, o->min_cosine},
+                       .w = objective_default_weights(), .repeats = o->search_repeats, .threads = o->threads,
+                       .deadline_ms = o->time_budget_s > 0 ? s->t_open_ms + 1e3 * o->time_budget_s : 0};
+    if (o->progress) {
+        ctx.progress = search_progress;
+        ctx.progress_user = (void *)o;
+        ctx.progress_budget = o->budget;
+    }
+    SearchOpts so = {.budget = o->budget, .required_flags = required, .allow_precision = precision, .min_gain = 0, .seed = o->seed,
+                     .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
+    Evaluation ev;
+    int rc;
+    if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) {
+        if (session_agent(s, err)) return -1;
+        AgentOpts ao = agent_opts_default();
+        ao.episodes = o->episodes;
+        ao.tune_episodes = o->tune_episodes;
+        if (o->method == OPTIMIZE_PPO_BO) {
+            BoTarget bt = {.objective = o->minimize_memory ? BO_OBJECTIVE_MEMORY : BO_OBJECTIVE_LATENCY,
+                           .max_accuracy_drop = o->max_accuracy_drop, .memory_budget_bytes = o->memory_budget_bytes,
+                           .latency_budget_ms = o->latency_budget_ms};
+            out->n_constraints = bo_target_constraints(&bt, out->constraint_names);
+            out->trials = calloc((size_t)o->trials, sizeof *out->trials);
+            if (!out->trials) return err_set(err, ERR_RUNTIME, "out of memory");
+            out->n_trials = o->trials;
+            out->best_trial = -1;
+            /* the budget is shared by the trials: each searches with max(2, budget/trials - 1)
+               graph evaluations, plus one to measure */
+            int per = o->budget / o->trials - 1;
+            so.budget = per > 2 ? per : 2;
+            ctx.progress_budget = o->trials * (so.budget + 1);
+            BoParallel par = {.batch = o->bo_batch, .comm = dist_comm(o->dist)};
+            Policy *pol = s->o.policy ? s->o.policy : s->policy;
+            CostModel *cm = s->o.cost_model ? s->o.cost_model : s->cm;
+            rc = search_ppo_bo(&ctx, start, &so, pol, cm, &ao, &bt, o->trials, &par, &out->graph, &ev, &out->log, out->trials,
+                               &out->best_trial, err);
+            if (!rc && o->dist) {
+                int kept = out->best_trial >= 0 ? out->best_trial : -1 - out->best_trial;
+                rc = share_graph(o->dist, out->trials[kept].rank, s->orig, &out->graph, err);
+            }
+            if (!rc && out->best_trial < 0) snprintf(out->note, sizeof out->note, "no BO trial met every budget: the closest one kept");
+        } else {
+            rc = search_ppo(&ctx, start, &so, s->o.policy ? s->o.policy : s->policy, s->o.cost_model ? s->o.cost_model : s->cm, &ao, &out->graph, &ev, &out->log, &out->agent, err);
+        }
+    } else if (o->method == OPTIMIZE_GREEDY) {
+        rc = search_greedy(&ctx, start, &so, &out->graph, &ev, &out->log, err);
+    } else {
+        rc = search_random(&ctx, start, &so, &out->graph, &ev, &out->log, err);
+    }
+    out->evaluations = ctx.evaluations;
+    if (rc) {
+        graph_free(out->graph);
+        out->graph = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+const char *optimize_session_policy_path(const OptimizeSession *s) { return s->policy_path; }
+
+void optimize_measured_free(OptimizeMeasured *m, int n) {
+    for (int i = 0; m && i < n; i++) {
+        free(m[i].samples);
+        m[i].samples = NULL;
+    }
+}
+
+int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, OptimizeMeasured *out, Err *err) {
+    const OptimizeOpts *o = &s->o;
+    bool *ok = calloc((size_t)n + 1, sizeof *ok);
+    Err *errs = calloc((size_t)n + 1, sizeof *errs);
+    double **samples = calloc((size_t)n + 1, sizeof *samples);
+    LatencyResult *lat = calloc((size_t)n + 1, sizeof *lat);
+    Tensor *ref = NULL;
+    int rc = -1;
+    if (!ok || !errs || !samples || !lat) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) ok[i] = out[i].ok && g[i];
+    if (progress(o, "timing", 0, 0, err)) goto done;
+    if (latency_measure_samples(g, n, s->eval, o->repeats, o->threads, ok, errs, samples, lat, err)) goto done;
+    for (int i = 0; i < n; i++) {
+        if (out[i].ok && !ok[i]) { out[i].ok = false; out[i].err = errs[i]; }
+        if (!out[i].ok) continue;
+        out[i].samples = samples[i];
+        samples[i] = NULL;
+        out[i].lat = lat[i];
+    }
+    /* fidelity to the input graph: its outputs once, every graph against them */
+    if (progress(o, "accuracy", 0, 0, err)) goto done;
+    if (accuracy_reference(s->orig, s->eval, o->threads, &ref, err)) {
+        err_prefix(err, "accuracy reference");
+        ref = NULL;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!out[i].ok) continue;
+        if (accuracy_against(s->orig, ref, g[i], s->eval, o->threads, &out[i].acc, &out[i].err)) {
+            out[i].ok = false;
+            err_prefix(&out[i].err, "accuracy");
+        }
+    }
+    rc = 0;
+done:
+    if (ref) accuracy_reference_free(ref, s->eval->n_batches, s->orig->n_outputs);
+    for (int i = 0; samples && i < n; i++) free(samples[i]);
+    free(samples);
+    free(lat);
+    free(ok);
+    free(errs);
+    return rc;
+}
+
+/* ---- the whole run ---- */
+
+/* The runs alternate (input, candidate, input, ...): round i is a pair. Two-sided sign test of
+   "the candidate is faster in a pair" against a coin: robust to the preempted runs a shared
+   machine produces, where a t-test of means is swamped by one outlier. NaN below 2 pairs. */
+static double paired_sign_p(const double *before, const double *after, int n) {
+    int k = 0, m = 0;
+    for (int i = 0; i < n; i++)
+        if (after[i] != before[i]) { m++; k += after[i] < before[i]; }
+    if (m < 2) return NAN;
+    int lo = k < m - k ? k : m - k;
+    double tail = 0, c = 1; /* C(m, j) / 2^m summed for j <= lo, in logs to stay finite */
+    for (int j = 0; j <= lo; j++) {
+        tail += exp(log(c) - m * log(2.0));
+        c = c * (m - j) / (j + 1);
+    }
+    double p = 2 * tail;
+    return p < 1 ? p : 1;
+}
+
+/* attributes grappo adds for its own bookkeeping (calibration ranges) are not written out */
+static void strip_private_attrs(Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = g->nodes[i];
+        for (int k = n->n_attrs - 1; k >= 0; k--)
+            if (!strncmp(n->attrs[k].name, "_grappo_", 8)) node_attr_remove(n, n->attrs[k].name);
+    }
+}
+
+static void count_nodes(const Graph *g, OptimizeMeasure *m) {
+    m->nodes = g->n_nodes;
+    m->ops = 0;
+    for (int i = 0; i < g->n_nodes; i++) m->ops += g->nodes[i]->op != OP_CONST;
+    graph_param_count(g, &m->weight_bytes);
+}
+
+struct OptimizeResultPriv {
+    OptimizeResult pub;
+    OptimizeSession *session;
+};
+
+void optimize_result_free(OptimizeResult *r) {
+    if (!r) return;
+    struct OptimizeResultPriv *p = (struct OptimizeResultPriv *)r;
+    optimize_product_free(&r->product);
+    free(r->before.samples);
+    free(r->after.samples);
+    graph_free(r->graph);
+    optimize_session_close(p->session);
+    free(p);
+}
+
+int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out, Err *err) {
+    *out = NULL;
+    double t0 = now_ms();
+    struct OptimizeResultPriv *p = calloc(1, sizeof *p);
+    if (!p) return err_set(err, ERR_RUNTIME, "out of memory");
+    OptimizeResult *r = &p->pub;
+    r->opts = *o;
+    if (optimize_session_open(orig, o, &p->session, err)) goto fail;
+    r->eval = optimize_session_eval(p->session);
+    r->policy_path = optimize_session_policy_path(p->session);
+    if (optimize_session_produce(p->session, o, &r->product, err)) goto fail;
+    CostModel *cm = o->cost_model ? o->cost_model : p->session->cm;
+    if (cm && cost_cache_is_new(cm)) r->new_cost_cache = cost_cache_path(cm);
+    if (!r->product.root) {
+        /* rank 0 measures, writes and reports the kept graph; the others wait asleep rather than
+           spinning in MPI_Finalize next to its timing runs */
+        if (dist_idle_barrier(o->dist, err)) goto fail;
+        *out = r;
+        return 0;
+    }
+    const Graph *cand = r->product.graph;
+    if (progress(o, "measuring", 0, 0, err)) goto fail;
+    if (accuracy_measure(orig, cand, r->eval, o->threads, &r->acc, err)) goto fail;
+    if (o->metric) {
+        r->has_metric = true;
+        if (o->metric(orig, o->metric_user, &r->metric_before, err)) goto fail;
+        if (o->metric(cand, o->metric_user, &r->metric_after, err)) goto fail;
+        if (!isfinite(r->metric_before) || !isfinite(r->metric_after)) {
+            err_set(err, ERR_INPUT, "the evaluation function returned %g for the input and %g for the result: scores must be finite",
+                    r->metric_before, r->metric_after);
+            goto fail;
+        }
+    }
+    const Graph *both[2] = {orig, cand};
+    LatencyResult lat[2];
+    bool ok[2] = {true, true};
+    Err errs[2] = {{0}};
+    double *samples[2] = {NULL, NULL};
+    if (latency_measure_samples(both, 2, r->eval, o->repeats, o->threads, ok, errs, samples, lat, err)) goto fail;
+    r->before.samples = samples[0];
+    r->after.samples = samples[1];
+    for (int k = 0; k < 2; k++)
+        if (!ok[k]) { *err = errs[k]; goto fail; }
+    r->before.lat = lat[0];
+    r->after.lat = lat[1];
+    r->before.n_samples = r->after.n_samples = o->repeats;
+    count_nodes(orig, &r->before);
+    count_nodes(cand, &r->after);
+    r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
+    for (int k = 0; k < 2; k++) {
+        const Summary *m = &lat[k].ms;
+        r->unstable |= m->max > 2 * m->median || 2 * m->ci95 > 0.5 * m->median;
+    }
+
+    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);
+    bool is_bo = o->method == OPTIMIZE_PPO_BO;
+    r->keep = true;
+    r->verdict = "optimized graph written";
+    if (r->product.log.total == 0) { r->keep = false; r->verdict = "no rewrite was applied: the input graph was written unchanged"; }
+    else if (!acc_ok) { r->keep = false; r->verdict = "accuracy budget violated: the input graph was written unchanged"; }
+    else if (o->minimize_memory && is_bo) {
+        if (!(lat[1].peak_bytes < lat[0].peak_bytes)) { r->keep = false; r->verdict = "not smaller than the input: the input graph was written unchanged"; }
+    } else if (!(lat[1].ms.median < lat[0].ms.median)) { r->keep = false; r->verdict = "not faster than the input: the input graph was written unchanged"; }
+    if (r->keep && is_bo && r->product.best_trial < 0)
+        r->verdict = "optimized graph written, but no trial met every budget (the closest one was kept)";
+    r->graph = graph_clone(r->keep ? cand : orig, err);
+    if (!r->graph) goto fail;
+    strip_private_attrs(r->graph);
+    r->grappo_nodes = optimize_grappo_ops(r->graph, r->grappo_ops, sizeof r->grappo_ops);
+    r->wall_s = (now_ms() - t0) / 1e3;
+    /* rank 0, done measuring: release the ranks sleeping in the barrier */
+    if (o->dist && dist_idle_barrier(o->dist, err)) goto fail;
+    *out = r;
+    return 0;
+fail:
+    optimize_result_free(r);
+    return -1;
+}
+
+int optimize_adopt_interface(Graph *g, const Graph *like, const char *what, Err *err) {
+    InputSpec *specs = calloc((size_t)like->n_nodes + 1, sizeof *specs);
+    if (!specs) return err_set(err, ERR_RUNTIME, "out of memory");
+    int ns = 0, rc = -1;
+    for (int i = 0; i < like->n_nodes; i++)
+        if (like->nodes[i]->op == OP_PLACEHOLDER) specs[ns++] = (InputSpec){like->nodes[i]->name, like->nodes[i]->outputs[0].shape, DT_INVALID};
+    g->n_outputs = 0;
+    for (int k = 0; k < like->n_outputs; k++) {
+        int i = graph_find(g, like->nodes[like->outputs[k].node]->name);
+        if (i < 0) { err_set(err, ERR_RUNTIME, "%s lost output '%s'", what, like->nodes[like->outputs[k].node]->name); goto done; }
+        if (graph_add_output(g, (ValueRef){i, like->outputs[k].port}, err)) goto done;
+    }
+    rc = graph_infer(g, specs, ns, ref_eval_node, NULL, err);
+done:
+    free(specs);
+    return rc;
+}
+
+/* equal bit for bit, NaN where NaN (any NaN payload) */
+static bool same_values(const Tensor *a, const Tensor *b) {
+    if (a->dtype != b->dtype || !shape_equal(&a->shape, &b->shape)) return false;
+    size_t na = a->buf ? a->buf->nbytes : 0, nb = b->buf ? b->buf->nbytes : 0;
+    if (na != nb) return false;
+    if (!na) return true;
+    if (a->dtype == DT_FLOAT) {
+        const float *x = a->buf->data, *y = b->buf->data;
+        for (size_t i = 0; i < na / sizeof(float); i++)
+            if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i])))) return false;
+        return true;
+    }
+    if (a->dtype == DT_DOUBLE) {
+        const double *x = a->buf->data, *y = b->buf->data;
+        for (size_t i = 0; i < na / sizeof(double); i++)
+            if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i])))) return false;
+        return true;
+    }
+    return !memcmp(a->buf->data, b->buf->data, na);
+}
+
+/* runs g and r on one batch on the fast runtime: the same outputs, NaN positions included */
+static int outputs_identical(const Graph *g, const Graph *r, const InputSet *in, int threads, const char *what, Err *err) {
+    if (g->n_outputs != r->n_outputs) return err_set(err, ERR_RUNTIME, "%s has %d outputs, not %d", what, r->n_outputs, g->n_outputs);
+    int n = g->n_outputs;
+    Tensor *out = calloc((size_t)(2 * n + 1), sizeof *out);
+    if (!out) return err_set(err, ERR_RUNTIME, "out of memory");
+    PlanOpts po = {.threads = threads};
+    Plan *pg = plan_compile(g, NULL, 0, &po, err), *pr = pg ? plan_compile(r, NULL, 0, &po, err) : NULL;
+    int rc = -1, ran = 0;
+    if (!pg || !pr) goto done;
+    if (plan_run(pg, in->feeds[0], in->n_feeds, out, NULL, err)) goto done;
+    ran = 1;
+    if (plan_run(pr, in->feeds[0], in->n_feeds, out + n, NULL, err)) goto done;
+    ran = 2;
+    for (int k = 0; k < n; k++)
+        if (!same_values(&out[k], &out[n + k])) {
+            err_set(err, ERR_RUNTIME, "%s does not reproduce the optimized graph (output %d differs)", what, k);
+            goto done;
+        }
+    rc = 0;
+done:
+    for (int k = 0; k < n * ran; k++) tensor_release(&out[k]);
+    free(out);
+    plan_free(pg);
+    plan_free(pr);
+    return rc;
+}
+
+int optimize_result_serialize(const OptimizeResult *r, uint8_t **bytes, size_t *len, Err *err) {
+    *bytes = NULL;
+    *len = 0;
+    if (!r->graph) return err_set(err, ERR_RUNTIME, "this process holds no result (not rank 0)");
+    if (graphdef_serialize(r->graph, bytes, len, err)) return -1;
+    Graph *back = graphdef_parse(*bytes, *len, "the written graph", err);
+    int rc = -1;
+    if (!back || optimize_adopt_interface(back, r->graph, "the written graph", err)) goto done;
+    if (outputs_identical(r->graph, back, r->eval, r->opts.threads, "the written graph", err)) goto done;
+    rc = 0;
+done:
+    graph_free(back);
+    if (rc) {
+        free(*bytes);
+        *bytes = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
+int optimize_grappo_ops(const Graph *g, char *buf, size_t cap) {
+    int count[OP_COUNT] = {0}, total = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int op = (int)g->nodes[i]->op;
+        if (op >= 0 && op < OP_COUNT && !strncmp(op_def(op)->tf_name, "Grappo", 6)) { count[op]++; total++; }
+    }
+    size_t len = 0;
+    if (cap) buf[0] = 0;
+    for (int op = 0; op < OP_COUNT; op++)
+        if (count[op] && len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s\u00d7%d", len ? ", " : "", op_def(op)->tf_name, count[op]);
+    return total;
+}
+
+void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
+    if (!r->keep) {
+        /* the verdict's reason, before ": the input graph was written unchanged" */
+        const char *cut = strstr(r->verdict, ": the input graph");
+        int n = cut ? (int)(cut - r->verdict) : (int)strlen(r->verdict);
+        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s", n, r->verdict);
+        return;
+    }
+    const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
+    char acc[96];
+    if (r->has_metric) snprintf(acc, sizeof acc, "your metric %.4g (input %.4g)", r->metric_after, r->metric_before);
+    else if (r->acc.top1_agreement >= 0) snprintf(acc, sizeof acc, "top-1 %.2f%%, cosine %.4f", 100 * r->acc.top1_agreement, r->acc.min_cosine);
+    else snprintf(acc, sizeof acc, "cosine %.4f", r->acc.min_cosine);
+    char tf[300];
+    if (r->grappo_nodes) snprintf(tf, sizeof tf, "no (%s)", r->grappo_ops);
+    else snprintf(tf, sizeof tf, "yes");
+    char speed[96];
+    double x = l0->ms.median / l1->ms.median;
+    if (r->speed_p < 0.05) snprintf(speed, sizeof speed, "%.2fx faster", x);
+    else snprintf(speed, sizeof speed, "%.2fx faster, not significant (p = %.2g)", x, r->speed_p);
+    const char *noisy = r->unstable ? "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine"
+                                    : "";
+    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s", speed,
+             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy);
+}
