@@ -23,7 +23,7 @@
 static void test_selfie_matches_tfjs(void **state) {
     (void)state;
     Err err;
-    Graph *g = model_load(TFJS, NULL, &err); /* by extension */
+    Graph *g = model_file_load(TFJS, NULL, &err); /* by extension */
     if (!g) fail_msg("%s", err.msg);
     Graph *pb = graphdef_load(REAL "/model.pb", &err);
     if (!pb) fail_msg("%s", err.msg);
