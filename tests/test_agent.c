@@ -77,8 +77,8 @@ static void test_agent_exact(void **s) { (void)s; run_agent(true, 0); }
 static void test_agent_precision(void **s) { (void)s; run_agent(false, 0); }
 static void test_agent_tuned(void **s) { (void)s; run_agent(true, 16); }
 
-/* The shipped policy loads, has no trainer state, and was trained on this build's features and
-   rule table (a rule renamed or features changed without retraining fails here). */
+/* The shipped policy loads, has no trainer state, and was trained on this build's features (by
+   version, numeric width and op names) and rule table (a rule renamed or features changed without retraining fails here). */
 static void test_shipped_policy(void **s) {
     (void)s;
     Err e = {0};
@@ -88,8 +88,15 @@ static void test_shipped_policy(void **s) {
     if (!p) { print_error("policies/default.bin: %s\n", e.msg); fail(); }
     assert_int_equal(extra_len, 0);
     const PolicyConfig *c = policy_config(p);
-    assert_int_equal(c->feat_dim, features_dim());
     assert_int_equal(c->features_version, FEATURES_VERSION);
+    /* its one-hot columns are matched to this build's ops by name (ops appended to ops.def since
+       it was trained get no column); every op it names must still exist */
+    CHECK_OK(env_policy_check(p, &e), &e);
+    int n_ops = 0;
+    const char *const *ops = policy_op_layout(p, &n_ops);
+    assert_non_null(ops);
+    for (int k = 0; k < n_ops; k++)
+        if (strcmp(ops[k], op_def(OP_UNKNOWN)->tf_name) && op_lookup(ops[k]) == OP_UNKNOWN) { print_error("op %s of the shipped policy is not in ops.def\n", ops[k]); fail(); }
     int n;
     const RuleDef *const *rules = rules_all(&n);
     for (int i = 0; i < n; i++) {
