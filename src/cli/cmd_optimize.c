@@ -6,11 +6,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../io/atomic_file.h"
+#include "../io/saved_model.h"
 #include "../report/optimize_report.h"
 #include "../runtime/dnn_common.h"
+
 #include "cli.h"
 
 #define MAX_SPECS 64
@@ -25,6 +28,11 @@ static void help(void) {
            "                       [--policy FILE] [--episodes N] [--tune-episodes N] [--cost measured|roofline]\n"
            "                       [--cost-cache DIR] [--trials N] [--objective latency|memory]\n"
            "                       [--memory-budget BYTES] [--latency-budget MS] [--bo-batch N]\n"
+           "                       [--format pb|saved_model]\n"
+           "\n"
+           "IN may be a frozen GraphDef, a SavedModel directory or a TensorFlow.js model.json. The result\n"
+           "is a frozen GraphDef, or a SavedModel directory (frozen graph + serving_default signature with\n"
+           "the input's names) when --format saved_model, when OUT ends in '/', or when IN is a SavedModel.\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
@@ -184,7 +192,7 @@ int cmd_optimize(int argc, char **argv) {
     Args a = {argc, argv, 1, "optimize"};
     OptimizeOpts o = optimize_opts_default();
     const char *in_path = NULL, *out_path = NULL, *search = "grappler", *target = "grappo", *report = NULL, *v,
-               *calib_method = "percentile", *cost_kind = "measured", *objective_name = "latency";
+               *calib_method = "percentile", *cost_kind = "measured", *objective_name = "latency", *format = NULL;
     long long threads = o.threads, repeats = o.repeats, eval_batches = o.eval_batches, budget = o.budget, seed = (long long)o.seed,
               episodes = o.episodes, tune_episodes = o.tune_episodes, trials = o.trials, bo_batch = 0;
     bool row = false, json_out = false, fail_if_unchanged = false;
@@ -202,6 +210,7 @@ int cmd_optimize(int argc, char **argv) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "-o", &out_path, &bad) || arg_opt(&a, "--output", &out_path, &bad)) {}
         else if (arg_opt(&a, "--search", &search, &bad)) {}
+        else if (arg_opt(&a, "--format", &format, &bad)) {}
         else if (arg_opt(&a, "--target", &target, &bad)) {}
         else if (arg_opt(&a, "--calibration", &o.calibration_dir, &bad)) {}
         else if (arg_opt(&a, "--calib-method", &calib_method, &bad)) {}
@@ -246,6 +255,11 @@ int cmd_optimize(int argc, char **argv) {
     }
     if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
+    if (format && strcmp(format, "pb") && strcmp(format, "saved_model")) { rc = cli_usage_error("optimize", "--format is pb or saved_model, not '%s'", format); goto done; }
+    /* a SavedModel out when asked, when OUT ends in '/', or when the input is a SavedModel directory */
+    struct stat in_st;
+    bool saved_model_out = format ? !strcmp(format, "saved_model")
+                                  : (out_path[strlen(out_path) - 1] == '/' || (!stat(in_path, &in_st) && S_ISDIR(in_st.st_mode)));
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
     if (strcmp(objective_name, "latency") && strcmp(objective_name, "memory")) {
         rc = cli_usage_error("optimize", "--objective is latency or memory, not '%s'", objective_name);
@@ -313,7 +327,9 @@ int cmd_optimize(int argc, char **argv) {
 
     /* every output is checked before any work, and written only at the end, together */
     if (report && output_same_file(report, out_path)) { rc = cli_usage_error("optimize", "-o and --report name the same file '%s'", out_path); goto done; }
-    if (output_check(out_path, &err) || (report && output_check(report, &err))) goto fail;
+    if ((saved_model_out ? savedmodel_output_check(out_path, &err) : output_check(out_path, &err)) ||
+        (report && output_check(report, &err)))
+        goto fail;
 
     orig = cli_load_model(in_path, &err);
     if (!orig) goto fail;
@@ -338,10 +354,15 @@ int cmd_optimize(int argc, char **argv) {
     }
     OutputStage stage[2];
     int n_stage = 0;
-    if (output_stage(&stage[n_stage], out_path, pb, pb_len, &err)) goto fail;
-    n_stage++;
+    if (!saved_model_out) {
+        if (output_stage(&stage[n_stage], out_path, pb, pb_len, &err)) goto fail;
+        n_stage++;
+    }
     if (report && output_stage(&stage[n_stage], report, json, strlen(json), &err)) { outputs_abort(stage, n_stage); goto fail; }
     n_stage += report != NULL;
+    /* the SavedModel directory is built aside and renamed into place by savedmodel_save (the
+       serialized GraphDef above was checked to reproduce the result); then the report */
+    if (saved_model_out && savedmodel_save(res->graph, out_path, &err)) { outputs_abort(stage, n_stage); goto fail; }
     if (outputs_commit(stage, n_stage, &err)) goto fail;
     if (json_out) printf("%s\n", json);
     else if (row) print_row(res, in_path, search);

@@ -31,5 +31,9 @@ Graph *savedmodel_parse(const uint8_t *data, size_t len, const char *what, const
 /* the graph must be frozen (no variables) and inferred (dtypes and shapes of its inputs and
  * outputs go into the signature) */
 int savedmodel_save(const Graph *g, const char *dir, Err *err);
+/* Checks, without writing, that savedmodel_save(dir) could succeed: dir is absent (its parent an
+   existing directory) or an earlier SavedModel directory (holding saved_model.pb), which is
+   replaced; anything else is ERR_INPUT naming dir. */
+int savedmodel_output_check(const char *dir, Err *err);
 
 #endif

@@ -141,6 +141,35 @@ static int serialize(const Graph *g, uint8_t **out, size_t *out_len, Err *err) {
     return rc;
 }
 
+int savedmodel_output_check(const char *dir, Err *err) {
+    size_t n = strlen(dir) + 32;
+    char *base = strdup(dir), *path = malloc(n);
+    int rc = 0;
+    if (!base || !path) {
+        rc = err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    for (size_t l = strlen(base); l > 1 && base[l - 1] == '/'; l--) base[l - 1] = 0;
+    struct stat st;
+    if (!stat(base, &st)) {
+        snprintf(path, n, "%s/saved_model.pb", base);
+        if (!S_ISDIR(st.st_mode) || stat(path, &st))
+            rc = err_set(err, ERR_INPUT, "%s exists and is not a SavedModel directory: not replacing it", base);
+        goto done;
+    }
+    snprintf(path, n, "%s", base);
+    char *slash = strrchr(path, '/');
+    if (slash == path) slash[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(path, n, ".");
+    if (stat(path, &st) || !S_ISDIR(st.st_mode) || access(path, W_OK))
+        rc = err_set(err, ERR_INPUT, "%s: its directory %s does not exist or is not writable", dir, path);
+done:
+    free(base);
+    free(path);
+    return rc;
+}
+
 int savedmodel_save(const Graph *g, const char *dir, Err *err) {
     uint8_t *data = NULL;
     size_t len = 0;

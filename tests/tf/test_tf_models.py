@@ -236,3 +236,21 @@ def test_savedmodel_optimized_keeps_signature_names(
     got = _tf_run_graphdef(out, feeds, [f"{k}:0" for k in meta["outputs"]])
     for k, g in zip(meta["outputs"], got, strict=True):
         _close(g, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's optimized SavedModel graph)")
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_optimize_savedmodel_to_savedmodel(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
+    """grappo optimize SAVEDMODEL -o OUT/ --target tf: OUT is a SavedModel that
+    tf.saved_model.load runs through serving_default, with the input's signature names and
+    TensorFlow's outputs of the original."""
+    import tensorflow as tf
+
+    d, meta = models / name, _meta(models, name)
+    out = tmp_path / "opt"
+    _run([str(grappo), "optimize", str(d / "saved_model"), "-o", f"{out}/", "--target", "tf", "--search", "grappler"])
+    fn = tf.saved_model.load(str(out)).signatures["serving_default"]
+    assert sorted(fn.structured_input_signature[1]) == meta["inputs"]
+    got = fn(**{k: tf.constant(np.load(d / f"in_{k}.npy")) for k in meta["inputs"]})
+    assert sorted(got) == meta["outputs"]
+    for k in meta["outputs"]:
+        _close(got[k].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's optimized SavedModel)")
