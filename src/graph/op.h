@@ -17,6 +17,9 @@
    leaves those dims unknown (-1) unless the inputs are known, and the reference kernel
    allocates such an output itself (see runtime/ref_dyn.c) */
 #define OPF_DYNAMIC 0x10u
+/* TF2 functional control flow (While, If, Case): runs function bodies (graph_func.h); never
+   folded at inference, always run by the reference path (runtime/ref_ctrl.c) */
+#define OPF_CONTROL 0x20u
 
 typedef enum OpId {
     OP_UNKNOWN = 0, /* an op grappo does not understand: kept and written back untouched */

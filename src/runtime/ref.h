@@ -41,6 +41,16 @@ int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, E
    run; this allocates it with `shape`, or checks a prepared output has that many elements. */
 int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Err *err);
 
+/* TF2 control flow (ref_ctrl.c): runs While / If / Case node `node` of g, whose function
+   bodies are in g->funcs, allocating out[0..n_outputs). ref_dyn_eval_node sends such nodes
+   here; they are always dynamic (ref_node_is_dynamic). */
+int ref_ctrl_eval(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
+/* iterations after which a While is taken to never end (bad input, ERR_INPUT); process-wide,
+   n <= 0 restores the default */
+#define REF_MAX_LOOP_ITERATIONS_DEFAULT 1000000L
+void ref_set_max_loop_iterations(long n);
+long ref_max_loop_iterations(void);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;
