@@ -17,9 +17,12 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "f
 manifest = []
 
 
-def freeze(fn, specs, name, lower=False):
+def freeze(fn, specs, name, lower=False, raw=False):
     cf = fn.get_concrete_function(*specs)
-    frozen = convert_variables_to_constants_v2(cf, lower_control_flow=lower)
+    if raw:  # no variables: the function's own graph (freezing lowers Case to _SwitchN/Merge)
+        frozen = cf
+    else:
+        frozen = convert_variables_to_constants_v2(cf, lower_control_flow=lower)
     gd = frozen.graph.as_graph_def()
     with open(os.path.join(OUT, name + ".pb"), "wb") as f:
         f.write(gd.SerializeToString())
@@ -30,8 +33,8 @@ def freeze(fn, specs, name, lower=False):
     return frozen, ins, outs
 
 
-def case(name, fn, specs, feeds_list, lower=False):
-    frozen, ins, outs = freeze(fn, specs, name, lower)
+def case(name, fn, specs, feeds_list, lower=False, raw=False):
+    frozen, ins, outs = freeze(fn, specs, name, lower, raw)
     for ci, feeds in enumerate(feeds_list):
         res = frozen(*[tf.constant(v) for v in feeds])
         if not isinstance(res, (list, tuple)):
@@ -64,12 +67,16 @@ def cond(x):
     return tf.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0 + 1.0, lambda: tf.square(x) - 1.0)
 
 
+w = tf.Variable(np.float32([0.5, -1.0, 2.0]))
+
+
 @tf.function
 def pyloop(x, n):
-    # a Python loop over a tensor: autograph makes it a While with a data-dependent trip count
+    # a Python loop over a tensor: autograph makes it a While with a data-dependent trip count;
+    # the variable read inside the body becomes a Const of the body when frozen
     acc = tf.zeros_like(x)
     for i in tf.range(n):
-        acc = acc + x * tf.cast(i, tf.float32)
+        acc = acc + x * w * tf.cast(i, tf.float32)
         if tf.reduce_sum(acc) > 10.0:  # an If inside the loop body
             acc = acc * 0.5
     return acc
@@ -105,9 +112,42 @@ case("cond_lowered", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.sta
                                                                   [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]], lower=True)
 case("pyloop", pyloop, [f3, i32], [[x3, np.int32(7)], [x3, np.int32(0)]])
 case("grow", grow, [f3, i32], [[x3, np.int32(4)]])
-case("case", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(7)]])
+case("case", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(7)]], raw=True)
+
+
+class Loop(tf.Module):
+    @tf.function(input_signature=[f3])
+    def serve(self, x):
+        return {"y": while_loop(x)}
+
+
+m = Loop()
+sm_dir = os.path.join(OUT, "sm_while")
+tf.saved_model.save(m, sm_dir, signatures={"serving_default": m.serve})
+np.save(os.path.join(OUT, "sm_while.in.npy"), x3)
+np.save(os.path.join(OUT, "sm_while.out.npy"), m.serve(tf.constant(x3))["y"].numpy())
 freeze(spin, [f3], "spin")
 
 with open(os.path.join(OUT, "MANIFEST"), "w") as f:
     f.write("# written by tools/gen_ctrlflow_fixtures.py with TensorFlow %s\n" % tf.__version__)
     f.write("\n".join(manifest) + "\n")
+
+# bad input: a While whose body function is missing from the library, and one whose body is
+# the cond function (1 result for 2 loop variables)
+gd = tf.compat.v1.GraphDef()
+with open(os.path.join(OUT, "while_loop.pb"), "rb") as f:
+    gd.ParseFromString(f.read())
+wnode = [n for n in gd.node if n.op in ("While", "StatelessWhile")][0]
+body, cond_f = wnode.attr["body"].func.name, wnode.attr["cond"].func.name
+bad = tf.compat.v1.GraphDef()
+bad.CopyFrom(gd)
+keep = [fd for fd in bad.library.function if fd.signature.name != body]
+del bad.library.function[:]
+bad.library.function.extend(keep)
+with open(os.path.join(OUT, "bad_nobody.pb"), "wb") as f:
+    f.write(bad.SerializeToString())
+bad = tf.compat.v1.GraphDef()
+bad.CopyFrom(gd)
+[n for n in bad.node if n.op in ("While", "StatelessWhile")][0].attr["body"].func.name = cond_f
+with open(os.path.join(OUT, "bad_arity.pb"), "wb") as f:
+    f.write(bad.SerializeToString())

@@ -47,7 +47,7 @@ int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Er
 int ref_ctrl_eval(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
 /* iterations after which a While is taken to never end (bad input, ERR_INPUT); process-wide,
    n <= 0 restores the default */
-#define REF_MAX_LOOP_ITERATIONS_DEFAULT 1000000L
+#define REF_MAX_LOOP_ITERATIONS_DEFAULT 100000L
 void ref_set_max_loop_iterations(long n);
 long ref_max_loop_iterations(void);
 
