@@ -15,6 +15,7 @@
 #include "io/saved_model.h"
 #include "graph/graph_func.h"
 #include "rewrite/pipeline.h"
+#include "rewrite/rule.h"
 #include "runtime/plan.h"
 #include "runtime/ref.h"
 
@@ -123,7 +124,17 @@ static void run_manifest(const char *pipeline) {
         if (pipeline) {
             infer_for(g, &c);
             RewriteLog log = {0};
-            CHECK_OK(pipeline_run(pipeline, g, 0, &log, &e), &e);
+            if (!strcmp(pipeline, "every exact rule")) {
+                int nr;
+                const RuleDef *const *rules = rules_all(&nr);
+                const char *names[256];
+                int ne = 0;
+                for (int r = 0; r < nr && ne < 256; r++)
+                    if (rules[r]->flags & RULE_EXACT) names[ne++] = rules[r]->name;
+                CHECK_OK(pipeline_fixed_point(names, ne, g, 0, 8, &log, &e), &e);
+            } else {
+                CHECK_OK(pipeline_run(pipeline, g, 0, &log, &e), &e);
+            }
             uint8_t *bytes;
             size_t len;
             CHECK_OK(graphdef_serialize(g, &bytes, &len, &e), &e);
@@ -155,8 +166,10 @@ static void run_manifest(const char *pipeline) {
 
 static void test_fixtures_both_runtimes(void **state) { (void)state; run_manifest(NULL); }
 
-/* rewrites leave While/If/Case and their bodies alone: still exact after grappler */
+/* rewrites leave While/If/Case and their bodies alone: still exact after grappler, and after
+   every exact rule applied wherever it matches */
 static void test_grappler_keeps_exact(void **state) { (void)state; run_manifest("grappler"); }
+static void test_exact_rules_keep_exact(void **state) { (void)state; run_manifest("every exact rule"); }
 
 /* the op table says which nodes are control flow, and their outputs: StatelessWhile's come from
    output_shapes, so the grown loop variable is run-time shaped ([-1]) */
@@ -263,6 +276,7 @@ static void test_tf1_cond_named(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures_both_runtimes), cmocka_unit_test(test_grappler_keeps_exact),
+        cmocka_unit_test(test_exact_rules_keep_exact),
         cmocka_unit_test(test_inference),              cmocka_unit_test(test_saved_model),
         cmocka_unit_test(test_bad_bodies),             cmocka_unit_test(test_endless_loop),
         cmocka_unit_test(test_tf1_cond_named),
