@@ -113,6 +113,7 @@ case("cond_lowered", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.sta
 case("pyloop", pyloop, [f3, i32], [[x3, np.int32(7)], [x3, np.int32(0)]])
 case("grow", grow, [f3, i32], [[x3, np.int32(4)]])
 case("case", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(7)]], raw=True)
+case("case_lowered", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(-1)]])  # _SwitchN/Merge
 
 
 class Loop(tf.Module):

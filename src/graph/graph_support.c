@@ -1,8 +1,8 @@
 /* graph_support.c - what of a graph grappo cannot execute, said in one place: every op outside
  * the op table with its node count (not only the first one met), and TF1 control flow
  * (Switch/Merge/Enter/Exit/NextIteration/LoopCond) named as such, with the while loop's frame,
- * instead of "unknown op" or "graph has a cycle"; TF2 functional control flow (If, While, Case,
- * PartitionedCall) and TensorArray/TensorList ops named too. */
+ * instead of "unknown op" or "graph has a cycle" (Switch/Merge themselves run on the reference
+ * runtime: tf.cond); function calls (PartitionedCall) and TensorArray/TensorList ops named too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +71,10 @@ const char *graph_tf1_frame(const Graph *g) {
     return NULL;
 }
 
+/* nodes outside the op table (among only) whose op pred names */
 static int count_where(const Graph *g, const bool *only, bool (*pred)(const char *)) {
     int k = 0;
-    for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && pred(g->nodes[i]->op_name);
+    for (int i = 0; i < g->n_nodes; i++) k += (!only || only[i]) && g->nodes[i]->op == OP_UNKNOWN && pred(g->nodes[i]->op_name);
     return k;
 }
 
@@ -90,16 +91,16 @@ int graph_check_executable(const Graph *g, const bool *only, Err *err) {
     int types = 0, nodes = graph_unsupported_ops(g, only, list, sizeof list, &types);
     if (nodes < 0) return err_set(err, ERR_RUNTIME, "out of memory");
     if (nodes == 0) return 0;
-    int tf1 = count_tf1(g, only);
+    int tf1 = count_where(g, only, op_is_tf1_control_flow); /* Switch/Merge run (reference runtime): loops do not */
     const char *frame = tf1 ? graph_tf1_frame(g) : NULL;
     char hint[400] = "";
     if (frame)
         snprintf(hint, sizeof hint, "; the Enter/Exit/NextIteration nodes are a TF1 while loop (frame '%s'), not supported yet", frame);
     else if (tf1)
-        snprintf(hint, sizeof hint, "; Switch/Merge are TF1 control flow (tf.cond), not supported yet");
+        snprintf(hint, sizeof hint, "; Ref* control-flow ops are TF1 control flow on reference variables, not supported");
     size_t len = strlen(hint);
     if (count_where(g, only, op_is_tf2_control_flow))
-        len += (size_t)snprintf(hint + len, sizeof hint - len, "; If/While/Case/PartitionedCall are TF2 control flow (function bodies), not supported yet");
+        len += (size_t)snprintf(hint + len, sizeof hint - len, "; PartitionedCall/StatefulPartitionedCall are function calls, inlined only when a SavedModel is read");
     if (len < sizeof hint && count_where(g, only, op_is_loop_state))
         snprintf(hint + len, sizeof hint - len, "; TensorArray/TensorList ops (loop state) are not supported yet");
     const char *first = "?";

@@ -32,3 +32,36 @@ int infer_ctrl(Graph *g, Node *n, Err *err) {
 }
 
 int64_t flops_ctrl(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
+
+/* Switch(data, pred) -> output_false, output_true; _SwitchN(data, index) -> num_outs outputs;
+   each the data's dtype and shape. Merge(inputs...) -> output (the inputs' common shape, dims
+   that differ unknown), value_index (int32 scalar). */
+int infer_switch_merge(Graph *g, Node *n, Err *err) {
+    const Value *x = in_val(g, n, 0);
+    if (n->op == OP_SWITCH || n->op == OP_SWITCH_N) {
+        const Value *p = in_val(g, n, 1);
+        if (n->op == OP_SWITCH && (p->dtype != DT_BOOL || p->shape.rank != 0))
+            return err_set(err, ERR_INPUT, "pred must be a bool scalar");
+        if (n->op == OP_SWITCH_N && (p->dtype != DT_INT32 || p->shape.rank != 0))
+            return err_set(err, ERR_INPUT, "output_index must be an int32 scalar");
+        int64_t outs = n->op == OP_SWITCH ? 2 : node_attr_i(n, "num_outs", 0);
+        if (outs < 1 || outs > 1024) return err_set(err, ERR_INPUT, "num_outs %lld out of range", (long long)outs);
+        for (int k = 0; k < outs; k++)
+            if (infer_set_out(n, k, x->dtype, &x->shape, err)) return -1;
+        return 0;
+    }
+    Shape s = x->shape;
+    for (int i = 1; i < n->n_inputs; i++) {
+        const Value *v = in_val(g, n, i);
+        if (v->dtype != x->dtype)
+            return err_set(err, ERR_INPUT, "inputs are %s and %s", dtype_name(x->dtype), dtype_name(v->dtype));
+        if (v->shape.rank != s.rank) { s = shape_unknown(); break; }
+        for (int d = 0; d < s.rank; d++)
+            if (v->shape.dim[d] != s.dim[d]) s.dim[d] = -1;
+    }
+    Shape scalar = {.rank = 0};
+    if (infer_set_out(n, 0, x->dtype, &s, err)) return -1;
+    return infer_set_out(n, 1, DT_INT32, &scalar, err);
+}
+
+int64_t flops_switch_merge(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }

@@ -51,6 +51,10 @@ int ref_ctrl_eval(const Graph *g, int node, const Tensor *in, Tensor *out, Err *
 void ref_set_max_loop_iterations(long n);
 long ref_max_loop_iterations(void);
 
+/* TF1 conditionals (ref_dead.c): runs Switch / _SwitchN / Merge node `node` on inputs whose
+   dead flags are in_dead; sets out[k] (shared, no copy) and out_dead[k]. */
+int ref_dead_eval(const Graph *g, int node, const Tensor *in, const bool *in_dead, Tensor *out, bool *out_dead, Err *err);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;
