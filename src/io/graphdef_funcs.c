@@ -11,7 +11,8 @@
 #include "graphdef.h"
 #include "saved_model.pb-c.h"
 
-static _Thread_local int nesting; /* freeze_function -> graphdef_parse -> here */
+static _Thread_local int nesting;   /* freeze_function -> graphdef_parse -> here */
+static _Thread_local long instances; /* bodies instantiated under the outermost parse */
 
 #define MAX_BRANCHES 256
 
@@ -47,6 +48,7 @@ int graphdef_build_funcs(Graph *g, const uint8_t *lib_field, size_t lib_field_le
         if (!fl) return err_set(err, ERR_INPUT, "malformed function library");
     }
     int rc = 0;
+    if (nesting == 0) instances = 0;
     nesting++;
     for (int i = 0; i < g->n_nodes && !rc; i++) {
         const Node *n = g->nodes[i];
@@ -60,6 +62,10 @@ int graphdef_build_funcs(Graph *g, const uint8_t *lib_field, size_t lib_field_le
                 if (!fl) {
                     rc = err_set(err, ERR_INPUT, "node '%s' (%s) calls function '%s', but the graph has no function library", n->name,
                                  n->op_name, names[k]);
+                    break;
+                }
+                if (++instances > GRAPHDEF_MAX_FUNC_INSTANCES) {
+                    rc = err_set(err, ERR_INPUT, "control flow instantiates more than %d function bodies", GRAPHDEF_MAX_FUNC_INSTANCES);
                     break;
                 }
                 Graph *body = freeze_function(lib_field, lib_field_len, fl, names[k], err);
