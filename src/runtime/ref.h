@@ -60,6 +60,17 @@ typedef struct RefFeed {
     Tensor value;
 } RefFeed;
 
+/* The same with the bodies run by another executor (the fast runtime compiles each body, once
+   per argument shapes, as its own plan: plan_ctrl.c). prepare gets a body inferred for the
+   actual shapes (it lives until release) and returns the executor's state, NULL on error. */
+typedef struct CtrlRunner {
+    void *ctx;
+    void *(*prepare)(void *ctx, const Graph *body, Err *err);
+    int (*run)(void *state, const RefFeed *feeds, int n_feeds, Tensor *out, Err *err);
+    void (*release)(void *state);
+} CtrlRunner;
+int ref_ctrl_eval_with(const Graph *g, int node, const Tensor *in, Tensor *out, const CtrlRunner *r, Err *err);
+
 typedef struct RefStats {
     double total_ms;
     double *node_ms;   /* optional: caller-provided array of n_nodes, per-node wall time */

@@ -9,7 +9,8 @@
  * that has not ended after ref_max_loop_iterations() iterations is bad input (a loop that never
  * ends). The results must have the dtypes the node declares (T / Tout) and, where inference
  * gave the node's outputs a static shape (output_shapes), exactly that shape: readers were
- * planned for it. Both runtimes run these nodes here (the fast runtime as dynamic steps). */
+ * planned for it. Both runtimes run these nodes here (the fast runtime as dynamic steps, with
+ * its bodies compiled as plans of their own through a CtrlRunner: plan_ctrl.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,15 @@ int ref_ctrl(const Node *n, const Tensor *in, Tensor *out, Err *err) {
 typedef struct Inst {
     const GraphFunc *f;
     const char *role;
+    const CtrlRunner *r; /* NULL: ref_run */
+    void *state;         /* r's, for g */
     Graph *g;
     Shape *shapes;
     int n;
 } Inst;
 
 static void inst_free(Inst *I) {
+    if (I->state) I->r->release(I->state);
     graph_free(I->g);
     free(I->shapes);
     memset(I, 0, sizeof *I);
@@ -48,6 +52,8 @@ static int inst_prepare(Inst *I, const Tensor *args, int n, Err *err) {
         for (int k = 0; k < n && same; k++) same = shape_equal(&I->shapes[k], &args[k].shape);
         if (same) return 0;
     }
+    if (I->state) I->r->release(I->state);
+    I->state = NULL;
     graph_free(I->g);
     I->g = NULL;
     free(I->shapes);
@@ -64,6 +70,7 @@ static int inst_prepare(Inst *I, const Tensor *args, int n, Err *err) {
     }
     I->n = n;
     rc = graph_infer(I->g, specs, n, ref_eval_node, NULL, err);
+    if (!rc && I->r && !(I->state = I->r->prepare(I->r->ctx, I->g, err))) rc = -1;
 done:
     free(specs);
     free(names);
@@ -88,7 +95,7 @@ static int inst_run(Inst *I, const Tensor *args, int n, Tensor *outs, Err *err) 
         snprintf(names[k], sizeof names[k], FUNC_ARG_FMT, k);
         feeds[k] = (RefFeed){names[k], args[k]};
     }
-    int rc = ref_run(I->g, feeds, n, NULL, 0, outs, NULL, err);
+    int rc = I->r ? I->r->run(I->state, feeds, n, outs, err) : ref_run(I->g, feeds, n, NULL, 0, outs, NULL, err);
     free(feeds);
     free(names);
     return rc ? err_prefix(err, "%s function '%s'", I->role, I->f->name) : 0;
@@ -120,10 +127,10 @@ static int check_results(const Node *n, const Tensor *res, int n_res, Err *err) 
     return 0;
 }
 
-static int run_while(const Graph *g, const Node *n, const Tensor *in, Tensor *out, Err *err) {
+static int run_while(const Graph *g, const Node *n, const Tensor *in, Tensor *out, const CtrlRunner *r, Err *err) {
     const char *names[2];
     if (node_called_funcs(n, names, 2, err) != 2) return -1;
-    Inst cond = {.role = "cond", .f = func(g, n, names[0], err)}, body = {.role = "body", .f = func(g, n, names[1], err)};
+    Inst cond = {.role = "cond", .r = r, .f = func(g, n, names[0], err)}, body = {.role = "body", .r = r, .f = func(g, n, names[1], err)};
     if (!cond.f || !body.f) return -1;
     int nv = n->n_inputs, rc = -1;
     if (cond.f->n_args != nv || cond.f->n_rets != 1 || body.f->n_args != nv || body.f->n_rets != nv)
@@ -172,7 +179,7 @@ done:
 }
 
 /* If / Case: input 0 selects the branch, the others are its arguments */
-static int run_branch(const Graph *g, const Node *n, const Tensor *in, Tensor *out, Err *err) {
+static int run_branch(const Graph *g, const Node *n, const Tensor *in, Tensor *out, const CtrlRunner *r, Err *err) {
     const char *names[256];
     int nb = node_called_funcs(n, names, 256, err);
     if (nb < 1) return -1;
@@ -185,7 +192,7 @@ static int run_branch(const Graph *g, const Node *n, const Tensor *in, Tensor *o
         pick = v < 0 || v >= nb ? nb - 1 : (int)v; /* out of range: the last branch (TensorFlow's default) */
     }
     Inst b = {.role = n->op == OP_IF || n->op == OP_STATELESS_IF ? (pick ? "else_branch" : "then_branch") : "branch",
-              .f = func(g, n, names[pick], err)};
+              .r = r, .f = func(g, n, names[pick], err)};
     if (!b.f) return -1;
     if (b.f->n_args != n->n_inputs - 1 || b.f->n_rets != n->n_outputs)
         return err_set(err, ERR_INPUT, "branch '%s' takes %d arguments and returns %d values; the node has %d and %d", b.f->name,
@@ -200,9 +207,14 @@ static int run_branch(const Graph *g, const Node *n, const Tensor *in, Tensor *o
 }
 
 int ref_ctrl_eval(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err) {
+    return ref_ctrl_eval_with(g, node, in, out, NULL, err);
+}
+
+int ref_ctrl_eval_with(const Graph *g, int node, const Tensor *in, Tensor *out, const CtrlRunner *r, Err *err) {
     const Node *n = g->nodes[node];
     for (int k = 0; k < n->n_outputs; k++) out[k] = (Tensor){0};
+    if (!op_is_functional_control_flow(n->op)) return err_set(err, ERR_RUNTIME, "internal: node '%s' (%s) is not TF2 control flow", n->name, n->op_name);
     bool w = n->op == OP_WHILE || n->op == OP_STATELESS_WHILE;
-    int rc = w ? run_while(g, n, in, out, err) : run_branch(g, n, in, out, err);
+    int rc = w ? run_while(g, n, in, out, r, err) : run_branch(g, n, in, out, r, err);
     return rc ? err_prefix(err, "node '%s' (%s)", n->name, n->op_name) : 0;
 }
