@@ -238,6 +238,24 @@ static void test_bad_bodies(void **state) {
     expect_load_error(CF_DIR "bad_arity.pb", "body function");
 }
 
+/* an op grappo cannot execute inside a body is named with the others (a TensorArray written in
+   the loop: TensorListSetItem lives only in the body) */
+static void test_unsupported_in_body_named(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = graphdef_load(CF_DIR "talist.pb", &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    InputSpec spec = {"x", shape_make(1, (int64_t[]){3}), DT_FLOAT};
+    CHECK_OK(graph_infer(g, &spec, 1, ref_eval_node, NULL, &e), &e);
+    assert_int_equal(graph_check_executable(g, NULL, &e), -1);
+    assert_int_equal(e.code, ERR_INPUT);
+    if (!strstr(e.msg, "TensorListSetItem x1") || !strstr(e.msg, "TensorListReserve x1") || strchr(e.msg, '\n')) {
+        print_error("message: %s\n", e.msg);
+        fail();
+    }
+    graph_free(g);
+}
+
 /* a loop that never ends stops at the iteration bound with one line, on both runtimes */
 static void test_endless_loop(void **state) {
     (void)state;
@@ -292,6 +310,7 @@ int main(void) {
         cmocka_unit_test(test_exact_rules_keep_exact),
         cmocka_unit_test(test_inference),              cmocka_unit_test(test_saved_model),
         cmocka_unit_test(test_bad_bodies),             cmocka_unit_test(test_endless_loop),
+        cmocka_unit_test(test_unsupported_in_body_named),
         cmocka_unit_test(test_tf1_cond_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -129,6 +129,17 @@ np.save(os.path.join(OUT, "sm_while.in.npy"), x3)
 np.save(os.path.join(OUT, "sm_while.out.npy"), m.serve(tf.constant(x3))["y"].numpy())
 freeze(spin, [f3], "spin")
 
+
+@tf.function
+def talist(x):
+    # a TensorArray written in the loop body: TensorList ops (not supported yet) inside the body
+    ta = tf.TensorArray(tf.float32, size=3)
+    _, ta = tf.while_loop(lambda i, t: i < 3, lambda i, t: (i + 1, t.write(i, x * tf.cast(i, tf.float32))), [0, ta])
+    return ta.stack()
+
+
+freeze(talist, [f3], "talist")
+
 with open(os.path.join(OUT, "MANIFEST"), "w") as f:
     f.write("# written by tools/gen_ctrlflow_fixtures.py with TensorFlow %s\n" % tf.__version__)
     f.write("\n".join(manifest) + "\n")
