@@ -123,7 +123,7 @@ static void check_model(const char *model) {
     free_fixture(&f);
 }
 
-/* TF1 control flow made by TensorFlow itself: named, never "graph has a cycle" */
+/* TF1 control flow made by TensorFlow itself: loops named, never "graph has a cycle"; tf.cond runs */
 static void test_tf1_control_flow_named(void **state) {
     (void)state;
     Err e;
@@ -132,7 +132,7 @@ static void test_tf1_control_flow_named(void **state) {
     assert_int_equal(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), -1);
     assert_int_equal(e.code, ERR_INPUT);
     assert_non_null(strstr(e.msg, "graph holds a TF1 while loop (frame 'while/while_context'"));
-    assert_non_null(strstr(e.msg, "Enter x2, Exit x2, Merge x2, NextIteration x2, Switch x2, LoopCond x1"));
+    assert_non_null(strstr(e.msg, "Enter x2, Exit x2, NextIteration x2, LoopCond x1")); /* Switch/Merge are known */
     graph_free(g);
     g = graphdef_load(DIR "tf1_cond/model.pb", &e);
     if (!g) { print_error("%s\n", e.msg); fail(); }
@@ -143,10 +143,28 @@ static void test_tf1_control_flow_named(void **state) {
     uint8_t pv = 1;
     CHECK_OK(tensor_from_data(&feeds[0].value, DT_FLOAT, &s4, xv, sizeof xv, &e), &e);
     CHECK_OK(tensor_from_data(&feeds[1].value, DT_BOOL, &s0, &pv, 1, &e), &e);
+    /* tf.cond's Switch/Merge run on the reference runtime: TensorFlow 2.20 (Session) gives
+       out = x * 2 = [2,4,6,8] and cond/Merge:1 = 1 for p true, x + 1 = [2,3,4,5] and 0 for p false */
+    ValueRef fetch[2];
+    CHECK_OK(graph_parse_ref(g, "out", &fetch[0], &e), &e);
+    CHECK_OK(graph_parse_ref(g, "cond/Merge:1", &fetch[1], &e), &e);
+    for (int pi = 0; pi < 2; pi++) {
+        pv = (uint8_t)(1 - pi);
+        tensor_release(&feeds[1].value);
+        CHECK_OK(tensor_from_data(&feeds[1].value, DT_BOOL, &s0, &pv, 1, &e), &e);
+        Tensor got[2] = {{0}};
+        CHECK_OK(ref_run(g, feeds, 2, fetch, 2, got, NULL, &e), &e);
+        Tensor want = tt_f32(1, (int64_t[]){4}, pv ? (float[]){2, 4, 6, 8} : (float[]){2, 3, 4, 5});
+        assert_tensor_near(&got[0], &want, 0);
+        assert_int_equal((int)tensor_get(&got[1], 0), pv ? 1 : 0);
+        tensor_release(&want); tensor_release(&got[0]); tensor_release(&got[1]);
+    }
+    /* a fetch on the branch not taken is dead: an error, not garbage */
+    ValueRef dead;
+    CHECK_OK(graph_parse_ref(g, "cond/mul", &dead, &e), &e);
     Tensor out = {0};
-    assert_int_equal(ref_run(g, feeds, 2, NULL, 0, &out, NULL, &e), -1);
-    assert_non_null(strstr(e.msg, "grappo cannot execute: Switch x"));
-    assert_non_null(strstr(e.msg, "TF1 control flow (tf.cond), not supported yet"));
+    assert_int_equal(ref_run(g, feeds, 2, &dead, 1, &out, NULL, &e), -1); /* p is false now */
+    assert_non_null(strstr(e.msg, "is dead"));
     tensor_release(&feeds[0].value);
     tensor_release(&feeds[1].value);
     graph_free(g);

@@ -71,7 +71,11 @@ static void print_list(void) {
     printf("| op | reference kernel | output size |\n|---|---|---|\n");
     for (int i = 1; i < OP_COUNT; i++) {
         const OpDef *d = op_def((OpId)i);
-        printf("| %s | yes | %s |\n", d->tf_name, d->flags & OPF_DYNAMIC ? "depends on values (dynamic)" : "from shapes");
+        printf("| %s | yes | %s |\n", d->tf_name,
+               d->flags & OPF_CONTROL    ? "from its function bodies (dynamic)"
+               : d->flags & OPF_DEADNESS ? "from shapes; reference runtime only (dead branches)"
+               : d->flags & OPF_DYNAMIC  ? "depends on values (dynamic)"
+                                         : "from shapes");
     }
 }
 

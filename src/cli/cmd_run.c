@@ -18,6 +18,7 @@ static void help(void) {
     printf("usage: grappo run FILE.pb|zoo:NAME [--input NAME=FILE.npy ...] [--input-shape NAME=D1,D2,...]\n"
            "                  [--output NAME[:PORT] ...] [--save-outputs DIR] [--repeat N] [--seed S]\n"
            "                  [--runtime fast|ref] [--threads N] [--profile] [--json] [--markdown-row]\n"
+           "                  [--max-loop-iterations N]\n"
            "\n"
            "Runs the graph on the fast runtime (oneDNN kernels, static memory arena; the default) or\n"
            "the reference runtime (portable C kernels, the numerical oracle). --threads sets the\n"
@@ -27,7 +28,9 @@ static void help(void) {
            "fixes that input's unknown dims. Prints each output's shape, dtype, min/max/mean and the\n"
            "time: with --repeat N, one warm-up run then N timed runs (median, min, max, 95%% CI of the\n"
            "mean). --save-outputs writes one .npy per output named after the tensor with '/' and ':'\n"
-           "replaced by '_'. --markdown-row prints only a Markdown table row of the timing (benchmarks).\n");
+           "replaced by '_'. --markdown-row prints only a Markdown table row of the timing (benchmarks).\n"
+           "A While loop still running after --max-loop-iterations iterations (default 100000) is\n"
+           "taken to never end: an error (exit 2).\n");
 }
 
 static void tensor_stats(const Tensor *t, double *mn, double *mx, double *mean, int64_t *nonfinite) {
@@ -130,6 +133,11 @@ int cmd_run(int argc, char **argv) {
         } else if (arg_opt(&a, "--save-outputs", &save_dir, &bad)) { if (bad) goto usage; }
         else if (arg_opt(&a, "--repeat", &v, &bad)) { if (bad || !parse_int("run", "--repeat", v, 1, 100000, &repeat)) goto usage; }
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("run", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
+        else if (arg_opt(&a, "--max-loop-iterations", &v, &bad)) {
+            long long it;
+            if (bad || !parse_int("run", "--max-loop-iterations", v, 1, 1LL << 40, &it)) goto usage;
+            ref_set_max_loop_iterations((long)it);
+        }
         else if (arg_opt(&a, "--runtime", &v, &bad)) {
             if (bad) goto usage;
             if (!strcmp(v, "ref")) use_ref = true;

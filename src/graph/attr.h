@@ -25,7 +25,7 @@ typedef enum AttrKind {
     ATTR_TYPE,
     ATTR_SHAPE,
     ATTR_TENSOR,
-    ATTR_FUNC,        /* opaque: only raw */
+    ATTR_FUNC,        /* raw; the function's name in s (list: in s[]), its attrs only in raw */
     ATTR_PLACEHOLDER, /* opaque: only raw */
     ATTR_LIST,
 } AttrKind;

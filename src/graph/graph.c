@@ -1,5 +1,6 @@
 /* graph.c - Graph construction, the name index, node inputs/outputs and value naming. */
 #include "graph.h"
+#include "graph_func.h"
 #include "graph_internal.h"
 
 #include <stdio.h>
@@ -91,6 +92,7 @@ void graph_free(Graph *g) {
     free(g->index);
     free(g->outputs);
     free(g->extra);
+    graph_funcs_release(g->funcs);
     free(g);
 }
 

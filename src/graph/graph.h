@@ -65,6 +65,9 @@ typedef struct Graph {
     /* bumped by every rewrite (rule_apply): a rewrite site remembers the version it was
        found in, so a stale site is refused instead of applied to the wrong nodes */
     uint64_t version;
+    /* bodies of the functions control-flow nodes call (graph_func.h), NULL without any;
+       shared by clones */
+    struct GraphFuncs *funcs;
 } Graph;
 
 /* Longest node name accepted (bytes): longer ones are bad input everywhere (loading, inspect,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "graph_func.h"
 #include "graph_internal.h"
 
 static void *dup_bytes(const void *p, size_t n, bool *ok) {
@@ -68,6 +69,7 @@ Graph *graph_clone(const Graph *g, Err *err) {
     c->extra_len = g->extra_len;
     c->producer = g->producer;
     c->version = g->version;
+    c->funcs = graph_funcs_share(g->funcs);
     if (!c->nodes || !ok) { graph_free(c); err_set(err, ERR_RUNTIME, "out of memory cloning graph"); return NULL; }
     for (int i = 0; i < g->n_nodes; i++) {
         Node *n = node_clone(g->nodes[i], err);

@@ -123,6 +123,7 @@ static int apply_spec(Node *n, const InputSpec *spec, Err *err) {
 static void try_fold(Graph *g, int idx, NodeEvalFn eval, void *ctx) {
     Node *n = g->nodes[idx];
     if (!eval || n->op == OP_PLACEHOLDER || n->op == OP_CONST || n->op == OP_NO_OP || n->n_outputs == 0) return;
+    if (op_def(n->op)->flags & (OPF_CONTROL | OPF_DEADNESS)) return; /* a loop may be long or never end: run time only */
     for (int k = 0; k < n->n_inputs; k++)
         if (!tensor_has_data(&node_input_value(g, n, k)->known)) return;
     for (int k = 0; k < n->n_outputs; k++) {

@@ -17,6 +17,12 @@
    leaves those dims unknown (-1) unless the inputs are known, and the reference kernel
    allocates such an output itself (see runtime/ref_dyn.c) */
 #define OPF_DYNAMIC 0x10u
+/* TF2 functional control flow (While, If, Case): runs function bodies (graph_func.h); never
+   folded at inference, always run by the reference path (runtime/ref_ctrl.c) */
+#define OPF_CONTROL 0x20u
+/* TF1 conditionals (Switch, _SwitchN, Merge): an output may be dead (the branch not taken);
+   never folded, run by the reference executor only (runtime/ref_dead.c) */
+#define OPF_DEADNESS 0x40u
 
 typedef enum OpId {
     OP_UNKNOWN = 0, /* an op grappo does not understand: kept and written back untouched */

@@ -174,8 +174,11 @@ static int list_decode(const PbList *pl, AttrList *l, TensorBudget *budget, Err 
         for (size_t k = 0; k < pl->n_tensor; k++)
             if (tensor_decode(pl->tensor[k], &l->tensor[k], budget, err)) return err_prefix(err, "tensor %zu", k);
     } else if (pl->n_func) {
-        l->kind = ATTR_FUNC; /* opaque: raw only, n tells how many */
+        l->kind = ATTR_FUNC; /* raw, plus each function's name in s (its attrs stay opaque) */
+        if (!(l->s = alloc_array(pl->n_func, sizeof *l->s))) goto oom;
         l->n = (int)pl->n_func;
+        for (size_t k = 0; k < pl->n_func; k++)
+            if (str_decode(&pl->func[k]->name, &l->s[k], err)) return -1;
     }
     return 0;
 oom:
@@ -203,7 +206,10 @@ int attr_decode(const uint8_t *data, size_t len, Attr *a, TensorBudget *budget, 
     case GRAPPO__TF__ATTR_VALUE__VALUE_SHAPE: a->kind = ATTR_SHAPE; rc = shape_decode(av->shape, true, &a->shape, err); break;
     case GRAPPO__TF__ATTR_VALUE__VALUE_TENSOR: a->kind = ATTR_TENSOR; rc = tensor_decode(av->tensor, &a->tensor, budget, err); break;
     case GRAPPO__TF__ATTR_VALUE__VALUE_PLACEHOLDER: a->kind = ATTR_PLACEHOLDER; break;
-    case GRAPPO__TF__ATTR_VALUE__VALUE_FUNC: a->kind = ATTR_FUNC; break;
+    case GRAPPO__TF__ATTR_VALUE__VALUE_FUNC: /* the function's name in s (control flow's bodies) */
+        a->kind = ATTR_FUNC;
+        rc = av->func ? str_decode(&av->func->name, &a->s, err) : 0;
+        break;
     case GRAPPO__TF__ATTR_VALUE__VALUE_LIST:
         a->kind = ATTR_LIST;
         rc = list_decode(av->list, &a->list, budget, err);

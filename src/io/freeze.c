@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../graph/graph_func.h"
 #include "freeze_int.h"
 #include "graphdef.h"
 
@@ -384,6 +385,8 @@ static int load_graphdef(Fz *z, const uint8_t **versions, size_t *versions_len) 
             }
             if (fz_ndef_parse(f.data, f.len, &z->top[z->n_top++], z->err)) return err_prefix(z->err, "graph node #%d", z->n_top - 1);
         } else if (f.number == 2 && f.wire == PB_LEN && !z->lib) {
+            z->lib_raw = f.raw;
+            z->lib_raw_len = f.raw_len;
             z->lib = grappo__tf__function_def_library__unpack(NULL, f.len, f.data);
             if (!z->lib) return err_set(z->err, ERR_INPUT, "malformed function library");
         } else if (f.number == 4 && f.wire == PB_LEN) {
@@ -459,6 +462,11 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
     for (int k = 0; !rc && k < z.n_fn; k++)
         if (z.fn[k].live && (k < first_out || k >= first_out + s->n_outputs)) rc = fz_emit_node(&z, k, &out);
     for (int k = first_out; !rc && k < first_out + s->n_outputs; k++) rc = fz_emit_node(&z, k, &out);
+    /* control flow that stays (While, If, Case) calls functions of the library: keep it */
+    bool keep_lib = false;
+    for (int k = 0; !rc && k < z.n_fn && !keep_lib; k++)
+        keep_lib = z.fn[k].live && op_is_functional_control_flow(op_lookup(z.fn[k].op));
+    if (!rc && keep_lib && z.lib_raw) bb_put(&out, z.lib_raw, z.lib_raw_len);
     if (!rc && versions) bb_put(&out, versions, versions_len);
     if (!rc && out.oom) rc = err_set(err, ERR_RUNTIME, "out of memory");
     if (!rc) {
@@ -499,5 +507,87 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
         tensor_release(&z.fn[k].value);
     }
     free(z.fn);
+    return g;
+}
+
+/* ---- one function as its own graph (control-flow bodies) ---- */
+
+static void put_func_attr(ByteBuf *node, const char *key, const char *fname) {
+    ByteBuf nal = {0}, av = {0};
+    fz_put_str_field(&nal, 1, fname);        /* NameAttrList.name */
+    bb_len_field(&av, 10, nal.data, nal.len); /* AttrValue.func */
+    fz_put_attr(node, key, av.data, av.len);
+    if (nal.oom || av.oom) node->oom = true;
+    bb_free(&nal);
+    bb_free(&av);
+}
+
+Graph *freeze_function(const uint8_t *lib_field, size_t lib_field_len, const Grappo__Tf__FunctionDefLibrary *lib,
+                       const char *fname, Err *err) {
+    const Grappo__Tf__OpDef *sig = NULL;
+    for (size_t i = 0; lib && i < lib->n_function && !sig; i++) {
+        const Grappo__Tf__OpDef *s = lib->function[i]->signature;
+        if (s && s->name.len == strlen(fname) && !memcmp(s->name.data, fname, s->name.len)) sig = s;
+    }
+    if (!sig) {
+        err_set(err, ERR_INPUT, "function '%s' is not in the graph's function library", fname);
+        return NULL;
+    }
+    int n_in = (int)sig->n_input_arg, n_out = (int)sig->n_output_arg;
+    FreezeTensor *ins = calloc((size_t)n_in + 1, sizeof *ins), *outs = calloc((size_t)n_out + 1, sizeof *outs);
+    char (*names)[48] = calloc((size_t)(2 * n_in + 2 * n_out) + 1, sizeof *names);
+    ByteBuf gd = {0};
+    Graph *g = NULL;
+    if (!ins || !outs || !names) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    ByteBuf call = {0};
+    fz_put_str_field(&call, 1, "call");
+    fz_put_str_field(&call, 2, "PartitionedCall");
+    for (int k = 0; k < n_in; k++) {
+        int dt = sig->input_arg[k]->type;
+        if (dt == 0) {
+            bb_free(&call);
+            err_set(err, ERR_INPUT, "function '%s': argument %d has no concrete dtype", fname, k);
+            goto done;
+        }
+        char *an = names[k];
+        snprintf(an, 48, FUNC_ARG_FMT, k);
+        ByteBuf ph = {0};
+        fz_put_str_field(&ph, 1, an);
+        fz_put_str_field(&ph, 2, "Placeholder");
+        fz_put_type_attr(&ph, "dtype", dt);
+        bb_len_field(&gd, 1, ph.data, ph.len);
+        if (ph.oom) gd.oom = true;
+        bb_free(&ph);
+        fz_put_str_field(&call, 3, an);
+        ins[k] = (FreezeTensor){an, an, dt};
+    }
+    put_func_attr(&call, "f", fname);
+    bb_len_field(&gd, 1, call.data, call.len);
+    if (call.oom) gd.oom = true;
+    bb_free(&call);
+    bb_put(&gd, lib_field, lib_field_len);
+    for (int k = 0; k < n_out; k++) {
+        char *key = names[2 * n_in + 2 * k], *t = names[2 * n_in + 2 * k + 1];
+        snprintf(key, 48, FUNC_RET_FMT, k);
+        snprintf(t, 48, "call:%d", k);
+        outs[k] = (FreezeTensor){key, t, sig->output_arg[k]->type};
+    }
+    if (gd.oom) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    char what[300];
+    snprintf(what, sizeof what, "function '%.200s'", fname);
+    FreezeSpec spec = {.graph_def = gd.data, .graph_def_len = gd.len, .inputs = ins, .outputs = outs,
+                       .n_inputs = n_in, .n_outputs = n_out, .what = what};
+    g = freeze_graph(&spec, err);
+done:
+    bb_free(&gd);
+    free(ins);
+    free(outs);
+    free(names);
     return g;
 }

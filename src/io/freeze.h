@@ -43,6 +43,14 @@ typedef struct FreezeSpec {
 
 Graph *freeze_graph(const FreezeSpec *spec, Err *err);
 
+/* Function `fname` of a GraphDef's library as its own frozen Graph (graph_func.h): one
+ * Placeholder per argument named FUNC_ARG_FMT, the results as the graph outputs (Identities named
+ * FUNC_RET_FMT), calls inside it inlined as above. lib_field is the GraphDef's whole library
+ * field (tag included), kept in the result when the body holds control flow itself; lib is the
+ * same library unpacked. */
+Graph *freeze_function(const uint8_t *lib_field, size_t lib_field_len, const Grappo__Tf__FunctionDefLibrary *lib,
+                       const char *fname, Err *err);
+
 /* deepest function call nesting accepted */
 #define FREEZE_MAX_DEPTH 64
 /* longest chain of calls whose inputs are other calls' outputs (bounds the recursion) */

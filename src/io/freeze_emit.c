@@ -8,24 +8,24 @@
 
 /* ---- the frozen GraphDef ---- */
 
-static void put_str_field(ByteBuf *b, uint32_t number, const char *s) { bb_len_field(b, number, s, strlen(s)); }
+void fz_put_str_field(ByteBuf *b, uint32_t number, const char *s) { bb_len_field(b, number, s, strlen(s)); }
 
-static void put_attr(ByteBuf *node, const char *key, const uint8_t *val, size_t len) {
+void fz_put_attr(ByteBuf *node, const char *key, const uint8_t *val, size_t len) {
     ByteBuf e = {0};
-    put_str_field(&e, 1, key);
+    fz_put_str_field(&e, 1, key);
     bb_len_field(&e, 2, val, len);
     bb_len_field(node, 5, e.data, e.len);
     if (e.oom) node->oom = true;
     bb_free(&e);
 }
 
-static void put_type_attr(ByteBuf *node, const char *key, int dtype) {
+void fz_put_type_attr(ByteBuf *node, const char *key, int dtype) {
     Grappo__Tf__AttrValue v = GRAPPO__TF__ATTR_VALUE__INIT;
     v.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_TYPE;
     v.type = dtype;
     uint8_t buf[16];
     size_t n = grappo__tf__attr_value__pack(&v, buf);
-    put_attr(node, key, buf, n);
+    fz_put_attr(node, key, buf, n);
 }
 
 static void put_int_attr(ByteBuf *node, const char *key, int64_t i) {
@@ -34,7 +34,7 @@ static void put_int_attr(ByteBuf *node, const char *key, int64_t i) {
     v.i = i;
     uint8_t buf[16];
     size_t n = grappo__tf__attr_value__pack(&v, buf);
-    put_attr(node, key, buf, n);
+    fz_put_attr(node, key, buf, n);
 }
 
 static int put_tensor_attr(ByteBuf *node, const Tensor *t, Err *err) {
@@ -59,9 +59,9 @@ static int put_tensor_attr(ByteBuf *node, const Tensor *t, Err *err) {
     uint8_t *buf = malloc(n + 1);
     if (!buf) return err_set(err, ERR_RUNTIME, "out of memory");
     grappo__tf__attr_value__pack(&v, buf);
-    put_attr(node, "value", buf, n);
+    fz_put_attr(node, "value", buf, n);
     free(buf);
-    put_type_attr(node, "dtype", t->dtype);
+    fz_put_type_attr(node, "dtype", t->dtype);
     return 0;
 }
 
@@ -73,31 +73,31 @@ static void ref_text(const Fz *z, FRef r, char *buf, size_t cap) {
 int fz_emit_node(Fz *z, int k, ByteBuf *out) {
     const FNode *f = &z->fn[k];
     ByteBuf nb = {0};
-    put_str_field(&nb, 1, f->name);
-    put_str_field(&nb, 2, f->op);
+    fz_put_str_field(&nb, 1, f->name);
+    fz_put_str_field(&nb, 2, f->op);
     char buf[2048];
     for (int i = 0; i < f->n_in; i++) {
         ref_text(z, f->in[i], buf, sizeof buf);
-        put_str_field(&nb, 3, buf);
+        fz_put_str_field(&nb, 3, buf);
     }
     for (int i = 0; i < f->n_ctrl; i++) {
         snprintf(buf, sizeof buf, "^%s", z->fn[f->ctrl[i]].name);
-        put_str_field(&nb, 3, buf);
+        fz_put_str_field(&nb, 3, buf);
     }
     if (tensor_has_data(&f->value)) {
         if (put_tensor_attr(&nb, &f->value, z->err)) { bb_free(&nb); return -1; }
     } else if (f->is_gather) {
-        put_type_attr(&nb, "Tparams", f->src ? fz_attr_type(f->src, "dtype") : DT_FLOAT);
-        put_type_attr(&nb, "Tindices", f->src ? fz_attr_type(f->src, "Tindices") : DT_INT32);
-        put_type_attr(&nb, "Taxis", DT_INT32);
+        fz_put_type_attr(&nb, "Tparams", f->src ? fz_attr_type(f->src, "dtype") : DT_FLOAT);
+        fz_put_type_attr(&nb, "Tindices", f->src ? fz_attr_type(f->src, "Tindices") : DT_INT32);
+        fz_put_type_attr(&nb, "Taxis", DT_INT32);
         put_int_attr(&nb, "batch_dims", f->gather_batch_dims);
     } else if (f->out_dtype) {
-        put_type_attr(&nb, "T", f->out_dtype);
+        fz_put_type_attr(&nb, "T", f->out_dtype);
     } else if (f->src) {
         for (int i = 0; i < f->src->n_attr; i++) {
             const AttrRaw *a = &f->src->attr[i];
             if (!strcmp(a->key, "_class")) continue; /* colocation with nodes that are gone */
-            put_attr(&nb, a->key, a->val, a->len);
+            fz_put_attr(&nb, a->key, a->val, a->len);
         }
     }
     bb_len_field(out, 1, nb.data, nb.len);

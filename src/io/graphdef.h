@@ -23,6 +23,15 @@
 #include "../graph/graph.h"
 
 Graph *graphdef_parse(const uint8_t *data, size_t len, const char *what, Err *err);
+/* Part of parsing (graphdef_funcs.c): instantiates every function g's control-flow nodes call
+ * (While cond/body, If branches, Case branches) from the library field (lib_field: tag
+ * included; lib: its payload; NULL when the GraphDef has none) into g->funcs, checking each
+ * exists and has the arity its caller needs. */
+#define GRAPHDEF_MAX_FUNC_NESTING 32
+/* bodies instantiated for one graph, nested ones included (bodies shared by name only within
+   one graph, so a hostile library could otherwise grow exponentially with nesting) */
+#define GRAPHDEF_MAX_FUNC_INSTANCES 4096
+int graphdef_build_funcs(Graph *g, const uint8_t *lib_field, size_t lib_field_len, const uint8_t *lib, size_t lib_len, Err *err);
 Graph *graphdef_load(const char *path, Err *err);
 int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err); /* caller frees */
 int graphdef_save(const Graph *g, const char *path, Err *err); /* atomic: temp file + rename */

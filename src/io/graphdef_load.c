@@ -305,7 +305,9 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
     PbField f;
     const char *why = "";
     int rc, node_no = 0;
+    PbField lib = {0};
     while ((rc = pb_next_field(&r, &f, &why)) == 1) {
+        if (f.number == 2 && f.wire == PB_LEN && !lib.raw) lib = f; /* the function library */
         if (f.number == GRAPH_NODE) {
             if (f.wire != PB_LEN) {
                 err_set(err, ERR_INPUT, "not a valid GraphDef (field 1 has wire type %d, expected a NodeDef)", f.wire);
@@ -331,6 +333,8 @@ Graph *graphdef_parse_limited(const uint8_t *data, size_t len, const char *what,
     g->extra_len = extra.len;
     extra = (ByteBuf){0};
     if (finish_graph(&L, err)) goto fail;
+    /* bodies of While / If / Case, each as its own graph */
+    if (graphdef_build_funcs(g, lib.raw, lib.raw_len, lib.data, lib.len, err)) goto fail;
     free(L.inputs);
     return g;
 fail:

@@ -126,7 +126,9 @@ static bool nodes_equal(const Node *a, const Node *b) {
 }
 
 static bool cse_candidate(const Node *n) {
-    return n->op != OP_UNKNOWN && n->op != OP_PLACEHOLDER && n->op != OP_NO_OP && n->n_outputs > 0 && n->n_ctrl == 0;
+    /* control flow (While/If/Case) is left alone: a stateful body run twice is not one run */
+    return n->op != OP_UNKNOWN && n->op != OP_PLACEHOLDER && n->op != OP_NO_OP && n->n_outputs > 0 && n->n_ctrl == 0 &&
+           !(op_def(n->op)->flags & (OPF_CONTROL | OPF_DEADNESS));
 }
 
 static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211ull; }

@@ -99,8 +99,11 @@ static int build_steps(Plan *p, const bool *needed, const PlanOpts *opts, Err *e
             p->folded += n->op != OP_CONST;
             continue;
         }
-        if (n->op == OP_UNKNOWN) {
+        if (n->op != OP_UNKNOWN && (op_def(n->op)->flags & OPF_DEADNESS)) {
             free(order);
+            return err_set(err, ERR_INPUT, "node '%s' (%s): TF1 control flow (Switch/Merge) runs on the reference runtime only (--runtime ref)", n->name, n->op_name);
+        }
+        if (n->op == OP_UNKNOWN) {
             return err_set(err, ERR_INPUT, "node '%s': op %s is not supported by grappo's runtimes", n->name, n->op_name);
         }
         bool reads_dynamic = false;

@@ -57,6 +57,8 @@ struct Plan {
 };
 
 int slot_root(const Plan *p, int s);
+/* a While / If / Case step: bodies compiled as plans of their own (plan_ctrl.c) */
+int plan_ctrl_eval(const Plan *p, int node, const Tensor *in, Tensor *out, Err *err);
 /* asks the fast kernel families in order: 1 with *k filled (a fast kernel), 0 (none: the
    reference kernel runs), -1 on error */
 int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);

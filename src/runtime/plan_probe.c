@@ -33,7 +33,11 @@ int plan_probe(const Graph *g, const PlanOpts *opts, PlanNodeSupport *out, Err *
             reads_dyn |= dyn[nd->inputs[k].node];
         }
         for (int k = 0; k < nd->n_ctrl; k++) after_unknown |= blocked[nd->ctrl[k]];
-        if (nd->op == OP_UNKNOWN) { s->kind = PLAN_NODE_UNSUPPORTED; blocked[i] = true; continue; }
+        if (nd->op == OP_UNKNOWN || (op_def(nd->op)->flags & OPF_DEADNESS)) { /* Switch/Merge: reference only */
+            s->kind = PLAN_NODE_UNSUPPORTED;
+            blocked[i] = true;
+            continue;
+        }
         if (after_unknown) { s->kind = PLAN_NODE_BLOCKED; blocked[i] = true; continue; }
         if (nd->op == OP_PLACEHOLDER) { s->kind = PLAN_NODE_INPUT; continue; }
         if (plan_all_outputs_known(nd)) { s->kind = PLAN_NODE_CONST; continue; }

@@ -73,7 +73,8 @@ static int run_dynamic_step(Plan *p, int si, const Tensor *in, Err *err) {
     const Node *n = p->g->nodes[st->node];
     Tensor outs[64];
     if (n->n_outputs > 64) return err_set(err, ERR_INPUT, "node '%s' (%s): a node with run-time shapes and %d outputs (at most 64)", n->name, n->op_name, n->n_outputs);
-    if (ref_dyn_eval_node(p->g, st->node, in, outs, err)) return -1;
+    int rc = op_def(n->op)->flags & OPF_CONTROL ? plan_ctrl_eval(p, st->node, in, outs, err) : ref_dyn_eval_node(p->g, st->node, in, outs, err);
+    if (rc) return -1;
     for (int k = 0; k < n->n_outputs; k++) {
         Slot *s = &p->slots[p->base[st->node] + k];
         dyn_release(p, s);

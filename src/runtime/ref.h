@@ -41,10 +41,35 @@ int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, E
    run; this allocates it with `shape`, or checks a prepared output has that many elements. */
 int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Err *err);
 
+/* TF2 control flow (ref_ctrl.c): runs While / If / Case node `node` of g, whose function
+   bodies are in g->funcs, allocating out[0..n_outputs). ref_dyn_eval_node sends such nodes
+   here; they are always dynamic (ref_node_is_dynamic). */
+int ref_ctrl_eval(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
+/* iterations after which a While is taken to never end (bad input, ERR_INPUT); process-wide,
+   n <= 0 restores the default */
+#define REF_MAX_LOOP_ITERATIONS_DEFAULT 100000L
+void ref_set_max_loop_iterations(long n);
+long ref_max_loop_iterations(void);
+
+/* TF1 conditionals (ref_dead.c): runs Switch / _SwitchN / Merge node `node` on inputs whose
+   dead flags are in_dead; sets out[k] (shared, no copy) and out_dead[k]. */
+int ref_dead_eval(const Graph *g, int node, const Tensor *in, const bool *in_dead, Tensor *out, bool *out_dead, Err *err);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;
 } RefFeed;
+
+/* The same with the bodies run by another executor (the fast runtime compiles each body, once
+   per argument shapes, as its own plan: plan_ctrl.c). prepare gets a body inferred for the
+   actual shapes (it lives until release) and returns the executor's state, NULL on error. */
+typedef struct CtrlRunner {
+    void *ctx;
+    void *(*prepare)(void *ctx, const Graph *body, Err *err);
+    int (*run)(void *state, const RefFeed *feeds, int n_feeds, Tensor *out, Err *err);
+    void (*release)(void *state);
+} CtrlRunner;
+int ref_ctrl_eval_with(const Graph *g, int node, const Tensor *in, Tensor *out, const CtrlRunner *r, Err *err);
 
 typedef struct RefStats {
     double total_ms;

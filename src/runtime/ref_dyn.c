@@ -30,6 +30,7 @@ int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Er
 
 bool ref_node_is_dynamic(const Node *n) {
     if (n->op == OP_PLACEHOLDER || n->op == OP_CONST || n->op == OP_NO_OP) return false;
+    if (op_def(n->op)->flags & OPF_CONTROL) return true; /* runs bodies: ref_ctrl.c */
     for (int k = 0; k < n->n_outputs; k++)
         if (!tensor_has_data(&n->outputs[k].known) && !shape_is_known(&n->outputs[k].shape)) return true;
     return false;
@@ -71,6 +72,7 @@ fail:
 
 int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err) {
     const Node *n = g->nodes[node];
+    if (op_def(n->op)->flags & OPF_CONTROL) return ref_ctrl_eval(g, node, in, out, err);
     if (!ref_node_is_dynamic(n)) return ref_eval_node(NULL, g, node, in, out, err);
     if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
         return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
