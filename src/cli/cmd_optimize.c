@@ -78,21 +78,6 @@ static void help(void) {
            d.episodes, d.trials, d.budget, d.calib_batches, d.repeats, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
 }
 
-/* "20MiB", "1.5GB", "300000": bytes; false on anything else */
-static bool parse_bytes(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || !(v > 0) || !isfinite(v)) return false;
-    static const struct { const char *suffix; double scale; } units[] = {
-        {"", 1},           {"B", 1},          {"K", 1e3},        {"KB", 1e3},       {"k", 1e3},  {"kB", 1e3},
-        {"KiB", 1024.0},   {"M", 1e6},        {"MB", 1e6},       {"MiB", 1048576.0}, {"G", 1e9}, {"GB", 1e9},
-        {"GiB", 1073741824.0},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (!strcmp(end, units[i].suffix)) { *out = v * units[i].scale; return true; }
-    return false;
-}
-
 /* the ppo+bo trial table: one row per trial, the kept one marked */
 static void print_bo_table(const OptimizeProduct *p, const char *objective) {
     printf("Bayesian optimization of the reward weights: minimize %s subject to", objective);
@@ -224,7 +209,9 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--trials", &v, &bad)) { if (bad || !parse_int("optimize", "--trials", v, 1, BO_MAX_TRIALS, &trials)) goto usage; }
         else if (arg_opt(&a, "--bo-batch", &v, &bad)) { if (bad || !parse_int("optimize", "--bo-batch", v, 1, 64, &bo_batch)) goto usage; }
         else if (arg_opt(&a, "--memory-budget", &v, &bad)) {
-            if (bad || !parse_bytes(v, &o.memory_budget_bytes)) { rc = cli_usage_error("optimize", "--memory-budget wants bytes such as 20000000, 20MB or 20MiB"); goto done; }
+            size_t mb = 0;
+            if (!bad && parse_byte_size(v, &mb)) o.memory_budget_bytes = (double)mb;
+            if (bad || !mb) { rc = cli_usage_error("optimize", "--memory-budget wants bytes such as 20000000, 20MB or 20MiB"); goto done; }
         } else if (arg_opt(&a, "--latency-budget", &v, &bad)) {
             char *end;
             o.latency_budget_ms = bad ? 0 : strtod(v, &end);
