@@ -46,6 +46,14 @@ static inline char *tu_read_text(const char *path) {
     } while (0)
 
 /* Float tensor from literal values: Tensor t = tt_f32(2, (int64_t[]){2,3}, (float[]){...}) */
+/* removes a test's temporary directory (made with mkdtemp) and everything in it; 0 on success,
+   for cmocka teardowns */
+static inline int tu_rmtree(const char *dir) {
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 static inline Tensor tt_f32(int rank, const int64_t *dims, const float *vals) {
     Tensor t; Err e; Shape s = shape_make(rank, dims);
     if (tensor_from_data(&t, DT_FLOAT, &s, vals, (size_t)shape_numel(&s) * 4, &e)) { print_error("%s\n", e.msg); fail(); }
