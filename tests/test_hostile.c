@@ -184,6 +184,45 @@ static void test_max_min_nan_fast_equals_ref(void **state) {
     }
 }
 
+/* ---- fuzz_graph_struct finding: the reductions Max / Min over a row holding NaN give NaN on
+   the fast runtime too (oneDNN's max/min reductions dropped it) ---- */
+
+static void test_reduce_max_min_nan_fast_equals_ref(void **state) {
+    (void)state;
+    const char *ops[2] = {"Max", "Min"};
+    for (int o = 0; o < 2; o++) {
+        Pb g = {0};
+        pb_placeholder(&g, "x", DT_FLOAT, 2, (int64_t[]){2, 64});
+        Pb axes = pb_tensor(DT_INT32, 1, (int64_t[]){1}, NULL, 0, (int64_t[]){1}, 1);
+        pb_const(&g, "axes", &axes, DT_INT32);
+        Pb n = pb_node("r", ops[o], (const char *[]){"x", "axes"}, 2);
+        pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+        pb_attr(&n, "Tidx", pb_a_type(DT_INT32));
+        pb_add_node(&g, &n);
+        Err err = {0};
+        Graph *gr = hx_load(&g, &err);
+        CHECK_OK(gr == NULL, &err);
+        float v[128];
+        for (int i = 0; i < 128; i++) v[i] = (float)(i % 7) - 3;
+        v[5] = NAN; /* row 0 holds a NaN, row 1 does not */
+        RefFeed f = {"x", tt_f32(2, (int64_t[]){2, 64}, v)};
+        Tensor a = {0}, b = {0};
+        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+        CHECK_OK(p == NULL, &err);
+        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        assert_true(isnan(tensor_get(&a, 0)) && !isnan(tensor_get(&a, 1))); /* as TensorFlow */
+        assert_true(isnan(tensor_get(&b, 0)));
+        assert_true(tensor_get(&b, 1) == tensor_get(&a, 1));
+        tensor_release(&a);
+        tensor_release(&b);
+        tensor_release(&f.value);
+        plan_free(p);
+        graph_free(gr);
+    }
+}
+
 /* ---- item 1: outputs survive every rewrite (the graph of the issue) ---- */
 
 static bool has_output(const Graph *g, const char *name) {
@@ -434,6 +473,7 @@ int main(void) {
         cmocka_unit_test(test_messages_escape_names),
         cmocka_unit_test(test_non_regular_files_refused),
         cmocka_unit_test(test_max_min_nan_fast_equals_ref),
+        cmocka_unit_test(test_reduce_max_min_nan_fast_equals_ref),
         cmocka_unit_test(test_splatted_constants_refused_before_materialised),
         cmocka_unit_test(test_huge_fill_refused_by_both_runtimes),
         cmocka_unit_test(test_file_over_budget_refused),

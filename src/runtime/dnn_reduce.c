@@ -1,5 +1,4 @@
-/* dnn_reduce.c - oneDNN kernels for the reductions Mean, Sum, Max, Min, Prod over known axes
- * (float32).
+/* dnn_reduce.c - oneDNN kernels for the reductions Mean, Sum and Prod over known axes (float32).
  *
  * The input is collapsed first: size-1 dims dropped, neighbouring dims merged while they are
  * all reduced or all kept; keep_dims only changes the output's shape, not its memory. Then:
@@ -12,8 +11,9 @@
  *    (reductions over the trailing dims); its ref:any kernel is slower than grappo's
  *    reference kernel, so that case declines.
  * Empty reductions and reductions where nothing is reduced (all reduced dims have size 1)
- * decline, as do integer tensors. Max over a row holding NaN may return a number (oneDNN's
- * max kernels, like its max pooling, are not NaN-propagating); the reference returns NaN. */
+ * decline, as do integer tensors. Max and Min decline too: oneDNN's max/min reductions (and its
+ * max pooling) are not NaN-propagating, so a row holding NaN gave a number where TensorFlow and
+ * the reference give NaN (found by fuzz_graph_struct); they run on the reference kernel. */
 #include <stdio.h>
 #include <string.h>
 
@@ -93,6 +93,7 @@ static dnnl_status_t reduction_pd(DnnCtx *ctx, OpId op, int rank, const int64_t 
 
 int fast_compile_reduce(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err) {
     if (reduction_alg(n->op) == dnnl_alg_kind_undef || n->n_inputs != 2 || n->n_outputs != 1) return 0;
+    if (n->op == OP_MAX || n->op == OP_MIN) return 0; /* NaN must propagate (see the top) */
     const Value *x = node_input_value(g, n, 0), *y = &n->outputs[0];
     if (!misc_value_ok(x) || !misc_value_ok(y) || x->dtype != DT_FLOAT || y->dtype != DT_FLOAT) return 0;
     int rank = x->shape.rank, reduced[MAX_RANK];
