@@ -4,10 +4,15 @@
  * label summed in one input only, a repeated output label) keep their Einsum; a dynamic batch
  * dim becomes -1 in the Reshapes, so the rewritten graph is right at other batch sizes; the
  * attention einsums of a Keras MultiHeadAttention lower to the pattern fuse_attention fuses;
- * the rule is in the grappler pipeline. */
+ * the rule is in the grappler pipeline; the Keras 3 BERT-style encoder frozen by TensorFlow
+ * (tests/fixtures/einsum/bert_keras3, tools/make_einsum_fixture.py) computes TensorFlow's output
+ * on both runtimes as loaded, after the grappler pipeline and with its attention fused. */
 #include "testrules.h"
 
+#include "io/npy.h"
 #include "rewrite/pipeline.h"
+
+#define BERT_DIR "tests/fixtures/einsum/bert_keras3/"
 
 /* Placeholders x0 (, x1) of the given shapes (a -1 dim stays dynamic) -> Einsum(eq) -> output */
 static Graph *einsum_graph(const char *eq, int n_in, const Shape *shapes) {
@@ -196,12 +201,60 @@ static void test_attention_fuses_after_lowering(void **state) {
     graph_free(g);
 }
 
+/* the fixture's graph on one runtime against TensorFlow's output: max error <= 1e-4 max|tf| */
+static void bert_check(const Graph *g, bool fast, const RefFeed *feeds, const Tensor *want, const char *what) {
+    Tensor got;
+    tr_run(g, fast, 1, feeds, 2, &got);
+    double err = tr_rel_err(&got, want);
+    print_message("  %-28s %s runtime: max error %.2g of max|tf|\n", what, fast ? "fast" : "ref ", err);
+    if (!(err <= 1e-4)) fail();
+    tensor_release(&got);
+}
+
+static void test_keras_bert_fixture(void **state) {
+    (void)state;
+    Err e = {0};
+    RefFeed feeds[2] = {{"input_ids", {0}}, {"segment_ids", {0}}};
+    Tensor want;
+    CHECK_OK(npy_load(BERT_DIR "input_ids.npy", &feeds[0].value, &e), &e);
+    CHECK_OK(npy_load(BERT_DIR "segment_ids.npy", &feeds[1].value, &e), &e);
+    CHECK_OK(npy_load(BERT_DIR "output.npy", &want, &e), &e);
+    Graph *g = graphdef_load(BERT_DIR "model.pb", &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    int out = graph_find(g, "Identity");
+    assert_true(out >= 0);
+    g->n_outputs = 0; /* the loader's guess (every sink); the signature's output is Identity:0 */
+    CHECK_OK(graph_add_output(g, (ValueRef){out, 0}, &e), &e);
+    InputSpec specs[2] = {{"input_ids", feeds[0].value.shape, DT_INT32}, {"segment_ids", feeds[1].value.shape, DT_INT32}};
+    CHECK_OK(graph_infer(g, specs, 2, ref_eval_node, NULL, &e), &e);
+    assert_int_equal(count_op(g, OP_EINSUM), 4);
+    assert_int_equal(count_op(g, OP_ERFC), 2);
+    for (int fast = 0; fast < 2; fast++) bert_check(g, fast, feeds, &want, "as loaded");
+    /* the --target tf pipeline: no Einsum left */
+    Graph *c = graph_clone(g, &e);
+    CHECK_OK(pipeline_run("grappler", c, RULE_TF, NULL, &e), &e);
+    assert_int_equal(count_op(c, OP_EINSUM), 0);
+    for (int fast = 0; fast < 2; fast++) bert_check(c, fast, feeds, &want, "grappler");
+    graph_free(c);
+    /* lowered, then both layers' attention fused */
+    c = graph_clone(g, &e);
+    assert_int_equal(tr_apply_all(rule_by_name("einsum_to_matmul"), c, 8), 4);
+    assert_int_equal(tr_apply_all(rule_by_name("fuse_attention"), c, 4), 2);
+    assert_int_equal(count_op(c, OP_GRAPPO_ATTENTION), 2);
+    for (int fast = 0; fast < 2; fast++) bert_check(c, fast, feeds, &want, "einsum_to_matmul, fuse_attention");
+    graph_free(c);
+    graph_free(g);
+    tensor_release(&want);
+    for (int k = 0; k < 2; k++) tensor_release(&feeds[k].value);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lowered_equal),
         cmocka_unit_test(test_declined),
         cmocka_unit_test(test_dynamic_batch),
         cmocka_unit_test(test_attention_fuses_after_lowering),
+        cmocka_unit_test(test_keras_bert_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
