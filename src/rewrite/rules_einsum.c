@@ -187,7 +187,7 @@ static int operand(Graph *g, const char *old, const Lower *L, int k, ValueRef *x
         if (p >= 0) perm[r++] = p;
         else all_batch = false;
         /* this input's size: its own dim (1 where it broadcasts), 1 where absent */
-        int64_t d = p >= 0 ? ((const Shape *)&graph_value(g, *x)->shape)->dim[p] : 1;
+        int64_t d = p >= 0 ? graph_value(g, *x)->shape.dim[p] : 1;
         bool dyn = p >= 0 && L->in_dyn[k][p];
         t.n_dyn += dyn;
         t.dim[t.rank++] = dyn ? -1 : d;
