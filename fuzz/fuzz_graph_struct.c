@@ -141,6 +141,11 @@ static void set_attrs(Graph *g, Node *n, Bytes *b) {
         int64_t sq[1] = {(int64_t)below(b, 4)};
         node_set_attr_list_i(n, "squeeze_dims", sq, 1, NULL);
     }
+    if (n->op == OP_EINSUM) { /* equations that fit some of the generated shapes */
+        static const char *const eqs[] = {"...ij,...jk->...ik", "...i,...i->...", "...ij->...ji", "...->...", "i...,i...->...",
+                                          "...ii->...i", "ij,jk->ik", "abc,cd->abd", "...i,...j->...ij"};
+        node_set_attr_s(n, "equation", eqs[below(b, sizeof eqs / sizeof *eqs)], NULL);
+    }
     if (op_def(n->op)->flags & OPF_FUSED) {
         int k = (int)below(b, sizeof FUSED_LISTS / sizeof *FUSED_LISTS), len = 0;
         while (len < 3 && FUSED_LISTS[k][len]) len++;

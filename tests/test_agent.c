@@ -55,7 +55,9 @@ static void run_agent(bool exact_only, int tune) {
     assert_true(st.env_steps > 0);
     assert_true(ctx.evaluations <= o.budget); /* the start graph's measurement included */
     assert_int_equal(st.evaluated, ctx.evaluations - 1);
-    assert_true(st.candidates <= 6 + 2); /* the episodes, the climb from grappler's fixed point, the exact fallback */
+    /* one per episode, the climb from Grappler's fixed point, and (precision rules on) the exact
+       fallback: agent.h */
+    assert_true(st.candidates <= 6 + 1 + !exact_only);
     assert_true(ev.feasible);
     int kept = 0;
     for (int k = 0; k < log.n; k++) kept += log.v[k].count;
@@ -99,8 +101,22 @@ static void test_shipped_policy(void **s) {
         if (strcmp(ops[k], op_def(OP_UNKNOWN)->tf_name) && op_lookup(ops[k]) == OP_UNKNOWN) { print_error("op %s of the shipped policy is not in ops.def\n", ops[k]); fail(); }
     int n;
     const RuleDef *const *rules = rules_all(&n);
+    /* rules added since the policy was trained: the env never offers them to it (agent and
+       ppo still reach them through Grappler's fixed point); `make policy` retrains and empties
+       this list */
+    static const char *const newer[] = {"einsum_to_matmul"};
     for (int i = 0; i < n; i++) {
-        if (policy_rule_index(p, rules[i]->name) < 0) { print_error("rule %s unknown to the shipped policy\n", rules[i]->name); fail(); }
+        bool is_newer = false;
+        for (size_t k = 0; k < sizeof newer / sizeof *newer; k++) is_newer |= !strcmp(rules[i]->name, newer[k]);
+        if (policy_rule_index(p, rules[i]->name) < 0 && !is_newer) {
+            print_error("rule %s unknown to the shipped policy\n", rules[i]->name);
+            fail();
+        }
+    }
+    /* and every rule the policy knows still exists (a renamed rule fails here) */
+    for (int i = 0; i < c->n_rules; i++) {
+        const char *name = policy_rule_name(p, i);
+        if (!rule_by_name(name)) { print_error("the shipped policy's rule %s is not in the registry\n", name); fail(); }
     }
     free(extra);
     policy_free(p);

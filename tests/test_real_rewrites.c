@@ -7,7 +7,8 @@
  *     compared with the original on a signed input, the end state with TensorFlow.js on both
  *     runtimes and through a GraphDef round trip;
  *   - coverage: every exact rule of the registry fires somewhere in a corpus (the fixtures, zoo
- *     models, random DAGs, and graphs built so that dequantize_pair and cast_pair have sites),
+ *     models, random DAGs, graphs built so that dequantize_pair and cast_pair have sites, and
+ *     the Keras 3 BERT-style encoder of tests/fixtures/einsum for einsum_to_matmul),
  *     and each firing computes what the graph computed before.
  * GRAPPO_PROPERTY_DEPTH (testreal.h) lengthens the walks for nightly runs. */
 #include "testreal.h"
@@ -210,6 +211,17 @@ static Graph *lowp_resnet8(const char *rule) {
 /* a conv and a dense layer each scaled by a scalar constant (fold_scalar_mul: no zoo model or
    fixture multiplies a conv's output by a scalar, and in the random DAGs fold_affine, the
    general case, takes such sites first) */
+/* the Keras 3 BERT-style encoder TensorFlow froze (Einsum attention: einsum_to_matmul's sites) */
+static Graph *keras_bert(void) {
+    Err e = {0};
+    Graph *g = graphdef_load("tests/fixtures/einsum/bert_keras3/model.pb", &e);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    g->n_outputs = 0;
+    CHECK_OK(graph_add_output(g, (ValueRef){graph_find(g, "Identity"), 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    return g;
+}
+
 static Graph *scalar_scaled(void) {
     Err e = {0};
     Builder b;
@@ -258,6 +270,9 @@ static void test_every_exact_rule_fires(void **state) {
     graph_free(g);
     g = scalar_scaled();
     explore(&cov, "conv and dense scaled by scalars", g, 10);
+    graph_free(g);
+    g = keras_bert();
+    explore(&cov, "Keras 3 BERT-style (Einsum)", g, 30);
     graph_free(g);
     int missing = 0;
     for (int i = 0; i < cov.n_rules; i++) {

@@ -31,6 +31,9 @@ static inline double act_hard_swish(double x) {
 /* GELU: 0.5 x (1 + erf(x / sqrt 2)), written with erfc so that large negative x keeps its tiny
    (representable) result instead of cancelling to 0 */
 static inline double act_gelu_exact(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+/* complementary error function 1 - erf(x), accurate where erf(x) is near 1 (Keras 3 writes
+   exact GELU as 0.5 x erfc(-x / sqrt 2)): Erfc(-inf) = 2, Erfc(inf) = 0, Erfc(NaN) = NaN */
+static inline double act_erfc(double x) { return erfc(x); }
 /* tanh approximation 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), with
    1 + tanh(u) = 2 / (1 + exp(-2u)) for the same reason */
 static inline double act_gelu_tanh(double x) {

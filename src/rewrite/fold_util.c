@@ -245,3 +245,16 @@ bool fold_static_same_shape(FoldStatic *s, ValueRef v, ValueRef w) {
     Graph *alt = alt_graph(s);
     return alt && shape_equal(&graph_value(alt, v)->shape, &graph_value(alt, w)->shape);
 }
+
+bool fold_static_dims(FoldStatic *s, ValueRef v, bool *dyn_dim) {
+    const Shape *a = &graph_value(s->g, v)->shape;
+    if (!shape_is_known(a)) return false;
+    for (int d = 0; d < a->rank; d++) dyn_dim[d] = false;
+    if (!s->dyn[v.node]) return true;
+    Graph *alt = alt_graph(s);
+    if (!alt) return false;
+    const Shape *b = &graph_value(alt, v)->shape;
+    if (b->rank != a->rank) return false;
+    for (int d = 0; d < a->rank; d++) dyn_dim[d] = a->dim[d] != b->dim[d];
+    return true;
+}

@@ -63,5 +63,8 @@ void fold_static_free(FoldStatic *s);
 bool fold_static_value(FoldStatic *s, ValueRef v, bool value);
 /* v and w have equal shapes whatever size the dynamic dims take (checked at two sizes) */
 bool fold_static_same_shape(FoldStatic *s, ValueRef v, ValueRef w);
+/* dyn_dim[d] (d < rank of v): dim d of v changes with the dynamic dims. False when that cannot
+   be told (the graph at the other size did not infer, or the rank changes with them). */
+bool fold_static_dims(FoldStatic *s, ValueRef v, bool *dyn_dim);
 
 #endif

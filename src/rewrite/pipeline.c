@@ -4,9 +4,10 @@
 #include <string.h>
 
 /* Grappler's meta-optimizer order on an inference graph: pruning, constant folding,
-   arithmetic simplification, (layout: a no-op on CPU NHWC graphs), remapper. */
+   arithmetic simplification, (layout: a no-op on CPU NHWC graphs), remapper. Einsum is lowered
+   first (TensorFlow's Einsum kernel runs the same transposes and batched matmul inside). */
 static const char *const grappler_rules[] = {
-    "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
+    "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
     "fold_scalar_mul",   "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
 };

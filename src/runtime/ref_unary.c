@@ -1,5 +1,5 @@
 /* ref_unary.c - reference kernel for the unary elementwise ops (Neg ... LeakyRelu, Floor, Ceil,
- * Cos, Sin, Reciprocal).
+ * Cos, Sin, Reciprocal, Erfc).
  *
  * Float dtypes (float32, float16, bfloat16) are computed in double with libm and rounded back
  * once. Neg, Abs, Square, Relu, Relu6 also take int8/int32/int64; integer results wrap
@@ -23,6 +23,7 @@ static double unary_f(OpId op, double x, double alpha) {
     case OP_EXP: return exp(x);
     case OP_LOG: return log(x);
     case OP_ERF: return erf(x);
+    case OP_ERFC: return act_erfc(x);
     case OP_TANH: return tanh(x);
     case OP_SIGMOID: return act_sigmoid(x);
     case OP_RELU: return act_relu(x);
