@@ -253,6 +253,6 @@ $(CORPUS)/npm/.installed: tools/corpus/package.json tools/corpus/package-lock.js
 	cd $(CORPUS)/npm && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test-corpus: $(BUILD)/grappo $(CORPUS)/npm/.installed
+test-corpus: $(BUILD)/grappo $(BUILD)/tests/tool_grappler $(CORPUS)/npm/.installed
 	nice node tools/corpus/ref.js $(CORPUS)/npm $(CORPUS)
-	nice node tools/corpus/check.js $(BUILD)/grappo $(CORPUS) tools/corpus/known-failures.txt
+	GRAPPO_TOOL_GRAPPLER=$(BUILD)/tests/tool_grappler nice node tools/corpus/check.js $(BUILD)/grappo $(CORPUS) tools/corpus/known-failures.txt
