@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
     }
     Err err = {0};
     RewriteLog log = {0};
-    Graph *g = model_load(argv[1], NULL, &err);
+    Graph *g = model_file_load(argv[1], NULL, &err);
     if (!g || graph_validate(g, &err) || graph_infer(g, specs, ns, ref_eval_node, NULL, &err) ||
         pipeline_run("grappler", g, RULE_TF, &log, &err) || graphdef_save(g, argv[2], &err)) {
         fprintf(stderr, "%s\n", err.msg);
