@@ -161,6 +161,9 @@ static bool add_random_node(Graph *g, Bytes *b) {
     OpId op = (OpId)(1 + below(b, OP_COUNT - 1));
     if (op == OP_PLACEHOLDER || op == OP_CONST || op == OP_NO_OP) return false;
     const OpDef *d = op_def(op);
+    /* control flow needs function bodies (While/If/Case) or dead-value semantics only the
+       reference runtime has (Switch/Merge): tests/test_ctrlflow.c covers those, not this target */
+    if (d->flags & (OPF_CONTROL | OPF_DEADNESS)) return false;
     int n_in = d->min_inputs;
     if (d->max_inputs < 0) n_in += (int)below(b, 4);
     else if (d->max_inputs > n_in) n_in += (int)below(b, (unsigned)(d->max_inputs - n_in + 1));

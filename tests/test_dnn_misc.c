@@ -242,10 +242,10 @@ static void reduce_pool_path(void **state) {
     const int64_t nhwc[4] = {2, 7, 9, 16};
     reduce_case("Mean", 4, nhwc, 2, (int32_t[]){1, 2}, true, false);
     reduce_case("Mean", 4, nhwc, 2, (int32_t[]){2, 1}, false, false);
-    reduce_case("Max", 4, nhwc, 2, (int32_t[]){1, 2}, false, false);
+    reduce_case("Max", 4, nhwc, 2, (int32_t[]){1, 2}, false, true); /* Max/Min: NaN must propagate, oneDNN drops it */
     reduce_case("Sum", 4, nhwc, 2, (int32_t[]){-3, -2}, true, false);
     reduce_case("Mean", 3, (int64_t[]){13, 5, 3}, 1, (int32_t[]){0}, false, false); /* [R, B] */
-    reduce_case("Max", 3, (int64_t[]){4, 11, 3}, 1, (int32_t[]){1}, true, false);
+    reduce_case("Max", 3, (int64_t[]){4, 11, 3}, 1, (int32_t[]){1}, true, true);
 }
 
 static void reduce_trailing_path(void **state) {
@@ -253,10 +253,11 @@ static void reduce_trailing_path(void **state) {
     const int64_t d[3] = {4, 5, 6};
     static const char *ops[5] = {"Mean", "Sum", "Max", "Min", "Prod"};
     for (int i = 0; i < 5; i++) {
-        reduce_case(ops[i], 3, d, 1, (int32_t[]){2}, false, false);
-        reduce_case(ops[i], 3, d, 1, (int32_t[]){-1}, true, false);
-        reduce_case(ops[i], 3, d, 2, (int32_t[]){1, 2}, false, false);
-        reduce_case(ops[i], 3, d, 3, (int32_t[]){0, 1, 2}, false, false); /* everything */
+        bool declines = !strcmp(ops[i], "Max") || !strcmp(ops[i], "Min"); /* NaN must propagate: reference kernel */
+        reduce_case(ops[i], 3, d, 1, (int32_t[]){2}, false, declines);
+        reduce_case(ops[i], 3, d, 1, (int32_t[]){-1}, true, declines);
+        reduce_case(ops[i], 3, d, 2, (int32_t[]){1, 2}, false, declines);
+        reduce_case(ops[i], 3, d, 3, (int32_t[]){0, 1, 2}, false, declines); /* everything */
     }
     reduce_case("Mean", 4, (int64_t[]){3, 1, 1, 7}, 2, (int32_t[]){1, 3}, true, false); /* size-1 axis dropped */
 }
