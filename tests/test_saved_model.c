@@ -137,6 +137,56 @@ static void node(ByteBuf *b, uint32_t field, const char *name, const char *op, c
     bb_free(&n);
 }
 
+/* A SavedModel (tag serve, signature serving_default: x -> out) whose graph is Placeholder x and
+   one StatefulPartitionedCall of `callee` from `lib`, parsed from memory as file `what`. */
+static Graph *parse_calling(const Grappo__Tf__FunctionDefLibrary *lib, const char *callee, const char *what, Err *err) {
+    size_t lib_len = grappo__tf__function_def_library__get_packed_size(lib);
+    uint8_t *lib_bytes = malloc(lib_len);
+    assert_non_null(lib_bytes);
+    grappo__tf__function_def_library__pack(lib, lib_bytes);
+    ByteBuf gd = {0};
+    node(&gd, 1, "x", "Placeholder", NULL, NULL);
+    node(&gd, 1, "call", "StatefulPartitionedCall", "x", callee);
+    bb_len_field(&gd, 2, lib_bytes, lib_len);
+    Grappo__Tf__TensorInfo ti_in = GRAPPO__TF__TENSOR_INFO__INIT, ti_out = GRAPPO__TF__TENSOR_INFO__INIT;
+    ti_in.name = (ProtobufCBinaryData){3, (uint8_t *)"x:0"};
+    ti_out.name = (ProtobufCBinaryData){6, (uint8_t *)"call:0"};
+    Grappo__Tf__SignatureDef__InputsEntry ie = GRAPPO__TF__SIGNATURE_DEF__INPUTS_ENTRY__INIT, *iep = &ie;
+    ie.key = "x";
+    ie.value = &ti_in;
+    Grappo__Tf__SignatureDef__OutputsEntry oe = GRAPPO__TF__SIGNATURE_DEF__OUTPUTS_ENTRY__INIT, *oep = &oe;
+    oe.key = "out";
+    oe.value = &ti_out;
+    Grappo__Tf__SignatureDef sd = GRAPPO__TF__SIGNATURE_DEF__INIT;
+    sd.n_inputs = sd.n_outputs = 1;
+    sd.inputs = &iep;
+    sd.outputs = &oep;
+    Grappo__Tf__MetaGraphDef__SignatureDefEntry se = GRAPPO__TF__META_GRAPH_DEF__SIGNATURE_DEF_ENTRY__INIT, *sep = &se;
+    se.key = "serving_default";
+    se.value = &sd;
+    ProtobufCBinaryData tag = {5, (uint8_t *)"serve"};
+    Grappo__Tf__MetaGraphDef__MetaInfoDef info = GRAPPO__TF__META_GRAPH_DEF__META_INFO_DEF__INIT;
+    info.n_tags = 1;
+    info.tags = &tag;
+    Grappo__Tf__MetaGraphDef mg = GRAPPO__TF__META_GRAPH_DEF__INIT, *mgp = &mg;
+    mg.meta_info_def = &info;
+    mg.graph_def = (ProtobufCBinaryData){gd.len, gd.data};
+    mg.n_signature_def = 1;
+    mg.signature_def = &sep;
+    Grappo__Tf__SavedModel sm = GRAPPO__TF__SAVED_MODEL__INIT;
+    sm.n_meta_graphs = 1;
+    sm.meta_graphs = &mgp;
+    size_t len = grappo__tf__saved_model__get_packed_size(&sm);
+    uint8_t *bytes = malloc(len);
+    assert_non_null(bytes);
+    grappo__tf__saved_model__pack(&sm, bytes);
+    Graph *g = savedmodel_parse(bytes, len, what, NULL, NULL, err);
+    free(bytes);
+    free(lib_bytes);
+    bb_free(&gd);
+    return g;
+}
+
 /* the body of f: one node `inner` (op, or a call of f when op is NULL) reading argument a */
 static Graph *build_and_load(const char *inner_op, const char *ret, Err *err) {
     ByteBuf body = {0};
@@ -171,50 +221,7 @@ static Graph *build_and_load(const char *inner_op, const char *ret, Err *err) {
     Grappo__Tf__FunctionDefLibrary lib = GRAPPO__TF__FUNCTION_DEF_LIBRARY__INIT;
     lib.n_function = 1;
     lib.function = &fdp;
-    size_t lib_len = grappo__tf__function_def_library__get_packed_size(&lib);
-    uint8_t *lib_bytes = malloc(lib_len);
-    grappo__tf__function_def_library__pack(&lib, lib_bytes);
-
-    ByteBuf gd = {0};
-    node(&gd, 1, "x", "Placeholder", NULL, NULL);
-    node(&gd, 1, "call", "StatefulPartitionedCall", "x", "f");
-    bb_len_field(&gd, 2, lib_bytes, lib_len);
-
-    Grappo__Tf__TensorInfo ti_in = GRAPPO__TF__TENSOR_INFO__INIT, ti_out = GRAPPO__TF__TENSOR_INFO__INIT;
-    ti_in.name = (ProtobufCBinaryData){3, (uint8_t *)"x:0"};
-    ti_out.name = (ProtobufCBinaryData){6, (uint8_t *)"call:0"};
-    Grappo__Tf__SignatureDef__InputsEntry ie = GRAPPO__TF__SIGNATURE_DEF__INPUTS_ENTRY__INIT, *iep = &ie;
-    ie.key = "x";
-    ie.value = &ti_in;
-    Grappo__Tf__SignatureDef__OutputsEntry oe = GRAPPO__TF__SIGNATURE_DEF__OUTPUTS_ENTRY__INIT, *oep = &oe;
-    oe.key = "out";
-    oe.value = &ti_out;
-    Grappo__Tf__SignatureDef sd = GRAPPO__TF__SIGNATURE_DEF__INIT;
-    sd.n_inputs = sd.n_outputs = 1;
-    sd.inputs = &iep;
-    sd.outputs = &oep;
-    Grappo__Tf__MetaGraphDef__SignatureDefEntry se = GRAPPO__TF__META_GRAPH_DEF__SIGNATURE_DEF_ENTRY__INIT, *sep = &se;
-    se.key = "serving_default";
-    se.value = &sd;
-    ProtobufCBinaryData tag = {5, (uint8_t *)"serve"};
-    Grappo__Tf__MetaGraphDef__MetaInfoDef info = GRAPPO__TF__META_GRAPH_DEF__META_INFO_DEF__INIT;
-    info.n_tags = 1;
-    info.tags = &tag;
-    Grappo__Tf__MetaGraphDef mg = GRAPPO__TF__META_GRAPH_DEF__INIT, *mgp = &mg;
-    mg.meta_info_def = &info;
-    mg.graph_def = (ProtobufCBinaryData){gd.len, gd.data};
-    mg.n_signature_def = 1;
-    mg.signature_def = &sep;
-    Grappo__Tf__SavedModel sm = GRAPPO__TF__SAVED_MODEL__INIT;
-    sm.n_meta_graphs = 1;
-    sm.meta_graphs = &mgp;
-    size_t len = grappo__tf__saved_model__get_packed_size(&sm);
-    uint8_t *bytes = malloc(len);
-    grappo__tf__saved_model__pack(&sm, bytes);
-    Graph *g = savedmodel_parse(bytes, len, "built.pb", NULL, NULL, err);
-    free(bytes);
-    free(lib_bytes);
-    bb_free(&gd);
+    Graph *g = parse_calling(&lib, "f", "built.pb", err);
     bb_free(&body);
     return g;
 }
@@ -268,50 +275,9 @@ static void test_call_tree_explosion(void **state) {
     Grappo__Tf__FunctionDefLibrary lib = GRAPPO__TF__FUNCTION_DEF_LIBRARY__INIT;
     lib.n_function = N;
     lib.function = fdp;
-    size_t lib_len = grappo__tf__function_def_library__get_packed_size(&lib);
-    uint8_t *lib_bytes = malloc(lib_len);
-    grappo__tf__function_def_library__pack(&lib, lib_bytes);
-    ByteBuf gd = {0};
-    node(&gd, 1, "x", "Placeholder", NULL, NULL);
-    node(&gd, 1, "call", "StatefulPartitionedCall", "x", "f0");
-    bb_len_field(&gd, 2, lib_bytes, lib_len);
-    Grappo__Tf__TensorInfo ti_in = GRAPPO__TF__TENSOR_INFO__INIT, ti_out = GRAPPO__TF__TENSOR_INFO__INIT;
-    ti_in.name = (ProtobufCBinaryData){3, (uint8_t *)"x:0"};
-    ti_out.name = (ProtobufCBinaryData){6, (uint8_t *)"call:0"};
-    Grappo__Tf__SignatureDef__InputsEntry ie = GRAPPO__TF__SIGNATURE_DEF__INPUTS_ENTRY__INIT, *iep = &ie;
-    ie.key = "x";
-    ie.value = &ti_in;
-    Grappo__Tf__SignatureDef__OutputsEntry oe = GRAPPO__TF__SIGNATURE_DEF__OUTPUTS_ENTRY__INIT, *oep = &oe;
-    oe.key = "out";
-    oe.value = &ti_out;
-    Grappo__Tf__SignatureDef sd = GRAPPO__TF__SIGNATURE_DEF__INIT;
-    sd.n_inputs = sd.n_outputs = 1;
-    sd.inputs = &iep;
-    sd.outputs = &oep;
-    Grappo__Tf__MetaGraphDef__SignatureDefEntry se = GRAPPO__TF__META_GRAPH_DEF__SIGNATURE_DEF_ENTRY__INIT, *sep = &se;
-    se.key = "serving_default";
-    se.value = &sd;
-    ProtobufCBinaryData tag = {5, (uint8_t *)"serve"};
-    Grappo__Tf__MetaGraphDef__MetaInfoDef info = GRAPPO__TF__META_GRAPH_DEF__META_INFO_DEF__INIT;
-    info.n_tags = 1;
-    info.tags = &tag;
-    Grappo__Tf__MetaGraphDef mg = GRAPPO__TF__META_GRAPH_DEF__INIT, *mgp = &mg;
-    mg.meta_info_def = &info;
-    mg.graph_def = (ProtobufCBinaryData){gd.len, gd.data};
-    mg.n_signature_def = 1;
-    mg.signature_def = &sep;
-    Grappo__Tf__SavedModel sm = GRAPPO__TF__SAVED_MODEL__INIT;
-    sm.n_meta_graphs = 1;
-    sm.meta_graphs = &mgp;
-    size_t len = grappo__tf__saved_model__get_packed_size(&sm);
-    uint8_t *bytes = malloc(len);
-    grappo__tf__saved_model__pack(&sm, bytes);
     Err err;
-    Graph *g = savedmodel_parse(bytes, len, "tree.pb", NULL, NULL, &err);
+    Graph *g = parse_calling(&lib, "f0", "tree.pb", &err);
     expect_bad(g, &err, "tree.pb", "makes more than");
-    free(bytes);
-    free(lib_bytes);
-    bb_free(&gd);
     for (int i = 0; i < N; i++) bb_free(&bodies[i]);
 }
 
