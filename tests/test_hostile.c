@@ -151,6 +151,17 @@ static void test_non_regular_files_refused(void **state) {
     rmdir(dir);
 }
 
+/* runs gr on feed f on the reference runtime (*ref) and the fast runtime, one thread (*fast) */
+static void run_both(const Graph *gr, const RefFeed *f, Tensor *ref, Tensor *fast) {
+    Err err = {0};
+    CHECK_OK(ref_run(gr, f, 1, NULL, 0, ref, NULL, &err), &err);
+    PlanOpts po = {.threads = 1};
+    Plan *p = plan_compile(gr, NULL, 0, &po, &err);
+    CHECK_OK(p == NULL, &err);
+    CHECK_OK(plan_run(p, f, 1, fast, NULL, &err), &err);
+    plan_free(p);
+}
+
 /* ---- fuzz_graph_struct finding: Maximum / Minimum with NaN, fast == ref ---- */
 
 static void test_max_min_nan_fast_equals_ref(void **state) {
@@ -169,17 +180,12 @@ static void test_max_min_nan_fast_equals_ref(void **state) {
         CHECK_OK(gr == NULL, &err);
         RefFeed f = {"x", tt_f32(1, (int64_t[]){4}, (float[]){NAN, 2, -3, NAN})};
         Tensor a = {0}, b = {0};
-        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
-        PlanOpts po = {.threads = 1};
-        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
-        CHECK_OK(p == NULL, &err);
-        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        run_both(gr, &f, &a, &b);
         assert_true(isnan(tensor_get(&a, 0)) && isnan(tensor_get(&a, 3))); /* as TensorFlow */
         assert_tensor_near(&b, &a, 0);
         tensor_release(&a);
         tensor_release(&b);
         tensor_release(&f.value);
-        plan_free(p);
         graph_free(gr);
     }
 }
@@ -207,18 +213,13 @@ static void test_reduce_max_min_nan_fast_equals_ref(void **state) {
         v[5] = NAN; /* row 0 holds a NaN, row 1 does not */
         RefFeed f = {"x", tt_f32(2, (int64_t[]){2, 64}, v)};
         Tensor a = {0}, b = {0};
-        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
-        PlanOpts po = {.threads = 1};
-        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
-        CHECK_OK(p == NULL, &err);
-        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        run_both(gr, &f, &a, &b);
         assert_true(isnan(tensor_get(&a, 0)) && !isnan(tensor_get(&a, 1))); /* as TensorFlow */
         assert_true(isnan(tensor_get(&b, 0)));
         assert_true(tensor_get(&b, 1) == tensor_get(&a, 1));
         tensor_release(&a);
         tensor_release(&b);
         tensor_release(&f.value);
-        plan_free(p);
         graph_free(gr);
     }
 }
@@ -367,18 +368,13 @@ static void test_maxpool_of_minus_inf(void **state) {
     for (int i = 0; i < 32; i++) v[i] = i < 16 ? -INFINITY : (float)i;
     RefFeed f = {"x", tt_f32(4, (int64_t[]){1, 4, 4, 2}, v)};
     Tensor a = {0}, b = {0};
-    CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
-    PlanOpts po = {.threads = 1};
-    Plan *p = plan_compile(gr, NULL, 0, &po, &err);
-    CHECK_OK(p == NULL, &err);
-    CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+    run_both(gr, &f, &a, &b);
     assert_true(isinf(tensor_get(&a, 0)) && tensor_get(&a, 0) < 0); /* as TensorFlow: -inf, not -FLT_MAX */
     assert_int_equal(tensor_numel(&a), tensor_numel(&b));
     for (int64_t i = 0; i < tensor_numel(&a); i++) assert_true(tensor_get(&a, i) == tensor_get(&b, i));
     tensor_release(&a);
     tensor_release(&b);
     tensor_release(&f.value);
-    plan_free(p);
     graph_free(gr);
 }
 
@@ -428,11 +424,7 @@ static void test_unary_special_values_fast_equals_ref(void **state) {
         CHECK_OK(gr == NULL, &err);
         RefFeed f = {"x", tt_f32(1, (int64_t[]){8}, (float[]){NAN, 0.0f, -0.0f, INFINITY, -INFINITY, -1, 2, 7})};
         Tensor a = {0}, b = {0};
-        CHECK_OK(ref_run(gr, &f, 1, NULL, 0, &a, NULL, &err), &err);
-        PlanOpts po = {.threads = 1};
-        Plan *p = plan_compile(gr, NULL, 0, &po, &err);
-        CHECK_OK(p == NULL, &err);
-        CHECK_OK(plan_run(p, &f, 1, &b, NULL, &err), &err);
+        run_both(gr, &f, &a, &b);
         assert_true(isnan(tensor_get(&a, 0)));
         for (int64_t i = 0; i < 8; i++) {
             double x = tensor_get(&a, i), y = tensor_get(&b, i);
@@ -444,7 +436,6 @@ static void test_unary_special_values_fast_equals_ref(void **state) {
         tensor_release(&a);
         tensor_release(&b);
         tensor_release(&f.value);
-        plan_free(p);
         graph_free(gr);
     }
 }
