@@ -8,8 +8,11 @@
 #define GRAPPO_CRAFTPB_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "graph/dtype.h"
 
 typedef struct Pb { uint8_t *p; size_t n, cap; } Pb;
 
@@ -102,6 +105,21 @@ static inline void pb_const(Pb *g, const char *name, Pb *tensor, int dtype) {
 static inline void pb_unary(Pb *g, const char *name, const char *op, const char *x) {
     Pb n = pb_node(name, op, (const char *[]){x}, 1);
     pb_attr(&n, "T", pb_a_type(1));
+    pb_add_node(g, &n);
+}
+
+/* issue 11's splat: four float Consts of 2^30 elements each, one stored value splatted (16 GiB
+   declared in a few hundred bytes), summed by AddN "s" */
+static inline void pb_splat_graph(Pb *g) {
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "c%d", i);
+        Pb t = pb_tensor(DT_FLOAT, 1, (int64_t[]){(int64_t)1 << 30}, (float[]){1}, 1, NULL, 0);
+        pb_const(g, name, &t, DT_FLOAT);
+    }
+    Pb n = pb_node("s", "AddN", (const char *[]){"c0", "c1", "c2", "c3"}, 4);
+    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
+    pb_attr(&n, "N", pb_a_i(4));
     pb_add_node(g, &n);
 }
 

@@ -282,16 +282,7 @@ static void test_outputs_survive_grappler(void **state) {
 static void test_splatted_constants_refused_before_materialised(void **state) {
     (void)state;
     Pb g = {0};
-    for (int i = 0; i < 4; i++) {
-        char name[8];
-        snprintf(name, sizeof name, "c%d", i);
-        Pb t = pb_tensor(DT_FLOAT, 1, (int64_t[]){(int64_t)1 << 30}, (float[]){1}, 1, NULL, 0);
-        pb_const(&g, name, &t, DT_FLOAT);
-    }
-    Pb n = pb_node("s", "AddN", (const char *[]){"c0", "c1", "c2", "c3"}, 4);
-    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
-    pb_attr(&n, "N", pb_a_i(4));
-    pb_add_node(&g, &n);
+    pb_splat_graph(&g);
     assert_true(g.n < 400); /* the file had 278 bytes */
     mem_budget_set((size_t)1 << 30);
     size_t live = tensor_live_bytes();

@@ -208,16 +208,7 @@ static void test_special_files_and_collisions(void **state) {
 static void test_max_memory(void **state) {
     (void)state;
     Pb g = {0};
-    for (int i = 0; i < 4; i++) {
-        char name[8];
-        snprintf(name, sizeof name, "c%d", i);
-        Pb t = pb_tensor(DT_FLOAT, 1, (int64_t[]){(int64_t)1 << 30}, (float[]){1}, 1, NULL, 0);
-        pb_const(&g, name, &t, DT_FLOAT);
-    }
-    Pb n = pb_node("s", "AddN", (const char *[]){"c0", "c1", "c2", "c3"}, 4);
-    pb_attr(&n, "T", pb_a_type(DT_FLOAT));
-    pb_attr(&n, "N", pb_a_i(4));
-    pb_add_node(&g, &n);
+    pb_splat_graph(&g);
     write_pb("splat.pb", &g);
     char args[600];
     snprintf(args, sizeof args, "inspect %s/splat.pb --max-memory 8GiB", tmp);

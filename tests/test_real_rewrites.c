@@ -60,23 +60,6 @@ static void test_grappler_selfie(void **s) { (void)s; grappler_on("selfie"); }
 /* ------------------------------------------------------------------------------------------- */
 /* property walk */
 
-typedef struct Choice { const RuleDef *r; Site s; } Choice;
-
-/* every site of every exact rule in g */
-static int exact_sites(const Graph *g, Choice *out, int cap) {
-    Err e = {0};
-    int n_rules, n = 0;
-    const RuleDef *const *rules = rules_all(&n_rules);
-    SiteList sl = {0};
-    for (int i = 0; i < n_rules; i++) {
-        if (!(rules[i]->flags & RULE_EXACT)) continue;
-        CHECK_OK(rule_sites(rules[i], g, &sl, &e), &e);
-        for (int k = 0; k < sl.n && n < cap; k++) out[n++] = (Choice){rules[i], sl.v[k]};
-    }
-    sitelist_free(&sl);
-    return n;
-}
-
 #define WALK_STEPS 30
 
 /* Up to steps random exact rewrites of f's graph from seed; after each one the graph must

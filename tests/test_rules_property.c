@@ -10,23 +10,6 @@
 #include "util/rng.h"
 #include "zoo/zoo.h"
 
-/* all sites of every exact rule, as (rule, site) pairs */
-typedef struct Choice { const RuleDef *r; Site s; } Choice;
-
-static int all_exact_sites(const Graph *g, Choice *out, int cap) {
-    Err e = {0};
-    int n_rules, n = 0;
-    const RuleDef *const *rules = rules_all(&n_rules);
-    SiteList sl = {0};
-    for (int i = 0; i < n_rules; i++) {
-        if (!(rules[i]->flags & RULE_EXACT)) continue;
-        CHECK_OK(rule_sites(rules[i], g, &sl, &e), &e);
-        for (int k = 0; k < sl.n && n < cap; k++) out[n++] = (Choice){rules[i], sl.v[k]};
-    }
-    sitelist_free(&sl);
-    return n;
-}
-
 static void roundtrip_same(const Graph *g) {
     Graph *r = tr_roundtrip(g);
     assert_true(tr_compare(g, r, false, 3) == 0);
@@ -48,7 +31,7 @@ static int random_walk(const char *what, Graph *orig, uint64_t seed, int steps) 
     static Choice choices[4096];
     int applied = 0;
     for (int step = 0; step < steps; step++) {
-        int n = all_exact_sites(g, choices, 4096);
+        int n = exact_sites(g, choices, 4096);
         if (n == 0) break;
         Choice c = choices[rng_below(&r, (uint64_t)n)];
         CHECK_OK(rule_apply(c.r, g, &c.s, &e), &e);
