@@ -514,9 +514,9 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
 
 static void put_func_attr(ByteBuf *node, const char *key, const char *fname) {
     ByteBuf nal = {0}, av = {0};
-    fz_put_str_field(&nal, 1, fname);        /* NameAttrList.name */
+    nd_put_str_field(&nal, 1, fname);        /* NameAttrList.name */
     bb_len_field(&av, 10, nal.data, nal.len); /* AttrValue.func */
-    fz_put_attr(node, key, av.data, av.len);
+    nd_put_attr(node, key, av.data, av.len);
     if (nal.oom || av.oom) node->oom = true;
     bb_free(&nal);
     bb_free(&av);
@@ -543,8 +543,8 @@ Graph *freeze_function(const uint8_t *lib_field, size_t lib_field_len, const Gra
         goto done;
     }
     ByteBuf call = {0};
-    fz_put_str_field(&call, 1, "call");
-    fz_put_str_field(&call, 2, "PartitionedCall");
+    nd_put_str_field(&call, 1, "call");
+    nd_put_str_field(&call, 2, "PartitionedCall");
     for (int k = 0; k < n_in; k++) {
         int dt = sig->input_arg[k]->type;
         if (dt == 0) {
@@ -555,13 +555,13 @@ Graph *freeze_function(const uint8_t *lib_field, size_t lib_field_len, const Gra
         char *an = names[k];
         snprintf(an, 48, FUNC_ARG_FMT, k);
         ByteBuf ph = {0};
-        fz_put_str_field(&ph, 1, an);
-        fz_put_str_field(&ph, 2, "Placeholder");
-        fz_put_type_attr(&ph, "dtype", dt);
+        nd_put_str_field(&ph, 1, an);
+        nd_put_str_field(&ph, 2, "Placeholder");
+        nd_put_type_attr(&ph, "dtype", dt);
         bb_len_field(&gd, 1, ph.data, ph.len);
         if (ph.oom) gd.oom = true;
         bb_free(&ph);
-        fz_put_str_field(&call, 3, an);
+        nd_put_str_field(&call, 3, an);
         ins[k] = (FreezeTensor){an, an, dt};
     }
     put_func_attr(&call, "f", fname);

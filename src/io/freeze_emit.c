@@ -8,61 +8,11 @@
 
 /* ---- the frozen GraphDef ---- */
 
-void fz_put_str_field(ByteBuf *b, uint32_t number, const char *s) { bb_len_field(b, number, s, strlen(s)); }
-
-void fz_put_attr(ByteBuf *node, const char *key, const uint8_t *val, size_t len) {
-    ByteBuf e = {0};
-    fz_put_str_field(&e, 1, key);
-    bb_len_field(&e, 2, val, len);
-    bb_len_field(node, 5, e.data, e.len);
-    if (e.oom) node->oom = true;
-    bb_free(&e);
-}
-
-void fz_put_type_attr(ByteBuf *node, const char *key, int dtype) {
-    Grappo__Tf__AttrValue v = GRAPPO__TF__ATTR_VALUE__INIT;
-    v.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_TYPE;
-    v.type = dtype;
-    uint8_t buf[16];
-    size_t n = grappo__tf__attr_value__pack(&v, buf);
-    fz_put_attr(node, key, buf, n);
-}
-
 static void put_int_attr(ByteBuf *node, const char *key, int64_t i) {
     Grappo__Tf__AttrValue v = GRAPPO__TF__ATTR_VALUE__INIT;
     v.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_I;
     v.i = i;
-    uint8_t buf[16];
-    size_t n = grappo__tf__attr_value__pack(&v, buf);
-    fz_put_attr(node, key, buf, n);
-}
-
-static int put_tensor_attr(ByteBuf *node, const Tensor *t, Err *err) {
-    Grappo__Tf__TensorShapeProto sh = GRAPPO__TF__TENSOR_SHAPE_PROTO__INIT;
-    Grappo__Tf__TensorShapeProto__Dim dims[MAX_RANK], *dp[MAX_RANK];
-    for (int i = 0; i < t->shape.rank; i++) {
-        grappo__tf__tensor_shape_proto__dim__init(&dims[i]);
-        dims[i].size = t->shape.dim[i];
-        dp[i] = &dims[i];
-    }
-    sh.n_dim = (size_t)t->shape.rank;
-    sh.dim = dp;
-    Grappo__Tf__TensorProto tp = GRAPPO__TF__TENSOR_PROTO__INIT;
-    tp.dtype = t->dtype;
-    tp.tensor_shape = &sh;
-    tp.tensor_content.data = (uint8_t *)tensor_data(t);
-    tp.tensor_content.len = tensor_nbytes(t);
-    Grappo__Tf__AttrValue v = GRAPPO__TF__ATTR_VALUE__INIT;
-    v.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_TENSOR;
-    v.tensor = &tp;
-    size_t n = grappo__tf__attr_value__get_packed_size(&v);
-    uint8_t *buf = malloc(n + 1);
-    if (!buf) return err_set(err, ERR_RUNTIME, "out of memory");
-    grappo__tf__attr_value__pack(&v, buf);
-    fz_put_attr(node, "value", buf, n);
-    free(buf);
-    fz_put_type_attr(node, "dtype", t->dtype);
-    return 0;
+    nd_put_attr_value(node, key, &v);
 }
 
 static void ref_text(const Fz *z, FRef r, char *buf, size_t cap) {
@@ -73,31 +23,31 @@ static void ref_text(const Fz *z, FRef r, char *buf, size_t cap) {
 int fz_emit_node(Fz *z, int k, ByteBuf *out) {
     const FNode *f = &z->fn[k];
     ByteBuf nb = {0};
-    fz_put_str_field(&nb, 1, f->name);
-    fz_put_str_field(&nb, 2, f->op);
+    nd_put_str_field(&nb, 1, f->name);
+    nd_put_str_field(&nb, 2, f->op);
     char buf[2048];
     for (int i = 0; i < f->n_in; i++) {
         ref_text(z, f->in[i], buf, sizeof buf);
-        fz_put_str_field(&nb, 3, buf);
+        nd_put_str_field(&nb, 3, buf);
     }
     for (int i = 0; i < f->n_ctrl; i++) {
         snprintf(buf, sizeof buf, "^%s", z->fn[f->ctrl[i]].name);
-        fz_put_str_field(&nb, 3, buf);
+        nd_put_str_field(&nb, 3, buf);
     }
     if (tensor_has_data(&f->value)) {
-        if (put_tensor_attr(&nb, &f->value, z->err)) { bb_free(&nb); return -1; }
+        nd_put_const_attrs(&nb, f->value.dtype, &f->value.shape, tensor_data(&f->value), tensor_nbytes(&f->value));
     } else if (f->is_gather) {
-        fz_put_type_attr(&nb, "Tparams", f->src ? fz_attr_type(f->src, "dtype") : DT_FLOAT);
-        fz_put_type_attr(&nb, "Tindices", f->src ? fz_attr_type(f->src, "Tindices") : DT_INT32);
-        fz_put_type_attr(&nb, "Taxis", DT_INT32);
+        nd_put_type_attr(&nb, "Tparams", f->src ? fz_attr_type(f->src, "dtype") : DT_FLOAT);
+        nd_put_type_attr(&nb, "Tindices", f->src ? fz_attr_type(f->src, "Tindices") : DT_INT32);
+        nd_put_type_attr(&nb, "Taxis", DT_INT32);
         put_int_attr(&nb, "batch_dims", f->gather_batch_dims);
     } else if (f->out_dtype) {
-        fz_put_type_attr(&nb, "T", f->out_dtype);
+        nd_put_type_attr(&nb, "T", f->out_dtype);
     } else if (f->src) {
         for (int i = 0; i < f->src->n_attr; i++) {
             const AttrRaw *a = &f->src->attr[i];
             if (!strcmp(a->key, "_class")) continue; /* colocation with nodes that are gone */
-            fz_put_attr(&nb, a->key, a->val, a->len);
+            nd_put_attr(&nb, a->key, a->val, a->len);
         }
     }
     bb_len_field(out, 1, nb.data, nb.len);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "freeze.h"
+#include "nodedef_write.h"
 #include "pb_wire.h"
 #include "saved_model.pb-c.h"
 
@@ -74,10 +75,6 @@ typedef struct Fz {
 } Fz;
 
 char *fz_dupn(const uint8_t *p, size_t n);
-/* NodeDef field writers (freeze_emit.c) */
-void fz_put_str_field(ByteBuf *b, uint32_t number, const char *s);
-void fz_put_attr(ByteBuf *node, const char *key, const uint8_t *val, size_t len);
-void fz_put_type_attr(ByteBuf *node, const char *key, int dtype);
 uint32_t fz_hash(const char *s);
 void fz_ndef_free(NDef *d);
 int fz_ndef_parse(const uint8_t *data, size_t len, NDef *d, Err *err);

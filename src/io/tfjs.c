@@ -17,6 +17,7 @@
 #include "atomic_file.h"
 #include "graphdef.h"
 #include "graphdef.pb-c.h"
+#include "nodedef_write.h"
 #include "pb_wire.h"
 
 static const struct {
@@ -206,23 +207,6 @@ static int make_attr(Pool *pool, const cJSON *j, Grappo__Tf__AttrValue *v) {
     return -1;
 }
 
-static void put_attr(ByteBuf *node, const char *key, const Grappo__Tf__AttrValue *v) {
-    size_t n = grappo__tf__attr_value__get_packed_size(v);
-    uint8_t *buf = malloc(n + 1);
-    if (!buf) {
-        node->oom = true;
-        return;
-    }
-    grappo__tf__attr_value__pack(v, buf);
-    ByteBuf e = {0};
-    bb_len_field(&e, 1, key, strlen(key));
-    bb_len_field(&e, 2, buf, n);
-    bb_len_field(node, 5, e.data, e.len);
-    if (e.oom) node->oom = true;
-    bb_free(&e);
-    free(buf);
-}
-
 typedef struct Weight {
     const char *name;
     int dtype; /* of the decoded tensor */
@@ -325,31 +309,6 @@ static int load_weights(const char *dir, const cJSON *manifest, Weight **w, int 
         }
         bb_free(&all);
     }
-    return 0;
-}
-
-static int put_weight(ByteBuf *nb, const Weight *x) {
-    Grappo__Tf__TensorShapeProto sh = GRAPPO__TF__TENSOR_SHAPE_PROTO__INIT;
-    Grappo__Tf__TensorShapeProto__Dim dims[MAX_RANK], *dp[MAX_RANK];
-    for (int i = 0; i < x->shape.rank; i++) {
-        grappo__tf__tensor_shape_proto__dim__init(&dims[i]);
-        dims[i].size = x->shape.dim[i];
-        dp[i] = &dims[i];
-    }
-    sh.n_dim = (size_t)x->shape.rank;
-    sh.dim = dp;
-    Grappo__Tf__TensorProto tp = GRAPPO__TF__TENSOR_PROTO__INIT;
-    tp.dtype = x->dtype;
-    tp.tensor_shape = &sh;
-    tp.tensor_content = (ProtobufCBinaryData){x->nbytes, x->data};
-    Grappo__Tf__AttrValue v = GRAPPO__TF__ATTR_VALUE__INIT;
-    v.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_TENSOR;
-    v.tensor = &tp;
-    put_attr(nb, "value", &v);
-    Grappo__Tf__AttrValue t = GRAPPO__TF__ATTR_VALUE__INIT;
-    t.value_case = GRAPPO__TF__ATTR_VALUE__VALUE_TYPE;
-    t.type = x->dtype;
-    put_attr(nb, "dtype", &t);
     return 0;
 }
 
@@ -457,7 +416,7 @@ Graph *tfjs_parse(const char *text, size_t len, const char *dir, const char *pat
                 err_set(err, ERR_RUNTIME, "out of memory");
                 goto done;
             }
-            put_weight(&nb, x);
+            nd_put_const_attrs(&nb, x->dtype, &x->shape, x->data, x->nbytes);
         }
         const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(nd, "attr"), *a;
         if (attrs && !cJSON_IsObject(attrs)) {
@@ -471,7 +430,7 @@ Graph *tfjs_parse(const char *text, size_t len, const char *dir, const char *pat
             Pool pool = {.n = 0};
             Grappo__Tf__AttrValue v;
             int rc = make_attr(&pool, a, &v);
-            if (!rc) put_attr(&nb, a->string, &v);
+            if (!rc) nd_put_attr_value(&nb, a->string, &v);
             for (int i = 0; i < pool.n; i++) free(pool.p[i]);
             if (rc && strcmp(a->string, "value")) { /* a Const's value comes from the weights */
                 bb_free(&nb);
