@@ -84,6 +84,15 @@ static void test_write_read_back(void **state) {
     assert_int_equal(savedmodel_save(g, file, &err), -1);
     assert_non_null(strstr(err.msg, "not a SavedModel directory"));
     graph_free(g);
+    /* what optimize checks before any work: the same rule, without writing */
+    CHECK_OK(savedmodel_output_check(out, &err), &err); /* an earlier SavedModel */
+    assert_int_equal(savedmodel_output_check(dir, &err), -1); /* a directory without saved_model.pb */
+    assert_int_equal(err.code, ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not a SavedModel directory"));
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
+    assert_int_equal(savedmodel_output_check(missing, &err), -1);
+    assert_non_null(strstr(err.msg, "does not exist or is not writable"));
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);

@@ -198,13 +198,12 @@ int savedmodel_save(const Graph *g, const char *dir, Err *err) {
         rc = -1;
         goto done;
     }
+    if (savedmodel_output_check(dir, err)) { /* checked again now: an earlier SavedModel, nothing else */
+        rc = -1;
+        goto done;
+    }
     struct stat st;
-    if (!stat(base, &st)) { /* replace an earlier SavedModel, nothing else */
-        snprintf(path, n, "%s/saved_model.pb", base);
-        if (!S_ISDIR(st.st_mode) || stat(path, &st)) {
-            rc = err_set(err, ERR_INPUT, "%s exists and is not a SavedModel directory: not replacing it", base);
-            goto done;
-        }
+    if (!stat(base, &st)) {
         snprintf(old, n, "%s.oldXXXXXX", base);
         if (!mkdtemp(old) || rmdir(old) || rename(base, old)) {
             rc = err_set(err, ERR_RUNTIME, "%s: cannot move the old SavedModel aside (%s)", base, strerror(errno));
