@@ -299,3 +299,7 @@ $(CORPUS)/npm/.installed: tools/corpus/package.json tools/corpus/package-lock.js
 test-corpus: $(BUILD)/grappo $(BUILD)/tests/tool_grappler $(CORPUS)/npm/.installed
 	nice node tools/corpus/ref.js $(CORPUS)/npm $(CORPUS)
 	GRAPPO_TOOL_GRAPPLER=$(BUILD)/tests/tool_grappler nice node tools/corpus/check.js $(BUILD)/grappo $(CORPUS) tools/corpus/known-failures.txt
+
+# Targets of one area each (make models, make bench-peers, ...): mk/<area>.mk, included here so
+# each area's rules live beside its own comment and not in this file's middle.
+include $(sort $(wildcard mk/*.mk))
