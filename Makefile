@@ -22,7 +22,8 @@
 #                   TensorFlow.js, on both runtimes and through grappler -> build/corpus/report.md
 
 DEBIAN_PACKAGES := libdnnl-dev libprotobuf-c-dev protobuf-c-compiler libgsl-dev libopenmpi-dev \
-                   openmpi-bin libcjson-dev libcmocka-dev pkg-config clang libclang-rt-14-dev
+                   openmpi-bin libcjson-dev libcmocka-dev pkg-config clang libclang-rt-14-dev \
+                   libpng-dev libjpeg62-turbo-dev
 
 BUILD   ?= build
 ifeq ($(origin CC),default)
@@ -33,7 +34,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  += -std=c11 $(OPT) -g $(WARN) -D_POSIX_C_SOURCE=200809L -fno-strict-aliasing \
            -I$(BUILD)/gen -Iinclude $(SAN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgsl -lgslcblas -lgomp -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lgsl -lgslcblas -lgomp -lpng -ljpeg -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Open MPI for distributed training: on when mpicc is found (MPI=0 builds the single-process

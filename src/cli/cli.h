@@ -79,6 +79,11 @@ struct Plan;
 /* per-op-type and per-node time table; plan may be NULL (reference runtime) */
 void cli_print_profile(const Graph *g, const struct Plan *plan, const double *node_ms_sum, int runs);
 
+/* --calibration, --eval, --labels, --resize, --mean, --std, --layout (src/cli/data_opts.c):
+   true when argv[a->i] is one of them (into o; *bad set after printing on a bad value) */
+bool cli_data_opt(Args *a, OptimizeOpts *o, bool *bad);
+const char *cli_data_opts_help(void);
+
 int cmd_zoo(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
@@ -89,5 +94,6 @@ int cmd_train(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -46,6 +46,7 @@ static void help(void) {
            "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
            "measured; for a report whose format changed).\n",
            d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
+    fputs(cli_data_opts_help(), stdout);
 }
 
 /* progress on stderr: rewritten in place on a terminal, one line each otherwise */
@@ -272,6 +273,7 @@ int cmd_bench(int argc, char **argv) {
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "--methods", &methods_arg, &bad)) {}
+        else if (cli_data_opt(&a, &d, &bad)) {}
         else if (arg_opt(&a, "--render", &v, &bad)) { if (bad) return EXIT_USAGE; return render(v); }
         else if (arg_opt(&a, "--out", &out_dir, &bad) || arg_opt(&a, "-o", &out_dir, &bad)) {}
         else if (arg_opt(&a, "--policy", &policy_path, &bad)) {}

@@ -28,7 +28,8 @@ static void help(void) {
            "                       [--policy FILE] [--episodes N] [--tune-episodes N] [--cost measured|roofline]\n"
            "                       [--cost-cache DIR] [--trials N] [--objective latency|memory]\n"
            "                       [--memory-budget BYTES] [--latency-budget MS] [--bo-batch N]\n"
-           "                       [--format pb|saved_model]\n"
+           "                       [--format pb|saved_model] [--eval DIR] [--labels FILE] [--resize H,W]\n"
+           "                       [--mean A,B,C] [--std A,B,C] [--layout nhwc|nchw]\n"
            "\n"
            "IN may be a frozen GraphDef, a SavedModel directory or a TensorFlow.js model.json. The result\n"
            "is a frozen GraphDef, or a SavedModel directory (frozen graph + serving_default signature with\n"
@@ -76,6 +77,7 @@ static void help(void) {
            "too); --fail-if-unchanged exits with status 3 when the input graph was returned.\n"
            "--max-accuracy-drop takes a fraction below 1 or a percentage (0.01 = 1%%).\n",
            d.episodes, d.trials, d.budget, d.calib_batches, d.repeats, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
+    fputs(cli_data_opts_help(), stdout);
 }
 
 /* the ppo+bo trial table: one row per trial, the kept one marked */
@@ -136,8 +138,22 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     if (r->acc.top1_agreement >= 0) printf("%-22s %22s %21.2f%%\n", "top-1 agreement", "-", 100 * r->acc.top1_agreement);
     printf("%-22s %22s %22.6f\n", "cosine (worst)", "-", r->acc.min_cosine);
     printf("%-22s %22s %22.3g\n", "relative L2 (worst)", "-", r->acc.max_rel_l2);
-    printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d generated batches\n", o->repeats,
-           o->threads ? "given" : "all", r->eval->n_batches);
+    if (r->has_labels) {
+        printf("%-22s %21.2f%% %21.2f%% %+8.2f pp\n", "top-1 (labels)", 100 * r->labels_before.top1, 100 * r->labels_after.top1,
+               100 * (r->labels_after.top1 - r->labels_before.top1));
+        if (r->labels_after.top5 >= 0)
+            printf("%-22s %21.2f%% %21.2f%% %+8.2f pp\n", "top-5 (labels)", 100 * r->labels_before.top5, 100 * r->labels_after.top5,
+                   100 * (r->labels_after.top5 - r->labels_before.top5));
+    }
+    printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d %s batches\n", o->repeats,
+           o->threads ? "given" : "all", r->eval->n_batches, o->eval_inputs || o->eval_dir ? "given" : "generated");
+    if (r->has_labels) {
+        char lab[160];
+        labelled_summary(&r->labels_before, &r->labels_after, r->labelled_images, lab, sizeof lab);
+        printf("accuracy budget judged on labels (%s): %s\n", o->labels_path, lab);
+    }
+    if (r->calib_generated)
+        printf("calibration: %d generated (noise) batches, not your data: give --calibration DIR (images or .npy)\n", o->calib_batches);
     if (optimize_method_is_search(o->method))
         printf("search: %d graph evaluations (budget %d), seed %llu\n", r->product.evaluations, o->budget, (unsigned long long)o->seed);
     if (o->method == OPTIMIZE_PPO) {
@@ -197,7 +213,7 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--search", &search, &bad)) {}
         else if (arg_opt(&a, "--format", &format, &bad)) {}
         else if (arg_opt(&a, "--target", &target, &bad)) {}
-        else if (arg_opt(&a, "--calibration", &o.calibration_dir, &bad)) {}
+        else if (cli_data_opt(&a, &o, &bad)) {}
         else if (arg_opt(&a, "--calib-method", &calib_method, &bad)) {}
         else if (arg_opt(&a, "--policy", &o.policy_path, &bad)) {}
         else if (arg_opt(&a, "--cost", &cost_kind, &bad)) {}

@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  cost MODEL ...          check the kernel cost model against whole-plan timing\n"
             "  compare DIR             optimize reports (models x methods x seeds) as one table, Welch t-tests\n"
             "  bench MODEL ...         every method on each model, measured side by side -> report.md/json, SVGs\n"
+            "  eval MODEL --eval DIR --labels FILE   top-1/top-5 of a classifier on labelled images or .npy rows\n"
             "\n"
             "FILE.pb may also be a SavedModel directory ([--signature NAME] [--tags serve]), a\n"
             "TensorFlow.js model.json, or zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "cost")) return cmd_cost(argc - 1, argv + 1);
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../io/dataset_dir.h"
 #include "../io/graphdef.h"
 #include "../graph/op.h"
 #include "../runtime/dnn_common.h"
@@ -82,7 +83,7 @@ int optimize_opts_check(const OptimizeOpts *o, Err *err) {
     if (!(o->time_budget_s >= 0) || !isfinite(o->time_budget_s)) return err_set(err, ERR_INPUT, "the time budget must be >= 0 seconds");
     if (dist_size(o->dist) > 1 && o->method != OPTIMIZE_PPO_BO)
         return err_set(err, ERR_INPUT, "under mpirun only --search ppo+bo spreads its work (trials) over processes");
-    return 0;
+    return labelled_opts_check(o, err);
 }
 
 static double now_ms(void) {
@@ -114,6 +115,8 @@ struct OptimizeSession {
     CostModel *cm;
     char policy_path[4096];
     Err agent_err;
+    LabelledData lab;    /* the user's evaluation directory and labels (labelled.c) */
+    bool calib_generated;
 };
 
 /* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
@@ -149,12 +152,16 @@ int optimize_session_calibrate(OptimizeSession *s, Err *err) {
         n_feeds = o->calib_n_feeds;
         if (n < 1) { err_set(e, ERR_INPUT, "no calibration batches given"); goto fail; }
     } else if (o->calibration_dir) {
-        if (calib_batches_load(s->orig, o->calibration_dir, &s->calib, &s->calib_n, &s->calib_feeds, e)) goto fail;
+        int rows;
+        if (dataset_load_batches(s->orig, o->calibration_dir, &o->image_prep, "calibration", &s->calib, &s->calib_n, &s->calib_feeds,
+                                 &rows, e))
+            goto fail;
         batches = (const RefFeed *const *)s->calib;
         n = s->calib_n;
         n_feeds = s->calib_feeds;
     } else {
         /* generated, seeds 1..calib_batches: disjoint from the evaluation inputs */
+        s->calib_generated = true;
         if (calib_batches_generate(s->orig, o->calib_batches, &s->calib, &s->calib_feeds, e)) { s->calib = NULL; goto fail; }
         s->calib_n = o->calib_batches;
         batches = (const RefFeed *const *)s->calib;
@@ -225,8 +232,11 @@ int optimize_session_open(const Graph *orig, const OptimizeOpts *o, OptimizeSess
     s->t_open_ms = now_ms();
     /* a missing or corrupt policy is reported before any work */
     if ((o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) && session_agent(s, err)) goto fail;
+    if (labelled_open(orig, o, &s->lab, err)) goto fail;
     if (o->eval_inputs) {
         s->eval = o->eval_inputs;
+    } else if (o->eval_dir) {
+        s->eval = &s->lab.own;
     } else {
         if (inputs_generate(orig, o->eval_batches, o->eval_seed, &s->eval_own, err)) goto fail;
         s->eval = &s->eval_own;
@@ -241,6 +251,7 @@ fail:
 void optimize_session_close(OptimizeSession *s) {
     if (!s) return;
     inputs_free(&s->eval_own);
+    labelled_close(&s->lab);
     if (s->calib) calib_batches_free(s->calib, s->calib_n, s->calib_feeds);
     graph_free(s->calibrated);
     policy_free(s->policy);
@@ -523,6 +534,16 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
             goto fail;
         }
     }
+    if (p->session->lab.labels) {
+        const LabelledData *d = &p->session->lab;
+        int rows = o->eval_inputs ? -1 : d->n_rows;
+        if (labelled_score(orig, r->eval, rows, d->labels, d->n_labels, o->labels_path, o->threads, &r->labels_before, err) ||
+            labelled_score(cand, r->eval, rows, d->labels, d->n_labels, o->labels_path, o->threads, &r->labels_after, err))
+            goto fail;
+        r->has_labels = true;
+        r->labelled_images = rows >= 0;
+    }
+    r->calib_generated = p->session->calib_generated && p->session->calib_state == 1;
     const Graph *both[2] = {orig, cand};
     LatencyResult lat[2];
     bool ok[2] = {true, true};
@@ -545,7 +566,9 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     }
 
     AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
-    bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);
+    bool acc_ok = r->has_labels   ? r->labels_after.top1 >= r->labels_before.top1 - o->max_accuracy_drop
+                  : r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop
+                                  : accuracy_ok(&r->acc, &budget);
     bool is_bo = o->method == OPTIMIZE_PPO_BO;
     r->keep = true;
     r->verdict = "optimized graph written";
@@ -676,12 +699,20 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
         /* the verdict's reason, before ": the input graph was written unchanged" */
         const char *cut = strstr(r->verdict, ": the input graph");
         int n = cut ? (int)(cut - r->verdict) : (int)strlen(r->verdict);
-        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s", n, r->verdict);
+        char lab[160] = "";
+        if (r->has_labels) {
+            labelled_summary(&r->labels_before, &r->labels_after, r->labelled_images, lab + 2, sizeof lab - 3);
+            lab[0] = ' ';
+            lab[1] = '(';
+            strcat(lab, ")");
+        }
+        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s%s%s", n, r->verdict, lab, labelled_calib_note(r->calib_generated));
         return;
     }
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
-    char acc[96];
-    if (r->has_metric) snprintf(acc, sizeof acc, "your metric %.4g (input %.4g)", r->metric_after, r->metric_before);
+    char acc[160];
+    if (r->has_labels) labelled_summary(&r->labels_before, &r->labels_after, r->labelled_images, acc, sizeof acc);
+    else if (r->has_metric) snprintf(acc, sizeof acc, "your metric %.4g (input %.4g)", r->metric_after, r->metric_before);
     else if (r->acc.top1_agreement >= 0) snprintf(acc, sizeof acc, "top-1 %.2f%%, cosine %.4f", 100 * r->acc.top1_agreement, r->acc.min_cosine);
     else snprintf(acc, sizeof acc, "cosine %.4f", r->acc.min_cosine);
     char tf[300];
@@ -693,6 +724,6 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
     else snprintf(speed, sizeof speed, "%.2fx faster, not significant (p = %.2g)", x, r->speed_p);
     const char *noisy = r->unstable ? "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine"
                                     : "";
-    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s", speed,
-             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy);
+    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s%s", speed,
+             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy, labelled_calib_note(r->calib_generated));
 }

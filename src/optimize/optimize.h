@@ -11,12 +11,14 @@
 #include <stdint.h>
 
 #include "../graph/graph.h"
+#include "../io/image.h"
 #include "../measure/measure.h"
 #include "../rewrite/calibrate.h"
 #include "../rewrite/pipeline.h"
 #include "../search/agent.h"
 #include "../search/bo.h"
 #include "../search/dist.h"
+#include "labelled.h"
 
 typedef enum OptimizeMethod {
     OPTIMIZE_NONE = 0,      /* the input graph (bench's baseline) */
@@ -92,6 +94,12 @@ typedef struct OptimizeOpts {
     void *metric_user;
     OptimizeProgressFn progress;
     void *progress_user;
+    /* the user's labelled data (src/optimize/labelled.c; docs/formats.md) */
+    const char *eval_dir;         /* images or <input>_<k>.npy batches: the evaluation inputs instead
+                                     of generated ones (eval_inputs wins when both are set) */
+    const char *labels_path;      /* one class per evaluation row: the accuracy budget is judged on
+                                     top-1 against them (result >= input - max_accuracy_drop) */
+    ImagePrep image_prep;         /* image directories (calibration_dir, eval_dir): resize, mean, std, layout */
 } OptimizeOpts;
 
 /* every default, once: grappler; accuracy drop 0.01, cosine 0.99; budget 100; seed 1; all
@@ -197,6 +205,10 @@ typedef struct OptimizeResult {
                                      NaN with fewer than 2 rounds */
     const char *new_cost_cache;   /* ppo methods: the kernel cost cache file this run created (its
                                      first on this CPU and thread count), else NULL */
+    bool has_labels;              /* top-1/top-5 against the labels were judged (instead of fidelity) */
+    LabelledScore labels_before, labels_after;
+    bool labelled_images;         /* the evaluation rows are images (else .npy rows) */
+    bool calib_generated;         /* calibration ran on generated (noise) inputs, not the user's data */
     bool unstable;                /* the timings spread (a run over twice the median, or a 95% CI of
                                      the mean wider than half the median): the ratio is not to be trusted */
 } OptimizeResult;

@@ -86,6 +86,21 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
     cJSON_AddNumberToObject(ac, "max_rel_l2", acc->max_rel_l2);
     cJSON_AddNumberToObject(ac, "max_abs_err", acc->max_abs_err);
     cJSON_AddNumberToObject(ac, "eval_batches", res->eval ? res->eval->n_batches : 0);
+    cJSON_AddBoolToObject(ac, "calibration_generated", res->calib_generated);
+    if (res->has_labels) {
+        cJSON *lj = cJSON_AddObjectToObject(ac, "labels");
+        cJSON_AddStringToObject(lj, "file", res->opts.labels_path ? res->opts.labels_path : "");
+        cJSON_AddStringToObject(lj, "rows_are", res->labelled_images ? "images" : "npy_rows");
+        cJSON_AddNumberToObject(lj, "rows", res->labels_after.rows);
+        cJSON_AddNumberToObject(lj, "classes", res->labels_after.classes);
+        cJSON_AddNumberToObject(lj, "top1_before", res->labels_before.top1);
+        cJSON_AddNumberToObject(lj, "top1_after", res->labels_after.top1);
+        if (res->labels_after.top5 >= 0) {
+            cJSON_AddNumberToObject(lj, "top5_before", res->labels_before.top5);
+            cJSON_AddNumberToObject(lj, "top5_after", res->labels_after.top5);
+        }
+        cJSON_AddStringToObject(lj, "judged_on", "top1");
+    }
     if (res->has_metric) {
         cJSON_AddNumberToObject(ac, "metric_before", res->metric_before);
         cJSON_AddNumberToObject(ac, "metric_after", res->metric_after);
