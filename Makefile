@@ -155,9 +155,10 @@ $(VENV)/.installed: $(VENV_REQ)
 	@touch $@
 
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
-test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert
+test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
 	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
+	  GRAPPO_TOOL_IMAGE=$(abspath $(BUILD)/tests/tool_image) \
 	  $(VENV)/bin/python -m pytest -q tests/tf; fi
 
 # make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)
