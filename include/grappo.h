@@ -128,7 +128,12 @@ GRAPPO_API void grappo_options_free(grappo_options *o);
 **   max_accuracy_drop  a number in [0, 1] (default 0.01): top-1 agreement >= 1 - drop with
 **                      fidelity; with an evaluation function, score >= input's score - drop
 **   budget, seed, threads, repeats, eval_batches, trials, episodes    integers
-**   calibration        a directory of <input>_<k>.npy batches
+**   calibration        a directory of images (*.png, *.jpg, *.jpeg) or <input>_<k>.npy batches
+**   eval               the same: the evaluation inputs instead of generated ones
+**   labels             one integer class per line for the eval rows: the accuracy budget is
+**                      then judged on top-1 against them (result >= input - max_accuracy_drop)
+**   resize, mean, std, layout   image preprocessing: "H,W" (bilinear as tf.image.resize),
+**                      "a,b,c" each (x = (pixel / 255 - mean) / std), "nhwc" or "nchw"
 **   policy             the policy file of ppo and ppo+bo
 **   objective          latency (default) or memory (ppo+bo)
 **   memory_budget      bytes; latency_budget  milliseconds (ppo+bo)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "grappo.h"
 #include "runtime/ref.h"
 #include "zoo/zoo.h"
 
@@ -268,11 +269,57 @@ static void test_bad_input(void **state) {
     expect_bad("eval zoo:resnet8", "--eval DIR and --labels FILE are both needed");
 }
 
+/* the C API's options: the same keys and messages, and a labelled optimization's JSON */
+static void test_api(void **state) {
+    (void)state;
+    char args[1024], path[512];
+    snprintf(args, sizeof args, "zoo resnet8 -o %s/r8.pb", tmp);
+    assert_int_equal(run(args), 0);
+    grappo_options *o;
+    assert_int_equal(grappo_options_new(&o), 0);
+    assert_int_equal(grappo_options_set(o, "resize", "32,32"), 0);
+    assert_int_equal(grappo_options_set(o, "layout", "nhwc"), 0);
+    assert_int_equal(grappo_options_set(o, "mean", "0"), 0);
+    assert_int_equal(grappo_options_set(o, "std", "1"), 0);
+    assert_int_equal(grappo_options_set(o, "resize", "32x"), GRAPPO_INPUT);
+    assert_non_null(strstr(grappo_errmsg(), "--resize wants H,W"));
+    assert_int_equal(grappo_options_set(o, "layout", "chw"), GRAPPO_INPUT);
+    assert_int_equal(grappo_options_set(o, "colour", "x"), GRAPPO_INPUT);
+    assert_non_null(strstr(grappo_errmsg(), "unknown option 'colour'"));
+    labels_at("top.txt", 0);
+    snprintf(path, sizeof path, "%s/img", tmp);
+    assert_int_equal(grappo_options_set(o, "eval", path), 0);
+    snprintf(path, sizeof path, "%s/top.txt", tmp);
+    assert_int_equal(grappo_options_set(o, "labels", path), 0);
+    assert_int_equal(grappo_options_set(o, "repeats", "2"), 0);
+    grappo_model *m;
+    snprintf(path, sizeof path, "%s/r8.pb", tmp);
+    assert_int_equal(grappo_model_load(path, &m), 0);
+    grappo_result *r;
+    if (grappo_optimize(m, o, &r)) {
+        print_error("%s\n", grappo_errmsg());
+        fail();
+    }
+    char *json;
+    assert_int_equal(grappo_result_json(r, &json), 0);
+    cJSON *j = cJSON_Parse(json);
+    cJSON *lab = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "accuracy"), "labels");
+    assert_non_null(lab);
+    assert_float_equal(cJSON_GetObjectItem(lab, "top1_before")->valuedouble, 1.0, 0);
+    assert_int_equal(cJSON_GetObjectItem(lab, "rows")->valueint, N_IMG);
+    cJSON_Delete(j);
+    grappo_free(json);
+    grappo_result_free(r);
+    grappo_model_free(m);
+    grappo_options_free(o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_optimize_labelled),
+        cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

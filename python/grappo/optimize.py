@@ -104,7 +104,10 @@ def optimize(
         total, "measuring"); raising stops the optimization (the exception is raised by
         ``optimize``, nothing is written).
     options: any other option of ``grappo_options_set`` (budget, seed, threads, repeats,
-        eval_batches, trials, episodes, target, policy, objective, ...).
+        eval_batches, trials, episodes, target, policy, objective, ...), among them the
+        user's labelled data: ``eval`` (a directory of images or .npy batches), ``labels``
+        (one class per line: the budget is then judged on top-1) and ``resize``, ``mean``,
+        ``std``, ``layout`` for images (docs/formats.md).
     """
     model = path_or_model if isinstance(path_or_model, Model) else load(path_or_model)
     opts = ctypes.c_void_p()

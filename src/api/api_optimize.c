@@ -18,6 +18,7 @@ struct grappo_options {
     char rule_buf[1024];
     const char *rules[MAX_RULES];
     char *calibration_dir, *policy_path;
+    char *eval_dir, *labels_path; /* the user's labelled data (optimize/labelled.h) */
     RefFeed **calib;        /* batches added by grappo_options_add_calibration (owned) */
     int calib_n, calib_n_feeds;
     grappo_eval_fn eval_fn;
@@ -57,6 +58,8 @@ GRAPPO_API void grappo_options_free(grappo_options *o) {
     if (!o) return;
     free_calib(o);
     free(o->calibration_dir);
+    free(o->eval_dir);
+    free(o->labels_path);
     free(o->policy_path);
     free(o);
 }
@@ -136,7 +139,14 @@ GRAPPO_API int grappo_options_set(grappo_options *o, const char *key, const char
     } else if (!strcmp(key, "memory_budget")) rc = parse_double(key, value, 0, 1e18, &p->memory_budget_bytes);
     else if (!strcmp(key, "latency_budget")) rc = parse_double(key, value, 0, 1e12, &p->latency_budget_ms);
     else if (!strcmp(key, "time_budget")) rc = parse_double(key, value, 0, 1e9, &p->time_budget_s);
-    else return api_failf(GRAPPO_INPUT, "unknown option '%s'", key);
+    else if (!strcmp(key, "eval")) { if (!(rc = set_string(&o->eval_dir, value))) p->eval_dir = o->eval_dir; }
+    else if (!strcmp(key, "labels")) { if (!(rc = set_string(&o->labels_path, value))) p->labels_path = o->labels_path; }
+    else {
+        Err e;
+        if (!image_prep_set(&p->image_prep, key, value, &e)) return api_ok();
+        if (e.code != ERR_OK) return api_failf(GRAPPO_INPUT, "option %s: %s", key, e.msg);
+        return api_failf(GRAPPO_INPUT, "unknown option '%s'", key);
+    }
     return rc ? rc : api_ok();
 }
 

@@ -4,6 +4,7 @@
 #include "image.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h> /* jpeglib.h needs FILE */
@@ -211,6 +212,55 @@ int image_prep_check(const ImagePrep *p, Err *err) {
         if (!isfinite(p->std[i]) || p->std[i] == 0) return err_set(err, ERR_INPUT, "--std: %g must be finite and not 0", p->std[i]);
     if (p->layout != IMAGE_NHWC && p->layout != IMAGE_NCHW) return err_set(err, ERR_INPUT, "layout must be nhwc or nchw");
     return 0;
+}
+
+/* "a" or "a,b,c": 1 to IMAGE_MAX_CHANNELS finite numbers */
+static int parse_numbers(const char *key, const char *s, double *out, int *n, Err *err) {
+    int k = 0;
+    for (const char *p = s;;) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || !isfinite(v) || k >= IMAGE_MAX_CHANNELS || isspace((unsigned char)*p)) break;
+        out[k++] = v;
+        if (*end == 0) { *n = k; return 0; }
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    return err_set(err, ERR_INPUT, "--%s wants 1 to %d numbers separated by commas, got '%s'", key, IMAGE_MAX_CHANNELS, s);
+}
+
+int image_prep_set(ImagePrep *p, const char *key, const char *value, Err *err) {
+    if (!strcmp(key, "resize")) {
+        char *end;
+        errno = 0;
+        long h = strtol(value, &end, 10), w = -1;
+        if (!errno && end != value && *end == ',' && !isspace((unsigned char)end[1])) {
+            const char *q = end + 1;
+            w = strtol(q, &end, 10);
+            if (errno || end == q || *end) w = -1;
+        }
+        if (w < 1 || h < 1 || h > IMAGE_MAX_SIDE || w > IMAGE_MAX_SIDE || isspace((unsigned char)*value))
+            return err_set(err, ERR_INPUT, "--resize wants H,W (1..%d each), got '%s'", IMAGE_MAX_SIDE, value);
+        p->resize_h = (int)h;
+        p->resize_w = (int)w;
+        return 0;
+    }
+    if (!strcmp(key, "mean")) return parse_numbers(key, value, p->mean, &p->n_mean, err);
+    if (!strcmp(key, "std")) {
+        if (parse_numbers(key, value, p->std, &p->n_std, err)) return -1;
+        for (int k = 0; k < p->n_std; k++)
+            if (p->std[k] == 0) return err_set(err, ERR_INPUT, "--std: 0 would divide by zero");
+        return 0;
+    }
+    if (!strcmp(key, "layout")) {
+        if (!strcmp(value, "nhwc")) p->layout = IMAGE_NHWC;
+        else if (!strcmp(value, "nchw")) p->layout = IMAGE_NCHW;
+        else return err_set(err, ERR_INPUT, "--layout wants nhwc or nchw, got '%s'", value);
+        return 0;
+    }
+    err_clear(err);
+    return -1;
 }
 
 /* TensorFlow's resize_bilinear with half_pixel_centers (tf.image.resize's default), in float

@@ -46,6 +46,12 @@ void image_free(Image *im);
 /* "png" / "jpeg" when `name` ends in .png / .jpg / .jpeg (any case), else NULL */
 const char *image_kind_of_name(const char *name);
 
+/* One preprocessing setting from text, as `grappo --resize/--mean/--std/--layout` and the C
+   API's grappo_options_set take it: key "resize" "H,W"; "mean" / "std" "a" or "a,b,c" (1 to 4
+   finite numbers, std not 0); "layout" "nhwc" or "nchw". ERR_INPUT "--KEY ..." otherwise;
+   -1 with err->code ERR_OK when key is none of them. */
+int image_prep_set(ImagePrep *p, const char *key, const char *value, Err *err);
+
 /* the settings are possible (positive sizes, std not 0, finite numbers, at most 4 channels) */
 int image_prep_check(const ImagePrep *p, Err *err);
 
