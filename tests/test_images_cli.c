@@ -269,6 +269,27 @@ static void test_bad_input(void **state) {
     expect_bad("eval zoo:resnet8", "--eval DIR and --labels FILE are both needed");
 }
 
+/* grappo bench --eval --labels: the labelled top-1/top-5 table, kept by --render */
+static void test_bench(void **state) {
+    (void)state;
+    char args[1024], path[512];
+    labels_at("top.txt", 0);
+    snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,grappler --repeats 2 --eval %s/img --labels %s/top.txt --out %s/bench",
+             tmp, tmp, tmp);
+    assert_int_equal(run(args), 0);
+    snprintf(path, sizeof path, "%s/bench/report.md", tmp);
+    char *md = tu_read_text(path);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| none | 100.00% | 100.00% | +0.00 pp |"));
+    assert_non_null(strstr(md, "| grappler | 100.00% | 100.00% | +0.00 pp |"));
+    snprintf(args, sizeof args, "bench --render %s/bench", tmp);
+    assert_int_equal(run(args), 0);
+    char *again = tu_read_text(path);
+    assert_string_equal(again, md);
+    free(again);
+    free(md);
+}
+
 /* the C API's options: the same keys and messages, and a labelled optimization's JSON */
 static void test_api(void **state) {
     (void)state;
@@ -319,6 +340,7 @@ int main(void) {
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_optimize_labelled),
+        cmocka_unit_test(test_bench),
         cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -167,7 +167,7 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
             BenchResult *r = &m->results[m->n_results++];
             if (sd > 1) snprintf(r->method, sizeof r->method, "%s@seed=%d", name, sd);
             else snprintf(r->method, sizeof r->method, "%s", name);
-            r->top1 = -1;
+            r->top1 = r->label_top1 = r->label_top5 = -1;
             progress(pr, "bench %s: %s", m->label, r->method);
             bool precision = methods[j] != OPTIMIZE_NONE && methods[j] != OPTIMIZE_GRAPPLER;
             if (precision && calib_error[0]) { snprintf(r->error, sizeof r->error, "%s", calib_error); continue; }
@@ -200,6 +200,10 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
         r->ms = meas[k].lat.ms;
         r->peak_bytes = (double)meas[k].lat.peak_bytes;
         r->top1 = meas[k].acc.top1_agreement;
+        if (meas[k].has_labels) {
+            r->label_top1 = meas[k].labels.top1;
+            r->label_top5 = meas[k].labels.top5;
+        }
         r->min_cosine = meas[k].acc.min_cosine;
         r->max_rel_l2 = meas[k].acc.max_rel_l2;
     }

@@ -438,6 +438,14 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
             err_prefix(&out[i].err, "accuracy");
         }
     }
+    /* top-1/top-5 against the user's labels; a labels file that does not fit fails them all */
+    for (int i = 0; i < n && s->lab.labels; i++) {
+        if (!out[i].ok) continue;
+        int rows = o->eval_inputs ? -1 : s->lab.n_rows;
+        if (labelled_score(g[i], s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &out[i].labels, err))
+            goto done;
+        out[i].has_labels = true;
+    }
     rc = 0;
 done:
     if (ref) accuracy_reference_free(ref, s->eval->n_batches, s->orig->n_outputs);

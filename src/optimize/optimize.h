@@ -164,6 +164,8 @@ typedef struct OptimizeMeasured {
     LatencyResult lat;
     double *samples;              /* the session's repeats per-run latencies in run order (owned) */
     AccuracyResult acc;           /* fidelity to the session's input graph */
+    bool has_labels;              /* the session has labels: `labels` is the graph's top-1/top-5 */
+    LabelledScore labels;
 } OptimizeMeasured;
 
 /* Measures graphs g[0..n) (those with out[i].ok) side by side, as the final measurement of

@@ -45,6 +45,8 @@ static int load_result(const cJSON *rj, BenchResult *r, Err *err) {
     free(sorted);
     r->peak_bytes = num(rj, "peak_bytes", NAN);
     r->top1 = num(rj, "top1_agreement", -1);
+    r->label_top1 = num(rj, "label_top1", -1);
+    r->label_top5 = num(rj, "label_top5", -1);
     r->min_cosine = num(rj, "min_cosine", NAN);
     r->max_rel_l2 = num(rj, "max_rel_l2", NAN);
     r->optimize_s = num(rj, "optimize_seconds", NAN);

@@ -176,6 +176,16 @@ static const char *pval(char *buf, size_t cap, double p) {
 }
 
 /* fidelity to the unrewritten graph: top-1 agreement (when defined) and worst cosine >= 0.99 */
+/* the labelled top-1 change from the input graph's row ("none"), in percentage points */
+static const char *ref_label_change(const BenchModel *m, const BenchResult *r, char *buf, size_t cap) {
+    for (int k = 0; k < m->n_results; k++)
+        if (!strcmp(m->results[k].method, "none") && m->results[k].ok && m->results[k].label_top1 >= 0) {
+            snprintf(buf, cap, "%+.2f pp", 100 * (r->label_top1 - m->results[k].label_top1));
+            return buf;
+        }
+    return "-";
+}
+
 static bool faithful(const BenchResult *r) { return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99); }
 
 static void md_model(StrBuf *b, const BenchModel *m) {
@@ -201,6 +211,20 @@ static void md_model(StrBuf *b, const BenchModel *m) {
                    num(c[8], 48, "%.3g", r->optimize_s), r->rewrites);
         for (int f = 0; f < BENCH_N_FAMILIES; f++) strbuf_printf(b, " %d |", r->family[f]);
         strbuf_printf(b, " %s |\n", pval(c[7], 48, bench_welch_p(m, r)));
+    }
+    /* top-1/top-5 against the user's labels (--eval DIR --labels FILE), when given */
+    bool labelled = false;
+    for (int k = 0; k < m->n_results; k++) labelled |= m->results[k].ok && m->results[k].label_top1 >= 0;
+    if (labelled) {
+        strbuf_printf(b, "\n| method | top-1 (labels) | top-5 (labels) | top-1 change |\n|---|---|---|---|\n");
+        for (int k = 0; k < m->n_results; k++) {
+            const BenchResult *r = &m->results[k];
+            if (!r->ok || r->label_top1 < 0) continue;
+            char c[2][48];
+            strbuf_printf(b, "| %s | %.2f%% | %s | %s |\n", r->method, 100 * r->label_top1,
+                          r->label_top5 >= 0 ? num(c[0], 48, "%.2f%%", 100 * r->label_top5) : "-",
+                          ref_label_change(m, r, c[1], 48));
+        }
     }
     /* notes (marked * in the table) and skipped methods, one line each */
     for (int k = 0; k < m->n_results; k++) {
@@ -379,6 +403,8 @@ char *bench_json(const BenchRun *run) {
             json_num(rj, "peak_bytes", r->peak_bytes);
             json_num(rj, "memory_reduction", bench_memory_reduction(m, r));
             json_num(rj, "top1_agreement", r->top1 >= 0 ? r->top1 : NAN);
+            if (r->label_top1 >= 0) json_num(rj, "label_top1", r->label_top1);
+            if (r->label_top5 >= 0) json_num(rj, "label_top5", r->label_top5);
             json_num(rj, "min_cosine", r->min_cosine);
             json_num(rj, "max_rel_l2", r->max_rel_l2);
             json_num(rj, "optimize_seconds", r->optimize_s);

@@ -29,6 +29,7 @@ typedef struct BenchResult {
     double peak_bytes;        /* planned peak memory */
     double top1;              /* top-1 agreement with the input graph; -1: no classifier output */
     double min_cosine, max_rel_l2;
+    double label_top1, label_top5; /* against the user's labels (--labels); -1: none */
     double optimize_s;        /* wall time of producing the graph */
     int evaluations;          /* graph evaluations a search spent (0 for pipelines) */
     int rewrites;             /* rewrites applied */
