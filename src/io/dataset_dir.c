@@ -60,7 +60,7 @@ static int scan_dir(const char *dir, const char *role, NameList *images, int *n_
         else if (names_add(images, e->d_name)) { closedir(d); return err_set(err, ERR_RUNTIME, "out of memory"); }
     }
     closedir(d);
-    qsort(images->v, (size_t)images->n, sizeof *images->v, cmp_names);
+    if (images->n > 1) qsort(images->v, (size_t)images->n, sizeof *images->v, cmp_names);
     return 0;
 }
 
