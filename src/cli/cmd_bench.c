@@ -3,6 +3,7 @@
  * timed together in one alternating loop (ratios side by side), their planned peak memory and
  * fidelity to the input graph measured; report.md, report.json and Pareto SVGs written by
  * src/report/bench_report.c. A method that fails is a line in the report, not an abort. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,8 +44,9 @@ static void help(void) {
            "ppo+bo runs --trials BO trials (default %d). Writes DIR/report.md, DIR/report.json and\n"
            "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n"
            "Every default is grappo optimize's (make bench passes a quicker --budget and --trials).\n"
-           "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
-           "measured; for a report whose format changed).\n",
+           "--render DIR writes DIR/report.md and the plots again from DIR/report.json, and\n"
+           "DIR/policy-curve.svg from DIR/policy-train.csv when it exists (nothing is measured; for a\n"
+           "report whose format changed).\n",
            d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
 }
 
@@ -243,9 +245,17 @@ static int render(const char *dir) {
     memcpy(text, data, len);
     text[len] = 0;
     if (bench_run_from_json(text, &run, &err)) { err_prefix(&err, "%s", path); goto fail; }
+    /* the learning curve again too, when its training log is there */
+    char csv[4096], curve[4096];
+    struct stat st;
+    snprintf(csv, sizeof csv, "%s/policy-train.csv", dir);
+    snprintf(curve, sizeof curve, "%s/policy-curve.svg", dir);
+    bool redraw_curve = stat(csv, &st) == 0;
+    if (redraw_curve && train_curve_write(csv, curve, INT_MAX, &err)) goto fail;
     find_curve(&run, dir);
     if (bench_write(&run, dir, &err)) goto fail;
-    printf("wrote %s/report.md, %s/report.json and %d Pareto plot(s) from %s\n", dir, dir, run.n_models, path);
+    printf("wrote %s/report.md, %s/report.json, %d Pareto plot(s)%s from %s\n", dir, dir, run.n_models,
+           redraw_curve ? " and the learning curve" : "", path);
     goto done;
 fail:
     rc = cli_fail(&err);

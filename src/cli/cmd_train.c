@@ -212,23 +212,41 @@ oom:
     return err_set(err, ERR_RUNTIME, "out of memory");
 }
 
-static int write_curve(const char *csv, const char *svg, int max_iter, Err *err) {
+/* moving average over the last `w` finite values (fewer at the start) */
+static void moving_average(const double *y, int n, int w, double *out) {
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        int k = 0;
+        for (int j = i - w + 1 < 0 ? 0 : i - w + 1; j <= i; j++)
+            if (isfinite(y[j])) { sum += y[j]; k++; }
+        out[i] = k ? sum / k : NAN;
+    }
+}
+
+#define CURVE_SMOOTH 10 /* iterations averaged in the curve's smoothed mean return */
+
+int train_curve_write(const char *csv, const char *svg, int max_iter, Err *err) {
     Row *rows;
     char *kept;
     int n = csv_read(csv, max_iter, &rows, &kept, err);
     free(kept);
     if (n < 0) return -1;
-    double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 3), *y = x + (n ? n : 1), *b = y + (n ? n : 1);
+    size_t m = (size_t)(n ? n : 1);
+    double *x = malloc(sizeof(double) * m * 4), *y = x + m, *avg = y + m, *b = avg + m;
     if (!x) { free(rows); return err_set(err, ERR_RUNTIME, "out of memory"); }
     for (int i = 0; i < n; i++) {
         x[i] = rows[i].iteration;
         y[i] = rows[i].mean_return;
         b[i] = rows[i].best_gain;
     }
-    SvgSeries series[2] = {{.name = "mean return", .kind = SVG_LINE, .x = x, .y = y, .n = n},
-                           {.name = "best gain (default w)", .kind = SVG_LINE, .x = x, .y = b, .n = n}};
-    SvgPlot plot = {.title = "grappo train: learning curve", .xlabel = "iteration",
-                    .ylabel = "objective gained per episode (ln units)", .series = series, .n_series = 2};
+    moving_average(y, n, CURVE_SMOOTH, avg);
+    char avg_name[64];
+    snprintf(avg_name, sizeof avg_name, "mean return, %d-iteration average", CURVE_SMOOTH);
+    SvgSeries series[3] = {{.name = "mean return per iteration", .kind = SVG_LINE, .x = x, .y = y, .n = n, .color = "#a6c8e4"},
+                           {.name = avg_name, .kind = SVG_LINE, .x = x, .y = avg, .n = n, .color = "#1f4e9c"},
+                           {.name = "best gain so far", .kind = SVG_LINE, .x = x, .y = b, .n = n, .color = "#d62728"}};
+    SvgPlot plot = {.title = "grappo train: learning curve", .xlabel = "iteration", .ylabel = "objective gained per episode (ln units)",
+                    .x_integer = true, .y_zero = true, .series = series, .n_series = 3};
     int rc = svg_write(&plot, svg, err);
     free(x);
     free(rows);
@@ -394,7 +412,7 @@ int cmd_train(int argc, char **argv) {
                 err_set(&err, ERR_RUNTIME, "%s: write failed: %s", log_path, strerror(errno));
                 goto fail;
             }
-            if (curve && write_curve(log_path, curve, st.iteration, &err)) goto fail;
+            if (curve && train_curve_write(log_path, curve, st.iteration, &err)) goto fail;
         }
         if (!root) continue; /* the other ranks only compute */
         if ((st.iteration % ckpt_every == 0 || it == iterations) && ppo_checkpoint_save(t, ckpt, &err)) goto fail;

@@ -539,10 +539,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     count_nodes(orig, &r->before);
     count_nodes(cand, &r->after);
     r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
-    for (int k = 0; k < 2; k++) {
-        const Summary *m = &lat[k].ms;
-        r->unstable |= m->max > 2 * m->median || 2 * m->ci95 > 0.5 * m->median;
-    }
+    for (int k = 0; k < 2; k++) r->unstable |= stats_unstable(&lat[k].ms);
 
     AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
     bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);
