@@ -25,6 +25,7 @@
 #include "../search/ppo.h"
 #include "../zoo/zoo.h"
 #include "cli.h"
+#include "progress.h"
 
 #define MAX_CORPUS 256
 #define CSV_FIELDS 14
@@ -272,6 +273,7 @@ int cmd_train(int argc, char **argv) {
     PpoTrainer *t = NULL;
     FILE *logf = NULL;
     Dist *dist = NULL;
+    CliProgress meter = {0}; /* the iteration line, on a terminal only (progress.h) */
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "-o", &out, &bad) || arg_opt(&a, "--output", &out, &bad)) {}
@@ -389,7 +391,7 @@ int cmd_train(int argc, char **argv) {
                 done_iters, done_iters);
         goto fail;
     }
-    bool tty = isatty(STDERR_FILENO);
+    cli_progress_init(&meter);
     if (root)
         fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s, %d rollout stream%s (%d process%s)\n",
                 corpus.pc.n, (int)policy_n_params(policy), done_iters + 1, iterations, resuming ? " (resumed)" : "",
@@ -417,13 +419,13 @@ int cmd_train(int argc, char **argv) {
         if (!root) continue; /* the other ranks only compute */
         if ((st.iteration % ckpt_every == 0 || it == iterations) && ppo_checkpoint_save(t, ckpt, &err)) goto fail;
         double sps = st.rollout_s > 0 ? st.env_steps / st.rollout_s : 0;
-        double eta = elapsed / run_iters * (double)(iterations - it);
-        fprintf(stderr, "%siter %d/%lld  return %+.4f  best gain %+.4f  %.0f steps/s  ETA %.0f s%s", tty ? "\r" : "",
-                st.iteration, iterations, st.mean_return, st.best_gain, sps, eta, tty ? "   " : "\n");
-        fflush(stderr);
+        char eta[96];
+        cli_progress_eta(eta, sizeof eta, elapsed, run_iters, (int)(iterations - done_iters));
+        cli_progress_line(&meter, "iteration %d of %lld: return %+.4f, best gain %+.4f, %.0f steps/s, %s", st.iteration, iterations,
+                          st.mean_return, st.best_gain, sps, eta);
     }
     if (!root) goto done;
-    if (tty) fprintf(stderr, "\n");
+    cli_progress_keep(&meter); /* the last iteration's numbers stay on screen */
     if (policy_save(policy, out, NULL, 0, &err)) goto fail;
     printf("wrote %s (policy fingerprint %016llx, %d iterations)\n", out, (unsigned long long)policy_fingerprint(policy),
            ppo_iterations_done(t));
@@ -432,6 +434,7 @@ usage:
     rc = EXIT_USAGE;
     goto done;
 fail:
+    cli_progress_keep(&meter); /* the error on a line of its own */
     if (dist_size(dist) > 1) err_prefix(&err, "rank %d", dist_rank(dist));
     rc = cli_fail(&err);
     /* the other ranks would wait forever in the next collective */
