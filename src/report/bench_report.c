@@ -534,8 +534,9 @@ static int write_pareto_svg(const BenchModel *m, const char *path, Err *err) {
     }
     int nf = bench_pareto_front(px, py, n, front);
     for (int j = 0; j < nf; j++) { fx[j] = x[front[j]]; fy[j] = y[front[j]]; }
-    /* the members of the front are also listed in report.md */
-    if (nf > 0) ser[ns++] = (SvgSeries){.name = "Pareto front (fidelity kept)", .kind = SVG_STEP, .x = fx, .y = fy, .n = nf, .color = "#888888"};
+    /* the members of the front are also listed in report.md; a front of one point (it
+       dominates every other) has no line to draw */
+    if (nf > 1) ser[ns++] = (SvgSeries){.name = "Pareto front (fidelity kept)", .kind = SVG_STEP, .x = fx, .y = fy, .n = nf, .color = "#888888"};
     char title[160];
     snprintf(title, sizeof title, "%s: latency vs peak memory (lower left is better)", m->label);
     SvgPlot p = {.title = title, .xlabel = "latency ms (median, bar: its 95% CI)", .ylabel = "peak memory MiB", .width = 640, .height = 420,
