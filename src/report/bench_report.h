@@ -1,8 +1,10 @@
 /* bench_report.h - the results of a `grappo bench` run and everything derived from them:
- * speedups and memory reductions against the unrewritten graph, Welch t-tests of the agent
- * against each other method, the regression of log speedup on rewrite-family counts, the
- * latency-memory Pareto front; and the outputs: report.md, report.json and one Pareto SVG per
- * model. Library code: it fills strings and writes files, never prints. */
+ * "x faster" and "x smaller" against the unrewritten graph (input / result), Welch t-tests
+ * against `none` and of the agent against each other method, the winner (significantly faster
+ * than `none`), unstable timings, the regression of log speedup on rewrite-family counts, the
+ * latency-memory Pareto front; and the outputs: report.md (a summary of at most 8 columns,
+ * then per model latency, memory/fidelity and rewrite tables), report.json and one Pareto SVG
+ * per model. Library code: it fills strings and writes files, never prints. */
 #ifndef GRAPPO_BENCH_REPORT_H
 #define GRAPPO_BENCH_REPORT_H
 
