@@ -18,8 +18,13 @@ OUT = os.path.join(
 )
 
 
-def write(name: str, fn: tf.types.experimental.GenericFunction, spec: tf.TensorSpec,
-          x: np.ndarray, lower: bool = True) -> None:
+def write(
+    name: str,
+    fn: tf.types.experimental.GenericFunction,
+    spec: tf.TensorSpec,
+    x: np.ndarray,
+    lower: bool = True,
+) -> None:
     frozen = convert_variables_to_constants_v2(
         fn.get_concrete_function(spec), lower_control_flow=lower
     )
