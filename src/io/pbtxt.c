@@ -694,15 +694,16 @@ static int parse_message_body(Parser *P, const Msg *msg, int depth, char close, 
     /* the message: its buffer with each packed field inserted where its first value came; a map
        entry's missing key and value as their defaults, as protobuf serializes map entries */
     if (msg->map_entry && !(seen & 1)) put_default(out, &msg->fields[0]);
+    const uint8_t *body = m.buf.data ? m.buf.data : (const uint8_t *)""; /* never NULL + offset */
     size_t from = 0;
     for (int i = 0; i < m.n_packed; i++) {
         Packed *pk = &m.packed[i];
-        bb_put(out, m.buf.data + from, pk->at - from);
+        bb_put(out, body + from, pk->at - from);
         bb_len_field(out, pk->field->number, pk->data.data, pk->data.len);
         from = pk->at;
         if (pk->data.oom) out->oom = true;
     }
-    bb_put(out, m.buf.data + from, m.buf.len - from);
+    bb_put(out, body + from, m.buf.len - from);
     if (msg->map_entry && !(seen & 2)) put_default(out, &msg->fields[1]);
     if (m.buf.oom || out->oom) rc = err_set(P->err, ERR_RUNTIME, "out of memory");
 done:
