@@ -121,6 +121,10 @@ static int add_entry(void *vctx, const char *key, size_t klen, const uint8_t *va
     Ctx *c = vctx;
     BundleTable *t = c->t;
     if (t->n >= BUNDLE_TABLE_MAX_ENTRIES) return err_set(err, ERR_INPUT, "more than %d entries", BUNDLE_TABLE_MAX_ENTRIES);
+    /* A partitioned variable's slices are stored under keys that start with a 0 byte (TensorBundle
+       encodes name and slice with OrderedCode); grappo does not read slices (the variable's own
+       entry, which lists them, is refused when read, naming it), so they are left out here. */
+    if (klen && key[0] == 0) return 0;
     if (memchr(key, 0, klen)) return err_set(err, ERR_INPUT, "a key contains a NUL byte");
     if (t->n == c->cap) {
         int cap = c->cap ? 2 * c->cap : 64;

@@ -1,6 +1,6 @@
 /* model_load.h - one entry point for every model format grappo reads: a directory is a
  * SavedModel, a path ending in .json a TensorFlow.js graph model (model.json + weight shards),
- * anything else a frozen GraphDef (.pb). */
+ * one ending in .pbtxt a GraphDef in protobuf text format (pbtxt.h), anything else a frozen GraphDef (.pb). */
 #ifndef GRAPPO_IO_MODEL_LOAD_H
 #define GRAPPO_IO_MODEL_LOAD_H
 

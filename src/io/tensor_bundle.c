@@ -118,7 +118,9 @@ int tensor_bundle_read(TensorBundle *b, const char *key, Tensor *out, Err *err) 
     int rc = 0;
     Shape shape = {.rank = 0};
     size_t esize = dtype_size(p->dtype);
-    if (p->n_slices) rc = err_set(err, ERR_INPUT, "%s: '%s' is a partitioned variable: not supported", b->index_path, key);
+    if (p->n_slices)
+        rc = err_set(err, ERR_INPUT, "%s: '%s' is a partitioned variable (saved in %zu slices): partitioned variables are not supported",
+                     b->index_path, key, p->n_slices);
     else if (!esize || p->dtype == DT_STRING)
         rc = err_set(err, ERR_INPUT, "%s: '%s' has dtype %d, which grappo cannot load", b->index_path, key, p->dtype);
     else if (!p->shape || p->shape->unknown_rank || p->shape->n_dim > MAX_RANK)
