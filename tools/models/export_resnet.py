@@ -28,6 +28,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--partial", action="store_true", help="export the last checkpoint although training is not done")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--force", action="store_true", help="export although info.json is newer than the training state")
     return p.parse_args(argv)
 
 
@@ -67,7 +68,12 @@ def main(argv: list[str]) -> int:
     if not done and not args.partial:
         print(f"{train_dir}: training not done (rerun train_resnet.py, or pass --partial)", file=sys.stderr)
         return 2
-    model = tf.keras.models.load_model(train_dir / "state.keras")
+    info_path = args.out / "info.json"
+    state_path = train_dir / "state.keras"
+    if not args.force and info_path.exists() and info_path.stat().st_mtime > state_path.stat().st_mtime:
+        print(f"{args.out}: up to date (--force exports again)")
+        return 0
+    model = tf.keras.models.load_model(state_path)
     size = int(progress["settings"]["size"])
 
     saved = args.out / "saved_model"
@@ -112,7 +118,7 @@ def main(argv: list[str]) -> int:
         },
         "tensorflow_version": tf.__version__,
     }
-    (args.out / "info.json").write_text(json.dumps(info, indent=1) + "\n")
+    info_path.write_text(json.dumps(info, indent=1) + "\n")
     print(f"wrote {args.out}", flush=True)
     return 0
 

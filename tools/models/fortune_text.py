@@ -19,25 +19,35 @@ class LabelledText:
 
 
 def read_category(path: Path) -> list[str]:
-    """Quotations of one file, whitespace collapsed, empty ones and duplicates dropped, file order."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for chunk in path.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-        text = " ".join(chunk.replace("\n%", "").split())
-        if text and text not in seen:
-            seen.add(text)
-            out.append(text)
-    return out
+    """Quotations of one file (separated by lines holding only '%'), whitespace collapsed, empty
+    ones and duplicates dropped, in file order."""
+    out: dict[str, None] = {}
+    lines: list[str] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() + ["%"]:
+        if line.strip() != "%":
+            lines.append(line)
+            continue
+        text = " ".join(" ".join(lines).split())
+        lines = []
+        if text:
+            out[text] = None
+    return list(out)
 
 
 def load_splits(root: Path = DEBIAN_DIR, seed: int = 1) -> tuple[LabelledText, LabelledText]:
-    """(train, test): per category, PER_CATEGORY quotations drawn at random, TEST_PER_CATEGORY of them
+    """(train, test): per category, PER_CATEGORY quotations drawn at random from those filed under
+    that category alone, TEST_PER_CATEGORY of them
     held out for test. Both splits are shuffled (seeded)."""
     rng = np.random.default_rng(seed)
+    by_category = {name: read_category(root / name) for name in CATEGORIES}
+    seen: dict[str, int] = {}
+    for texts in by_category.values():
+        for text in texts:
+            seen[text] = seen.get(text, 0) + 1
     train: list[tuple[str, int]] = []
     test: list[tuple[str, int]] = []
     for label, name in enumerate(CATEGORIES):
-        texts = read_category(root / name)
+        texts = [t for t in by_category[name] if seen[t] == 1]  # a quotation filed under two categories has no one label
         if len(texts) < PER_CATEGORY:
             raise ValueError(f"{root / name}: {len(texts)} quotations, need {PER_CATEGORY}")
         pick = rng.permutation(len(texts))[:PER_CATEGORY]

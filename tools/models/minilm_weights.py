@@ -5,10 +5,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from safetensors.numpy import load_file
-from tokenizers import Tokenizer
+
+if TYPE_CHECKING:  # safetensors and tokenizers are imported where used: tests of the rest need neither
+    from tokenizers import Tokenizer
 
 SEQ_LEN = 128  # fixed sequence length of the saved model (the package's own limit is 256)
 
@@ -52,6 +54,8 @@ def read_config(model_dir: Path) -> BertConfig:
 
 
 def read_weights(model_dir: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
     return {k: v.astype(np.float32) for k, v in load_file(str(model_dir / "model.safetensors")).items() if v.dtype != np.int64}
 
 
@@ -88,15 +92,17 @@ def random_weights(cfg: BertConfig, seed: int) -> dict[str, np.ndarray]:
     return w
 
 
-def tokenizer(model_dir: Path, seq_len: int = SEQ_LEN) -> Tokenizer:
+def tokenizer(model_dir: Path, seq_len: int = SEQ_LEN) -> "Tokenizer":
     """The package's tokenizer.json, truncating and padding every sentence to seq_len tokens."""
+    from tokenizers import Tokenizer
+
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.enable_truncation(max_length=seq_len)
     tok.enable_padding(length=seq_len, pad_id=0, pad_token="[PAD]")
     return tok
 
 
-def encode(tok: Tokenizer, sentences: list[str]) -> dict[str, np.ndarray]:
+def encode(tok: "Tokenizer", sentences: list[str]) -> dict[str, np.ndarray]:
     """-> input_ids, attention_mask, token_type_ids, each int32 [n, seq_len]."""
     enc = tok.encode_batch(sentences)
     return {
