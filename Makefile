@@ -154,12 +154,13 @@ $(VENV)/.installed: $(VENV_REQ)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(foreach r,$(VENV_REQ),-r $(r))
 	@touch $@
 
-# make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs)
+# make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs); tools/models/tests: the
+# model-building scripts of `make models` (mk/models.mk), without training
 test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
 	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
 	  GRAPPO_TOOL_IMAGE=$(abspath $(BUILD)/tests/tool_image) \
-	  $(VENV)/bin/python -m pytest -q tests/tf; fi
+	  $(VENV)/bin/python -m pytest -q tests/tf tools/models/tests; fi
 
 # make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)
 test-python: venv $(BUILD)/libgrappo.so

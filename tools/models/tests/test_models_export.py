@@ -1,0 +1,35 @@
+"""The ResNet-50 export's SavedModel signature and the training's resume bookkeeping, on a tiny
+Keras model (the real ResNet-50 is only built by `make models`)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import export_resnet
+import train_resnet
+
+
+def test_saved_model_has_named_input_and_output(tmp_path: Path) -> None:
+    inputs = tf.keras.Input((32, 32, 3))
+    pooled = tf.keras.layers.GlobalAveragePooling2D()(tf.keras.layers.Conv2D(4, 3)(inputs))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10, activation="softmax")(pooled))
+    export_resnet.save_model(model, 32, tmp_path / "sm")
+    serve = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    assert list(serve.structured_input_signature[1]) == [export_resnet.INPUT_NAME]
+    assert list(serve.structured_outputs) == [export_resnet.OUTPUT_NAME]
+    x = np.random.default_rng(1).standard_normal((2, 32, 32, 3)).astype(np.float32)
+    got = serve(**{export_resnet.INPUT_NAME: tf.constant(x)})[export_resnet.OUTPUT_NAME].numpy()
+    np.testing.assert_allclose(got, model(x, training=False).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_progress_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
+    settings = {"size": 32, "chunks": 4}
+    p = train_resnet.Progress(tmp_path / "progress.json", settings)
+    p.chunks_done, p.train_seconds = 2, 12.5
+    p.save()
+    again = train_resnet.Progress(tmp_path / "progress.json", settings)
+    assert (again.chunks_done, again.train_seconds) == (2, 12.5)
+    with pytest.raises(SystemExit, match="other settings"):
+        train_resnet.Progress(tmp_path / "progress.json", {"size": 64, "chunks": 4})

@@ -1,0 +1,182 @@
+"""Train Keras's exact ResNet50 (weights=None, 10 classes) on fashion-mnist, resumably.
+
+Training runs in chunks of --chunk-steps steps; after each chunk the whole Keras state (weights and
+optimizer, including its step counter and so the learning-rate schedule) goes to
+DIR/train/state.keras and the progress to DIR/train/progress.json, so a rerun continues where the
+last one stopped. --time-budget stops after the chunk that crosses it (a rerun then continues).
+When all chunks are done, DIR/train/done is written and later runs do nothing.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+import cache
+import fmnist
+import resnet_data
+
+NUM_CLASSES = len(fmnist.CLASS_NAMES)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", type=Path, default=cache.models_root() / cache.RESNET_DIR_NAME)
+    p.add_argument("--size", type=int, default=resnet_data.DEFAULT_SIZE)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--train-images", type=int, default=51200, help="images seen in total (60,000 = one epoch)")
+    p.add_argument("--chunk-steps", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--peak-lr", type=float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--time-budget", type=float, default=0.0, help="seconds; stop after the chunk that crosses it (0: none)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def build_model(size: int) -> tf.keras.Model:
+    return tf.keras.applications.ResNet50(weights=None, input_shape=(size, size, 3), classes=NUM_CLASSES)
+
+
+def compile_model(model: tf.keras.Model, total_steps: int, peak_lr: float, warmup_steps: int) -> None:
+    schedule = tf.keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(1, total_steps - warmup_steps),
+        warmup_target=peak_lr,
+        warmup_steps=warmup_steps,
+    )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def train_dataset(pixels: np.ndarray, labels: np.ndarray, batch: int, seed: int) -> tf.data.Dataset:
+    ds = tf.data.Dataset.from_tensor_slices((pixels, labels))
+    ds = ds.shuffle(pixels.shape[0], seed=seed, reshuffle_each_iteration=True).repeat()
+    return ds.batch(batch, drop_remainder=True).map(lambda x, y: (resnet_data.normalize(x), y)).prefetch(2)
+
+
+class Progress:
+    """DIR/train/progress.json: chunks done, training seconds so far, the run's settings."""
+
+    def __init__(self, path: Path, settings: dict[str, object]) -> None:
+        self.path = path
+        self.chunks_done = 0
+        self.train_seconds = 0.0
+        self.history: list[dict[str, float]] = []
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved["settings"] != settings:
+                raise SystemExit(f"{path}: saved with other settings {saved['settings']}; remove {path.parent} to restart")
+            self.chunks_done = int(saved["chunks_done"])
+            self.train_seconds = float(saved["train_seconds"])
+            self.history = list(saved["history"])
+        self.settings = settings
+
+    def save(self) -> None:
+        record = {
+            "settings": self.settings,
+            "chunks_done": self.chunks_done,
+            "train_seconds": self.train_seconds,
+            "history": self.history,
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+        tmp.replace(self.path)
+
+
+class ChunkCheckpoint(tf.keras.callbacks.Callback):
+    """After each chunk (a Keras 'epoch'): save the state, then the progress; stop on the time budget."""
+
+    def __init__(self, state_path: Path, progress: Progress, images_per_chunk: int, budget: float) -> None:
+        super().__init__()
+        self.state_path = state_path
+        self.progress = progress
+        self.images_per_chunk = images_per_chunk
+        self.budget = budget
+        self.run_start = time.monotonic()
+        self.chunk_start = self.run_start
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.chunk_start = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        seconds = time.monotonic() - self.chunk_start
+        tmp = self.state_path.with_name("state.tmp.keras")
+        self.model.save(tmp)
+        tmp.replace(self.state_path)
+        self.progress.chunks_done = epoch + 1
+        self.progress.train_seconds += seconds
+        logs = logs or {}
+        self.progress.history.append(
+            {
+                "chunk": epoch + 1,
+                "loss": float(logs.get("loss", math.nan)),
+                "accuracy": float(logs.get("accuracy", math.nan)),
+                "seconds": seconds,
+                "images_per_second": self.images_per_chunk / seconds,
+            }
+        )
+        self.progress.save()
+        print(
+            f"chunk {epoch + 1}: loss {logs.get('loss', math.nan):.4f} acc {logs.get('accuracy', math.nan):.4f} "
+            f"{self.images_per_chunk / seconds:.1f} img/s, {self.progress.train_seconds / 60:.1f} min so far",
+            flush=True,
+        )
+        if self.budget > 0 and time.monotonic() - self.run_start >= self.budget:
+            print(f"time budget of {self.budget:.0f} s reached; rerun to continue", flush=True)
+            self.model.stop_training = True
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    train_dir = args.out / "train"
+    train_dir.mkdir(parents=True, exist_ok=True)
+    if (train_dir / "done").exists():
+        print(f"{train_dir}: training already done")
+        return 0
+    images_per_chunk = args.chunk_steps * args.batch
+    chunks = math.ceil(args.train_images / images_per_chunk)
+    settings = {
+        "size": args.size,
+        "batch": args.batch,
+        "chunk_steps": args.chunk_steps,
+        "chunks": chunks,
+        "peak_lr": args.peak_lr,
+        "warmup_steps": args.warmup_steps,
+        "seed": args.seed,
+    }
+    progress = Progress(train_dir / "progress.json", settings)
+    state_path = train_dir / "state.keras"
+    if progress.chunks_done > 0 and state_path.exists():
+        model = tf.keras.models.load_model(state_path)
+        print(f"resuming after chunk {progress.chunks_done} of {chunks}", flush=True)
+    else:
+        progress.chunks_done = 0
+        tf.keras.utils.set_random_seed(args.seed)
+        model = build_model(args.size)
+        compile_model(model, chunks * args.chunk_steps, args.peak_lr, args.warmup_steps)
+    train = fmnist.load_split("train")
+    pixels = resnet_data.upsample(train.images, args.size)
+    ds = train_dataset(pixels, train.labels, args.batch, args.seed + progress.chunks_done)
+    callback = ChunkCheckpoint(state_path, progress, images_per_chunk, args.time_budget)
+    model.fit(
+        ds, epochs=chunks, initial_epoch=progress.chunks_done, steps_per_epoch=args.chunk_steps, callbacks=[callback], verbose=2
+    )
+    if progress.chunks_done >= chunks:
+        (train_dir / "done").write_text(f"{progress.train_seconds:.0f} s\n")
+        print(f"training done: {progress.train_seconds / 60:.1f} min", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
