@@ -12,10 +12,14 @@ static const char *const grappler_rules[] = {
     "fuse_residual_add", "fuse_activation",
 };
 
-static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8"};
+/* then the exact int8 clean-ups: a residual Add (+ Relu) into the int8 conv producing it, and
+   int8 nodes read only by the next layer's quantize write uint8 themselves (requantize) */
+static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "qconv_fuse_add", "dequantize_pair"};
 /* 7-bit weights: for CPUs without VNNI, where oneDNN's u8 x s8 kernels would saturate on full
    8-bit weights (see runtime/dnn_quant.c) */
-static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7"};
+static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "qconv_fuse_add", "dequantize_pair"};
+enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
+_Static_assert(sizeof int7_rules == sizeof int8_rules, "the int8 and int7 pipelines differ only in their weight width");
 
 /* every registered rule fits in a RewriteLog */
 enum {
@@ -72,7 +76,7 @@ int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog
     if (!strcmp(name, "grappler")) return pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err);
     if (!strcmp(name, "grappler+int8") || !strcmp(name, "grappler+int7")) {
         if (pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err)) return -1;
-        return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, 2, g, required_flags, 2, log, err);
+        return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, N_INT8_RULES, g, required_flags, 2, log, err);
     }
     return err_set(err, ERR_INPUT, "unknown pipeline '%s' (%s)", name, pipeline_names());
 }
