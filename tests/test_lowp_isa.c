@@ -7,6 +7,7 @@
  *   bf16: a conv + dense model rewritten by bf16_compute runs its bf16 nodes on oneDNN where
  *         the CPU has bf16 kernels and on the reference kernels where not (never a failure),
  *         and agrees with the reference within bf16 rounding.
+ *   cast: Cast float32 <-> bfloat16 (the borders of bf16 regions) bit-identical to the reference.
  *   int8: resnet8 through the grappler+int8 pipeline (grappler+int7 without VNNI, as
  *         `optimize` chooses): every residual Add and Relu fused into an int8 conv
  *         (qconv_fuse_add), convs feeding only convs write uint8 (dequantize_pair), no float
@@ -133,6 +134,50 @@ static void test_bf16_conv_matmul(void **state) {
     assert_true(worst_f32 <= 0.05);
     graph_free(g);
     graph_free(orig);
+}
+
+/* Cast float32 -> bfloat16 -> float32 on the fast runtime (dnn_quant.c's loops) is
+   bit-identical to the reference: ties to even, NaN stays NaN, infinities, denormals, the
+   largest finite values (which round to infinity) */
+static void test_cast_bf16_bits(void **state) {
+    (void)state;
+    Err e = {0};
+    static const uint32_t bits[] = {0x00000000u, 0x80000000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f800000u,
+                                    0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffbfffffu, 0x00000001u, 0x807fffffu,
+                                    0x7f7fffffu, 0x7f7f7fffu, 0x3f800001u, 0xc0490fdbu};
+    enum { N = sizeof bits / sizeof bits[0] };
+    Builder b;
+    CHECK_OK(bld_init(&b, 1, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(1, (int64_t[]){N}), NULL);
+    ValueRef h = bld_cast(&b, "to_bf16", x, DT_BFLOAT16);
+    bld_add_output(&b, bld_cast(&b, "to_f32", h, DT_FLOAT));
+    bld_add_output(&b, h);
+    Graph *g = tr_finish(&b);
+    RefFeed f = {"x", {0}};
+    Shape s = shape_make(1, (int64_t[]){N});
+    CHECK_OK(tensor_from_data(&f.value, DT_FLOAT, &s, bits, sizeof bits, &e), &e);
+    Tensor ref[2], fast[2];
+    CHECK_OK(ref_run(g, &f, 1, NULL, 0, ref, NULL, &e), &e);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    assert_string_equal(plan_node_impl(p, graph_find(g, "to_bf16")), "grappo:c_loop");
+    assert_string_equal(plan_node_impl(p, graph_find(g, "to_f32")), "grappo:c_loop");
+    CHECK_OK(plan_run(p, &f, 1, fast, NULL, &e), &e);
+    plan_free(p);
+    assert_memory_equal(tensor_data(&ref[0]), tensor_data(&fast[0]), N * sizeof(float));
+    assert_memory_equal(tensor_data(&ref[1]), tensor_data(&fast[1]), N * sizeof(uint16_t));
+    const uint16_t *hb = tensor_data(&fast[1]);
+    assert_int_equal(hb[2], 0x3f80); /* 1 + 2^-8: a tie, to even (down) */
+    assert_int_equal(hb[3], 0x3f82); /* 1 + 3 * 2^-8: a tie, to even (up) */
+    assert_int_equal(hb[12], 0x7f80); /* FLT_MAX rounds to infinity */
+    assert_true((hb[8] & 0x7f80) == 0x7f80 && (hb[8] & 0x7f)); /* a NaN stays a NaN */
+    printf("[ cast     ] %s: %d special values bit-identical to the reference\n", isa_name(), (int)N);
+    for (int k = 0; k < 2; k++) {
+        tensor_release(&ref[k]);
+        tensor_release(&fast[k]);
+    }
+    tensor_release(&f.value);
+    graph_free(g);
 }
 
 /* ---------------------------------------------------------------- int8 */
@@ -283,12 +328,13 @@ static void test_under_avx2_cap(void **state) {
     }
     int rc = pclose(p);
     assert_int_equal(rc, 0);
-    assert_true(passed >= 3);
+    assert_true(passed >= 4);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_conv_matmul),
+        cmocka_unit_test(test_cast_bf16_bits),
         cmocka_unit_test(test_int8_resnet8_pipeline),
         cmocka_unit_test(test_qconv_fuse_add_refusals),
         cmocka_unit_test(test_under_avx2_cap),

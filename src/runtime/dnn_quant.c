@@ -1,6 +1,7 @@
 /* dnn_quant.c - fast kernels for grappo's int8 ops (docs/ops.md): GrappoQuantize and
  * GrappoDequantize as plain C loops (bit-identical to the reference), GrappoQConv2D and
- * GrappoQMatMul on oneDNN 2.6 u8 x s8 convolution / matmul.
+ * GrappoQMatMul on oneDNN 2.6 u8 x s8 convolution / matmul; and Cast float32 <-> bfloat16 (the
+ * borders of bf16 regions) as plain loops, bit-identical to the reference.
  *
  * How the int8 primitives reproduce the reference (ref_quant.c):
  *   oneDNN accumulates sum(x * w) exactly in int32 (minus x_zp * sum(w) when a source zero
@@ -152,6 +153,56 @@ static int compile_quant_elementwise(const Graph *g, const Node *n, FastKernel *
     k->state = s;
     k->run = quant_run;
     k->destroy = quant_destroy;
+    k->inplace = -1;
+    return 1;
+}
+
+/* ---- Cast float32 <-> bfloat16: the borders of bf16 regions (rules_quant_bf16.c) ---- */
+
+/* float_to_bfloat16 (round to nearest even, NaN stays a quiet NaN) without a branch, so gcc
+   vectorizes the loop */
+static void cast_f32_bf16(const float *restrict x, uint16_t *restrict y, int64_t n) {
+    const uint32_t *restrict u = (const uint32_t *)x;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t v = u[i];
+        uint32_t rne = (v + 0x7fffu + ((v >> 16) & 1u)) >> 16, nan = (v >> 16) | 0x40u;
+        y[i] = (uint16_t)((v & 0x7fffffffu) > 0x7f800000u ? nan : rne);
+    }
+}
+
+static void cast_bf16_f32(const uint16_t *restrict x, float *restrict y, int64_t n) {
+    uint32_t *restrict u = (uint32_t *)y;
+    for (int64_t i = 0; i < n; i++) u[i] = (uint32_t)x[i] << 16; /* exact */
+}
+
+static int cast_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
+    (void)scratch;
+    const int *to_bf16 = state;
+    int64_t count = tensor_numel(&in[0]);
+    const void *x = tensor_data(&in[0]);
+    void *y = out[0].buf ? out[0].buf->data : NULL;
+    if (count == 0) return 0;
+    if (!x || !y) return err_set(err, ERR_RUNTIME, "cast kernel: missing input or output data");
+    if (*to_bf16) cast_f32_bf16(x, y, count);
+    else cast_bf16_f32(x, y, count);
+    return 0;
+}
+
+/* Cast float32 -> bfloat16 (Truncate false) or bfloat16 -> float32, bit-identical to the
+   reference (ref_cast.c) */
+static int compile_cast_bf16(const Graph *g, const Node *n, FastKernel *k, Err *err) {
+    const Value *x = node_input_value(g, n, 0), *y = &n->outputs[0];
+    if (n->n_inputs != 1 || n->n_outputs != 1 || !shape_equal(&x->shape, &y->shape)) return 0;
+    bool down = x->dtype == DT_FLOAT && y->dtype == DT_BFLOAT16 && !node_attr_b(n, "Truncate", false);
+    bool up = x->dtype == DT_BFLOAT16 && y->dtype == DT_FLOAT;
+    if (!down && !up) return 0;
+    int *s = malloc(sizeof *s);
+    if (!s) return err_set(err, ERR_RUNTIME, "out of memory");
+    *s = down;
+    k->impl = "grappo:c_loop";
+    k->state = s;
+    k->run = cast_run;
+    k->destroy = free;
     k->inplace = -1;
     return 1;
 }
@@ -467,6 +518,7 @@ int fast_compile_quant(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k
     case OP_GRAPPO_DEQUANTIZE: return compile_quant_elementwise(g, n, k, err);
     case OP_GRAPPO_QCONV2D: return compile_qconv(ctx, g, n, k, err);
     case OP_GRAPPO_QMATMUL: return compile_qmatmul(ctx, g, n, k, err);
+    case OP_CAST: return compile_cast_bf16(g, n, k, err);
     default: return 0;
     }
 }
