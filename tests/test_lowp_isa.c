@@ -7,6 +7,7 @@
  *   bf16: a conv + dense model rewritten by bf16_compute runs its bf16 nodes on oneDNN where
  *         the CPU has bf16 kernels and on the reference kernels where not (never a failure),
  *         and agrees with the reference within bf16 rounding.
+ *         resnet8 through grappler+bf16: bf16 from conv to conv, residual Adds fused.
  *   cast: Cast float32 <-> bfloat16 (the borders of bf16 regions) bit-identical to the reference.
  *   int8: resnet8 through the grappler+int8 pipeline (grappler+int7 without VNNI, as
  *         `optimize` chooses): every residual Add and Relu fused into an int8 conv
@@ -132,6 +133,52 @@ static void test_bf16_conv_matmul(void **state) {
        the output's scale; bf16 vs fp32: three layers of 8-bit operands */
     assert_true(worst_fast <= 3 * 0x1p-8);
     assert_true(worst_f32 <= 0.05);
+    graph_free(g);
+    graph_free(orig);
+}
+
+/* resnet8 through the grappler+bf16 pipeline: batch norms folded, so every residual Add and
+   Relu fuse into a bf16 convolution, and bf16 flows from conv to conv with no Cast between */
+static void test_bf16_resnet8_pipeline(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *orig = tr_zoo("resnet8", 32, 0, 0, true), *g = graph_clone(orig, &e);
+    int convs = tr_count_op(orig, "Conv2D");
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler+bf16", g, 0, &log, &e), &e);
+    int bf16_convs = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        bf16_convs += g->nodes[i]->op == OP_FUSED_CONV2D && node_attr_type(g->nodes[i], "T", DT_FLOAT) == DT_BFLOAT16;
+    assert_int_equal(bf16_convs, convs);
+    assert_int_equal(tr_count_op(g, "AddV2") + tr_count_op(g, "Add") + tr_count_op(g, "Relu"), 0);
+    int casts = tr_count_op(g, "Cast");
+    /* Casts only at the borders of the bf16 region (the input, the float pooling and head) */
+    assert_true(casts <= 4);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    const char *impl = "";
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_FUSED_CONV2D) {
+            impl = plan_node_impl(p, i);
+            assert_true(dnn_cpu_has_bf16() == (strcmp(impl, "ref") != 0));
+        }
+    plan_free(p);
+    double fast = 0, cos_min = 1;
+    for (uint64_t seed = 201; seed <= 203; seed++) {
+        RefFeed f = feed_of(orig, seed);
+        Tensor want = out0(orig, false, &f), b = out0(g, false, &f), c = out0(g, true, &f);
+        double y = tr_rel_err(&c, &b), z = cosine(&b, &want);
+        fast = y > fast ? y : fast;
+        cos_min = z < cos_min ? z : cos_min;
+        Tensor *ts[] = {&want, &b, &c, &f.value};
+        for (int k = 0; k < 4; k++) tensor_release(ts[k]);
+    }
+    printf("[ bf16     ] %s: grappler+bf16, %d bf16 convs (residual Adds fused), %d Casts, kernel %s;\n"
+           "[ bf16     ]   fast vs reference %.2e, cosine vs fp32 >= %.5f\n",
+           isa_name(), bf16_convs, casts, impl, fast, cos_min);
+    /* nine layers of bf16 roundings, each summed in another order by oneDNN */
+    assert_true(fast <= 0.05);
+    assert_true(cos_min >= 0.999);
     graph_free(g);
     graph_free(orig);
 }
@@ -328,13 +375,14 @@ static void test_under_avx2_cap(void **state) {
     }
     int rc = pclose(p);
     assert_int_equal(rc, 0);
-    assert_true(passed >= 4);
+    assert_true(passed >= 5);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_conv_matmul),
         cmocka_unit_test(test_cast_bf16_bits),
+        cmocka_unit_test(test_bf16_resnet8_pipeline),
         cmocka_unit_test(test_int8_resnet8_pipeline),
         cmocka_unit_test(test_qconv_fuse_add_refusals),
         cmocka_unit_test(test_under_avx2_cap),
