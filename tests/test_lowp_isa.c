@@ -11,9 +11,10 @@
  *   cast: Cast float32 <-> bfloat16 (the borders of bf16 regions) bit-identical to the reference.
  *   int8: resnet8 through the grappler+int8 pipeline (grappler+int7 without VNNI, as
  *         `optimize` chooses): every residual Add and Relu fused into an int8 conv
- *         (qconv_fuse_add), convs feeding only convs write uint8 (dequantize_pair), no float
+ *         (int8_fuse_add), convs feeding only convs write uint8 (dequantize_pair), no float
  *         op left between the convolutions; the exact clean-ups change the reference output
- *         by float rounding only; fast vs reference and int8 vs fp32 bounded. */
+ *         by float rounding only; fast vs reference and int8 vs fp32 bounded. bert-tiny the
+ *         same way: the residual Adds inside the int8 matmuls. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,9 +306,9 @@ static void test_int8_resnet8_pipeline(void **state) {
     graph_free(orig);
 }
 
-/* qconv_fuse_add refuses what it must leave alone: a conv output that is also fetched, and an
+/* int8_fuse_add refuses what it must leave alone: a conv output that is also fetched, and an
    Add whose other operand has another shape (broadcast) */
-static void test_qconv_fuse_add_refusals(void **state) {
+static void test_int8_fuse_add_refusals(void **state) {
     (void)state;
     Err e = {0};
     Builder b;
@@ -323,7 +324,7 @@ static void test_qconv_fuse_add_refusals(void **state) {
     calibrate(orig);
     Graph *g = graph_clone(orig, &e);
     assert_true(tr_apply_all(rule_by_name("quantize_conv_int8"), g, 10) == 2);
-    const RuleDef *fuse = rule_by_name("qconv_fuse_add");
+    const RuleDef *fuse = rule_by_name("int8_fuse_add");
     assert_int_equal(tr_site_count(fuse, g), 1); /* c + x -> relu; not c2 + scalar */
     Graph *h = graph_clone(g, &e);
     const Node *sum = h->nodes[graph_find(h, "sum")];
@@ -346,6 +347,58 @@ static void test_qconv_fuse_add_refusals(void **state) {
     Tensor *ts[] = {&a, &bb, &fast, &f.value};
     for (int k = 0; k < 4; k++) tensor_release(ts[k]);
     graph_free(before);
+    graph_free(g);
+    graph_free(orig);
+}
+
+/* bert-tiny through the int8 pipeline: every dense layer int8 with per-column weight scales, the
+   residual Add of each attention and FFN output inside its GrappoQMatMul (int8_fuse_add), the
+   FFN's GELU matmul writing uint8 for the next one (dequantize_pair) */
+static void test_int8_bert_tiny_pipeline(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *orig = tr_zoo("bert-tiny", 0, 16, 0, false), *g = graph_clone(orig, &e);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", g, 0, &log, &e), &e);
+    int residual = 0;
+    for (int k = 0; k < log.n; k++)
+        if (!strcmp(log.v[k].rule, "fuse_residual_add")) residual = log.v[k].count;
+    assert_true(residual > 0);
+    calibrate(g);
+    int adds_before = tr_count_op(g, "AddV2");
+    const char *pipe = dnn_cpu_has_vnni() ? "grappler+int8" : "grappler+int7";
+    Graph *plain = graph_clone(g, &e); /* quantized without the exact clean-ups */
+    const char *quant[] = {dnn_cpu_has_vnni() ? "quantize_matmul_int8" : "quantize_matmul_int7"};
+    CHECK_OK(pipeline_fixed_point(quant, 1, plain, 0, 2, NULL, &e), &e);
+    CHECK_OK(pipeline_run(pipe, g, 0, NULL, &e), &e);
+    int with_add = 0, u8 = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op != OP_GRAPPO_QMATMUL) continue;
+        with_add += n->n_inputs == 4;
+        u8 += node_attr_type(n, "out_type", DT_FLOAT) == DT_UINT8;
+    }
+    assert_int_equal(with_add, residual);
+    assert_int_equal(tr_count_op(g, "AddV2"), adds_before); /* no AddV2 left behind the int8 matmuls */
+    assert_true(u8 > 0);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    const char *impl = "";
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_GRAPPO_QMATMUL) {
+            impl = plan_node_impl(p, i);
+            assert_string_not_equal(impl, "ref");
+        }
+    plan_free(p);
+    double fast = tr_compare_on(g, false, g, true, 1, 301), drift = tr_compare_on(orig, false, g, false, 1, 302);
+    double clean = tr_compare_on(plain, false, g, false, 1, 303);
+    printf("[ int8     ] %s: bert-tiny %s, %d int8 matmuls (%d with the residual Add, %d write uint8), kernel %s;\n"
+           "[ int8     ]   exact clean-ups change the reference by %.2e, fast vs reference %.2e, int8 vs fp32 (max rel) %.2e\n",
+           isa_name(), pipe, tr_count_op(g, "GrappoQMatMul"), with_add, u8, impl, clean, fast, drift);
+    assert_true(clean <= 1e-2); /* float rounding, then at most a uint8 step next to a boundary */
+    assert_true(fast <= 2e-2);
+    assert_true(drift <= 0.1);
+    graph_free(plain);
     graph_free(g);
     graph_free(orig);
 }
@@ -375,7 +428,7 @@ static void test_under_avx2_cap(void **state) {
     }
     int rc = pclose(p);
     assert_int_equal(rc, 0);
-    assert_true(passed >= 5);
+    assert_true(passed >= 6);
 }
 
 int main(void) {
@@ -384,7 +437,8 @@ int main(void) {
         cmocka_unit_test(test_cast_bf16_bits),
         cmocka_unit_test(test_bf16_resnet8_pipeline),
         cmocka_unit_test(test_int8_resnet8_pipeline),
-        cmocka_unit_test(test_qconv_fuse_add_refusals),
+        cmocka_unit_test(test_int8_fuse_add_refusals),
+        cmocka_unit_test(test_int8_bert_tiny_pipeline),
         cmocka_unit_test(test_under_avx2_cap),
     };
     return cmocka_run_group_tests_name("lowp_isa", tests, NULL, NULL);

@@ -1,13 +1,15 @@
-/* rules_quant_fuse.c - qconv_fuse_add: a residual Add (and the Relu / Relu6 after it) moves into
- * the int8 convolution that produces one of its operands:
+/* rules_quant_fuse.c - int8_fuse_add: a residual Add (and the Relu / Relu6 after it) moves into
+ * the int8 convolution or matmul that produces one of its operands:
  *
- *   GrappoQConv2D(fused_ops [BiasAdd], out float32) -> Add/AddV2(y, r) [-> Relu | Relu6]
- *     =>  GrappoQConv2D(x, filter, bias, r; fused_ops [BiasAdd, Add [, Relu | Relu6]])
+ *   GrappoQConv2D / GrappoQMatMul(fused_ops [BiasAdd], out float32) -> Add/AddV2(y, r) [-> Relu | Relu6]
+ *     =>  GrappoQConv2D / GrappoQMatMul(x, w, bias, r; fused_ops [BiasAdd, Add [, Relu | Relu6]])
  *
  * In ResNets the batch norm of a block's last convolution is folded into its weights (so the
  * float fuse_residual_add, which wants a BiasAdd epilogue, never sees that Add), and the int8
- * rewrite then leaves Add and Relu as float ops after the int8 node. Fused, the fast runtime
- * runs them as oneDNN post-ops (sum into the addend's buffer, then eltwise; docs/ops.md).
+ * rewrite then leaves Add and Relu as float ops after the int8 node; in BERT quantize_matmul_*
+ * writes a dense layer's fused residual Add as an AddV2 after the GrappoQMatMul. Fused, the
+ * fast runtime runs them as oneDNN post-ops (sum into the addend's buffer, then eltwise;
+ * docs/ops.md).
  *
  * Exact in real arithmetic: the same function of the same inputs. Rounding: the int8 node's
  * epilogue is computed in double and rounded to float32 once, where the unfused chain rounds
@@ -29,10 +31,10 @@ static int only_reader(const Graph *g, const GraphUses *u, int i, int *idx) {
     return edit_only_reader(g, u, (ValueRef){i, 0}, idx);
 }
 
-/* a dense GrappoQConv2D with a float32 output and only BiasAdd fused */
-static bool bare_qconv(const Graph *g, int i) {
+/* a GrappoQMatMul or dense GrappoQConv2D with a float32 output and only BiasAdd fused */
+static bool bare_int8_node(const Graph *g, int i) {
     const Node *p = g->nodes[i];
-    if (p->op != OP_GRAPPO_QCONV2D || p->n_outputs != 1 || p->n_inputs != 3) return false;
+    if ((p->op != OP_GRAPPO_QCONV2D && p->op != OP_GRAPPO_QMATMUL) || p->n_outputs != 1 || p->n_inputs != 3) return false;
     if (node_attr_b(p, "depthwise", false) || node_attr_type(p, "out_type", DT_FLOAT) != DT_FLOAT) return false;
     if (p->outputs[0].dtype != DT_FLOAT || !shape_is_known(&p->outputs[0].shape)) return false;
     const AttrList *ops = node_attr_list(p, "fused_ops");
@@ -40,7 +42,7 @@ static bool bare_qconv(const Graph *g, int i) {
 }
 
 static bool add_site(const Graph *g, const GraphUses *u, int i, Site *s) {
-    if (!bare_qconv(g, i)) return false;
+    if (!bare_int8_node(g, i)) return false;
     int idx = -1;
     int a = only_reader(g, u, i, &idx);
     if (a < 0) return false;
@@ -90,12 +92,12 @@ static int apply_add(Graph *g, const Site *s, Err *err) {
     return edit_replace_uses(g, (ValueRef){last, 0}, (ValueRef){p, 0}, err);
 }
 
-const RuleDef qconv_fuse_add = {
-    .name = "qconv_fuse_add",
+const RuleDef int8_fuse_add = {
+    .name = "int8_fuse_add",
     .family = "fuse",
     .flags = RULE_EXACT,
-    .doc = "GrappoQConv2D([BiasAdd], float out) + Add/AddV2 of a same-shaped float tensor (+ Relu/Relu6) => "
-           "GrappoQConv2D([BiasAdd, Add(, act)]) (the Add as oneDNN's sum post-op; one float32 rounding instead of two)",
+    .doc = "GrappoQConv2D/GrappoQMatMul([BiasAdd], float out) + Add/AddV2 of a same-shaped float tensor (+ Relu/Relu6) "
+           "=> the same node with fused_ops [BiasAdd, Add(, act)] (oneDNN's sum post-op; one float32 rounding instead of two)",
     .find = find_add,
     .apply = apply_add,
 };

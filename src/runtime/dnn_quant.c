@@ -504,6 +504,7 @@ static int compile_qmatmul(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
     dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&q.src_md, 2, (dnnl_dims_t){m, kk}, dnnl_u8, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.dst_md, 2, (dnnl_dims_t){m, nn}, dst_dt, dnnl_ab);
+    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 2, (dnnl_dims_t){m, nn}, dnnl_f32, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.bias_md, 2, (dnnl_dims_t){1, nn}, dnnl_f32, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_any_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, dnnl_format_tag_any);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_plain_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, tb ? dnnl_ba : dnnl_ab);
