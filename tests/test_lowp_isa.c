@@ -403,6 +403,56 @@ static void test_int8_bert_tiny_pipeline(void **state) {
     graph_free(orig);
 }
 
+/* a dense layer with a residual Add whose sum only feeds the next int8 matmul: int8_fuse_add
+   then dequantize_pair give a GrappoQMatMul with the Add fused AND uint8 output (oneDNN binary
+   add post-op, then the requantizing linear) */
+static void test_int8_matmul_add_uint8(void **state) {
+    (void)state;
+    Err e = {0};
+    Builder b;
+    CHECK_OK(bld_init(&b, 11, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(2, (int64_t[]){6, 32}), NULL);
+    ValueRef y = bld_dense(&b, "d1", x, 32, 0.2, 0.1);
+    y = bld_binary(&b, "res", "AddV2", y, x);
+    y = bld_dense(&b, "d2", y, 8, 0.2, 0.1);
+    bld_add_output(&b, y);
+    Graph *orig = tr_finish(&b), *g = graph_clone(orig, &e);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run("grappler", g, 0, &log, &e), &e);
+    calibrate(g);
+    Graph *plain = graph_clone(g, &e);
+    const char *pipe = dnn_cpu_has_vnni() ? "grappler+int8" : "grappler+int7";
+    const char *quant[] = {dnn_cpu_has_vnni() ? "quantize_matmul_int8" : "quantize_matmul_int7"};
+    CHECK_OK(pipeline_fixed_point(quant, 1, plain, 0, 2, NULL, &e), &e);
+    CHECK_OK(pipeline_run(pipe, g, 0, NULL, &e), &e);
+    int fused_u8 = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_GRAPPO_QMATMUL && g->nodes[i]->n_inputs == 4 &&
+            node_attr_type(g->nodes[i], "out_type", DT_FLOAT) == DT_UINT8)
+            fused_u8 = i;
+    assert_true(fused_u8 >= 0);
+    assert_int_equal(tr_count_op(g, "AddV2"), 0);
+    Plan *p = plan_compile(g, NULL, 0, &one_thread, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    const char *impl = plan_node_impl(p, fused_u8);
+    assert_string_not_equal(impl, "ref");
+    plan_free(p);
+    double worst_fast = 0, worst_clean = 0;
+    for (uint64_t seed = 401; seed <= 404; seed++) {
+        double f = tr_compare_on(g, false, g, true, 1, seed), c = tr_compare_on(plain, false, g, false, 1, seed);
+        worst_fast = f > worst_fast ? f : worst_fast;
+        worst_clean = c > worst_clean ? c : worst_clean;
+    }
+    printf("[ int8     ] %s: matmul + Add -> uint8 (kernel %s): fast vs reference %.2e, vs unfused float Add %.2e\n", isa_name(), impl,
+           worst_fast, worst_clean);
+    /* a uint8 step of the fused layer's output moves the next layer by far less than 2% */
+    assert_true(worst_fast <= 2e-2);
+    assert_true(worst_clean <= 2e-2);
+    graph_free(plain);
+    graph_free(g);
+    graph_free(orig);
+}
+
 /* ---------------------------------------------------------------- both ISAs */
 
 /* this suite again under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN reads it once, at its first use, so it
@@ -428,7 +478,7 @@ static void test_under_avx2_cap(void **state) {
     }
     int rc = pclose(p);
     assert_int_equal(rc, 0);
-    assert_true(passed >= 6);
+    assert_true(passed >= 7);
 }
 
 int main(void) {
@@ -439,6 +489,7 @@ int main(void) {
         cmocka_unit_test(test_int8_resnet8_pipeline),
         cmocka_unit_test(test_int8_fuse_add_refusals),
         cmocka_unit_test(test_int8_bert_tiny_pipeline),
+        cmocka_unit_test(test_int8_matmul_add_uint8),
         cmocka_unit_test(test_under_avx2_cap),
     };
     return cmocka_run_group_tests_name("lowp_isa", tests, NULL, NULL);
