@@ -271,6 +271,12 @@ static bool cpu_has_vnni(void) {
            (isa & (unsigned)dnnl_cpu_isa_avx2_vnni) == (unsigned)dnnl_cpu_isa_avx2_vnni;
 }
 
+/* AVX-512 without VNNI (Skylake-X, or oneDNN capped to AVX512_CORE) */
+static bool cpu_is_avx512_without_vnni(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core) == (unsigned)dnnl_cpu_isa_avx512_core && !cpu_has_vnni();
+}
+
 /* The int16 pair sum x_a*w_a + x_b*w_b over x in [0, 255] cannot saturate when the positive
    parts of (w_a, w_b) and the negative parts each sum to at most 128 (255 * 128 = 32640).
    w(p, o): weight of reduction index p (input channel, or K) and output o; pairs are
@@ -433,6 +439,15 @@ static int compile_qconv(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel 
     if (!a.depthwise && !cpu_has_vnni() &&
         !pairs_safe(w, geo.k_h * geo.k_w, geo.in_c, geo.out_c, geo.out_c, 1, geo.in_c * geo.out_c))
         return 0;
+    /* except a depthwise multiplier above 1 on AVX-512 without VNNI (ONEDNN_MAX_CPU_ISA=
+       AVX512_CORE; AVX2's kernel is exact): oneDNN's kernel there saturates on 8-bit weights
+       (tests/test_rules_quant.c, test_conv_int8_bound, found by `make test-isa`); weights
+       within [-64, 64] cannot saturate a pair sum */
+    if (a.depthwise && mult > 1 && cpu_is_avx512_without_vnni()) {
+        int64_t n_w = tensor_numel(wt);
+        for (int64_t i = 0; i < n_w; i++)
+            if (w[i] > 64 || w[i] < -64) return 0;
+    }
 
     QSpec q;
     memset(&q, 0, sizeof q);
