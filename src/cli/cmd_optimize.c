@@ -21,7 +21,7 @@
 
 static void help(void) {
     OptimizeOpts d = optimize_opts_default();
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|greedy|random|ppo|ppo+bo|rules:R1,...]\n"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|grappler+bf16|greedy|random|ppo|ppo+bo|rules:R1,...]\n"
            "                       [--target tf|grappo] [--json] [--fail-if-unchanged]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
            "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
@@ -40,6 +40,8 @@ static void help(void) {
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
            "  grappler+int8   the same, then every eligible conv/matmul quantized to int8 after\n"
            "                  calibration (on CPUs without VNNI: 7-bit weights, said in the output)\n"
+           "  grappler+bf16   grappler with batch norms folded first, then every conv/matmul in\n"
+           "                  bfloat16 (CPUs without bf16 kernels: grappler only, said in the output)\n"
            "  greedy          repeatedly apply the rewrite that most improves the measured objective\n"
            "                  ln(latency) + 0.1 ln(memory) + 10 (accuracy drop), until none does\n"
            "  random          random legal rewrite sequences, keep the best\n"
@@ -111,7 +113,7 @@ static void print_row(const OptimizeResult *r, const char *in_path, const char *
     else snprintf(top1, sizeof top1, "-");
     bool int7 = r->opts.method == OPTIMIZE_GRAPPLER_INT8 && r->product.note[0];
     printf("| %s | %s%s | %.2f [%.2f, %.2f] | %.2f [%.2f, %.2f] | %.2fx | %s | %s | %s | %.5f | %d | %.0f | %s |\n", in_path, search,
-           int7 ? " (7-bit)" : "", l0->ms.median, l0->ms.min, l0->ms.max, l1->ms.median, l1->ms.min, l1->ms.max,
+           int7 ? " (7-bit)" : r->product.note[0] ? " (no bf16)" : "", l0->ms.median, l0->ms.min, l0->ms.max, l1->ms.median, l1->ms.min, l1->ms.max,
            l0->ms.median / l1->ms.median, fmt_bytes((double)l0->peak_bytes, b1, sizeof b1), fmt_bytes((double)l1->peak_bytes, b2, sizeof b2),
            top1, r->acc.min_cosine, r->product.log.total, r->wall_s, r->keep ? "yes" : "no (input kept)");
 }
@@ -120,9 +122,10 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     const OptimizeOpts *o = &r->opts;
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
     const RewriteLog *log = &r->product.log;
-    bool int7 = o->method == OPTIMIZE_GRAPPLER_INT8 && r->product.note[0];
     char b1[32], b2[32];
-    printf("%s -> %s: --search %s%s, --target %s\n\n", in_path, out_path, search, int7 ? " (7-bit weights: this CPU has no VNNI)" : "",
+    /* the pipeline the CPU made optimize choose instead (int7 without VNNI, grappler without bf16) */
+    const char *note = r->product.note;
+    printf("%s -> %s: --search %s%s%s%s, --target %s\n\n", in_path, out_path, search, note[0] ? " (" : "", note, note[0] ? ")" : "",
            o->target_tf ? "tf" : "grappo");
     if (o->method == OPTIMIZE_PPO_BO) print_bo_table(&r->product, o->minimize_memory ? "memory" : "latency");
     printf("%-22s %22s %22s  %s\n", "", "input", "optimized", "input / optimized");

@@ -112,7 +112,6 @@ static int qop_common(const Node *n, FusedHost host, const char *w_scales_name, 
     if (!act_ok)
         return err_set(err, ERR_INPUT, "fused activation %s is not supported by %s (Relu, Relu6%s)", nn_act_name(act),
                        n->op_name, host == FUSED_HOST_MATMUL ? ", GeluExact" : "");
-    if (host == FUSED_HOST_MATMUL && a->spec.add) return err_set(err, ERR_INPUT, "fused Add is not supported by %s", n->op_name);
     return 0;
 }
 
@@ -176,10 +175,20 @@ static int check_bias(const Graph *g, const Node *n, int64_t c, Err *err) {
     return 0;
 }
 
+/* the residual addend (fused_ops Add): float32 with the output's shape */
+static int check_addend(const Graph *g, const Node *n, const QOpAttrs *a, const Shape *out, Err *err) {
+    char sa[96], sb[96];
+    if (!a->spec.add) return 0;
+    if (require_dtype(g, n, a->spec.arg_add, DT_FLOAT, "addend", err)) return -1;
+    if (!shape_equal(in_shape(g, n, a->spec.arg_add), out))
+        return err_set(err, ERR_INPUT, "the addend %s must have the output's shape %s",
+                       shape_str(in_shape(g, n, a->spec.arg_add), sa, sizeof sa), shape_str(out, sb, sizeof sb));
+    return 0;
+}
+
 int infer_qconv2d(Graph *g, Node *n, Err *err) {
     QOpAttrs a;
     ConvGeom geo;
-    char sa[96], sb[96];
     if (require_dtype(g, n, 0, DT_UINT8, "x", err) || require_dtype(g, n, 1, DT_INT8, "filter", err)) return -1;
     /* attributes first without the count check: depthwise decides how the geometry is read */
     if (lowp_qconv_attrs(n, -1, &a, err)) return -1;
@@ -190,12 +199,7 @@ int infer_qconv2d(Graph *g, Node *n, Err *err) {
     if (lowp_qconv_attrs(n, geo.out_c, &a, err)) return -1;
     Shape out = nn_geom_out_shape(&geo);
     if (check_bias(g, n, geo.out_c, err)) return -1;
-    if (a.spec.add) {
-        if (require_dtype(g, n, a.spec.arg_add, DT_FLOAT, "addend", err)) return -1;
-        if (!shape_equal(in_shape(g, n, a.spec.arg_add), &out))
-            return err_set(err, ERR_INPUT, "the addend %s must have the output's shape %s",
-                           shape_str(in_shape(g, n, a.spec.arg_add), sa, sizeof sa), shape_str(&out, sb, sizeof sb));
-    }
+    if (check_addend(g, n, &a, &out, err)) return -1;
     return infer_set_out(n, 0, a.out_type, &out, err);
 }
 
@@ -208,6 +212,7 @@ int infer_qmatmul(Graph *g, Node *n, Err *err) {
     if (lowp_qmatmul_attrs(n, nn, &a, err) || check_bias(g, n, nn, err)) return -1;
     Shape out = *in_shape(g, n, 0);
     out.dim[out.rank - 1] = nn;
+    if (check_addend(g, n, &a, &out, err)) return -1;
     return infer_set_out(n, 0, a.out_type, &out, err);
 }
 

@@ -23,6 +23,7 @@ static const char *const method_names[OPTIMIZE_N_METHODS] = {
     [OPTIMIZE_NONE] = "none",     [OPTIMIZE_GRAPPLER] = "grappler", [OPTIMIZE_GRAPPLER_INT8] = "grappler+int8",
     [OPTIMIZE_GREEDY] = "greedy", [OPTIMIZE_RANDOM] = "random",     [OPTIMIZE_PPO] = "ppo",
     [OPTIMIZE_PPO_BO] = "ppo+bo", [OPTIMIZE_RULES] = "rules",
+    [OPTIMIZE_GRAPPLER_BF16] = "grappler+bf16",
 };
 
 const char *optimize_method_name(OptimizeMethod m) {
@@ -35,7 +36,7 @@ int optimize_method_parse(const char *name, OptimizeMethod *m) {
     return -1;
 }
 
-const char *optimize_method_names(void) { return "grappler, grappler+int8, greedy, random, ppo, ppo+bo or rules:R1,R2,..."; }
+const char *optimize_method_names(void) { return "grappler, grappler+int8, grappler+bf16, greedy, random, ppo, ppo+bo or rules:R1,R2,..."; }
 
 bool optimize_method_is_search(OptimizeMethod m) {
     return m == OPTIMIZE_GREEDY || m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO;
@@ -333,6 +334,13 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     case OPTIMIZE_NONE:
         out->graph = graph_clone(s->orig, err);
         return out->graph ? 0 : -1;
+    case OPTIMIZE_GRAPPLER_BF16:
+        if (!dnn_cpu_has_bf16()) { /* bf16 nodes would run on reference kernels */
+            out->pipeline = "grappler";
+            snprintf(out->note, sizeof out->note, "no bf16: this CPU has no bf16 kernels, exact grappler only");
+        }
+        if (!(out->graph = graph_clone(start, err))) return -1;
+        return pipeline_run(out->pipeline, out->graph, required, &out->log, err);
     case OPTIMIZE_GRAPPLER:
     case OPTIMIZE_GRAPPLER_INT8:
     case OPTIMIZE_RULES:

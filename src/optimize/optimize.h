@@ -29,6 +29,7 @@ typedef enum OptimizeMethod {
     OPTIMIZE_PPO,
     OPTIMIZE_PPO_BO,
     OPTIMIZE_RULES,         /* opts.rules in order, each to exhaustion, to a fixed point */
+    OPTIMIZE_GRAPPLER_BF16, /* grappler (batch norms folded first), then bf16 compute (CPUs with bf16 kernels) */
     OPTIMIZE_N_METHODS
 } OptimizeMethod;
 

@@ -12,10 +12,24 @@ static const char *const grappler_rules[] = {
     "fuse_residual_add", "fuse_activation",
 };
 
-static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8"};
+/* then the exact int8 clean-ups: a residual Add (+ Relu) into the int8 conv producing it, and
+   int8 nodes read only by the next layer's quantize write uint8 themselves (requantize) */
+/* bf16: the grappler order with batch norms folded into the convolutions first (a bias, so the
+   residual Add and its Relu fuse too and a whole ResNet block computes in bf16), then every
+   float conv/matmul in bf16 and the Cast round trips between them removed */
+static const char *const grappler_bf16_rules[] = {
+    "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
+    "fold_scalar_mul",   "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
+    "fuse_residual_add", "fuse_activation",
+};
+static const char *const bf16_rules[] = {"bf16_compute", "cast_pair"};
+
+static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "int8_fuse_add", "dequantize_pair"};
 /* 7-bit weights: for CPUs without VNNI, where oneDNN's u8 x s8 kernels would saturate on full
    8-bit weights (see runtime/dnn_quant.c) */
-static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7"};
+static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "int8_fuse_add", "dequantize_pair"};
+enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
+_Static_assert(sizeof int7_rules == sizeof int8_rules, "the int8 and int7 pipelines differ only in their weight width");
 
 /* every registered rule fits in a RewriteLog */
 enum {
@@ -38,7 +52,7 @@ void rewrite_log_add(RewriteLog *log, const char *rule) {
     log->v[log->n++].count = 1;
 }
 
-const char *pipeline_names(void) { return "grappler, grappler+int8, grappler+int7"; }
+const char *pipeline_names(void) { return "grappler, grappler+int8, grappler+int7, grappler+bf16"; }
 
 int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsigned required_flags, int max_passes,
                          RewriteLog *log, Err *err) {
@@ -72,7 +86,12 @@ int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog
     if (!strcmp(name, "grappler")) return pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err);
     if (!strcmp(name, "grappler+int8") || !strcmp(name, "grappler+int7")) {
         if (pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err)) return -1;
-        return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, 2, g, required_flags, 2, log, err);
+        return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, N_INT8_RULES, g, required_flags, 2, log, err);
+    }
+    if (!strcmp(name, "grappler+bf16")) {
+        int nb = (int)(sizeof grappler_bf16_rules / sizeof grappler_bf16_rules[0]);
+        if (pipeline_fixed_point(grappler_bf16_rules, nb, g, required_flags, 8, log, err)) return -1;
+        return pipeline_fixed_point(bf16_rules, 2, g, required_flags, 2, log, err);
     }
     return err_set(err, ERR_INPUT, "unknown pipeline '%s' (%s)", name, pipeline_names());
 }

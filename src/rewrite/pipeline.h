@@ -6,9 +6,15 @@
  *                    bias, batch norm, activation and residual add). Exact rules only.
  *   "grappler+int8"  the above, then every eligible convolution and matmul quantized
  *                    (uniform post-training int8 with calibration) - needs calibration
- *                    attributes (calibrate_graph) on the graph first.
+ *                    attributes (calibrate_graph) on the graph first. Then, exactly, each
+ *                    residual Add (+ Relu) moves into the int8 conv producing it
+ *                    (int8_fuse_add) and int8 nodes read only by the next layer's quantize
+ *                    write uint8 themselves (dequantize_pair): int8 stays int8 between layers.
  *   "grappler+int7"  the same with 7-bit weights: what PTQ uses on CPUs without VNNI, whose
- *                    u8 x s8 instructions saturate on full-range 8-bit weights. */
+ *                    u8 x s8 instructions saturate on full-range 8-bit weights.
+ *   "grappler+bf16"  grappler with batch norms folded into the convolutions first (so residual
+ *                    Adds fuse too), then every float conv/matmul computes in bfloat16
+ *                    (bf16_compute) and the Cast round trips between them go (cast_pair). */
 #ifndef GRAPPO_PIPELINE_H
 #define GRAPPO_PIPELINE_H
 

@@ -82,9 +82,9 @@ static bool epilogue_ok(const Graph *g, const Node *n, FusedHost host, bool allo
 }
 
 /* How the float epilogue maps onto the int8 node: what it fuses, and what follows it as stock
-   ops. GrappoQMatMul has no Add, so a matmul's residual Add follows as AddV2 (and then any
-   activation too, which applies after the Add); an activation the node lacks follows as its
-   TF op. */
+   ops. A matmul's residual Add follows as AddV2 (and then any activation too, which applies
+   after the Add; int8_fuse_add, rules_quant_fuse.c, then moves the Add and a Relu/Relu6 into
+   the GrappoQMatMul); an activation the node lacks follows as its TF op. */
 typedef struct Tail {
     bool fuse_add, fuse_act; /* in the int8 node's fused_ops */
     bool add_op;             /* AddV2(y, addend) after it */

@@ -1,6 +1,7 @@
 /* dnn_quant.c - fast kernels for grappo's int8 ops (docs/ops.md): GrappoQuantize and
  * GrappoDequantize as plain C loops (bit-identical to the reference), GrappoQConv2D and
- * GrappoQMatMul on oneDNN 2.6 u8 x s8 convolution / matmul.
+ * GrappoQMatMul on oneDNN 2.6 u8 x s8 convolution / matmul; and Cast float32 <-> bfloat16 (the
+ * borders of bf16 regions) as plain loops, bit-identical to the reference.
  *
  * How the int8 primitives reproduce the reference (ref_quant.c):
  *   oneDNN accumulates sum(x * w) exactly in int32 (minus x_zp * sum(w) when a source zero
@@ -156,6 +157,56 @@ static int compile_quant_elementwise(const Graph *g, const Node *n, FastKernel *
     return 1;
 }
 
+/* ---- Cast float32 <-> bfloat16: the borders of bf16 regions (rules_quant_bf16.c) ---- */
+
+/* float_to_bfloat16 (round to nearest even, NaN stays a quiet NaN) without a branch, so gcc
+   vectorizes the loop */
+static void cast_f32_bf16(const float *restrict x, uint16_t *restrict y, int64_t n) {
+    const uint32_t *restrict u = (const uint32_t *)x;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t v = u[i];
+        uint32_t rne = (v + 0x7fffu + ((v >> 16) & 1u)) >> 16, nan = (v >> 16) | 0x40u;
+        y[i] = (uint16_t)((v & 0x7fffffffu) > 0x7f800000u ? nan : rne);
+    }
+}
+
+static void cast_bf16_f32(const uint16_t *restrict x, float *restrict y, int64_t n) {
+    uint32_t *restrict u = (uint32_t *)y;
+    for (int64_t i = 0; i < n; i++) u[i] = (uint32_t)x[i] << 16; /* exact */
+}
+
+static int cast_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
+    (void)scratch;
+    const int *to_bf16 = state;
+    int64_t count = tensor_numel(&in[0]);
+    const void *x = tensor_data(&in[0]);
+    void *y = out[0].buf ? out[0].buf->data : NULL;
+    if (count == 0) return 0;
+    if (!x || !y) return err_set(err, ERR_RUNTIME, "cast kernel: missing input or output data");
+    if (*to_bf16) cast_f32_bf16(x, y, count);
+    else cast_bf16_f32(x, y, count);
+    return 0;
+}
+
+/* Cast float32 -> bfloat16 (Truncate false) or bfloat16 -> float32, bit-identical to the
+   reference (ref_cast.c) */
+static int compile_cast_bf16(const Graph *g, const Node *n, FastKernel *k, Err *err) {
+    const Value *x = node_input_value(g, n, 0), *y = &n->outputs[0];
+    if (n->n_inputs != 1 || n->n_outputs != 1 || !shape_equal(&x->shape, &y->shape)) return 0;
+    bool down = x->dtype == DT_FLOAT && y->dtype == DT_BFLOAT16 && !node_attr_b(n, "Truncate", false);
+    bool up = x->dtype == DT_BFLOAT16 && y->dtype == DT_FLOAT;
+    if (!down && !up) return 0;
+    int *s = malloc(sizeof *s);
+    if (!s) return err_set(err, ERR_RUNTIME, "out of memory");
+    *s = down;
+    k->impl = "grappo:c_loop";
+    k->state = s;
+    k->run = cast_run;
+    k->destroy = free;
+    k->inplace = -1;
+    return 1;
+}
+
 /* ---- GrappoQConv2D / GrappoQMatMul on oneDNN ---- */
 
 typedef struct QPrim {
@@ -218,6 +269,12 @@ static bool cpu_has_vnni(void) {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
     return (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni ||
            (isa & (unsigned)dnnl_cpu_isa_avx2_vnni) == (unsigned)dnnl_cpu_isa_avx2_vnni;
+}
+
+/* AVX-512 without VNNI (Skylake-X, or oneDNN capped to AVX512_CORE) */
+static bool cpu_is_avx512_without_vnni(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core) == (unsigned)dnnl_cpu_isa_avx512_core && !cpu_has_vnni();
 }
 
 /* The int16 pair sum x_a*w_a + x_b*w_b over x in [0, 255] cannot saturate when the positive
@@ -382,6 +439,15 @@ static int compile_qconv(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel 
     if (!a.depthwise && !cpu_has_vnni() &&
         !pairs_safe(w, geo.k_h * geo.k_w, geo.in_c, geo.out_c, geo.out_c, 1, geo.in_c * geo.out_c))
         return 0;
+    /* except a depthwise multiplier above 1 on AVX-512 without VNNI (ONEDNN_MAX_CPU_ISA=
+       AVX512_CORE; AVX2's kernel is exact): oneDNN's kernel there saturates on 8-bit weights
+       (tests/test_rules_quant.c, test_conv_int8_bound, found by `make test-isa`); weights
+       within [-64, 64] cannot saturate a pair sum */
+    if (a.depthwise && mult > 1 && cpu_is_avx512_without_vnni()) {
+        int64_t n_w = tensor_numel(wt);
+        for (int64_t i = 0; i < n_w; i++)
+            if (w[i] > 64 || w[i] < -64) return 0;
+    }
 
     QSpec q;
     memset(&q, 0, sizeof q);
@@ -453,6 +519,7 @@ static int compile_qmatmul(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
     dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&q.src_md, 2, (dnnl_dims_t){m, kk}, dnnl_u8, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.dst_md, 2, (dnnl_dims_t){m, nn}, dst_dt, dnnl_ab);
+    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 2, (dnnl_dims_t){m, nn}, dnnl_f32, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.bias_md, 2, (dnnl_dims_t){1, nn}, dnnl_f32, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_any_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, dnnl_format_tag_any);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_plain_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, tb ? dnnl_ba : dnnl_ab);
@@ -467,6 +534,7 @@ int fast_compile_quant(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k
     case OP_GRAPPO_DEQUANTIZE: return compile_quant_elementwise(g, n, k, err);
     case OP_GRAPPO_QCONV2D: return compile_qconv(ctx, g, n, k, err);
     case OP_GRAPPO_QMATMUL: return compile_qmatmul(ctx, g, n, k, err);
+    case OP_CAST: return compile_cast_bf16(g, n, k, err);
     default: return 0;
     }
 }

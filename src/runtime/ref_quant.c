@@ -172,7 +172,8 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     bool tb = node_attr_b(n, "transpose_b", false);
     if (lowp_qmatmul_dims(&in[0].shape, &in[1].shape, tb, &m, &k, &nn, err) || lowp_qmatmul_attrs(n, nn, &a, err)) return -1;
     if (require(n, &in[0], DT_UINT8, m * k, "x", err) || require(n, &in[1], DT_INT8, k * nn, "w", err) ||
-        require(n, &in[2], DT_FLOAT, nn, "bias", err) || require(n, &out[0], a.out_type, m * nn, "output", err))
+        require(n, &in[2], DT_FLOAT, nn, "bias", err) || require(n, &out[0], a.out_type, m * nn, "output", err) ||
+        (a.spec.add && require(n, &in[a.spec.arg_add], DT_FLOAT, m * nn, "addend", err)))
         return -1;
     if (m * nn == 0) return 0;
     const uint8_t *x = tensor_data(&in[0]);
@@ -184,6 +185,7 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
         return err_set(err, ERR_RUNTIME, "%s: out of memory", n->op_name);
     }
     QEpilogue ep = {&a, tensor_data(&in[2]), nn};
+    const float *addend = a.spec.add ? tensor_data(&in[a.spec.arg_add]) : NULL;
     /* w(p, j): row-major [K, N], or [N, K] when transposed */
     int64_t w_row = tb ? 1 : nn, w_col = tb ? k : 1;
     const size_t out_elem = dtype_size(a.out_type);
@@ -194,7 +196,7 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
             if (!xv) continue;
             for (int64_t j = 0; j < nn; j++) acc[j] += xv * w[p * w_row + j * w_col];
         }
-        q_epilogue_row(&ep, acc, NULL, y + (size_t)(i * nn) * out_elem);
+        q_epilogue_row(&ep, acc, addend ? addend + i * nn : NULL, y + (size_t)(i * nn) * out_elem);
     }
     free(acc);
     return 0;
