@@ -1,6 +1,7 @@
 /* optimize.c - method dispatch, calibration, evaluation inputs, measurement and the keep/refuse
  * verdict of one optimization (see optimize.h). The options' defaults are written here once. */
 #include "optimize.h"
+#include "candidates.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -382,7 +383,8 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
         out->graph = NULL;
         return -1;
     }
-    return 0;
+    out->busy_comparisons = ctx.busy_comparisons;
+    return optimize_carry_baselines(s, o, out, err);
 }
 
 const char *optimize_session_policy_path(const OptimizeSession *s) { return s->policy_path; }
@@ -528,7 +530,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     bool ok[2] = {true, true};
     Err errs[2] = {{0}};
     double *samples[2] = {NULL, NULL};
-    if (latency_measure_samples(both, 2, r->eval, o->repeats, o->threads, ok, errs, samples, lat, err)) goto fail;
+    r->timing_threads = optimize_timing_threads(o, &r->busy);
+    if (latency_measure_samples(both, 2, r->eval, o->repeats, r->timing_threads, ok, errs, samples, lat, err)) goto fail;
     r->before.samples = samples[0];
     r->after.samples = samples[1];
     for (int k = 0; k < 2; k++)
@@ -539,10 +542,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     count_nodes(orig, &r->before);
     count_nodes(cand, &r->after);
     r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
-    for (int k = 0; k < 2; k++) {
-        const Summary *m = &lat[k].ms;
-        r->unstable |= m->max > 2 * m->median || 2 * m->ci95 > 0.5 * m->median;
-    }
+    for (int k = 0; k < 2; k++) r->unstable |= latency_unstable(&lat[k].ms);
+    r->unstable |= r->busy;
 
     AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
     bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);
@@ -553,7 +554,20 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     else if (!acc_ok) { r->keep = false; r->verdict = "accuracy budget violated: the input graph was written unchanged"; }
     else if (o->minimize_memory && is_bo) {
         if (!(lat[1].peak_bytes < lat[0].peak_bytes)) { r->keep = false; r->verdict = "not smaller than the input: the input graph was written unchanged"; }
-    } else if (!(lat[1].ms.median < lat[0].ms.median)) { r->keep = false; r->verdict = "not faster than the input: the input graph was written unchanged"; }
+    } else {
+        OptimizeSpeedVerdict sv;
+        if (optimize_decide_faster(p->session, o, orig, cand, &r->product.log, r->before.samples, r->after.samples, o->repeats,
+                                   r->timing_threads, &sv, err))
+            goto fail;
+        r->speed_rounds = sv.rounds;
+        r->speed_trusted = sv.trusted;
+        r->unstable |= sv.busy;
+        if (!sv.faster) {
+            r->keep = false;
+            r->verdict = sv.decision == SEQ_POSITIVE ? "not faster than the input: the input graph was written unchanged"
+                                                     : "not faster than the input beyond noise: the input graph was written unchanged";
+        }
+    }
     if (r->keep && is_bo && r->product.best_trial < 0)
         r->verdict = "optimized graph written, but no trial met every budget (the closest one was kept)";
     r->graph = graph_clone(r->keep ? cand : orig, err);
