@@ -705,8 +705,12 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
     double x = l0->ms.median / l1->ms.median;
     if (r->speed_p < 0.05) snprintf(speed, sizeof speed, "%.2fx faster", x);
     else snprintf(speed, sizeof speed, "%.2fx faster, not significant (p = %.2g)", x, r->speed_p);
-    const char *noisy = r->unstable ? "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine"
-                                    : "";
+    char noisy[160] = "";
+    if (r->busy)
+        snprintf(noisy, sizeof noisy, "; machine was busy (other processes held cores): timed with %d thread%s, rerun on an idle machine",
+                 r->timing_threads, r->timing_threads == 1 ? "" : "s");
+    else if (r->unstable)
+        snprintf(noisy, sizeof noisy, "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine");
     snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s", speed,
              (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy);
 }
