@@ -147,8 +147,8 @@ int latency_compare_seq(const Graph *a, const Graph *b, const InputSet *in, int 
         r++;
         if (stats_seq_sign_is_look(&so, r) && (out->decision = stats_seq_sign_decide(&so, d, r, &out->p)) != SEQ_UNDECIDED) break;
     }
-    MachineLoad load = machine_load_end(&probe);
-    out->busy = machine_load_busy(&load);
+    out->load = machine_load_end(&probe);
+    out->busy = machine_load_busy(&out->load);
     out->rounds = r;
     out->threads = threads;
     for (int i = 0; i < 2; i++) {

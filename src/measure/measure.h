@@ -102,7 +102,9 @@ typedef struct SeqCompare {
     double p;                 /* the sign test's p at the last look */
     int rounds;               /* rounds timed */
     LatencyResult lat[2];     /* a's and b's summaries (peak bytes from their plans) */
-    bool busy;                /* the machine was busy while timing (machine_load_busy) */
+    bool busy;                /* the machine was busy while timing (machine_load_busy), or the
+                                 samples spread (latency_unstable) */
+    MachineLoad load;         /* what other processes did while the rounds ran */
     int threads;              /* threads the plans were timed with */
 } SeqCompare;
 typedef double (*SeqShiftFn)(const LatencyResult lat[2], void *user);

@@ -384,7 +384,11 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
         return -1;
     }
     out->busy_comparisons = ctx.busy_comparisons;
-    return optimize_carry_baselines(s, o, out, err);
+    out->times = ctx.times;
+    double t_carry = now_ms();
+    int crc = optimize_carry_baselines(s, o, out, err);
+    out->carry_s = (now_ms() - t_carry) / 1e3;
+    return crc;
 }
 
 const char *optimize_session_policy_path(const OptimizeSession *s) { return s->policy_path; }

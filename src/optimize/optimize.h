@@ -143,6 +143,8 @@ typedef struct OptimizeProduct {
     double search_median_ms;      /* the search's own result in that measurement (NaN: none) */
     const char *carried_from;     /* the carried method whose graph was kept, or NULL (the search's) */
     int busy_comparisons;         /* sequential comparisons timed on a busy machine */
+    SearchTimes times;            /* searches: where the time went (objective.h) */
+    double carry_s;               /* measuring the carried pipelines side by side */
 } OptimizeProduct;
 
 void optimize_product_free(OptimizeProduct *p);

@@ -132,6 +132,21 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
     cJSON_AddNumberToObject(o, "timing_threads", res->timing_threads);
     cJSON_AddNumberToObject(o, "speed_rounds", res->speed_rounds);
     cJSON_AddBoolToObject(o, "speed_kept_as_trusted_exact", res->speed_trusted);
+    if (optimize_method_is_search(res->opts.method)) {
+        /* where the search's time went (issue 16 item 3) */
+        const SearchTimes *t = &res->product.times;
+        cJSON *js = cJSON_AddObjectToObject(o, "search_seconds");
+        cJSON_AddNumberToObject(js, "evaluations", res->product.evaluations);
+        cJSON_AddNumberToObject(js, "timing", t->timing_s);
+        cJSON_AddNumberToObject(js, "accuracy", t->accuracy_s);
+        cJSON_AddNumberToObject(js, "rollouts", t->rollout_s);
+        cJSON_AddNumberToObject(js, "rollout_accuracy", t->env_accuracy_s);
+        cJSON_AddNumberToObject(js, "rollout_kernel_timing", t->cost_timing_s);
+        cJSON_AddNumberToObject(js, "fine_tuning", t->tune_s);
+        cJSON_AddNumberToObject(js, "bayesian_optimization", t->bo_s);
+        cJSON_AddNumberToObject(js, "carried_pipelines", res->product.carry_s);
+        cJSON_AddNumberToObject(js, "busy_comparisons", res->product.busy_comparisons);
+    }
     if (res->product.n_carried) {
         /* the fixed pipelines measured side by side with the search's result (candidates.h) */
         cJSON *jc = cJSON_AddArrayToObject(o, "carried_candidates");

@@ -207,6 +207,8 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0};
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    CostStats cs0;
+    cost_stats(cm, &cs0);
 
     if (ao->tune_episodes > 0) {
         /* fine-tuning trains: its env charges accuracy as training does */
@@ -291,6 +293,12 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     }
     stats->rollout_s = now_s() - t0;
     stats->candidates = n_cand;
+    ctx->times.rollout_s += stats->rollout_s;
+    ctx->times.tune_s += stats->tune_s;
+    ctx->times.env_accuracy_s += env_acc_seconds(env) + env_acc_seconds(exact_env) + env_acc_seconds(tune_env);
+    CostStats cs1;
+    cost_stats(cm, &cs1);
+    ctx->times.cost_timing_s += (cs1.timing_ms - cs0.timing_ms) / 1e3;
     qsort(cand, (size_t)n_cand, sizeof *cand, cmp_candidate);
     if (n_cand) stats->best_estimate_gain = start_j - cand[0].estimate;
 

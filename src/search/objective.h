@@ -18,6 +18,18 @@ typedef struct Evaluation {
     double objective;
 } Evaluation;
 
+/* Where a search's time went, in seconds (accumulated over the searches sharing a context:
+   every trial of ppo+bo). */
+typedef struct SearchTimes {
+    double timing_s;        /* whole-graph timing runs (objective_*) */
+    double accuracy_s;      /* whole-graph accuracy runs (objective_*) */
+    double rollout_s;       /* ppo rollouts on the cost model, of which: */
+    double env_accuracy_s;  /*   accuracy charged to rollout states */
+    double cost_timing_s;   /*   kernels timed for the cost model (cache misses) */
+    double tune_s;          /* ppo fine-tuning */
+    double bo_s;            /* Gaussian processes and acquisition (ppo+bo) */
+} SearchTimes;
+
 typedef struct EvalContext {
     const Graph *original;
     const InputSet *inputs;    /* held-out batches for accuracy and timing */
@@ -35,6 +47,9 @@ typedef struct EvalContext {
     /* sequential comparisons (objective_compare_seq): zero fields = stats_seq_sign_default() */
     SeqSignOpts seq;
     int busy_comparisons;      /* counter: comparisons timed while the machine was busy */
+    SearchTimes times;
+    int timing_threads;        /* threads the next comparison times with (0: threads); after a
+                                  comparison on a busy machine, the cores the others left free */
 } EvalContext;
 
 /* true while a search may evaluate another graph: fewer than `budget` evaluations spent and
