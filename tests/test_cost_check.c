@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "measure/cost.h"
+#include "measure/measure.h"
 
 static double cast_roof(double n) { return 6 * n / 2e7 + 0.002; }
 static double relu_roof(double n) { return 8 * n / 2e7 + 0.002; }
@@ -69,6 +70,86 @@ static void test_check_and_fix(void **state) {
     rmdir(dir);
 }
 
+/* ---- the write guard (cost.c): a fake clock for the one-node graphs the cost model times ---- */
+typedef struct Phases { int calls, per_attempt; double ms[3]; } Phases;
+
+static double phase_ms(const Graph *g, void *user) {
+    (void)g;
+    Phases *p = user;
+    int a = p->calls++ / p->per_attempt;
+    return p->ms[a < 3 ? a : 2];
+}
+
+/* x[64,512] -> Relu: roofline 2*64*512*4 bytes / 20 GB/s + 0.002 ms = 0.0151 ms */
+static Graph *relu_graph(void) {
+    Err e = {0};
+    Graph *g = graph_new();
+    int x = graph_add_node(g, "x", "Placeholder", &e);
+    CHECK_OK(node_set_attr_type(g->nodes[x], "dtype", DT_FLOAT, &e), &e);
+    CHECK_OK(node_set_attr_shape(g->nodes[x], "shape", &(Shape){.rank = 2, .dim = {64, 512}}, &e), &e);
+    int r = graph_add_node(g, "relu", "Relu", &e);
+    CHECK_OK(node_add_input(g, r, (ValueRef){x, 0}, &e), &e);
+    CHECK_OK(node_set_attr_type(g->nodes[r], "T", DT_FLOAT, &e), &e);
+    CHECK_OK(graph_add_output(g, (ValueRef){r, 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, NULL, NULL, &e), &e);
+    return g;
+}
+
+/* times the Relu through a fresh cost model whose clock gives ms[attempt]; returns the
+   estimate, the stats, and how many entries a reopened model finds on disk */
+static double guarded(const double ms[3], CostStats *st, int *on_disk) {
+    Err e = {0};
+    char dir[] = "/tmp/grappo_guard_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* 3 repeats + 2 warm-ups, two runs each: 10 clock readings per attempt */
+    Phases p = {.per_attempt = 10, .ms = {ms[0], ms[1], ms[2]}};
+    latency_set_fake_timer(phase_ms, &p);
+    Graph *g = relu_graph();
+    CostOpts co = {.backend = COST_MEASURED, .threads = 1, .cache_dir = dir, .repeats = 3};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    CostEstimate est;
+    CHECK_OK(cost_estimate(cm, g, &est, NULL, &e), &e);
+    cost_stats(cm, st);
+    cost_close(cm);
+    latency_set_fake_timer(NULL, NULL);
+    cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    CostStats again;
+    cost_stats(cm, &again);
+    *on_disk = again.entries;
+    char path[512];
+    snprintf(path, sizeof path, "%s", cost_cache_path(cm));
+    cost_close(cm);
+    unlink(path);
+    rmdir(dir);
+    graph_free(g);
+    return est.latency_ms;
+}
+
+static void test_write_guard(void **state) {
+    (void)state;
+    CostStats st;
+    int on_disk;
+    /* 30 ms (2000x the roofline: a preempted timing), then 1 ms twice: the two retimes agree,
+       the minimum is kept and written */
+    double est = guarded((double[]){30, 1, 1}, &st, &on_disk);
+    assert_true(est == 1.0);
+    assert_int_equal(st.retimed, 2);
+    assert_int_equal(st.noisy, 0);
+    assert_int_equal(on_disk, 1);
+    /* 30, 1, 10: no two attempts agree within 1.5x: the minimum serves the run, nothing is written */
+    est = guarded((double[]){30, 1, 10}, &st, &on_disk);
+    assert_true(est == 1.0);
+    assert_int_equal(st.noisy, 1);
+    assert_int_equal(on_disk, 0);
+    /* an ordinary time (0.01 ms, under the roofline's 20x) is written at once, never retimed */
+    est = guarded((double[]){0.01, 99, 99}, &st, &on_disk);
+    assert_true(est == 0.01);
+    assert_int_equal(st.retimed, 0);
+    assert_int_equal(on_disk, 1);
+}
+
 static void test_missing_table(void **state) {
     (void)state;
     CostCheck c;
@@ -81,6 +162,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_and_fix),
         cmocka_unit_test(test_missing_table),
+        cmocka_unit_test(test_write_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

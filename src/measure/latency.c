@@ -24,6 +24,8 @@ static int timed_run(Plan *p, const Graph *g, const RefFeed *f, int n_feeds, Ten
     return 0;
 }
 
+double latency_clock_ms(const Graph *g, double measured_ms) { return fake_timer ? fake_timer(g, fake_timer_user) : measured_ms; }
+
 bool latency_unstable(const Summary *s) { return s->max > 2 * s->median || 2 * s->ci95 > 0.5 * s->median; }
 
 int latency_measure_samples(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, bool *ok, Err *errs,

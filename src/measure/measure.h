@@ -90,6 +90,8 @@ bool latency_unstable(const Summary *s);
    global, not thread safe: set it in a test's setup, clear it (NULL) after. */
 typedef double (*LatencyFakeTimer)(const Graph *g, void *user);
 void latency_set_fake_timer(LatencyFakeTimer fn, void *user);
+/* measured_ms, or the fake clock's time for g when one is set (cost_time.c times kernels with it) */
+double latency_clock_ms(const Graph *g, double measured_ms);
 
 /* Sequential comparison of graphs a and b (latency_compare_seq): timed alternately (a b, b a,
    ...) after one warm-up each, the paired differences d_i = ln(b_i / a_i) + shift go through
