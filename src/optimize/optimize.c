@@ -564,6 +564,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
                                    r->timing_threads, &sv, err))
             goto fail;
         r->speed_rounds = sv.rounds;
+        if (sv.rounds > o->repeats) r->speed_p = sv.p; /* the sequential test's rounds decided */
         r->speed_trusted = sv.trusted;
         r->unstable |= sv.busy;
         if (!sv.faster) {

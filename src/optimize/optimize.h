@@ -210,7 +210,8 @@ typedef struct OptimizeResult {
     char grappo_ops[256];         /* those ops with counts: "GrappoQConv2D×9, GrappoQuantize×2" */
     double speed_p;               /* two-sided sign test over the alternating rounds (candidate
                                      faster than the input in a round): "faster" only when < 0.05;
-                                     NaN with fewer than 2 rounds */
+                                     NaN with fewer than 2 rounds; when the repeats could not decide,
+                                     the p of the sequential test's last look (speed_rounds) */
     const char *new_cost_cache;   /* ppo methods: the kernel cost cache file this run created (its
                                      first on this CPU and thread count), else NULL */
     bool unstable;                /* the timings spread (a run over twice the median, or a 95% CI of
