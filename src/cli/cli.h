@@ -90,4 +90,8 @@ int cmd_compare(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* The learning curve SVG drawn from a `grappo train --log` CSV (its rows up to max_iter):
+   cmd_train.c, also used by `grappo bench --render` */
+int train_curve_write(const char *csv, const char *svg, int max_iter, Err *err);
+
 #endif

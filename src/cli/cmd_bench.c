@@ -3,6 +3,7 @@
  * timed together in one alternating loop (ratios side by side), their planned peak memory and
  * fidelity to the input graph measured; report.md, report.json and Pareto SVGs written by
  * src/report/bench_report.c. A method that fails is a line in the report, not an abort. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "../report/bench_report.h"
 #include "../search/bo.h"
 #include "cli.h"
+#include "progress.h"
 
 #define MAX_MODELS 64
 #define MAX_METHODS 16
@@ -31,45 +33,55 @@ static void help(void) {
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
            "none = the input graph, always measured: every ratio is against it), then times all of\n"
            "them together: --repeats (default %d) rounds, each running every graph once in turn,\n"
-           "after one warm-up each. Speedups are \"x faster\" (input / result). Reports per model and\n"
-           "method: latency median with its 95%% CI, min, max, speedup vs none, planned peak memory and its\n"
-           "reduction, fidelity to the input (top-1 agreement, worst cosine, relative L2) on\n"
+           "after one warm-up each. Ratios are input / result: \"x faster\", \"x smaller\". Reports per\n"
+           "model and method: latency median with its 95%% CI and max, x faster, planned peak memory\n"
+           "and x smaller, fidelity to the input (top-1 agreement, worst cosine, relative L2) on\n"
            "--eval-batches generated inputs (default %d), optimization wall time, rewrites by family,\n"
-           "and Welch t-test p-values of ppo+bo (else ppo) against each method; over all results a\n"
-           "regression of ln(speedup) on rewrites per family. Searches (greedy, random, ppo, ppo+bo)\n"
+           "Welch t-test p-values against none and of ppo+bo (else ppo) against each method, and\n"
+           "timings that spread (a run over twice the median) flagged unstable. A result is called\n"
+           "faster, and the model's winner, only when significantly faster than none (p < 0.05 and\n"
+           "disjoint CIs). Over all results a regression of ln(x faster) on rewrites per family.\n"
+           "On a terminal, one progress line with the time left. Searches (greedy, random, ppo, ppo+bo)\n"
            "spend --budget graph evaluations (default %d); random, ppo and ppo+bo run once per seed\n"
            "1..--seeds (default 1), seeds after the first as rows METHOD@seed=S;\n"
            "ppo and each ppo+bo trial roll the policy out --episodes times (default %d);\n"
            "ppo+bo runs --trials BO trials (default %d). Writes DIR/report.md, DIR/report.json and\n"
            "DIR/<model>-pareto.svg (--out, default bench/). Methods that fail are listed, not fatal.\n"
            "Every default is grappo optimize's (make bench passes a quicker --budget and --trials).\n"
-           "--render DIR writes DIR/report.md and the plots again from DIR/report.json (nothing is\n"
-           "measured; for a report whose format changed).\n",
+           "--render DIR writes DIR/report.md and the plots again from DIR/report.json, and\n"
+           "DIR/policy-curve.svg from DIR/policy-train.csv when it exists (nothing is measured; for a\n"
+           "report whose format changed).\n",
            d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
 }
 
-/* progress on stderr: rewritten in place on a terminal, one line each otherwise */
-typedef struct Progress { bool tty; int last_len; } Progress;
+/* The run's progress on a terminal (progress.h): model i of n, what runs, steps done of all
+   (one per method result and one per model's measurement) with the time left at the rate so
+   far, and the library's own step (calibration batches, search evaluations). */
+typedef struct BenchMeter {
+    CliProgress line;
+    int done, total;      /* steps */
+    double t0;            /* ms */
+    int model, n_models;  /* 1-based */
+    const char *label, *doing;
+} BenchMeter;
 
-static void progress(Progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(Progress *p, const char *fmt, ...) {
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (p->tty) {
-        fprintf(stderr, "\r%s%*s", line, p->last_len > n ? p->last_len - n : 0, "");
-        p->last_len = n;
-    } else {
-        fprintf(stderr, "%s\n", line);
-    }
-    fflush(stderr);
+/* an OptimizeProgressFn; what NULL: just the bench step */
+static int bench_progress(const char *what, int done, int total, void *user) {
+    BenchMeter *m = user;
+    char eta[96], inner[128] = "";
+    cli_progress_eta(eta, sizeof eta, (cli_now_ms() - m->t0) / 1e3, m->done, m->total);
+    if (what && total > 0 && !strcmp(what, m->doing)) snprintf(inner, sizeof inner, " %d of %d", done, total);
+    else if (what && total > 0) snprintf(inner, sizeof inner, ": %s %d of %d", what, done, total);
+    else if (what && strcmp(what, m->doing)) snprintf(inner, sizeof inner, ": %s", what);
+    /* the most useful first: a narrow terminal cuts the end */
+    cli_progress_line(&m->line, "bench %d/%d, %s | %s (%d/%d) %s%s", m->done < m->total ? m->done + 1 : m->total, m->total, eta,
+                      m->label, m->model, m->n_models, m->doing, inner);
+    return 0;
 }
 
-static void progress_done(Progress *p) {
-    if (p->tty && p->last_len) fprintf(stderr, "\n");
-    p->last_len = 0;
+static void bench_step(BenchMeter *m, const char *doing) {
+    m->doing = doing;
+    bench_progress(NULL, 0, 0, m);
 }
 
 static void machine_info(BenchRun *run) {
@@ -133,7 +145,7 @@ static int run_method(const BenchSetup *s, OptimizeSession *session, OptimizeMet
 }
 
 /* one model: every method's graph, then all measured together */
-static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int n_methods, BenchModel *m, Progress *pr) {
+static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int n_methods, BenchModel *m, BenchMeter *meter) {
     Err err = {0};
     Graph *orig = NULL;
     OptimizeSession *session = NULL;
@@ -144,7 +156,8 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
     m->results = calloc((size_t)n_runs, sizeof *m->results);
     graphs = calloc((size_t)n_runs, sizeof *graphs);
     if (!m->results || !graphs) { snprintf(m->error, sizeof m->error, "out of memory"); goto done; }
-    progress(pr, "bench %s: loading", m->label);
+    meter->label = m->label;
+    bench_step(meter, "loading");
     orig = cli_load_model(m->name, &err);
     if (!orig || cli_prepare(orig, NULL, 0, &err) || optimize_session_open(orig, &s->opts, &session, &err)) {
         snprintf(m->error, sizeof m->error, "%.250s", err.msg);
@@ -157,17 +170,18 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
     char calib_error[256] = "";
     if (need_calib) {
         Err e = {0};
+        bench_step(meter, "calibrating");
         if (optimize_session_calibrate(session, &e)) snprintf(calib_error, sizeof calib_error, "calibration failed: %.230s", e.msg);
     }
     for (int j = 0; j < n_methods; j++) {
         const char *name = optimize_method_name(methods[j]);
         int seeds = optimize_method_is_seeded(methods[j]) ? s->seeds : 1;
-        for (int sd = 1; sd <= seeds; sd++) {
+        for (int sd = 1; sd <= seeds; sd++, meter->done++) {
             BenchResult *r = &m->results[m->n_results++];
             if (sd > 1) snprintf(r->method, sizeof r->method, "%s@seed=%d", name, sd);
             else snprintf(r->method, sizeof r->method, "%s", name);
             r->top1 = -1;
-            progress(pr, "bench %s: %s", m->label, r->method);
+            bench_step(meter, r->method);
             bool precision = methods[j] != OPTIMIZE_NONE && methods[j] != OPTIMIZE_GRAPPLER;
             if (precision && calib_error[0]) { snprintf(r->error, sizeof r->error, "%s", calib_error); continue; }
             double t0 = cli_now_ms();
@@ -181,7 +195,9 @@ static void bench_model(const BenchSetup *s, const OptimizeMethod *methods, int 
         }
     }
     /* every graph of this model side by side: one alternating timing loop, then fidelity */
-    progress(pr, "bench %s: timing %d graphs x %d runs, then accuracy", m->label, m->n_results, s->opts.repeats);
+    char timing[96];
+    snprintf(timing, sizeof timing, "%d graphs x %d runs", m->n_results, s->opts.repeats);
+    bench_step(meter, timing);
     meas = calloc((size_t)n_runs + 1, sizeof *meas);
     if (!meas) { snprintf(m->error, sizeof m->error, "out of memory"); goto done; }
     for (int k = 0; k < m->n_results; k++) meas[k].ok = m->results[k].ok;
@@ -210,7 +226,7 @@ done:
     free(graphs);
     optimize_session_close(session);
     graph_free(orig);
-    progress_done(pr);
+    meter->done = meter->model * meter->total / meter->n_models; /* this model's steps, also when it failed early */
 }
 
 /* the learning curve: link <out>/policy-curve.svg, copying bench/policy-curve.svg there when
@@ -243,9 +259,17 @@ static int render(const char *dir) {
     memcpy(text, data, len);
     text[len] = 0;
     if (bench_run_from_json(text, &run, &err)) { err_prefix(&err, "%s", path); goto fail; }
+    /* the learning curve again too, when its training log is there */
+    char csv[4096], curve[4096];
+    struct stat st;
+    snprintf(csv, sizeof csv, "%s/policy-train.csv", dir);
+    snprintf(curve, sizeof curve, "%s/policy-curve.svg", dir);
+    bool redraw_curve = stat(csv, &st) == 0;
+    if (redraw_curve && train_curve_write(csv, curve, INT_MAX, &err)) goto fail;
     find_curve(&run, dir);
     if (bench_write(&run, dir, &err)) goto fail;
-    printf("wrote %s/report.md, %s/report.json and %d Pareto plot(s) from %s\n", dir, dir, run.n_models, path);
+    printf("wrote %s/report.md, %s/report.json, %d Pareto plot(s)%s from %s\n", dir, dir, run.n_models,
+           redraw_curve ? " and the learning curve" : "", path);
     goto done;
 fail:
     rc = cli_fail(&err);
@@ -347,7 +371,15 @@ int cmd_bench(int argc, char **argv) {
     snprintf(run.methods, sizeof run.methods, "%s", methods_arg);
     run.models = calloc((size_t)n_models, sizeof *run.models);
     if (!run.models) { err_set(&err, ERR_RUNTIME, "out of memory"); rc = cli_fail(&err); goto done; }
-    Progress pr = {.tty = isatty(2) == 1};
+    BenchMeter meter = {.total = 0, .t0 = cli_now_ms(), .n_models = n_models};
+    cli_progress_init(&meter.line);
+    int n_runs = 1; /* the measurement */
+    for (int j = 0; j < n_methods; j++) n_runs += optimize_method_is_seeded(methods[j]) ? (int)seeds : 1;
+    meter.total = n_models * n_runs;
+    if (meter.line.on) {
+        setup.opts.progress = bench_progress;
+        setup.opts.progress_user = &meter;
+    }
     for (int i = 0; i < n_models; i++) {
         BenchModel *m = &run.models[run.n_models++];
         snprintf(m->name, sizeof m->name, "%s", models[i]);
@@ -358,8 +390,10 @@ int cmd_bench(int argc, char **argv) {
                 size_t len = strlen(m->label);
                 snprintf(m->label + (len < 56 ? len : 56), sizeof m->label - (len < 56 ? len : 56), "-%d", i + 1);
             }
-        bench_model(&setup, methods, n_methods, m, &pr);
+        meter.model = i + 1;
+        bench_model(&setup, methods, n_methods, m, &meter);
     }
+    cli_progress_clear(&meter.line);
     find_curve(&run, out_dir);
     if (bench_write(&run, out_dir, &err)) { rc = cli_fail(&err); goto done; }
     printf("wrote %s/report.md, %s/report.json and %d Pareto plot(s)\n", out_dir, out_dir, run.n_models);
@@ -369,7 +403,16 @@ int cmd_bench(int argc, char **argv) {
         for (int k = 0; k < m->n_results; k++) {
             const BenchResult *r = &m->results[k];
             if (!r->ok) printf("%-20s %-16s skipped: %s\n", m->label, r->method, r->error);
-            else printf("%-20s %-16s %9.3f ms %7.2fx faster\n", m->label, r->method, r->ms.median, bench_speedup(m, r));
+            else if (r == bench_baseline(m)) printf("%-20s %-16s %9.3f ms  baseline\n", m->label, r->method, r->ms.median);
+            /* "faster" only beyond noise (bench_significantly_faster), as in the report */
+            else {
+                double p = bench_welch_p_none(m, r);
+                char pv[32];
+                if (p < 0.001) snprintf(pv, sizeof pv, "p < 0.001");
+                else snprintf(pv, sizeof pv, "p %.3f", p);
+                printf("%-20s %-16s %9.3f ms %7.2fx%s (%s)\n", m->label, r->method, r->ms.median, bench_speedup(m, r),
+                       bench_significantly_faster(m, r) ? " faster" : ", not significantly faster", pv);
+            }
         }
     }
 done:

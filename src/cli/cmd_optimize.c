@@ -15,6 +15,7 @@
 #include "../runtime/dnn_common.h"
 
 #include "cli.h"
+#include "progress.h"
 
 #define MAX_SPECS 64
 
@@ -151,26 +152,6 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     char line[512];
     optimize_result_line(r, line, sizeof line);
     printf("%s\n", line);
-}
-
-/* progress on a terminal only: the step, and for searches evaluations done of the budget with
-   the time left at the rate so far; rewritten in place, cleared at the end */
-typedef struct Meter { char what[64]; double t0; bool shown; } Meter;
-
-static int show_progress(const char *what, int done, int total, void *user) {
-    Meter *m = user;
-    if (strcmp(m->what, what)) {
-        snprintf(m->what, sizeof m->what, "%s", what);
-        m->t0 = cli_now_ms();
-    }
-    double s = (cli_now_ms() - m->t0) / 1e3;
-    if (total > 0 && done > 0)
-        fprintf(stderr, "\r\033[K%s: %d of at most %d graph evaluations, %.0f s, at most %.0f s left", what, done, total, s,
-                s * (total - done) / done);
-    else fprintf(stderr, "\r\033[K%s...", what);
-    fflush(stderr);
-    m->shown = true;
-    return 0;
 }
 
 int cmd_optimize(int argc, char **argv) {
@@ -321,13 +302,14 @@ int cmd_optimize(int argc, char **argv) {
     orig = cli_load_model(in_path, &err);
     if (!orig) goto fail;
     if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
-    Meter meter = {0};
-    if (isatty(2)) {
-        o.progress = show_progress;
+    CliProgress meter;
+    cli_progress_init(&meter); /* progress on a terminal only (progress.h) */
+    if (meter.on) {
+        o.progress = cli_progress_optimize;
         o.progress_user = &meter;
     }
     int run_rc = optimize_run(orig, &o, &res, &err);
-    if (meter.shown) fprintf(stderr, "\r\033[K");
+    cli_progress_clear(&meter);
     if (run_rc) goto fail;
     if (res->new_cost_cache)
         fprintf(stderr, "grappo: kernel timings for this CPU and thread count are now cached in %s (delete it to time them again)\n",

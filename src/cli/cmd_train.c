@@ -25,6 +25,7 @@
 #include "../search/ppo.h"
 #include "../zoo/zoo.h"
 #include "cli.h"
+#include "progress.h"
 
 #define MAX_CORPUS 256
 #define CSV_FIELDS 14
@@ -212,23 +213,41 @@ oom:
     return err_set(err, ERR_RUNTIME, "out of memory");
 }
 
-static int write_curve(const char *csv, const char *svg, int max_iter, Err *err) {
+/* moving average over the last `w` finite values (fewer at the start) */
+static void moving_average(const double *y, int n, int w, double *out) {
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        int k = 0;
+        for (int j = i - w + 1 < 0 ? 0 : i - w + 1; j <= i; j++)
+            if (isfinite(y[j])) { sum += y[j]; k++; }
+        out[i] = k ? sum / k : NAN;
+    }
+}
+
+#define CURVE_SMOOTH 10 /* iterations averaged in the curve's smoothed mean return */
+
+int train_curve_write(const char *csv, const char *svg, int max_iter, Err *err) {
     Row *rows;
     char *kept;
     int n = csv_read(csv, max_iter, &rows, &kept, err);
     free(kept);
     if (n < 0) return -1;
-    double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 3), *y = x + (n ? n : 1), *b = y + (n ? n : 1);
+    size_t m = (size_t)(n ? n : 1);
+    double *x = malloc(sizeof(double) * m * 4), *y = x + m, *avg = y + m, *b = avg + m;
     if (!x) { free(rows); return err_set(err, ERR_RUNTIME, "out of memory"); }
     for (int i = 0; i < n; i++) {
         x[i] = rows[i].iteration;
         y[i] = rows[i].mean_return;
         b[i] = rows[i].best_gain;
     }
-    SvgSeries series[2] = {{.name = "mean return", .kind = SVG_LINE, .x = x, .y = y, .n = n},
-                           {.name = "best gain (default w)", .kind = SVG_LINE, .x = x, .y = b, .n = n}};
-    SvgPlot plot = {.title = "grappo train: learning curve", .xlabel = "iteration",
-                    .ylabel = "objective gained per episode (ln units)", .series = series, .n_series = 2};
+    moving_average(y, n, CURVE_SMOOTH, avg);
+    char avg_name[64];
+    snprintf(avg_name, sizeof avg_name, "mean return, %d-iteration average", CURVE_SMOOTH);
+    SvgSeries series[3] = {{.name = "mean return per iteration", .kind = SVG_LINE, .x = x, .y = y, .n = n, .color = "#a6c8e4"},
+                           {.name = avg_name, .kind = SVG_LINE, .x = x, .y = avg, .n = n, .color = "#1f4e9c"},
+                           {.name = "best gain so far", .kind = SVG_LINE, .x = x, .y = b, .n = n, .color = "#d62728"}};
+    SvgPlot plot = {.title = "grappo train: learning curve", .xlabel = "iteration", .ylabel = "objective gained per episode (ln units)",
+                    .x_integer = true, .y_zero = true, .series = series, .n_series = 3};
     int rc = svg_write(&plot, svg, err);
     free(x);
     free(rows);
@@ -254,6 +273,7 @@ int cmd_train(int argc, char **argv) {
     PpoTrainer *t = NULL;
     FILE *logf = NULL;
     Dist *dist = NULL;
+    CliProgress meter = {0}; /* the iteration line, on a terminal only (progress.h) */
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_opt(&a, "-o", &out, &bad) || arg_opt(&a, "--output", &out, &bad)) {}
@@ -371,7 +391,7 @@ int cmd_train(int argc, char **argv) {
                 done_iters, done_iters);
         goto fail;
     }
-    bool tty = isatty(STDERR_FILENO);
+    cli_progress_init(&meter);
     if (root)
         fprintf(stderr, "grappo train: %d graphs, %d parameters, iterations %d..%lld%s, %d rollout stream%s (%d process%s)\n",
                 corpus.pc.n, (int)policy_n_params(policy), done_iters + 1, iterations, resuming ? " (resumed)" : "",
@@ -394,18 +414,18 @@ int cmd_train(int argc, char **argv) {
                 err_set(&err, ERR_RUNTIME, "%s: write failed: %s", log_path, strerror(errno));
                 goto fail;
             }
-            if (curve && write_curve(log_path, curve, st.iteration, &err)) goto fail;
+            if (curve && train_curve_write(log_path, curve, st.iteration, &err)) goto fail;
         }
         if (!root) continue; /* the other ranks only compute */
         if ((st.iteration % ckpt_every == 0 || it == iterations) && ppo_checkpoint_save(t, ckpt, &err)) goto fail;
         double sps = st.rollout_s > 0 ? st.env_steps / st.rollout_s : 0;
-        double eta = elapsed / run_iters * (double)(iterations - it);
-        fprintf(stderr, "%siter %d/%lld  return %+.4f  best gain %+.4f  %.0f steps/s  ETA %.0f s%s", tty ? "\r" : "",
-                st.iteration, iterations, st.mean_return, st.best_gain, sps, eta, tty ? "   " : "\n");
-        fflush(stderr);
+        char eta[96];
+        cli_progress_eta(eta, sizeof eta, elapsed, run_iters, (int)(iterations - done_iters));
+        cli_progress_line(&meter, "iteration %d of %lld: return %+.4f, best gain %+.4f, %.0f steps/s, %s", st.iteration, iterations,
+                          st.mean_return, st.best_gain, sps, eta);
     }
     if (!root) goto done;
-    if (tty) fprintf(stderr, "\n");
+    cli_progress_keep(&meter); /* the last iteration's numbers stay on screen */
     if (policy_save(policy, out, NULL, 0, &err)) goto fail;
     printf("wrote %s (policy fingerprint %016llx, %d iterations)\n", out, (unsigned long long)policy_fingerprint(policy),
            ppo_iterations_done(t));
@@ -414,6 +434,7 @@ usage:
     rc = EXIT_USAGE;
     goto done;
 fail:
+    cli_progress_keep(&meter); /* the error on a line of its own */
     if (dist_size(dist) > 1) err_prefix(&err, "rank %d", dist_rank(dist));
     rc = cli_fail(&err);
     /* the other ranks would wait forever in the next collective */

@@ -26,7 +26,6 @@ static int timed_run(Plan *p, const Graph *g, const RefFeed *f, int n_feeds, Ten
 
 double latency_clock_ms(const Graph *g, double measured_ms) { return fake_timer ? fake_timer(g, fake_timer_user) : measured_ms; }
 
-bool latency_unstable(const Summary *s) { return s->max > 2 * s->median || 2 * s->ci95 > 0.5 * s->median; }
 
 int latency_measure_samples(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, bool *ok, Err *errs,
                             double **samples, LatencyResult *out, Err *err) {
@@ -156,7 +155,7 @@ int latency_compare_seq(const Graph *a, const Graph *b, const InputSet *in, int 
     for (int i = 0; i < 2; i++) {
         memcpy(copy, t[i], sizeof(double) * (size_t)r);
         out->lat[i].ms = stats_summarize(copy, r);
-        out->busy |= latency_unstable(&out->lat[i].ms);
+        out->busy |= stats_unstable(&out->lat[i].ms);
     }
     rc = 0;
 done:

@@ -80,9 +80,6 @@ bool machine_load_busy(const MachineLoad *l);
    at every barrier for a descheduled thread */
 int machine_timing_threads(const MachineLoad *l, int threads);
 
-/* Samples spread too far to trust a ratio: a run over twice the median, or a 95% CI of the mean
-   wider than half the median (the one definition; OptimizeResult.unstable uses it). */
-bool latency_unstable(const Summary *s);
 
 /* ---- tests only: a fake clock ----
    When set, every timed run of a graph (latency_measure*, latency_compare_seq) reports
@@ -105,7 +102,7 @@ typedef struct SeqCompare {
     int rounds;               /* rounds timed */
     LatencyResult lat[2];     /* a's and b's summaries (peak bytes from their plans) */
     bool busy;                /* the machine was busy while timing (machine_load_busy), or the
-                                 samples spread (latency_unstable) */
+                                 samples spread (stats_unstable) */
     MachineLoad load;         /* what other processes did while the rounds ran */
     int threads;              /* threads the plans were timed with */
 } SeqCompare;

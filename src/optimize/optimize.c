@@ -135,6 +135,12 @@ static int check_finite_feeds(const RefFeed *const *b, int n, int n_feeds, Err *
     return 0;
 }
 
+/* calibration's batches as progress ("calibrating", done, batches) */
+static int calib_progress(void *user, int done, int total) {
+    const OptimizeOpts *o = user;
+    return o->progress("calibrating", done, total, o->progress_user);
+}
+
 int optimize_session_calibrate(OptimizeSession *s, Err *err) {
     if (s->calib_state == 1) return 0;
     if (s->calib_state < 0) { if (err) *err = s->calib_err; return -1; }
@@ -165,7 +171,8 @@ int optimize_session_calibrate(OptimizeSession *s, Err *err) {
     if (check_finite_feeds(batches, n, n_feeds, e)) goto fail;
     s->calibrated = graph_clone(s->orig, e);
     if (!s->calibrated) goto fail;
-    if (calibrate_graph(s->calibrated, batches, n, n_feeds, o->calib_method, e) < 0) goto fail;
+    CalibOpts co = {.method = o->calib_method, .percentile = CALIB_DEFAULT_PERCENTILE};
+    if (calibrate_graph_progress(s->calibrated, batches, n, n_feeds, &co, o->progress ? calib_progress : NULL, (void *)o, e) < 0) goto fail;
     s->calib_state = 1;
     return 0;
 fail:
@@ -546,8 +553,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     count_nodes(orig, &r->before);
     count_nodes(cand, &r->after);
     r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
-    for (int k = 0; k < 2; k++) r->unstable |= latency_unstable(&lat[k].ms);
-    r->unstable |= r->busy;
+    for (int k = 0; k < 2; k++) r->unstable |= stats_unstable(&lat[k].ms);
 
     AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
     bool acc_ok = r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop : accuracy_ok(&r->acc, &budget);

@@ -96,6 +96,39 @@ double bench_welch_p(const BenchModel *m, const BenchResult *r) {
     return stats_welch(ref->samples, ref->n_samples, r->samples, r->n_samples).p;
 }
 
+double bench_memory_ratio(const BenchModel *m, const BenchResult *r) {
+    const BenchResult *b = bench_baseline(m);
+    if (!b || !r->ok || !(r->peak_bytes > 0) || !(b->peak_bytes > 0)) return NAN;
+    return b->peak_bytes / r->peak_bytes;
+}
+
+double bench_welch_p_none(const BenchModel *m, const BenchResult *r) {
+    const BenchResult *b = bench_baseline(m);
+    if (!b || b == r || !r->ok) return NAN;
+    return stats_welch(b->samples, b->n_samples, r->samples, r->n_samples).p;
+}
+
+bool bench_significantly_faster(const BenchModel *m, const BenchResult *r) {
+    const BenchResult *b = bench_baseline(m);
+    if (!b || b == r || !r->ok) return false;
+    double p = bench_welch_p_none(m, r);
+    return p < BENCH_ALPHA && r->ms.median < b->ms.median && r->ms.med_hi < b->ms.med_lo;
+}
+
+bool bench_faithful(const BenchResult *r) { return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99); }
+
+const BenchResult *bench_winner(const BenchModel *m) {
+    const BenchResult *best = NULL;
+    for (int k = 0; k < m->n_results; k++) {
+        const BenchResult *r = &m->results[k];
+        if (!r->ok || r->rewrites == 0 || strchr(r->method, '@') || !bench_faithful(r) || !bench_significantly_faster(m, r)) continue;
+        if (!best || r->ms.median < best->ms.median) best = r;
+    }
+    return best;
+}
+
+bool bench_unstable(const BenchResult *r) { return r->ok && stats_unstable(&r->ms); }
+
 int bench_pareto_front(const double *x, const double *y, int n, int *idx) {
     int c = 0;
     for (int i = 0; i < n; i++) {
@@ -159,49 +192,80 @@ done:
     return g;
 }
 
-/* "-" for NaN so tables never show "nan" */
+/* Number formats, one per kind of column, "-" for NaN so tables never show "nan" */
 static const char *num(char *buf, size_t cap, const char *fmt, double v) {
     if (!isfinite(v)) snprintf(buf, cap, "-");
     else snprintf(buf, cap, fmt, v);
     return buf;
 }
-
-static const char *mib(char *buf, size_t cap, double bytes) { return num(buf, cap, "%.2f MiB", bytes / 1048576.0); }
-
+static const char *ms3(char *buf, size_t cap, double v) { return num(buf, cap, "%.3f", v); }
+static const char *ratio(char *buf, size_t cap, double v) { return num(buf, cap, "%.2fx", v); }
 static const char *pval(char *buf, size_t cap, double p) {
-    if (!isfinite(p)) snprintf(buf, cap, "-");
-    else if (p < 1e-4) snprintf(buf, cap, "%.1e", p);
-    else snprintf(buf, cap, "%.4f", p);
+    if (isfinite(p) && p < 0.001) snprintf(buf, cap, "<0.001");
+    else num(buf, cap, "%.3f", p);
     return buf;
 }
 
-/* fidelity to the unrewritten graph: top-1 agreement (when defined) and worst cosine >= 0.99 */
-static bool faithful(const BenchResult *r) { return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99); }
+/* the timings column: what to do is said once, under the table */
+static const char *timing_word(const BenchResult *r) { return bench_unstable(r) ? "unstable" : "stable"; }
+
+static const char *const UNSTABLE_ADVICE =
+    "*unstable*: a run took over twice the median, or the 95% CI of the mean is wider than half the median "
+    "(the machine was busy). Do not trust these ratios: rerun `grappo bench` on an idle machine, with more "
+    "--repeats and --threads 1.";
 
 static void md_model(StrBuf *b, const BenchModel *m) {
     strbuf_printf(b, "\n## %s\n\n", m->label);
     strbuf_printf(b, "`%s`", m->name);
     if (m->error[0]) { strbuf_printf(b, ": **failed**: %s\n", m->error); return; }
-    const BenchResult *ref = bench_reference(m);
+    const BenchResult *ref = bench_reference(m), *win = bench_winner(m);
+    bool any_unstable = false;
+    char c[8][48];
     strbuf_printf(b, " - latency vs memory: [%s-pareto.svg](%s-pareto.svg)\n\n", m->label, m->label);
-    strbuf_printf(b, "| method | latency ms (median) | 95%% CI of median | min | max | speedup | peak memory | memory reduction |"
-                  " top-1 agreement | min cosine | rel L2 | optimize s | rewrites | fuse | fold | quantize | layout | simplify |"
-                  " %s%s%s |\n",
-               ref ? "p (Welch vs " : "p (Welch: no ppo row", ref ? ref->method : "", ref ? ")" : ")");
-    strbuf_printf(b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+
+    /* latency */
+    strbuf_printf(b, "| method | median ms | 95%% CI of median ms | max ms | x faster | p vs none | p vs %s | timings |\n",
+                  ref ? ref->method : "agent");
+    strbuf_printf(b, "|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
         if (!r->ok) continue;
-        char c[10][48];
-        strbuf_printf(b, "| %s%s | %.3f | [%s, %s] | %.3f | %.3f | %s | %s | %s | %s | %.6f | %s | %s | %d |", r->method,
-                   r->note[0] ? " *" : "", r->ms.median, num(c[0], 48, "%.3f", r->ms.med_lo),
-                   num(c[1], 48, "%.3f", r->ms.med_hi), r->ms.min, r->ms.max, num(c[2], 48, "%.2fx", bench_speedup(m, r)),
-                   mib(c[3], 48, r->peak_bytes), num(c[4], 48, "%.1f%%", 100 * bench_memory_reduction(m, r)),
-                   r->top1 >= 0 ? num(c[5], 48, "%.2f%%", 100 * r->top1) : "-", r->min_cosine, num(c[6], 48, "%.3g", r->max_rel_l2),
-                   num(c[8], 48, "%.3g", r->optimize_s), r->rewrites);
-        for (int f = 0; f < BENCH_N_FAMILIES; f++) strbuf_printf(b, " %d |", r->family[f]);
-        strbuf_printf(b, " %s |\n", pval(c[7], 48, bench_welch_p(m, r)));
+        any_unstable |= bench_unstable(r);
+        const char *bold = r == win ? "**" : "";
+        strbuf_printf(b, "| %s%s%s%s | %s | [%s, %s] | %s | %s%s%s | %s | %s | %s |\n", bold, r->method, bold, r->note[0] ? " *" : "",
+                      ms3(c[0], 48, r->ms.median), ms3(c[1], 48, r->ms.med_lo), ms3(c[2], 48, r->ms.med_hi), ms3(c[3], 48, r->ms.max),
+                      bold, ratio(c[4], 48, bench_speedup(m, r)), bold, pval(c[5], 48, bench_welch_p_none(m, r)),
+                      pval(c[6], 48, bench_welch_p(m, r)), timing_word(r));
     }
+    strbuf_printf(b, "\n%s%s\n", win ? "**Bold**: the winner (see the summary)." : "No result is significantly faster than `none`.",
+                  any_unstable ? " *unstable*: these timings spread; see the summary for what to do." : "");
+
+    /* memory and fidelity */
+    strbuf_printf(b, "\n| method | peak MiB | x smaller | top-1 agreement | worst cosine | max rel L2 | fidelity |\n");
+    strbuf_printf(b, "|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < m->n_results; k++) {
+        const BenchResult *r = &m->results[k];
+        if (!r->ok) continue;
+        strbuf_printf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", r->method, num(c[0], 48, "%.2f", r->peak_bytes / 1048576.0),
+                      ratio(c[1], 48, bench_memory_ratio(m, r)), r->top1 >= 0 ? num(c[2], 48, "%.1f%%", 100 * r->top1) : "-",
+                      num(c[3], 48, "%.4f", r->min_cosine), num(c[4], 48, "%.1e", r->max_rel_l2), bench_faithful(r) ? "kept" : "lost †");
+    }
+
+    /* what each method did and what it cost */
+    strbuf_printf(b, "\n| method | optimize s | graph evaluations | rewrites | by family | rules |\n");
+    strbuf_printf(b, "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < m->n_results; k++) {
+        const BenchResult *r = &m->results[k];
+        if (!r->ok) continue;
+        char fam[160] = "";
+        size_t len = 0;
+        for (int f = 0; f < BENCH_N_FAMILIES; f++)
+            if (r->family[f] && len < sizeof fam)
+                len += (size_t)snprintf(fam + len, sizeof fam - len, "%s%s %d", len ? ", " : "", bench_families[f], r->family[f]);
+        strbuf_printf(b, "| %s | %s | %d | %d | %s | %s |\n", r->method, num(c[0], 48, "%.2f", r->optimize_s), r->evaluations, r->rewrites,
+                      fam[0] ? fam : "-", r->rules[0] ? r->rules : "-");
+    }
+
     /* notes (marked * in the table) and skipped methods, one line each */
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
@@ -214,29 +278,24 @@ static void md_model(StrBuf *b, const BenchModel *m) {
     if (x && front) {
         double *y = x + m->n_results;
         for (int k = 0; k < m->n_results; k++) {
-            bool in = m->results[k].ok && faithful(&m->results[k]);
+            bool in = m->results[k].ok && bench_faithful(&m->results[k]);
             x[k] = in ? m->results[k].ms.median : NAN;
             y[k] = in ? m->results[k].peak_bytes : NAN;
         }
         int nf = bench_pareto_front(x, y, m->n_results, front);
         strbuf_printf(b, "\n\nPareto front of the results that keep fidelity (latency, peak memory; fastest first):");
         for (int j = 0; j < nf; j++) strbuf_printf(b, "%s %s", j ? "," : "", m->results[front[j]].method);
+        strbuf_printf(b, "\n");
     } else {
         b->oom = true;
     }
     free(x);
     free(front);
-    strbuf_printf(b, "\n\nRewrites applied:\n\n");
-    for (int k = 0; k < m->n_results; k++) {
-        const BenchResult *r = &m->results[k];
-        if (r->ok) strbuf_printf(b, "- %s (%d): %s\n", r->method, r->rewrites, r->rules[0] ? r->rules : "none");
-    }
 }
 
-/* The first table a reader wants: every model's speedup per method, the fastest result that
-   keeps fidelity (top-1 agreement and cosine >= 0.99) in bold, results outside it marked. Methods
-   in the order of the first model that has them; seeded rows (METHOD@seed=S) are left to the
-   model sections. */
+/* The first thing a reader wants: per model the input's latency and the winner (bench_winner)
+   with its ratios; then every method's "x faster" side by side. Methods in the order of the
+   first model that has them; seeded rows (METHOD@seed=S) are left to the model sections. */
 static void md_summary(StrBuf *b, const BenchRun *run) {
     const char *cols[32];
     int nc = 0;
@@ -248,37 +307,48 @@ static void md_summary(StrBuf *b, const BenchRun *run) {
             if (!seen) cols[nc++] = mname;
         }
     if (!nc) return;
-    strbuf_printf(b, "\n## Summary\n\nSpeedup over the unrewritten graph (ratio of medians from the same loop) and, in "
-                  "parentheses, the peak-memory reduction. **Bold**: the fastest result per model that keeps fidelity "
-                  "(top-1 agreement and worst cosine >= 0.99); a dagger marks results that do not; *input*: the method "
-                  "applied no rewrite (it returned the unrewritten graph, whose ratio to `none` is noise). Details per "
-                  "model below.\n\n| model |");
-    for (int c = 0; c < nc; c++) strbuf_printf(b, " %s |", cols[c]);
+    char c[8][48];
+    bool any_unstable = false;
+    strbuf_printf(b, "\n## Summary\n\nRatios are the input graph (`none`) divided by the result: medians of the same alternating "
+                  "loop (\"x faster\"), planned peak memory (\"x smaller\"). The **winner** is the fastest result that keeps "
+                  "fidelity (top-1 agreement and worst cosine >= 0.99), applied a rewrite, and is significantly faster than "
+                  "`none`: Welch p < %.2f and non-overlapping 95%% CIs of the medians. \"-\": no result is.\n\n",
+                  BENCH_ALPHA);
+    strbuf_printf(b, "| model | none ms | winner | winner ms | x faster | x smaller | p vs none | timings of both |\n");
+    strbuf_printf(b, "|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < run->n_models; i++) {
+        const BenchModel *m = &run->models[i];
+        if (m->error[0]) { strbuf_printf(b, "| %s | failed | - | - | - | - | - | - |\n", m->label); continue; }
+        const BenchResult *none = bench_baseline(m), *w = bench_winner(m);
+        /* the two results the row compares */
+        bool unstable = (none && bench_unstable(none)) || (w && bench_unstable(w));
+        any_unstable |= unstable;
+        strbuf_printf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", m->label, ms3(c[0], 48, none ? none->ms.median : NAN),
+                      w ? w->method : "-", ms3(c[1], 48, w ? w->ms.median : NAN), ratio(c[2], 48, w ? bench_speedup(m, w) : NAN),
+                      ratio(c[3], 48, w ? bench_memory_ratio(m, w) : NAN), pval(c[4], 48, w ? bench_welch_p_none(m, w) : NAN),
+                      unstable ? "unstable" : "stable");
+    }
+    if (any_unstable) strbuf_printf(b, "\n%s\n", UNSTABLE_ADVICE);
+
+    strbuf_printf(b, "\nx faster per method (**bold**: the winner; †: fidelity lost; *input*: no rewrite applied, the "
+                     "input graph itself, whose ratio to `none` is noise):\n\n| model |");
+    for (int k = 0; k < nc; k++) strbuf_printf(b, " %s |", cols[k]);
     strbuf_printf(b, "\n|---|");
-    for (int c = 0; c < nc; c++) strbuf_printf(b, "---|");
+    for (int k = 0; k < nc; k++) strbuf_printf(b, "---|");
     strbuf_printf(b, "\n");
     for (int i = 0; i < run->n_models; i++) {
         const BenchModel *m = &run->models[i];
+        if (m->error[0]) continue;
+        const BenchResult *w = bench_winner(m);
         strbuf_printf(b, "| %s |", m->label);
-        if (m->error[0]) {
-            for (int c = 0; c < nc; c++) strbuf_printf(b, " %s |", c ? "" : "failed");
-            strbuf_printf(b, "\n");
-            continue;
-        }
-        const BenchResult *best = NULL;
-        for (int k = 0; k < m->n_results; k++) {
-            const BenchResult *r = &m->results[k];
-            bool input = r->rewrites == 0 && strcmp(r->method, "none");
-            if (r->ok && faithful(r) && !input && !strchr(r->method, '@') && (!best || r->ms.median < best->ms.median)) best = r;
-        }
-        for (int c = 0; c < nc; c++) {
+        for (int k = 0; k < nc; k++) {
             const BenchResult *r = NULL;
-            for (int k = 0; k < m->n_results && !r; k++)
-                if (!strcmp(m->results[k].method, cols[c])) r = &m->results[k];
+            for (int j = 0; j < m->n_results && !r; j++)
+                if (!strcmp(m->results[j].method, cols[k])) r = &m->results[j];
             if (!r || !r->ok) { strbuf_printf(b, " %s |", r ? "skipped" : "-"); continue; }
             if (r->rewrites == 0 && strcmp(r->method, "none")) { strbuf_printf(b, " *input* |"); continue; }
-            strbuf_printf(b, " %s%.2fx (%.0f%%)%s%s |", r == best ? "**" : "", bench_speedup(m, r), 100 * bench_memory_reduction(m, r),
-                       r == best ? "**" : "", faithful(r) ? "" : " †");
+            const char *bold = r == w ? "**" : "";
+            strbuf_printf(b, " %s%s%s%s |", bold, ratio(c[0], 48, bench_speedup(m, r)), bold, bench_faithful(r) ? "" : " †");
         }
         strbuf_printf(b, "\n");
     }
@@ -290,35 +360,39 @@ char *bench_markdown(const BenchRun *run) {
     strbuf_printf(&b, "Machine: %s, %d cores; %s%d threads; %s.\n\n", run->cpu, run->cores, run->threads ? "" : "all ",
                run->threads ? run->threads : run->cores, run->date);
     strbuf_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
-                   "warm-up each (median, its distribution-free 95%% CI from order statistics, min, max, in ms); speedup and memory reduction against "
-                   "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Accuracy: "
-                   "fidelity to the unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, "
-                   "%d seed(s); ppo: %d rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided "
-                   "t-test on the per-run latencies against the agent's row.\n",
+                   "warm-up each (median, its distribution-free 95%% CI from order statistics, max, in ms); ratios against "
+                   "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Fidelity to the "
+                   "unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, %d seed(s); ppo: %d "
+                   "rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided t-test on the per-run "
+                   "latencies.\n",
                run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->episodes, run->trials);
     md_summary(&b, run);
     for (int i = 0; i < run->n_models; i++) md_model(&b, &run->models[i]);
 
     BenchRegression g = bench_regression(run);
-    strbuf_printf(&b, "\n## Which rewrites go with speed\n\n");
-    strbuf_printf(&b, "Least squares over every measured (model, method): ln(speedup) = b0 + sum over families of "
-                   "b_f x (rewrites of family f). Descriptive, not causal: methods that apply many rewrites of one "
-                   "family also apply others, and models differ in how much there is to gain.\n\n");
-    if (!g.ok) strbuf_printf(&b, "Not enough results for a fit (%d).\n", g.n);
-    else {
+    if (g.ok) {
         char c1[48], c2[48];
+        strbuf_printf(&b, "\n## Which rewrites go with speed\n\n");
+        strbuf_printf(&b, "Least squares over every measured (model, method): ln(x faster) = b0 + sum over families of "
+                       "b_f x (rewrites of family f). Descriptive, not causal: methods that apply many rewrites of one "
+                       "family also apply others, and models differ in how much there is to gain.\n\n");
         strbuf_printf(&b, "| term | coefficient | standard error |\n|---|---|---|\n");
         strbuf_printf(&b, "| intercept | %s | %s |\n", num(c1, 48, "%.4f", g.intercept), num(c2, 48, "%.4f", g.intercept_se));
-        for (int f = 0; f < BENCH_N_FAMILIES; f++) {
+        for (int f = 0; f < BENCH_N_FAMILIES; f++)
             if (g.used[f]) strbuf_printf(&b, "| %s | %s | %s |\n", bench_families[f], num(c1, 48, "%.4f", g.coef[f]), num(c2, 48, "%.4f", g.se[f]));
-            else strbuf_printf(&b, "| %s | (never applied) | - |\n", bench_families[f]);
+        strbuf_printf(&b, "\nR^2 = %s over n = %d results.", num(c1, 48, "%.4f", g.r2), g.n);
+        bool unused = false;
+        for (int f = 0; f < BENCH_N_FAMILIES; f++) unused |= !g.used[f];
+        if (unused) {
+            strbuf_printf(&b, " Never applied (no coefficient):");
+            for (int f = 0, first = 1; f < BENCH_N_FAMILIES; f++)
+                if (!g.used[f]) { strbuf_printf(&b, "%s %s", first ? "" : ",", bench_families[f]); first = 0; }
+            strbuf_printf(&b, ".");
         }
-        strbuf_printf(&b, "\nR^2 = %s over n = %d results.\n", num(c1, 48, "%.4f", g.r2), g.n);
+        strbuf_printf(&b, "\n");
     }
-    strbuf_printf(&b, "\n## Training\n\n");
-    if (run->curve_svg[0]) strbuf_printf(&b, "Learning curve of the shipped policy: [%s](%s)\n", run->curve_svg, run->curve_svg);
-    else strbuf_printf(&b, "No learning curve found (make policy writes one).\n");
-    strbuf_printf(&b, "\n");
+    if (run->curve_svg[0])
+        strbuf_printf(&b, "\n## Training\n\nLearning curve of the shipped policy: [%s](%s)\n", run->curve_svg, run->curve_svg);
     return strbuf_finish(&b);
 }
 
@@ -354,6 +428,9 @@ char *bench_json(const BenchRun *run) {
         const BenchResult *ref = bench_reference(m);
         if (ref) cJSON_AddStringToObject(mj, "welch_reference", ref->method);
         else cJSON_AddNullToObject(mj, "welch_reference");
+        const BenchResult *win = bench_winner(m);
+        if (win) cJSON_AddStringToObject(mj, "winner", win->method);
+        else cJSON_AddNullToObject(mj, "winner");
         char svg[128];
         snprintf(svg, sizeof svg, "%s-pareto.svg", m->label);
         cJSON_AddStringToObject(mj, "pareto_svg", svg);
@@ -388,6 +465,10 @@ char *bench_json(const BenchRun *run) {
             for (int f = 0; f < BENCH_N_FAMILIES; f++) cJSON_AddNumberToObject(fam, bench_families[f], r->family[f]);
             cJSON_AddStringToObject(rj, "rules", r->rules);
             json_num(rj, "welch_p", bench_welch_p(m, r));
+            json_num(rj, "memory_x_smaller", bench_memory_ratio(m, r));
+            json_num(rj, "welch_p_vs_none", bench_welch_p_none(m, r));
+            cJSON_AddBoolToObject(rj, "significantly_faster", bench_significantly_faster(m, r));
+            cJSON_AddBoolToObject(rj, "timings_unstable", bench_unstable(r));
         }
     }
     BenchRegression g = bench_regression(run);
@@ -416,55 +497,58 @@ static const char *const method_colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#f
                                             "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939"};
 #define N_METHOD_COLORS ((int)(sizeof method_colors / sizeof method_colors[0]))
 
-/* latency (x) against peak memory in MiB (y), one scatter series per method, and the Pareto
-   front as a line through the non-dominated points */
+/* latency (x, from 0, with the 95% CI of the median as an error bar) against peak memory in
+   MiB (y, from 0): one marker shape and colour per method, the baseline and the winner tagged,
+   and the Pareto front of the faithful results as a staircase (no trade-off exists between two
+   discrete results) */
 static int write_pareto_svg(const BenchModel *m, const char *path, Err *err) {
     int n = m->n_results;
-    double *x = calloc((size_t)(2 * n + 2), sizeof *x), *y = x ? x + n + 1 : NULL;
-    SvgSeries *ser = calloc((size_t)n + 2, sizeof *ser);
-    int *front = calloc((size_t)n + 1, sizeof *front);
-    double *fx = calloc((size_t)(2 * n + 2), sizeof *fx), *fy = fx ? fx + n + 1 : NULL;
-    double *px = calloc((size_t)(2 * n + 2), sizeof *px), *py = px ? px + n + 1 : NULL;
-    char (*names)[64] = calloc((size_t)n + 1, sizeof *names);
+    size_t cap = (size_t)n + 1;
+    double *x = calloc(cap * 6, sizeof *x), *y = x ? x + cap : NULL, *lo = x ? x + 2 * cap : NULL, *hi = x ? x + 3 * cap : NULL;
+    double *fx = x ? x + 4 * cap : NULL, *fy = x ? x + 5 * cap : NULL;
+    double *px = calloc(cap * 2, sizeof *px), *py = px ? px + cap : NULL;
+    SvgSeries *ser = calloc(cap + 1, sizeof *ser);
+    int *front = calloc(cap, sizeof *front);
+    char (*names)[96] = calloc(cap, sizeof *names), (*tags)[80] = calloc(cap, sizeof *tags);
     int rc = -1;
-    if (!x || !ser || !front || !fx || !px || !names) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!x || !px || !ser || !front || !names || !tags) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    const BenchResult *win = bench_winner(m);
     int ns = 0;
     for (int k = 0; k < n; k++) {
         const BenchResult *r = &m->results[k];
         x[k] = r->ok ? r->ms.median : NAN;
         y[k] = r->ok ? r->peak_bytes / 1048576.0 : NAN;
+        lo[k] = r->ok ? r->ms.med_lo : NAN;
+        hi[k] = r->ok ? r->ms.med_hi : NAN;
         /* the front is over the results that keep fidelity; the others carry a dagger in the legend */
-        px[k] = r->ok && faithful(r) ? x[k] : NAN;
-        py[k] = r->ok && faithful(r) ? y[k] : NAN;
-        if (r->ok) {
-            snprintf(names[k], sizeof names[k], "%s%s", r->method, faithful(r) ? "" : " †");
-            ser[ns] = (SvgSeries){.name = names[k], .kind = SVG_SCATTER, .x = &x[k], .y = &y[k], .n = 1,
-                                  .color = method_colors[ns % N_METHOD_COLORS]};
-            ns++;
-        }
+        px[k] = r->ok && bench_faithful(r) ? x[k] : NAN;
+        py[k] = r->ok && bench_faithful(r) ? y[k] : NAN;
+        if (!r->ok) continue;
+        snprintf(names[k], sizeof names[k], "%s%s", r->method, bench_faithful(r) ? "" : " † (fidelity lost)");
+        if (!strcmp(r->method, "none")) snprintf(tags[k], sizeof tags[k], "baseline (none)");
+        else if (r == win) snprintf(tags[k], sizeof tags[k], "winner: %s, %.2fx faster", r->method, bench_speedup(m, r));
+        ser[ns] = (SvgSeries){.name = names[k], .kind = SVG_SCATTER, .x = &x[k], .y = &y[k], .n = 1, .xlo = &lo[k], .xhi = &hi[k],
+                              .color = method_colors[ns % N_METHOD_COLORS], .marker = (SvgMarker)(ns % SVG_N_MARKERS),
+                              .tag = tags[k][0] ? tags[k] : NULL, .tag_below = r == win};
+        ns++;
     }
-    /* svg.c draws the legend over the top right of the frame: an invisible point (fill none)
-       widens the x range by 45% so the data stays left of it, and pins the memory axis at 0 */
-    double xmin = INFINITY, xmax = -INFINITY;
-    for (int k = 0; k < n; k++)
-        if (isfinite(x[k])) { xmin = fmin(xmin, x[k]); xmax = fmax(xmax, x[k]); }
-    double pad[2] = {xmax + (xmax > xmin ? 0.45 * (xmax - xmin) : 0.3 * fabs(xmax)), 0};
-    if (ns > 0) ser[ns++] = (SvgSeries){.kind = SVG_SCATTER, .x = &pad[0], .y = &pad[1], .n = 1, .color = "none"};
     int nf = bench_pareto_front(px, py, n, front);
     for (int j = 0; j < nf; j++) { fx[j] = x[front[j]]; fy[j] = y[front[j]]; }
-    /* svg.c's legend box is narrow: the members of the front are listed in report.md */
-    if (nf > 0) ser[ns++] = (SvgSeries){.name = "Pareto front", .kind = SVG_LINE, .x = fx, .y = fy, .n = nf, .color = "#444444"};
+    /* the members of the front are also listed in report.md; a front of one point (it
+       dominates every other) has no line to draw */
+    if (nf > 1) ser[ns++] = (SvgSeries){.name = "Pareto front (fidelity kept)", .kind = SVG_STEP, .x = fx, .y = fy, .n = nf, .color = "#888888"};
     char title[160];
     snprintf(title, sizeof title, "%s: latency vs peak memory (lower left is better)", m->label);
-    SvgPlot p = {.title = title, .xlabel = "latency ms (median)", .ylabel = "peak memory MiB", .width = 760, .height = 440, .series = ser, .n_series = ns};
+    SvgPlot p = {.title = title, .xlabel = "latency ms (median, bar: its 95% CI)", .ylabel = "peak memory MiB", .width = 640, .height = 420,
+                 .x_zero = true, .y_zero = true, .series = ser, .n_series = ns};
     rc = svg_write(&p, path, err);
 done:
     free(x);
+    free(px);
     free(ser);
     free(front);
-    free(fx);
-    free(px);
     free(names);
+    free(tags);
     return rc;
 }
 

@@ -1,8 +1,10 @@
 /* bench_report.h - the results of a `grappo bench` run and everything derived from them:
- * speedups and memory reductions against the unrewritten graph, Welch t-tests of the agent
- * against each other method, the regression of log speedup on rewrite-family counts, the
- * latency-memory Pareto front; and the outputs: report.md, report.json and one Pareto SVG per
- * model. Library code: it fills strings and writes files, never prints. */
+ * "x faster" and "x smaller" against the unrewritten graph (input / result), Welch t-tests
+ * against `none` and of the agent against each other method, the winner (significantly faster
+ * than `none`), unstable timings, the regression of log speedup on rewrite-family counts, the
+ * latency-memory Pareto front; and the outputs: report.md (a summary of at most 8 columns,
+ * then per model latency, memory/fidelity and rewrite tables), report.json and one Pareto SVG
+ * per model. Library code: it fills strings and writes files, never prints. */
 #ifndef GRAPPO_BENCH_REPORT_H
 #define GRAPPO_BENCH_REPORT_H
 
@@ -69,6 +71,26 @@ const BenchResult *bench_reference(const BenchModel *m);
 double bench_speedup(const BenchModel *m, const BenchResult *r);
 /* 1 - peak / baseline peak; NaN without a baseline */
 double bench_memory_reduction(const BenchModel *m, const BenchResult *r);
+/* baseline peak / result peak ("x smaller"); NaN without a baseline */
+double bench_memory_ratio(const BenchModel *m, const BenchResult *r);
+/* Welch's two-sided p of r's latency samples against `none`'s; NaN without a baseline, for
+   the baseline itself, or when a side has < 2 samples */
+double bench_welch_p_none(const BenchModel *m, const BenchResult *r);
+
+/* a difference is called significant below this Welch p */
+#define BENCH_ALPHA 0.05
+/* r is faster than `none` beyond noise: Welch p < BENCH_ALPHA and the 95% CIs of the medians
+   do not overlap (r's upper end below none's lower end) */
+bool bench_significantly_faster(const BenchModel *m, const BenchResult *r);
+/* the result keeps fidelity: worst cosine >= 0.99 and (for classifiers) top-1 agreement >= 0.99 */
+bool bench_faithful(const BenchResult *r);
+/* the model's winner: the fastest result (median) that keeps fidelity, applied a rewrite, is
+   not a seeded repeat (METHOD@seed=S) and is significantly faster than `none`; NULL when no
+   result is. The only result a report calls the winner or bolds. */
+const BenchResult *bench_winner(const BenchModel *m);
+/* r's timings spread too much to trust (stats_unstable of its latency summary) */
+bool bench_unstable(const BenchResult *r);
+
 /* Welch's two-sided p of r's latency samples against the reference's; NaN when there is no
    reference, r is the reference, or either side has < 2 samples */
 double bench_welch_p(const BenchModel *m, const BenchResult *r);

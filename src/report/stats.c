@@ -42,3 +42,5 @@ Summary stats_summarize(double *x, int n) {
     s.med_hi = x[n - k];
     return s;
 }
+
+bool stats_unstable(const Summary *s) { return s->n > 0 && (s->max > 2 * s->median || 2 * s->ci95 > 0.5 * s->median); }

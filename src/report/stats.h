@@ -17,6 +17,11 @@ typedef struct Summary {
 
 /* Summarizes x[0..n) (n >= 1); sorts x in place. */
 Summary stats_summarize(double *x, int n);
+/* The timings spread too much to trust a ratio of medians: a run took over twice the median
+   (preempted), or the 95% CI of the mean is wider than half the median. The one rule of
+   `grappo optimize`'s RESULT line and `grappo bench`'s report. */
+bool stats_unstable(const Summary *s);
+
 /* two-sided 95% Student t quantile for df degrees of freedom (1.96 as df grows) */
 double stats_t95(int df);
 

@@ -1,5 +1,5 @@
 /* svg.c - renders an SvgPlot (svg.h) into an SVG document: frame, grid and round ticks, axis
- * labels, line and scatter series, legend. Text is XML-escaped; numbers are printed with a
+ * labels, line, step and scatter series (marker shapes, error bars, tags), the legend. Text is XML-escaped; numbers are printed with a
  * fixed precision so the same data gives the same bytes. */
 #include "svg.h"
 
@@ -59,25 +59,101 @@ static void tick_label(char *out, size_t cap, double v, double step) {
 
 static const char *const PALETTE[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
+static const char *const MARKER_NAMES[SVG_N_MARKERS] = {"circle", "square", "triangle", "diamond", "triangle-down", "cross", "plus", "star"};
+
+const char *svg_marker_name(SvgMarker m) { return m >= 0 && m < SVG_N_MARKERS ? MARKER_NAMES[m] : MARKER_NAMES[0]; }
+
 static double series_x(const SvgSeries *s, int i) { return s->x ? s->x[i] : i + 1; }
 
-char *svg_render(const SvgPlot *p, Err *err) {
-    int W = p->width > 0 ? p->width : 640, H = p->height > 0 ? p->height : 400;
-    const double ml = 72, mr = 20, mt = 40, mb = 52; /* margins: room for labels */
-    double pw = W - ml - mr, ph = H - mt - mb;
+/* one marker of size r centred at (cx, cy): filled shapes, or strokes for cross and plus */
+static void marker(StrBuf *b, SvgMarker m, double cx, double cy, double r, const char *col) {
+    const char *name = svg_marker_name(m);
+    switch (m) {
+    case SVG_MARKER_SQUARE:
+        strbuf_printf(b, "<rect class=\"marker marker-%s\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", name,
+                      cx - 0.85 * r, cy - 0.85 * r, 1.7 * r, 1.7 * r, col);
+        break;
+    case SVG_MARKER_TRIANGLE:
+    case SVG_MARKER_TRIANGLE_DOWN: {
+        double s = m == SVG_MARKER_TRIANGLE ? 1 : -1;
+        strbuf_printf(b, "<polygon class=\"marker marker-%s\" points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"%s\"/>\n", name, cx,
+                      cy - s * 1.15 * r, cx - r, cy + s * 0.75 * r, cx + r, cy + s * 0.75 * r, col);
+        break;
+    }
+    case SVG_MARKER_DIAMOND:
+        strbuf_printf(b, "<polygon class=\"marker marker-%s\" points=\"%.2f,%.2f %.2f,%.2f %.2f,%.2f %.2f,%.2f\" fill=\"%s\"/>\n", name,
+                      cx, cy - 1.2 * r, cx + r, cy, cx, cy + 1.2 * r, cx - r, cy, col);
+        break;
+    case SVG_MARKER_CROSS:
+        strbuf_printf(b, "<path class=\"marker marker-%s\" d=\"M%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2f\" stroke=\"%s\" stroke-width=\"2.2\"/>\n",
+                      name, cx - r, cy - r, cx + r, cy + r, cx - r, cy + r, cx + r, cy - r, col);
+        break;
+    case SVG_MARKER_PLUS:
+        strbuf_printf(b, "<path class=\"marker marker-%s\" d=\"M%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2f\" stroke=\"%s\" stroke-width=\"2.2\"/>\n",
+                      name, cx - 1.2 * r, cy, cx + 1.2 * r, cy, cx, cy - 1.2 * r, cx, cy + 1.2 * r, col);
+        break;
+    case SVG_MARKER_STAR: {
+        strbuf_printf(b, "<polygon class=\"marker marker-%s\" points=\"", name);
+        for (int k = 0; k < 10; k++) {
+            const double pi = 3.14159265358979323846;
+            double a = -pi / 2 + k * pi / 5, rr = k % 2 ? 0.5 * r : 1.3 * r;
+            strbuf_printf(b, "%s%.2f,%.2f", k ? " " : "", cx + rr * cos(a), cy + rr * sin(a));
+        }
+        strbuf_printf(b, "\" fill=\"%s\"/>\n", col);
+        break;
+    }
+    default:
+        strbuf_printf(b, "<circle class=\"marker marker-%s\" cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\" fill=\"%s\"/>\n", name, cx, cy, r, col);
+    }
+}
 
-    /* data range over finite points */
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+/* rough width in pixels of text at font size 12 (sans-serif averages ~6.6 px a character;
+   UTF-8 continuation bytes are not characters) */
+static double text_width(const char *t) {
+    double n = 0;
+    for (; t && *t; t++) n += ((unsigned char)*t & 0xC0) != 0x80;
+    return 6.8 * n;
+}
+
+char *svg_render(const SvgPlot *p, Err *err) {
+    int W0 = p->width > 0 ? p->width : 640, H = p->height > 0 ? p->height : 400;
+    const double ml = 72, mr = 20, mt = 40, mb = 52; /* margins: room for labels */
+    double pw = W0 - ml - mr, ph = H - mt - mb;
+
+    /* the legend column right of the frame: as wide as its longest entry */
+    int entries = 0;
+    double legend_w = 0;
     for (int s = 0; s < p->n_series; s++)
-        for (int i = 0; i < p->series[s].n; i++) {
-            double x = series_x(&p->series[s], i), y = p->series[s].y[i];
+        if (p->series[s].name && p->series[s].name[0]) {
+            entries++;
+            legend_w = fmax(legend_w, text_width(p->series[s].name));
+        }
+    if (entries) legend_w += 44; /* sample, gap and padding */
+    int W = (int)ceil(W0 + legend_w + (entries ? 8 : 0));
+
+    /* data range over finite points (error bars included) */
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (int s = 0; s < p->n_series; s++) {
+        const SvgSeries *se = &p->series[s];
+        for (int i = 0; i < se->n; i++) {
+            double x = series_x(se, i), y = se->y[i];
             if (!isfinite(x) || !isfinite(y)) continue;
             xlo = fmin(xlo, x); xhi = fmax(xhi, x);
             ylo = fmin(ylo, y); yhi = fmax(yhi, y);
+            if (se->kind == SVG_SCATTER && se->xlo && isfinite(se->xlo[i])) xlo = fmin(xlo, se->xlo[i]);
+            if (se->kind == SVG_SCATTER && se->xhi && isfinite(se->xhi[i])) xhi = fmax(xhi, se->xhi[i]);
         }
+    }
     if (!(xlo <= xhi)) { xlo = 0; xhi = 1; ylo = 0; yhi = 1; }
+    /* room above the highest point for a tag written over it */
+    bool tags = false;
+    for (int s = 0; s < p->n_series; s++) tags |= p->series[s].kind == SVG_SCATTER && p->series[s].tag && p->series[s].tag[0];
+    if (tags) yhi += 0.08 * (yhi - fmin(ylo, p->y_zero ? 0 : ylo));
+    if (p->x_zero) { xlo = fmin(xlo, 0); xhi = fmax(xhi, 0); }
+    if (p->y_zero) { ylo = fmin(ylo, 0); yhi = fmax(yhi, 0); }
     double xt[64], yt[64], xstep, ystep;
     int nxt = svg_nice_ticks(xlo, xhi, 8, xt, 64, &xstep);
+    if (p->x_integer && xstep < 1) nxt = svg_nice_ticks(floor(xlo), fmax(ceil(xhi), floor(xlo) + 1), (int)fmax(1, ceil(xhi) - floor(xlo)), xt, 64, &xstep);
     int nyt = svg_nice_ticks(ylo, yhi, 6, yt, 64, &ystep);
     double x0 = xt[0], x1 = xt[nxt - 1], y0 = yt[0], y1 = yt[nyt - 1];
 #define PX(v) (ml + ((v) - x0) / (x1 - x0) * pw)
@@ -87,7 +163,7 @@ char *svg_render(const SvgPlot *p, Err *err) {
     strbuf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                    "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
     strbuf_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-    strbuf_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2.0);
+    strbuf_printf(&b, "<text x=\"%.1f\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", ml + pw / 2);
     buf_text(&b, p->title);
     strbuf_printf(&b, "</text>\n");
 
@@ -113,48 +189,79 @@ char *svg_render(const SvgPlot *p, Err *err) {
     buf_text(&b, p->ylabel);
     strbuf_printf(&b, "</text>\n");
 
-    /* series: a line is one path whose segments restart ("M") after a skipped point */
-    for (int s = 0; s < p->n_series; s++) {
-        const SvgSeries *se = &p->series[s];
-        const char *col = se->color ? se->color : PALETTE[s % 6];
-        if (se->kind == SVG_LINE) {
-            strbuf_printf(&b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" d=\"", col);
-            bool pen_down = false;
-            for (int i = 0; i < se->n; i++) {
-                double x = series_x(se, i), y = se->y[i];
-                if (!isfinite(x) || !isfinite(y)) { pen_down = false; continue; }
-                strbuf_printf(&b, "%s%.2f %.2f ", pen_down ? "L" : "M", PX(x), PY(y));
-                pen_down = true;
+    /* series: a line is one path whose segments restart ("M") after a skipped point; lines and
+       steps first, so markers, bars and tags stay on top */
+    for (int pass = 0; pass < 2; pass++)
+        for (int s = 0; s < p->n_series; s++) {
+            const SvgSeries *se = &p->series[s];
+            const char *col = se->color ? se->color : PALETTE[s % 6];
+            if ((se->kind == SVG_SCATTER) != (pass == 1)) continue;
+            if (se->kind != SVG_SCATTER) {
+                strbuf_printf(&b, "<path class=\"series%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" d=\"",
+                              se->kind == SVG_STEP ? " step" : "", col);
+                bool pen_down = false;
+                double prev_y = 0;
+                for (int i = 0; i < se->n; i++) {
+                    double x = series_x(se, i), y = se->y[i];
+                    if (!isfinite(x) || !isfinite(y)) { pen_down = false; continue; }
+                    if (!pen_down) strbuf_printf(&b, "M%.2f %.2f ", PX(x), PY(y));
+                    else if (se->kind == SVG_STEP) strbuf_printf(&b, "L%.2f %.2f L%.2f %.2f ", PX(x), PY(prev_y), PX(x), PY(y));
+                    else strbuf_printf(&b, "L%.2f %.2f ", PX(x), PY(y));
+                    pen_down = true;
+                    prev_y = y;
+                }
+                strbuf_printf(&b, "\"/>\n");
+                continue;
             }
-            strbuf_printf(&b, "\"/>\n");
-        } else {
-            strbuf_printf(&b, "<g class=\"series\" fill=\"%s\">\n", col);
+            strbuf_printf(&b, "<g class=\"series\">\n");
             for (int i = 0; i < se->n; i++) {
                 double x = series_x(se, i), y = se->y[i];
                 if (!isfinite(x) || !isfinite(y)) continue;
-                strbuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\"/>\n", PX(x), PY(y));
+                if (se->xlo && se->xhi && isfinite(se->xlo[i]) && isfinite(se->xhi[i])) {
+                    double a = PX(se->xlo[i]), c = PX(se->xhi[i]), yy = PY(y);
+                    strbuf_printf(&b, "<path class=\"errbar\" d=\"M%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2fM%.2f %.2fL%.2f %.2f\" "
+                                      "stroke=\"%s\" stroke-width=\"1.2\" fill=\"none\"/>\n",
+                                  a, yy, c, yy, a, yy - 4, a, yy + 4, c, yy - 4, c, yy + 4, col);
+                }
+                marker(&b, se->marker, PX(x), PY(y), 4.5, col);
             }
             strbuf_printf(&b, "</g>\n");
         }
+
+    /* tags last, over every marker, on a white halo */
+    for (int s = 0; s < p->n_series; s++) {
+        const SvgSeries *se = &p->series[s];
+        if (se->kind != SVG_SCATTER || !se->tag || !se->tag[0]) continue;
+        const char *col = se->color ? se->color : PALETTE[s % 6];
+        for (int i = 0; i < se->n; i++) {
+            double x = series_x(se, i), y = se->y[i];
+            if (!isfinite(x) || !isfinite(y)) continue;
+            bool left = PX(x) - ml > text_width(se->tag) + 12; /* left of the point when it fits */
+            strbuf_printf(&b, "<text class=\"tag\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"11\" font-weight=\"bold\" "
+                              "stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" fill=\"%s\">",
+                          PX(x) + (left ? -6 : 6), PY(y) + (se->tag_below ? 18 : -9), left ? "end" : "start", col);
+            buf_text(&b, se->tag);
+            strbuf_printf(&b, "</text>\n");
+        }
     }
 
-    /* legend, top right inside the frame, on a translucent box so the data stays visible */
-    int entries = 0, entry = 0;
-    for (int s = 0; s < p->n_series; s++) entries += p->series[s].name && p->series[s].name[0];
+    /* legend, right of the frame */
+    int entry = 0;
+    double lx0 = ml + pw + 8;
     if (entries)
-        strbuf_printf(&b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"156\" height=\"%d\" fill=\"white\" fill-opacity=\"0.8\" "
-                       "stroke=\"#c0c0c0\"/>\n", ml + pw - 156, mt + 4, 16 * entries + 6);
+        strbuf_printf(&b, "<rect class=\"legend-box\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%d\" fill=\"white\" stroke=\"#c0c0c0\"/>\n",
+                      lx0, mt, legend_w, 18 * entries + 8);
     for (int s = 0; s < p->n_series; s++) {
         const SvgSeries *se = &p->series[s];
         if (!se->name || !se->name[0]) continue;
         const char *col = se->color ? se->color : PALETTE[s % 6];
-        double lx = ml + pw - 150, ly = mt + 14 + 16 * entry++;
-        if (se->kind == SVG_LINE)
+        double lx = lx0 + 6, ly = mt + 18 + 18 * entry++;
+        if (se->kind != SVG_SCATTER)
             strbuf_printf(&b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2\"/>\n", lx,
-                       ly - 4, lx + 20, ly - 4, col);
+                       ly - 4, lx + 22, ly - 4, col);
         else
-            strbuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", lx + 10, ly - 4, col);
-        strbuf_printf(&b, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", lx + 26, ly);
+            marker(&b, se->marker, lx + 11, ly - 4, 4.5, col);
+        strbuf_printf(&b, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", lx + 30, ly);
         buf_text(&b, se->name);
         strbuf_printf(&b, "</text>\n");
     }

@@ -242,6 +242,11 @@ static int run_batch(const Graph *g, const RefFeed *feeds, int n_feeds, const Va
 
 int calibrate_graph_opts(Graph *g, const RefFeed *const *batches, int n_batches, int n_feeds, const CalibOpts *opts,
                          Err *err) {
+    return calibrate_graph_progress(g, batches, n_batches, n_feeds, opts, NULL, NULL, err);
+}
+
+int calibrate_graph_progress(Graph *g, const RefFeed *const *batches, int n_batches, int n_feeds, const CalibOpts *opts,
+                             CalibProgressFn progress, void *user, Err *err) {
     CalibOpts o = opts ? *opts : (CalibOpts){CALIB_MINMAX, 0};
     if (o.percentile == 0) o.percentile = CALIB_DEFAULT_PERCENTILE;
     if (o.method != CALIB_MINMAX && o.method != CALIB_PERCENTILE)
@@ -258,8 +263,11 @@ int calibrate_graph_opts(Graph *g, const RefFeed *const *batches, int n_batches,
         stats[k].hist = calloc(CALIB_BINS, sizeof *stats[k].hist);
         if (!stats[k].hist) rc = err_set(err, ERR_RUNTIME, "out of memory");
     }
-    for (int b = 0; b < n_batches && !rc; b++)
+    if (!rc && progress && progress(user, 0, n_batches)) rc = err_set(err, ERR_RUNTIME, "cancelled");
+    for (int b = 0; b < n_batches && !rc; b++) {
         if (run_batch(g, batches[b], n_feeds, targets, n, stats, err)) rc = err_prefix(err, "calibration batch %d", b);
+        else if (progress && progress(user, b + 1, n_batches)) rc = err_set(err, ERR_RUNTIME, "cancelled");
+    }
     int done = 0;
     for (int k = 0; k < n && !rc; k++) {
         const ValueStats *s = &stats[k];

@@ -53,6 +53,13 @@ int calibrate_graph(Graph *g, const RefFeed *const *batches, int n_batches, int 
 int calibrate_graph_opts(Graph *g, const RefFeed *const *batches, int n_batches, int n_feeds, const CalibOpts *opts,
                          Err *err);
 
+/* calibrate_graph_opts reporting its batches: progress(user, 0, n) before the first and
+   progress(user, b, n) after each (b batches done of n); a non-zero return cancels it
+   (ERR_RUNTIME "cancelled"). progress NULL: calibrate_graph_opts. */
+typedef int (*CalibProgressFn)(void *user, int done, int total);
+int calibrate_graph_progress(Graph *g, const RefFeed *const *batches, int n_batches, int n_feeds, const CalibOpts *opts,
+                             CalibProgressFn progress, void *user, Err *err);
+
 /* The values calibrate_graph would calibrate, in node order (node index, then input index;
    each value once). *out is allocated here (free it); returns the count or -1. */
 int calib_targets(const Graph *g, ValueRef **out, Err *err);
