@@ -72,8 +72,12 @@ static void test_result_line(void **state) {
     /* the verdict decides which RESULT: kept (x faster, x smaller) or unchanged with its reason */
     if (strstr(out, "optimized graph written")) {
         assert_non_null(strstr(l, "x faster, "));
-        /* 3 alternating rounds cannot make a sign test significant (p >= 0.25): it says so */
-        assert_non_null(strstr(l, "x faster, not significant (p = "));
+        /* 3 alternating rounds cannot make a sign test significant (p >= 0.25); the sequential
+           test then times more rounds (up to 32): "faster" when it decided, else "not
+           significant" with a p that is indeed >= 0.05 (an exact result kept on the roofline) */
+        const char *ns = strstr(l, "x faster, not significant (p = ");
+        if (ns) assert_true(strtod(ns + strlen("x faster, not significant (p = "), NULL) >= 0.05);
+        else assert_null(strstr(l, "not significant"));
         assert_non_null(strstr(l, "x smaller (peak memory)"));
         assert_non_null(strstr(l, "accuracy kept (top-1 100.00%"));
         assert_non_null(strstr(l, "runs in stock TensorFlow: yes"));
@@ -152,7 +156,8 @@ static void test_bench_always_has_none(void **state) {
     char *out = slurp("stdout");
     assert_non_null(strstr(out, " none "));
     assert_null(strstr(out, "nan"));
-    assert_non_null(strstr(out, "x faster"));
+    /* a ratio, significant or not (which one depends on the timings) */
+    assert_true(strstr(out, "x faster") != NULL || strstr(out, "x, not significantly faster") != NULL);
     free(out);
     char p[512];
     snprintf(p, sizeof p, "%s/bench/report.md", tmp);

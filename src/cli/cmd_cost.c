@@ -20,6 +20,7 @@
 static void help(void) {
     printf("usage: grappo cost MODEL.pb|zoo:NAME ... [--threads N] [--repeats N] [--candidates K]\n"
            "                  [--cost-cache DIR] [--seed S] [--json]\n"
+           "       grappo cost --check [--fix] [TABLE.tsv ...] [--cost-cache DIR] [--threads N] [MODEL ...]\n"
            "\n"
            "Checks the per-kernel cost model search uses against whole-plan timing. For each model:\n"
            "K candidate graphs (the input, the grappler pipeline's result, and K-2 random sequences\n"
@@ -29,7 +30,16 @@ static void help(void) {
            "--repeats runs). Prints each candidate's estimate, measurement and relative error, and\n"
            "Spearman's rank correlation between estimates and measurements; then the median\n"
            "|relative error| of the input graphs over the models and the mean rho.\n"
-           "Defaults: --candidates 6, --repeats 20, --threads all cores, --seed 1.\n");
+           "Defaults: --candidates 6, --repeats 20, --threads all cores, --seed 1.\n"
+           "\n"
+           "--check lists the suspicious entries of cost tables: each TABLE.tsv given, else this\n"
+           "CPU's table for --threads in --cost-cache. An entry is suspicious when it takes at least\n"
+           "%.1f ms and over %.0fx what its class (op and dtypes) predicts from the roofline (classes of\n"
+           "fewer than 3 entries: over %.0fx the roofline): the mark of a kernel timed while another\n"
+           "process held a core. --fix removes them from the table, then estimates the MODELs given\n"
+           "(timing again, through the write guard, the kernels they need); other removed kernels\n"
+           "are timed again when next needed. Exit status 0 either way; --json for the list.\n",
+           COST_SUSPECT_MIN_MS, COST_SUSPECT_CLASS, COST_SUSPECT_ROOFLINE);
 }
 
 typedef struct Cand {
@@ -97,15 +107,107 @@ static double median_of(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* --check [--fix]: the tables named (or this CPU's), their suspicious entries listed */
+static int check_tables(const char *const *tables, int n_tables, const char *const *models, int n_models, const char *cache_dir,
+                        int threads, bool fix, bool json) {
+    Err err = {0};
+    CostModel *cm = NULL;
+    const char *paths[MAX_MODELS];
+    int n = 0;
+    for (int i = 0; i < n_tables; i++) paths[n++] = tables[i];
+    if (n == 0 || n_models) {
+        CostOpts co = {.backend = COST_MEASURED, .threads = threads, .cache_dir = cache_dir};
+        if (!(cm = cost_open(&co, &err))) return cli_fail(&err);
+        if (n == 0) {
+            if (!cost_cache_path(cm)) { cost_close(cm); return cli_usage_error("cost", "no cost table: give TABLE.tsv or --cost-cache DIR"); }
+            paths[n++] = cost_cache_path(cm);
+        }
+    }
+    cJSON *root = json ? cJSON_CreateArray() : NULL;
+    int rc = EXIT_OK;
+    for (int t = 0; t < n; t++) {
+        CostCheck c;
+        if (cost_check_file(paths[t], &c, &err)) { rc = cli_fail(&err); goto done; }
+        int removed = 0;
+        if (fix && c.n_suspects && cost_check_remove(paths[t], &c, &removed, &err)) { cost_check_free(&c); rc = cli_fail(&err); goto done; }
+        if (json) {
+            cJSON *jt = cJSON_CreateObject();
+            cJSON_AddItemToArray(root, jt);
+            cJSON_AddStringToObject(jt, "table", paths[t]);
+            cJSON_AddNumberToObject(jt, "entries", c.entries);
+            cJSON_AddNumberToObject(jt, "classes", c.classes);
+            cJSON_AddNumberToObject(jt, "unparsed", c.unparsed);
+            cJSON_AddNumberToObject(jt, "removed", removed);
+            cJSON *js = cJSON_AddArrayToObject(jt, "suspicious");
+            for (int i = 0; i < c.n_suspects; i++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddItemToArray(js, e);
+                cJSON_AddStringToObject(e, "key", c.suspects[i].key);
+                cJSON_AddNumberToObject(e, "ms", c.suspects[i].ms);
+                cJSON_AddNumberToObject(e, "roofline_ms", c.suspects[i].roofline_ms);
+                if (isnan(c.suspects[i].class_ms)) cJSON_AddNullToObject(e, "class_ms");
+                else cJSON_AddNumberToObject(e, "class_ms", c.suspects[i].class_ms);
+            }
+        } else {
+            printf("%s: %d entries in %d classes, %d suspicious%s\n", paths[t], c.entries, c.classes, c.n_suspects,
+                   fix ? "" : (c.n_suspects ? " (--fix removes them)" : ""));
+            for (int i = 0; i < c.n_suspects; i++) {
+                const CostSuspect *s = &c.suspects[i];
+                char pred[32];
+                if (isnan(s->class_ms)) snprintf(pred, sizeof pred, "-");
+                else snprintf(pred, sizeof pred, "%.3f", s->class_ms);
+                printf("   %10.3f ms  (class predicts %s ms, roofline %.4f ms)  %.160s\n", s->ms, pred, s->roofline_ms, s->key);
+            }
+            if (c.unparsed) printf("   %d entries whose key could not be read were not judged\n", c.unparsed);
+            if (fix) printf("   removed %d entries\n", removed);
+        }
+        cost_check_free(&c);
+    }
+    if (fix && n_models && cm) {
+        /* the removed kernels these models need, timed again now (a fresh cost model reads the fixed table) */
+        cost_close(cm);
+        CostOpts co = {.backend = COST_MEASURED, .threads = threads, .cache_dir = cache_dir};
+        if (!(cm = cost_open(&co, &err))) { rc = cli_fail(&err); goto done; }
+        for (int m = 0; m < n_models; m++) {
+            Graph *g = cli_load_model(models[m], &err);
+            CostEstimate est;
+            if (!g || cli_prepare(g, NULL, 0, &err) || cost_estimate(cm, g, &est, NULL, &err)) {
+                graph_free(g);
+                err_prefix(&err, "%s", models[m]);
+                rc = cli_fail(&err);
+                goto done;
+            }
+            if (!json) printf("%s: %d kernels, %d timed again\n", models[m], est.kernels, est.misses);
+            graph_free(g);
+        }
+    }
+    if (json) {
+        char *s = cJSON_Print(root);
+        if (s) printf("%s\n", s);
+        cJSON_free(s);
+    }
+done:
+    cJSON_Delete(root);
+    cost_close(cm);
+    return rc;
+}
+
+static bool is_table(const char *path) {
+    size_t n = strlen(path);
+    return n > 4 && !strcmp(path + n - 4, ".tsv");
+}
+
 int cmd_cost(int argc, char **argv) {
     Args a = {argc, argv, 1, "cost"};
     const char *models[MAX_MODELS], *cache_dir = NULL, *v;
     int n_models = 0;
     long long threads = 0, repeats = 20, n_cand = 6, seed = 1;
-    bool json = false, bad = false;
+    bool json = false, bad = false, check = false, fix = false;
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_flag(&a, "--json")) json = true;
+        else if (arg_flag(&a, "--check")) check = true;
+        else if (arg_flag(&a, "--fix")) fix = true;
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("cost", "--threads", v, 0, 1024, &threads)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("cost", "--repeats", v, 1, 100000, &repeats)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--candidates", &v, &bad)) { if (bad || !parse_int("cost", "--candidates", v, 1, MAX_CANDIDATES, &n_cand)) return EXIT_USAGE; }
@@ -115,8 +217,19 @@ int cmd_cost(int argc, char **argv) {
         else if (n_models == MAX_MODELS) return cli_usage_error("cost", "at most %d models", MAX_MODELS);
         else models[n_models++] = argv[a.i];
     }
-    if (n_models == 0) return cli_usage_error("cost", "which model(s)?");
+    if (fix && !check) return cli_usage_error("cost", "--fix goes with --check");
     if (threads == 0) { long n = sysconf(_SC_NPROCESSORS_ONLN); threads = n > 0 ? n : 1; }
+    if (check) {
+        const char *tables[MAX_MODELS], *graphs[MAX_MODELS];
+        int n_tables = 0, n_graphs = 0;
+        for (int m = 0; m < n_models; m++) {
+            if (is_table(models[m])) tables[n_tables++] = models[m];
+            else graphs[n_graphs++] = models[m];
+        }
+        if (n_graphs && !fix) return cli_usage_error("cost", "--check without --fix takes tables (.tsv), not models");
+        return check_tables(tables, n_tables, graphs, n_graphs, cache_dir, (int)threads, fix, json);
+    }
+    if (n_models == 0) return cli_usage_error("cost", "which model(s)?");
     bool progress = isatty(2);
     Err err = {0};
     int rc = EXIT_OK;

@@ -85,12 +85,40 @@ bool cost_kernel_key(const Graph *g, int node, char *buf, size_t cap);
 /* fallbacks: kernels whose one-node graph could not be built or compiled, charged the
    roofline time instead (kept in memory, never written to the disk cache) */
 /* noisy: kernels whose runs spread (the machine was busy): used, never written to the disk cache */
-typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks, noisy; } CostStats;
+/* retimed: kernels timed again because their first time was far above the roofline (cost.c) */
+typedef struct CostStats { int64_t lookups, hits, timed; double timing_ms; int entries; int64_t fallbacks, noisy, retimed; } CostStats;
 void cost_stats(const CostModel *cm, CostStats *out);
 
 /* the cache file this model reads and appends to, or NULL (memory only / roofline) */
 const char *cost_cache_path(const CostModel *cm);
 /* true when this cost model created its cache file (the first run on this CPU and thread count) */
 bool cost_cache_is_new(const CostModel *cm);
+
+/* ---- checking a cost table (cost_check.c) ----
+   Suspicious entries: at least COST_SUSPECT_MIN_MS, and over COST_SUSPECT_CLASS times their
+   class's median ratio to the roofline (class: op and dtypes; a class of fewer than 3 entries:
+   over COST_SUSPECT_ROOFLINE times the roofline). The same thresholds guard writes (cost.c):
+   a new timing that far above its roofline is retimed before it is written. */
+#define COST_SUSPECT_MIN_MS 0.5
+#define COST_SUSPECT_CLASS 8.0
+#define COST_SUSPECT_ROOFLINE 100.0
+typedef struct CostSuspect {
+    char *key;
+    double ms, roofline_ms;
+    double class_ms; /* what the class's median ratio predicts (NaN: class too small) */
+} CostSuspect;
+typedef struct CostCheck {
+    int entries, unparsed, classes;
+    int n_suspects;
+    CostSuspect *suspects;
+} CostCheck;
+/* reads a table file (any version or CPU) and lists its suspicious entries */
+int cost_check_file(const char *path, CostCheck *out, Err *err);
+void cost_check_free(CostCheck *c);
+/* rewrites the table without the listed entries (under the writers' lock); the next use of
+   those kernels times them again, through the write guard */
+int cost_check_remove(const char *path, const CostCheck *c, int *removed, Err *err);
+/* max(flops / peak, bytes / bandwidth) + overhead with opts' defaults (cost_roofline.c) */
+double cost_roofline_of(double flops, double bytes, const CostOpts *opts);
 
 #endif

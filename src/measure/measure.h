@@ -60,4 +60,54 @@ int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, co
 typedef struct AccuracyBudget { double min_top1, min_cosine; } AccuracyBudget;
 bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b);
 
+/* ---- a busy machine (contention.c) ---- */
+
+/* What other processes did while we looked: others_cores = CPU-seconds per second that this
+   process did not use (0.9: another program held most of a core), steal = share of CPU time
+   the hypervisor took, run_queue = runnable tasks at the end (ours included). Negative fields:
+   unknown (no /proc). */
+typedef struct MachineLoad { int cores; double others_cores, steal; int run_queue; } MachineLoad;
+typedef struct MachineLoadProbe { int cores, running; bool ok; double busy, total, steal, wall_s, own_s; } MachineLoadProbe;
+#define MACHINE_BUSY_CORES 0.5 /* others' cores that make the machine busy */
+#define MACHINE_BUSY_STEAL 0.1 /* or the hypervisor's share */
+void machine_load_begin(MachineLoadProbe *p);
+MachineLoad machine_load_end(const MachineLoadProbe *p);
+/* a probe over `ms` milliseconds of this process sleeping */
+MachineLoad machine_load_sample(int ms);
+bool machine_load_busy(const MachineLoad *l);
+/* threads to time with: `threads` (0 = all cores) on a quiet machine, else at most the cores
+   the other processes leave free (at least 1): an OpenMP team larger than the free cores waits
+   at every barrier for a descheduled thread */
+int machine_timing_threads(const MachineLoad *l, int threads);
+
+
+/* ---- tests only: a fake clock ----
+   When set, every timed run of a graph (latency_measure*, latency_compare_seq) reports
+   fn(graph, user) ms instead of the wall time (the graph is still compiled and run). Process
+   global, not thread safe: set it in a test's setup, clear it (NULL) after. */
+typedef double (*LatencyFakeTimer)(const Graph *g, void *user);
+void latency_set_fake_timer(LatencyFakeTimer fn, void *user);
+/* measured_ms, or the fake clock's time for g when one is set (cost_time.c times kernels with it) */
+double latency_clock_ms(const Graph *g, double measured_ms);
+
+/* Sequential comparison of graphs a and b (latency_compare_seq): timed alternately (a b, b a,
+   ...) after one warm-up each, the paired differences d_i = ln(b_i / a_i) + shift go through
+   the group-sequential sign test `seq` (stats.h) until a look decides or seq.max rounds are
+   run. decision SEQ_NEGATIVE: b is better (d < 0: b faster by more than shift says it must be),
+   SEQ_POSITIVE: a is. shift lets a caller compare objectives that add terms to ln(latency):
+   shift_fn (optional) is called once after both plans compiled, with their peak bytes. */
+typedef struct SeqCompare {
+    SeqDecision decision;
+    double p;                 /* the sign test's p at the last look */
+    int rounds;               /* rounds timed */
+    LatencyResult lat[2];     /* a's and b's summaries (peak bytes from their plans) */
+    bool busy;                /* the machine was busy while timing (machine_load_busy), or the
+                                 samples spread (stats_unstable) */
+    MachineLoad load;         /* what other processes did while the rounds ran */
+    int threads;              /* threads the plans were timed with */
+} SeqCompare;
+typedef double (*SeqShiftFn)(const LatencyResult lat[2], void *user);
+int latency_compare_seq(const Graph *a, const Graph *b, const InputSet *in, int threads, const SeqSignOpts *seq,
+                        SeqShiftFn shift_fn, void *shift_user, SeqCompare *out, Err *err);
+
 #endif

@@ -1,6 +1,7 @@
 /* optimize.c - method dispatch, calibration, evaluation inputs, measurement and the keep/refuse
  * verdict of one optimization (see optimize.h). The options' defaults are written here once. */
 #include "optimize.h"
+#include "candidates.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -408,7 +409,12 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
         out->graph = NULL;
         return -1;
     }
-    return 0;
+    out->busy_comparisons = ctx.busy_comparisons;
+    out->times = ctx.times;
+    double t_carry = now_ms();
+    int crc = optimize_carry_baselines(s, o, out, err);
+    out->carry_s = (now_ms() - t_carry) / 1e3;
+    return crc;
 }
 
 const char *optimize_session_policy_path(const OptimizeSession *s) { return s->policy_path; }
@@ -572,7 +578,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     bool ok[2] = {true, true};
     Err errs[2] = {{0}};
     double *samples[2] = {NULL, NULL};
-    if (latency_measure_samples(both, 2, r->eval, o->repeats, o->threads, ok, errs, samples, lat, err)) goto fail;
+    r->timing_threads = optimize_timing_threads(o, &r->busy);
+    if (latency_measure_samples(both, 2, r->eval, o->repeats, r->timing_threads, ok, errs, samples, lat, err)) goto fail;
     r->before.samples = samples[0];
     r->after.samples = samples[1];
     for (int k = 0; k < 2; k++)
@@ -596,7 +603,21 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     else if (!acc_ok) { r->keep = false; r->verdict = "accuracy budget violated: the input graph was written unchanged"; }
     else if (o->minimize_memory && is_bo) {
         if (!(lat[1].peak_bytes < lat[0].peak_bytes)) { r->keep = false; r->verdict = "not smaller than the input: the input graph was written unchanged"; }
-    } else if (!(lat[1].ms.median < lat[0].ms.median)) { r->keep = false; r->verdict = "not faster than the input: the input graph was written unchanged"; }
+    } else {
+        OptimizeSpeedVerdict sv;
+        if (optimize_decide_faster(p->session, o, orig, cand, &r->product.log, r->before.samples, r->after.samples, o->repeats,
+                                   r->timing_threads, &sv, err))
+            goto fail;
+        r->speed_rounds = sv.rounds;
+        if (sv.rounds > o->repeats) r->speed_p = sv.p; /* the sequential test's rounds decided */
+        r->speed_trusted = sv.trusted;
+        r->unstable |= sv.busy;
+        if (!sv.faster) {
+            r->keep = false;
+            r->verdict = sv.decision == SEQ_POSITIVE ? "not faster than the input: the input graph was written unchanged"
+                                                     : "not faster than the input beyond noise: the input graph was written unchanged";
+        }
+    }
     if (r->keep && is_bo && r->product.best_trial < 0)
         r->verdict = "optimized graph written, but no trial met every budget (the closest one was kept)";
     r->graph = graph_clone(r->keep ? cand : orig, err);
@@ -742,8 +763,12 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
     double x = l0->ms.median / l1->ms.median;
     if (r->speed_p < 0.05) snprintf(speed, sizeof speed, "%.2fx faster", x);
     else snprintf(speed, sizeof speed, "%.2fx faster, not significant (p = %.2g)", x, r->speed_p);
-    const char *noisy = r->unstable ? "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine"
-                                    : "";
+    char noisy[160] = "";
+    if (r->busy)
+        snprintf(noisy, sizeof noisy, "; machine was busy (other processes held cores): timed with %d thread%s, rerun on an idle machine",
+                 r->timing_threads, r->timing_threads == 1 ? "" : "s");
+    else if (r->unstable)
+        snprintf(noisy, sizeof noisy, "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine");
     snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s%s", speed,
              (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy, labelled_calib_note(r->calib_generated));
 }

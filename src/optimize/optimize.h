@@ -125,6 +125,14 @@ const char *optimize_default_policy_path(char *buf, size_t cap);
    caller (policy_free, cost_close). */
 int optimize_agent_open(const OptimizeOpts *o, Policy **policy, CostModel **cm, char *path_used, size_t cap, Err *err);
 
+/* A fixed pipeline carried as a candidate of a search (candidates.h). */
+#define OPTIMIZE_MAX_CARRIED 4
+typedef struct OptimizeCarried {
+    const char *method, *pipeline; /* "grappler+int8", "grappler+int7" */
+    bool measured, accuracy_ok, kept;
+    double median_ms;
+} OptimizeCarried;
+
 /* What a method made of the input. */
 typedef struct OptimizeProduct {
     Graph *graph;                 /* owned */
@@ -138,6 +146,14 @@ typedef struct OptimizeProduct {
     int n_constraints;
     const char *constraint_names[BO_MAX_CONSTRAINTS];
     bool root;                    /* false on the ranks other than 0 under mpirun: nothing to report */
+    /* searches: the fixed pipelines measured side by side with the search's result */
+    int n_carried;
+    OptimizeCarried carried[OPTIMIZE_MAX_CARRIED];
+    double search_median_ms;      /* the search's own result in that measurement (NaN: none) */
+    const char *carried_from;     /* the carried method whose graph was kept, or NULL (the search's) */
+    int busy_comparisons;         /* sequential comparisons timed on a busy machine */
+    SearchTimes times;            /* searches: where the time went (objective.h) */
+    double carry_s;               /* measuring the carried pipelines side by side */
 } OptimizeProduct;
 
 void optimize_product_free(OptimizeProduct *p);
@@ -205,7 +221,8 @@ typedef struct OptimizeResult {
     char grappo_ops[256];         /* those ops with counts: "GrappoQConv2D×9, GrappoQuantize×2" */
     double speed_p;               /* two-sided sign test over the alternating rounds (candidate
                                      faster than the input in a round): "faster" only when < 0.05;
-                                     NaN with fewer than 2 rounds */
+                                     NaN with fewer than 2 rounds; when the repeats could not decide,
+                                     the p of the sequential test's last look (speed_rounds) */
     const char *new_cost_cache;   /* ppo methods: the kernel cost cache file this run created (its
                                      first on this CPU and thread count), else NULL */
     bool has_labels;              /* top-1/top-5 against the labels were judged (instead of fidelity) */
@@ -214,6 +231,10 @@ typedef struct OptimizeResult {
     bool calib_generated;         /* calibration ran on generated (noise) inputs, not the user's data */
     bool unstable;                /* the timings spread (a run over twice the median, or a 95% CI of
                                      the mean wider than half the median): the ratio is not to be trusted */
+    bool busy;                    /* other processes held cores (or steal) before the final timing */
+    int timing_threads;           /* threads the final timing used (fewer than opts.threads when busy) */
+    int speed_rounds;             /* alternating rounds the speed verdict rests on (sequential test) */
+    bool speed_trusted;           /* kept though the test could not decide: exact, faster on the roofline */
 } OptimizeResult;
 
 /* The nodes of g whose ops stock TensorFlow cannot run (grappo's own ops), with counts as text

@@ -143,6 +143,41 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
     if (isnan(res->speed_p)) cJSON_AddNullToObject(o, "latency_sign_test_p");
     else cJSON_AddNumberToObject(o, "latency_sign_test_p", res->speed_p);
     cJSON_AddBoolToObject(o, "timings_unstable", res->unstable);
+    cJSON_AddBoolToObject(o, "machine_busy", res->busy);
+    cJSON_AddNumberToObject(o, "timing_threads", res->timing_threads);
+    cJSON_AddNumberToObject(o, "speed_rounds", res->speed_rounds);
+    cJSON_AddBoolToObject(o, "speed_kept_as_trusted_exact", res->speed_trusted);
+    if (optimize_method_is_search(res->opts.method)) {
+        /* where the search's time went (issue 16 item 3) */
+        const SearchTimes *t = &res->product.times;
+        cJSON *js = cJSON_AddObjectToObject(o, "search_seconds");
+        cJSON_AddNumberToObject(js, "evaluations", res->product.evaluations);
+        cJSON_AddNumberToObject(js, "timing", t->timing_s);
+        cJSON_AddNumberToObject(js, "accuracy", t->accuracy_s);
+        cJSON_AddNumberToObject(js, "rollouts", t->rollout_s);
+        cJSON_AddNumberToObject(js, "rollout_accuracy", t->env_accuracy_s);
+        cJSON_AddNumberToObject(js, "rollout_kernel_timing", t->cost_timing_s);
+        cJSON_AddNumberToObject(js, "fine_tuning", t->tune_s);
+        cJSON_AddNumberToObject(js, "bayesian_optimization", t->bo_s);
+        cJSON_AddNumberToObject(js, "carried_pipelines", res->product.carry_s);
+        cJSON_AddNumberToObject(js, "busy_comparisons", res->product.busy_comparisons);
+    }
+    if (res->product.n_carried) {
+        /* the fixed pipelines measured side by side with the search's result (candidates.h) */
+        cJSON *jc = cJSON_AddArrayToObject(o, "carried_candidates");
+        for (int k = 0; k < res->product.n_carried; k++) {
+            const OptimizeCarried *c = &res->product.carried[k];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddItemToArray(jc, e);
+            cJSON_AddStringToObject(e, "method", c->pipeline ? c->pipeline : c->method);
+            if (isnan(c->median_ms)) cJSON_AddNullToObject(e, "median_ms");
+            else cJSON_AddNumberToObject(e, "median_ms", c->median_ms);
+            cJSON_AddBoolToObject(e, "accuracy_ok", c->accuracy_ok);
+            cJSON_AddBoolToObject(e, "kept", c->kept);
+        }
+        if (isnan(res->product.search_median_ms)) cJSON_AddNullToObject(o, "search_result_median_ms");
+        else cJSON_AddNumberToObject(o, "search_result_median_ms", res->product.search_median_ms);
+    }
     cJSON *tool = cJSON_AddObjectToObject(o, "tool");
     cJSON_AddStringToObject(tool, "name", "grappo");
     cJSON_AddStringToObject(tool, "version", GRAPPO_VERSION);

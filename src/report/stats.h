@@ -43,4 +43,23 @@ WelchResult stats_welch(const double *a, int na, const double *b, int nb);
    Returns 0, or -1 when n < 1, p < 1, or memory runs out. */
 int stats_regress(const double *X, const double *y, int n, int p, double *b, double *se, double *r2);
 
+/* Exact two-sided sign test: p-value of k of m non-zero paired differences on one side when
+   each side has probability 1/2 (stats_seq.c). NaN when m < 1. */
+double stats_sign_p(int k, int m);
+
+/* Group-sequential sign test on paired differences d_i (e.g. ln(time of B) - ln(time of A) in
+   round i of an alternating timing loop): looks after first, 2*first, 4*first, ... <= max
+   rounds (and at max), each an exact two-sided sign test at level alpha / looks. Guarantee:
+   when neither side is favoured the test decides (at any look) with probability <= alpha; when
+   one side is, it names the other with probability <= alpha / 2. Undecided at max: the two
+   cannot be told apart at that level. Defaults: alpha 0.05, first 8, max 32 (3 looks). */
+typedef struct SeqSignOpts { double alpha; int first, max; } SeqSignOpts;
+typedef enum SeqDecision { SEQ_UNDECIDED = 0, SEQ_NEGATIVE = -1, SEQ_POSITIVE = 1 } SeqDecision;
+SeqSignOpts stats_seq_sign_default(void);
+int stats_seq_sign_looks(const SeqSignOpts *o);
+/* true when a look is due after `rounds` rounds */
+bool stats_seq_sign_is_look(const SeqSignOpts *o, int rounds);
+/* the decision of a look at d[0..n) (zeros and NaNs are ties, dropped); *p the sign test's p */
+SeqDecision stats_seq_sign_decide(const SeqSignOpts *o, const double *d, int n, double *p);
+
 #endif

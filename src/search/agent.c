@@ -158,6 +158,29 @@ out:
     return rc;
 }
 
+/* every rule of the log is exact (no precision change) */
+static bool log_is_exact(const RewriteLog *l) {
+    for (int k = 0; k < l->n; k++) {
+        const RuleDef *r = rule_by_name(l->v[k].rule);
+        if (!r || !(r->flags & RULE_EXACT) || (r->flags & RULE_PRECISION)) return false;
+    }
+    return true;
+}
+
+/* An exact candidate that the cost model and the roofline both rate faster than the incumbent
+   is trusted: a measurement that cannot tell the two apart (a noisy machine) does not give it
+   up; only a decision that it is slower does. (Grappler's fixed point is such a candidate.) */
+static int trusted(CostModel *cm, CostModel *roof, const Candidate *c, const Graph *cur, bool *out, Err *err) {
+    *out = false;
+    if (!log_is_exact(&c->log)) return 0;
+    CostEstimate a, b;
+    if (cost_estimate(cm, c->g, &a, NULL, err) || cost_estimate(cm, cur, &b, NULL, err)) return -1;
+    if (!(a.latency_ms < b.latency_ms)) return 0;
+    if (cost_estimate(roof, c->g, &a, NULL, err) || cost_estimate(roof, cur, &b, NULL, err)) return -1;
+    *out = a.latency_ms < b.latency_ms;
+    return 0;
+}
+
 static int cmp_candidate(const void *a, const void *b) {
     const Candidate *x = a, *y = b;
     return x->estimate < y->estimate ? -1 : x->estimate > y->estimate;
@@ -181,8 +204,11 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     int n_ep = ao->episodes > 0 ? ao->episodes : 1, n_cand = 0, rc = -1;
     Candidate *cand = calloc((size_t)n_ep + 2, sizeof *cand);
     Graph *cur = NULL, *fixed = NULL;
+    CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0};
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    CostStats cs0;
+    cost_stats(cm, &cs0);
 
     if (ao->tune_episodes > 0) {
         /* fine-tuning trains: its env charges accuracy as training does */
@@ -267,6 +293,12 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     }
     stats->rollout_s = now_s() - t0;
     stats->candidates = n_cand;
+    ctx->times.rollout_s += stats->rollout_s;
+    ctx->times.tune_s += stats->tune_s;
+    ctx->times.env_accuracy_s += env_acc_seconds(env) + env_acc_seconds(exact_env) + env_acc_seconds(tune_env);
+    CostStats cs1;
+    cost_stats(cm, &cs1);
+    ctx->times.cost_timing_s += (cs1.timing_ms - cs0.timing_ms) / 1e3;
     qsort(cand, (size_t)n_cand, sizeof *cand, cmp_candidate);
     if (n_cand) stats->best_estimate_gain = start_j - cand[0].estimate;
 
@@ -287,11 +319,20 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
         if (k < 0) break;
         cand[k].measured = true;
         Evaluation ev, ref_ev;
-        /* paired with the incumbent: the decision is a side-by-side comparison */
-        if (objective_evaluate_pair(ctx, cur, &cur_eval.acc, cand[k].g, &ref_ev, &ev, err)) goto done;
+        /* with the incumbent, timed alternately until the sequential sign test decides */
+        SeqDecision dec;
+        if (objective_compare_seq(ctx, cur, &cur_eval.acc, cand[k].g, &ref_ev, &ev, &dec, err)) goto done;
         stats->evaluated++;
         if (!ev.feasible) exact_next = true;
-        if (ev.feasible && ev.objective < ref_ev.objective) {
+        bool trust = false;
+        if (ev.feasible && dec == SEQ_UNDECIDED) {
+            if (!roof) {
+                CostOpts ro = {.backend = COST_ROOFLINE, .threads = ctx->threads > 0 ? ctx->threads : 1};
+                if (!(roof = cost_open(&ro, err))) goto done;
+            }
+            if (trusted(cm, roof, &cand[k], cur, &trust, err)) goto done;
+        }
+        if (ev.feasible && (dec == SEQ_NEGATIVE || trust)) {
             graph_free(cur);
             cur = cand[k].g;
             cand[k].g = NULL;
@@ -307,6 +348,7 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
 done:
     graph_free(cur);
     graph_free(fixed);
+    cost_close(roof);
     if (cand)
         for (int k = 0; k < n_cand; k++) graph_free(cand[k].g);
     free(cand);

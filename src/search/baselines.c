@@ -50,9 +50,10 @@ static Graph *apply_to_clone(const Graph *g, const Choice *c, Err *err) {
 
 /* Greedy. Each step measures one candidate per applicable rule - the rule's first site: the
    sites of one rule change the graph the same way, and measuring every site of a large model
-   each step (ResNet-50: ~150) would spend the budget in one step. The candidate with the
-   largest paired gain over the current graph is taken when that gain exceeds min_gain; the
-   caller never returns a result slower than the input. */
+   each step (ResNet-50: ~150) would spend the budget in one step. Each candidate is compared
+   with the current graph by objective_compare_seq (timed alternately until a sequential sign
+   test decides); of those decided better, the one with the largest gain is taken when that
+   gain exceeds min_gain; the caller never returns a result slower than the input. */
 int search_greedy(EvalContext *ctx, const Graph *start, const SearchOpts *o, Graph **best, Evaluation *best_eval,
                   RewriteLog *log, Err *err) {
     Graph *cur = graph_clone(start, err);
@@ -74,9 +75,11 @@ int search_greedy(EvalContext *ctx, const Graph *start, const SearchOpts *o, Gra
             Graph *c = apply_to_clone(cur, &ch[k], err);
             if (!c) { graph_free(step_best); goto fail; }
             Evaluation ev, ref_ev;
-            if (objective_evaluate_pair(ctx, cur, &cur_eval.acc, c, &ref_ev, &ev, err)) { graph_free(c); graph_free(step_best); goto fail; }
+            SeqDecision dec;
+            if (objective_compare_seq(ctx, cur, &cur_eval.acc, c, &ref_ev, &ev, &dec, err)) { graph_free(c); graph_free(step_best); goto fail; }
             double gain = ref_ev.objective - ev.objective;
-            if (ev.feasible && gain > o->min_gain && (!step_best || gain > step_gain)) {
+            /* taken only when the sequential test decided it is better: noise cannot flip it */
+            if (ev.feasible && dec == SEQ_NEGATIVE && gain > o->min_gain && (!step_best || gain > step_gain)) {
                 graph_free(step_best);
                 step_best = c;
                 step_eval = ev;

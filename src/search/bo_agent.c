@@ -139,7 +139,9 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     if (!mine || !send || !recv) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     for (int t = 0; t < trials;) {
         int n = trials - t < q ? trials - t : q;
+        double tb = now_s();
         if (bo_suggest_batch(bo, n, w, ei, err)) goto done;
+        ctx->times.bo_s += now_s() - tb;
         /* this process's share of the round: point j runs on rank size - 1 - j % size, so a
            short round leaves rank 0 (which goes on to measure and write) idle */
         memset(send, 0, sizeof *send * (size_t)per_rank);
@@ -158,7 +160,9 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
             int runner = size - 1 - j % size;
             const WireTrial *wt = &recv[(size_t)runner * (size_t)per_rank + (size_t)(j / size)];
             if (!wt->valid) { err_set(err, ERR_RUNTIME, "bayesian optimization: trial %d came back empty", t + j); goto done; }
+            tb = now_s();
             if (bo_observe(bo, wt->row.bo.w, wt->row.bo.f, wt->row.bo.c, err)) goto done;
+            ctx->times.bo_s += now_s() - tb;
             int nt;
             const BoTrial *tr = bo_trials(bo, &nt);
             BoAgentTrial *row = &table[t + j];

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/hash.h"
 #include "env_internal.h"
@@ -45,6 +46,7 @@ struct Env {
     int n_refs;
     AccEntry *acc_cache;
     int n_acc, cap_acc, acc_measured, acc_cached;
+    double acc_s; /* seconds spent measuring accuracy (reference outputs included) */
 
     /* the current observation */
     double *node_ms;
@@ -227,9 +229,13 @@ static bool acc_cached(const Env *e, uint64_t sig) {
 static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult *acc, Err *err) {
     for (int i = 0; i < e->n_acc; i++)
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) { *acc = e->acc_cache[i].acc; e->acc_cached++; return 0; }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     StartRef *ref = start_ref(e, err);
     if (!ref) return -1;
     if (accuracy_against(e->start, ref->out, g, &ref->in, e->cfg.threads, acc, err)) return -1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    e->acc_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     e->acc_measured++;
     if (e->n_acc == e->cap_acc) {
         int nc = e->cap_acc ? 2 * e->cap_acc : 16;
@@ -426,6 +432,7 @@ int env_steps(const Env *e) { return e->steps; }
 const EnvEval *env_eval(const Env *e) { return &e->eval; }
 const EnvEval *env_start_eval(const Env *e) { return &e->start_eval; }
 double env_best_objective(const Env *e) { return e->best_j; }
+double env_acc_seconds(const Env *e) { return e ? e->acc_s : 0; }
 void env_acc_stats(const Env *e, int *measured, int *cached) {
     *measured = e->acc_measured;
     *cached = e->acc_cached;

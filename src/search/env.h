@@ -116,5 +116,7 @@ int env_peek(Env *e, int action, EnvEval *out, Err *err);
 int env_charge(Env *e, const Graph *g, EnvEval *ev, Err *err);
 /* counters: accuracy runs measured vs answered from the cache */
 void env_acc_stats(const Env *e, int *measured, int *cached);
+/* seconds this env spent measuring accuracy (0 for NULL) */
+double env_acc_seconds(const Env *e);
 
 #endif

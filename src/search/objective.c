@@ -4,6 +4,12 @@
 #include <math.h>
 #include <time.h>
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 bool objective_budget_left(const EvalContext *ctx, int budget) {
     if (ctx->evaluations >= budget) return false;
     if (ctx->deadline_ms <= 0) return true;
@@ -32,8 +38,12 @@ static int tell(const EvalContext *ctx, Err *err) {
 
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
     LatencyResult lat;
+    double t0 = now_s();
     if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
+    double t1 = now_s();
+    ctx->times.timing_s += t1 - t0;
     if (accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, &out->acc, err)) return -1;
+    ctx->times.accuracy_s += now_s() - t1;
     ctx->evaluations++;
     finish(ctx, &lat, out);
     return tell(ctx, err);
@@ -49,5 +59,63 @@ int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyRe
     ctx->evaluations++;
     finish(ctx, &lat[0], ref_out);
     finish(ctx, &lat[1], cand_out);
+    return tell(ctx, err);
+}
+
+typedef struct ShiftCtx { const EvalContext *ctx; Evaluation *ref, *cand; } ShiftCtx;
+
+/* the terms of J_cand - J_ref besides latency, in units of ln(latency ratio) */
+static double j_shift(const LatencyResult lat[2], void *user) {
+    ShiftCtx *s = user;
+    const ObjectiveWeights *w = &s->ctx->w;
+    double mr = (double)lat[0].peak_bytes, mc = (double)lat[1].peak_bytes;
+    double mem = w->w_mem * (log(mc > 1 ? mc : 1) - log(mr > 1 ? mr : 1));
+    double acc = w->w_acc * (s->cand->accuracy_drop - s->ref->accuracy_drop);
+    return (mem + acc) / w->w_lat;
+}
+
+static double drop_of(const AccuracyResult *a) {
+    double d = a->top1_agreement >= 0 ? 1.0 - a->top1_agreement : 1.0 - a->min_cosine;
+    return d < 0 ? 0 : d;
+}
+
+int objective_compare_seq(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,
+                          Evaluation *ref_out, Evaluation *cand_out, SeqDecision *decision, Err *err) {
+    *decision = SEQ_POSITIVE;
+    ref_out->acc = *ref_acc;
+    double t0 = now_s();
+    if (accuracy_measure(ctx->original, cand, ctx->inputs, ctx->threads, &cand_out->acc, err)) return -1;
+    double t1 = now_s();
+    ctx->times.accuracy_s += t1 - t0;
+    ref_out->accuracy_drop = drop_of(ref_acc);
+    cand_out->accuracy_drop = drop_of(&cand_out->acc);
+    if (!accuracy_ok(&cand_out->acc, &ctx->budget) || !(ctx->w.w_lat > 0)) {
+        /* infeasible (not worth timing), or latency does not count: a plain paired evaluation */
+        const Graph *both[2] = {ref, cand};
+        LatencyResult lat[2];
+        AccuracyResult acc = cand_out->acc;
+        if (latency_measure(both, 2, ctx->inputs, ctx->repeats, ctx->threads, lat, err)) return -1;
+        ctx->times.timing_s += now_s() - t1;
+        ctx->evaluations++;
+        finish(ctx, &lat[0], ref_out);
+        cand_out->acc = acc;
+        finish(ctx, &lat[1], cand_out);
+        if (cand_out->feasible) *decision = cand_out->objective < ref_out->objective ? SEQ_NEGATIVE : SEQ_POSITIVE;
+        return tell(ctx, err);
+    }
+    SeqSignOpts so = stats_seq_sign_default();
+    if (ctx->seq.alpha > 0) so = ctx->seq;
+    ShiftCtx sc = {ctx, ref_out, cand_out};
+    SeqCompare cmp;
+    int threads = ctx->timing_threads > 0 ? ctx->timing_threads : ctx->threads;
+    if (latency_compare_seq(ref, cand, ctx->inputs, threads, &so, j_shift, &sc, &cmp, err)) return -1;
+    ctx->times.timing_s += now_s() - t1;
+    ctx->evaluations++;
+    if (cmp.busy) ctx->busy_comparisons++;
+    /* both graphs of a pair run with the same threads: fewer on a busy machine stays fair */
+    if (cmp.load.others_cores >= 0) ctx->timing_threads = machine_timing_threads(&cmp.load, ctx->threads);
+    finish(ctx, &cmp.lat[0], ref_out);
+    finish(ctx, &cmp.lat[1], cand_out);
+    *decision = cmp.decision;
     return tell(ctx, err);
 }

@@ -18,6 +18,18 @@ typedef struct Evaluation {
     double objective;
 } Evaluation;
 
+/* Where a search's time went, in seconds (accumulated over the searches sharing a context:
+   every trial of ppo+bo). */
+typedef struct SearchTimes {
+    double timing_s;        /* whole-graph timing runs (objective_*) */
+    double accuracy_s;      /* whole-graph accuracy runs (objective_*) */
+    double rollout_s;       /* ppo rollouts on the cost model, of which: */
+    double env_accuracy_s;  /*   accuracy charged to rollout states */
+    double cost_timing_s;   /*   kernels timed for the cost model (cache misses) */
+    double tune_s;          /* ppo fine-tuning */
+    double bo_s;            /* Gaussian processes and acquisition (ppo+bo) */
+} SearchTimes;
+
 typedef struct EvalContext {
     const Graph *original;
     const InputSet *inputs;    /* held-out batches for accuracy and timing */
@@ -32,6 +44,12 @@ typedef struct EvalContext {
     int (*progress)(void *user, int evaluations, int budget);
     void *progress_user;
     int progress_budget;
+    /* sequential comparisons (objective_compare_seq): zero fields = stats_seq_sign_default() */
+    SeqSignOpts seq;
+    int busy_comparisons;      /* counter: comparisons timed while the machine was busy */
+    SearchTimes times;
+    int timing_threads;        /* threads the next comparison times with (0: threads); after a
+                                  comparison on a busy machine, the cores the others left free */
 } EvalContext;
 
 /* true while a search may evaluate another graph: fewer than `budget` evaluations spent and
@@ -46,5 +64,15 @@ int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *e
    before (it does not change); fills both evaluations (counts one evaluation). */
 int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,
                             Evaluation *ref_out, Evaluation *cand_out, Err *err);
+
+/* Compares cand with ref on J so that noise cannot flip the answer: cand's accuracy is measured
+   first (an infeasible cand is not timed: SEQ_POSITIVE); then both are timed alternately until
+   the group-sequential sign test (stats.h, ctx->seq) decides on the pairs'
+   w_lat·ln(latency ratio) + the memory and accuracy terms of J, or its round cap is hit.
+   *decision SEQ_NEGATIVE: cand is better (J lower), SEQ_POSITIVE: ref is, SEQ_UNDECIDED: not
+   told apart at level alpha. The evaluations are filled from the rounds' medians (ref's
+   accuracy is ref_acc); counts one evaluation. With w_lat = 0, J is compared directly. */
+int objective_compare_seq(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,
+                          Evaluation *ref_out, Evaluation *cand_out, SeqDecision *decision, Err *err);
 
 #endif
