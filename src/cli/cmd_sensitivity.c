@@ -16,6 +16,7 @@
 static void help(void) {
     OptimizeOpts d = optimize_opts_default();
     printf("usage: grappo sensitivity MODEL [--json] [--top N] [--calibration DIR] [--calib-method percentile|minmax]\n"
+           "                          [--eval DIR] [--labels FILE] [--resize H,W] [--mean A,B,C] [--std A,B,C] [--layout nhwc|nchw]\n"
            "                          [--max-accuracy-drop X] [--eval-batches N] [--threads N]\n"
            "                          [--cost measured|roofline] [--cost-cache DIR] [--input-shape NAME=D,...]\n"
            "                          [--time-budget DURATION]\n"
@@ -33,6 +34,9 @@ static void help(void) {
            "first. --time-budget (s, m, h) or Ctrl-C stops early: the nodes not judged are listed first.\n"
            "grappo optimize --search sensitivity uses this ranking to keep the fewest nodes fp32.\n",
            d.calib_batches, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
+    printf("With --eval DIR --labels FILE the judge is top-1 against your labels instead ('acc. drop' is\n"
+           "then the top-1 lost).\n");
+    fputs(cli_data_opts_help(), stdout);
 }
 
 void cli_print_sensitivity(const Sensitivity *x, int max_rows) {
@@ -93,7 +97,7 @@ int cmd_sensitivity(int argc, char **argv) {
     for (; a.i < argc; a.i++) {
         if (arg_flag(&a, "--help") || arg_flag(&a, "-h")) { help(); return EXIT_OK; }
         else if (arg_flag(&a, "--json")) json_out = true;
-        else if (arg_opt(&a, "--calibration", &o.calibration_dir, &bad)) {}
+        else if (cli_data_opt(&a, &o, &bad)) {}
         else if (arg_opt(&a, "--calib-method", &calib_method, &bad)) {}
         else if (arg_opt(&a, "--cost", &cost_kind, &bad)) {}
         else if (arg_opt(&a, "--cost-cache", &o.cost_cache, &bad)) {}
@@ -155,8 +159,8 @@ int cmd_sensitivity(int argc, char **argv) {
         printf("%s\n", text);
         free(text);
     } else {
-        printf("%s: per-node sensitivity, each node quantized alone, judged on %d evaluation batches against the fp32 input\n\n", in_path,
-               optimize_session_eval(s)->n_batches);
+        printf("%s: per-node sensitivity, each node quantized alone, judged on %d %s evaluation batches against the fp32 input\n\n",
+               in_path, optimize_session_eval(s)->n_batches, o.eval_dir || o.eval_inputs ? "given" : "generated");
         cli_print_sensitivity(x, (int)top);
         if (x->judged < x->n) printf("stopped early (%s): the nodes not judged are listed first\n", cli_interrupted() ? "Ctrl-C" : "the time budget");
     }
