@@ -161,7 +161,9 @@ GRAPPO_API int grappo_options_set_eval_fn(grappo_options *o, grappo_eval_fn fn, 
 
 /*
 ** Progress: called at each step of a long optimization with what is being done and, when
-** known, done of total. Returning non-zero stops the optimization (GRAPPO_CANCELLED).
+** known, done of total. Returning non-zero stops the optimization (GRAPPO_CANCELLED);
+** during a search (what = "search") it stops the search instead: its best graph so far is
+** measured and returned, the report says so, and the callback is not called again.
 */
 typedef int (*grappo_progress_fn)(const char *what, int done, int total, void *user);
 GRAPPO_API int grappo_options_set_progress(grappo_options *o, grappo_progress_fn fn, void *user);

@@ -88,7 +88,7 @@ def optimize(
     path_or_model: a path (or ``zoo:NAME``) or a loaded ``Model`` (not changed).
     output: when given, the result is written there (only after success: an error or a
         KeyboardInterrupt leaves no file).
-    search: grappler (the default), grappler+int8, greedy, random, ppo, ppo+bo or
+    search: grappler (the default), grappler+int8, greedy, random, ppo, ppo+bo, sensitivity or
         ``rules:R1,R2``.
     max_accuracy_drop: the accuracy budget (default 0.01): top-1 agreement with the input
         >= 1 - drop, or, with ``eval_fn``, its score >= the input's score - drop.

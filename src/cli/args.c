@@ -1,6 +1,7 @@
 /* args.c - argument scanning, number parsing and error printing for the CLI. */
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,4 +194,15 @@ int cli_take_max_memory(int *argc, char **argv) {
     *argc = w;
     argv[w] = NULL;
     return 0;
+}
+
+bool parse_duration(const char *s, double *seconds) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0) || !isfinite(v)) return false;
+    double scale = !*end || !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : 0;
+    if (!scale || !(v * scale < 1e9)) return false;
+    *seconds = v * scale;
+    return true;
 }

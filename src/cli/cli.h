@@ -44,6 +44,20 @@ bool parse_shape(const char *s, Shape *out); /* "1,224,224,3" */
 
 /* "2000000000", "2GB", "1.5GiB" (KB MB GB TB = 1000^k, KiB MiB GiB TiB = 1024^k) -> bytes */
 bool parse_byte_size(const char *s, size_t *out);
+/* "90", "90s", "10m", "1.5h" -> seconds (> 0, below 1e9) */
+bool parse_duration(const char *s, double *seconds);
+
+/* Ctrl-C during a search: cli_interrupt_install makes the first SIGINT set a flag (the search
+   stops and its best graph so far is kept) and restores the default action, so a second one
+   ends the process as usual; cli_interrupt_remove restores the previous action. */
+void cli_interrupt_install(void);
+void cli_interrupt_remove(void);
+bool cli_interrupted(void);
+
+/* the per-node sensitivity table (optimize/sensitivity.h), at most max_rows rows (0: all) */
+struct Sensitivity;
+void cli_print_sensitivity(const struct Sensitivity *x, int max_rows);
+
 /* Removes every "--max-memory BYTES" / "--max-memory=BYTES" from argv (any command) and sets
    the process's memory budget (graph/mem_budget.h); -1 after printing on a bad value. */
 int cli_take_max_memory(int *argc, char **argv);
@@ -95,6 +109,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
 
 /* The learning curve SVG drawn from a `grappo train --log` CSV (its rows up to max_iter):
    cmd_train.c, also used by `grappo bench --render` */

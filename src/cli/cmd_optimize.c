@@ -11,6 +11,7 @@
 
 #include "../io/atomic_file.h"
 #include "../io/saved_model.h"
+#include "../optimize/sensitivity.h"
 #include "../report/optimize_report.h"
 #include "../runtime/dnn_common.h"
 
@@ -21,7 +22,7 @@
 
 static void help(void) {
     OptimizeOpts d = optimize_opts_default();
-    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|grappler+bf16|greedy|random|ppo|ppo+bo|rules:R1,...]\n"
+    printf("usage: grappo optimize IN.pb -o OUT.pb [--search grappler|grappler+int8|grappler+bf16|greedy|random|ppo|ppo+bo|sensitivity|rules:R1,...]\n"
            "                       [--target tf|grappo] [--json] [--fail-if-unchanged]\n"
            "                       [--calibration DIR] [--max-accuracy-drop X] [--report FILE.json] [--budget N]\n"
            "                       [--seed S] [--exact-only] [--calib-method percentile|minmax] [--markdown-row]\n"
@@ -31,6 +32,7 @@ static void help(void) {
            "                       [--memory-budget BYTES] [--latency-budget MS] [--bo-batch N]\n"
            "                       [--format pb|saved_model] [--eval DIR] [--labels FILE] [--resize H,W]\n"
            "                       [--mean A,B,C] [--std A,B,C] [--layout nhwc|nchw]\n"
+           "                       [--time-budget DURATION]\n"
            "\n"
            "IN may be a frozen GraphDef, a SavedModel directory or a TensorFlow.js model.json. The result\n"
            "is a frozen GraphDef, or a SavedModel directory (frozen graph + serving_default signature with\n"
@@ -61,6 +63,11 @@ static void help(void) {
            "                  Under mpirun -np K the trials are spread over the K processes: BO\n"
            "                  suggests --bo-batch points at a time (default K); rank 0 measures the\n"
            "                  kept trial's graph and writes the outputs\n"
+           "  sensitivity     grappler, then every int8-quantizable node quantized except the fewest most\n"
+           "                  sensitive ones the accuracy budget needs: each node quantized alone is judged\n"
+           "                  (its accuracy change; its latency gain from the kernel cost model, --cost),\n"
+           "                  all int8 first, then the top-k kept fp32 with k found by bisection; prints\n"
+           "                  the per-node table (grappo sensitivity prints it alone)\n"
            "  rules:R1,R2,... the named rules in order, each to exhaustion, to a fixed point\n"
            "greedy, random, ppo (and ppo+bo) spend at most --budget graph evaluations (default %d); they may use\n"
            "precision rules (after calibration) unless --exact-only or --target tf. On CPUs without bf16\n"
@@ -78,7 +85,11 @@ static void help(void) {
            "kept, whether the output runs in stock TensorFlow; or RESULT: unchanged - <reason>.\n"
            "--json prints the report (the --report JSON) on stdout instead of the table (--report -\n"
            "too); --fail-if-unchanged exits with status 3 when the input graph was returned.\n"
-           "--max-accuracy-drop takes a fraction below 1 or a percentage (0.01 = 1%%).\n",
+           "--max-accuracy-drop takes a fraction below 1 or a percentage (0.01 = 1%%).\n"
+           "--time-budget 10m (s, m or h; a plain number is seconds): a search stops spending evaluations\n"
+           "after that long from the start and keeps the best graph so far that met the budget; Ctrl-C\n"
+           "during a search does the same (a second Ctrl-C ends grappo at once). The output and the\n"
+           "RESULT line say how far it got.\n",
            d.episodes, d.trials, d.budget, d.calib_batches, d.repeats, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
     fputs(cli_data_opts_help(), stdout);
 }
@@ -158,8 +169,16 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     }
     if (r->calib_generated)
         printf("calibration: %d generated (noise) batches, not your data: give --calibration DIR (images or .npy)\n", o->calib_batches);
-    if (optimize_method_is_search(o->method))
-        printf("search: %d graph evaluations (budget %d), seed %llu\n", r->product.evaluations, o->budget, (unsigned long long)o->seed);
+    if (optimize_method_is_search(o->method)) {
+        char stop[160];
+        optimize_stop_text(&r->product, stop, sizeof stop);
+        printf("search: %d graph evaluations (budget %d), seed %llu%s%s\n", r->product.evaluations, o->budget, (unsigned long long)o->seed,
+               stop[0] ? "; " : "", stop);
+    }
+    if (r->product.sensitivity) {
+        printf("\nPer-node sensitivity\n");
+        cli_print_sensitivity(r->product.sensitivity, 0);
+    }
     if (o->method == OPTIMIZE_PPO) {
         const AgentStats *a = &r->product.agent;
         printf("policy %s: %d episodes (%d env steps, %.1f s%s), %d distinct candidates, %d measured\n", r->policy_path, a->episodes,
@@ -171,6 +190,14 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     char line[512];
     optimize_result_line(r, line, sizeof line);
     printf("%s\n", line);
+}
+
+/* the progress line (a terminal only, progress.h), and Ctrl-C handed to the library: non-zero
+   stops a search, whose best graph so far is then measured and written */
+static int progress_or_interrupt(const char *what, int done, int total, void *user) {
+    CliProgress *p = user;
+    if (p->on) cli_progress_optimize(what, done, total, p);
+    return cli_interrupted();
 }
 
 int cmd_optimize(int argc, char **argv) {
@@ -221,7 +248,9 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_flag(&a, "--markdown-row")) row = true;
         else if (arg_flag(&a, "--json")) json_out = true;
         else if (arg_flag(&a, "--fail-if-unchanged")) fail_if_unchanged = true;
-        else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
+        else if (arg_opt(&a, "--time-budget", &v, &bad)) {
+            if (bad || !parse_duration(v, &o.time_budget_s)) { rc = cli_usage_error("optimize", "--time-budget wants a duration such as 90s, 10m or 1.5h"); goto done; }
+        } else if (arg_opt(&a, "--budget", &v, &bad)) { if (bad || !parse_int("optimize", "--budget", v, 1, 1000000, &budget)) goto usage; }
         else if (arg_opt(&a, "--seed", &v, &bad)) { if (bad || !parse_int("optimize", "--seed", v, 0, 1LL << 62, &seed)) goto usage; }
         else if (arg_opt(&a, "--threads", &v, &bad)) { if (bad || !parse_int("optimize", "--threads", v, 0, 1024, &threads)) goto usage; }
         else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("optimize", "--repeats", v, 1, 100000, &repeats)) goto usage; }
@@ -323,11 +352,11 @@ int cmd_optimize(int argc, char **argv) {
     if (cli_prepare(orig, specs, n_specs, &err)) { err_prefix(&err, "%s", in_path); goto fail; }
     CliProgress meter;
     cli_progress_init(&meter); /* progress on a terminal only (progress.h) */
-    if (meter.on) {
-        o.progress = cli_progress_optimize;
-        o.progress_user = &meter;
-    }
+    o.progress = progress_or_interrupt;
+    o.progress_user = &meter;
+    cli_interrupt_install();
     int run_rc = optimize_run(orig, &o, &res, &err);
+    cli_interrupt_remove();
     cli_progress_clear(&meter);
     if (run_rc) goto fail;
     if (res->new_cost_cache)

@@ -23,6 +23,7 @@ static void usage(FILE *f) {
             "  compare DIR             optimize reports (models x methods x seeds) as one table, Welch t-tests\n"
             "  bench MODEL ...         every method on each model, measured side by side -> report.md/json, SVGs\n"
             "  eval MODEL --eval DIR --labels FILE   top-1/top-5 of a classifier on labelled images or .npy rows\n"
+            "  sensitivity MODEL       each int8-quantizable node quantized alone, judged and ranked\n"
             "\n"
             "FILE.pb may also be a SavedModel directory ([--signature NAME] [--tags serve]), a\n"
             "TensorFlow.js model.json, or zoo:NAME. `grappo COMMAND --help` for each command's options.\n"
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sensitivity")) return cmd_sensitivity(argc - 1, argv + 1);
     fprintf(stderr, "grappo: unknown command '%s' (grappo --help lists them)\n", cmd);
     return EXIT_USAGE;
 }

@@ -19,12 +19,14 @@
 #include "../search/env.h"
 #include "../search/objective.h"
 #include "../search/policy.h"
+#include "sensitivity.h"
 
 static const char *const method_names[OPTIMIZE_N_METHODS] = {
     [OPTIMIZE_NONE] = "none",     [OPTIMIZE_GRAPPLER] = "grappler", [OPTIMIZE_GRAPPLER_INT8] = "grappler+int8",
     [OPTIMIZE_GREEDY] = "greedy", [OPTIMIZE_RANDOM] = "random",     [OPTIMIZE_PPO] = "ppo",
     [OPTIMIZE_PPO_BO] = "ppo+bo", [OPTIMIZE_RULES] = "rules",
     [OPTIMIZE_GRAPPLER_BF16] = "grappler+bf16",
+    [OPTIMIZE_SENSITIVITY] = "sensitivity",
 };
 
 const char *optimize_method_name(OptimizeMethod m) {
@@ -37,10 +39,10 @@ int optimize_method_parse(const char *name, OptimizeMethod *m) {
     return -1;
 }
 
-const char *optimize_method_names(void) { return "grappler, grappler+int8, grappler+bf16, greedy, random, ppo, ppo+bo or rules:R1,R2,..."; }
+const char *optimize_method_names(void) { return "grappler, grappler+int8, grappler+bf16, greedy, random, ppo, ppo+bo, sensitivity or rules:R1,R2,..."; }
 
 bool optimize_method_is_search(OptimizeMethod m) {
-    return m == OPTIMIZE_GREEDY || m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO;
+    return m == OPTIMIZE_GREEDY || m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO || m == OPTIMIZE_SENSITIVITY;
 }
 
 bool optimize_method_is_seeded(OptimizeMethod m) { return m == OPTIMIZE_RANDOM || m == OPTIMIZE_PPO || m == OPTIMIZE_PPO_BO; }
@@ -69,7 +71,8 @@ OptimizeOpts optimize_opts_default(void) {
 
 int optimize_opts_check(const OptimizeOpts *o, Err *err) {
     if ((unsigned)o->method >= OPTIMIZE_N_METHODS) return err_set(err, ERR_INPUT, "unknown optimization method %d", (int)o->method);
-    if (o->method == OPTIMIZE_GRAPPLER_INT8 && o->target_tf) return err_set(err, ERR_INPUT, "int8 uses grappo ops: it needs --target grappo");
+    if ((o->method == OPTIMIZE_GRAPPLER_INT8 || o->method == OPTIMIZE_SENSITIVITY) && o->target_tf)
+        return err_set(err, ERR_INPUT, "int8 uses grappo ops: it needs --target grappo");
     if (o->method == OPTIMIZE_RULES) {
         if (o->n_rules < 1 || !o->rules) return err_set(err, ERR_INPUT, "--search rules: needs rule names");
         for (int k = 0; k < o->n_rules; k++)
@@ -119,6 +122,11 @@ struct OptimizeSession {
     Err agent_err;
     LabelledData lab;    /* the user's evaluation directory and labels (labelled.c) */
     bool calib_generated;
+    Tensor *judge_ref;      /* the input's outputs on the evaluation inputs (optimize_session_judge) */
+    bool judge_metric_done;
+    double judge_metric_before;
+    bool judge_labels_done;
+    LabelledScore judge_labels_before;
 };
 
 /* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
@@ -259,6 +267,7 @@ fail:
 
 void optimize_session_close(OptimizeSession *s) {
     if (!s) return;
+    if (s->judge_ref) accuracy_reference_free(s->judge_ref, s->eval->n_batches, s->orig->n_outputs);
     inputs_free(&s->eval_own);
     labelled_close(&s->lab);
     if (s->calib) calib_batches_free(s->calib, s->calib_n, s->calib_feeds);
@@ -274,6 +283,7 @@ void optimize_product_free(OptimizeProduct *p) {
     if (!p) return;
     graph_free(p->graph);
     free(p->trials);
+    sensitivity_free(p->sensitivity);
     memset(p, 0, sizeof *p);
 }
 
@@ -286,7 +296,7 @@ static int search_progress(void *user, int done, int total) {
 /* does the method need calibration ranges on its start graph? */
 static bool needs_precision(const OptimizeOpts *o) {
     switch (o->method) {
-    case OPTIMIZE_GRAPPLER_INT8: return true;
+    case OPTIMIZE_GRAPPLER_INT8: case OPTIMIZE_SENSITIVITY: return true;
     case OPTIMIZE_GREEDY: case OPTIMIZE_RANDOM: case OPTIMIZE_PPO: case OPTIMIZE_PPO_BO: return !o->exact_only && !o->target_tf;
     case OPTIMIZE_RULES:
         for (int k = 0; k < o->n_rules; k++) {
@@ -366,7 +376,10 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
                      .forbidden_flags = dnn_cpu_has_bf16() ? 0 : RULE_BF16};
     Evaluation ev;
     int rc;
-    if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) {
+    out->planned = o->budget;
+    if (o->method == OPTIMIZE_SENSITIVITY) {
+        rc = search_sensitivity(s, &ctx, start, out, err);
+    } else if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) {
         if (session_agent(s, err)) return -1;
         AgentOpts ao = agent_opts_default();
         ao.episodes = o->episodes;
@@ -395,6 +408,8 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
                 rc = share_graph(o->dist, out->trials[kept].rank, s->orig, &out->graph, err);
             }
             if (!rc && out->best_trial < 0) snprintf(out->note, sizeof out->note, "no BO trial met every budget: the closest one kept");
+            /* stopped early (time budget, cancel): the trials that ran, each spent evaluations */
+            while (!rc && out->n_trials > 1 && out->trials[out->n_trials - 1].evaluations == 0) out->n_trials--;
         } else {
             rc = search_ppo(&ctx, start, &so, s->o.policy ? s->o.policy : s->policy, s->o.cost_model ? s->o.cost_model : s->cm, &ao, &out->graph, &ev, &out->log, &out->agent, err);
         }
@@ -404,6 +419,7 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
         rc = search_random(&ctx, start, &so, &out->graph, &ev, &out->log, err);
     }
     out->evaluations = ctx.evaluations;
+    out->stopped = ctx.stopped;
     if (rc) {
         graph_free(out->graph);
         out->graph = NULL;
@@ -551,7 +567,10 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
         return 0;
     }
     const Graph *cand = r->product.graph;
-    if (progress(o, "measuring", 0, 0, err)) goto fail;
+    /* a search stopped by a cancel request: its best graph is measured and judged without
+       asking the callback again (it would keep answering "stop") */
+    bool asked_to_stop = r->product.stopped == OBJECTIVE_STOP_CANCELLED;
+    if (!asked_to_stop && progress(o, "measuring", 0, 0, err)) goto fail;
     if (accuracy_measure(orig, cand, r->eval, o->threads, &r->acc, err)) goto fail;
     if (o->metric) {
         r->has_metric = true;
@@ -592,10 +611,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
     for (int k = 0; k < 2; k++) r->unstable |= stats_unstable(&lat[k].ms);
 
-    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
-    bool acc_ok = r->has_labels   ? r->labels_after.top1 >= r->labels_before.top1 - o->max_accuracy_drop
-                  : r->has_metric ? r->metric_after >= r->metric_before - o->max_accuracy_drop
-                                  : accuracy_ok(&r->acc, &budget);
+    bool acc_ok = r->has_labels ? r->labels_after.top1 >= r->labels_before.top1 - o->max_accuracy_drop
+                                : optimize_accuracy_kept(o, &r->acc, r->has_metric, r->metric_before, r->metric_after);
     bool is_bo = o->method == OPTIMIZE_PPO_BO;
     r->keep = true;
     r->verdict = "optimized graph written";
@@ -747,7 +764,10 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
             lab[1] = '(';
             strcat(lab, ")");
         }
-        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s%s%s", n, r->verdict, lab, labelled_calib_note(r->calib_generated));
+        char stop[160];
+        optimize_stop_text(&r->product, stop, sizeof stop);
+        snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s%s%s%s%s", n, r->verdict, lab, labelled_calib_note(r->calib_generated),
+                 stop[0] ? "; " : "", stop);
         return;
     }
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
@@ -769,6 +789,69 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
                  r->timing_threads, r->timing_threads == 1 ? "" : "s");
     else if (r->unstable)
         snprintf(noisy, sizeof noisy, "; timings unstable (runs far from their median): rerun with more --repeats on an idle machine");
-    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s%s", speed,
-             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy, labelled_calib_note(r->calib_generated));
+    char stop[160], stop_sep[164] = "";
+    optimize_stop_text(&r->product, stop, sizeof stop);
+    if (stop[0]) snprintf(stop_sep, sizeof stop_sep, "; %s", stop);
+    snprintf(buf, cap, "RESULT: %s, %.2fx smaller (peak memory), accuracy kept (%s), runs in stock TensorFlow: %s%s%s%s", speed,
+             (double)l0->peak_bytes / (double)l1->peak_bytes, acc, tf, noisy, labelled_calib_note(r->calib_generated), stop_sep);
+}
+
+void optimize_stop_text(const OptimizeProduct *p, char *buf, size_t cap) {
+    if (cap) buf[0] = 0;
+    if (!p->stopped) return;
+    snprintf(buf, cap, "stopped by %s after %d of %d evaluations; best so far kept",
+             p->stopped == OBJECTIVE_STOP_TIME ? "the time budget" : "a cancel request", p->evaluations, p->planned);
+}
+
+/* ---- the accuracy judge ---- */
+
+bool optimize_accuracy_kept(const OptimizeOpts *o, const AccuracyResult *acc, bool has_metric, double before, double after) {
+    if (has_metric) return after >= before - o->max_accuracy_drop;
+    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    return accuracy_ok(acc, &budget);
+}
+
+const Graph *optimize_session_calibrated(const OptimizeSession *s) { return s->calib_state == 1 ? s->calibrated : NULL; }
+const Graph *optimize_session_input(const OptimizeSession *s) { return s->orig; }
+const OptimizeOpts *optimize_session_opts(const OptimizeSession *s) { return &s->o; }
+
+int optimize_session_judge(OptimizeSession *s, const Graph *g, OptimizeJudgement *out, Err *err) {
+    const OptimizeOpts *o = &s->o;
+    memset(out, 0, sizeof *out);
+    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, o->threads, &s->judge_ref, err)) {
+        s->judge_ref = NULL;
+        return err_prefix(err, "accuracy reference");
+    }
+    if (accuracy_against(s->orig, s->judge_ref, g, s->eval, o->threads, &out->acc, err)) return -1;
+    out->drop = objective_accuracy_drop(&out->acc);
+    if (o->metric) {
+        out->has_metric = true;
+        if (!s->judge_metric_done) {
+            if (o->metric(s->orig, o->metric_user, &s->judge_metric_before, err)) return -1;
+            s->judge_metric_done = true;
+        }
+        out->metric_before = s->judge_metric_before;
+        if (o->metric(g, o->metric_user, &out->metric_after, err)) return -1;
+        if (!isfinite(out->metric_before) || !isfinite(out->metric_after))
+            return err_set(err, ERR_INPUT, "the evaluation function returned %g for the input and %g for the result: scores must be finite",
+                           out->metric_before, out->metric_after);
+        out->drop = out->metric_before - out->metric_after;
+    }
+    out->ok = optimize_accuracy_kept(o, &out->acc, out->has_metric, out->metric_before, out->metric_after);
+    if (s->lab.labels) { /* labelled top-1 decides, as in optimize_run */
+        int rows = o->eval_inputs ? -1 : s->lab.n_rows;
+        LabelledScore after;
+        if (!s->judge_labels_done) {
+            if (labelled_score(s->orig, s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &s->judge_labels_before, err))
+                return -1;
+            s->judge_labels_done = true;
+        }
+        if (labelled_score(g, s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &after, err)) return -1;
+        out->has_labels = true;
+        out->labels_before = s->judge_labels_before.top1;
+        out->labels_after = after.top1;
+        out->drop = out->labels_before - out->labels_after;
+        out->ok = out->labels_after >= out->labels_before - o->max_accuracy_drop;
+    }
+    return 0;
 }

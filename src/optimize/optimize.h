@@ -30,6 +30,8 @@ typedef enum OptimizeMethod {
     OPTIMIZE_PPO_BO,
     OPTIMIZE_RULES,         /* opts.rules in order, each to exhaustion, to a fixed point */
     OPTIMIZE_GRAPPLER_BF16, /* grappler (batch norms folded first), then bf16 compute (CPUs with bf16 kernels) */
+    OPTIMIZE_SENSITIVITY,   /* grappler, then every int8 site quantized except the fewest most
+                               sensitive ones the accuracy budget needs (sensitivity.h) */
     OPTIMIZE_N_METHODS
 } OptimizeMethod;
 
@@ -37,7 +39,8 @@ typedef enum OptimizeMethod {
 const char *optimize_method_name(OptimizeMethod m);
 /* the name as --search spells it ("rules:R1,..." is not parsed here); -1 when unknown */
 int optimize_method_parse(const char *name, OptimizeMethod *m);
-/* the search methods (greedy, random, ppo, ppo+bo): they spend a budget of graph evaluations */
+/* the search methods (greedy, random, ppo, ppo+bo, sensitivity): they spend a budget of graph
+   evaluations and honour the time budget and a cancel request (best graph so far kept) */
 bool optimize_method_is_search(OptimizeMethod m);
 /* the methods that draw random numbers (random, ppo, ppo+bo): one result per seed */
 bool optimize_method_is_seeded(OptimizeMethod m);
@@ -49,7 +52,10 @@ const char *optimize_method_names(void);
 typedef int (*OptimizeMetricFn)(const Graph *g, void *user, double *score, Err *err);
 
 /* Progress of a long step: `what` names it, done of total (total 0: unknown). Called from the
-   optimizing thread; a callback that returns non-zero cancels the run (ERR_RUNTIME "cancelled"). */
+   optimizing thread; a callback that returns non-zero cancels the run (ERR_RUNTIME "cancelled"),
+   except during a search ("search", "sensitivity"): there it stops the search, whose best graph
+   so far is measured and judged as usual (OptimizeProduct.stopped says so) and the callback's
+   answer is not asked again for the rest of the run. */
 typedef int (*OptimizeProgressFn)(const char *what, int done, int total, void *user);
 
 typedef struct OptimizeOpts {
@@ -154,7 +160,16 @@ typedef struct OptimizeProduct {
     int busy_comparisons;         /* sequential comparisons timed on a busy machine */
     SearchTimes times;            /* searches: where the time went (objective.h) */
     double carry_s;               /* measuring the carried pipelines side by side */
+    int stopped;                  /* searches: why they ended before their budget (ObjectiveStop:
+                                     0 none, the time budget, a cancel request) */
+    int planned;                  /* searches: the evaluations they would have spent (the budget;
+                                     sensitivity: its own count) */
+    struct Sensitivity *sensitivity; /* OPTIMIZE_SENSITIVITY: the per-node ranking (owned) */
 } OptimizeProduct;
+
+/* "stopped by the time budget after 37 of 100 evaluations; best so far kept" (or by a cancel
+   request); "" when the search ran to its end */
+void optimize_stop_text(const OptimizeProduct *p, char *buf, size_t cap);
 
 void optimize_product_free(OptimizeProduct *p);
 
@@ -173,6 +188,30 @@ const char *optimize_session_policy_path(const OptimizeSession *s);
 /* the calibrated start graph of the precision methods, made on first call (its failure is
    remembered and returned again) */
 int optimize_session_calibrate(OptimizeSession *s, Err *err);
+/* that calibrated graph (NULL before optimize_session_calibrate succeeded) and the input graph */
+const Graph *optimize_session_calibrated(const OptimizeSession *s);
+const Graph *optimize_session_input(const OptimizeSession *s);
+/* the options the session was opened with */
+const OptimizeOpts *optimize_session_opts(const OptimizeSession *s);
+
+/* THE accuracy judge: what optimize keeps or refuses on, and what every search that judges
+   accuracy by itself (sensitivity) asks. */
+typedef struct OptimizeJudgement {
+    AccuracyResult acc;           /* fidelity to the input graph on the evaluation inputs */
+    bool has_metric;              /* the user's metric was scored */
+    double metric_before, metric_after;
+    bool has_labels;              /* labelled top-1 (--eval DIR --labels FILE) decides, as in optimize_run */
+    double labels_before, labels_after; /* top-1 against the labels */
+    double drop;                  /* labels: top-1 before - after; with a metric: before - after;
+                                     else objective_accuracy_drop */
+    bool ok;                      /* within the accuracy budget (optimize_accuracy_kept) */
+} OptimizeJudgement;
+/* Judges g against the session's input on its evaluation inputs (the input's outputs and
+   metric are computed once per session). */
+int optimize_session_judge(OptimizeSession *s, const Graph *g, OptimizeJudgement *out, Err *err);
+/* the keep rule on accuracy, once: with a metric, after >= before - max_accuracy_drop; else
+   top-1 agreement >= 1 - max_accuracy_drop (when defined) and cosine >= min_cosine */
+bool optimize_accuracy_kept(const OptimizeOpts *o, const AccuracyResult *acc, bool has_metric, double before, double after);
 
 /* One graph of a side-by-side measurement (optimize_measure_all). */
 typedef struct OptimizeMeasured {

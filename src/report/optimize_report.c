@@ -10,6 +10,7 @@
 #include "../runtime/dnn_common.h"
 #include "../search/objective.h"
 #include "grappo.h"
+#include "sensitivity_report.h"
 
 static void add_bo_json(cJSON *o, const OptimizeResult *res) {
     const OptimizeProduct *p = &res->product;
@@ -121,6 +122,12 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
         cJSON_AddNumberToObject(o, "budget", op->budget);
         cJSON_AddNumberToObject(o, "seed", (double)op->seed);
     }
+    if (is_search && p->stopped) {
+        char stop[160];
+        optimize_stop_text(p, stop, sizeof stop);
+        cJSON_AddStringToObject(o, "stopped", stop);
+    }
+    if (p->sensitivity) cJSON_AddItemToObject(o, "sensitivity", sensitivity_to_json(p->sensitivity));
     if (is_bo) add_bo_json(o, res);
     if (is_ppo) {
         cJSON *pj = cJSON_AddObjectToObject(o, "policy");

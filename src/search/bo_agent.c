@@ -138,6 +138,10 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     double w[64 * 3], ei[64];
     if (!mine || !send || !recv) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     for (int t = 0; t < trials;) {
+        /* the time budget or a cancel request ends the trials: the best one so far is kept
+           (the rows after the last trial run stay zero). One process only: under mpirun the
+           ranks' clocks would disagree and the next collective would hang */
+        if (t > 0 && ctx->stopped && size == 1) break;
         int n = trials - t < q ? trials - t : q;
         double tb = now_s();
         if (bo_suggest_batch(bo, n, w, ei, err)) goto done;

@@ -10,12 +10,19 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-bool objective_budget_left(const EvalContext *ctx, int budget) {
-    if (ctx->evaluations >= budget) return false;
+bool objective_budget_left(EvalContext *ctx, int budget) {
+    if (ctx->stopped || ctx->evaluations >= budget) return false;
     if (ctx->deadline_ms <= 0) return true;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6 < ctx->deadline_ms;
+    if ((double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6 < ctx->deadline_ms) return true;
+    ctx->stopped = OBJECTIVE_STOP_TIME;
+    return false;
+}
+
+double objective_accuracy_drop(const AccuracyResult *acc) {
+    double d = acc->top1_agreement >= 0 ? 1.0 - acc->top1_agreement : 1.0 - acc->min_cosine;
+    return d > 0 ? d : 0;
 }
 
 ObjectiveWeights objective_default_weights(void) { return (ObjectiveWeights){1.0, 0.1, 10.0}; }
@@ -23,17 +30,22 @@ ObjectiveWeights objective_default_weights(void) { return (ObjectiveWeights){1.0
 static void finish(const EvalContext *ctx, const LatencyResult *lat, Evaluation *out) {
     out->latency_ms = lat->ms.median;
     out->peak_bytes = (double)lat->peak_bytes;
-    out->accuracy_drop = out->acc.top1_agreement >= 0 ? 1.0 - out->acc.top1_agreement : 1.0 - out->acc.min_cosine;
-    if (out->accuracy_drop < 0) out->accuracy_drop = 0;
+    out->accuracy_drop = objective_accuracy_drop(&out->acc);
     out->feasible = accuracy_ok(&out->acc, &ctx->budget);
     out->objective = ctx->w.w_lat * log(out->latency_ms) + ctx->w.w_mem * log(out->peak_bytes > 1 ? out->peak_bytes : 1) +
                      ctx->w.w_acc * out->accuracy_drop;
 }
 
-static int tell(const EvalContext *ctx, Err *err) {
-    if (ctx->progress && ctx->progress(ctx->progress_user, ctx->evaluations, ctx->progress_budget))
-        return err_set(err, ERR_RUNTIME, "cancelled");
+/* a cancel request stops the search; the evaluation itself succeeded and stays usable */
+static int tell(EvalContext *ctx, Err *err) {
+    (void)err;
+    if (ctx->progress && ctx->progress(ctx->progress_user, ctx->evaluations, ctx->progress_budget)) ctx->stopped = OBJECTIVE_STOP_CANCELLED;
     return 0;
+}
+
+void objective_count(EvalContext *ctx) {
+    ctx->evaluations++;
+    tell(ctx, NULL);
 }
 
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {

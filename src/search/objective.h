@@ -40,7 +40,8 @@ typedef struct EvalContext {
     double deadline_ms;        /* searches stop spending evaluations after this CLOCK_MONOTONIC
                                   time in ms (0: no time budget) */
     /* optional: told after every evaluation (evaluations so far, the search's budget);
-       returning non-zero cancels the search (the evaluation fails with "cancelled") */
+       returning non-zero stops the search: it ends with the best graph found so far
+       (ctx->stopped = OBJECTIVE_STOP_CANCELLED) */
     int (*progress)(void *user, int evaluations, int budget);
     void *progress_user;
     int progress_budget;
@@ -50,11 +51,23 @@ typedef struct EvalContext {
     SearchTimes times;
     int timing_threads;        /* threads the next comparison times with (0: threads); after a
                                   comparison on a busy machine, the cores the others left free */
+    int stopped;               /* out: why the search ended before its budget (ObjectiveStop) */
 } EvalContext;
 
-/* true while a search may evaluate another graph: fewer than `budget` evaluations spent and
-   the deadline (if any) not passed */
-bool objective_budget_left(const EvalContext *ctx, int budget);
+/* why a search ended before spending its budget of evaluations */
+typedef enum ObjectiveStop { OBJECTIVE_STOP_NONE = 0, OBJECTIVE_STOP_TIME, OBJECTIVE_STOP_CANCELLED } ObjectiveStop;
+
+/* true while a search may evaluate another graph: fewer than `budget` evaluations spent, not
+   cancelled and the deadline (if any) not passed (passing it sets ctx->stopped) */
+bool objective_budget_left(EvalContext *ctx, int budget);
+
+/* Counts one evaluation a search made by its own means (e.g. accuracy only) and tells
+   ctx->progress, which may stop the search (ctx->stopped). */
+void objective_count(EvalContext *ctx);
+
+/* the accuracy drop a search charges: 1 - top-1 agreement over classifier outputs, else
+   1 - the worst cosine; never below 0 */
+double objective_accuracy_drop(const AccuracyResult *acc);
 
 ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
 /* Measures g (latency on the fast runtime, plan memory, fidelity to ctx->original) */
