@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -22,6 +23,7 @@ from .engines.base import INTER_OP_THREADS, INTRA_OP_THREADS
 from .engines.grappo_engine import binary
 from .timing import Worker, WorkerError, alternate
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before models.py imports TensorFlow
 QUICK_MODELS = "resnet-tiny,bert-tiny"
 
 
@@ -160,16 +162,20 @@ def _rel(p: str) -> str:
 
 def header(desc: dict[str, Any], a: argparse.Namespace, argv: list[str]) -> list[str]:
     v = desc["versions"]
-    lines = ["## Peers: grappo next to ONNX Runtime, OpenVINO, Intel Neural Compressor, TensorFlow", ""]
+    lines = [
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M UTC} — peers: grappo next to ONNX Runtime, OpenVINO, "
+        "Intel Neural Compressor, TensorFlow (`make bench-peers`)",
+        "",
+    ]
     if a.banner:
         lines += [f"> **{a.banner}**", ""]
     lines += [
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}. `make bench-peers PEERS_ARGS='{shlex.join(argv)}'` "
-        "(tools/bench_peers, docs/bench-peers.md).",
+        f"Command: `make bench-peers PEERS_ARGS='{shlex.join(argv)}'` (tools/bench_peers, docs/bench-peers.md).",
         "",
         f"Machine: {desc['cpu']}, {desc['cores']} cores; ISA: {', '.join(desc['isa']) or 'none of the listed'}. "
         f"Engines: TensorFlow {v['tensorflow-cpu']}, ONNX Runtime {v['onnxruntime']} (tf2onnx {v['tf2onnx']}), "
-        f"OpenVINO {v['openvino']} (NNCF {v['nncf']}), Neural Compressor {v['neural-compressor']}, {v['grappo']}.",
+        f"OpenVINO {v['openvino']} (NNCF {v['nncf']}), Neural Compressor {v['neural-compressor']}, "
+        f"{v['grappo']} (commit {desc['commit']}).",
         "",
         f"Every engine: batch 1, intra-op {INTRA_OP_THREADS} / inter-op {INTER_OP_THREADS} threads, own process; "
         f"{a.warmup} warm-up calls, then {a.repeats} rounds alternating the engines (order shuffled per round, "

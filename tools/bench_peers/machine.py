@@ -48,6 +48,16 @@ def grappo_version(grappo: Path) -> str:
     return r.stdout.strip() or r.stderr.strip()
 
 
+def commit(repo: Path) -> str:
+    """The checkout's commit, with "+dirty" when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "-uno"], capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return (head.stdout.strip() or "unknown") + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def describe(grappo: Path) -> dict[str, object]:
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     return {
@@ -56,4 +66,5 @@ def describe(grappo: Path) -> dict[str, object]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "versions": {**package_versions(), "grappo": grappo_version(grappo)},
+        "commit": commit(Path(__file__).resolve().parent),
     }
