@@ -11,6 +11,8 @@ from xml.sax.saxutils import escape
 
 COLOURS = {"tf": "#ff7f0e", "ort": "#1f77b4", "ov": "#9467bd", "inc": "#8c564b", "grappo": "#2ca02c"}
 PANEL_W, PANEL_H, PAD_L, PAD_R, PAD_T, PAD_B = 440, 330, 62, 18, 40, 74
+LOG_X_ABOVE = 8.0  # a log latency axis when the slowest is this many times the fastest
+CHAR_W, LINE_H = 6.0, 11.0  # label box estimate at font-size 10
 
 
 def family(engine: str) -> str:
@@ -38,6 +40,31 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return out
 
 
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    out = []
+    for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        out += [m * 10.0**k for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    return out
+
+
+def label_position(
+    x: float, y: float, width: float, left: bool, placed: list[tuple[float, float, float, float]], ybounds: tuple[float, float]
+) -> tuple[float, float]:
+    """Where a point's label goes: just above or below it, else further away, at the first
+    offset whose box overlaps no label placed so far (the box is recorded in placed)."""
+    dx = -7.0 if left else 7.0
+    for dy in (-8.0, 14.0, -20.0, 26.0, -32.0, 38.0, -44.0, 50.0, -56.0, 62.0):
+        ly = y + dy
+        bx0 = x + dx - width if left else x + dx
+        box = (bx0, ly - LINE_H + 2, bx0 + width, ly + 2)
+        if not (ybounds[0] + LINE_H <= ly <= ybounds[1] - 2):
+            continue
+        if all(box[2] < p[0] or box[0] > p[2] or box[3] < p[1] or box[1] > p[3] for p in placed):
+            placed.append(box)
+            return x + dx, ly
+    return x + dx, y - 8.0
+
+
 def marker(shape: str, x: float, y: float, colour: str) -> str:
     if shape == "fp32":
         return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5.5" fill="{colour}" stroke="black" stroke-width="0.6"/>'
@@ -58,6 +85,10 @@ def panel(rec: dict[str, Any], ox: float) -> list[str]:
     if not pts:
         out.append(f'<text x="{(x0 + x1) / 2:.0f}" y="{(y0 + y1) / 2:.0f}" text-anchor="middle">no engine measured</text>')
         return out
+    xs_all = [v for e in pts for v in (e["ci_ms"][0], e["ci_ms"][1], e["median_ms"]) if v > 0]
+    log_x = bool(xs_all) and max(xs_all) / min(xs_all) > LOG_X_ABOVE
+    if log_x:
+        lx0, lx1 = math.log10(min(xs_all) / 1.15), math.log10(max(xs_all) * 1.15)
     xmax = max(e["ci_ms"][1] for e in pts) * 1.08
     ys = [y_value(e, labelled) or 0.0 for e in pts]
     ylo, yhi = min(ys), max(ys)
@@ -65,12 +96,15 @@ def panel(rec: dict[str, Any], ox: float) -> list[str]:
     ylo, yhi = ylo - margin, min(yhi + margin, 1.0 + margin)
 
     def sx(v: float) -> float:
+        if log_x:
+            return x0 + (x1 - x0) * (math.log10(max(v, 1e-9)) - lx0) / (lx1 - lx0)
         return x0 + (x1 - x0) * v / xmax
 
     def sy(v: float) -> float:
         return y0 - (y0 - y1) * (v - ylo) / (yhi - ylo)
 
-    for t in _nice_ticks(0.0, xmax):
+    xticks = _log_ticks(10**lx0, 10**lx1) if log_x else _nice_ticks(0.0, xmax)
+    for t in xticks:
         out.append(f'<line x1="{sx(t):.1f}" y1="{y0}" x2="{sx(t):.1f}" y2="{y0 + 4}" stroke="#444"/>')
         out.append(f'<text x="{sx(t):.1f}" y="{y0 + 16}" text-anchor="middle" font-size="10">{t:g}</text>')
     for t in _nice_ticks(ylo, yhi):
@@ -79,14 +113,15 @@ def panel(rec: dict[str, Any], ox: float) -> list[str]:
         out.append(f'<text x="{x0 - 6}" y="{sy(t) + 3:.1f}" text-anchor="end" font-size="10">{lab}</text>')
     out.append(
         f'<text x="{(x0 + x1) / 2:.0f}" y="{y0 + 34}" text-anchor="middle" font-size="11">'
-        "latency, ms (median, 95% CI; batch 1, 2 threads)</text>"
+        f"latency, ms{' (log scale)' if log_x else ''} (median, 95% CI; batch 1, 2 threads)</text>"
     )
     ylab = "top-1 on the labelled eval set, %" if labelled else "cosine to TensorFlow fp32 outputs"
     out.append(
         f'<text transform="translate({ox + 14},{(y0 + y1) / 2:.0f}) rotate(-90)" text-anchor="middle" '
         f'font-size="11">{ylab}</text>'
     )
-    for i, e in enumerate(sorted(pts, key=lambda e: e["median_ms"])):
+    placed: list[tuple[float, float, float, float]] = []
+    for e in sorted(pts, key=lambda e: e["median_ms"]):
         x, y = sx(e["median_ms"]), sy(y_value(e, labelled) or 0.0)
         c = COLOURS.get(family(e["engine"]), "#555")
         out.append(
@@ -94,12 +129,14 @@ def panel(rec: dict[str, Any], ox: float) -> list[str]:
             f'stroke="{c}" stroke-width="2"/>'
         )
         out.append(marker(e["precision"], x, y, c))
-        dy = -9 if i % 2 == 0 else 15
         anchor = "end" if x > x0 + 0.7 * (x1 - x0) else "start"
-        dx = -7 if anchor == "end" else 7
+        lx, ly = label_position(x, y, len(e["engine"]) * CHAR_W, anchor == "end", placed, (y1, y0))
         out.append(
-            f'<text x="{x + dx:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" font-size="10">' f"{escape(e['engine'])}</text>"
+            f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{lx:.1f}" y2="{ly - 3:.1f}" stroke="#999" stroke-width="0.5"/>'
+            if abs(ly - y) > 16
+            else ""
         )
+        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="10">{escape(e["engine"])}</text>')
     return out
 
 
