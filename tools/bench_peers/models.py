@@ -26,24 +26,27 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Catalogue:
     trained: str | None  # directory name in the models cache
+    # SavedModels of that directory, first present wins, with whether the eval labels apply to
+    # its output (minilm's saved_model outputs an embedding; its classifier/ the labelled logits)
+    trained_models: tuple[tuple[str, bool], ...]
     generated: str  # tests/tf/gen_models.py model name
     int_high: int  # generated integer inputs are uniform in [0, int_high) (segment ids: [0, 2))
     transformer: bool
 
 
 CATALOGUE = {
-    "resnet50": Catalogue("resnet50-fmnist", "resnet50", 0, False),
-    "bert-base": Catalogue("minilm", "bert_base", 1000, True),
+    "resnet50": Catalogue("resnet50-fmnist", (("saved_model", True),), "resnet50", 0, False),
+    "bert-base": Catalogue("minilm", (("classifier/saved_model", True), ("saved_model", False)), "bert_base", 1000, True),
     # --quick: the harness's tiny models, same code paths in seconds
-    "resnet-tiny": Catalogue(None, "resnet", 0, False),
-    "bert-tiny": Catalogue(None, "bert", 50, True),
+    "resnet-tiny": Catalogue(None, (), "resnet", 0, False),
+    "bert-tiny": Catalogue(None, (), "bert", 50, True),
 }
 
 
 @dataclass
 class Model:
     name: str
-    source: str  # "trained" or "generated"
+    source: str  # "generated" or "trained: <cache dir>/<saved model>"
     saved_model: str
     inputs: dict[str, dict[str, Any]]  # signature key -> {"dtype", "shape"} (batch 1)
     output: str  # the signature output every engine is compared on
@@ -124,7 +127,7 @@ def _trained_split(src: Path, dst: Path, m: Model, n: int) -> int:
     dst.mkdir(parents=True, exist_ok=True)
     pngs = sorted(p for p in (src / "images").glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     if pngs:
-        info_path = Path(m.saved_model).parent / "info.json"
+        info_path = src.parent / "info.json"
         pre = _preprocessing(json.loads(info_path.read_text())) if info_path.exists() else {}
         (key,) = m.inputs
         for k, p in enumerate(pngs[:n]):
@@ -163,12 +166,15 @@ def resolve(name: str, n_calib: int, n_eval: int, prefer_trained: bool = True) -
     """The model called name, its calibration and evaluation data written under build/peers/."""
     cat = CATALOGUE[name]
     trained = models_cache() / cat.trained if cat.trained else None
-    if prefer_trained and trained and (trained / "saved_model" / "saved_model.pb").exists():
-        source, sm = "trained", trained / "saved_model"
+    found = [(rel, lab) for rel, lab in cat.trained_models if trained and (trained / rel / "saved_model.pb").exists()]
+    use_labels = False
+    if prefer_trained and trained and found:
+        rel, use_labels = found[0]
+        source, sm = f"trained: {cat.trained}/{rel}", trained / rel
     else:
         source, sm = "generated", _generate(cat.generated)
     inputs, output = _signature(sm)
-    key = f"{name}-{source}-{_sha(sm / 'saved_model.pb')}"
+    key = f"{name}-{'trained' if trained and sm.is_relative_to(trained) else 'generated'}-{_sha(sm / 'saved_model.pb')}"
     m = Model(name, source, str(sm), inputs, output, key, cat.transformer)
     data = ROOT / "build" / "peers" / key / f"data-c{n_calib}-e{n_eval}"
     m.calib_dir, m.eval_dir = str(data / "calib"), str(data / "eval")
@@ -178,11 +184,11 @@ def resolve(name: str, n_calib: int, n_eval: int, prefer_trained: bool = True) -
         m.n_calib, m.n_eval, m.labels = saved["n_calib"], saved["n_eval"], saved["labels"]
         return m
     shutil.rmtree(data, ignore_errors=True)
-    if source == "trained" and trained is not None:
+    if source != "generated" and trained is not None:
         m.n_calib = _trained_split(trained / "calib", Path(m.calib_dir), m, n_calib)
         m.n_eval = _trained_split(trained / "eval", Path(m.eval_dir), m, n_eval)
         labels = trained / "eval" / "labels.txt"
-        if labels.exists():
+        if use_labels and labels.exists():
             m.labels = [int(x) for x in labels.read_text().split()[: m.n_eval]]
     else:
         m.n_calib = _generated_split(Path(m.calib_dir), m, n_calib, 11, cat.int_high)
