@@ -160,6 +160,12 @@ def _rel(p: str) -> str:
         return p.replace(str(Path.home()), "~")
 
 
+def make_arg(argv: list[str]) -> str:
+    """argv as one shell word for PEERS_ARGS=..., double-quoted where that stays literal."""
+    joined = shlex.join(argv)
+    return f'"{joined}"' if not any(c in joined for c in '"$`\\') else shlex.quote(joined)
+
+
 def header(desc: dict[str, Any], a: argparse.Namespace, argv: list[str]) -> list[str]:
     v = desc["versions"]
     lines = [
@@ -170,7 +176,7 @@ def header(desc: dict[str, Any], a: argparse.Namespace, argv: list[str]) -> list
     if a.banner:
         lines += [f"> **{a.banner}**", ""]
     lines += [
-        f"Command: `make bench-peers PEERS_ARGS='{shlex.join(argv)}'` (tools/bench_peers, docs/bench-peers.md).",
+        f"Command: `make bench-peers PEERS_ARGS={make_arg(argv)}` (tools/bench_peers, docs/bench-peers.md).",
         "",
         f"Machine: {desc['cpu']}, {desc['cores']} cores; ISA: {', '.join(desc['isa']) or 'none of the listed'}. "
         f"Engines: TensorFlow {v['tensorflow-cpu']}, ONNX Runtime {v['onnxruntime']} (tf2onnx {v['tf2onnx']}), "

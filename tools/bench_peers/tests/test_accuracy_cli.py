@@ -34,3 +34,11 @@ def test_unknown_names_refused() -> None:
         cli.parse(["--models", "vgg"])
     with pytest.raises(SystemExit):
         cli.parse(["--engines", "tvm"])
+
+
+def test_make_arg_round_trips_through_the_shell() -> None:
+    import shlex
+
+    for argv in (["--quick"], ["--banner", "smoke run (x), not a result"], ["--banner", 'say "$HOME"']):
+        word = cli.make_arg(argv)
+        assert shlex.split(shlex.split(word)[0]) == argv
