@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..models import Model
+from ..names import match_inputs
 from .base import Runner, cached, versions
 from .tf_engine import set_threads
 
@@ -17,10 +18,14 @@ from .tf_engine import set_threads
 def prepare(engine: str, m: Model, root: Path) -> tuple[Path, str]:
     def build(tmp: Path) -> str:
         set_threads()
+        from neural_compressor.tensorflow import Model as IncModel
         from neural_compressor.tensorflow import StaticQuantConfig, quantize_model
         from neural_compressor.tensorflow.utils import BaseDataLoader
 
-        keys = list(m.inputs)
+        fp32 = IncModel(m.saved_model)
+        # several inputs go in by INC's own tensor names (its pairing of a list is by shape,
+        # ambiguous when every input is [1, 128] int32)
+        mapping = match_inputs(list(fp32.input_tensor_names), list(m.inputs))
 
         class Calib:
             def __len__(self) -> int:
@@ -28,10 +33,11 @@ def prepare(engine: str, m: Model, root: Path) -> tuple[Path, str]:
 
             def __getitem__(self, k: int) -> tuple[Any, int]:
                 f = m.feeds("calib", k)
-                x = f[keys[0]][0] if len(keys) == 1 else [f[key][0] for key in keys]
-                return x, 0
+                if len(f) == 1:
+                    return next(iter(f.values()))[0], 0
+                return {mapping[key]: v[0] for key, v in f.items()}, 0
 
-        q = quantize_model(m.saved_model, StaticQuantConfig(), BaseDataLoader(Calib(), batch_size=1), m.n_calib)
+        q = quantize_model(fp32, StaticQuantConfig(), BaseDataLoader(Calib(), batch_size=1), m.n_calib)
         q.save(str(tmp / "model"))
         return f"StaticQuantConfig() defaults, {m.n_calib} calibration samples"
 
@@ -47,8 +53,6 @@ def load(engine: str, m: Model, art: Path) -> Runner:
         loaded = tf.saved_model.load(str(d))
         sig = loaded.signatures["serving_default"]
         names = sorted(sig.structured_input_signature[1])
-        from ..names import match_inputs
-
         mapping = match_inputs(names, list(m.inputs))
         outs = sorted(sig.structured_outputs)
         want = m.output if m.output in outs else outs[0]
