@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 COLOURS = {"tf": "#ff7f0e", "ort": "#1f77b4", "ov": "#9467bd", "inc": "#8c564b", "grappo": "#2ca02c"}
 PANEL_W, PANEL_H, PAD_L, PAD_R, PAD_T, PAD_B = 440, 330, 62, 18, 40, 74
 LOG_X_ABOVE = 8.0  # a log latency axis when the slowest is this many times the fastest
-CHAR_W, LINE_H = 6.0, 11.0  # label box estimate at font-size 10
+CHAR_W, LINE_H = 6.6, 11.0  # label box estimate at font-size 10 (DejaVu Sans, with a margin)
 
 
 def family(engine: str) -> str:
