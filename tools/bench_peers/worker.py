@@ -67,7 +67,11 @@ def serve(engine: str, m: Model, cache: Path, prepare_only: bool, proto: TextIO)
 
 def main() -> None:
     proto = _protocol()
-    engine, model_json, cache = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    engine, model_json, cache = sys.argv[1], Path(sys.argv[2]).resolve(), Path(sys.argv[3]).resolve()
+    # ORT's quantizer writes external-data and shape-inference scratch files into the working
+    # directory: keep them in the model's cache directory, not the checkout
+    cache.mkdir(parents=True, exist_ok=True)
+    os.chdir(cache)
     try:
         serve(engine, Model.from_json(model_json.read_text()), cache, "--prepare-only" in sys.argv, proto)
     except Exception as e:  # the parent reports it in the engine's row
