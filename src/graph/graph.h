@@ -132,9 +132,12 @@ int node_set_attr_list_type(Node *n, const char *name, const int *v, int count, 
 
 /* ---- structure ---- */
 /* Topological order honouring data and control edges (Kahn's algorithm, ties broken by node
-   index so the order is deterministic). order must hold n_nodes ints. A cycle is an
-   ERR_INPUT naming a node on it. */
+   index so the order is deterministic). order must hold n_nodes ints. The edges into a Merge
+   from a NextIteration (a TF1 while loop's iterations) are back edges, left out of the order;
+   any other cycle is an ERR_INPUT naming the nodes on it. */
 int graph_topo_order(const Graph *g, int *order, Err *err);
+/* the edge from node src into node dst is a TF1 loop's back edge (NextIteration -> Merge) */
+bool graph_is_back_edge(const Graph *g, int src, const Node *dst);
 /* Consumers of every node, as CSR: users of node i are use_node[use_start[i] .. use_start[i+1])
    (data and control uses; a node consuming twice appears twice). */
 typedef struct GraphUses {

@@ -172,6 +172,7 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
                        d->min_inputs, d->max_inputs == d->min_inputs ? "" : " or more");
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = node_input_value(g, n, k);
+        if (graph_is_back_edge(g, n->inputs[k].node, n)) continue; /* a TF1 loop's next iteration: infer_ctrl.c */
         if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) {
             mark_unknown(n);
             /* an Identity of a value whose size is known only at run time (Where's [?, 2]) is

@@ -74,6 +74,11 @@ int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, E
     const Node *n = g->nodes[node];
     if (op_def(n->op)->flags & OPF_CONTROL) return ref_ctrl_eval(g, node, in, out, err);
     if (!ref_node_is_dynamic(n)) return ref_eval_node(NULL, g, node, in, out, err);
+    return ref_reinfer_eval_node(g, node, in, out, err);
+}
+
+int ref_reinfer_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err) {
+    const Node *n = g->nodes[node];
     if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
         return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
     for (int k = 0; k < n->n_inputs; k++)
