@@ -7,7 +7,8 @@
  * dynamic_size grows on write, a TensorList SetItem with resize_if_index_out_of_bounds grows),
  * writing a TensorArray element twice is an error, an element never written reads as zeros when
  * its shape is fully known (else an error), every element stacked or gathered must have the same
- * shape. clear_after_read is not enforced (reading twice is allowed). */
+ * shape. A TensorArray with clear_after_read (TensorFlow's default) forgets an element once it
+ * is read (Read, Gather, Concat): reading it again is an error. */
 #include "ref_tensor_array.h"
 
 #include <stdio.h>
@@ -22,6 +23,8 @@ typedef struct Arr {
     int64_t n;
     Tensor *el;     /* n entries; no buffer: never written */
     bool *set;
+    bool clear_after_read;
+    bool *cleared;  /* read once with clear_after_read */
 } Arr;
 
 struct TaTable {
@@ -35,6 +38,7 @@ static void arr_clear(Arr *a) {
     for (int64_t k = 0; k < a->n; k++) tensor_release(&a->el[k]);
     free(a->el);
     free(a->set);
+    free(a->cleared);
     memset(a, 0, sizeof *a);
 }
 
@@ -53,7 +57,10 @@ static int arr_resize(Arr *a, int64_t n, Err *err) {
     bool *set = realloc(a->set, sizeof *set * (size_t)(n + 1));
     if (!set) return err_set(err, ERR_RUNTIME, "out of memory");
     a->set = set;
-    for (int64_t k = a->n; k < n; k++) { a->el[k] = (Tensor){0}; a->set[k] = false; }
+    bool *cl = realloc(a->cleared, sizeof *cl * (size_t)(n + 1));
+    if (!cl) return err_set(err, ERR_RUNTIME, "out of memory");
+    a->cleared = cl;
+    for (int64_t k = a->n; k < n; k++) { a->el[k] = (Tensor){0}; a->set[k] = a->cleared[k] = false; }
     a->n = n;
     return 0;
 }
@@ -139,8 +146,14 @@ static int check_element(const Arr *a, const Tensor *v, Err *err) {
 
 /* element k, or zeros of the element shape when it was never written (hint: a shape the op
    was given) */
-static int element(const Arr *a, int64_t k, const Shape *hint, Tensor *out, Err *err) {
-    if (a->set[k]) { *out = tensor_share(&a->el[k]); return 0; }
+static int element(Arr *a, int64_t k, const Shape *hint, Tensor *out, Err *err) {
+    if (a->cleared[k])
+        return err_set(err, ERR_INPUT, "could not read index %lld twice because it was cleared after a previous read (clear_after_read)", (long long)k);
+    if (a->set[k]) {
+        *out = tensor_share(&a->el[k]);
+        if (a->clear_after_read && !a->is_list) { tensor_release(&a->el[k]); a->set[k] = false; a->cleared[k] = true; }
+        return 0;
+    }
     Shape s;
     char sb[96];
     if (!shape_merge(&a->elem, hint, &s) || !shape_is_known(&s)) {
@@ -154,7 +167,7 @@ static int element(const Arr *a, int64_t k, const Shape *hint, Tensor *out, Err 
 }
 
 /* elements idx[0..m) stacked on a new axis 0 */
-static int stack(const Arr *a, const int64_t *idx, int64_t m, const Shape *hint, Tensor *out, Err *err) {
+static int stack(Arr *a, const int64_t *idx, int64_t m, const Shape *hint, Tensor *out, Err *err) {
     Shape es = *hint;
     Tensor *items = calloc((size_t)m + 1, sizeof *items);
     if (!items) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -201,7 +214,7 @@ static int slice0(const Tensor *v, int64_t from, int64_t len, bool keep_axis, Te
 
 static int set_element(Arr *a, int64_t k, const Tensor *v, bool once, Err *err) {
     if (check_element(a, v, err)) return -1;
-    if (once && a->set[k])
+    if (once && (a->set[k] || a->cleared[k]))
         return err_set(err, ERR_INPUT, "could not write to TensorArray index %lld because it has already been written to", (long long)k);
     tensor_release(&a->el[k]);
     a->el[k] = tensor_share(v);
@@ -231,6 +244,7 @@ static int ta_run(TaTable *t, const Node *n, const Tensor *in, Tensor *out, Err 
         const Attr *es = node_attr_find(n, "element_shape");
         if (es && es->kind == ATTR_SHAPE) a->elem = es->shape;
         a->dynamic = node_attr_b(n, "dynamic_size", false);
+        a->clear_after_read = node_attr_b(n, "clear_after_read", true);
         return scalar_out(&out[1], DT_FLOAT, 0, err);
     }
     case OP_TENSOR_ARRAY_WRITE_V3:
@@ -277,7 +291,7 @@ static int ta_run(TaTable *t, const Node *n, const Tensor *in, Tensor *out, Err 
         Shape lens = {.rank = 1, .dim = {a->n}}, es = {.rank = -1};
         int64_t rows = 0;
         for (k = 0; k < a->n; k++) {
-            if (!a->set[k]) return err_set(err, ERR_INPUT, "could not concat: element %lld was never written", (long long)k);
+            if (!a->set[k]) return err_set(err, ERR_INPUT, "could not concat: element %lld was never written%s", (long long)k, a->cleared[k] ? " (or was cleared by a read)" : "");
             const Shape *s = &a->el[k].shape;
             if (s->rank < 1) return err_set(err, ERR_INPUT, "concat needs elements of rank >= 1");
             Shape tail = {.rank = s->rank - 1};
@@ -303,6 +317,8 @@ static int ta_run(TaTable *t, const Node *n, const Tensor *in, Tensor *out, Err 
             d += b;
             l[k] = a->el[k].shape.dim[0];
         }
+        if (a->clear_after_read)
+            for (k = 0; k < a->n; k++) { tensor_release(&a->el[k]); a->set[k] = false; a->cleared[k] = true; }
         return 0;
     }
     case OP_TENSOR_ARRAY_SPLIT_V3: {
