@@ -155,6 +155,7 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
     for (int k = 0; k < n->n_inputs; k++) {
         ValueRef v = n->inputs[k];
         const Node *p = g->nodes[v.node];
+        if (graph_is_back_edge(g, v.node, n)) continue; /* inferred after n (a TF1 loop's NextIteration) */
         if (v.port >= p->n_outputs)
             return err_set(err, ERR_INPUT, "node '%s': input %d reads output %d of '%s' (%s), which has %d output(s)", n->name, k,
                            v.port, p->name, p->op_name, p->n_outputs);

@@ -79,6 +79,9 @@ typedef struct Inst {
     bool *exit_live;
 } Inst;
 
+/* the TensorArray / TensorList table of the run in progress on this thread */
+static _Thread_local TaTable *current_table;
+
 static bool is_global(const FG *f, int i) { return f->global[i]; }
 
 /* the frame a node's outputs are seen in */
@@ -115,7 +118,6 @@ static int frame_add_item(Frame *fr, int item, Err *err) {
 static void fg_free(FG *f) {
     for (int k = 0; k < f->n_fr; k++) free(f->fr[k].items);
     free(f->fr); free(f->base); free(f->needed); free(f->global); free(f->frame); free(f->uses);
-    ta_table_free(f->ta);
 }
 
 /* every node's frame (in a topological order without back edges) */
@@ -467,7 +469,10 @@ int ref_frame_run(const Graph *g, const RefFeed *feeds, int n_feeds, const Value
     f.global = calloc((size_t)n + 1, sizeof *f.global);
     f.frame = calloc((size_t)n + 1, sizeof *f.frame);
     f.fr = calloc((size_t)f.cap_fr, sizeof *f.fr);
-    f.ta = ta_table_new();
+    /* one table per outermost run: a handle may cross into the bodies of a TF2 While / If
+       (run by nested ref_run calls), never out of the run */
+    bool own_table = !current_table;
+    f.ta = own_table ? (current_table = ta_table_new()) : current_table;
     if (!order || !stack || !f.base || !f.needed || !f.global || !f.frame || !f.fr || !f.ta) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     f.fr[0] = (Frame){.parent = -1, .name = ""};
     f.n_fr = 1;
@@ -561,6 +566,10 @@ int ref_frame_run(const Graph *g, const RefFeed *feeds, int n_feeds, const Value
     rc = 0;
 done:
     inst_free(&f, &root);
+    if (own_table) {
+        ta_table_free(f.ta);
+        current_table = NULL;
+    }
     fg_free(&f);
     free(order);
     free(stack);
