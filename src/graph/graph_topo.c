@@ -42,6 +42,27 @@ bool graph_is_back_edge(const Graph *g, int src, const Node *dst) {
     return dst->op == OP_MERGE && g->nodes[src]->op == OP_NEXT_ITERATION;
 }
 
+bool graph_has_tf1_control_flow(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++)
+        if (op_def(g->nodes[i]->op)->flags & OPF_DEADNESS) return true;
+    return false;
+}
+
+void graph_loop_depths(const Graph *g, const int *order, int *depth) {
+    for (int oi = 0; oi < g->n_nodes; oi++) {
+        int i = order[oi];
+        const Node *nd = g->nodes[i];
+        int d = 0;
+        for (int k = 0; k < nd->n_inputs + nd->n_ctrl; k++) { /* a body's Const hangs on its pivot by a control edge */
+            int s = k < nd->n_inputs ? nd->inputs[k].node : nd->ctrl[k - nd->n_inputs];
+            if (!graph_is_back_edge(g, s, nd)) { d = depth[s]; break; }
+        }
+        if (nd->op == OP_ENTER) d++;
+        if (nd->op == OP_EXIT && d > 0) d--;
+        depth[i] = d;
+    }
+}
+
 /* "a -> b -> c -> a": the cycle through v (every node on it has a pending input) */
 static int cycle_error(const Graph *g, const int *pending, int v, Err *err) {
     int n = g->n_nodes, len = 0;
