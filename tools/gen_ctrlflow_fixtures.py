@@ -6,6 +6,7 @@ Each graph is frozen with convert_variables_to_constants_v2(lower_control_flow=F
 GraphDef keeps TF2's functional While/If nodes and their function library; *_lowered.pb is the
 same function frozen with lower_control_flow=True (TF1 Switch/Merge). MANIFEST lists, per case,
 the graph, its inputs and outputs (tensor name = .npy file)."""
+
 import os
 import sys
 
@@ -55,9 +56,9 @@ def tf1_fixtures() -> None:
         x = v1.placeholder(tf.float32, [3], name="x")
         n = v1.placeholder(tf.int32, [], name="n")
         ta = tf.TensorArray(tf.float32, size=n)
-        _, ta, acc = v1.while_loop(lambda i, t, a: i < n,
-                                   lambda i, t, a: (i + 1, t.write(i, a * x), a + tf.sin(a)),
-                                   [tf.constant(0), ta, x])
+        _, ta, acc = v1.while_loop(
+            lambda i, t, a: i < n, lambda i, t, a: (i + 1, t.write(i, a * x), a + tf.sin(a)), [tf.constant(0), ta, x]
+        )
         tf.identity(ta.stack(), name="stacked")
         tf.identity(ta.size(), name="size")
         tf.identity(acc, name="acc")
@@ -67,7 +68,9 @@ def tf1_fixtures() -> None:
         n = v1.placeholder(tf.int32, [], name="n")
 
         def outer_body(i, a):
-            _, b = v1.while_loop(lambda j, b: j < i + 1, lambda j, b: (j + 1, b * 0.5 + tf.cast(j, tf.float32)), [tf.constant(0), a])
+            _, b = v1.while_loop(
+                lambda j, b: j < i + 1, lambda j, b: (j + 1, b * 0.5 + tf.cast(j, tf.float32)), [tf.constant(0), a]
+            )
             return i + 1, b + x
 
         _, y = v1.while_loop(lambda i, a: i < n, outer_body, [tf.constant(0), x])
@@ -141,7 +144,10 @@ def tf1_fixtures() -> None:
     variant("bad_exit", exit_outside)
     variant("bad_frames", mismatch)
     with open(os.path.join(out, "MANIFEST"), "w") as f:
-        f.write("# written by tools/gen_ctrlflow_fixtures.py --tf1 with TensorFlow %s (TF1 graphs, control_flow_v2 off)\n" % tf.__version__)
+        f.write(
+            "# written by tools/gen_ctrlflow_fixtures.py --tf1 with TensorFlow %s (TF1 graphs, control_flow_v2 off)\n"
+            % tf.__version__
+        )
         f.write("\n".join(lines) + "\n")
 
 
@@ -162,7 +168,12 @@ def freeze(fn, specs, name, lower=False, raw=False):
     ins = [t.name for t in frozen.inputs]
     outs = [t.name for t in frozen.outputs]
     ops = sorted({n.op for n in gd.node} | {n.op for fd in gd.library.function for n in fd.node_def})
-    print(name, ins, outs, [o for o in ops if o in ("While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase", "Switch", "Merge")])
+    print(
+        name,
+        ins,
+        outs,
+        [o for o in ops if o in ("While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase", "Switch", "Merge")],
+    )
     return frozen, ins, outs
 
 
@@ -239,10 +250,19 @@ def spin(x):
 f3 = tf.TensorSpec([3], tf.float32)
 i32 = tf.TensorSpec([], tf.int32)
 case("while_loop", while_loop, [f3], [[x3]])
-case("cond", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)],
-                                                          [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]])
-case("cond_lowered", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)],
-                                                                  [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]], lower=True)
+case(
+    "cond",
+    cond,
+    [tf.TensorSpec([2, 3], tf.float32)],
+    [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)], [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]],
+)
+case(
+    "cond_lowered",
+    cond,
+    [tf.TensorSpec([2, 3], tf.float32)],
+    [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)], [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]],
+    lower=True,
+)
 case("pyloop", pyloop, [f3, i32], [[x3, np.int32(7)], [x3, np.int32(0)]])
 case("grow", grow, [f3, i32], [[x3, np.int32(4)]])
 case("case", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(7)]], raw=True)
@@ -296,4 +316,3 @@ bad.CopyFrom(gd)
 [n for n in bad.node if n.op in ("While", "StatelessWhile")][0].attr["body"].func.name = cond_f
 with open(os.path.join(OUT, "bad_arity.pb"), "wb") as f:
     f.write(bad.SerializeToString())
-
