@@ -355,7 +355,7 @@ static int exec_node(FG *f, Inst *I, int i, long it, Err *err) {
             odead[0] = false;
             break;
         default:
-            if (nd->op >= OP_TENSOR_ARRAY_V3 && nd->op <= OP_TENSOR_LIST_LENGTH) rc = ta_eval(f->ta, nd, in, out, err);
+            if (ta_is_op(nd->op)) rc = ta_eval(f->ta, nd, in, out, err);
             else if (shapes_as_inferred(g, nd, in)) rc = ref_dyn_eval_node(g, i, in, out, err);
             else rc = ref_reinfer_eval_node(g, i, in, out, err);
             for (int k = 0; k < nd->n_outputs; k++) odead[k] = false;

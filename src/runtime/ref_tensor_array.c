@@ -32,6 +32,13 @@ struct TaTable {
     int n, cap;
 };
 
+bool ta_is_op(int op) { return op > OP_UNKNOWN && op < OP_COUNT && ref_kernels[op] == ref_tensor_array; }
+
+static bool is_list_op(int op) {
+    return op == OP_TENSOR_LIST_RESERVE || op == OP_TENSOR_LIST_FROM_TENSOR || op == OP_TENSOR_LIST_GET_ITEM ||
+           op == OP_TENSOR_LIST_SET_ITEM || op == OP_TENSOR_LIST_STACK || op == OP_TENSOR_LIST_LENGTH;
+}
+
 TaTable *ta_table_new(void) { return calloc(1, sizeof(TaTable)); }
 
 static void arr_clear(Arr *a) {
@@ -231,7 +238,7 @@ static int index_ok(const Arr *a, int64_t k, const char *what, Err *err) {
 static int ta_run(TaTable *t, const Node *n, const Tensor *in, Tensor *out, Err *err) {
     Arr *a = NULL;
     int64_t k = 0;
-    bool list = n->op >= OP_TENSOR_LIST_RESERVE;
+    bool list = is_list_op(n->op);
     if (n->op != OP_TENSOR_ARRAY_V3 && n->op != OP_TENSOR_LIST_RESERVE && n->op != OP_TENSOR_LIST_FROM_TENSOR &&
         !(a = arr_get(t, &in[0], list, err)))
         return -1;

@@ -9,6 +9,9 @@
 
 typedef struct TaTable TaTable;
 
+/* n's op is one of them (the ops.def rows of stem tensor_array) */
+bool ta_is_op(int op);
+
 TaTable *ta_table_new(void);
 void ta_table_free(TaTable *t);
 /* runs TensorArray / TensorList node n on in, allocating out[0..n_outputs); ERR_INPUT for what
