@@ -1,6 +1,6 @@
 /* test_ops_coverage.c - what grappo says about graphs it cannot (fully) execute: the error
  * names every unsupported op with its count (at run on both runtimes, and at inspect), a TF1
- * while loop is reported as one (with its frame) instead of "graph has a cycle", plan_probe
+ * while loop runs (its NextIteration back edge is no cycle; any other cycle is named), plan_probe
  * classifies every node, and `grappo ops FILE` lists the ops by runtime with exit 0 (the binary
  * comes from $GRAPPO, default build/grappo). */
 #include "test_ops_util.h"
@@ -114,7 +114,7 @@ static void test_plan_probe_classifies_every_node(void **state) {
 static Graph *tf1_loop(void) {
     Err e;
     Graph *g = graph_new();
-    int x = ph(g, "x", DT_FLOAT, 1, (int64_t[]){2});
+    int x = ph(g, "x", DT_FLOAT, 0, NULL);
     int enter = op1(g, "while/Enter", "Enter", x);
     CHECK_OK(node_set_attr_s(g->nodes[enter], "frame_name", "while/while_context", &e), &e);
     int merge = op1(g, "while/Merge", "Merge", enter);
@@ -137,22 +137,38 @@ static void test_tf1_loop_is_named_not_a_cycle(void **state) {
     (void)state;
     Graph *g = tf1_loop();
     Err e;
-    assert_int_equal(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), -1);
-    assert_int_equal(e.code, ERR_INPUT);
-    assert_non_null(strstr(e.msg, "TF1 while loop (frame 'while/while_context'"));
-    assert_non_null(strstr(e.msg, "not supported yet"));
-    /* Switch and Merge are known (tf.cond runs on the reference runtime); the loop's own ops are not */
-    assert_non_null(strstr(e.msg, "4 nodes of 4 op types grappo cannot execute"));
-    assert_null(strstr(e.msg, "cycle through"));
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
     assert_true(op_is_tf1_control_flow("Switch") && op_is_tf1_control_flow("NextIteration"));
     assert_false(op_is_tf1_control_flow("Identity"));
+    /* x >= 10: the loop ends at once and Exit gives x; x < 10: its body never changes x, so it
+       runs until the iteration bound stops it, on both runtimes */
+    for (int fast = 0; fast < 2; fast++) {
+        Tensor x = to_f32(0, NULL, (float[]){20}), got = {0};
+        RefFeed feed = {"x", x};
+        PlanOpts o = {.threads = 1};
+        Plan *p = fast ? plan_compile(g, NULL, 0, &o, &e) : NULL;
+        if (fast) assert_non_null(p);
+        CHECK_OK(fast ? plan_run(p, &feed, 1, &got, NULL, &e) : ref_run(g, &feed, 1, NULL, 0, &got, NULL, &e), &e);
+        assert_true(tensor_get(&got, 0) == 20);
+        tensor_release(&got);
+        tensor_release(&x);
+        x = to_f32(0, NULL, (float[]){1});
+        feed.value = x;
+        ref_set_max_loop_iterations(50);
+        assert_int_not_equal(fast ? plan_run(p, &feed, 1, &got, NULL, &e) : ref_run(g, &feed, 1, NULL, 0, &got, NULL, &e), 0);
+        ref_set_max_loop_iterations(0);
+        assert_int_equal(e.code, ERR_INPUT);
+        assert_non_null(strstr(e.msg, "frame 'while/while_context' did not end after 50 iterations"));
+        tensor_release(&x);
+        plan_free(p);
+    }
     graph_free(g);
-    /* a plain cycle without TF1 control flow is still a cycle */
+    /* a plain cycle without TF1 control flow is still a cycle, its nodes named */
     g = graph_new();
     int a = tr_node(g, "a", "Identity"), b = op1(g, "b", "Identity", a);
     tr_input(g, a, b, 0);
     assert_int_equal(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), -1);
-    assert_non_null(strstr(e.msg, "graph has a cycle through node"));
+    assert_non_null(strstr(e.msg, "graph has a cycle: 'b' -> 'a' -> 'b'"));
     graph_free(g);
 }
 
@@ -168,12 +184,20 @@ static void test_tf1_cond_is_named(void **state) {
     tr_input(g, m, sw, 1);
     CHECK_OK(graph_add_output(g, (ValueRef){m, 0}, &e), &e);
     CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
-    /* tf.cond's Switch/Merge run on the reference runtime; the fast runtime names them */
+    /* tf.cond's Switch/Merge run on the reference runtime; the fast runtime hands the graph to it */
     CHECK_OK(graph_check_executable(g, NULL, &e), &e);
     PlanOpts o = {.threads = 1};
-    assert_null(plan_compile(g, NULL, 0, &o, &e));
-    assert_int_equal(e.code, ERR_INPUT);
-    assert_non_null(strstr(e.msg, "TF1 control flow (Switch/Merge) runs on the reference runtime only"));
+    Plan *plan = plan_compile(g, NULL, 0, &o, &e);
+    assert_non_null(plan);
+    Tensor xv = to_f32(1, (int64_t[]){2}, (float[]){3, 4}), pv = {0}, got = {0};
+    Shape s0 = shape_scalar();
+    uint8_t t = 1;
+    CHECK_OK(tensor_from_data(&pv, DT_BOOL, &s0, &t, 1, &e), &e);
+    RefFeed feeds[2] = {{"x", xv}, {"p", pv}};
+    CHECK_OK(plan_run(plan, feeds, 2, &got, NULL, &e), &e); /* either branch: the Merge gives x */
+    assert_tensor_near(&got, &xv, 0);
+    tensor_release(&got); tensor_release(&xv); tensor_release(&pv);
+    plan_free(plan);
     graph_free(g);
 }
 

@@ -6,6 +6,7 @@ Each graph is frozen with convert_variables_to_constants_v2(lower_control_flow=F
 GraphDef keeps TF2's functional While/If nodes and their function library; *_lowered.pb is the
 same function frozen with lower_control_flow=True (TF1 Switch/Merge). MANIFEST lists, per case,
 the graph, its inputs and outputs (tensor name = .npy file)."""
+
 import os
 import sys
 
@@ -15,6 +16,144 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ctrlflow")
 manifest = []
+
+
+# ---- TF1 while loops (control_flow_v2 off): tests/fixtures/tf1loops/, run as
+#      python tools/gen_ctrlflow_fixtures.py --tf1   (writes only that directory)
+def tf1_fixtures() -> None:
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "tf1loops")
+    os.makedirs(out, exist_ok=True)
+    v1 = tf.compat.v1
+    v1.disable_eager_execution()
+    v1.disable_control_flow_v2()
+    lines = []
+    r = np.random.default_rng(5)
+
+    def save(name, build, feeds_list, fetch_names):
+        g = tf.Graph()
+        with g.as_default():
+            build()
+        gd = g.as_graph_def()
+        with open(os.path.join(out, name + ".pb"), "wb") as f:
+            f.write(gd.SerializeToString())
+        print(name, sorted({n.op for n in gd.node}))
+        with v1.Session(graph=g) as s:
+            for ci, feeds in enumerate(feeds_list):
+                res = s.run([f + ":0" for f in fetch_names], {k + ":0": v for k, v in feeds.items()})
+                ins, outs = [], []
+                for k, v in feeds.items():
+                    fn_ = "%s.%d.%s.npy" % (name, ci, k)
+                    np.save(os.path.join(out, fn_), v)
+                    ins.append("%s=%s" % (k, fn_))
+                for k, v in zip(fetch_names, res):
+                    fn_ = "%s.%d.%s.npy" % (name, ci, k)
+                    np.save(os.path.join(out, fn_), v)
+                    outs.append("%s:0=%s" % (k, fn_))
+                lines.append("%s.pb %s -> %s" % (name, " ".join(ins), " ".join(outs)))
+        return gd
+
+    def ta_loop():
+        x = v1.placeholder(tf.float32, [3], name="x")
+        n = v1.placeholder(tf.int32, [], name="n")
+        ta = tf.TensorArray(tf.float32, size=n)
+        _, ta, acc = v1.while_loop(
+            lambda i, t, a: i < n, lambda i, t, a: (i + 1, t.write(i, a * x), a + tf.sin(a)), [tf.constant(0), ta, x]
+        )
+        tf.identity(ta.stack(), name="stacked")
+        tf.identity(ta.size(), name="size")
+        tf.identity(acc, name="acc")
+
+    def nested():
+        x = v1.placeholder(tf.float32, [2], name="x")
+        n = v1.placeholder(tf.int32, [], name="n")
+
+        def outer_body(i, a):
+            _, b = v1.while_loop(
+                lambda j, b: j < i + 1, lambda j, b: (j + 1, b * 0.5 + tf.cast(j, tf.float32)), [tf.constant(0), a]
+            )
+            return i + 1, b + x
+
+        _, y = v1.while_loop(lambda i, a: i < n, outer_body, [tf.constant(0), x])
+        tf.identity(y, name="y")
+
+    def cond_in_loop():
+        x = v1.placeholder(tf.float32, [3], name="x")
+
+        def body(i, a):
+            a = v1.cond(tf.reduce_sum(a) > 4.0, lambda: a * 0.5, lambda: a + x)
+            return i + 1, a
+
+        _, y = v1.while_loop(lambda i, a: i < 6, body, [tf.constant(0), x])
+        tf.identity(y, name="y")
+
+    def ta_unstack():
+        x = v1.placeholder(tf.float32, [4, 2], name="x")
+        ta = tf.TensorArray(tf.float32, size=4).unstack(x)
+        out = tf.TensorArray(tf.float32, size=4, clear_after_read=False)
+        _, out = v1.while_loop(lambda i, o: i < 4, lambda i, o: (i + 1, o.write(3 - i, ta.read(i) * 2.0)), [tf.constant(0), out])
+        tf.identity(out.stack(), name="rev")
+        tf.identity(out.gather([1, 3]), name="some")
+        tf.identity(out.concat(), name="cat")
+
+    def spin():
+        x = v1.placeholder(tf.float32, [3], name="x")
+        y = v1.while_loop(lambda a: tf.reduce_sum(a) > -1e30, lambda a: tf.abs(a) + 1.0, [x])
+        tf.identity(y, name="y")
+
+    def ta_oob():
+        x = v1.placeholder(tf.float32, [3], name="x")
+        k = v1.placeholder(tf.int32, [], name="k")
+        ta = tf.TensorArray(tf.float32, size=3).unstack(x)
+        tf.identity(ta.read(k), name="y")
+
+    x3 = r.standard_normal(3).astype(np.float32)
+    save("ta_loop", ta_loop, [{"x": x3, "n": np.int32(5)}, {"x": x3, "n": np.int32(1)}], ["stacked", "size", "acc"])
+    save("nested", nested, [{"x": r.standard_normal(2).astype(np.float32), "n": np.int32(4)}], ["y"])
+    save("cond_in_loop", cond_in_loop, [{"x": np.abs(x3) + 0.3}], ["y"])
+    save("ta_unstack", ta_unstack, [{"x": r.standard_normal((4, 2)).astype(np.float32)}], ["rev", "some", "cat"])
+    save("ta_oob", ta_oob, [{"x": x3, "k": np.int32(1)}], ["y"])
+    g = tf.Graph()
+    with g.as_default():
+        spin()
+    spin_gd = g.as_graph_def()
+    with open(os.path.join(out, "spin.pb"), "wb") as f:
+        f.write(spin_gd.SerializeToString())
+    # hostile: TensorFlow's own loop graph with one edge changed each
+    base = v1.GraphDef()
+    with open(os.path.join(out, "nested.pb"), "rb") as f:
+        base.ParseFromString(f.read())
+
+    def variant(name, change):
+        bad = v1.GraphDef()
+        bad.CopyFrom(base)
+        change({n.name: n for n in bad.node})
+        with open(os.path.join(out, name + ".pb"), "wb") as f:
+            f.write(bad.SerializeToString())
+
+    def cycle(nodes):  # the outer loop's Merge reads the add instead of its NextIteration
+        m = nodes["while/Merge_1"]
+        m.input[1] = "while/add_1"
+
+    def exit_outside(nodes):  # an Exit reading the placeholder: Exit without Enter
+        nodes["while/Exit_1"].input[0] = "x"
+
+    def mismatch(nodes):  # a body node reading the inner frame's value from the outer frame
+        nodes["while/add_1"].input[0] = "while/while/Merge_1"
+
+    variant("bad_cycle", cycle)
+    variant("bad_exit", exit_outside)
+    variant("bad_frames", mismatch)
+    with open(os.path.join(out, "MANIFEST"), "w") as f:
+        f.write(
+            "# written by tools/gen_ctrlflow_fixtures.py --tf1 with TensorFlow %s (TF1 graphs, control_flow_v2 off)\n"
+            % tf.__version__
+        )
+        f.write("\n".join(lines) + "\n")
+
+
+if "--tf1" in sys.argv:
+    tf1_fixtures()
+    sys.exit(0)
 
 
 def freeze(fn, specs, name, lower=False, raw=False):
@@ -29,7 +168,12 @@ def freeze(fn, specs, name, lower=False, raw=False):
     ins = [t.name for t in frozen.inputs]
     outs = [t.name for t in frozen.outputs]
     ops = sorted({n.op for n in gd.node} | {n.op for fd in gd.library.function for n in fd.node_def})
-    print(name, ins, outs, [o for o in ops if o in ("While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase", "Switch", "Merge")])
+    print(
+        name,
+        ins,
+        outs,
+        [o for o in ops if o in ("While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase", "Switch", "Merge")],
+    )
     return frozen, ins, outs
 
 
@@ -106,10 +250,19 @@ def spin(x):
 f3 = tf.TensorSpec([3], tf.float32)
 i32 = tf.TensorSpec([], tf.int32)
 case("while_loop", while_loop, [f3], [[x3]])
-case("cond", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)],
-                                                          [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]])
-case("cond_lowered", cond, [tf.TensorSpec([2, 3], tf.float32)], [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)],
-                                                                  [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]], lower=True)
+case(
+    "cond",
+    cond,
+    [tf.TensorSpec([2, 3], tf.float32)],
+    [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)], [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]],
+)
+case(
+    "cond_lowered",
+    cond,
+    [tf.TensorSpec([2, 3], tf.float32)],
+    [[np.abs(rng.standard_normal((2, 3))).astype(np.float32)], [-np.abs(rng.standard_normal((2, 3))).astype(np.float32)]],
+    lower=True,
+)
 case("pyloop", pyloop, [f3, i32], [[x3, np.int32(7)], [x3, np.int32(0)]])
 case("grow", grow, [f3, i32], [[x3, np.int32(4)]])
 case("case", case_fn, [f3, i32], [[x3, np.int32(0)], [x3, np.int32(1)], [x3, np.int32(7)]], raw=True)

@@ -73,7 +73,7 @@ static void print_list(void) {
         const OpDef *d = op_def((OpId)i);
         printf("| %s | yes | %s |\n", d->tf_name,
                d->flags & OPF_CONTROL    ? "from its function bodies (dynamic)"
-               : d->flags & OPF_DEADNESS ? "from shapes; reference runtime only (dead branches)"
+               : d->flags & OPF_DEADNESS ? "from shapes; reference frame interpreter (both runtimes)"
                : d->flags & OPF_DYNAMIC  ? "depends on values (dynamic)"
                                          : "from shapes");
     }

@@ -132,9 +132,19 @@ int node_set_attr_list_type(Node *n, const char *name, const int *v, int count, 
 
 /* ---- structure ---- */
 /* Topological order honouring data and control edges (Kahn's algorithm, ties broken by node
-   index so the order is deterministic). order must hold n_nodes ints. A cycle is an
-   ERR_INPUT naming a node on it. */
+   index so the order is deterministic). order must hold n_nodes ints. The edges into a Merge
+   from a NextIteration (a TF1 while loop's iterations) are back edges, left out of the order;
+   any other cycle is an ERR_INPUT naming the nodes on it. */
 int graph_topo_order(const Graph *g, int *order, Err *err);
+/* the edge from node src into node dst is a TF1 loop's back edge (NextIteration -> Merge) */
+bool graph_is_back_edge(const Graph *g, int src, const Node *dst);
+/* How many TF1 loop frames each node's outputs are seen inside (0: outside any loop): an Enter
+   adds one to its input's, an Exit takes one away, other nodes take their first (data, else
+   control) input's. Needs
+   a topological order (graph_topo_order); a node read only inside a loop is no graph output. */
+void graph_loop_depths(const Graph *g, const int *order, int *depth);
+/* g holds an OPF_DEADNESS op (TF1 control flow, TensorArray/TensorList): rewrites leave it untouched */
+bool graph_has_tf1_control_flow(const Graph *g);
 /* Consumers of every node, as CSR: users of node i are use_node[use_start[i] .. use_start[i+1])
    (data and control uses; a node consuming twice appears twice). */
 typedef struct GraphUses {

@@ -155,6 +155,7 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
     for (int k = 0; k < n->n_inputs; k++) {
         ValueRef v = n->inputs[k];
         const Node *p = g->nodes[v.node];
+        if (graph_is_back_edge(g, v.node, n)) continue; /* inferred after n (a TF1 loop's NextIteration) */
         if (v.port >= p->n_outputs)
             return err_set(err, ERR_INPUT, "node '%s': input %d reads output %d of '%s' (%s), which has %d output(s)", n->name, k,
                            v.port, p->name, p->op_name, p->n_outputs);
@@ -172,6 +173,7 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
                        d->min_inputs, d->max_inputs == d->min_inputs ? "" : " or more");
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = node_input_value(g, n, k);
+        if (graph_is_back_edge(g, n->inputs[k].node, n)) continue; /* a TF1 loop's next iteration: infer_ctrl.c */
         if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) {
             mark_unknown(n);
             /* an Identity of a value whose size is known only at run time (Where's [?, 2]) is

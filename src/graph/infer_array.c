@@ -77,3 +77,39 @@ int64_t flops_transpose(const Graph *g, const Node *n) { (void)g; (void)n; retur
 int64_t flops_tile(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
 int64_t flops_fill(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
 int64_t flops_shape(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
+
+/* TensorArray / TensorList ops (ref_tensor_array.c). A handle is an int32 scalar naming an array
+   the run holds; a flow is a float scalar that orders the array's reads after its writes. What
+   an array holds is known only at run time: reads, gathers, concats and stacks are run-time
+   shaped (their dtype comes from the node's attribute). */
+int infer_tensor_array(Graph *g, Node *n, Err *err) {
+    Shape scalar = {.rank = 0}, unknown = shape_unknown();
+    switch (n->op) {
+    case OP_TENSOR_ARRAY_V3: {
+        if (in_dtype(g, n, 0) != DT_INT32 || in_shape(g, n, 0)->rank != 0) return err_set(err, ERR_INPUT, "size must be an int32 scalar");
+        if (infer_set_out(n, 0, DT_INT32, &scalar, err)) return -1;
+        return infer_set_out(n, 1, DT_FLOAT, &scalar, err);
+    }
+    case OP_TENSOR_LIST_RESERVE:
+    case OP_TENSOR_LIST_FROM_TENSOR:
+    case OP_TENSOR_LIST_SET_ITEM: return infer_set_out(n, 0, DT_INT32, &scalar, err);
+    case OP_TENSOR_ARRAY_WRITE_V3:
+    case OP_TENSOR_ARRAY_SCATTER_V3:
+    case OP_TENSOR_ARRAY_SPLIT_V3:
+    case OP_TENSOR_ARRAY_CLOSE_V3: return infer_set_out(n, 0, DT_FLOAT, &scalar, err);
+    case OP_TENSOR_ARRAY_SIZE_V3:
+    case OP_TENSOR_LIST_LENGTH: return infer_set_out(n, 0, DT_INT32, &scalar, err);
+    case OP_TENSOR_ARRAY_CONCAT_V3: {
+        Shape lengths = {.rank = 1, .dim = {-1}};
+        if (infer_set_out(n, 0, node_attr_type(n, "dtype", DT_FLOAT), &unknown, err)) return -1;
+        return infer_set_out(n, 1, DT_INT64, &lengths, err);
+    }
+    case OP_TENSOR_ARRAY_READ_V3:
+    case OP_TENSOR_ARRAY_GATHER_V3: return infer_set_out(n, 0, node_attr_type(n, "dtype", DT_FLOAT), &unknown, err);
+    case OP_TENSOR_LIST_GET_ITEM:
+    case OP_TENSOR_LIST_STACK: return infer_set_out(n, 0, node_attr_type(n, "element_dtype", DT_FLOAT), &unknown, err);
+    default: return err_set(err, ERR_RUNTIME, "internal: %s is not a TensorArray/TensorList op", n->op_name);
+    }
+}
+
+int64_t flops_tensor_array(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }

@@ -50,8 +50,17 @@ int infer_switch_merge(Graph *g, Node *n, Err *err) {
             if (infer_set_out(n, k, x->dtype, &x->shape, err)) return -1;
         return 0;
     }
+    /* a loop's Merge: the value entering the loop gives the shape; the NextIteration input is a
+       back edge, not inferred yet (the frame interpreter infers again when an iteration's value
+       has another shape) */
+    int first = -1;
+    for (int i = 0; i < n->n_inputs && first < 0; i++)
+        if (!graph_is_back_edge(g, n->inputs[i].node, n)) first = i;
+    if (first < 0) return err_set(err, ERR_INPUT, "every input is a NextIteration: the loop is never entered");
+    x = in_val(g, n, first);
     Shape s = x->shape;
-    for (int i = 1; i < n->n_inputs; i++) {
+    for (int i = first + 1; i < n->n_inputs; i++) {
+        if (graph_is_back_edge(g, n->inputs[i].node, n)) continue;
         const Value *v = in_val(g, n, i);
         if (v->dtype != x->dtype)
             return err_set(err, ERR_INPUT, "inputs are %s and %s", dtype_name(x->dtype), dtype_name(v->dtype));
@@ -65,3 +74,20 @@ int infer_switch_merge(Graph *g, Node *n, Err *err) {
 }
 
 int64_t flops_switch_merge(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }
+
+/* TF1 loops: Enter, Exit and NextIteration forward their input (an Enter with is_constant, the
+   same value in every iteration, keeps a known value: captured constants still fold inside the
+   loop); LoopCond forwards the loop's bool scalar predicate. */
+int infer_frame(Graph *g, Node *n, Err *err) {
+    const Value *x = in_val(g, n, 0);
+    if (n->op == OP_LOOP_COND && (x->dtype != DT_BOOL || x->shape.rank != 0)) return err_set(err, ERR_INPUT, "input must be a bool scalar");
+    if (n->op == OP_ENTER) {
+        const char *frame = node_attr_s(n, "frame_name", NULL);
+        if (!frame || !frame[0]) return err_set(err, ERR_INPUT, "Enter without a frame_name");
+    }
+    if (infer_set_out(n, 0, x->dtype, &x->shape, err)) return -1;
+    if (n->op == OP_ENTER && node_attr_b(n, "is_constant", false) && tensor_has_data(&x->known)) n->outputs[0].known = tensor_share(&x->known);
+    return 0;
+}
+
+int64_t flops_frame(const Graph *g, const Node *n) { (void)g; (void)n; return 0; }

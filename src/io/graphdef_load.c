@@ -250,12 +250,20 @@ static int set_outputs(Graph *g, const int *maxport, const bool *consumed, Err *
                        (long long)total, GRAPHDEF_MAX_OUTPUTS);
     for (int i = 0; i < g->n_nodes; i++)
         if (node_set_num_outputs(graph_node(g, i), maxport[i] + 1, err)) return -1;
+    /* a value nobody reads inside a TF1 loop (an inner loop's unused Exit) is no output: only
+       values outside loops can be fetched (without a valid order the cycle is reported later) */
+    int *order = malloc(sizeof *order * ((size_t)g->n_nodes + 1)), *depth = calloc((size_t)g->n_nodes + 1, sizeof *depth);
+    if (!order || !depth) { free(order); free(depth); return err_set(err, ERR_RUNTIME, "out of memory"); }
+    Err ignore;
+    if (!graph_topo_order(g, order, &ignore)) graph_loop_depths(g, order, depth);
+    free(order);
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = graph_node(g, i);
-        if (consumed[i] || n->n_outputs == 0) continue;
+        if (consumed[i] || n->n_outputs == 0 || depth[i] > 0) continue;
         if (n->op == OP_CONST || n->op == OP_PLACEHOLDER || n->op == OP_NO_OP) continue;
-        if (graph_add_output(g, (ValueRef){i, 0}, err)) return -1;
+        if (graph_add_output(g, (ValueRef){i, 0}, err)) { free(depth); return -1; }
     }
+    free(depth);
     return 0;
 }
 

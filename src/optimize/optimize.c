@@ -616,7 +616,14 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     bool is_bo = o->method == OPTIMIZE_PPO_BO;
     r->keep = true;
     r->verdict = "optimized graph written";
-    if (r->product.log.total == 0) { r->keep = false; r->verdict = "no rewrite was applied: the input graph was written unchanged"; }
+    if (r->product.log.total == 0) {
+        r->keep = false;
+        /* rule_sites matches nothing in a graph holding TF1 control flow (rule.c) */
+        r->verdict = graph_has_tf1_control_flow(orig)
+                         ? "no rewrite was applied: the graph holds TF1 control flow or TensorArray/TensorList state "
+                           "(Switch/Merge/Enter/Exit/...), which rewrites leave untouched; the input graph was written unchanged"
+                         : "no rewrite was applied: the input graph was written unchanged";
+    }
     else if (!acc_ok) { r->keep = false; r->verdict = "accuracy budget violated: the input graph was written unchanged"; }
     else if (o->minimize_memory && is_bo) {
         if (!(lat[1].peak_bytes < lat[0].peak_bytes)) { r->keep = false; r->verdict = "not smaller than the input: the input graph was written unchanged"; }

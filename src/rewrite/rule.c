@@ -52,10 +52,10 @@ void sitelist_free(SiteList *l) {
 
 int rule_sites(const RuleDef *r, const Graph *g, SiteList *out, Err *err) {
     out->n = 0;
-    /* TF1 conditionals: which nodes run depends on dead branches (control edges from a pivot);
-       no rule knows that, so none rewrites such a graph */
-    for (int i = 0; i < g->n_nodes; i++)
-        if (op_def(g->nodes[i]->op)->flags & OPF_DEADNESS) return 0;
+    /* TF1 conditionals and loops: which nodes run, and how often, depends on dead branches and
+       frames (control edges from a pivot, back edges); no rule knows that, so none rewrites such
+       a graph (nor one holding TensorArray/TensorList state) */
+    if (graph_has_tf1_control_flow(g)) return 0;
     GraphUses u;
     if (graph_uses(g, &u, err)) return -1;
     int rc = r->find(g, &u, out, err);

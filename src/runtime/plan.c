@@ -278,6 +278,11 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
     }
     if (mark_needed(g, p->fetch, n_fetch, needed, err)) goto fail;
     if (graph_check_executable(g, needed, err)) goto fail; /* names every unsupported op, not the first */
+    if (ref_frame_needed(g, needed)) { /* TF1 control flow: the whole graph on the reference runtime */
+        p->whole_ref = true;
+        free(needed);
+        return p;
+    }
     if (build_steps(p, needed, opts, err)) goto fail;
     for (int si = 0; si < p->n_steps; si++) {
         const Step *st = &p->steps[si];

@@ -54,11 +54,15 @@ struct Plan {
     MemPlanAlgo algo;
     int folded, inplace;
     size_t dyn_live, dyn_peak; /* bytes of dynamic slots held now / at most in the last run */
+    bool whole_ref; /* TF1 control flow / TensorArray: the whole graph runs on the reference runtime (plan_ctrl.c) */
 };
 
 int slot_root(const Plan *p, int s);
 /* a While / If / Case step: bodies compiled as plans of their own (plan_ctrl.c) */
 int plan_ctrl_eval(const Plan *p, int node, const Tensor *in, Tensor *out, Err *err);
+/* a plan whose needed nodes hold TF1 control flow or TensorArray/TensorList state (OPF_DEADNESS)
+   runs the whole graph through the reference runtime's frame interpreter */
+int plan_ctrl_run_whole(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming *t, Err *err);
 /* asks the fast kernel families in order: 1 with *k filled (a fast kernel), 0 (none: the
    reference kernel runs), -1 on error */
 int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);

@@ -129,6 +129,7 @@ static int run_ref_step(const Plan *p, const Node *n, const Tensor *in, Tensor *
 
 int plan_run(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming *t, Err *err) {
     const Graph *g = p->g;
+    if (p->whole_ref) return plan_ctrl_run_whole(p, feeds, n_feeds, out, t, err);
     if (p->have_dnn) dnn_set_threads(p->threads);
     /* point placeholder slots (and so their aliases, which share the TensorBuf) at the feeds */
     for (int s = 0; s < p->n_slots; s++)

@@ -37,6 +37,9 @@ bool ref_node_is_dynamic(const Node *n);
 /* Like ref_eval_node, but infers a dynamic node's output shapes again from the actual inputs
    first; outputs whose size only the kernel learns are allocated by the kernel. */
 int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
+/* The same for any node: output shapes inferred again from in (a TF1 loop variable whose shape
+   changes between iterations: ref_frame.c) */
+int ref_reinfer_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err);
 /* For OPF_DYNAMIC kernels: out arrives without a buffer when its shape was unknown before the
    run; this allocates it with `shape`, or checks a prepared output has that many elements. */
 int ref_dyn_output(const Node *n, Tensor *out, int dtype, const Shape *shape, Err *err);
@@ -54,6 +57,15 @@ long ref_max_loop_iterations(void);
 /* TF1 conditionals (ref_dead.c): runs Switch / _SwitchN / Merge node `node` on inputs whose
    dead flags are in_dead; sets out[k] (shared, no copy) and out_dead[k]. */
 int ref_dead_eval(const Graph *g, int node, const Tensor *in, const bool *in_dead, Tensor *out, bool *out_dead, Err *err);
+
+/* TF1 loops and every graph holding an OPF_DEADNESS op (ref_frame.c): ref_run hands such a
+   graph to this frame interpreter (same contract as ref_run). */
+struct RefFeed;
+struct RefStats;
+int ref_frame_run(const Graph *g, const struct RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch, Tensor *out,
+                  struct RefStats *stats, Err *err);
+/* whether ref_run hands g (its nodes needed[i], NULL = all) to ref_frame_run */
+bool ref_frame_needed(const Graph *g, const bool *needed);
 
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */

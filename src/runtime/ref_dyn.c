@@ -74,6 +74,11 @@ int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, E
     const Node *n = g->nodes[node];
     if (op_def(n->op)->flags & OPF_CONTROL) return ref_ctrl_eval(g, node, in, out, err);
     if (!ref_node_is_dynamic(n)) return ref_eval_node(NULL, g, node, in, out, err);
+    return ref_reinfer_eval_node(g, node, in, out, err);
+}
+
+int ref_reinfer_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, Err *err) {
+    const Node *n = g->nodes[node];
     if (n->op == OP_UNKNOWN || !ref_kernels[n->op])
         return err_set(err, ERR_RUNTIME, "node '%s': op %s is not supported by the reference runtime", n->name, n->op_name);
     for (int k = 0; k < n->n_inputs; k++)
@@ -88,29 +93,40 @@ int ref_dyn_eval_node(const Graph *g, int node, const Tensor *in, Tensor *out, E
         return -1;
     }
     bool dyn_op = (op_def(n->op)->flags & OPF_DYNAMIC) != 0;
-    for (int k = 0; k < n->n_outputs; k++) {
-        out[k] = (Tensor){0};
+    /* inference may give the copy more outputs than the graph's node has (an Unpack whose
+       last outputs nobody reads, never inferred before): the kernel writes them all */
+    int nout = c->n_outputs > n->n_outputs ? c->n_outputs : n->n_outputs;
+    Tensor *all = nout > n->n_outputs ? calloc((size_t)nout, sizeof *all) : out;
+    if (!all) { graph_free(s); return err_set(err, ERR_RUNTIME, "out of memory"); }
+    for (int k = 0; k < nout; k++) {
+        all[k] = (Tensor){0};
         const Value *v = &c->outputs[k];
         if (shape_is_known(&v->shape)) {
-            if (tensor_alloc(&out[k], v->dtype, &v->shape, err)) goto release;
+            if (tensor_alloc(&all[k], v->dtype, &v->shape, err)) goto release;
         } else if (dyn_op) {
-            out[k].dtype = v->dtype; /* the kernel allocates it */
+            all[k].dtype = v->dtype; /* the kernel allocates it */
         } else {
             char sb[96];
             err_set(err, ERR_RUNTIME, "output %d has shape %s even with the inputs known", k, shape_str(&v->shape, sb, sizeof sb));
             goto release;
         }
     }
-    if (ref_kernel_call(c, in, out, err)) goto release;
-    for (int k = 0; k < n->n_outputs; k++)
-        if (!out[k].buf && shape_numel(&out[k].shape) != 0) {
+    if (ref_kernel_call(c, in, all, err)) goto release;
+    for (int k = 0; k < nout; k++)
+        if (!all[k].buf && shape_numel(&all[k].shape) != 0) {
             err_set(err, ERR_RUNTIME, "internal: the kernel left output %d unallocated", k);
             goto release;
         }
+    if (all != out) {
+        for (int k = 0; k < n->n_outputs; k++) out[k] = all[k];
+        for (int k = n->n_outputs; k < nout; k++) tensor_release(&all[k]);
+        free(all);
+    }
     rc = 0;
     goto done;
 release:
-    for (int k = 0; k < n->n_outputs; k++) tensor_release(&out[k]);
+    for (int k = 0; k < nout; k++) tensor_release(&all[k]);
+    if (all != out) free(all);
 done:
     graph_free(s);
     return rc ? err_prefix(err, "node '%s' (%s)", n->name, n->op_name) : 0;

@@ -1,5 +1,7 @@
 /* ref_exec.c - the reference executor: runs the nodes a fetch needs, once each, in
- * topological order, freeing every value after its last consumer, timing each node. */
+ * topological order, freeing every value after its last consumer, timing each node. A graph
+ * whose needed nodes hold TF1 control flow or TensorArray/TensorList state (OPF_DEADNESS) runs
+ * through the frame interpreter instead (ref_frame.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +47,12 @@ typedef struct Exec {
     int *uses;     /* remaining consumers among needed nodes, +1 per fetch */
     bool *needed;
     int *order;
-    bool *vdead, *ndead; /* TF1 conditionals: dead values / nodes (ref_dead.c); NULL without */
 } Exec;
 
 static void exec_free(Exec *x) {
     if (x->vals && x->base)
         for (int i = 0; i < x->base[x->g->n_nodes]; i++) tensor_release(&x->vals[i]);
-    free(x->base); free(x->vals); free(x->uses); free(x->needed); free(x->order); free(x->vdead); free(x->ndead);
+    free(x->base); free(x->vals); free(x->uses); free(x->needed); free(x->order);
 }
 
 static int feed_index(const Graph *g, const char *name, Err *err) {
@@ -106,6 +107,10 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
             if (!x.needed[nd->ctrl[k]]) { x.needed[nd->ctrl[k]] = true; stack[top++] = nd->ctrl[k]; }
     }
     if (graph_check_executable(g, x.needed, err)) goto done; /* every unsupported op, with counts */
+    if (ref_frame_needed(g, x.needed)) {
+        rc = ref_frame_run(g, feeds, n_feeds, fetch, n_fetch, out, stats, err);
+        goto done;
+    }
     for (int i = 0; i < n; i++) {
         if (!x.needed[i]) continue;
         const Node *nd = g->nodes[i];
@@ -132,12 +137,6 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
         x.vals[x.base[i]] = tensor_share(t);
     }
     if (graph_topo_order(g, x.order, err)) goto done;
-    for (int i = 0; i < n && !x.vdead; i++)
-        if (x.needed[i] && (op_def(g->nodes[i]->op)->flags & OPF_DEADNESS)) {
-            x.vdead = calloc((size_t)x.base[n] + 1, sizeof *x.vdead);
-            x.ndead = calloc((size_t)n + 1, sizeof *x.ndead);
-            if (!x.vdead || !x.ndead) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-        }
 
     size_t base_live = tensor_live_bytes();
     tensor_reset_peak();
@@ -165,28 +164,7 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
             }
         }
         double t0 = now_ms();
-        int krc = 0;
-        if (x.vdead) { /* TF1 conditionals: a dead input (data or control) kills the node */
-            bool dead = false, in_dead[64];
-            for (int k = 0; k < nd->n_ctrl; k++) dead |= x.ndead[nd->ctrl[k]];
-            for (int k = 0; k < nd->n_inputs; k++) {
-                bool d = x.vdead[x.base[nd->inputs[k].node] + nd->inputs[k].port];
-                if (k < 64) in_dead[k] = d;
-                if (nd->op != OP_MERGE) dead |= d;
-            }
-            if (nd->op == OP_MERGE && nd->n_inputs > 64) { err_set(err, ERR_INPUT, "node '%s' (Merge) has more than 64 inputs", nd->name); krc = -1; }
-            else if (dead) {
-                x.ndead[i] = true;
-                for (int k = 0; k < nd->n_outputs; k++) x.vdead[x.base[i] + k] = true;
-                krc = 1;
-            } else if (op_def(nd->op)->flags & OPF_DEADNESS) {
-                krc = ref_dead_eval(g, i, in, in_dead, &x.vals[x.base[i]], &x.vdead[x.base[i]], err);
-                if (!krc) krc = 1;
-                x.ndead[i] = nd->op == OP_MERGE && x.vdead[x.base[i]];
-            }
-        }
-        if (krc == 0) krc = ref_dyn_eval_node(g, i, in, &x.vals[x.base[i]], err);
-        else if (krc == 1) krc = 0;
+        int krc = ref_dyn_eval_node(g, i, in, &x.vals[x.base[i]], err);
         double dt = now_ms() - t0;
         if (in != in_buf) free(in);
         if (krc) goto done;
@@ -202,12 +180,6 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
             if (x.uses[x.base[i] + k] == 0) tensor_release(&x.vals[x.base[i] + k]);
     }
     double total = now_ms() - t_start;
-    for (int k = 0; k < n_fetch && x.vdead; k++)
-        if (x.vdead[x.base[fetch[k].node] + fetch[k].port]) {
-            err_set(err, ERR_INPUT, "fetch %d (node '%s') is dead: it is computed only on a branch of a TF1 conditional that was not taken", k,
-                    g->nodes[fetch[k].node]->name);
-            goto done;
-        }
     for (int k = 0; k < n_fetch; k++) out[k] = tensor_share(&x.vals[x.base[fetch[k].node] + fetch[k].port]);
     if (stats) {
         stats->total_ms = total;

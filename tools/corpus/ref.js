@@ -63,7 +63,17 @@ async function one(m) {
   await tf.setBackend('cpu');
   const { gm, json } = await loadModel(m.json);
   const feeds = makeInputs(m.name, gm.inputs);
-  feeds.forEach((f, k) => { f.file = `input_${k}.npy`; writeNpy(path.join(dir, f.file), f.dtype, f.shape, f.data); });
+  // TensorFlow.js holds a uint8 input as int32; the graph (and so grappo) takes the uint8 the
+  // signature declares: the same values, written with the graph's dtype
+  const sigIn = (json.signature && json.signature.inputs) || {};
+  const graphDtype = (name) => {
+    const s = sigIn[name] || sigIn[`${name}:0`] || Object.values(sigIn).find((v) => v.name === name || v.name === `${name}:0`);
+    return s && s.dtype === 'DT_UINT8' ? 'uint8' : null;
+  };
+  feeds.forEach((f, k) => {
+    f.file = `input_${k}.npy`;
+    writeNpy(path.join(dir, f.file), graphDtype(f.name) || f.dtype, f.shape, f.data);
+  });
   const outNames = gm.outputs.map((o) => o.name);
   const cpu = await runOn('cpu', gm, feeds, outNames);
   let wasm = null;
