@@ -4,7 +4,7 @@
 #   make install    PREFIX=/usr/local: include/grappo.h, libgrappo.a, libgrappo.so, lib/pkgconfig/grappo.pc
 #   make test-python  pytest over python/tests (the Python package over libgrappo.so)
 #   make test       build and run the cmocka suites, then the Python package's tests (make test-python)
-#                   and the Python harnesses (make test-tf)
+#                   and the Python harnesses (make test-tf, make test-peers)
 #   make venv       the pinned Python virtual environment (.venv; requirements/*.txt)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make demo       install deps, build, write ResNet-50, inspect and run it
@@ -130,6 +130,7 @@ test: deps venv
 	@$(MAKE) --no-print-directory test-run
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-tf
+	@$(MAKE) --no-print-directory test-peers
 
 $(BUILD)/tests/test_replay_%: fuzz/%.c tests/fuzz_replay.c tests/testutil.h $(BUILD)/libgrappo.a
 	@mkdir -p $(BUILD)/tests
