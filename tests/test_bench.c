@@ -211,7 +211,9 @@ static void test_end_to_end_resnet8(void **state) {
     assert_non_null(strstr(md, "**ppo skipped**"));
     assert_non_null(strstr(md, "Machine: "));
     assert_non_null(strstr(md, "(resnet8-pareto.svg)"));
-    assert_non_null(strstr(md, "R^2 = "));
+    /* the regression section (R^2) is printed exactly when report.json says the fit was possible:
+       checked below, where the JSON is read */
+    bool md_has_fit = strstr(md, "R^2 = ") != NULL;
     assert_non_null(strstr(md, "Pareto front of the results that keep fidelity (latency, peak memory; fastest first): "));
     /* --render rebuilds the same report from report.json alone */
     char *svg0 = slurp("out/resnet8-pareto.svg");
@@ -289,6 +291,11 @@ static void test_end_to_end_resnet8(void **state) {
     const cJSON *rg = cJSON_GetObjectItemCaseSensitive(o, "regression");
     assert_non_null(rg);
     assert_int_equal((int)num_of(rg, "n"), 3);
+    /* greedy may return exactly grappler's graph (every search carries it): two equal rows make
+       the fit singular, and then the section is left out rather than printed empty */
+    const cJSON *rg_ok = cJSON_GetObjectItemCaseSensitive(rg, "ok");
+    assert_non_null(rg_ok);
+    assert_int_equal(md_has_fit, cJSON_IsTrue(rg_ok));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rg, "terms"), "fuse"));
     cJSON_Delete(o);
 
