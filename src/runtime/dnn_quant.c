@@ -218,6 +218,13 @@ typedef struct QPrim {
     int arg_add;           /* input index of the addend, or -1 */
     bool add_is_sum;       /* addend via the sum post-op (dst holds it) rather than binary add */
     size_t add_bytes;
+    /* oneDNN 2.6's AMX int8 convolutions (jit_1x1:avx512_core_amx_int8 seen) write whole blocks
+       of 16 output pixels: with a pixel count that is not a multiple of 16 they write up to 15
+       pixels past the end of dst (found as heap corruption timing a 6x6x384 1x1 convolution
+       alone). Such kernels write into dst_pad, sized for the rounded-up pixel count, and the
+       plan's output is copied out of it; NULL otherwise. */
+    void *dst_pad;
+    size_t dst_bytes;
 } QPrim;
 
 static void qprim_destroy(void *state) {
@@ -228,13 +235,15 @@ static void qprim_destroy(void *state) {
         if (*mems[i]) dnnl_memory_destroy(*mems[i]);
     free(s->wei_buf);
     free(s->bias_buf);
+    free(s->dst_pad);
     free(s);
 }
 
 static int qprim_run(void *state, const Tensor *in, Tensor *out, void *scratch, Err *err) {
     QPrim *s = state;
-    void *dst = out[0].buf ? out[0].buf->data : NULL;
-    if (!dst || !tensor_data(&in[0])) return err_set(err, ERR_RUNTIME, "int8 kernel: missing input or output data");
+    void *out_buf = out[0].buf ? out[0].buf->data : NULL;
+    if (!out_buf || !tensor_data(&in[0])) return err_set(err, ERR_RUNTIME, "int8 kernel: missing input or output data");
+    void *dst = s->dst_pad ? s->dst_pad : out_buf;
     if (s->arg_add >= 0 && s->add_is_sum) {
         /* the sum post-op accumulates into dst: it must hold the addend (in place or copied) */
         const void *a = tensor_data(&in[s->arg_add]);
@@ -259,7 +268,9 @@ static int qprim_run(void *state, const Tensor *in, Tensor *out, void *scratch, 
         if (dnn_check(dnnl_memory_set_data_handle(s->scratch, scratch), "scratchpad handle", err)) return -1;
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s->scratch};
     }
-    return dnn_exec(s->ctx, s->prim, na, args, err);
+    if (dnn_exec(s->ctx, s->prim, na, args, err)) return -1;
+    if (s->dst_pad) memcpy(out_buf, s->dst_pad, s->dst_bytes);
+    return 0;
 }
 
 /* true when oneDNN's int8 kernels accumulate 4 u8*s8 products straight into int32 (VNNI, AMX).
@@ -402,6 +413,14 @@ static int build_qprim(DnnCtx *ctx, const Node *n, const QOpAttrs *a, QSpec *q, 
         if (dnn_mem(ctx, smd, &s->scratch, err)) goto done;
     }
     k->impl = dnn_impl_name(cpd);
+    int64_t pixels = q->dst_numel / (oc ? oc : 1);
+    if (q->is_conv && strstr(k->impl, "amx") && pixels % 16) {
+        size_t elem = a->out_type == DT_UINT8 ? 1 : sizeof(float);
+        s->dst_bytes = (size_t)q->dst_numel * elem;
+        s->dst_pad = aligned_alloc(64, ((size_t)((pixels + 15) / 16 * 16 * oc) * elem + 63) & ~(size_t)63);
+        if (!s->dst_pad) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+        wei_bytes += ((size_t)((pixels + 15) / 16 * 16 * oc) * elem);
+    }
     k->state = s;
     k->run = qprim_run;
     k->destroy = qprim_destroy;
