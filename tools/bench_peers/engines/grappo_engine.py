@@ -1,5 +1,6 @@
 """grappo: ``grappo optimize SAVEDMODEL --search grappler`` (exact) and
-``--search grappler+int8 --calibration DIR`` (the shared calibration samples), and the
+``--search grappler+int8 --calibration DIR --eval DIR [--labels FILE]`` (the shared calibration and
+evaluation samples: the keep/refuse verdict is judged on them, on labelled top-1 for trained models), and the
 unrewritten SavedModel; all timed in-process through the Python package over libgrappo.so
 (python/), the fast runtime at 2 threads (OMP_NUM_THREADS=2, set by the worker)."""
 
@@ -52,14 +53,22 @@ def prepare(engine: str, m: Model, root: Path) -> tuple[Path, str]:
             str(INTRA_OP_THREADS),
         ]
         if calib:
-            cmd += ["--calibration", m.calib_dir]
+            # judged like a user with data would run it: on the shared evaluation samples (with
+            # their labels when the model is a trained one), not on generated noise
+            cmd += ["--calibration", m.calib_dir, "--eval", m.eval_dir]
+            for name, spec in m.inputs.items():
+                cmd += ["--input-shape", name + "=" + ",".join(str(d) for d in spec["shape"])]
+            if m.labels:
+                labels = tmp / "labels.txt"
+                labels.write_text("".join(f"{c}\n" for c in m.labels))
+                cmd += ["--labels", str(labels)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError("grappo optimize: " + (r.stderr.strip().splitlines() or ["failed"])[-1])
         result = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT:")]
         return result[-1] if result else ""
 
-    suffix = f"-c{m.n_calib}" if calib else ""
+    suffix = f"-c{m.n_calib}-e{m.n_eval}" if calib else ""
     return cached(root / f"grappo-{search}-{_build_key()}{suffix}", build)
 
 
