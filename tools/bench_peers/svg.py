@@ -120,7 +120,11 @@ def panel(rec: dict[str, Any], ox: float) -> list[str]:
         f'<text transform="translate({ox + 14},{(y0 + y1) / 2:.0f}) rotate(-90)" text-anchor="middle" '
         f'font-size="11">{ylab}</text>'
     )
-    placed: list[tuple[float, float, float, float]] = []
+    # every marker's box first, so that no label is put over another engine's point
+    placed: list[tuple[float, float, float, float]] = [
+        (sx(e["median_ms"]) - 6, sy(y_value(e, labelled) or 0.0) - 6, sx(e["median_ms"]) + 6, sy(y_value(e, labelled) or 0.0) + 6)
+        for e in pts
+    ]
     for e in sorted(pts, key=lambda e: e["median_ms"]):
         x, y = sx(e["median_ms"]), sy(y_value(e, labelled) or 0.0)
         c = COLOURS.get(family(e["engine"]), "#555")
