@@ -430,6 +430,9 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     /* the searches carry the fixed pipelines; sensitivity is itself such a baseline (its
        all-int8 start is grappler+int8's graph) and returns its own graph */
     if (o->method == OPTIMIZE_SENSITIVITY) return 0;
+    /* a cancel request (Ctrl-C) means stop now with the best so far: no further candidates,
+       and the callback is not asked again (it would keep answering "stop") */
+    if (out->stopped == OBJECTIVE_STOP_CANCELLED) return 0;
     double t_carry = now_ms();
     int crc = optimize_carry_baselines(s, o, out, err);
     out->carry_s = (now_ms() - t_carry) / 1e3;
