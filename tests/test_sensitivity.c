@@ -263,6 +263,19 @@ static int cancel_after(const char *what, int done, int total, void *user) {
     return done >= c->after;
 }
 
+/* ppo's rollouts: counts the "rollouts" reports, cancels at the second */
+typedef struct RolloutsSeen {
+    int calls, total;
+} RolloutsSeen;
+
+static int cancel_in_rollouts(const char *what, int done, int total, void *user) {
+    RolloutsSeen *rs = user;
+    if (strcmp(what, "rollouts")) return 0;
+    rs->calls++;
+    rs->total = total;
+    return done >= 2;
+}
+
 static int cancel_calibrating(const char *what, int done, int total, void *user) {
     (void)done, (void)total, (void)user;
     return !strcmp(what, "calibrating");
@@ -343,6 +356,21 @@ static void test_cancel_keeps_best(void **st) {
         else assert_int_equal(c.calls, r->product.evaluations);
         check_result(r, g);
         optimize_result_free(r);
+    }
+    /* ppo reports its rollouts (done of total) and a cancel there stops the search with the
+       best graph so far, without asking again */
+    {
+        OptimizeOpts po = search_opts(OPTIMIZE_PPO);
+        RolloutsSeen rs = {0};
+        po.progress = cancel_in_rollouts;
+        po.progress_user = &rs;
+        OptimizeResult *pr;
+        CHECK_OK(optimize_run(g, &po, &pr, &e), &e);
+        assert_int_equal(rs.calls, 2);
+        assert_true(rs.total > 2);
+        assert_int_equal(pr->product.stopped, OBJECTIVE_STOP_CANCELLED);
+        check_result(pr, g);
+        optimize_result_free(pr);
     }
     /* a cancel before the search (here while calibrating) still cancels the run */
     OptimizeOpts o = search_opts(OPTIMIZE_GREEDY);

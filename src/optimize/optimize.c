@@ -287,6 +287,12 @@ void optimize_product_free(OptimizeProduct *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* ppo's rollouts as progress ("rollouts", done, total) */
+static int rollout_progress(void *user, int done, int total) {
+    const OptimizeOpts *o = user;
+    return o->progress("rollouts", done, total, o->progress_user);
+}
+
 /* a search's evaluations as progress ("search", done, budget) */
 static int search_progress(void *user, int done, int total) {
     const OptimizeOpts *o = user;
@@ -369,6 +375,7 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
                        .deadline_ms = o->time_budget_s > 0 ? s->t_open_ms + 1e3 * o->time_budget_s : 0};
     if (o->progress) {
         ctx.progress = search_progress;
+        ctx.rollout_progress = rollout_progress;
         ctx.progress_user = (void *)o;
         ctx.progress_budget = o->budget;
     }

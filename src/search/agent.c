@@ -280,16 +280,21 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
             c.estimate = env_start_eval(e)->objective;
             c.log = fixed_log;
         }
-        if (!c.g) continue;
-        c.exact = exact;
-        c.hash = graph_hash(c.g);
-        bool dup = false;
-        for (int k = 0; k < n_cand && !dup; k++) {
-            dup = cand[k].hash == c.hash && cand[k].g->n_nodes == c.g->n_nodes;
-            if (dup && exact) cand[k].exact = true; /* an earlier episode reached the exact one */
+        if (c.g) {
+            c.exact = exact;
+            c.hash = graph_hash(c.g);
+            bool dup = false;
+            for (int k = 0; k < n_cand && !dup; k++) {
+                dup = cand[k].hash == c.hash && cand[k].g->n_nodes == c.g->n_nodes;
+                if (dup && exact) cand[k].exact = true; /* an earlier episode reached the exact one */
+            }
+            if (dup) graph_free(c.g);
+            else cand[n_cand++] = c;
         }
-        if (dup) { graph_free(c.g); continue; }
-        cand[n_cand++] = c;
+        if (ctx->rollout_progress && ctx->rollout_progress(ctx->progress_user, ep + 1, n_roll)) {
+            ctx->stopped = OBJECTIVE_STOP_CANCELLED;
+            break;
+        }
     }
     stats->rollout_s = now_s() - t0;
     stats->candidates = n_cand;

@@ -45,6 +45,9 @@ typedef struct EvalContext {
     int (*progress)(void *user, int evaluations, int budget);
     void *progress_user;
     int progress_budget;
+    /* ppo's rollouts on the cost model, done of total (called with progress_user); non-zero
+       stops them (ctx->stopped = OBJECTIVE_STOP_CANCELLED). NULL: not reported */
+    int (*rollout_progress)(void *user, int done, int total);
     /* sequential comparisons (objective_compare_seq): zero fields = stats_seq_sign_default() */
     SeqSignOpts seq;
     int busy_comparisons;      /* counter: comparisons timed while the machine was busy */
