@@ -416,10 +416,11 @@ static int build_qprim(DnnCtx *ctx, const Node *n, const QOpAttrs *a, QSpec *q, 
     int64_t pixels = q->dst_numel / (oc ? oc : 1);
     if (q->is_conv && strstr(k->impl, "amx") && pixels % 16) {
         size_t elem = a->out_type == DT_UINT8 ? 1 : sizeof(float);
+        size_t pad_bytes = (size_t)((pixels + 15) / 16 * 16 * oc) * elem;
         s->dst_bytes = (size_t)q->dst_numel * elem;
-        s->dst_pad = aligned_alloc(64, ((size_t)((pixels + 15) / 16 * 16 * oc) * elem + 63) & ~(size_t)63);
+        s->dst_pad = aligned_alloc(64, (pad_bytes + 63) & ~(size_t)63);
         if (!s->dst_pad) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-        wei_bytes += ((size_t)((pixels + 15) / 16 * 16 * oc) * elem);
+        wei_bytes += pad_bytes; /* held by the kernel for the plan's life, like its weights */
     }
     k->state = s;
     k->run = qprim_run;
