@@ -7,6 +7,7 @@
  * body, a body of the wrong arity, a loop that never ends (bounded, one-line error). TF1
  * tf.cond (Switch/Merge, cond_lowered.pb) on the reference runtime, which the fast one hands it to. */
 #include "testutil.h"
+#include "testtfout.h"
 
 #include <math.h>
 
@@ -73,35 +74,6 @@ static void infer_for(Graph *g, const Case *c) {
 }
 
 /* g's output 0 on the reference (fast = false) or fast runtime */
-static int run_on(const Graph *g, bool fast, const RefFeed *feed, int n, Tensor *out, Err *e) {
-    if (!fast) return ref_run(g, feed, n, NULL, 0, out, NULL, e);
-    PlanOpts o = {.threads = 1};
-    Plan *p = plan_compile(g, NULL, 0, &o, e);
-    if (!p) return -1;
-    int rc = plan_run(p, feed, n, out, NULL, e);
-    plan_free(p);
-    return rc;
-}
-
-/* TensorFlow computes the same float32 ops: max|got - want| <= 1e-5 * max(1, max|want|) */
-static void check_close(const char *what, const Tensor *got, const Tensor *want) {
-    double m = 1;
-    for (int64_t i = 0; i < tensor_numel(want); i++) m = fmax(m, fabs(tensor_get(want, i)));
-    assert_int_equal(got->dtype, want->dtype);
-    if (!shape_equal(&got->shape, &want->shape)) {
-        char a[64], b[64];
-        print_error("%s: shape %s, TensorFlow %s\n", what, shape_str(&got->shape, a, 64), shape_str(&want->shape, b, 64));
-        fail();
-    }
-    for (int64_t i = 0; i < tensor_numel(want); i++) {
-        double d = fabs(tensor_get(got, i) - tensor_get(want, i));
-        if (!(d <= 1e-5 * m)) {
-            print_error("%s: element %lld: %.9g, TensorFlow %.9g\n", what, (long long)i, tensor_get(got, i), tensor_get(want, i));
-            fail();
-        }
-    }
-}
-
 /* every case of the manifest whose graph is TF2 control flow, both runtimes; with `pipeline`,
    after that rewrite pipeline (and a save/load round trip of the rewritten graph) */
 static void run_manifest(const char *pipeline) {
