@@ -15,6 +15,7 @@ import cache
 import fmnist
 import images_out
 import resnet_data
+import train_resnet
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
@@ -63,18 +64,21 @@ def main(argv: list[str]) -> int:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     train_dir = args.out / "train"
-    progress = json.loads((train_dir / "progress.json").read_text())
-    done = (train_dir / "done").exists()
+    phases = [
+        json.loads((d / "progress.json").read_text())
+        for d in train_resnet.phase_dirs(train_dir)
+        if (d / "progress.json").exists()
+    ]
+    state_path, done = train_resnet.final_state(train_dir)
     if not done and not args.partial:
         print(f"{train_dir}: training not done (rerun train_resnet.py, or pass --partial)", file=sys.stderr)
         return 2
     info_path = args.out / "info.json"
-    state_path = train_dir / "state.keras"
     if not args.force and info_path.exists() and info_path.stat().st_mtime > state_path.stat().st_mtime:
         print(f"{args.out}: up to date (--force exports again)")
         return 0
     model = tf.keras.models.load_model(state_path)
-    size = int(progress["settings"]["size"])
+    size = int(phases[0]["settings"]["size"])
 
     saved = args.out / "saved_model"
     save_model(model, size, saved)
@@ -91,7 +95,7 @@ def main(argv: list[str]) -> int:
     pick = np.sort(np.random.default_rng(args.seed).permutation(train.labels.size)[:CALIB_COUNT])
     images_out.write_labelled_pngs(args.out / "calib", resnet_data.upsample(train.images[pick], size), train.labels[pick])
 
-    settings = progress["settings"]
+    images_seen = sum(p["chunks_done"] * p["settings"]["chunk_steps"] * p["settings"]["batch"] for p in phases)
     info = {
         "model": "tf.keras.applications.ResNet50(weights=None, classes=10), trained from scratch",
         "dataset": "fashion-mnist (Debian package dataset-fashion-mnist)",
@@ -109,12 +113,13 @@ def main(argv: list[str]) -> int:
         "fp32_eval_seconds": eval_seconds,
         "training": {
             "complete": done,
-            "chunks_done": progress["chunks_done"],
-            "train_images_seen": progress["chunks_done"] * settings["chunk_steps"] * settings["batch"],
-            "wall_seconds": progress["train_seconds"],
-            "settings": settings,
-            "optimizer": "Adam, linear warm-up then cosine decay to 0; no augmentation",
-            "final_chunk_train_accuracy": progress["history"][-1]["accuracy"] if progress["history"] else None,
+            "train_images_seen": images_seen,
+            "wall_seconds": sum(p["train_seconds"] for p in phases),
+            "phases": [
+                {"settings": p["settings"], "chunks_done": p["chunks_done"], "train_seconds": p["train_seconds"]} for p in phases
+            ],
+            "optimizer": "Adam, linear warm-up then cosine decay to 0, per phase (phase 2: a fresh Adam); no augmentation",
+            "final_chunk_train_accuracy": phases[-1]["history"][-1]["accuracy"] if phases[-1]["history"] else None,
         },
         "tensorflow_version": tf.__version__,
     }

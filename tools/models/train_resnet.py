@@ -4,7 +4,13 @@ Training runs in chunks of --chunk-steps steps; after each chunk the whole Keras
 optimizer, including its step counter and so the learning-rate schedule) goes to
 DIR/train/state.keras and the progress to DIR/train/progress.json, so a rerun continues where the
 last one stopped. --time-budget stops after the chunk that crosses it (a rerun then continues).
-When all chunks are done, DIR/train/done is written and later runs do nothing.
+When all chunks are done, DIR/train/done is written.
+
+A second phase then continues from that state (a warm restart: a fresh Adam, a short warm-up to
+--phase2-lr, cosine decay to 0 over --phase2-images) in DIR/train/phase2/, with the same chunked,
+resumable bookkeeping; its done file ends the training and later runs do nothing. The first
+phase's settings are those of the first release of this script, so a cache trained by it is
+continued, not retrained. --phase2-images 0 skips the second phase.
 """
 
 import argparse
@@ -12,6 +18,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +41,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--peak-lr", type=float, default=1e-3)
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--time-budget", type=float, default=0.0, help="seconds; stop after the chunk that crosses it (0: none)")
+    p.add_argument("--phase2-images", type=int, default=64000, help="images of the second phase (0: none)")
+    p.add_argument("--phase2-lr", type=float, default=3e-4)
+    p.add_argument("--phase2-warmup-steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
@@ -135,46 +145,88 @@ class ChunkCheckpoint(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def phase_settings(args: argparse.Namespace, images: int, peak_lr: float, warmup_steps: int) -> dict[str, object]:
+    return {
+        "size": args.size,
+        "batch": args.batch,
+        "chunk_steps": args.chunk_steps,
+        "chunks": math.ceil(images / (args.chunk_steps * args.batch)),
+        "peak_lr": peak_lr,
+        "warmup_steps": warmup_steps,
+        "seed": args.seed,
+    }
+
+
+def run_phase(
+    phase_dir: Path,
+    settings: dict[str, object],
+    start_model: Callable[[], tf.keras.Model],
+    data: tuple[np.ndarray, np.ndarray],
+    args: argparse.Namespace,
+    shuffle_seed: int,
+) -> bool:
+    """Train one phase in phase_dir (resuming when it was interrupted); True when it is done."""
+    phase_dir.mkdir(parents=True, exist_ok=True)
+    if (phase_dir / "done").exists():
+        return True
+    chunks = int(settings["chunks"])
+    progress = Progress(phase_dir / "progress.json", settings)
+    state_path = phase_dir / "state.keras"
+    if progress.chunks_done > 0 and state_path.exists():
+        model = tf.keras.models.load_model(state_path)
+        print(f"{phase_dir.name}: resuming after chunk {progress.chunks_done} of {chunks}", flush=True)
+    else:
+        progress.chunks_done = 0
+        tf.keras.utils.set_random_seed(args.seed)
+        model = start_model()
+        compile_model(model, chunks * args.chunk_steps, float(settings["peak_lr"]), int(settings["warmup_steps"]))
+    images_per_chunk = args.chunk_steps * args.batch
+    ds = train_dataset(data[0], data[1], args.batch, shuffle_seed + progress.chunks_done)
+    callback = ChunkCheckpoint(state_path, progress, images_per_chunk, args.time_budget)
+    model.fit(
+        ds, epochs=chunks, initial_epoch=progress.chunks_done, steps_per_epoch=args.chunk_steps, callbacks=[callback], verbose=2
+    )
+    if progress.chunks_done < chunks:
+        return False
+    (phase_dir / "done").write_text(f"{progress.train_seconds:.0f} s\n")
+    print(f"{phase_dir.name}: done, {progress.train_seconds / 60:.1f} min", flush=True)
+    return True
+
+
+def phase_dirs(train_dir: Path) -> list[Path]:
+    """The phases' directories in training order (the first phase lives in train_dir itself)."""
+    return [train_dir, train_dir / "phase2"]
+
+
+def final_state(train_dir: Path) -> tuple[Path, bool]:
+    """The newest checkpoint of the training (its state.keras) and whether all phases are done."""
+    dirs = [d for d in phase_dirs(train_dir) if (d / "state.keras").exists()]
+    last = dirs[-1]
+    all_done = (train_dir / "phase2" / "done").exists() or ((train_dir / "done").exists() and not (train_dir / "phase2").exists())
+    return last / "state.keras", all_done
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     train_dir = args.out / "train"
-    train_dir.mkdir(parents=True, exist_ok=True)
-    if (train_dir / "done").exists():
+    phase1, phase2 = phase_dirs(train_dir)
+    if (phase2 / "done").exists() or ((phase1 / "done").exists() and args.phase2_images == 0):
         print(f"{train_dir}: training already done")
         return 0
-    images_per_chunk = args.chunk_steps * args.batch
-    chunks = math.ceil(args.train_images / images_per_chunk)
-    settings = {
-        "size": args.size,
-        "batch": args.batch,
-        "chunk_steps": args.chunk_steps,
-        "chunks": chunks,
-        "peak_lr": args.peak_lr,
-        "warmup_steps": args.warmup_steps,
-        "seed": args.seed,
-    }
-    progress = Progress(train_dir / "progress.json", settings)
-    state_path = train_dir / "state.keras"
-    if progress.chunks_done > 0 and state_path.exists():
-        model = tf.keras.models.load_model(state_path)
-        print(f"resuming after chunk {progress.chunks_done} of {chunks}", flush=True)
-    else:
-        progress.chunks_done = 0
-        tf.keras.utils.set_random_seed(args.seed)
-        model = build_model(args.size)
-        compile_model(model, chunks * args.chunk_steps, args.peak_lr, args.warmup_steps)
     train = fmnist.load_split("train")
-    pixels = resnet_data.upsample(train.images, args.size)
-    ds = train_dataset(pixels, train.labels, args.batch, args.seed + progress.chunks_done)
-    callback = ChunkCheckpoint(state_path, progress, images_per_chunk, args.time_budget)
-    model.fit(
-        ds, epochs=chunks, initial_epoch=progress.chunks_done, steps_per_epoch=args.chunk_steps, callbacks=[callback], verbose=2
+    data = (resnet_data.upsample(train.images, args.size), train.labels)
+    first = phase_settings(args, args.train_images, args.peak_lr, args.warmup_steps)
+    if not run_phase(phase1, first, lambda: build_model(args.size), data, args, args.seed):
+        return 0
+    if args.phase2_images <= 0:
+        return 0
+    second = phase_settings(args, args.phase2_images, args.phase2_lr, args.phase2_warmup_steps)
+    second["from"] = "phase 1 (train/state.keras), fresh Adam"
+    run_phase(
+        phase2, second, lambda: tf.keras.models.load_model(phase1 / "state.keras", compile=False), data, args, args.seed + 1000
     )
-    if progress.chunks_done >= chunks:
-        (train_dir / "done").write_text(f"{progress.train_seconds:.0f} s\n")
-        print(f"training done: {progress.train_seconds / 60:.1f} min", flush=True)
     return 0
 
 

@@ -33,3 +33,17 @@ def test_progress_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
     assert (again.chunks_done, again.train_seconds) == (2, 12.5)
     with pytest.raises(SystemExit, match="other settings"):
         train_resnet.Progress(tmp_path / "progress.json", {"size": 64, "chunks": 4})
+
+
+def test_final_state_follows_the_phases(tmp_path: Path) -> None:
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "state.keras").write_text("1")
+    assert train_resnet.final_state(train) == (train / "state.keras", False)
+    (train / "done").write_text("1 s\n")
+    assert train_resnet.final_state(train) == (train / "state.keras", True)
+    (train / "phase2").mkdir()
+    (train / "phase2" / "state.keras").write_text("2")
+    assert train_resnet.final_state(train) == (train / "phase2" / "state.keras", False)
+    (train / "phase2" / "done").write_text("1 s\n")
+    assert train_resnet.final_state(train) == (train / "phase2" / "state.keras", True)
