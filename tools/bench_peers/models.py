@@ -50,7 +50,7 @@ class Model:
     saved_model: str
     inputs: dict[str, dict[str, Any]]  # signature key -> {"dtype", "shape"} (batch 1)
     output: str  # the signature output every engine is compared on
-    key: str  # cache key: name, source, hash of saved_model.pb
+    key: str  # cache key: name, source, hash of saved_model.pb and variables.index
     transformer: bool
     calib_dir: str = ""
     eval_dir: str = ""
@@ -75,8 +75,14 @@ def models_cache() -> Path:
     return Path(os.environ.get("GRAPPO_MODELS") or Path.home() / ".cache" / "grappo" / "models")
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()[:10]
+def _saved_model_sha(sm: Path) -> str:
+    """The graph and the weights: retraining keeps saved_model.pb but changes variables.index
+    (it holds every tensor's checksum)."""
+    h = hashlib.sha1((sm / "saved_model.pb").read_bytes())
+    index = sm / "variables" / "variables.index"
+    if index.exists():
+        h.update(index.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def _generate(name: str) -> Path:
@@ -174,7 +180,7 @@ def resolve(name: str, n_calib: int, n_eval: int, prefer_trained: bool = True) -
     else:
         source, sm = "generated", _generate(cat.generated)
     inputs, output = _signature(sm)
-    key = f"{name}-{'trained' if trained and sm.is_relative_to(trained) else 'generated'}-{_sha(sm / 'saved_model.pb')}"
+    key = f"{name}-{'trained' if trained and sm.is_relative_to(trained) else 'generated'}-{_saved_model_sha(sm)}"
     m = Model(name, source, str(sm), inputs, output, key, cat.transformer)
     data = ROOT / "build" / "peers" / key / f"data-c{n_calib}-e{n_eval}"
     m.calib_dir, m.eval_dir = str(data / "calib"), str(data / "eval")
