@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     train_dir = args.out / "train"
     phases = [
         json.loads((d / "progress.json").read_text())
-        for d in train_resnet.phase_dirs(train_dir)
+        for d in train_resnet.phase_dirs(train_dir, train_resnet.MAX_PHASES)
         if (d / "progress.json").exists()
     ]
     state_path, done = train_resnet.final_state(train_dir)

@@ -6,11 +6,11 @@ DIR/train/state.keras and the progress to DIR/train/progress.json, so a rerun co
 last one stopped. --time-budget stops after the chunk that crosses it (a rerun then continues).
 When all chunks are done, DIR/train/done is written.
 
-A second phase then continues from that state (a warm restart: a fresh Adam, a short warm-up to
---phase2-lr, cosine decay to 0 over --phase2-images) in DIR/train/phase2/, with the same chunked,
-resumable bookkeeping; its done file ends the training and later runs do nothing. The first
-phase's settings are those of the first release of this script, so a cache trained by it is
-continued, not retrained. --phase2-images 0 skips the second phase.
+Further phases (--continue-phases) then continue from that state, each a warm restart (a fresh
+Adam, a short warm-up to its peak learning rate, cosine decay to 0 over its images) in
+DIR/train/phaseK/ with the same chunked, resumable bookkeeping; the last phase's done file ends
+the training and later runs do nothing. The first phase's settings are those of the first
+release of this script, so a cache trained by it is continued, not retrained.
 """
 
 import argparse
@@ -31,6 +31,21 @@ import resnet_data
 NUM_CLASSES = len(fmnist.CLASS_NAMES)
 
 
+DEFAULT_CONTINUE_PHASES = "64000:3e-4,64000:2e-4"
+
+
+def parse_phases(text: str) -> list[tuple[int, float]]:
+    """'64000:3e-4,64000:2e-4' -> [(64000, 3e-4), (64000, 2e-4)]."""
+    phases = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        images, _, lr = item.partition(":")
+        try:
+            phases.append((int(images), float(lr)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"phase {item!r}: expected IMAGES:PEAK_LR") from None
+    return phases
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=cache.models_root() / cache.RESNET_DIR_NAME)
@@ -41,9 +56,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--peak-lr", type=float, default=1e-3)
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--time-budget", type=float, default=0.0, help="seconds; stop after the chunk that crosses it (0: none)")
-    p.add_argument("--phase2-images", type=int, default=64000, help="images of the second phase (0: none)")
-    p.add_argument("--phase2-lr", type=float, default=3e-4)
-    p.add_argument("--phase2-warmup-steps", type=int, default=50)
+    p.add_argument(
+        "--continue-phases",
+        type=parse_phases,
+        default=parse_phases(DEFAULT_CONTINUE_PHASES),
+        help=f"the phases after the first, IMAGES:PEAK_LR,... (default {DEFAULT_CONTINUE_PHASES}; '' for none)",
+    )
+    p.add_argument("--continue-warmup-steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
@@ -193,17 +212,20 @@ def run_phase(
     return True
 
 
-def phase_dirs(train_dir: Path) -> list[Path]:
-    """The phases' directories in training order (the first phase lives in train_dir itself)."""
-    return [train_dir, train_dir / "phase2"]
+def phase_dirs(train_dir: Path, continued: int) -> list[Path]:
+    """The phases' directories in training order: the first phase lives in train_dir itself,
+    phase k (k >= 2) in train_dir/phaseK."""
+    return [train_dir] + [train_dir / f"phase{k}" for k in range(2, continued + 2)]
 
 
 def final_state(train_dir: Path) -> tuple[Path, bool]:
-    """The newest checkpoint of the training (its state.keras) and whether all phases are done."""
-    dirs = [d for d in phase_dirs(train_dir) if (d / "state.keras").exists()]
+    """The newest checkpoint of the training (its state.keras) and whether its phase is done."""
+    dirs = [d for d in phase_dirs(train_dir, MAX_PHASES) if (d / "state.keras").exists()]
     last = dirs[-1]
-    all_done = (train_dir / "phase2" / "done").exists() or ((train_dir / "done").exists() and not (train_dir / "phase2").exists())
-    return last / "state.keras", all_done
+    return last / "state.keras", (last / "done").exists()
+
+
+MAX_PHASES = 9
 
 
 def main(argv: list[str]) -> int:
@@ -211,22 +233,25 @@ def main(argv: list[str]) -> int:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     train_dir = args.out / "train"
-    phase1, phase2 = phase_dirs(train_dir)
-    if (phase2 / "done").exists() or ((phase1 / "done").exists() and args.phase2_images == 0):
+    dirs = phase_dirs(train_dir, len(args.continue_phases))
+    if (dirs[-1] / "done").exists():
         print(f"{train_dir}: training already done")
         return 0
     train = fmnist.load_split("train")
     data = (resnet_data.upsample(train.images, args.size), train.labels)
     first = phase_settings(args, args.train_images, args.peak_lr, args.warmup_steps)
-    if not run_phase(phase1, first, lambda: build_model(args.size), data, args, args.seed):
+    if not run_phase(dirs[0], first, lambda: build_model(args.size), data, args, args.seed):
         return 0
-    if args.phase2_images <= 0:
-        return 0
-    second = phase_settings(args, args.phase2_images, args.phase2_lr, args.phase2_warmup_steps)
-    second["from"] = "phase 1 (train/state.keras), fresh Adam"
-    run_phase(
-        phase2, second, lambda: tf.keras.models.load_model(phase1 / "state.keras", compile=False), data, args, args.seed + 1000
-    )
+    for k, (images, peak_lr) in enumerate(args.continue_phases, start=1):
+        settings = phase_settings(args, images, peak_lr, args.continue_warmup_steps)
+        settings["from"] = f"phase {k} ({dirs[k - 1].relative_to(args.out)}/state.keras), fresh Adam"
+        previous = dirs[k - 1] / "state.keras"
+
+        def start(previous: Path = previous) -> tf.keras.Model:
+            return tf.keras.models.load_model(previous, compile=False)
+
+        if not run_phase(dirs[k], settings, start, data, args, args.seed + 1000 * k):
+            return 0
     return 0
 
 

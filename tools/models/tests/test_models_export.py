@@ -1,6 +1,7 @@
 """The ResNet-50 export's SavedModel signature and the training's resume bookkeeping, on a tiny
 Keras model (the real ResNet-50 is only built by `make models`)."""
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,14 @@ def test_final_state_follows_the_phases(tmp_path: Path) -> None:
     assert train_resnet.final_state(train) == (train / "phase2" / "state.keras", False)
     (train / "phase2" / "done").write_text("1 s\n")
     assert train_resnet.final_state(train) == (train / "phase2" / "state.keras", True)
+    (train / "phase3").mkdir()
+    assert train_resnet.final_state(train) == (train / "phase2" / "state.keras", True)
+    (train / "phase3" / "state.keras").write_text("3")
+    assert train_resnet.final_state(train) == (train / "phase3" / "state.keras", False)
+
+
+def test_phases_parse() -> None:
+    assert train_resnet.parse_phases("64000:3e-4, 100:1e-3") == [(64000, 3e-4), (100, 1e-3)]
+    assert train_resnet.parse_phases("") == []
+    with pytest.raises(argparse.ArgumentTypeError):
+        train_resnet.parse_phases("64000")
