@@ -8,11 +8,9 @@
  * a slice spec that does not fit. Each is ERR_INPUT with one line naming `w`, and exit 2 from
  * the grappo command. */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "io/bundle_table.h"
 #include "io/crc32c.h"
@@ -203,8 +201,6 @@ typedef enum {
     RANK,
 } Hostility;
 
-static char tmp[256];
-
 /* copies the fixture to tmp/sm and rewrites its index with hostility h; returns the model dir */
 static const char *make_hostile(Hostility h) {
     static char dir[300];
@@ -286,7 +282,6 @@ static void test_hostile_slices(void **state) {
         {NO_SLICE_ENTRY, "'w' slice [0:4, 3:6]: no checkpoint entry for it"},
         {RANK, "'w': slice 1 has 1 dimensions, the variable 2"},
     };
-    const char *grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *dir = make_hostile(cases[i].h);
         Err err;
@@ -297,29 +292,20 @@ static void test_hostile_slices(void **state) {
         }
         if (err.code != ERR_INPUT || !strstr(err.msg, cases[i].needle) || strchr(err.msg, '\n'))
             fail_msg("case %zu: %s (want '%s')", i, err.msg, cases[i].needle);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "%s inspect %s >%s/stdout 2>%s/stderr", grappo, dir, tmp, tmp);
-        int st = system(cmd);
-        snprintf(cmd, sizeof cmd, "%s/stderr", tmp);
-        char *text = tu_read_text(cmd);
-        assert_non_null(text);
-        int lines = 0;
-        for (char *c = text; *c; c++) lines += *c == '\n';
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || lines != 1 || !strstr(text, cases[i].needle))
-            fail_msg("case %zu: grappo inspect: status %d, stderr: %s", i, st, text);
-        free(text);
+        int rc = run("inspect %s", dir);
+        if (rc != 2 || stderr_line_count() != 1 || !file_has("stderr", cases[i].needle))
+            fail_msg("case %zu: grappo inspect: exit %d, not one line with the error", i, rc);
     }
 }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_part_XXXXXX");
-    return mkdtemp(tmp) ? 0 : -1;
+    return cli_init("grappo_part_");
 }
 
 static int teardown(void **state) {
     (void)state;
-    return tu_rmtree(tmp);
+    return cli_cleanup();
 }
 
 int main(void) {
