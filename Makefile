@@ -201,10 +201,11 @@ bench-runtime: deps
 # TensorFlow (its Grappler and oneDNN) as a timed peer: the original SavedModel in TF, grappo's
 # --target tf result on grappo's runtime and in TF, alternating -> bench/RESULTS.md
 # (tools/bench_tf.py; the full-size Keras ResNet50 and BERT-base-shaped SavedModels are
-# generated into build/tf-bench/, not committed)
+# generated into build/tf-bench/, not committed). A quick end-to-end check that leaves
+# RESULTS.md alone: make bench-tf BENCH_TF_ARGS="--models resnet,bert --rounds 6 --per-round 2 --out /tmp/t.md"
 bench-tf: venv
 	@$(MAKE) --no-print-directory all
-	$(VENV)/bin/python tools/bench_tf.py $(BUILD)/grappo
+	$(VENV)/bin/python tools/bench_tf.py $(BUILD)/grappo $(BENCH_TF_ARGS)
 
 # every benchmark graph through grappo optimize's non-learned methods -> bench/RESULTS.md
 bench-rewrite: deps

@@ -1,6 +1,7 @@
 /* fuzz_bundle_table.c - libFuzzer target for the TensorBundle index reader (bundle_table.c,
  * tensor_bundle.c): any input is rejected with ERR_INPUT or parses into entries whose tensors
- * are then read (from shards that do not exist: every read must fail cleanly). */
+ * are then read, whole and as a partition (from shards that do not exist: every read must fail
+ * cleanly, partitioned variables' slice lists included). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < keys.n && i < 64; i++) {
             Tensor x;
             if (!tensor_bundle_read(b, keys.entries[i].key, &x, &err)) abort(); /* no shard to read from */
+            if (!tensor_bundle_read_slice(b, keys.entries[i].key, "4 6 0,4:3,3", &x, &err)) abort();
         }
         bundle_table_free(&keys);
     }

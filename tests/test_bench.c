@@ -4,6 +4,7 @@
  * zoo:resnet8 checking report.md, report.json and the SVG. The binary comes from $GRAPPO
  * (default build/grappo), as in test_cli.c. */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -171,22 +172,6 @@ static void test_derived_numbers(void **state) {
 
 /* ---- end to end: the binary ---- */
 
-static char tmp[256];
-static const char *grappo;
-
-static int run_grappo(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    return tu_read_text(path);
-}
-
 static double num_of(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(v)) { print_error("missing number '%s'\n", key); fail(); }
@@ -199,7 +184,7 @@ static void test_end_to_end_resnet8(void **state) {
     /* ppo with a missing policy: skipped with a line in the report, the run goes on */
     snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,grappler,greedy,ppo --policy %s/missing.bin --budget 2 --repeats 3 --threads 1 --out %s/out",
              tmp, tmp);
-    int rc = run_grappo(args);
+    int rc = run("%s", args);
     if (rc) { char *e = slurp("stderr"); print_error("exit %d: %s\n", rc, e ? e : ""); free(e); fail(); }
 
     char *md = slurp("out/report.md");
@@ -221,7 +206,7 @@ static void test_end_to_end_resnet8(void **state) {
     snprintf(args, sizeof args, "rm %s/out/report.md %s/out/resnet8-pareto.svg", tmp, tmp);
     assert_int_equal(system(args), 0);
     snprintf(args, sizeof args, "bench --render %s/out", tmp);
-    assert_int_equal(run_grappo(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *md2 = slurp("out/report.md"), *svg2 = slurp("out/resnet8-pareto.svg");
     assert_non_null(md2);
     assert_non_null(svg2);
@@ -232,7 +217,7 @@ static void test_end_to_end_resnet8(void **state) {
     free(svg2);
     /* not a report: a one-line error */
     snprintf(args, sizeof args, "bench --render %s/missing-dir", tmp);
-    assert_int_equal(run_grappo(args), 2); /* bad input (no report.json there): exit 2 */
+    assert_int_equal(run("%s", args), 2); /* bad input (no report.json there): exit 2 */
     free(md);
 
     char *js = slurp("out/report.json");
@@ -331,22 +316,18 @@ static void test_end_to_end_resnet8(void **state) {
 
     /* bad usage: an unknown method is exit 2 with one line */
     snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,fastest --out %s/out", tmp);
-    assert_int_equal(run_grappo(args), 2);
-    char *err = slurp("stderr");
-    assert_non_null(strstr(err, "fastest"));
-    free(err);
+    assert_int_equal(run("%s", args), 2);
+    assert_true(file_has("stderr", "fastest"));
 }
 
 static int setup(void **state) {
     (void)state;
-    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_bench_XXXXXX");
-    return mkdtemp(tmp) ? 0 : -1;
+    return cli_init("grappo_bench_");
 }
 
 static int teardown(void **state) {
     (void)state;
-    return tu_rmtree(tmp);
+    return cli_cleanup();
 }
 
 int main(void) {

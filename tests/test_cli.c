@@ -2,6 +2,7 @@
  * node, no partial output files, --json parses, saved outputs equal the library's. The binary
  * comes from $GRAPPO (set by `make test`), default build/grappo. */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -14,29 +15,6 @@
 #include "io/npy.h"
 #include "runtime/ref.h"
 
-static char tmp[256];
-static const char *grappo;
-
-/* runs `grappo ARGS`, capturing stdout and stderr into files; returns the exit code */
-static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static bool exists(const char *name) {
     char path[512];
     struct stat st;
@@ -46,14 +24,16 @@ static bool exists(const char *name) {
 
 /* the error contract: exit code, exactly one line on stderr, containing `needle` */
 static void expect_error(const char *args, int code, const char *needle) {
-    int rc = run(args);
+    int rc = run("%s", args);
     char *err = slurp("stderr");
+    assert_non_null(err);
     if (rc != code || !strstr(err, needle)) {
         print_error("grappo %s: exit %d (want %d), stderr: %s (want '%s')\n", args, rc, code, err, needle);
         fail();
     }
     int lines = 0;
     for (char *c = err; *c; c++) lines += *c == '\n';
+    free(err);
     assert_int_equal(lines, 1);
 }
 
@@ -125,8 +105,10 @@ static int count_op_prefix(const Graph *g, const char *prefix) {
    is tried again (3 times at most); any other verdict stands. Returns the parsed report. */
 static cJSON *optimize_until_timed_faster(const char *args, const char *report) {
     for (int attempt = 0;; attempt++) {
-        assert_int_equal(run(args), 0);
-        cJSON *j = cJSON_Parse(slurp(report));
+        assert_int_equal(run("%s", args), 0);
+        char *j_text = slurp(report);
+        cJSON *j = cJSON_Parse(j_text);
+        free(j_text);
         assert_non_null(j);
         const cJSON *v = cJSON_GetObjectItem(j, "verdict");
         assert_true(cJSON_IsString(v));
@@ -138,32 +120,34 @@ static cJSON *optimize_until_timed_faster(const char *args, const char *report) 
 
 static int setup(void **state) {
     (void)state;
-    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_cli_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
+    if (cli_init("grappo_cli_")) return -1;
     char args[600];
     snprintf(args, sizeof args, "zoo resnet8 -o %s/r8.pb", tmp);
-    return run(args) == 0 ? 0 : -1;
+    return run("%s", args) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
     (void)state;
-    return tu_rmtree(tmp);
+    return cli_cleanup();
 }
 
 static void test_version_help_list(void **state) {
     (void)state;
     assert_int_equal(run("--version"), 0);
-    assert_non_null(strstr(slurp("stdout"), "grappo 0."));
+    assert_true(file_has("stdout", "grappo 0."));
     assert_int_equal(run("--help"), 0);
     assert_int_equal(run("run --help"), 0);
-    assert_non_null(strstr(slurp("stdout"), "--save-outputs"));
+    assert_true(file_has("stdout", "--save-outputs"));
     assert_int_equal(run("zoo --list"), 0);
     char *out = slurp("stdout");
+    assert_non_null(out);
     assert_non_null(strstr(out, "resnet50"));
     assert_non_null(strstr(out, "bert-base"));
+    free(out);
     assert_int_equal(run("zoo --list --json"), 0);
-    cJSON *j = cJSON_Parse(slurp("stdout"));
+    char *j_text = slurp("stdout");
+    cJSON *j = cJSON_Parse(j_text);
+    free(j_text);
     assert_non_null(j);
     assert_true(cJSON_GetArraySize(j) >= 8);
     cJSON_Delete(j);
@@ -176,13 +160,17 @@ static void test_inspect(void **state) {
     (void)state;
     char args[600];
     snprintf(args, sizeof args, "inspect %s/r8.pb", tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *out = slurp("stdout");
+    assert_non_null(out);
     assert_non_null(strstr(out, "Conv2D"));
     assert_non_null(strstr(out, "FusedBatchNormV3"));
+    free(out);
     snprintf(args, sizeof args, "inspect %s/r8.pb --json", tmp);
-    assert_int_equal(run(args), 0);
-    cJSON *j = cJSON_Parse(slurp("stdout"));
+    assert_int_equal(run("%s", args), 0);
+    char *j_text = slurp("stdout");
+    cJSON *j = cJSON_Parse(j_text);
+    free(j_text);
     assert_non_null(j);
     /* the CLI's numbers are the library's numbers for the same file */
     Err e;
@@ -203,8 +191,10 @@ static void test_run_and_save(void **state) {
     (void)state;
     char args[800];
     snprintf(args, sizeof args, "run %s/r8.pb --runtime ref --seed 3 --repeat 2 --save-outputs %s/out --json", tmp, tmp);
-    assert_int_equal(run(args), 0);
-    cJSON *j = cJSON_Parse(slurp("stdout"));
+    assert_int_equal(run("%s", args), 0);
+    char *j_text = slurp("stdout");
+    cJSON *j = cJSON_Parse(j_text);
+    free(j_text);
     assert_non_null(j);
     cJSON *outs = cJSON_GetObjectItem(j, "outputs");
     assert_true(cJSON_GetArraySize(outs) >= 1);
@@ -245,10 +235,10 @@ static void test_run_fast_matches_ref(void **state) {
     (void)state;
     char args[800];
     snprintf(args, sizeof args, "run %s/r8.pb --seed 4 --save-outputs %s/fast --threads 1", tmp, tmp);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(slurp("stdout"), "fast runtime"));
+    assert_int_equal(run("%s", args), 0);
+    assert_true(file_has("stdout", "fast runtime"));
     snprintf(args, sizeof args, "run %s/r8.pb --seed 4 --runtime ref --save-outputs %s/ref", tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     Err e;
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/fast/logits_0.npy", tmp);
@@ -369,7 +359,7 @@ static void test_optimize_int8_calibration_dir(void **state) {
     cJSON_Delete(j);
     graph_free(g);
     snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calibration %s/nowhere", tmp, tmp, tmp);
-    int rc = run(args);
+    int rc = run("%s", args);
     assert_int_equal(rc, 2);
     assert_false(exists("never.pb"));
     snprintf(args, sizeof args, "optimize %s/r8.pb -o %s/never.pb --search grappler+int8 --calib-method median", tmp, tmp);
@@ -402,8 +392,10 @@ static void test_optimize_refuses_budget_violation(void **state) {
              "optimize %s/r8.pb -o %s/refused.pb --search grappler+int8 --calibration %s/tiny --calib-method minmax --report %s/refused.json "
              "--repeats 3 --eval-batches 4",
              tmp, tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
-    cJSON *j = cJSON_Parse(slurp("refused.json"));
+    assert_int_equal(run("%s", args), 0);
+    char *j_text = slurp("refused.json");
+    cJSON *j = cJSON_Parse(j_text);
+    free(j_text);
     assert_non_null(j);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "optimized_graph_returned")));
     const char *verdict = cJSON_GetObjectItem(j, "verdict")->valuestring;
@@ -521,8 +513,8 @@ static void test_bad_input(void **state) {
     CHECK_OK(graphdef_save(g, path, &e), &e);
     graph_free(g);
     snprintf(args, sizeof args, "inspect %s/custom.pb", tmp);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(slurp("stdout"), "TotallyCustomOp"));
+    assert_int_equal(run("%s", args), 0);
+    assert_true(file_has("stdout", "TotallyCustomOp"));
     snprintf(args, sizeof args, "run %s/custom.pb --output mystery", tmp);
     expect_error(args, 2, "TotallyCustomOp"); /* an op no runtime executes is bad input (issue 11) */
 }

@@ -7,6 +7,7 @@
  * dynamic batch as '?'; train --resume with nothing left to do is an error; the kernel cost cache
  * says where it lives when it is created. */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
@@ -14,27 +15,6 @@
 #include <unistd.h>
 
 #include "grappo.h"
-
-static char tmp[256];
-static const char *grappo;
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    return tu_read_text(path);
-}
 
 /* the last non-empty line of stdout (static buffer) */
 static const char *last_line(void) {
@@ -51,14 +31,12 @@ static const char *last_line(void) {
 
 static int setup(void **state) {
     (void)state;
-    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_result_XXXXXX");
-    return mkdtemp(tmp) ? 0 : -1;
+    return cli_init("grappo_result_");
 }
 
 static int teardown(void **state) {
     (void)state;
-    return tu_rmtree(tmp);
+    return cli_cleanup();
 }
 
 #define QUICK "--repeats 3 --eval-batches 2 --threads 1"

@@ -6,6 +6,7 @@
  * too many / not integers / out of range, empty and mixed directories): exit 2, one line on
  * stderr, no output file. The binary comes from $GRAPPO, default build/grappo. */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <cjson/cJSON.h>
 #include <png.h>
@@ -17,24 +18,6 @@
 #include "grappo.h"
 #include "runtime/ref.h"
 #include "zoo/zoo.h"
-
-static char tmp[256];
-static const char *grappo;
-
-static int run(const char *args) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    char *s = tu_read_text(path);
-    assert_non_null(s);
-    return s;
-}
 
 static bool exists(const char *name) {
     char path[512];
@@ -72,8 +55,9 @@ static void write_png(const char *name, int w, int h, int c, const uint8_t *px) 
 
 /* the error contract: exit 2, exactly one line on stderr containing needle, no out.pb */
 static void expect_bad(const char *args, const char *needle) {
-    int rc = run(args);
+    int rc = run("%s", args);
     char *err = slurp("stderr");
+    assert_non_null(err);
     int lines = 0;
     for (char *c = err; *c; c++) lines += *c == '\n';
     if (rc != 2 || !strstr(err, needle) || lines != 1) {
@@ -92,9 +76,7 @@ static int rank[N_IMG][10];
    the classes by the reference runtime's score on pixels / 255 */
 static int setup(void **state) {
     (void)state;
-    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_images_cli_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
+    if (cli_init("grappo_images_cli_")) return -1;
     char d[512];
     snprintf(d, sizeof d, "%s/img", tmp);
     mkdir(d, 0777);
@@ -134,7 +116,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    return tu_rmtree(tmp);
+    return cli_cleanup();
 }
 
 static void labels_at(const char *name, int place) {
@@ -148,14 +130,16 @@ static void test_eval(void **state) {
     char args[1024];
     labels_at("top.txt", 0);
     snprintf(args, sizeof args, "eval zoo:resnet8 --eval %s/img --labels %s/top.txt", tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *out = slurp("stdout");
+    assert_non_null(out);
     assert_non_null(strstr(out, "top-1 100.00%, top-5 100.00% on 6 labelled images (10 classes)"));
     free(out);
     labels_at("second.txt", 1);
     snprintf(args, sizeof args, "eval zoo:resnet8 --eval %s/img --labels %s/second.txt --json", tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     out = slurp("stdout");
+    assert_non_null(out);
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
     assert_float_equal(cJSON_GetObjectItem(j, "top1")->valuedouble, 0.0, 0);
@@ -171,14 +155,16 @@ static void test_optimize_labelled(void **state) {
     labels_at("top.txt", 0);
     snprintf(args, sizeof args,
              "optimize zoo:resnet8 -o %s/ok.pb --eval %s/img --labels %s/top.txt --repeats 2 --report %s/r.json", tmp, tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *out = slurp("stdout");
+    assert_non_null(out);
     /* grappler is exact: the same top-1 on both sides */
     assert_non_null(strstr(out, "top-1 100.00% -> 100.00% (+0.00 pp) on 6 labelled images"));
     assert_non_null(strstr(out, "accuracy on 6 given batches"));
     assert_null(strstr(out, "generated (noise)")); /* grappler does not calibrate */
     free(out);
     char *rj = slurp("r.json");
+    assert_non_null(rj);
     cJSON *j = cJSON_Parse(rj);
     assert_non_null(j);
     cJSON *lab = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "accuracy"), "labels");
@@ -190,8 +176,9 @@ static void test_optimize_labelled(void **state) {
     /* int8 with generated calibration: said plainly, in the table and the RESULT line */
     snprintf(args, sizeof args, "optimize zoo:resnet8 -o %s/q.pb --search grappler+int8 --eval %s/img --labels %s/top.txt --repeats 2",
              tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     out = slurp("stdout");
+    assert_non_null(out);
     assert_non_null(strstr(out, "calibration: 8 generated (noise) batches, not your data: give --calibration DIR"));
     assert_non_null(strstr(out, "calibrated on generated noise, not your data (give --calibration DIR)"));
     free(out);
@@ -199,8 +186,9 @@ static void test_optimize_labelled(void **state) {
     snprintf(args, sizeof args,
              "optimize zoo:resnet8 -o %s/q2.pb --search grappler+int8 --eval %s/img --labels %s/top.txt --calibration %s/img --repeats 2",
              tmp, tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     out = slurp("stdout");
+    assert_non_null(out);
     assert_null(strstr(out, "generated"));
     assert_non_null(strstr(out, "labelled images"));
     free(out);
@@ -276,14 +264,14 @@ static void test_bench(void **state) {
     labels_at("top.txt", 0);
     snprintf(args, sizeof args, "bench zoo:resnet8 --methods none,grappler --repeats 2 --eval %s/img --labels %s/top.txt --out %s/bench",
              tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     snprintf(path, sizeof path, "%s/bench/report.md", tmp);
     char *md = tu_read_text(path);
     assert_non_null(md);
     assert_non_null(strstr(md, "| none | 100.00% | 100.00% | +0.00 pp |"));
     assert_non_null(strstr(md, "| grappler | 100.00% | 100.00% | +0.00 pp |"));
     snprintf(args, sizeof args, "bench --render %s/bench", tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *again = tu_read_text(path);
     assert_string_equal(again, md);
     free(again);
@@ -295,7 +283,7 @@ static void test_api(void **state) {
     (void)state;
     char args[1024], path[512];
     snprintf(args, sizeof args, "zoo resnet8 -o %s/r8.pb", tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     grappo_options *o;
     assert_int_equal(grappo_options_new(&o), 0);
     assert_int_equal(grappo_options_set(o, "resize", "32,32"), 0);

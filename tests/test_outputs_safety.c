@@ -7,6 +7,7 @@
  * $GRAPPO (set by `make test`), default build/grappo. */
 #define _DEFAULT_SOURCE /* mknod, makedev */
 #include "testutil.h"
+#include "testcli.h"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,21 +21,6 @@
 #include "rewrite/edit.h"
 #include "runtime/ref.h"
 #include "zoo/zoo.h"
-
-static char tmp[256];
-static const char *grappo;
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >stdout 2>stderr", tmp, grappo, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static char *path_in(const char *name) {
     static char p[4][512];
@@ -79,17 +65,8 @@ static void expect_stderr(const char *needle) {
 
 static int setup(void **state) {
     (void)state;
-    grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    if (grappo[0] != '/') {
-        static char abs_path[1024];
-        char cwd[512];
-        if (!getcwd(cwd, sizeof cwd)) return -1;
-        snprintf(abs_path, sizeof abs_path, "%s/%s", cwd, grappo);
-        grappo = abs_path;
-    }
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_safety_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
-    return run("zoo resnet8 -o in.pb") == 0 ? 0 : -1;
+    if (cli_init("grappo_safety_")) return -1;
+    return run_in_tmp("zoo resnet8 -o in.pb") == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -129,7 +106,7 @@ static void write_nan_model(const char *name) {
 static void test_nan_outputs_can_be_optimized(void **state) {
     (void)state;
     write_nan_model("nan.pb");
-    int rc = run("optimize nan.pb -o nan.opt.pb " QUICK);
+    int rc = run_in_tmp("optimize nan.pb -o nan.opt.pb " QUICK);
     if (rc != 0) {
         size_t len;
         char *s = read_all("stderr", &len);
@@ -150,26 +127,26 @@ static void test_nan_outputs_can_be_optimized(void **state) {
 static void test_bad_report_path_leaves_no_output(void **state) {
     (void)state;
     unlink(path_in("out.pb"));
-    assert_int_equal(run("optimize in.pb -o out.pb --report nodir/r.json " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o out.pb --report nodir/r.json " QUICK), 2);
     assert_false(exists("out.pb"));
     expect_stderr("nodir/r.json");
     /* a report path that is a directory, likewise */
     mkdir(path_in("rdir"), 0755);
-    assert_int_equal(run("optimize in.pb -o out.pb --report rdir " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o out.pb --report rdir " QUICK), 2);
     assert_false(exists("out.pb"));
     expect_stderr("is a directory");
     /* -o and --report naming one file */
-    assert_int_equal(run("optimize in.pb -o out.pb --report out.pb " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o out.pb --report out.pb " QUICK), 2);
     assert_false(exists("out.pb"));
 }
 
 /* item 3: -o equal to the input, and the run fails: the input is untouched */
 static void test_output_equal_input_not_clobbered_on_failure(void **state) {
     (void)state;
-    assert_int_equal(run("zoo resnet8 -o same.pb"), 0);
-    assert_int_equal(run("zoo resnet8 -o same.orig"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 -o same.pb"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 -o same.orig"), 0);
     /* a policy that does not exist: ppo fails after the model was read */
-    assert_true(run("optimize same.pb -o same.pb --search ppo --policy nothere.bin " QUICK) != 0);
+    assert_true(run_in_tmp("optimize same.pb -o same.pb --search ppo --policy nothere.bin " QUICK) != 0);
     assert_true(same_bytes("same.pb", "same.orig"));
     /* an evaluation failure after calibration: NaN calibration data (refused, see below) */
     mkdir(path_in("calnan"), 0755);
@@ -179,7 +156,7 @@ static void test_output_equal_input_not_clobbered_on_failure(void **state) {
     ((float *)t.buf->data)[5] = NAN;
     CHECK_OK(npy_save(path_in("calnan/input_1_0.npy"), &t, &e), &e);
     tensor_release(&t);
-    assert_int_equal(run("optimize same.pb -o same.pb --search grappler+int8 --calibration calnan " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize same.pb -o same.pb --search grappler+int8 --calibration calnan " QUICK), 2);
     assert_true(same_bytes("same.pb", "same.orig"));
 }
 
@@ -194,7 +171,7 @@ static void test_nan_calibration_is_refused(void **state) {
     CHECK_OK(npy_save(path_in("calnan2/input_1_0.npy"), &t, &e), &e);
     tensor_release(&t);
     unlink(path_in("int8.pb"));
-    assert_int_equal(run("optimize in.pb -o int8.pb --search grappler+int8 --calibration calnan2 " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o int8.pb --search grappler+int8 --calibration calnan2 " QUICK), 2);
     expect_stderr("Inf");
     expect_stderr("input_1");
     assert_false(exists("int8.pb"));
@@ -208,7 +185,7 @@ static void test_char_device_written_through(void **state) {
     if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) != 0) skip(); /* not root */
     struct stat before, after;
     assert_int_equal(stat(dev, &before), 0);
-    assert_int_equal(run("optimize in.pb -o null " QUICK), 0);
+    assert_int_equal(run_in_tmp("optimize in.pb -o null " QUICK), 0);
     assert_int_equal(lstat(dev, &after), 0);
     assert_true(S_ISCHR(after.st_mode));
     assert_true(before.st_ino == after.st_ino && before.st_rdev == after.st_rdev);
@@ -221,7 +198,7 @@ static void test_fifo_written_through(void **state) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "timeout 30 cat %s > %s 2>&1 </dev/null &", path_in("pipe"), path_in("from_pipe.pb"));
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run("optimize in.pb -o pipe " QUICK), 0);
+    assert_int_equal(run_in_tmp("optimize in.pb -o pipe " QUICK), 0);
     struct stat st;
     assert_int_equal(lstat(path_in("pipe"), &st), 0);
     assert_true(S_ISFIFO(st.st_mode));
@@ -240,30 +217,30 @@ static void test_symlinks_readonly_directories(void **state) {
     (void)state;
     /* another model at the link's target: whatever optimize writes there (the optimized graph,
        or in.pb unchanged when the timing says "not faster") differs from it */
-    assert_int_equal(run("zoo resnet8 --seed 7 -o target.pb"), 0);
-    assert_int_equal(run("zoo resnet8 --seed 7 -o target.orig"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 --seed 7 -o target.pb"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 --seed 7 -o target.orig"), 0);
     assert_int_equal(symlink("target.pb", path_in("link.pb")), 0);
-    assert_int_equal(run("optimize in.pb -o link.pb " QUICK), 0);
+    assert_int_equal(run_in_tmp("optimize in.pb -o link.pb " QUICK), 0);
     struct stat st;
     assert_int_equal(lstat(path_in("link.pb"), &st), 0);
     assert_true(S_ISLNK(st.st_mode));
     assert_false(same_bytes("target.pb", "target.orig")); /* the result went there */
 
     assert_int_equal(symlink("nowhere/x.pb", path_in("dangling.pb")), 0);
-    assert_int_equal(run("optimize in.pb -o dangling.pb " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o dangling.pb " QUICK), 2);
     expect_stderr("symlink");
     assert_int_equal(lstat(path_in("dangling.pb"), &st), 0);
     assert_true(S_ISLNK(st.st_mode));
 
-    assert_int_equal(run("zoo resnet8 -o ro.pb"), 0);
-    assert_int_equal(run("zoo resnet8 -o ro.orig"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 -o ro.pb"), 0);
+    assert_int_equal(run_in_tmp("zoo resnet8 -o ro.orig"), 0);
     assert_int_equal(chmod(path_in("ro.pb"), 0444), 0);
-    assert_int_equal(run("optimize in.pb -o ro.pb " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o ro.pb " QUICK), 2);
     expect_stderr("read-only");
     assert_true(same_bytes("ro.pb", "ro.orig"));
 
     mkdir(path_in("adir"), 0755);
-    assert_int_equal(run("optimize in.pb -o adir " QUICK), 2);
+    assert_int_equal(run_in_tmp("optimize in.pb -o adir " QUICK), 2);
     expect_stderr("directory");
 }
 

@@ -21,6 +21,7 @@
 #include "runtime/dnn_common.h"
 #include "search/env.h"
 #include "testrules.h"
+#include "testcli.h"
 
 #define N_LAYERS 5
 #define WIDTH 16
@@ -384,28 +385,6 @@ static void test_cancel_keeps_best(void **st) {
 
 /* ---- the CLI ---- */
 
-static char tmp[256];
-static const char *grappo;
-
-static int run(const char *args) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    static char buf[1 << 20];
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void write_chain(void) {
     Err e = {0};
     Graph *g = chain_graph();
@@ -430,10 +409,14 @@ static void test_cli_measured_int8_tails(void **st) {
     (void)st;
     char args[1024];
     snprintf(args, sizeof args, "sensitivity zoo:mobilenet_v2@image=96 --cost measured --cost-cache %s/costs --threads 1 --eval-batches 2 --top 3", tmp);
-    int rc = run(args);
-    if (rc) print_error("exit %d: %s\n", rc, slurp("stderr"));
+    int rc = run("%s", args);
+    if (rc) {
+        char *err = slurp("stderr");
+        print_error("exit %d: %s\n", rc, err ? err : "");
+        free(err);
+    }
     assert_int_equal(rc, 0);
-    assert_non_null(strstr(slurp("stdout"), "quantizable nodes judged alone"));
+    assert_true(file_has("stdout", "quantizable nodes judged alone"));
 }
 
 static void test_cli(void **st) {
@@ -442,44 +425,52 @@ static void test_cli(void **st) {
     char args[1024];
     /* the table: the two bad layers first */
     snprintf(args, sizeof args, "sensitivity %s/chain.pb --cost roofline --cost-cache '' --threads 1 --eval-batches 4", tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     char *out = slurp("stdout");
+    assert_non_null(out);
     char *first = strstr(out, "   1  d");
     assert_non_null(first);
     assert_true(!strncmp(first + 6, "d1/", 3) || !strncmp(first + 6, "d3/", 3));
+    free(out);
     /* --json parses and ranks 5 nodes */
     snprintf(args, sizeof args, "sensitivity %s/chain.pb --json --cost roofline --cost-cache '' --threads 1 --eval-batches 4", tmp);
-    assert_int_equal(run(args), 0);
-    cJSON *j = cJSON_Parse(slurp("stdout"));
+    assert_int_equal(run("%s", args), 0);
+    char *text = slurp("stdout");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
     assert_non_null(j);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "nodes")), N_LAYERS);
     cJSON_Delete(j);
     /* bad input: exit 2, one line */
     assert_int_equal(run("sensitivity"), 2);
     snprintf(args, sizeof args, "sensitivity %s/chain.pb --time-budget 5x", tmp);
-    assert_int_equal(run(args), 2);
+    assert_int_equal(run("%s", args), 2);
     snprintf(args, sizeof args, "sensitivity %s/missing.pb", tmp);
-    assert_int_equal(run(args), 2);
+    assert_int_equal(run("%s", args), 2);
     snprintf(args, sizeof args, "optimize %s/chain.pb -o %s/o.pb --time-budget -3", tmp, tmp);
-    assert_int_equal(run(args), 2);
+    assert_int_equal(run("%s", args), 2);
     /* optimize --search sensitivity: the section, the result written */
     snprintf(args, sizeof args,
              "optimize %s/chain.pb -o %s/s.pb --search sensitivity --cost roofline --cost-cache '' --threads 1 --eval-batches 4 "
              "--repeats 3 --report %s/s.json",
              tmp, tmp, tmp);
-    assert_int_equal(run(args), 0);
+    assert_int_equal(run("%s", args), 0);
     out = slurp("stdout");
+    assert_non_null(out);
     assert_non_null(strstr(out, "Per-node sensitivity"));
     assert_non_null(strstr(out, "kept fp32: 2 nodes"));
-    j = cJSON_Parse(slurp("s.json"));
+    free(out);
+    text = slurp("s.json");
+    j = cJSON_Parse(text);
+    free(text);
     assert_non_null(j);
     assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sensitivity"), "kept_fp32")->valueint, 2);
     cJSON_Delete(j);
     /* --time-budget on optimize: a search that stops at once still writes a graph */
     snprintf(args, sizeof args, "optimize %s/chain.pb -o %s/t.pb --search random --budget 100000 --time-budget 0.001s --threads 1 "
              "--eval-batches 2 --repeats 2", tmp, tmp);
-    assert_int_equal(run(args), 0);
-    assert_non_null(strstr(slurp("stdout"), "stopped by the time budget after"));
+    assert_int_equal(run("%s", args), 0);
+    assert_true(file_has("stdout", "stopped by the time budget after"));
 }
 
 /* Ctrl-C on a long search: the process ends by itself with the best graph so far written */
@@ -508,17 +499,13 @@ static void test_cli_sigint(void **st) {
     assert_int_equal(WEXITSTATUS(status), 0);
     struct stat sb;
     assert_int_equal(stat(outp, &sb), 0);
-    char *text = slurp("int.stdout");
-    assert_non_null(strstr(text, "stopped by a cancel request after"));
+    assert_true(file_has("int.stdout", "stopped by a cancel request after"));
 }
 
 static int setup(void **st) {
     (void)st;
     Err e = {0};
-    grappo = getenv("GRAPPO");
-    if (!grappo) grappo = "build/grappo";
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_sens_XXXXXX");
-    if (!mkdtemp(tmp)) return -1;
+    if (cli_init("grappo_sens_")) return -1;
     test_policy = env_policy_new(NULL, 5, &e);
     CostOpts co = {.backend = COST_ROOFLINE, .threads = 1, .cache_dir = ""};
     test_cm = cost_open(&co, &e);
@@ -529,7 +516,7 @@ static int teardown(void **st) {
     (void)st;
     policy_free(test_policy);
     cost_close(test_cm);
-    tu_rmtree(tmp);
+    cli_cleanup();
     return 0;
 }
 

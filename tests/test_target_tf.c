@@ -12,6 +12,7 @@
  *   - through the CLI: `grappo optimize --target tf` with greedy and ppo writes graphs that
  *     pass, with rewrites applied. */
 #include "testreal.h"
+#include "testcli.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -206,16 +207,6 @@ static void test_rules_tf(void **state) {
 /* ------------------------------------------------------------------------------------------- */
 /* through the CLI */
 
-static char tmp[256];
-
-static int run(const char *args) {
-    const char *grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* `grappo optimize MODEL --target tf --search S`, retried (3 times at most) while the result is
    refused for timing only; the written graph passes the snapshot and holds rewrites */
 static void cli_target_tf(const char *model, const char *search, const char *extra) {
@@ -225,7 +216,7 @@ static void cli_target_tf(const char *model, const char *search, const char *ext
     for (int attempt = 0; attempt < 3; attempt++) {
         snprintf(args, sizeof args, "optimize %s -o %s --target tf --search %s --report %s/r.json --repeats 5 --eval-batches 2 --threads 1 %s",
                  model, path, search, tmp, extra);
-        int rc = run(args);
+        int rc = run("%s", args);
         if (rc != 0) {
             snprintf(path, sizeof path, "%s/stderr", tmp);
             char *err = tu_read_text(path);
@@ -274,14 +265,11 @@ static void cli_target_tf(const char *model, const char *search, const char *ext
 
 static void test_cli_target_tf(void **state) {
     (void)state;
-    snprintf(tmp, sizeof tmp, "/tmp/grappo_tf_XXXXXX");
-    assert_non_null(mkdtemp(tmp));
+    assert_int_equal(cli_init("grappo_tf_"), 0);
     cli_target_tf("zoo:resnet8", "greedy", "--budget 12");
     cli_target_tf("zoo:resnet8", "ppo", "--budget 4 --episodes 2 --cost roofline");
     cli_target_tf("tests/fixtures/real/handlandmark-lite/model.pb", "ppo", "--budget 4 --episodes 1 --cost roofline");
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(cli_cleanup(), 0);
 }
 
 int main(void) {

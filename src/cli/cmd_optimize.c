@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../io/atomic_file.h"
+#include "../io/pbtxt.h"
 #include "../io/saved_model.h"
 #include "../optimize/sensitivity.h"
 #include "../report/optimize_report.h"
@@ -30,13 +31,14 @@ static void help(void) {
            "                       [--policy FILE] [--episodes N] [--tune-episodes N] [--cost measured|roofline]\n"
            "                       [--cost-cache DIR] [--trials N] [--objective latency|memory]\n"
            "                       [--memory-budget BYTES] [--latency-budget MS] [--bo-batch N]\n"
-           "                       [--format pb|saved_model] [--eval DIR] [--labels FILE] [--resize H,W]\n"
+           "                       [--format pb|pbtxt|saved_model] [--eval DIR] [--labels FILE] [--resize H,W]\n"
            "                       [--mean A,B,C] [--std A,B,C] [--layout nhwc|nchw]\n"
            "                       [--time-budget DURATION]\n"
            "\n"
            "IN may be a frozen GraphDef, a SavedModel directory or a TensorFlow.js model.json. The result\n"
            "is a frozen GraphDef, or a SavedModel directory (frozen graph + serving_default signature with\n"
            "the input's names) when --format saved_model, when OUT ends in '/', or when IN is a SavedModel.\n"
+           "OUT ending in .pbtxt (or --format pbtxt) gets a GraphDef in protobuf text format.\n"
            "\n"
            "Rewrites the graph with a fixed pipeline and measures it against the input:\n"
            "  grappler        TensorFlow's default Grappler passes on an inference graph (exact)\n"
@@ -271,11 +273,12 @@ int cmd_optimize(int argc, char **argv) {
     }
     if (!in_path) { rc = cli_usage_error("optimize", "which model file?"); goto done; }
     if (!out_path) { rc = cli_usage_error("optimize", "missing -o OUT.pb"); goto done; }
-    if (format && strcmp(format, "pb") && strcmp(format, "saved_model")) { rc = cli_usage_error("optimize", "--format is pb or saved_model, not '%s'", format); goto done; }
+    if (format && strcmp(format, "pb") && strcmp(format, "pbtxt") && strcmp(format, "saved_model")) { rc = cli_usage_error("optimize", "--format is pb, pbtxt or saved_model, not '%s'", format); goto done; }
+    bool text_out = format ? !strcmp(format, "pbtxt") : pbtxt_is_text_path(out_path);
     /* a SavedModel out when asked, when OUT ends in '/', or when the input is a SavedModel directory */
     struct stat in_st;
     bool saved_model_out = format ? !strcmp(format, "saved_model")
-                                  : (out_path[strlen(out_path) - 1] == '/' || (!stat(in_path, &in_st) && S_ISDIR(in_st.st_mode)));
+                                  : !text_out && (out_path[strlen(out_path) - 1] == '/' || (!stat(in_path, &in_st) && S_ISDIR(in_st.st_mode)));
     if (strcmp(target, "tf") && strcmp(target, "grappo")) { rc = cli_usage_error("optimize", "--target is tf or grappo, not '%s'", target); goto done; }
     if (strcmp(objective_name, "latency") && strcmp(objective_name, "memory")) {
         rc = cli_usage_error("optimize", "--objective is latency or memory, not '%s'", objective_name);
@@ -364,6 +367,14 @@ int cmd_optimize(int argc, char **argv) {
                 res->new_cost_cache);
     if (!res->product.root) goto done;
     if (optimize_result_serialize(res, &pb, &pb_len, &err)) goto fail;
+    if (text_out) { /* the same GraphDef in text format */
+        char *text;
+        size_t text_len;
+        if (pbtxt_from_graphdef(pb, pb_len, &text, &text_len, &err)) goto fail;
+        free(pb);
+        pb = (uint8_t *)text;
+        pb_len = text_len;
+    }
     if (report || json_out) {
         OptimizeReportNames names = {in_path, out_path, search};
         json = optimize_result_to_json(res, &names);

@@ -121,11 +121,9 @@ static int add_entry(void *vctx, const char *key, size_t klen, const uint8_t *va
     Ctx *c = vctx;
     BundleTable *t = c->t;
     if (t->n >= BUNDLE_TABLE_MAX_ENTRIES) return err_set(err, ERR_INPUT, "more than %d entries", BUNDLE_TABLE_MAX_ENTRIES);
-    /* A partitioned variable's slices are stored under keys that start with a 0 byte (TensorBundle
-       encodes name and slice with OrderedCode); grappo does not read slices (the variable's own
-       entry, which lists them, is refused when read, naming it), so they are left out here. */
-    if (klen && key[0] == 0) return 0;
-    if (memchr(key, 0, klen)) return err_set(err, ERR_INPUT, "a key contains a NUL byte");
+    /* A partitioned variable's slices are stored under binary keys that start with a 0 byte
+       (ordered_code.h); every other key is a name without NUL bytes. */
+    if (klen && key[0] != 0 && memchr(key, 0, klen)) return err_set(err, ERR_INPUT, "a key contains a NUL byte");
     if (t->n == c->cap) {
         int cap = c->cap ? 2 * c->cap : 64;
         TableEntry *e = realloc(t->entries, (size_t)cap * sizeof *e);
@@ -187,9 +185,13 @@ void bundle_table_free(BundleTable *t) {
     memset(t, 0, sizeof *t);
 }
 
-const TableEntry *bundle_table_find(const BundleTable *t, const char *key) {
+const TableEntry *bundle_table_find_bytes(const BundleTable *t, const void *key, size_t klen) {
     /* sorted in a valid file, but a hostile one need not be: linear, tables are small */
     for (int i = 0; i < t->n; i++)
-        if (!strcmp(t->entries[i].key, key)) return &t->entries[i];
+        if (t->entries[i].key_len == klen && !memcmp(t->entries[i].key, key, klen)) return &t->entries[i];
     return NULL;
+}
+
+const TableEntry *bundle_table_find(const BundleTable *t, const char *key) {
+    return bundle_table_find_bytes(t, key, strlen(key));
 }

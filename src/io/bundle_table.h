@@ -13,7 +13,8 @@
 #include "../util/err.h"
 
 typedef struct TableEntry {
-    char *key; /* owned, NUL-terminated (keys are rebuilt from shared prefixes) */
+    char *key; /* owned, NUL-terminated (keys are rebuilt from shared prefixes); a slice's key
+                  (starting with a 0 byte, see ordered_code.h) holds NULs: use key_len */
     size_t key_len;
     const uint8_t *value; /* points into the table's buffer */
     size_t value_len;
@@ -30,6 +31,8 @@ int bundle_table_parse(const uint8_t *data, size_t len, const char *what, Bundle
 void bundle_table_free(BundleTable *t);
 /* the entry with exactly this key, or NULL */
 const TableEntry *bundle_table_find(const BundleTable *t, const char *key);
+/* the same for a binary key (a slice's) */
+const TableEntry *bundle_table_find_bytes(const BundleTable *t, const void *key, size_t klen);
 
 /* Bounds: most entries in a table, longest key */
 #define BUNDLE_TABLE_MAX_ENTRIES (1 << 22)

@@ -504,6 +504,7 @@ Graph *freeze_graph(const FreezeSpec *s, Err *err) {
         free(z.fn[k].in);
         free(z.fn[k].ctrl);
         free(z.fn[k].key);
+        free(z.fn[k].slice);
         tensor_release(&z.fn[k].value);
     }
     free(z.fn);

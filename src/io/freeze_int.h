@@ -52,6 +52,8 @@ typedef struct FNode {
     int n_ctrl;
     Tensor value;   /* Const made from a variable */
     char *key;      /* VarHandleOp / VariableV2: its checkpoint key, once matched */
+    char *slice;    /* and the part of it this variable holds (a partition of a partitioned
+                       variable: RestoreV2's shape_and_slices, "4 6 0,4:0,3"), NULL for all */
     int out_dtype;  /* for output Identity nodes: attr T */
     int64_t gather_batch_dims; /* ResourceGather -> GatherV2 */
     bool is_gather;

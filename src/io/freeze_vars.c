@@ -26,7 +26,7 @@ static int var_value(Fz *z, int var_node, int dtype, Tensor *out) {
     if (!v->key)
         return err_set(z->err, ERR_INPUT, "variable '%s' has no checkpoint entry", v->name);
     if (!z->s->vars) return err_set(z->err, ERR_INPUT, "variable '%s' but no variables/ checkpoint", v->name);
-    if (tensor_bundle_read(z->s->vars, v->key, out, z->err)) return -1;
+    if (tensor_bundle_read_slice(z->s->vars, v->key, v->slice, out, z->err)) return -1;
     if (dtype && out->dtype != dtype) {
         tensor_release(out);
         return err_set(z->err, ERR_INPUT, "variable '%s' is read as dtype %d but stored as %d", v->name, dtype, out->dtype);
@@ -119,7 +119,8 @@ int fz_mark_live(Fz *z, const FRef *outs, int n_outs) {
     return rc;
 }
 
-/* TF1 checkpoints: Assign(var, Identity*(RestoreV2:k)) with RestoreV2's tensor_names a Const. */
+/* TF1 checkpoints: Assign(var, Identity*(RestoreV2:k)) with RestoreV2's tensor_names a Const
+ * (and its shape_and_slices, for a partition of a partitioned variable). */
 void fz_match_restore_ops(Fz *z) {
     for (int k = 0; k < z->n_fn; k++) {
         const FNode *f = &z->fn[k];
@@ -138,6 +139,16 @@ void fz_match_restore_ops(Fz *z) {
             if (key->len && !memchr(key->data, 0, key->len)) var->key = fz_dupn(key->data, key->len);
         }
         if (a) grappo__tf__attr_value__free_unpacked(a, NULL);
+        if (var->key && r->n_in >= 3) { /* a partition: which part of the checkpoint entry it holds */
+            const FNode *specs = &z->fn[fz_trace(z, r->in[2]).node];
+            a = strcmp(specs->op, "Const") || !specs->src ? NULL : fz_attr_unpack(specs->src, "value");
+            if (a && a->value_case == GRAPPO__TF__ATTR_VALUE__VALUE_TENSOR && a->tensor &&
+                (size_t)val.port < a->tensor->n_string_val) {
+                const ProtobufCBinaryData *spec = &a->tensor->string_val[val.port];
+                if (spec->len && !memchr(spec->data, 0, spec->len)) var->slice = fz_dupn(spec->data, spec->len);
+            }
+            if (a) grappo__tf__attr_value__free_unpacked(a, NULL);
+        }
     }
 }
 

@@ -34,7 +34,8 @@ Graph *graphdef_parse(const uint8_t *data, size_t len, const char *what, Err *er
 int graphdef_build_funcs(Graph *g, const uint8_t *lib_field, size_t lib_field_len, const uint8_t *lib, size_t lib_len, Err *err);
 Graph *graphdef_load(const char *path, Err *err);
 int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err); /* caller frees */
-int graphdef_save(const Graph *g, const char *path, Err *err); /* atomic: temp file + rename */
+int graphdef_save(const Graph *g, const char *path, Err *err); /* atomic: temp file + rename; a path
+                                                               ending in .pbtxt gets text (pbtxt.h) */
 
 /* Bounds on the tensor data a parse may materialise (a splat Const of one value can declare
  * any shape). graphdef_parse uses {TENSOR_MAX_BYTES, unlimited}; fuzzers pass tighter ones. */

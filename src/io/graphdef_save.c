@@ -15,6 +15,7 @@
 #include "attr_proto.h"
 #include "graphdef.pb-c.h"
 #include "pb_wire.h"
+#include "pbtxt.h"
 
 enum { GRAPH_NODE = 1, GRAPH_VERSIONS = 4 };
 enum { NODE_NAME = 1, NODE_OP = 2, NODE_INPUT = 3, NODE_DEVICE = 4, NODE_ATTR = 5 };
@@ -165,6 +166,7 @@ int graphdef_serialize(const Graph *g, uint8_t **data, size_t *len, Err *err) {
 }
 
 int graphdef_save(const Graph *g, const char *path, Err *err) {
+    if (pbtxt_is_text_path(path)) return pbtxt_save(g, path, err);
     uint8_t *data;
     size_t len;
     if (graphdef_serialize(g, &data, &len, err)) return err_prefix(err, "%s", path);

@@ -13,6 +13,6 @@ Graph *model_file_load(const char *path, const ModelLoadOpts *opts, Err *err) {
     if (!stat(path, &st) && S_ISDIR(st.st_mode)) return savedmodel_load(path, opts ? &opts->saved_model : NULL, err);
     size_t n = strlen(path);
     if (n >= 5 && !strcmp(path + n - 5, ".json")) return tfjs_load(path, err);
-    if (n >= 6 && !strcmp(path + n - 6, ".pbtxt")) return pbtxt_load(path, err);
+    if (pbtxt_is_text_path(path)) return pbtxt_load(path, err);
     return graphdef_load(path, err);
 }

@@ -18,6 +18,7 @@
 #ifndef GRAPPO_PBTXT_H
 #define GRAPPO_PBTXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,14 @@ int pbtxt_to_graphdef(const char *text, size_t len, const char *what, uint8_t **
 /* Text -> Graph, as graphdef_parse_limited does for the binary (limits may be NULL). */
 Graph *pbtxt_parse_limited(const char *text, size_t len, const char *what, const GraphdefLimits *limits, Err *err);
 Graph *pbtxt_load(const char *path, Err *err);
+
+/* Writing (pbtxt_write.c): binary GraphDef bytes -> text (*text malloc'd and NUL-terminated,
+ * caller frees) that TensorFlow's text_format parses into the same GraphDef and that
+ * pbtxt_to_graphdef reads back into it. ERR_INPUT naming a field the schema does not know. */
+int pbtxt_from_graphdef(const uint8_t *pb, size_t len, char **text, size_t *text_len, Err *err);
+/* g as a text GraphDef, written atomically (temp file + rename) */
+int pbtxt_save(const Graph *g, const char *path, Err *err);
+/* whether a model path names a text GraphDef (ends in ".pbtxt") */
+bool pbtxt_is_text_path(const char *path);
 
 #endif
