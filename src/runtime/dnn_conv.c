@@ -229,6 +229,21 @@ static int64_t pad_after(int64_t in, int64_t out, int64_t k, int64_t stride, int
 
 static bool lowp_or_f32(int dt) { return dt == DT_FLOAT || dt == DT_BFLOAT16; }
 
+/* The largest window extent or stride oneDNN is given when it reaches past the input. */
+enum { CONV_OVERHANG_MAX = 64 };
+
+/* One spatial dim of a forward convolution oneDNN should run. A window or stride larger than
+   the input is common on tiny maps (a 3x3 SAME convolution over 2x2 or 1x1 in a ResNet's last
+   stages): fine when the padding covers the overhang and each side's padding is less than the
+   window, as TF's SAME gives. Huge windows or strides (hostile graphs) stay with the reference
+   kernel, which visits only the in-bounds part (oneDNN would hang or fail on them). */
+static bool dim_fits(int64_t in, int64_t k, int64_t dil, int64_t stride, int64_t pad_l, int64_t pad_r) {
+    int64_t eff = (k - 1) * dil + 1;
+    if (eff <= in && stride <= in) return true;
+    return eff <= CONV_OVERHANG_MAX && stride <= CONV_OVERHANG_MAX && eff <= in + pad_l + pad_r && pad_l < eff &&
+           pad_r < eff;
+}
+
 /* Conv2D, depthwise and the fused forms */
 static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool depthwise, bool fused, FastKernel *k,
                            Err *err) {
@@ -242,7 +257,7 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     ConvGeom geo;
     if (nn_conv_geom(n, depthwise, &x->shape, &w->shape, &geo, &quiet)) return 0;
     Shape os = nn_geom_out_shape(&geo);
-    if (!shape_equal(&os, &y->shape) || geo.batch < 1 || nn_geom_exceeds_input(&geo)) return 0;
+    if (!shape_equal(&os, &y->shape) || geo.batch < 1) return 0;
     FusedSpec spec;
     memset(&spec, 0, sizeof spec);
     spec.arg_bias = spec.arg_bn = spec.arg_add = spec.arg_alpha = -1;
@@ -290,6 +305,9 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     p.pad_l[1] = geo.pad_left;
     p.pad_r[0] = pad_after(geo.in_h, geo.out_h, geo.k_h, geo.stride_h, geo.dil_h, geo.pad_top);
     p.pad_r[1] = pad_after(geo.in_w, geo.out_w, geo.k_w, geo.stride_w, geo.dil_w, geo.pad_left);
+    if (!dim_fits(geo.in_h, geo.k_h, geo.dil_h, geo.stride_h, p.pad_l[0], p.pad_r[0]) ||
+        !dim_fits(geo.in_w, geo.k_w, geo.dil_w, geo.stride_w, p.pad_l[1], p.pad_r[1]))
+        return 0;
     const int64_t kh = geo.k_h, kw = geo.k_w, gic = geo.group_in_c, cog = oc / geo.groups;
     /* TF's filter memory is [KH][KW][I/G][O] with output channel grp*cog + o (depthwise
        [KH][KW][C][M] is the same with I/G = 1, channel c*M + m): describe it by strides */
