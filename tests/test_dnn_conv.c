@@ -3,7 +3,8 @@
  * asymmetric padding, dilation, NCHW, groups, depthwise multipliers), every fused-op list
  * it maps (bias, folded batch norm, residual Add with and without the in-place buffer,
  * activations), bfloat16, Conv2DBackpropInput, the primitive cache, the cases it must
- * decline, windows past the input on tiny maps (never oneDNN's ref), a ResNet-50-sized layer
+ * decline, windows past the input on tiny maps (never oneDNN's ref), 1x1 convolutions on tiny
+ * maps on jit_1x1, a ResNet-50-sized layer
  * (checked, and timed for information), and the suite again under ONEDNN_MAX_CPU_ISA=AVX2. */
 #include <time.h>
 #include <unistd.h>
@@ -630,7 +631,8 @@ static void declines(void **state) {
 
 /* _FusedConv2D (BiasAdd + Relu) of x [1,h,w,c] with a k_h x k_w filter to oc channels; the
    fast kernel must match the reference and be oneDNN's JIT / brgemm, never its "ref" */
-static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t dil, uint64_t seed) {
+static void tiny_map_case_impl(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t dil, uint64_t seed,
+                               char *impl_out) {
     int64_t c = 16, oc = 32;
     Tensor in[3] = {rnd4(seed, 1, h, w, c), rnd4(seed + 1, kh, kw, c, oc), rnd1(seed + 2, oc)};
     int node;
@@ -645,7 +647,29 @@ static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t 
                     (long long)kw, impl);
         fail();
     }
+    if (impl_out) strcpy(impl_out, impl);
     release_all(in, 3);
+}
+
+static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t dil, uint64_t seed) {
+    tiny_map_case_impl(h, w, kh, kw, stride, dil, seed, NULL);
+}
+
+/* a 1x1 convolution on a map of at most CONV_TINY_MAP_PIXELS pixels (a matrix-vector product)
+   runs on oneDNN's jit_1x1 kernel, which streams the weights faster than brgconv_1x1; larger
+   maps keep oneDNN's first choice */
+static void tiny_map_1x1_prefers_jit_1x1(void **state) {
+    (void)state;
+    char impl[128];
+    int64_t sizes[3][2] = {{1, 1}, {2, 2}, {4, 4}};
+    for (int i = 0; i < 3; i++) {
+        tiny_map_case_impl(sizes[i][0], sizes[i][1], 1, 1, 1, 1, 1380 + (uint64_t)i, impl);
+        if (strncmp(impl, "jit_1x1:", 8)) {
+            print_error("%lldx%lld map, 1x1 window: oneDNN's %s\n", (long long)sizes[i][0], (long long)sizes[i][1], impl);
+            fail();
+        }
+    }
+    tiny_map_case_impl(8, 8, 1, 1, 1, 1, 1390, impl); /* 64 pixels: whatever oneDNN lists first, checked */
 }
 
 /* a ResNet's last stages run 3x3 SAME convolutions over 2x2 and 1x1 maps: the window reaches
@@ -780,6 +804,7 @@ int main(void) {
         cmocka_unit_test(resnet_layer_checked_and_timed),
         cmocka_unit_test(tiny_maps_window_past_input),
         cmocka_unit_test(huge_window_past_input_declines),
+        cmocka_unit_test(tiny_map_1x1_prefers_jit_1x1),
         cmocka_unit_test(under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

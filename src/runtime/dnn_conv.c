@@ -111,6 +111,43 @@ static void problem_key(const ConvProblem *p, const ConvEpi *e, char *key, size_
     if (w > 0 && (size_t)w < cap) snprintf(key + w, cap - (size_t)w, "|%s", epi);
 }
 
+/* Output maps of at most this many pixels (batch included) make a 1x1 convolution a
+   matrix-vector product bound by reading its weights, where oneDNN's jit_1x1 kernel streams
+   them faster than brgconv_1x1, its first choice (ResNet-50's last stage at 32x32 input). */
+enum { CONV_TINY_MAP_PIXELS = 16 };
+
+static bool prefer_jit_1x1(const ConvProblem *p) {
+    return !p->deconv && p->dtype == DT_FLOAT && p->wrank == 4 && p->wdims[2] == 1 && p->wdims[3] == 1 &&
+           p->n * p->oh * p->ow <= CONV_TINY_MAP_PIXELS;
+}
+
+/* The primitive descriptor oneDNN lists first for desc, or for prefer_1x1 the first named
+   jit_1x1 among its next few, when there is one. Returns a dnnl status. */
+static dnnl_status_t pick_pd(dnnl_primitive_desc_t *pd, const void *desc, const_dnnl_primitive_attr_t attr,
+                             dnnl_engine_t engine, bool prefer_1x1) {
+    if (!prefer_1x1) return dnnl_primitive_desc_create(pd, desc, attr, engine, NULL);
+    dnnl_primitive_desc_iterator_t it;
+    dnnl_status_t st = dnnl_primitive_desc_iterator_create(&it, desc, attr, engine, NULL);
+    if (st != dnnl_success) return st;
+    *pd = NULL;
+    for (int k = 0; k < 4; k++) {
+        dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+        if (!cand) break;
+        const char *name = NULL;
+        if (dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
+        bool want = name && !strncmp(name, "jit_1x1:", 8);
+        if (!*pd || want) {
+            if (*pd) dnnl_primitive_desc_destroy(*pd);
+            *pd = cand;
+        } else {
+            dnnl_primitive_desc_destroy(cand);
+        }
+        if (want || dnnl_primitive_desc_iterator_next(it) != dnnl_success) break;
+    }
+    dnnl_primitive_desc_iterator_destroy(it);
+    return *pd ? dnnl_success : dnnl_unimplemented;
+}
+
 /* Creates the primitive descriptor for p; returns 1, 0 when oneDNN has no implementation
    (decline), -1 on error. */
 static int make_pd(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, dnnl_primitive_desc_t *pd, Err *err) {
@@ -148,7 +185,7 @@ static int make_pd(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, dnnl_pri
     if (dnn_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode", err) ||
         conv_epi_attr(e, attr, err))
         goto done;
-    st = dnnl_primitive_desc_create(pd, desc, attr, ctx->engine, NULL);
+    st = pick_pd(pd, desc, attr, ctx->engine, prefer_jit_1x1(p));
     if (st == dnnl_unimplemented) rc = 0;
     else rc = dnn_check(st, "convolution primitive descriptor", err) ? -1 : 1;
 done:
