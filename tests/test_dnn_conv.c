@@ -3,8 +3,11 @@
  * asymmetric padding, dilation, NCHW, groups, depthwise multipliers), every fused-op list
  * it maps (bias, folded batch norm, residual Add with and without the in-place buffer,
  * activations), bfloat16, Conv2DBackpropInput, the primitive cache, the cases it must
- * decline, and a ResNet-50-sized layer (checked, and timed for information). */
+ * decline, windows past the input on tiny maps (never oneDNN's ref), 1x1 convolutions on tiny
+ * maps on jit_1x1, a ResNet-50-sized layer
+ * (checked, and timed for information), and the suite again under ONEDNN_MAX_CPU_ISA=AVX2. */
 #include <time.h>
+#include <unistd.h>
 
 #include "testfast.h"
 
@@ -624,6 +627,102 @@ static void declines(void **state) {
     }
 }
 
+/* ---- windows past the input: tiny maps ---- */
+
+/* _FusedConv2D (BiasAdd + Relu) of x [1,h,w,c] with a k_h x k_w filter to oc channels; the
+   fast kernel must match the reference and be oneDNN's JIT / brgemm, never its "ref" */
+static void tiny_map_case_impl(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t dil, uint64_t seed,
+                               char *impl_out) {
+    int64_t c = 16, oc = 32;
+    Tensor in[3] = {rnd4(seed, 1, h, w, c), rnd4(seed + 1, kh, kw, c, oc), rnd1(seed + 2, oc)};
+    int node;
+    Graph *g = build("_FusedConv2D", in, 3, PH(0), &node);
+    window(g, node, "SAME", stride, stride, dil, dil, false);
+    const char *ops[2] = {"BiasAdd", "Relu"};
+    fused_ops(g, node, 2, ops, 1);
+    char impl[128];
+    check_node(g, node, in, TOL, impl);
+    if (strstr(impl, "ref")) {
+        print_error("%lldx%lld map, %lldx%lld window: oneDNN's %s\n", (long long)h, (long long)w, (long long)kh,
+                    (long long)kw, impl);
+        fail();
+    }
+    if (impl_out) strcpy(impl_out, impl);
+    release_all(in, 3);
+}
+
+static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t dil, uint64_t seed) {
+    tiny_map_case_impl(h, w, kh, kw, stride, dil, seed, NULL);
+}
+
+/* a 1x1 convolution on a map of at most CONV_TINY_MAP_PIXELS pixels (a matrix-vector product)
+   runs on oneDNN's jit_1x1 kernel, which streams the weights faster than brgconv_1x1; larger
+   maps keep oneDNN's first choice */
+static void tiny_map_1x1_prefers_jit_1x1(void **state) {
+    (void)state;
+    char impl[128];
+    int64_t sizes[3][2] = {{1, 1}, {2, 2}, {4, 4}};
+    for (int i = 0; i < 3; i++) {
+        tiny_map_case_impl(sizes[i][0], sizes[i][1], 1, 1, 1, 1, 1380 + (uint64_t)i, impl);
+        if (strncmp(impl, "jit_1x1:", 8)) {
+            print_error("%lldx%lld map, 1x1 window: oneDNN's %s\n", (long long)sizes[i][0], (long long)sizes[i][1], impl);
+            fail();
+        }
+    }
+    tiny_map_case_impl(8, 8, 1, 1, 1, 1, 1390, impl); /* 64 pixels: whatever oneDNN lists first, checked */
+}
+
+/* a ResNet's last stages run 3x3 SAME convolutions over 2x2 and 1x1 maps: the window reaches
+   past the input into the padding, which oneDNN computes (they once went to the reference) */
+static void tiny_maps_window_past_input(void **state) {
+    (void)state;
+    tiny_map_case(2, 2, 3, 3, 1, 1, 1300); /* conv4 of a 32x32 ResNet-50 */
+    tiny_map_case(1, 1, 3, 3, 1, 1, 1310); /* conv5 */
+    tiny_map_case(1, 1, 3, 3, 2, 1, 1320); /* stride past the input */
+    tiny_map_case(2, 2, 3, 3, 2, 1, 1330); /* padding only after */
+    tiny_map_case(2, 3, 5, 5, 1, 1, 1340);
+    tiny_map_case(3, 3, 3, 3, 1, 2, 1350); /* dilated: 5 wide over 3 */
+    tiny_map_case(1, 4, 7, 1, 1, 1, 1360); /* one dim past, one not */
+}
+
+/* a window past the input beyond CONV_OVERHANG_MAX (hostile sizes) stays with the reference */
+static void huge_window_past_input_declines(void **state) {
+    (void)state;
+    Tensor in[2] = {rnd4(1370, 1, 2, 2, 4), rnd4(1371, 65, 1, 4, 6)};
+    int node;
+    Graph *g = build("Conv2D", in, 2, PH(0), &node);
+    window(g, node, "SAME", 1, 1, 1, 1, false);
+    infer(g);
+    assert_int_equal(compile_only(g, node), 0);
+    graph_free(g);
+    release_all(in, 2);
+}
+
+/* this suite again under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN reads it once, at its first use, so it
+   takes a fresh process): the AVX2 JIT kernels must handle the same geometries */
+static void under_avx2_cap(void **state) {
+    (void)state;
+    if (getenv("ONEDNN_MAX_CPU_ISA")) TU_SKIP("already running under ONEDNN_MAX_CPU_ISA=%s", getenv("ONEDNN_MAX_CPU_ISA"));
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
+    if ((isa & avx512) != avx512) TU_SKIP("this CPU has no AVX-512: the full-ISA run already was the AVX2 path");
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "ONEDNN_MAX_CPU_ISA=AVX2 '%s' 2>&1", self);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[1024];
+    int passed = -1;
+    while (fgets(line, sizeof line, p)) {
+        printf("    | %s", line);
+        if (sscanf(line, "[  PASSED  ] %d test", &passed) == 1) continue;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_true(passed >= 20);
+}
+
 /* ---- a ResNet-50 layer ---- */
 
 static double now_s(void) {
@@ -703,6 +802,10 @@ int main(void) {
         cmocka_unit_test(cache_hit_on_identical_layer),
         cmocka_unit_test(declines),
         cmocka_unit_test(resnet_layer_checked_and_timed),
+        cmocka_unit_test(tiny_maps_window_past_input),
+        cmocka_unit_test(huge_window_past_input_declines),
+        cmocka_unit_test(tiny_map_1x1_prefers_jit_1x1),
+        cmocka_unit_test(under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

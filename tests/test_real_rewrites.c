@@ -219,6 +219,22 @@ static Graph *scalar_scaled(void) {
     return tr_finish(&b);
 }
 
+/* a conv followed by a batch norm as Keras freezes it, Mul + AddV2 by per-channel constants
+   (fold_conv_affine's sites; fold_affine, the general case, takes the random DAGs' first) */
+static Graph *frozen_bn_conv(void) {
+    Err e = {0};
+    Builder b;
+    CHECK_OK(bld_init(&b, 10, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(4, (int64_t[]){1, 4, 4, 3}), NULL);
+    ValueRef y = bld_conv2d(&b, "c1", x, 3, 4, 1, "SAME", 0.3);
+    Tensor m = bld_normal(&b, shape_make(1, (int64_t[]){4}), 1.0, 0.3), a = bld_normal(&b, shape_make(1, (int64_t[]){4}), 0.0, 0.3);
+    y = bld_binary(&b, "c1/bn/mul_1", "Mul", y, bld_const(&b, "c1/bn/mul", &m));
+    y = bld_binary(&b, "c1/bn/add_1", "AddV2", y, bld_const(&b, "c1/bn/sub", &a));
+    y = bld_unary(&b, "c1/relu", "Relu", y);
+    bld_add_output(&b, y);
+    return tr_finish(&b);
+}
+
 static void test_every_exact_rule_fires(void **state) {
     (void)state;
     Err e = {0};
@@ -256,6 +272,9 @@ static void test_every_exact_rule_fires(void **state) {
     graph_free(g);
     g = keras_bert();
     explore(&cov, "Keras 3 BERT-style (Einsum)", g, 30);
+    graph_free(g);
+    g = frozen_bn_conv();
+    explore(&cov, "conv with a frozen batch norm", g, 10);
     graph_free(g);
     int missing = 0;
     for (int i = 0; i < cov.n_rules; i++) {

@@ -5,10 +5,12 @@
 
 /* Grappler's meta-optimizer order on an inference graph: pruning, constant folding,
    arithmetic simplification, (layout: a no-op on CPU NHWC graphs), remapper. Einsum is lowered
-   first (TensorFlow's Einsum kernel runs the same transposes and batched matmul inside). */
+   first (TensorFlow's Einsum kernel runs the same transposes and batched matmul inside). A
+   batch norm frozen as Mul + Add by per-channel constants folds into the convolution
+   before it (fold_conv_affine), so the bias, residual Add and Relu fuse into one node. */
 static const char *const grappler_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
-    "fold_scalar_mul",   "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
+    "fold_scalar_mul",   "fold_conv_affine", "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
 };
 
@@ -19,7 +21,7 @@ static const char *const grappler_rules[] = {
    float conv/matmul in bf16 and the Cast round trips between them removed */
 static const char *const grappler_bf16_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
-    "fold_scalar_mul",   "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
+    "fold_scalar_mul",   "fold_conv_affine",  "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
 };
 static const char *const bf16_rules[] = {"bf16_compute", "cast_pair"};

@@ -7,6 +7,9 @@
  *                    per-channel vectors or scalars  => conv(W * a) [-> BiasAdd(b)]
  *   fold_scalar_mul  conv [-> BiasAdd(const)] -> Mul / RealDiv by a scalar constant
  *                                                    => conv(W * k) [-> BiasAdd(bias * k)]
+ *   fold_conv_affine fold_affine for convolutions only (not MatMul): a batch norm frozen as
+ *                    Mul + Add by per-channel constants after a conv, in the grappler
+ *                    pipelines, so the bias, residual Add and Relu then fuse into the conv
  *
  * fold_scalar_mul is the scalar case of fold_affine (same code, narrower pattern); it is kept
  * as its own rule because the issue and the grappler pipeline name it. MatMul cannot feed
@@ -103,7 +106,7 @@ static bool can_end_chain(const Graph *g, const GraphUses *u, int node) {
     return !fold_has_ctrl_readers(g, u, node) && g->nodes[node]->n_ctrl == 0;
 }
 
-typedef enum ChainMode { CHAIN_AFFINE, CHAIN_SCALAR } ChainMode;
+typedef enum ChainMode { CHAIN_AFFINE, CHAIN_CONV_AFFINE, CHAIN_SCALAR } ChainMode;
 
 static int find_chains(const Graph *g, const GraphUses *u, SiteList *out, ChainMode mode, Err *err) {
     FoldStatic fs;
@@ -112,6 +115,7 @@ static int find_chains(const Graph *g, const GraphUses *u, SiteList *out, ChainM
     for (int i = 0; i < g->n_nodes && rc == 0; i++) {
         FoldLinear L;
         if (!fold_linear_match(g, i, &L) || !fold_static_value(&fs, g->nodes[i]->inputs[1], true)) continue;
+        if (mode == CHAIN_CONV_AFFINE && L.kind == FOLD_LIN_MATMUL) continue;
         Site s = {.n = 1, .nodes = {i}};
         ValueRef cur = {i, 0};
         int n_mul = 0, n_add = 0, good = 0; /* good: chain length that may end the site */
@@ -173,6 +177,9 @@ static int apply_chain(Graph *g, const Site *s, Err *err) {
 
 static int find_affine(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
     return find_chains(g, u, out, CHAIN_AFFINE, err);
+}
+static int find_conv_affine(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
+    return find_chains(g, u, out, CHAIN_CONV_AFFINE, err);
 }
 static int find_scalar(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
     return find_chains(g, u, out, CHAIN_SCALAR, err);
@@ -292,5 +299,16 @@ const RuleDef fold_scalar_mul = {
     .doc = "Conv2D/DepthwiseConv2dNative/MatMul (const filter) [-> BiasAdd] -> Mul/RealDiv by a scalar constant => "
            "scaled filter (and bias); the scalar case of fold_affine",
     .find = find_scalar,
+    .apply = apply_chain,
+};
+
+const RuleDef fold_conv_affine = {
+    .name = "fold_conv_affine",
+    .family = "fold",
+    .flags = RULE_EXACT | RULE_TF,
+    .doc = "Conv2D/DepthwiseConv2dNative (const filter) -> BiasAdd/Add/Sub/Mul/RealDiv by constant per-channel "
+           "vectors or scalars (a frozen batch norm's Mul + Add) => scaled filter [-> one BiasAdd]; fold_affine "
+           "without MatMul, in the grappler pipelines",
+    .find = find_conv_affine,
     .apply = apply_chain,
 };

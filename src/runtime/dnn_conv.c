@@ -111,6 +111,43 @@ static void problem_key(const ConvProblem *p, const ConvEpi *e, char *key, size_
     if (w > 0 && (size_t)w < cap) snprintf(key + w, cap - (size_t)w, "|%s", epi);
 }
 
+/* Output maps of at most this many pixels (batch included) make a 1x1 convolution a
+   matrix-vector product bound by reading its weights, where oneDNN's jit_1x1 kernel streams
+   them faster than brgconv_1x1, its first choice (ResNet-50's last stage at 32x32 input). */
+enum { CONV_TINY_MAP_PIXELS = 16 };
+
+static bool prefer_jit_1x1(const ConvProblem *p) {
+    return !p->deconv && p->dtype == DT_FLOAT && p->wrank == 4 && p->wdims[2] == 1 && p->wdims[3] == 1 &&
+           p->n * p->oh * p->ow <= CONV_TINY_MAP_PIXELS;
+}
+
+/* The primitive descriptor oneDNN lists first for desc, or for prefer_1x1 the first named
+   jit_1x1 among its next few, when there is one. Returns a dnnl status. */
+static dnnl_status_t pick_pd(dnnl_primitive_desc_t *pd, const void *desc, const_dnnl_primitive_attr_t attr,
+                             dnnl_engine_t engine, bool prefer_1x1) {
+    if (!prefer_1x1) return dnnl_primitive_desc_create(pd, desc, attr, engine, NULL);
+    dnnl_primitive_desc_iterator_t it;
+    dnnl_status_t st = dnnl_primitive_desc_iterator_create(&it, desc, attr, engine, NULL);
+    if (st != dnnl_success) return st;
+    *pd = NULL;
+    for (int k = 0; k < 4; k++) {
+        dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+        if (!cand) break;
+        const char *name = NULL;
+        if (dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
+        bool want = name && !strncmp(name, "jit_1x1:", 8);
+        if (!*pd || want) {
+            if (*pd) dnnl_primitive_desc_destroy(*pd);
+            *pd = cand;
+        } else {
+            dnnl_primitive_desc_destroy(cand);
+        }
+        if (want || dnnl_primitive_desc_iterator_next(it) != dnnl_success) break;
+    }
+    dnnl_primitive_desc_iterator_destroy(it);
+    return *pd ? dnnl_success : dnnl_unimplemented;
+}
+
 /* Creates the primitive descriptor for p; returns 1, 0 when oneDNN has no implementation
    (decline), -1 on error. */
 static int make_pd(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, dnnl_primitive_desc_t *pd, Err *err) {
@@ -148,7 +185,7 @@ static int make_pd(DnnCtx *ctx, const ConvProblem *p, const ConvEpi *e, dnnl_pri
     if (dnn_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode", err) ||
         conv_epi_attr(e, attr, err))
         goto done;
-    st = dnnl_primitive_desc_create(pd, desc, attr, ctx->engine, NULL);
+    st = pick_pd(pd, desc, attr, ctx->engine, prefer_jit_1x1(p));
     if (st == dnnl_unimplemented) rc = 0;
     else rc = dnn_check(st, "convolution primitive descriptor", err) ? -1 : 1;
 done:
@@ -229,6 +266,21 @@ static int64_t pad_after(int64_t in, int64_t out, int64_t k, int64_t stride, int
 
 static bool lowp_or_f32(int dt) { return dt == DT_FLOAT || dt == DT_BFLOAT16; }
 
+/* The largest window extent or stride oneDNN is given when it reaches past the input. */
+enum { CONV_OVERHANG_MAX = 64 };
+
+/* One spatial dim of a forward convolution oneDNN should run. A window or stride larger than
+   the input is common on tiny maps (a 3x3 SAME convolution over 2x2 or 1x1 in a ResNet's last
+   stages): fine when the padding covers the overhang and each side's padding is less than the
+   window, as TF's SAME gives. Huge windows or strides (hostile graphs) stay with the reference
+   kernel, which visits only the in-bounds part (oneDNN would hang or fail on them). */
+static bool dim_fits(int64_t in, int64_t k, int64_t dil, int64_t stride, int64_t pad_l, int64_t pad_r) {
+    int64_t eff = (k - 1) * dil + 1;
+    if (eff <= in && stride <= in) return true;
+    return eff <= CONV_OVERHANG_MAX && stride <= CONV_OVERHANG_MAX && eff <= in + pad_l + pad_r && pad_l < eff &&
+           pad_r < eff;
+}
+
 /* Conv2D, depthwise and the fused forms */
 static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool depthwise, bool fused, FastKernel *k,
                            Err *err) {
@@ -242,7 +294,7 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     ConvGeom geo;
     if (nn_conv_geom(n, depthwise, &x->shape, &w->shape, &geo, &quiet)) return 0;
     Shape os = nn_geom_out_shape(&geo);
-    if (!shape_equal(&os, &y->shape) || geo.batch < 1 || nn_geom_exceeds_input(&geo)) return 0;
+    if (!shape_equal(&os, &y->shape) || geo.batch < 1) return 0;
     FusedSpec spec;
     memset(&spec, 0, sizeof spec);
     spec.arg_bias = spec.arg_bn = spec.arg_add = spec.arg_alpha = -1;
@@ -290,6 +342,9 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     p.pad_l[1] = geo.pad_left;
     p.pad_r[0] = pad_after(geo.in_h, geo.out_h, geo.k_h, geo.stride_h, geo.dil_h, geo.pad_top);
     p.pad_r[1] = pad_after(geo.in_w, geo.out_w, geo.k_w, geo.stride_w, geo.dil_w, geo.pad_left);
+    if (!dim_fits(geo.in_h, geo.k_h, geo.dil_h, geo.stride_h, p.pad_l[0], p.pad_r[0]) ||
+        !dim_fits(geo.in_w, geo.k_w, geo.dil_w, geo.stride_w, p.pad_l[1], p.pad_r[1]))
+        return 0;
     const int64_t kh = geo.k_h, kw = geo.k_w, gic = geo.group_in_c, cog = oc / geo.groups;
     /* TF's filter memory is [KH][KW][I/G][O] with output channel grp*cog + o (depthwise
        [KH][KW][C][M] is the same with I/G = 1, channel c*M + m): describe it by strides */
