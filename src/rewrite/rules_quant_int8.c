@@ -17,7 +17,11 @@
  * bias stays float; a fused inference batch norm (constant statistics) is folded into the
  * weights and bias first. What the int8 ops cannot fuse - a matmul's residual Add, activations
  * such as Tanh, Sigmoid, Elu, LeakyRelu - follows as stock ops (AddV2, Tanh, ...), the last of
- * which then carries the name. */
+ * which then carries the name.
+ *
+ * A conv whose input has calibrated per-channel ranges with outlier channels (one channel
+ * spanning many times the others) gets a per-channel Mul before its GrappoQuantize and the
+ * compensating scale on the filter's input channels (plan_equalize below). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,7 +376,8 @@ const RuleDef quantize_conv_int8 = {
     .doc = "Conv2D/_FusedConv2D([BiasAdd[,Add]|FusedBatchNorm][,act])/depthwise, NHWC, Const filter, calibrated "
            "input => "
            "GrappoQuantize(u8) -> GrappoQConv2D (8-bit per-channel weights, batch norm folded, float bias and output; "
-           "acts other than Relu/Relu6 as stock ops after it): changes numerics",
+           "acts other than Relu/Relu6 as stock ops after it; an input with outlier channels equalized by a Mul "
+           "before the quantize, the filter compensating): changes numerics",
     .find = find_conv,
     .apply = apply_conv_int8,
 };

@@ -39,7 +39,14 @@ from tensorflow.core.framework import graph_pb2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "tests" / "fixtures" / "real"
-QUANTIZABLE_TF = {"Conv2D", "DepthwiseConv2dNative", "MatMul", "_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative"}
+QUANTIZABLE_TF = {
+    "Conv2D",
+    "DepthwiseConv2dNative",
+    "MatMul",
+    "_FusedConv2D",
+    "_FusedMatMul",
+    "FusedDepthwiseConv2dNative",
+}
 QUANTIZABLE_TFL = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
 
 
@@ -105,7 +112,16 @@ def unfuse(g: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
         base.name = n.name + "/unfused"
         base.op = "Conv2D" if n.op == "_FusedConv2D" else "MatMul"
         base.input.extend(n.input[:2])
-        keep = ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations", "transpose_a", "transpose_b")
+        keep = (
+            "T",
+            "strides",
+            "padding",
+            "explicit_paddings",
+            "data_format",
+            "dilations",
+            "transpose_a",
+            "transpose_b",
+        )
         for k in keep:
             if k in n.attr:
                 base.attr[k].CopyFrom(n.attr[k])
@@ -127,7 +143,9 @@ def unfuse(g: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
     return out
 
 
-def tf_float(g: graph_pb2.GraphDef, fx: Fixture, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
+def tf_float(
+    g: graph_pb2.GraphDef, fx: Fixture, xs: list[np.ndarray]
+) -> list[list[np.ndarray]]:
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(g, name="")
@@ -136,7 +154,9 @@ def tf_float(g: graph_pb2.GraphDef, fx: Fixture, xs: list[np.ndarray]) -> list[l
 
 
 def count_quantizable_tf(g: graph_pb2.GraphDef) -> int:
-    return sum(1 for n in g.node if n.op in QUANTIZABLE_TF or n.op == "Conv2DBackpropInput")
+    return sum(
+        1 for n in g.node if n.op in QUANTIZABLE_TF or n.op == "Conv2DBackpropInput"
+    )
 
 
 # ---- TensorFlow Lite ----
@@ -153,12 +173,17 @@ def tflite_int8(pb: Path, fx: Fixture) -> bytes:
     return conv.convert()
 
 
-def tflite_run(model: bytes, fx: Fixture, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
+def tflite_run(
+    model: bytes, fx: Fixture, xs: list[np.ndarray]
+) -> list[list[np.ndarray]]:
     it = tf.lite.Interpreter(model_content=model)
     it.allocate_tensors()
     ins = it.get_input_details()
     by_name = {d["name"]: d["index"] for d in it.get_output_details()}
-    order = [by_name[o.split(":")[0]] if o.split(":")[0] in by_name else None for o in fx.outputs]
+    order = [
+        by_name[o.split(":")[0]] if o.split(":")[0] in by_name else None
+        for o in fx.outputs
+    ]
     if None in order:  # the converter renames outputs: take them in declaration order
         order = [d["index"] for d in it.get_output_details()]
     res = []
@@ -202,14 +227,26 @@ def grappo_int8(tool: str, fx: Fixture, work: Path) -> Path:
     return out
 
 
-def grappo_run(grappo: str, pb: Path, fx: Fixture, xs: list[np.ndarray], work: Path) -> list[list[np.ndarray]]:
+def grappo_run(
+    grappo: str, pb: Path, fx: Fixture, xs: list[np.ndarray], work: Path
+) -> list[list[np.ndarray]]:
     res = []
     for k, x in enumerate(xs):
         xin = work / f"x{k}.npy"
         np.save(xin, x)
         od = work / f"o{k}"
         od.mkdir(exist_ok=True)
-        cmd = [grappo, "run", str(pb), "--runtime", "ref", "--input", f"{fx.input_name}={xin}", "--save-outputs", str(od)]
+        cmd = [
+            grappo,
+            "run",
+            str(pb),
+            "--runtime",
+            "ref",
+            "--input",
+            f"{fx.input_name}={xin}",
+            "--save-outputs",
+            str(od),
+        ]
         cmd += [a for o in fx.outputs for a in ("--output", o)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
@@ -219,7 +256,15 @@ def grappo_run(grappo: str, pb: Path, fx: Fixture, xs: list[np.ndarray], work: P
         outs = []
         for o in fx.outputs:
             stem = o.replace("/", "_").replace(":", "_")
-            outs.append(by[stem] if stem in by else by[next(s for s in by if s.startswith(o.split(":")[0].replace("/", "_")))])
+            outs.append(
+                by[stem]
+                if stem in by
+                else by[
+                    next(
+                        s for s in by if s.startswith(o.split(":")[0].replace("/", "_"))
+                    )
+                ]
+            )
         res.append(outs)
     return res
 
@@ -245,13 +290,26 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (na * nb))
 
 
-def score(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> tuple[float, float | None]:
-    n_out = len(ref[0])
-    cos = min(cosine(np.stack([r[k] for r in ref]), np.stack([g[k] for g in got])) for k in range(n_out))
+def output_cosines(
+    ref: list[list[np.ndarray]], got: list[list[np.ndarray]]
+) -> list[float]:
+    return [
+        cosine(np.stack([r[k] for r in ref]), np.stack([g[k] for g in got]))
+        for k in range(len(ref[0]))
+    ]
+
+
+def score(
+    ref: list[list[np.ndarray]], got: list[list[np.ndarray]]
+) -> tuple[float, float | None]:
+    cos = min(output_cosines(ref, got))
     top1 = None
     first = ref[0][0]
     if first.ndim == 2 and first.shape[0] == 1 and first.shape[1] > 1:
-        agree = [int(np.argmax(r[0]) == np.argmax(g[0])) for r, g in zip(ref, got, strict=True)]
+        agree = [
+            int(np.argmax(r[0]) == np.argmax(g[0]))
+            for r, g in zip(ref, got, strict=True)
+        ]
         top1 = sum(agree) / len(agree)
     return cos, top1
 
@@ -274,6 +332,10 @@ def main() -> None:
         "| model | eval images | grappo int8: cosine / top-1 agr. | coverage | TFLite int8: cosine / top-1 agr. | coverage (all ops int8) |",
         "|---|---|---|---|---|---|",
     ]
+    detail = [
+        "| model | output | fp32 max abs | grappo int8 cosine | TFLite int8 cosine |",
+        "|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in names:
@@ -287,16 +349,30 @@ def main() -> None:
             nq = count_quantizable_tf(g)
             gpb = grappo_int8(args.tool_int8, fx, work)
             gq, _ = grappo_coverage(gpb, nq)
-            g_cos, g_top = score(ref, grappo_run(args.grappo, gpb, fx, fx.eval, work))
+            g_out = grappo_run(args.grappo, gpb, fx, fx.eval, work)
+            g_cos, g_top = score(ref, g_out)
             tfl = tflite_int8(flat_pb, fx)
-            t_cos, t_top = score(ref, tflite_run(tfl, fx, fx.eval))
+            t_out = tflite_run(tfl, fx, fx.eval)
+            t_cos, t_top = score(ref, t_out)
+            for k, (a, b) in enumerate(
+                zip(output_cosines(ref, g_out), output_cosines(ref, t_out), strict=True)
+            ):
+                big = max(float(np.abs(r[k]).max()) for r in ref)
+                detail.append(
+                    f"| {name} | {fx.outputs[k]} | {big:.3g} | {a:.4f} | {b:.4f} |"
+                )
             tq, tnq, ti8, tall = tflite_coverage(tfl)
             rows.append(
                 f"| {name} | {len(fx.eval)} | {fmt(g_cos, g_top)} | {gq}/{nq} | {fmt(t_cos, t_top)} | "
                 f"{tq}/{tnq} ({ti8}/{tall}) |"
             )
             print(rows[-1], flush=True)
-    text = "\n".join(rows) + "\n"
+    text = (
+        "\n".join(rows)
+        + "\n\nPer output (cosine over all eval images):\n\n"
+        + "\n".join(detail)
+        + "\n"
+    )
     if args.out:
         args.out.write_text(text)
     print(text)

@@ -42,11 +42,31 @@ class Fixture:
 
 # The range each model expects (x = (p/255 - mean) / std):
 FIXTURES = [
-    Fixture("emotion", 64, True, 0.5, 0.5, "gray in [-1, 1] (face_classification's preprocessing)"),
-    Fixture("gender", 64, True, 0.5, 0.5, "gray in [-1, 1] (face_classification's preprocessing)"),
-    Fixture("blazeface-front", 128, False, 0.5, 0.5, "RGB in [-1, 1] (MediaPipe BlazeFace)"),
-    Fixture("selfie", 256, False, 0.0, 1.0, "RGB in [0, 1] (MediaPipe Selfie Segmentation)"),
-    Fixture("handlandmark-lite", 224, False, 0.0, 1.0, "RGB in [0, 1] (MediaPipe Hands)"),
+    Fixture(
+        "emotion",
+        64,
+        True,
+        0.5,
+        0.5,
+        "gray in [-1, 1] (face_classification's preprocessing)",
+    ),
+    Fixture(
+        "gender",
+        64,
+        True,
+        0.5,
+        0.5,
+        "gray in [-1, 1] (face_classification's preprocessing)",
+    ),
+    Fixture(
+        "blazeface-front", 128, False, 0.5, 0.5, "RGB in [-1, 1] (MediaPipe BlazeFace)"
+    ),
+    Fixture(
+        "selfie", 256, False, 0.0, 1.0, "RGB in [0, 1] (MediaPipe Selfie Segmentation)"
+    ),
+    Fixture(
+        "handlandmark-lite", 224, False, 0.0, 1.0, "RGB in [0, 1] (MediaPipe Hands)"
+    ),
 ]
 
 # Boxes (x0, y0, side) in the 512x512 astronaut photograph: around the face (centre ~ (225,
@@ -67,7 +87,16 @@ def fetch_skimage_data() -> Path:
         return data
     wheels = CACHE / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(wheels)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(wheels),
+    ]
     subprocess.run([*cmd, f"scikit-image=={SKIMAGE_VERSION}"], check=True)
     wheel = next(wheels.glob(f"scikit_image-{SKIMAGE_VERSION}-*.whl"))
     with zipfile.ZipFile(wheel) as z:
@@ -94,7 +123,10 @@ def crop(img: Image.Image, box: tuple[int, int, int], size: int) -> Image.Image:
 
 def lfw_faces(data: Path) -> list[Image.Image]:
     faces = np.load(data / "lfw_subset.npy")[:LFW_FACES]
-    return [Image.fromarray(np.clip(np.rint(f * 255), 0, 255).astype(np.uint8), mode="L") for f in faces]
+    return [
+        Image.fromarray(np.clip(np.rint(f * 255), 0, 255).astype(np.uint8), mode="L")
+        for f in faces
+    ]
 
 
 def images_for(fx: Fixture, data: Path, split: str) -> list[tuple[str, Image.Image]]:
@@ -106,8 +138,18 @@ def images_for(fx: Fixture, data: Path, split: str) -> list[tuple[str, Image.Ima
         boxes = FACE_BOXES_CALIB if calib else FACE_BOXES_EVAL
         out += [(f"astronaut.png{b}", crop(astro, b, fx.size)) for b in boxes]
         faces = lfw_faces(data)
-        chosen = range(0, LFW_PER_SPLIT) if calib else range(LFW_PER_SPLIT, 2 * LFW_PER_SPLIT)
-        out += [(f"lfw_subset.npy[{i}]", faces[i].resize((fx.size, fx.size), Image.BILINEAR)) for i in chosen]
+        chosen = (
+            range(0, LFW_PER_SPLIT)
+            if calib
+            else range(LFW_PER_SPLIT, 2 * LFW_PER_SPLIT)
+        )
+        out += [
+            (
+                f"lfw_subset.npy[{i}]",
+                faces[i].resize((fx.size, fx.size), Image.BILINEAR),
+            )
+            for i in chosen
+        ]
     elif fx.name == "selfie":
         boxes = BODY_BOXES_CALIB if calib else BODY_BOXES_EVAL
         out += [(f"astronaut.png{b}", crop(astro, b, fx.size)) for b in boxes]
@@ -140,7 +182,13 @@ def write_fixture(fx: Fixture, data: Path, root: Path) -> None:
             im.save(d / f"{k:02d}.png", optimize=True)
             names.append(f"{k:02d}.png: {src}")
         sources[split] = names
-    pre = {"mean": fx.mean, "std": fx.std, "range": fx.why, "size": fx.size, "gray": fx.gray}
+    pre = {
+        "mean": fx.mean,
+        "std": fx.std,
+        "range": fx.why,
+        "size": fx.size,
+        "gray": fx.gray,
+    }
     (base / "preprocess.json").write_text(json.dumps(pre, indent=2) + "\n")
     lines = [
         f"# Real inputs of {fx.name}",
@@ -148,7 +196,11 @@ def write_fixture(fx: Fixture, data: Path, root: Path) -> None:
         f"Photographs from the PyPI wheel `scikit-image=={SKIMAGE_VERSION}` (files in `skimage/data/`),",
         f"cropped (box x0, y0, side in the source's pixels) and resized bilinearly to {fx.size}x{fx.size}",
         "by `tools/int8_compare/make_real_inputs.py`"
-        + (", converted to gray with weights 0.2989, 0.5870, 0.1140." if fx.gray else "."),
+        + (
+            ", converted to gray with weights 0.2989, 0.5870, 0.1140."
+            if fx.gray
+            else "."
+        ),
         f"Preprocessing for grappo: `--mean {fx.mean} --std {fx.std}` ({fx.why}).",
         "",
         "skimage/data/README.txt: astronaut.png (Eileen Collins, NASA, public domain), camera.png,",
@@ -172,7 +224,9 @@ def main() -> None:
     digest = hashlib.sha256((data / "astronaut.png").read_bytes()).hexdigest()[:16]
     for fx in FIXTURES:
         write_fixture(fx, data, args.out)
-    print(f"wrote {len(FIXTURES)} fixtures' images from {data} (astronaut.png sha256 {digest}...)")
+    print(
+        f"wrote {len(FIXTURES)} fixtures' images from {data} (astronaut.png sha256 {digest}...)"
+    )
 
 
 if __name__ == "__main__":
