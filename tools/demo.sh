@@ -48,7 +48,5 @@ if [ -f "$TRAINED/saved_model/saved_model.pb" ] && [ -d "$TRAINED/calib/images" 
         --eval "$SUBSET/images" --labels "$SUBSET/labels.txt" \
         --mean 0.286,0.286,0.286 --std 0.353,0.353,0.353 --max-accuracy-drop 0.005 --repeats 10
 else
-    echo "== no trained ResNet-50 in $TRAINED: \`make models\` trains it from Debian's"
-    echo "   dataset-fashion-mnist (about an hour on 2 cores, resumable), then \`make demo\` also"
-    echo "   quantizes it and keeps or refuses the int8 model on real labelled top-1"
+    echo "== no trained ResNet-50 in $TRAINED: \`make models\` trains it from Debian's dataset-fashion-mnist (about an hour on 2 cores, resumable); then \`make demo\` also judges its int8 model on real labelled top-1"
 fi
