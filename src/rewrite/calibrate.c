@@ -73,6 +73,26 @@ bool calib_range(const Graph *g, ValueRef v, float *lo, float *hi) {
     return true;
 }
 
+bool calib_channel_ranges(const Graph *g, ValueRef v, int64_t channels, const float **lo, const float **hi) {
+    if (v.node < 0 || v.node >= g->n_nodes || v.port != 0 || channels < 1) return false;
+    const Node *n = g->nodes[v.node];
+    const AttrList *a = node_attr_list(n, CALIB_ATTR_CHMIN), *b = node_attr_list(n, CALIB_ATTR_CHMAX);
+    if (!a || !b || a->kind != ATTR_FLOAT || b->kind != ATTR_FLOAT || a->n != channels || b->n != channels) return false;
+    /* they describe the same value as the tensor range (which rewrites drop when the value
+       changes): the raw channel extremes enclose it (percentile ranges are within) */
+    float tlo, thi, mlo = INFINITY, mhi = -INFINITY;
+    if (!calib_range(g, v, &tlo, &thi)) return false;
+    for (int64_t c = 0; c < channels; c++) {
+        if (!isfinite(a->f[c]) || !isfinite(b->f[c]) || a->f[c] > b->f[c]) return false;
+        mlo = fminf(mlo, a->f[c]);
+        mhi = fmaxf(mhi, b->f[c]);
+    }
+    if (mlo > tlo || mhi < thi) return false;
+    *lo = a->f;
+    *hi = b->f;
+    return true;
+}
+
 /* writes value `x` at `port` of list attribute `name`, keeping the other ports' entries when
    the list already covers every output, NaN otherwise */
 static int put_port(Node *n, const char *name, int port, float x, Err *err) {
@@ -98,7 +118,21 @@ int calib_set_range(Graph *g, ValueRef v, float lo, float hi, Err *err) {
 int calib_carry(Graph *g, ValueRef from, ValueRef to, Err *err) {
     float lo, hi, a, b;
     if (!calib_range(g, from, &lo, &hi) || calib_range(g, to, &a, &b)) return 0;
-    return calib_set_range(g, to, lo, hi, err);
+    if (calib_set_range(g, to, lo, hi, err)) return -1;
+    /* per-channel ranges (port 0 to port 0 only) */
+    const AttrList *cl = node_attr_list(g->nodes[from.node], CALIB_ATTR_CHMIN);
+    const AttrList *ch = node_attr_list(g->nodes[from.node], CALIB_ATTR_CHMAX);
+    Node *t = g->nodes[to.node];
+    if (from.port != 0 || to.port != 0 || !cl || !ch || cl->kind != ATTR_FLOAT || ch->kind != ATTR_FLOAT || cl->n != ch->n) {
+        if (to.port == 0) { /* none to carry: `to` keeps no per-channel ranges of another value */
+            node_attr_remove(t, CALIB_ATTR_CHMIN);
+            node_attr_remove(t, CALIB_ATTR_CHMAX);
+        }
+        return 0;
+    }
+    if (node_set_attr_list_f(t, CALIB_ATTR_CHMIN, cl->f, cl->n, err) || node_set_attr_list_f(t, CALIB_ATTR_CHMAX, ch->f, ch->n, err))
+        return err_prefix(err, "calibration attributes of '%s'", t->name);
+    return 0;
 }
 
 /* ---- statistics of one value over all batches ---- */
@@ -110,6 +144,8 @@ typedef struct ValueStats {
     uint64_t *hist;    /* CALIB_BINS counts of |x| (percentile only) */
     uint64_t pending;  /* elements seen while range was still 0 (all exactly 0) */
     uint64_t total;
+    int64_t chans;     /* > 0: per-channel min / max of the last dimension (port 0, rank 4) */
+    double *chlo, *chhi;
 } ValueStats;
 
 /* doubles the histogram's range until it reaches m: bin i of the new histogram is the union
@@ -130,6 +166,16 @@ static void stats_add(ValueStats *s, const float *x, int64_t count) {
         if (x[i] > hi) hi = x[i];
     }
     if (lo > hi) return; /* nothing finite */
+    if (s->chans > 0 && count % s->chans == 0) {
+        /* NaN until the channel's first finite element */
+        for (int64_t i = 0; i < count; i++) {
+            int64_t c = i % s->chans;
+            double v = x[i];
+            if (!isfinite(v)) continue;
+            if (!(v >= s->chlo[c])) s->chlo[c] = v;
+            if (!(v <= s->chhi[c])) s->chhi[c] = v;
+        }
+    }
     if (!s->any || lo < s->lo) s->lo = lo;
     if (!s->any || hi > s->hi) s->hi = hi;
     s->any = true;
@@ -240,6 +286,20 @@ static int run_batch(const Graph *g, const RefFeed *feeds, int n_feeds, const Va
     return rc;
 }
 
+/* the per-channel attributes of s on n (a channel never seen finite gets NaN: no ranges) */
+static int set_channel_ranges(Node *n, const ValueStats *s, Err *err) {
+    float *v = malloc((size_t)s->chans * 2 * sizeof *v);
+    if (!v) return err_set(err, ERR_RUNTIME, "out of memory");
+    for (int64_t c = 0; c < s->chans; c++) {
+        v[c] = (float)s->chlo[c];
+        v[s->chans + c] = (float)s->chhi[c];
+    }
+    int rc = node_set_attr_list_f(n, CALIB_ATTR_CHMIN, v, (int)s->chans, err) ||
+             node_set_attr_list_f(n, CALIB_ATTR_CHMAX, v + s->chans, (int)s->chans, err);
+    free(v);
+    return rc ? err_prefix(err, "calibration attributes of '%s'", n->name) : 0;
+}
+
 int calibrate_graph_opts(Graph *g, const RefFeed *const *batches, int n_batches, int n_feeds, const CalibOpts *opts,
                          Err *err) {
     return calibrate_graph_progress(g, batches, n_batches, n_feeds, opts, NULL, NULL, err);
@@ -259,6 +319,16 @@ int calibrate_graph_progress(Graph *g, const RefFeed *const *batches, int n_batc
     if (n <= 0) return n;
     ValueStats *stats = calloc((size_t)n, sizeof *stats);
     int rc = stats ? 0 : err_set(err, ERR_RUNTIME, "out of memory");
+    for (int k = 0; k < n && !rc; k++) {
+        const Shape *sh = &graph_value(g, targets[k])->shape;
+        int64_t c = sh->rank == 4 ? sh->dim[3] : 0;
+        if (targets[k].port != 0 || c < 1 || c > CALIB_MAX_CHANNELS) continue;
+        stats[k].chlo = malloc((size_t)c * sizeof *stats[k].chlo);
+        stats[k].chhi = malloc((size_t)c * sizeof *stats[k].chhi);
+        if (!stats[k].chlo || !stats[k].chhi) { rc = err_set(err, ERR_RUNTIME, "out of memory"); break; }
+        for (int64_t j = 0; j < c; j++) stats[k].chlo[j] = stats[k].chhi[j] = NAN;
+        stats[k].chans = c;
+    }
     for (int k = 0; k < n && !rc && o.method == CALIB_PERCENTILE; k++) {
         stats[k].hist = calloc(CALIB_BINS, sizeof *stats[k].hist);
         if (!stats[k].hist) rc = err_set(err, ERR_RUNTIME, "out of memory");
@@ -279,9 +349,14 @@ int calibrate_graph_progress(Graph *g, const RefFeed *const *batches, int n_batc
             hi = fmin(hi, t);
         }
         if (calib_set_range(g, targets[k], (float)lo, (float)hi, err)) rc = -1;
+        else if (s->chans > 0 && set_channel_ranges(g->nodes[targets[k].node], s, err)) rc = -1;
         done++;
     }
-    for (int k = 0; stats && k < n; k++) free(stats[k].hist);
+    for (int k = 0; stats && k < n; k++) {
+        free(stats[k].hist);
+        free(stats[k].chlo);
+        free(stats[k].chhi);
+    }
     free(stats);
     free(targets);
     return rc ? -1 : done;

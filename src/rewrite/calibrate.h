@@ -35,6 +35,12 @@
 
 #define CALIB_ATTR_MIN "_grappo_calib_min"
 #define CALIB_ATTR_MAX "_grappo_calib_max"
+/* per channel (the last dimension) of output port 0 of rank-4 values: raw min / max of each
+   channel over every batch (no percentile), one entry per channel; written with the two above,
+   read by the int8 conv rule's channel equalization (rules_quant_int8.c) */
+#define CALIB_ATTR_CHMIN "_grappo_calib_chmin"
+#define CALIB_ATTR_CHMAX "_grappo_calib_chmax"
+#define CALIB_MAX_CHANNELS 65536
 #define CALIB_BINS 2048
 #define CALIB_DEFAULT_PERCENTILE 99.99
 
@@ -67,6 +73,10 @@ int calib_targets(const Graph *g, ValueRef **out, Err *err);
 /* The recorded range of v, if any: true when both attributes exist, cover v's port, are
    finite and lo <= hi. */
 bool calib_range(const Graph *g, ValueRef v, float *lo, float *hi);
+
+/* The recorded per-channel ranges of v (port 0 only): true when both attributes exist with
+   `channels` entries each, all finite and lo[c] <= hi[c]. lo and hi point into the attributes. */
+bool calib_channel_ranges(const Graph *g, ValueRef v, int64_t channels, const float **lo, const float **hi);
 
 /* Records [lo, hi] for v on its producer (NaN for the other ports when the attributes are
    new). Tests and the CLI use it to annotate by hand. */

@@ -17,7 +17,11 @@
  * bias stays float; a fused inference batch norm (constant statistics) is folded into the
  * weights and bias first. What the int8 ops cannot fuse - a matmul's residual Add, activations
  * such as Tanh, Sigmoid, Elu, LeakyRelu - follows as stock ops (AddV2, Tanh, ...), the last of
- * which then carries the name. */
+ * which then carries the name.
+ *
+ * A conv whose input has calibrated per-channel ranges with outlier channels (one channel
+ * spanning many times the others) gets a per-channel Mul before its GrappoQuantize and the
+ * compensating scale on the filter's input channels (plan_equalize below). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +173,97 @@ static int fold_batchnorm(const Graph *g, const Node *n, const FusedSpec *spec, 
     return 0;
 }
 
+/* ---- channel equalization of a conv's input (outlier channels) ----
+
+   One activation scale for the whole input wastes the 8 bits when a few channels span far
+   more than the rest (a depthwise output of -500 in one channel beside +-10 in the others
+   leaves the others about 5 levels). When the calibrated per-channel ranges (calibrate.h,
+   CALIB_ATTR_CHMIN/CHMAX) show such outliers, the input is multiplied per channel by
+   k_c = 1 / s_c <= 1 (a stock Mul before the GrappoQuantize) and the filter's input channel c
+   by s_c: the same convolution in exact arithmetic, with the outliers shrunk. */
+
+/* an outlier channel spans more than EQ_OUTLIER_RATIO medians; it is shrunk to EQ_TARGET_MEDIANS */
+#define EQ_OUTLIER_RATIO 8.0
+#define EQ_TARGET_MEDIANS 4.0
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The factors k (input channels of the filter w: dim 2, HWIO / depthwise [KH, KW, C, M]) and the
+   equalized input range [*lo, *hi] (within the tensor's calibrated one) when the input's channels
+   have outliers; false (nothing to do) otherwise. a_c = max(|lo_c|, |hi_c|), T = EQ_TARGET_MEDIANS *
+   median(a); s_c = a_c / T for a_c > T, else 1. Depthwise: the per-channel weight scale absorbs s_c
+   exactly. Dense: s_c is capped at max|w| / max|w[.., c, ..]| so a scaled input channel's weights
+   stay within the filter's largest weight (an outlier channel's weights are usually small). Only
+   when the equalized range is at most half the original. */
+static bool plan_equalize(const Graph *g, ValueRef x, const Tensor *w, bool depthwise, float *k, float *lo, float *hi) {
+    int64_t c_in = w->shape.dim[2], inner = w->shape.dim[3];
+    const float *clo, *chi;
+    if (c_in < 4 || !calib_channel_ranges(g, x, c_in, &clo, &chi)) return false;
+    double *a = malloc((size_t)c_in * 2 * sizeof *a);
+    if (!a) return false; /* no equalization: still a correct rewrite */
+    double *sorted = a + c_in;
+    for (int64_t c = 0; c < c_in; c++) sorted[c] = a[c] = fmax(fabs((double)clo[c]), fabs((double)chi[c]));
+    qsort(sorted, (size_t)c_in, sizeof *sorted, cmp_double);
+    double median = sorted[c_in / 2], widest = sorted[c_in - 1];
+    bool plan = median > 0 && widest > EQ_OUTLIER_RATIO * median;
+    double t = EQ_TARGET_MEDIANS * median, wmax = 0;
+    /* max |w| of each input channel into sorted[] (reused), and of the whole filter */
+    const float *wd = tensor_data(w);
+    for (int64_t c = 0; plan && c < c_in; c++) sorted[c] = 0;
+    for (int64_t i = 0, n_el = plan ? tensor_numel(w) : 0; i < n_el; i++) {
+        int64_t c = (i / inner) % c_in;
+        double v = fabs((double)wd[i]);
+        if (v > sorted[c]) sorted[c] = v;
+        if (v > wmax) wmax = v;
+    }
+    double new_lo = 0, new_hi = 0;
+    for (int64_t c = 0; plan && c < c_in; c++) {
+        double sc = a[c] > t ? a[c] / t : 1;
+        if (!depthwise && sorted[c] > 0 && sc > wmax / sorted[c]) sc = fmax(1, wmax / sorted[c]);
+        k[c] = (float)(1.0 / sc);
+        new_lo = fmin(new_lo, (double)clo[c] * k[c]);
+        new_hi = fmax(new_hi, (double)chi[c] * k[c]);
+    }
+    free(a);
+    if (!plan) return false;
+    new_lo = fmax(new_lo, *lo);
+    new_hi = fmin(new_hi, *hi);
+    if (!(new_hi - new_lo <= 0.5 * ((double)*hi - *lo))) return false;
+    *lo = (float)new_lo;
+    *hi = (float)new_hi;
+    return true;
+}
+
+/* w with input channel c multiplied by 1 / k[c] (dim 2), computed in double, rounded once */
+static int scale_input_channels(const Tensor *w, const float *k, Tensor *out, Err *err) {
+    if (tensor_alloc(out, DT_FLOAT, &w->shape, err)) return -1;
+    int64_t c_in = w->shape.dim[2], inner = w->shape.dim[3];
+    const float *x = tensor_data(w);
+    float *y = tensor_mut(out);
+    for (int64_t i = 0, n_el = tensor_numel(w); i < n_el; i++) y[i] = (float)((double)x[i] / (double)k[(i / inner) % c_in]);
+    return 0;
+}
+
+/* Mul(x, k) before the quantization, k a Const [C] named after base; returns the Mul or -1 */
+static int add_equalize(Graph *g, const char *base, ValueRef x, const float *k, int64_t channels, Err *err) {
+    Tensor t;
+    Shape s = shape_make(1, &channels);
+    if (tensor_alloc(&t, DT_FLOAT, &s, err)) return -1;
+    memcpy(tensor_mut(&t), k, (size_t)channels * sizeof *k);
+    char name[1100];
+    snprintf(name, sizeof name, "%s/equalize_factors", base);
+    int kc = edit_add_const(g, name, &t, err);
+    tensor_release(&t);
+    if (kc < 0) return -1;
+    snprintf(name, sizeof name, "%s/equalize", base);
+    int m = edit_add_node(g, name, "Mul", (ValueRef[]){x, {kc, 0}}, 2, err);
+    if (m < 0 || node_set_attr_type(g->nodes[m], "T", DT_FLOAT, err)) return -1;
+    return m;
+}
+
 static bool conv_site(const Graph *g, const GraphUses *u, int i) {
     const Node *n = g->nodes[i];
     bool depthwise, nchw;
@@ -208,29 +303,31 @@ static int apply_conv(Graph *g, const Site *s, int qmax_dense, Err *err) {
     float lo, hi, x_scale;
     int32_t x_zp;
     if (!calib_range(g, n->inputs[0], &lo, &hi)) return err_set(err, ERR_RUNTIME, "input has no calibration range");
-    quant_act_params(lo, hi, &x_scale, &x_zp);
 
     /* weights: HWIO (depthwise [KH, KW, C, M], output channel c*M+m): the output channel of
        element i is i % Cout either way */
     const Tensor *w = edit_known(g, n->inputs[1]);
-    int64_t cout = depthwise ? w->shape.dim[2] * w->shape.dim[3] : w->shape.dim[3];
-    float *scales = malloc((size_t)cout * sizeof *scales);
+    int64_t cout = depthwise ? w->shape.dim[2] * w->shape.dim[3] : w->shape.dim[3], c_in = w->shape.dim[2];
+    float *scales = malloc((size_t)(cout + c_in) * sizeof *scales);
     if (!scales) return err_set(err, ERR_RUNTIME, "out of memory");
-    Tensor wq = {0}, folded = {0}, bn_bias = {0};
-    if (has_spec && spec.batchnorm && fold_batchnorm(g, n, &spec, w, cout, &folded, &bn_bias, err)) { free(scales); return -1; }
-    if (quant_weights(folded.buf ? &folded : w, cout, 1, depthwise ? 127 : qmax_dense, &wq, scales, err)) {
-        free(scales);
-        tensor_release(&folded);
-        tensor_release(&bn_bias);
-        return -1;
-    }
+    float *eq = scales + cout;
+    bool equalize = plan_equalize(g, n->inputs[0], w, depthwise, eq, &lo, &hi);
+    quant_act_params(lo, hi, &x_scale, &x_zp);
+    Tensor wq = {0}, folded = {0}, bn_bias = {0}, equalized = {0};
+    int rc = -1;
+    if (has_spec && spec.batchnorm && fold_batchnorm(g, n, &spec, w, cout, &folded, &bn_bias, err)) goto done;
+    if (equalize && scale_input_channels(folded.buf ? &folded : w, eq, &equalized, err)) goto done;
+    if (quant_weights(equalized.buf ? &equalized : folded.buf ? &folded : w, cout, 1, depthwise ? 127 : qmax_dense, &wq,
+                      scales, err))
+        goto done;
 
     char base[1100];
-    int rc = -1;
     snprintf(base, sizeof base, "%s/filter_int8", n->name);
     int wc = edit_add_const(g, base, &wq, err);
-    snprintf(base, sizeof base, "%s/quantize", n->name);
-    int q = wc < 0 ? -1 : quant_add_quantize(g, base, g->nodes[c]->inputs[0], x_scale, x_zp, err);
+    ValueRef x = g->nodes[c]->inputs[0];
+    if (wc >= 0 && equalize) x = (ValueRef){add_equalize(g, g->nodes[c]->name, x, eq, c_in, err), 0};
+    snprintf(base, sizeof base, "%s/quantize", g->nodes[c]->name);
+    int q = wc < 0 || x.node < 0 ? -1 : quant_add_quantize(g, base, x, x_scale, x_zp, err);
     snprintf(base, sizeof base, "%s/bias", g->nodes[c]->name);
     ValueRef bias = {-1, 0};
     if (q >= 0) {
@@ -265,6 +362,7 @@ done:
     tensor_release(&wq);
     tensor_release(&folded);
     tensor_release(&bn_bias);
+    tensor_release(&equalized);
     return rc;
 }
 
@@ -278,7 +376,8 @@ const RuleDef quantize_conv_int8 = {
     .doc = "Conv2D/_FusedConv2D([BiasAdd[,Add]|FusedBatchNorm][,act])/depthwise, NHWC, Const filter, calibrated "
            "input => "
            "GrappoQuantize(u8) -> GrappoQConv2D (8-bit per-channel weights, batch norm folded, float bias and output; "
-           "acts other than Relu/Relu6 as stock ops after it): changes numerics",
+           "acts other than Relu/Relu6 as stock ops after it; an input with outlier channels equalized by a Mul "
+           "before the quantize, the filter compensating): changes numerics",
     .find = find_conv,
     .apply = apply_conv_int8,
 };

@@ -108,7 +108,9 @@ int quant_take_over(Graph *g, int from, int to, Err *err) {
     if (f->device && node_set_device(t, f->device, err)) return -1;
     for (int k = 0; k < f->n_ctrl; k++)
         if (node_add_ctrl(g, to, f->ctrl[k], err)) return -1;
-    if (edit_copy_attr(t, f, CALIB_ATTR_MIN, err) || edit_copy_attr(t, f, CALIB_ATTR_MAX, err)) return -1;
+    if (edit_copy_attr(t, f, CALIB_ATTR_MIN, err) || edit_copy_attr(t, f, CALIB_ATTR_MAX, err) ||
+        edit_copy_attr(t, f, CALIB_ATTR_CHMIN, err) || edit_copy_attr(t, f, CALIB_ATTR_CHMAX, err))
+        return -1;
     return 0;
 }
 
