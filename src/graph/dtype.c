@@ -13,6 +13,8 @@ bool dtype_is_supported(int dt) {
     }
 }
 
+int dtype_as_computed(int dt) { return dt == DT_VARIANT ? DT_INT32 : dt; }
+
 bool dtype_is_float(int dt) { return dt == DT_FLOAT || dt == DT_DOUBLE || dt == DT_HALF || dt == DT_BFLOAT16; }
 
 size_t dtype_size(int dt) {

@@ -21,7 +21,14 @@ typedef enum DType {
     DT_BOOL = 10,
     DT_BFLOAT16 = 14,
     DT_HALF = 19,
+    DT_RESOURCE = 20, /* opaque */
+    DT_VARIANT = 21,  /* a TensorList handle where computed: dtype_as_computed */
 } DType;
+
+/* the dtype grappo holds a value declared as dt in: a variant (a TensorList, the loop variable
+ * of a TF2 While carrying a TensorArray) is an int32 scalar naming the list in the run's table
+ * (runtime/ref_tensor_array.c), as the TensorList ops' outputs are; every other dtype itself */
+int dtype_as_computed(int dt);
 
 /* true for the dtypes grappo computes with: float32, float64, float16, bfloat16, int8, uint8,
  * int32, int64, bool. Every other value (including TF's *_REF = code + 100) is opaque. */

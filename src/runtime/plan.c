@@ -31,12 +31,7 @@ int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *out, E
     return 0;
 }
 
-bool plan_all_outputs_known(const Node *n) {
-    if (n->n_outputs == 0) return false;
-    for (int k = 0; k < n->n_outputs; k++)
-        if (!tensor_has_data(&n->outputs[k].known)) return false;
-    return true;
-}
+bool plan_all_outputs_known(const Node *n) { return ref_all_outputs_known(n); }
 
 int slot_root(const Plan *p, int s) {
     while (p->slots[s].kind == SLOT_ALIAS) s = p->slots[s].alias_of;
@@ -57,24 +52,6 @@ void plan_free(Plan *p) {
     free(p->arena);
     free(p->scratch);
     free(p);
-}
-
-/* marks every node the fetches need */
-static int mark_needed(const Graph *g, const ValueRef *fetch, int n_fetch, bool *needed, Err *err) {
-    int *stack = malloc(((size_t)g->n_nodes + 1) * sizeof *stack), top = 0;
-    if (!stack) return err_set(err, ERR_RUNTIME, "out of memory");
-    for (int k = 0; k < n_fetch; k++)
-        if (!needed[fetch[k].node]) { needed[fetch[k].node] = true; stack[top++] = fetch[k].node; }
-    while (top > 0) {
-        const Node *n = g->nodes[stack[--top]];
-        if (plan_all_outputs_known(n)) continue; /* its inputs are not needed at run time */
-        for (int k = 0; k < n->n_inputs; k++)
-            if (!needed[n->inputs[k].node]) { needed[n->inputs[k].node] = true; stack[top++] = n->inputs[k].node; }
-        for (int k = 0; k < n->n_ctrl; k++)
-            if (!needed[n->ctrl[k]]) { needed[n->ctrl[k]] = true; stack[top++] = n->ctrl[k]; }
-    }
-    free(stack);
-    return 0;
 }
 
 /* Decides each node's step kind and each value's slot kind. */
@@ -276,7 +253,7 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
         p->have_dnn = true;
         dnn_set_threads(opts->threads);
     }
-    if (mark_needed(g, p->fetch, n_fetch, needed, err)) goto fail;
+    if (ref_mark_needed(g, p->fetch, n_fetch, REF_NEEDED_STOP_AT_KNOWN, needed, err)) goto fail;
     if (graph_check_executable(g, needed, err)) goto fail; /* names every unsupported op, not the first */
     if (ref_frame_needed(g, needed)) { /* TF1 control flow: the whole graph on the reference runtime */
         p->whole_ref = true;
