@@ -5,6 +5,7 @@
  * (2^24 + 1, 0.1 * 3 = 0.30000000000000004, ...), so a float32 path would fail it. The same
  * graph runs on the fast runtime (plan_compile; no fast kernel takes float64, the reference
  * kernel runs in the arena) and must give the same bits. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../src/io/npy.h"
 #include "../src/io/pbtxt.h"
 #include "../src/runtime/plan.h"
 #include "../src/runtime/ref.h"
@@ -208,12 +210,47 @@ static void test_float64_bad_content(void **state) {
     assert_non_null(strstr(e.msg, "tensor_content has 15 bytes"));
 }
 
+/* a float64 output saved as .npy ('<f8') and read back bit for bit; a big-endian '>f8' file
+   is byte-swapped (1.0 = 3ff0000000000000) */
+static void test_float64_npy(void **state) {
+    (void)state;
+    Err e;
+    Tensor t;
+    Shape s = shape_make(1, (int64_t[]){3});
+    CHECK_OK(tensor_alloc(&t, DT_DOUBLE, &s, &e), &e);
+    double *v = tensor_mut(&t);
+    v[0] = 0.30000000000000004;
+    v[1] = -2.3333333333333335;
+    v[2] = 9007199254740992.0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_OK(npy_serialize(&t, &data, &len, &e), &e);
+    assert_non_null(memmem(data, len, "'<f8'", 5));
+    Tensor back;
+    CHECK_OK(npy_parse(data, len, "t.npy", &back, &e), &e);
+    assert_int_equal(back.dtype, DT_DOUBLE);
+    assert_memory_equal(tensor_data(&back), v, 24);
+    tensor_release(&back);
+    /* the same header with '>f8' and big-endian bytes */
+    uint8_t *d = memmem(data, len, "'<f8'", 5);
+    d[1] = '>';
+    size_t body = len - 24;
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 8; b++) data[body + 8 * k + b] = ((const uint8_t *)&v[k])[7 - b];
+    CHECK_OK(npy_parse(data, len, "t.npy", &back, &e), &e);
+    assert_memory_equal(tensor_data(&back), v, 24);
+    tensor_release(&back);
+    free(data);
+    tensor_release(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float64_reference),
         cmocka_unit_test(test_float64_fast_same_bits),
         cmocka_unit_test(test_float64_cast_edges),
         cmocka_unit_test(test_float64_bad_content),
+        cmocka_unit_test(test_float64_npy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

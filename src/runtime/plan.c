@@ -45,6 +45,7 @@ void plan_free(Plan *p) {
     if (p->slots)
         for (int s = 0; s < p->n_slots; s++) tensor_release(&p->slots[s].t);
     if (p->have_dnn) dnn_ctx_free(&p->dnn);
+    free(p->frame_needed);
     free(p->steps);
     free(p->slots);
     free(p->base);
@@ -257,7 +258,12 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
     if (graph_check_executable(g, needed, err)) goto fail; /* names every unsupported op, not the first */
     if (ref_frame_needed(g, needed)) { /* TF1 control flow: the whole graph on the reference runtime */
         p->whole_ref = true;
-        free(needed);
+        /* what ref_run would mark on every run, marked once: the frame interpreter's nodes */
+        memset(needed, 0, (size_t)g->n_nodes * sizeof *needed);
+        if (ref_mark_needed(g, p->fetch, n_fetch, REF_NEEDED_SKIP_SHAPE_ONLY, needed, err) || graph_check_executable(g, needed, err) ||
+            ref_needed_add_shape_inputs(g, needed, err))
+            goto fail;
+        p->frame_needed = needed;
         return p;
     }
     if (build_steps(p, needed, opts, err)) goto fail;
