@@ -5,10 +5,15 @@
  * the result says so (verdict, RESULT line, "measured": false in the JSON); the supported part
  * of the written graph computes what the input's did on the reference runtime; other methods
  * are refused, a graph no rewrite applies to is returned unchanged, and a graph grappo can run
- * is measured as always. */
+ * is measured as always; the CLI's exit codes (0, 2 with one line and nothing written, 3 with
+ * --fail-if-unchanged) and RESULT line. */
 #include "testutil.h"
 
 #include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "io/graphdef.h"
 #include "io/pbtxt.h"
@@ -182,6 +187,77 @@ static void test_runnable_graph_measured(void **state) {
     graph_free(g);
 }
 
+/* the CLI: exit codes, one stderr line on refusal, the RESULT line, nothing written on error */
+static char tmp[64];
+
+static int cli(const char *args) {
+    const char *grappo = getenv("GRAPPO") ? getenv("GRAPPO") : "build/grappo";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s >%s/stdout 2>%s/stderr", grappo, args, tmp, tmp);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void slurp(const char *name, char *buf, size_t cap) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+static void write_text(const char *name, const char *text) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static bool file_exists(const char *name) {
+    char path[128];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    return stat(path, &st) == 0;
+}
+
+static void test_cli_exit_codes(void **state) {
+    (void)state;
+    snprintf(tmp, sizeof tmp, "/tmp/grappo_unmeasured_XXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    write_text("g.pbtxt", GRAPH);
+    write_text("bare.pbtxt", BARE);
+    char args[512], out[8192], err[8192];
+    /* refused without the flag: exit 2, one line naming every op */
+    snprintf(args, sizeof args, "optimize %s/g.pbtxt -o %s/a.pb", tmp, tmp);
+    assert_int_equal(cli(args), 2);
+    slurp("stderr", err, sizeof err);
+    assert_non_null(strstr(err, "FooBar x2, Bazz x1"));
+    assert_non_null(strchr(err, '\n'));
+    assert_null(strchr(strchr(err, '\n') + 1, '\n'));
+    assert_false(file_exists("a.pb"));
+    /* with it: exit 0, the graph written, the last line says it was not measured */
+    snprintf(args, sizeof args, "optimize %s/g.pbtxt -o %s/a.pb --allow-unmeasured", tmp, tmp);
+    assert_int_equal(cli(args), 0);
+    slurp("stdout", out, sizeof out);
+    assert_non_null(strstr(out, "\nRESULT: 3 exact rewrites applied, NOT MEASURED (grappo cannot execute FooBar x2, Bazz x1)"));
+    assert_true(file_exists("a.pb"));
+    /* another method: exit 2, one line, nothing written */
+    snprintf(args, sizeof args, "optimize %s/g.pbtxt -o %s/b.pb --allow-unmeasured --search grappler+int8", tmp, tmp);
+    assert_int_equal(cli(args), 2);
+    slurp("stderr", err, sizeof err);
+    assert_non_null(strstr(err, "--search grappler"));
+    assert_null(strchr(strchr(err, '\n') + 1, '\n'));
+    assert_false(file_exists("b.pb"));
+    /* nothing to rewrite: the input written, exit 3 with --fail-if-unchanged */
+    snprintf(args, sizeof args, "optimize %s/bare.pbtxt -o %s/c.pb --allow-unmeasured --fail-if-unchanged", tmp, tmp);
+    assert_int_equal(cli(args), 3);
+    assert_true(file_exists("c.pb"));
+    assert_int_equal(tu_rmtree(tmp), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_with_every_op_named),
@@ -189,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_other_methods_refused),
         cmocka_unit_test(test_nothing_to_rewrite),
         cmocka_unit_test(test_runnable_graph_measured),
+        cmocka_unit_test(test_cli_exit_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
