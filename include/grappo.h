@@ -140,6 +140,9 @@ GRAPPO_API void grappo_options_free(grappo_options *o);
 **   exact_only         1: no precision rules
 **   time_budget        seconds: searches stop spending graph evaluations after it (their best
 **                      graph so far is the candidate; 0: none)
+**   allow_unmeasured   1: a model holding ops grappo cannot execute still gets the exact
+**                      grappler rewrites (none touching those nodes), returned unmeasured (the
+**                      result's JSON says "measured": false) instead of failing
 ** GRAPPO_INPUT names the option when the key is unknown or the value malformed.
 */
 GRAPPO_API int grappo_options_set(grappo_options *o, const char *key, const char *value);

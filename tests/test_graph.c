@@ -237,7 +237,11 @@ static void test_dtype_conversions(void **state) {
     assert_true(isnan(bfloat16_to_float(float_to_bfloat16(NAN))));
     assert_int_equal(dtype_size(DT_BFLOAT16), 2);
     assert_int_equal(dtype_size(DT_STRING), 0);
-    assert_false(dtype_is_supported(DT_DOUBLE));
+    assert_true(dtype_is_supported(DT_DOUBLE) && dtype_is_float(DT_DOUBLE)); /* reference kernels compute float64 */
+    assert_int_equal(dtype_size(DT_DOUBLE), 8);
+    assert_false(dtype_is_supported(DT_INT16));
+    assert_int_equal(dtype_as_computed(DT_VARIANT), DT_INT32); /* a TensorList handle */
+    assert_int_equal(dtype_as_computed(DT_RESOURCE), DT_RESOURCE);
     assert_int_equal(dtype_from_name("float16"), DT_HALF);
     assert_int_equal(dtype_from_name("DT_INT64"), DT_INT64);
 }

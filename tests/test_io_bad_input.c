@@ -342,7 +342,7 @@ static void test_malformed_npy(void **state) {
     (void)state;
     static const struct { const char *header; size_t nbytes; const char *needle; } cases[] = {
         {"{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n", 8, "Fortran order"},
-        {"{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }\n", 16, "unsupported .npy dtype '<f8'"},
+        {"{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }\n", 16, "unsupported .npy dtype '<c8'"},
         {"{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }\n", 8, "unsupported .npy dtype '|f4'"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n", 8, "data has 8 bytes but shape [3]"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\n", 8, "data has 8 bytes but shape [1]"},

@@ -252,9 +252,82 @@ static void test_dynamic_chain_on_the_fast_runtime(void **state) {
     graph_free(g);
 }
 
+/* ResizeBilinear with a size computed at run time (rvm's, inside a TF1 cond branch): inference
+   gives [N, ?, ?, C], the fast runtime runs it as a dynamic step (outside the arena, counted in
+   the dynamic bytes), and the values are TensorFlow's (align_corners and half_pixel_centers
+   false: source = dst * in / out, clamped at the last row/column), worked by hand for
+   [[0, 1], [2, 3]] */
+static void test_resize_size_at_run_time(void **state) {
+    (void)state;
+    Err e;
+    Graph *g = graph_new();
+    int x = tr_node(g, "x", "Placeholder");
+    Shape s4 = shape_make(4, (int64_t[]){1, 2, 2, 1});
+    CHECK_OK(node_set_attr_type(g->nodes[x], "dtype", DT_FLOAT, &e), &e);
+    CHECK_OK(node_set_attr_shape(g->nodes[x], "shape", &s4, &e), &e);
+    int sz = tr_node(g, "size", "Placeholder");
+    Shape s2 = shape_make(1, (int64_t[]){2});
+    CHECK_OK(node_set_attr_type(g->nodes[sz], "dtype", DT_INT32, &e), &e);
+    CHECK_OK(node_set_attr_shape(g->nodes[sz], "shape", &s2, &e), &e);
+    int rs = tr_node(g, "resize", "ResizeBilinear");
+    tr_input(g, rs, x, 0);
+    tr_input(g, rs, sz, 0);
+    CHECK_OK(graph_add_output(g, (ValueRef){rs, 0}, &e), &e);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    const Shape *o = &g->nodes[rs]->outputs[0].shape;
+    assert_int_equal(o->rank, 4);
+    assert_true(o->dim[0] == 1 && o->dim[1] == -1 && o->dim[2] == -1 && o->dim[3] == 1);
+    assert_true(ref_node_is_dynamic(g->nodes[rs]));
+    PlanOpts po = {.threads = 1};
+    Plan *p = plan_compile(g, NULL, 0, &po, &e);
+    if (!p) { print_error("%s\n", e.msg); fail(); }
+    PlanInfo info;
+    plan_info(p, &info);
+    assert_int_equal(info.dynamic_steps, 1);
+    assert_string_equal(plan_node_impl(p, rs), "ref (dynamic shape)");
+    const int32_t sizes[2][2] = {{4, 4}, {1, 3}};
+    const double want4[16] = {0, 0.5, 1, 1, 1, 1.5, 2, 2, 2, 2.5, 3, 3, 2, 2.5, 3, 3};
+    const double want13[3] = {0, 2.0 / 3.0, 1};
+    for (int r = 0; r < 2; r++) {
+        RefFeed f[2] = {{"x", to_f32(4, (int64_t[]){1, 2, 2, 1}, (float[]){0, 1, 2, 3})},
+                        {"size", tt_i32(1, (int64_t[]){2}, sizes[r])}};
+        Tensor out = {0}, ref = {0};
+        CHECK_OK(plan_run(p, f, 2, &out, NULL, &e), &e);
+        CHECK_OK(ref_run(g, f, 2, NULL, 0, &ref, NULL, &e), &e);
+        assert_int_equal(out.shape.dim[1], sizes[r][0]);
+        assert_int_equal(out.shape.dim[2], sizes[r][1]);
+        int64_t n = (int64_t)sizes[r][0] * sizes[r][1];
+        for (int64_t i = 0; i < n; i++) assert_true(fabs(tensor_get(&out, i) - (r ? want13 : want4)[i]) < 1e-6);
+        assert_tensor_near(&out, &ref, 0);
+        assert_int_equal(plan_dynamic_bytes(p), (size_t)n * 4);
+        tensor_release(&out);
+        tensor_release(&ref);
+        tensor_release(&f[0].value);
+        tensor_release(&f[1].value);
+    }
+    plan_free(p);
+    graph_free(g);
+    /* a size that is not int32 [2] is refused by inference, run time or not */
+    Graph *b = graph_new();
+    x = tr_node(b, "x", "Placeholder");
+    CHECK_OK(node_set_attr_type(b->nodes[x], "dtype", DT_FLOAT, &e), &e);
+    CHECK_OK(node_set_attr_shape(b->nodes[x], "shape", &s4, &e), &e);
+    sz = tr_node(b, "size", "Placeholder");
+    Shape s3 = shape_make(1, (int64_t[]){3});
+    CHECK_OK(node_set_attr_type(b->nodes[sz], "dtype", DT_INT32, &e), &e);
+    CHECK_OK(node_set_attr_shape(b->nodes[sz], "shape", &s3, &e), &e);
+    rs = tr_node(b, "resize", "ResizeBilinear");
+    tr_input(b, rs, x, 0);
+    tr_input(b, rs, sz, 0);
+    assert_int_equal(graph_infer(b, NULL, 0, ref_eval_node, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "size must have shape [2]"));
+    graph_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_where),
+        cmocka_unit_test(test_resize_size_at_run_time),
         cmocka_unit_test(test_topk),
         cmocka_unit_test(test_nms_v3),
         cmocka_unit_test(test_nms_v4_v5),

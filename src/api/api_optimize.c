@@ -131,6 +131,7 @@ GRAPPO_API int grappo_options_set(grappo_options *o, const char *key, const char
     else if (!strcmp(key, "trials")) { if (!(rc = parse_long(key, value, 1, BO_MAX_TRIALS, &n))) p->trials = (int)n; }
     else if (!strcmp(key, "episodes")) { if (!(rc = parse_long(key, value, 1, 100000, &n))) p->episodes = (int)n; }
     else if (!strcmp(key, "exact_only")) { if (!(rc = parse_long(key, value, 0, 1, &n))) p->exact_only = n != 0; }
+    else if (!strcmp(key, "allow_unmeasured")) { if (!(rc = parse_long(key, value, 0, 1, &n))) p->allow_unmeasured = n != 0; }
     else if (!strcmp(key, "calibration")) { if (!(rc = set_string(&o->calibration_dir, value))) p->calibration_dir = o->calibration_dir; }
     else if (!strcmp(key, "policy")) { if (!(rc = set_string(&o->policy_path, value))) p->policy_path = o->policy_path; }
     else if (!strcmp(key, "objective")) {

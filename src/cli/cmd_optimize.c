@@ -33,7 +33,7 @@ static void help(void) {
            "                       [--memory-budget BYTES] [--latency-budget MS] [--bo-batch N]\n"
            "                       [--format pb|pbtxt|saved_model] [--eval DIR] [--labels FILE] [--resize H,W]\n"
            "                       [--mean A,B,C] [--std A,B,C] [--layout nhwc|nchw]\n"
-           "                       [--time-budget DURATION]\n"
+           "                       [--time-budget DURATION] [--allow-unmeasured]\n"
            "\n"
            "IN may be a frozen GraphDef, a SavedModel directory or a TensorFlow.js model.json. The result\n"
            "is a frozen GraphDef, or a SavedModel directory (frozen graph + serving_default signature with\n"
@@ -91,7 +91,11 @@ static void help(void) {
            "--time-budget 10m (s, m or h; a plain number is seconds): a search stops spending evaluations\n"
            "after that long from the start and keeps the best graph so far that met the budget; Ctrl-C\n"
            "during a search does the same (a second Ctrl-C ends grappo at once). The output and the\n"
-           "RESULT line say how far it got.\n",
+           "RESULT line say how far it got.\n"
+           "A graph holding ops grappo cannot execute is refused (the error names them all, with counts);\n"
+           "--allow-unmeasured (--search grappler only) applies the exact rewrites anyway, none of which\n"
+           "changes those nodes, writes the graph and says it was NOT MEASURED (RESULT line; \"measured\":\n"
+           "false in the JSON); --fail-if-unchanged still exits 3 when no rewrite applied.\n",
            d.episodes, d.trials, d.budget, d.calib_batches, d.repeats, d.eval_batches, d.max_accuracy_drop, d.min_cosine);
     fputs(cli_data_opts_help(), stdout);
 }
@@ -121,6 +125,11 @@ static void print_bo_table(const OptimizeProduct *p, const char *objective) {
 /* | model | method | latency before | after | speedup | peak memory before | after | top-1 | cosine | rules | wall s | returned | */
 static void print_row(const OptimizeResult *r, const char *in_path, const char *search) {
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
+    if (r->unmeasured) {
+        printf("| %s | %s | not measured | - | - | - | - | - | - | %d | %.0f | %s |\n", in_path, search, r->product.log.total, r->wall_s,
+               r->keep ? "yes" : "no (input kept)");
+        return;
+    }
     char top1[32], b1[32], b2[32];
     if (r->acc.top1_agreement >= 0) snprintf(top1, sizeof top1, "%.2f%%", 100 * r->acc.top1_agreement);
     else snprintf(top1, sizeof top1, "-");
@@ -131,8 +140,23 @@ static void print_row(const OptimizeResult *r, const char *in_path, const char *
            top1, r->acc.min_cosine, r->product.log.total, r->wall_s, r->keep ? "yes" : "no (input kept)");
 }
 
+/* --allow-unmeasured on a graph grappo cannot execute: what was applied, and that nothing ran */
+static void print_unmeasured(const OptimizeResult *r, const char *in_path, const char *out_path, const char *search) {
+    const RewriteLog *log = &r->product.log;
+    printf("%s -> %s: --search %s, --target %s, --allow-unmeasured\n\n", in_path, out_path, search, r->opts.target_tf ? "tf" : "grappo");
+    printf("not measured: grappo cannot execute %s\n", r->unmeasured_why);
+    printf("%-22s %22d %22d\n", "nodes (non-Const)", r->before.ops, r->after.ops);
+    printf("rules applied (%d):", log->total);
+    for (int k = 0; k < log->n; k++) printf(" %s×%d", log->v[k].rule, log->v[k].count);
+    printf("\n%s (%.1f s)\n", r->verdict, r->wall_s);
+    char line[1024];
+    optimize_result_line(r, line, sizeof line);
+    printf("%s\n", line);
+}
+
 static void print_table(const OptimizeResult *r, const char *in_path, const char *out_path, const char *search) {
     const OptimizeOpts *o = &r->opts;
+    if (r->unmeasured) { print_unmeasured(r, in_path, out_path, search); return; }
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;
     const RewriteLog *log = &r->product.log;
     char b1[32], b2[32];
@@ -249,6 +273,7 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_flag(&a, "--exact-only")) o.exact_only = true;
         else if (arg_flag(&a, "--markdown-row")) row = true;
         else if (arg_flag(&a, "--json")) json_out = true;
+        else if (arg_flag(&a, "--allow-unmeasured")) o.allow_unmeasured = true;
         else if (arg_flag(&a, "--fail-if-unchanged")) fail_if_unchanged = true;
         else if (arg_opt(&a, "--time-budget", &v, &bad)) {
             if (bad || !parse_duration(v, &o.time_budget_s)) { rc = cli_usage_error("optimize", "--time-budget wants a duration such as 90s, 10m or 1.5h"); goto done; }

@@ -5,7 +5,7 @@
 
 bool dtype_is_supported(int dt) {
     switch (dt) {
-    case DT_FLOAT: case DT_HALF: case DT_BFLOAT16: case DT_INT8: case DT_UINT8:
+    case DT_FLOAT: case DT_DOUBLE: case DT_HALF: case DT_BFLOAT16: case DT_INT8: case DT_UINT8:
     case DT_INT32: case DT_INT64: case DT_BOOL:
         return true;
     default:
@@ -13,14 +13,16 @@ bool dtype_is_supported(int dt) {
     }
 }
 
-bool dtype_is_float(int dt) { return dt == DT_FLOAT || dt == DT_HALF || dt == DT_BFLOAT16; }
+int dtype_as_computed(int dt) { return dt == DT_VARIANT ? DT_INT32 : dt; }
+
+bool dtype_is_float(int dt) { return dt == DT_FLOAT || dt == DT_DOUBLE || dt == DT_HALF || dt == DT_BFLOAT16; }
 
 size_t dtype_size(int dt) {
     switch (dt) {
     case DT_FLOAT: case DT_INT32: return 4;
     case DT_HALF: case DT_BFLOAT16: return 2;
     case DT_INT8: case DT_UINT8: case DT_BOOL: return 1;
-    case DT_INT64: return 8;
+    case DT_INT64: case DT_DOUBLE: return 8;
     default: return 0;
     }
 }

@@ -174,6 +174,9 @@ static int infer_one(Graph *g, int idx, const InputSpec *spec, NodeEvalFn eval, 
     for (int k = 0; k < n->n_inputs; k++) {
         const Value *v = node_input_value(g, n, k);
         if (graph_is_back_edge(g, n->inputs[k].node, n)) continue; /* a TF1 loop's next iteration: infer_ctrl.c */
+        /* a While/If/Case takes its outputs' dtypes and shapes from its attributes, whatever is
+           known of its inputs (a TensorListStack's unknown shape feeding a TF2 cond) */
+        if ((d->flags & OPF_CONTROL) && (k > 0 || (n->op != OP_CASE && n->op != OP_STATELESS_CASE))) continue;
         if (!shape_is_known(&v->shape) || !dtype_is_supported(v->dtype)) {
             mark_unknown(n);
             /* an Identity of a value whose size is known only at run time (Where's [?, 2]) is

@@ -3,10 +3,11 @@
 
 int infer_placeholder(Graph *g, Node *n, Err *err) {
     (void)g;
-    int dt = node_attr_type(n, "dtype", DT_INVALID);
+    int declared = node_attr_type(n, "dtype", DT_INVALID), dt = dtype_as_computed(declared);
     if (!dtype_is_supported(dt)) return err_set(err, ERR_INPUT, "placeholder dtype %s is not supported", dtype_name(dt));
     const Attr *a = node_attr_find(n, "shape");
     Shape s = a && a->kind == ATTR_SHAPE ? a->shape : shape_unknown();
+    if (declared != dt) s = shape_scalar(); /* a TensorList handle (a function body's argument) */
     if (s.rank < 0) s = shape_scalar(); /* unknown rank: a scalar unless the user gives a shape */
     for (int i = 0; i < s.rank; i++)
         if (s.dim[i] < 0) s.dim[i] = 1; /* unknown batch/spatial dims default to 1 */

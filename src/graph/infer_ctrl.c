@@ -23,9 +23,11 @@ int infer_ctrl(Graph *g, Node *n, Err *err) {
     bool use_shapes = shapes && shapes->kind == ATTR_SHAPE && shapes->n == types->n;
     for (int k = 0; k < types->n; k++) {
         Shape s = use_shapes ? shapes->shape[k] : shape_unknown();
+        int dt = dtype_as_computed(types->type[k]);
+        if (dt != types->type[k]) s = shape_scalar(); /* a TensorList loop variable: its handle */
         /* a While's outputs are its loop variables: without a declared shape, the input's
            shape is not safe (the body may change it), so it stays unknown */
-        if (infer_set_out(n, k, types->type[k], &s, err)) return -1;
+        if (infer_set_out(n, k, dt, &s, err)) return -1;
         (void)g;
     }
     return 0;

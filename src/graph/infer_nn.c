@@ -68,13 +68,27 @@ int64_t flops_fused_batchnorm(const Graph *g, const Node *n) {
 }
 
 /* ResizeBilinear / ResizeNearestNeighbor(images [N,H,W,C], size int32[2]) -> [N, h, w, C].
-   Bilinear always produces float32 (as TF); nearest keeps the input dtype. */
+   Bilinear always produces float32 (as TF); nearest keeps the input dtype. A size computed at
+   run time (rvm's, inside a TF1 cond branch) gives [N, -1, -1, C]: the runtime infers the node
+   again from the values (runtime/ref_dyn.c), and the fast runtime runs it as a dynamic step. */
 int infer_resize(Graph *g, Node *n, Err *err) {
     const Shape *x = in_shape(g, n, 0);
     char sa[96];
     if (x->rank != 4) return err_set(err, ERR_INPUT, "images must be 4-D [N,H,W,C], got %s", shape_str(x, sa, sizeof sa));
-    if (x->dim[1] < 1 || x->dim[2] < 1 || x->dim[3] < 1)
+    if (x->dim[1] == 0 || x->dim[2] == 0 || x->dim[3] == 0)
         return err_set(err, ERR_INPUT, "images %s must have non-empty height, width and channels", shape_str(x, sa, sizeof sa));
+    int dtype = n->op == OP_RESIZE_BILINEAR ? DT_FLOAT : in_dtype(g, n, 0);
+    const Value *sv = node_input_value(g, n, 1);
+    if (!tensor_has_data(&sv->known)) {
+        if (sv->dtype != DT_INT32)
+            return err_set(err, ERR_INPUT, "size must be int32, got %s", dtype_name(sv->dtype));
+        if (sv->shape.rank >= 0 && !(sv->shape.rank == 1 && (sv->shape.dim[0] == 2 || sv->shape.dim[0] < 0)))
+            return err_set(err, ERR_INPUT, "size must have shape [2], got %s", shape_str(&sv->shape, sa, sizeof sa));
+        Shape out = shape_make(4, (int64_t[]){x->dim[0], -1, -1, x->dim[3]});
+        return infer_set_out(n, 0, dtype, &out, err);
+    }
+    if (x->dim[1] < 0 || x->dim[2] < 0 || x->dim[3] < 0)
+        return err_set(err, ERR_INPUT, "images %s must have known height, width and channels", shape_str(x, sa, sizeof sa));
     int64_t size[2];
     int count = infer_known_i64(g, n, 1, size, 2, err);
     if (count < 0) return -1;
@@ -84,7 +98,6 @@ int infer_resize(Graph *g, Node *n, Err *err) {
     if (node_attr_b(n, "align_corners", false) && node_attr_b(n, "half_pixel_centers", false))
         return err_set(err, ERR_INPUT, "align_corners and half_pixel_centers cannot both be true");
     Shape out = shape_make(4, (int64_t[]){x->dim[0], size[0], size[1], x->dim[3]});
-    int dtype = n->op == OP_RESIZE_BILINEAR ? DT_FLOAT : in_dtype(g, n, 0);
     return infer_set_out(n, 0, dtype, &out, err);
 }
 

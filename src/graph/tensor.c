@@ -170,6 +170,7 @@ double tensor_get(const Tensor *t, int64_t i) {
     const void *d = tensor_data(t);
     switch (t->dtype) {
     case DT_FLOAT: return ((const float *)d)[i];
+    case DT_DOUBLE: return ((const double *)d)[i];
     case DT_HALF: return half_to_float(((const uint16_t *)d)[i]);
     case DT_BFLOAT16: return bfloat16_to_float(((const uint16_t *)d)[i]);
     case DT_INT8: return ((const int8_t *)d)[i];
@@ -185,6 +186,7 @@ void tensor_set(Tensor *t, int64_t i, double v) {
     void *d = t->buf->data;
     switch (t->dtype) {
     case DT_FLOAT: ((float *)d)[i] = (float)v; break;
+    case DT_DOUBLE: ((double *)d)[i] = v; break;
     case DT_HALF: ((uint16_t *)d)[i] = float_to_half((float)v); break;
     case DT_BFLOAT16: ((uint16_t *)d)[i] = float_to_bfloat16((float)v); break;
     case DT_INT8: ((int8_t *)d)[i] = (int8_t)v; break;

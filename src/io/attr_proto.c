@@ -59,6 +59,7 @@ static void get_i32(const void *s, size_t k, void *d) { memcpy(d, (const int32_t
 static void get_i8(const void *s, size_t k, void *d) { *(int8_t *)d = (int8_t)((const int32_t *)s)[k]; }
 static void get_u8(const void *s, size_t k, void *d) { *(uint8_t *)d = (uint8_t)((const int32_t *)s)[k]; }
 static void get_i64(const void *s, size_t k, void *d) { memcpy(d, (const int64_t *)s + k, 8); }
+static void get_f64(const void *s, size_t k, void *d) { memcpy(d, (const double *)s + k, 8); }
 static void get_u16(const void *s, size_t k, void *d) {
     uint16_t h = (uint16_t)((const int32_t *)s)[k];
     memcpy(d, &h, 2);
@@ -106,6 +107,7 @@ static int tensor_decode(const PbTensor *tp, Tensor *out, TensorBudget *budget, 
     case DT_INT8: fill_splat(d, es, n, tp->int_val, tp->n_int_val, get_i8); break;
     case DT_UINT8: fill_splat(d, es, n, tp->int_val, tp->n_int_val, get_u8); break;
     case DT_INT64: fill_splat(d, es, n, tp->int64_val, tp->n_int64_val, get_i64); break;
+    case DT_DOUBLE: fill_splat(d, es, n, tp->double_val, tp->n_double_val, get_f64); break;
     case DT_BOOL: fill_splat(d, es, n, tp->bool_val, tp->n_bool_val, get_bool); break;
     case DT_HALF: case DT_BFLOAT16: fill_splat(d, es, n, tp->half_val, tp->n_half_val, get_u16); break;
     default: break;

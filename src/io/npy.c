@@ -133,7 +133,7 @@ static int parse_header(HeaderParser *h, NpyHeader *hd) {
 /* '<f4' etc. -> dtype and whether the data is big-endian */
 static int descr_dtype(const char *descr, int *dtype, bool *big_endian) {
     static const struct { const char *code; int dt; } codes[] = {
-        {"f4", DT_FLOAT}, {"f2", DT_HALF}, {"i4", DT_INT32}, {"i8", DT_INT64},
+        {"f4", DT_FLOAT}, {"f8", DT_DOUBLE}, {"f2", DT_HALF}, {"i4", DT_INT32}, {"i8", DT_INT64},
         {"u1", DT_UINT8}, {"i1", DT_INT8}, {"b1", DT_BOOL},
     };
     if (strlen(descr) != 3 || !strchr("<>|=", descr[0])) return -1;
@@ -188,7 +188,7 @@ int npy_parse(const uint8_t *data, size_t len, const char *what, Tensor *out, Er
     int dtype;
     bool big_endian;
     if (descr_dtype(hd.descr, &dtype, &big_endian))
-        return err_set(err, ERR_INPUT, "%s: unsupported .npy dtype '%s' (supported: <f4 <f2 <i4 <i8 |u1 |i1 |b1)", what,
+        return err_set(err, ERR_INPUT, "%s: unsupported .npy dtype '%s' (supported: <f4 <f8 <f2 <i4 <i8 |u1 |i1 |b1)", what,
                        hd.descr);
     char sb[128];
     int64_t n = shape_numel(&hd.shape);
@@ -225,6 +225,7 @@ int npy_load(const char *path, Tensor *out, Err *err) {
 static const char *npy_descr(int dtype) {
     switch (dtype) {
     case DT_FLOAT: return "<f4";
+    case DT_DOUBLE: return "<f8";
     case DT_HALF: return "<f2";
     case DT_INT32: return "<i4";
     case DT_INT64: return "<i8";

@@ -83,27 +83,6 @@ void cost_stats(const CostModel *cm, CostStats *out) {
 const char *cost_cache_path(const CostModel *cm) { return cost_cache_file(cm->cache); }
 bool cost_cache_is_new(const CostModel *cm) { return cm->cache && cost_cache_created(cm->cache); }
 
-/* needed[i]: the graph outputs need node i at run time (plan.c's mark_needed) */
-static int mark_needed(const Graph *g, bool *needed, Err *err) {
-    int *stack = malloc(((size_t)g->n_nodes + 1) * sizeof *stack), top = 0;
-    if (!stack) return err_set(err, ERR_RUNTIME, "out of memory");
-    for (int k = 0; k < g->n_outputs; k++)
-        if (!needed[g->outputs[k].node]) { needed[g->outputs[k].node] = true; stack[top++] = g->outputs[k].node; }
-    while (top > 0) {
-        const Node *n = g->nodes[stack[--top]];
-        bool all_known = n->n_outputs > 0;
-        for (int k = 0; k < n->n_outputs; k++)
-            if (!tensor_has_data(&n->outputs[k].known)) all_known = false;
-        if (all_known) continue;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (!needed[n->inputs[k].node]) { needed[n->inputs[k].node] = true; stack[top++] = n->inputs[k].node; }
-        for (int k = 0; k < n->n_ctrl; k++)
-            if (!needed[n->ctrl[k]]) { needed[n->ctrl[k]] = true; stack[top++] = n->ctrl[k]; }
-    }
-    free(stack);
-    return 0;
-}
-
 /* Times the kernels pending[0..n) (distinct keys, none cached) in batches and caches them.
    Batches bound the memory of many one-node plans alive at once (each holds its prepacked
    weights). Kernels that cannot be timed alone get the roofline, in memory only. */
@@ -191,7 +170,8 @@ int cost_estimate(CostModel *cm, const Graph *g, CostEstimate *out, double *node
     WeightRef *w = malloc(sizeof *w * cap_w);
     int rc = -1, n_k = 0, n_pending = 0;
     if (!needed || !order || !kernels || !pending || !keys || !w) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-    if (mark_needed(g, needed, err) || graph_topo_order(g, order, err)) goto done;
+    /* what the graph outputs need at run time, as the fast runtime's plan walks it */
+    if (ref_mark_needed(g, g->outputs, g->n_outputs, REF_NEEDED_STOP_AT_KNOWN, needed, err) || graph_topo_order(g, order, err)) goto done;
     /* pass 1: the kernels, in execution order, their keys, and the ones not cached yet */
     for (int oi = 0; oi < g->n_nodes; oi++) {
         int i = order[oi];

@@ -559,6 +559,69 @@ void optimize_result_free(OptimizeResult *r) {
     free(p);
 }
 
+/* every node of orig whose op grappo cannot execute is in g unchanged: the same op, attributes
+   (count), inputs (count) and control inputs (count) under the same name. The grappler rules
+   match known ops only; this is the check that none of them reached such a node. */
+static bool unsupported_nodes_untouched(const Graph *orig, const Graph *g) {
+    for (int i = 0; i < orig->n_nodes; i++) {
+        const Node *a = orig->nodes[i];
+        if (a->op != OP_UNKNOWN) continue;
+        int j = graph_find(g, a->name);
+        if (j < 0) return false;
+        const Node *b = g->nodes[j];
+        if (b->op != OP_UNKNOWN || strcmp(a->op_name, b->op_name) || a->n_inputs != b->n_inputs || a->n_ctrl != b->n_ctrl ||
+            a->n_attrs != b->n_attrs)
+            return false;
+    }
+    return true;
+}
+
+/* optimize_run for a graph holding ops grappo cannot execute (allow_unmeasured): the exact
+   grappler pipeline, nothing run, nothing measured; why: the executability error */
+static int optimize_run_unmeasured(const Graph *orig, const OptimizeOpts *o, OptimizeResult *r, const char *why, double t0,
+                                   Err *err) {
+    if (o->method != OPTIMIZE_GRAPPLER)
+        return err_set(err, ERR_INPUT, "--allow-unmeasured applies the exact grappler rewrites only (--search grappler), "
+                                       "and this graph cannot be measured: %s", why);
+    r->unmeasured = true;
+    int types = 0;
+    graph_unsupported_ops(orig, NULL, r->unmeasured_why, sizeof r->unmeasured_why, &types);
+    if (!r->unmeasured_why[0]) snprintf(r->unmeasured_why, sizeof r->unmeasured_why, "%.400s", why);
+    OptimizeProduct *pr = &r->product;
+    pr->root = true;
+    pr->pipeline = optimize_method_name(o->method);
+    pr->search_median_ms = NAN;
+    if (!(pr->graph = graph_clone(orig, err))) return -1;
+    if (pipeline_run(pr->pipeline, pr->graph, o->target_tf ? RULE_TF : 0, &pr->log, err)) return -1;
+    r->speed_p = NAN;
+    r->acc.top1_agreement = -1;
+    r->acc.min_cosine = NAN;
+    r->acc.max_rel_l2 = NAN;
+    r->acc.max_abs_err = NAN;
+    count_nodes(orig, &r->before);
+    count_nodes(pr->graph, &r->after);
+    r->keep = false;
+    if (pr->log.total == 0)
+        r->verdict = graph_has_tf1_control_flow(orig)
+                         ? "no rewrite was applied (not measured): the graph holds TF1 control flow, which rewrites leave "
+                           "untouched; the input graph was written unchanged"
+                         : "no rewrite was applied (not measured): the input graph was written unchanged";
+    else if (!unsupported_nodes_untouched(orig, pr->graph))
+        r->verdict = "a rewrite reached a node grappo cannot execute, so the result cannot be trusted unmeasured: the input "
+                     "graph was written unchanged";
+    else {
+        r->keep = true;
+        r->verdict = "optimized graph written, NOT MEASURED (speed and accuracy unknown): the graph holds ops grappo cannot "
+                     "execute; only exact rewrites were applied, none to those nodes";
+    }
+    r->graph = graph_clone(r->keep ? pr->graph : orig, err);
+    if (!r->graph) return -1;
+    strip_private_attrs(r->graph);
+    r->grappo_nodes = optimize_grappo_ops(r->graph, r->grappo_ops, sizeof r->grappo_ops);
+    r->wall_s = (now_ms() - t0) / 1e3;
+    return 0;
+}
+
 int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out, Err *err) {
     *out = NULL;
     double t0 = now_ms();
@@ -566,6 +629,14 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     if (!p) return err_set(err, ERR_RUNTIME, "out of memory");
     OptimizeResult *r = &p->pub;
     r->opts = *o;
+    if (o->allow_unmeasured && dist_size(o->dist) <= 1) {
+        Err why = {0};
+        if (graph_check_executable(orig, NULL, &why)) {
+            if (optimize_opts_check(o, err) || optimize_run_unmeasured(orig, o, r, why.msg, t0, err)) goto fail;
+            *out = r;
+            return 0;
+        }
+    }
     if (optimize_session_open(orig, o, &p->session, err)) goto fail;
     r->eval = optimize_session_eval(p->session);
     r->policy_path = optimize_session_policy_path(p->session);
@@ -746,7 +817,10 @@ int optimize_result_serialize(const OptimizeResult *r, uint8_t **bytes, size_t *
     Graph *back = graphdef_parse(*bytes, *len, "the written graph", err);
     int rc = -1;
     if (!back || optimize_adopt_interface(back, r->graph, "the written graph", err)) goto done;
-    if (outputs_identical(r->graph, back, r->eval, r->opts.threads, "the written graph", err)) goto done;
+    /* unmeasured (ops grappo cannot execute): the same nodes read back, since it cannot run */
+    if (r->unmeasured ? back->n_nodes != r->graph->n_nodes && err_set(err, ERR_RUNTIME, "the written graph does not read back")
+                      : outputs_identical(r->graph, back, r->eval, r->opts.threads, "the written graph", err))
+        goto done;
     rc = 0;
 done:
     graph_free(back);
@@ -788,6 +862,12 @@ void optimize_result_line(const OptimizeResult *r, char *buf, size_t cap) {
         optimize_stop_text(&r->product, stop, sizeof stop);
         snprintf(buf, cap, "RESULT: unchanged \u2014 %.*s%s%s%s%s", n, r->verdict, lab, labelled_calib_note(r->calib_generated),
                  stop[0] ? "; " : "", stop);
+        return;
+    }
+    if (r->unmeasured) {
+        snprintf(buf, cap, "RESULT: %d exact rewrite%s applied, NOT MEASURED (grappo cannot execute %s): speed and accuracy "
+                 "unknown, runs in stock TensorFlow: %s", r->product.log.total, r->product.log.total == 1 ? "" : "s",
+                 r->unmeasured_why, r->grappo_nodes ? "no" : "yes");
         return;
     }
     const LatencyResult *l0 = &r->before.lat, *l1 = &r->after.lat;

@@ -107,6 +107,10 @@ typedef struct OptimizeOpts {
     const char *labels_path;      /* one class per evaluation row: the accuracy budget is judged on
                                      top-1 against them (result >= input - max_accuracy_drop) */
     ImagePrep image_prep;         /* image directories (calibration_dir, eval_dir): resize, mean, std, layout */
+    bool allow_unmeasured;        /* a graph holding ops grappo cannot execute: still apply the exact
+                                     grappler rewrites (none of which changes those nodes) and return
+                                     the result unmeasured (OptimizeResult.unmeasured), instead of the
+                                     error naming them; grappler only */
 } OptimizeOpts;
 
 /* every default, once: grappler; accuracy drop 0.01, cosine 0.99; budget 100; seed 1; all
@@ -274,6 +278,9 @@ typedef struct OptimizeResult {
     int timing_threads;           /* threads the final timing used (fewer than opts.threads when busy) */
     int speed_rounds;             /* alternating rounds the speed verdict rests on (sequential test) */
     bool speed_trusted;           /* kept though the test could not decide: exact, faster on the roofline */
+    bool unmeasured;              /* allow_unmeasured and the input holds ops grappo cannot execute:
+                                     neither graph was run (before, after, acc, eval are empty) */
+    char unmeasured_why[512];     /* then: those ops with counts ("FooBar x2, Bazz x1") */
 } OptimizeResult;
 
 /* The nodes of g whose ops stock TensorFlow cannot run (grappo's own ops), with counts as text

@@ -64,6 +64,10 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
     cJSON_AddStringToObject(o, "target", op->target_tf ? "tf" : "grappo");
     cJSON_AddBoolToObject(o, "optimized_graph_returned", res->keep);
     cJSON_AddStringToObject(o, "verdict", res->verdict);
+    /* false: --allow-unmeasured on a graph holding ops grappo cannot execute (the numbers below are
+       empty: nothing ran) */
+    cJSON_AddBoolToObject(o, "measured", !res->unmeasured);
+    if (res->unmeasured) cJSON_AddStringToObject(o, "unsupported_ops", res->unmeasured_why);
     const char *side[2] = {"before", "after"};
     const OptimizeMeasure *ms[2] = {&res->before, &res->after};
     for (int s = 0; s < 2; s++) {

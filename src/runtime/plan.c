@@ -31,12 +31,7 @@ int plan_try_fast(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *out, E
     return 0;
 }
 
-bool plan_all_outputs_known(const Node *n) {
-    if (n->n_outputs == 0) return false;
-    for (int k = 0; k < n->n_outputs; k++)
-        if (!tensor_has_data(&n->outputs[k].known)) return false;
-    return true;
-}
+bool plan_all_outputs_known(const Node *n) { return ref_all_outputs_known(n); }
 
 int slot_root(const Plan *p, int s) {
     while (p->slots[s].kind == SLOT_ALIAS) s = p->slots[s].alias_of;
@@ -50,6 +45,7 @@ void plan_free(Plan *p) {
     if (p->slots)
         for (int s = 0; s < p->n_slots; s++) tensor_release(&p->slots[s].t);
     if (p->have_dnn) dnn_ctx_free(&p->dnn);
+    free(p->frame_needed);
     free(p->steps);
     free(p->slots);
     free(p->base);
@@ -57,24 +53,6 @@ void plan_free(Plan *p) {
     free(p->arena);
     free(p->scratch);
     free(p);
-}
-
-/* marks every node the fetches need */
-static int mark_needed(const Graph *g, const ValueRef *fetch, int n_fetch, bool *needed, Err *err) {
-    int *stack = malloc(((size_t)g->n_nodes + 1) * sizeof *stack), top = 0;
-    if (!stack) return err_set(err, ERR_RUNTIME, "out of memory");
-    for (int k = 0; k < n_fetch; k++)
-        if (!needed[fetch[k].node]) { needed[fetch[k].node] = true; stack[top++] = fetch[k].node; }
-    while (top > 0) {
-        const Node *n = g->nodes[stack[--top]];
-        if (plan_all_outputs_known(n)) continue; /* its inputs are not needed at run time */
-        for (int k = 0; k < n->n_inputs; k++)
-            if (!needed[n->inputs[k].node]) { needed[n->inputs[k].node] = true; stack[top++] = n->inputs[k].node; }
-        for (int k = 0; k < n->n_ctrl; k++)
-            if (!needed[n->ctrl[k]]) { needed[n->ctrl[k]] = true; stack[top++] = n->ctrl[k]; }
-    }
-    free(stack);
-    return 0;
 }
 
 /* Decides each node's step kind and each value's slot kind. */
@@ -276,11 +254,16 @@ Plan *plan_compile(const Graph *g, const ValueRef *fetch, int n_fetch, const Pla
         p->have_dnn = true;
         dnn_set_threads(opts->threads);
     }
-    if (mark_needed(g, p->fetch, n_fetch, needed, err)) goto fail;
+    if (ref_mark_needed(g, p->fetch, n_fetch, REF_NEEDED_STOP_AT_KNOWN, needed, err)) goto fail;
     if (graph_check_executable(g, needed, err)) goto fail; /* names every unsupported op, not the first */
     if (ref_frame_needed(g, needed)) { /* TF1 control flow: the whole graph on the reference runtime */
         p->whole_ref = true;
-        free(needed);
+        /* what ref_run would mark on every run, marked once: the frame interpreter's nodes */
+        memset(needed, 0, (size_t)g->n_nodes * sizeof *needed);
+        if (ref_mark_needed(g, p->fetch, n_fetch, REF_NEEDED_SKIP_SHAPE_ONLY, needed, err) || graph_check_executable(g, needed, err) ||
+            ref_needed_add_shape_inputs(g, needed, err))
+            goto fail;
+        p->frame_needed = needed;
         return p;
     }
     if (build_steps(p, needed, opts, err)) goto fail;

@@ -26,7 +26,7 @@ int plan_ctrl_eval(const Plan *p, int node, const Tensor *in, Tensor *out, Err *
 
 int plan_ctrl_run_whole(Plan *p, const RefFeed *feeds, int n_feeds, Tensor *out, PlanTiming *t, Err *err) {
     RefStats st = {.node_ms = t ? t->node_ms : NULL};
-    if (ref_run(p->g, feeds, n_feeds, p->fetch, p->n_fetch, out, &st, err)) return -1;
+    if (ref_frame_run_needed(p->g, p->frame_needed, feeds, n_feeds, p->fetch, p->n_fetch, out, &st, err)) return -1;
     p->dyn_peak = st.peak_bytes;
     if (t) t->total_ms = st.total_ms;
     return 0;

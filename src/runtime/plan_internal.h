@@ -55,6 +55,7 @@ struct Plan {
     int folded, inplace;
     size_t dyn_live, dyn_peak; /* bytes of dynamic slots held now / at most in the last run */
     bool whole_ref; /* TF1 control flow / TensorArray: the whole graph runs on the reference runtime (plan_ctrl.c) */
+    bool *frame_needed; /* whole_ref: the nodes the frame interpreter runs, marked once at compile */
 };
 
 int slot_root(const Plan *p, int s);

@@ -67,6 +67,27 @@ int ref_frame_run(const Graph *g, const struct RefFeed *feeds, int n_feeds, cons
 /* whether ref_run hands g (its nodes needed[i], NULL = all) to ref_frame_run */
 bool ref_frame_needed(const Graph *g, const bool *needed);
 
+/* Which nodes the fetches need (ref_needed.c; the one walk of ref_run, ref_frame_run and
+   plan_compile): needed[i] set for every node reached back from the fetched nodes over data and
+   control inputs (TF1 back edges included), needed zeroed by the caller or holding nodes
+   already marked. REF_NEEDED_SKIP_SHAPE_ONLY: not through an input read only for its
+   inferred shape (Shape); REF_NEEDED_STOP_AT_KNOWN: not through a node whose outputs are all
+   known (Consts, values folded at inference). ERR_INPUT on a fetch outside the graph. */
+enum { REF_NEEDED_SKIP_SHAPE_ONLY = 1u, REF_NEEDED_STOP_AT_KNOWN = 2u };
+int ref_mark_needed(const Graph *g, const ValueRef *fetch, int n_fetch, unsigned flags, bool *needed, Err *err);
+/* input k of nd is read only for its shape (Shape), which inference knows: its producer need
+   not run for it (the fast runtime folds such Shapes) */
+bool ref_shape_only_input(const Graph *g, const Node *nd, int k);
+/* every output of n known at inference (a Const, a folded value): nothing of it runs */
+bool ref_all_outputs_known(const Node *n);
+/* adds what a SKIP_SHAPE_ONLY walk left out: the producers of the Shape inputs of needed
+   nodes, and what they need (the frame interpreter runs every node as it comes) */
+int ref_needed_add_shape_inputs(const Graph *g, bool *needed, Err *err);
+/* ref_frame_run with the needed nodes already marked (ref_mark_needed without flags, or
+   completed by ref_needed_add_shape_inputs); needed is borrowed */
+int ref_frame_run_needed(const Graph *g, const bool *needed, const struct RefFeed *feeds, int n_feeds, const ValueRef *fetch,
+                         int n_fetch, Tensor *out, struct RefStats *stats, Err *err);
+
 typedef struct RefFeed {
     const char *name; /* placeholder name ("x" or "x:0") */
     Tensor value;

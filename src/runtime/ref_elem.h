@@ -29,20 +29,23 @@ static inline float elem_double_to_float_odd(double v) {
     return f;
 }
 
-/* element i of a float32/float16/bfloat16 buffer, as double */
+/* element i of a float32/float64/float16/bfloat16 buffer, as double */
 static inline double elem_get_f(const void *p, int dtype, int64_t i) {
     switch (dtype) {
     case DT_FLOAT: return ((const float *)p)[i];
+    case DT_DOUBLE: return ((const double *)p)[i];
     case DT_HALF: return half_to_float(((const uint16_t *)p)[i]);
     case DT_BFLOAT16: return bfloat16_to_float(((const uint16_t *)p)[i]);
     default: return 0.0;
     }
 }
 
-/* stores v rounded to nearest even into element i of a float32/float16/bfloat16 buffer */
+/* stores v rounded to nearest even into element i of a float32/float64/float16/bfloat16 buffer
+   (float64: v itself) */
 static inline void elem_set_f(void *p, int dtype, int64_t i, double v) {
     switch (dtype) {
     case DT_FLOAT: ((float *)p)[i] = (float)v; break;
+    case DT_DOUBLE: ((double *)p)[i] = v; break;
     case DT_HALF: ((uint16_t *)p)[i] = float_to_half(elem_double_to_float_odd(v)); break;
     case DT_BFLOAT16: ((uint16_t *)p)[i] = float_to_bfloat16(elem_double_to_float_odd(v)); break;
     default: break;

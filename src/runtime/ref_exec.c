@@ -66,12 +66,6 @@ static int feed_index(const Graph *g, const char *name, Err *err) {
     return i;
 }
 
-/* input k of nd is read only for its shape (Shape), which inference knows: its producer need
-   not run for it, as on the fast runtime, which folds such Shapes */
-static bool shape_only_input(const Graph *g, const Node *nd, int k) {
-    return nd->op != OP_UNKNOWN && (op_def(nd->op)->flags & OPF_SHAPE_ONLY) && shape_is_known(&node_input_value(g, nd, k)->shape);
-}
-
 int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch,
             Tensor *out, RefStats *stats, Err *err) {
     int n = g->n_nodes, rc = -1;
@@ -80,35 +74,18 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
     x.base = malloc(((size_t)n + 1) * sizeof *x.base);
     x.needed = calloc((size_t)n + 1, sizeof *x.needed);
     x.order = malloc(((size_t)n + 1) * sizeof *x.order);
-    int *stack = malloc(((size_t)n + 1) * sizeof *stack);
-    if (!x.base || !x.needed || !x.order || !stack) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!x.base || !x.needed || !x.order) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     x.base[0] = 0;
     for (int i = 0; i < n; i++) x.base[i + 1] = x.base[i] + g->nodes[i]->n_outputs;
     x.vals = calloc((size_t)x.base[n] + 1, sizeof *x.vals);
     x.uses = calloc((size_t)x.base[n] + 1, sizeof *x.uses);
     if (!x.vals || !x.uses) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-    /* what the fetches need (data and control inputs) */
-    int top = 0;
-    for (int k = 0; k < n_fetch; k++) {
-        ValueRef v = fetch[k];
-        if (v.node < 0 || v.node >= n || v.port < 0 || v.port >= g->nodes[v.node]->n_outputs) {
-            err_set(err, ERR_INPUT, "fetch %d is not a tensor of the graph", k);
-            goto done;
-        }
-        if (!x.needed[v.node]) { x.needed[v.node] = true; stack[top++] = v.node; }
-    }
-    while (top > 0) {
-        const Node *nd = g->nodes[stack[--top]];
-        for (int k = 0; k < nd->n_inputs; k++) {
-            if (shape_only_input(g, nd, k)) continue; /* Shape reads the inferred shape, not the data */
-            if (!x.needed[nd->inputs[k].node]) { x.needed[nd->inputs[k].node] = true; stack[top++] = nd->inputs[k].node; }
-        }
-        for (int k = 0; k < nd->n_ctrl; k++)
-            if (!x.needed[nd->ctrl[k]]) { x.needed[nd->ctrl[k]] = true; stack[top++] = nd->ctrl[k]; }
-    }
+    /* what the fetches need; Shape reads the inferred shape, not the data */
+    if (ref_mark_needed(g, fetch, n_fetch, REF_NEEDED_SKIP_SHAPE_ONLY, x.needed, err)) goto done;
     if (graph_check_executable(g, x.needed, err)) goto done; /* every unsupported op, with counts */
-    if (ref_frame_needed(g, x.needed)) {
-        rc = ref_frame_run(g, feeds, n_feeds, fetch, n_fetch, out, stats, err);
+    if (ref_frame_needed(g, x.needed)) { /* the frame interpreter runs Shapes' inputs too */
+        if (ref_needed_add_shape_inputs(g, x.needed, err)) goto done;
+        rc = ref_frame_run_needed(g, x.needed, feeds, n_feeds, fetch, n_fetch, out, stats, err);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -158,7 +135,7 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
         if (!in) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
         for (int k = 0; k < nd->n_inputs; k++) {
             in[k] = x.vals[x.base[nd->inputs[k].node] + nd->inputs[k].port];
-            if (!tensor_has_data(&in[k]) && shape_only_input(g, nd, k)) { /* dtype and shape, no data */
+            if (!tensor_has_data(&in[k]) && ref_shape_only_input(g, nd, k)) { /* dtype and shape, no data */
                 const Value *v = node_input_value(g, nd, k);
                 in[k] = (Tensor){.dtype = v->dtype, .shape = v->shape, .buf = NULL};
             }
@@ -190,7 +167,6 @@ int ref_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *f
     }
     rc = 0;
 done:
-    free(stack);
     exec_free(&x);
     return rc;
 }

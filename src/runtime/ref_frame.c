@@ -356,7 +356,8 @@ static int exec_node(FG *f, Inst *I, int i, long it, Err *err) {
             break;
         default:
             if (ta_is_op(nd->op)) rc = ta_eval(f->ta, nd, in, out, err);
-            else if (shapes_as_inferred(g, nd, in)) rc = ref_dyn_eval_node(g, i, in, out, err);
+            /* a While/If/Case runs its bodies for whatever shapes come (ref_ctrl.c) */
+            else if ((op_def(nd->op)->flags & OPF_CONTROL) || shapes_as_inferred(g, nd, in)) rc = ref_dyn_eval_node(g, i, in, out, err);
             else rc = ref_reinfer_eval_node(g, i, in, out, err);
             for (int k = 0; k < nd->n_outputs; k++) odead[k] = false;
         }
@@ -460,10 +461,21 @@ static int feed_index(const Graph *g, const char *name, Err *err) {
 int ref_frame_run(const Graph *g, const RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch, Tensor *out, RefStats *stats,
                   Err *err) {
     if (!fetch) { fetch = g->outputs; n_fetch = g->n_outputs; }
+    bool *needed = calloc((size_t)g->n_nodes + 1, sizeof *needed);
+    if (!needed) return err_set(err, ERR_RUNTIME, "out of memory");
+    int rc = ref_mark_needed(g, fetch, n_fetch, 0, needed, err) ? -1
+             : ref_frame_run_needed(g, needed, feeds, n_feeds, fetch, n_fetch, out, stats, err);
+    free(needed);
+    return rc;
+}
+
+int ref_frame_run_needed(const Graph *g, const bool *needed, const RefFeed *feeds, int n_feeds, const ValueRef *fetch, int n_fetch,
+                         Tensor *out, RefStats *stats, Err *err) {
+    if (!fetch) { fetch = g->outputs; n_fetch = g->n_outputs; }
     int n = g->n_nodes, rc = -1;
     FG f = {.g = g, .n = n, .cap_fr = 8};
     Inst root = {0};
-    int *order = malloc(sizeof *order * ((size_t)n + 1)), *stack = malloc(sizeof *stack * ((size_t)n + 1));
+    int *order = malloc(sizeof *order * ((size_t)n + 1));
     f.base = malloc(sizeof *f.base * ((size_t)n + 1));
     f.needed = calloc((size_t)n + 1, sizeof *f.needed);
     f.global = calloc((size_t)n + 1, sizeof *f.global);
@@ -473,29 +485,14 @@ int ref_frame_run(const Graph *g, const RefFeed *feeds, int n_feeds, const Value
        (run by nested ref_run calls), never out of the run */
     bool own_table = !current_table;
     f.ta = own_table ? (current_table = ta_table_new()) : current_table;
-    if (!order || !stack || !f.base || !f.needed || !f.global || !f.frame || !f.fr || !f.ta) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!order || !f.base || !f.needed || !f.global || !f.frame || !f.fr || !f.ta) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     f.fr[0] = (Frame){.parent = -1, .name = ""};
     f.n_fr = 1;
     f.base[0] = 0;
     for (int i = 0; i < n; i++) f.base[i + 1] = f.base[i] + g->nodes[i]->n_outputs;
     f.uses = calloc((size_t)f.base[n] + 1, sizeof *f.uses);
     if (!f.uses) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-    int top = 0;
-    for (int k = 0; k < n_fetch; k++) {
-        ValueRef v = fetch[k];
-        if (v.node < 0 || v.node >= n || v.port < 0 || v.port >= g->nodes[v.node]->n_outputs) {
-            err_set(err, ERR_INPUT, "fetch %d is not a tensor of the graph", k);
-            goto done;
-        }
-        if (!f.needed[v.node]) { f.needed[v.node] = true; stack[top++] = v.node; }
-    }
-    while (top > 0) {
-        const Node *nd = g->nodes[stack[--top]];
-        for (int k = 0; k < nd->n_inputs + nd->n_ctrl; k++) {
-            int s = k < nd->n_inputs ? nd->inputs[k].node : nd->ctrl[k - nd->n_inputs];
-            if (!f.needed[s]) { f.needed[s] = true; stack[top++] = s; }
-        }
-    }
+    memcpy(f.needed, needed, (size_t)n * sizeof *f.needed);
     if (graph_check_executable(g, f.needed, err)) goto done;
     for (int i = 0; i < n; i++) {
         const Node *nd = g->nodes[i];
@@ -572,6 +569,5 @@ done:
     }
     fg_free(&f);
     free(order);
-    free(stack);
     return rc;
 }

@@ -188,6 +188,40 @@ def tf1(out: Path) -> None:
             builder.save()
 
 
+class _Loops(tf.Module):
+    """TF2 functional control flow as TensorFlow makes it: a tf.while_loop carrying a
+    TensorArray (TensorList ops inside the While body) and a tf.cond on the data."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(SEED + 7)
+        self.w = (0.5 * rng.normal(size=(4, 4))).astype(np.float32)  # a Const in the function
+        self.scale = tf.Variable(rng.normal(size=(4,)).astype(np.float32))  # read outside the loop
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def __call__(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        steps = 3
+        w = tf.constant(self.w)
+        ta = tf.TensorArray(tf.float32, size=steps)
+
+        def body(i: tf.Tensor, h: tf.Tensor, ta: Any) -> tuple[tf.Tensor, tf.Tensor, Any]:
+            h = tf.tanh(tf.matmul(h, w) + 0.1)
+            return i + 1, h, ta.write(i, h)
+
+        _, h, ta = tf.while_loop(lambda i, h, ta: i < steps, body, (tf.constant(0), x, ta))
+        seq = ta.stack()
+        scale = self.scale.read_value()  # a value, not the resource, goes into the branches
+        y = tf.cond(tf.reduce_sum(x) > 0.0, lambda: h * scale + tf.reduce_mean(seq, axis=0), lambda: h - 1.0)
+        return {"seq": seq, "y": y}
+
+
+def ctrlflow(out: Path) -> None:
+    """tf.while_loop with a TensorArray and tf.cond in a tf.function, tf.saved_model.save (the
+    SavedModel holds While/If with their function bodies; the frozen graph, lowered by
+    convert_variables_to_constants_v2, TF1 frames with TensorList ops)."""
+    m = _Loops()
+    tf.saved_model.save(m, str(out), signatures={"serving_default": m.__call__})
+
+
 MODELS: dict[str, Callable[[Path], None]] = {
     "resnet": resnet,
     "mobilenet": mobilenet,
@@ -196,6 +230,7 @@ MODELS: dict[str, Callable[[Path], None]] = {
     "module": module,
     "tf1": tf1,
     "embed": embed,
+    "ctrlflow": ctrlflow,
 }
 
 

@@ -4,7 +4,7 @@
 // (a multiple of the strides of every model here). A few inputs that are not images are named.
 'use strict';
 
-const RECIPE = 'inputs-v2'; // v2: uint8 graph inputs written as uint8 (ref.js)
+const RECIPE = 'inputs-v3'; // v2: uint8 graph inputs written as uint8 (ref.js); v3: also by the Placeholder's dtype
 
 // mulberry32: a tiny deterministic PRNG (same stream in every Node version)
 function mulberry32(seed) {

@@ -65,10 +65,14 @@ async function one(m) {
   const feeds = makeInputs(m.name, gm.inputs);
   // TensorFlow.js holds a uint8 input as int32; the graph (and so grappo) takes the uint8 the
   // signature declares: the same values, written with the graph's dtype
+  // (or, with no signature entry, faceboxes', its Placeholder's dtype attr)
   const sigIn = (json.signature && json.signature.inputs) || {};
+  const nodes = (json.modelTopology && json.modelTopology.node) || [];
   const graphDtype = (name) => {
     const s = sigIn[name] || sigIn[`${name}:0`] || Object.values(sigIn).find((v) => v.name === name || v.name === `${name}:0`);
-    return s && s.dtype === 'DT_UINT8' ? 'uint8' : null;
+    const p = nodes.find((n) => n.op === 'Placeholder' && n.name === name.replace(/:0$/, ''));
+    const dt = s ? s.dtype : p && p.attr && p.attr.dtype && p.attr.dtype.type;
+    return dt === 'DT_UINT8' ? 'uint8' : null;
   };
   feeds.forEach((f, k) => {
     f.file = `input_${k}.npy`;
