@@ -206,7 +206,12 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     Graph *cur = NULL, *fixed = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0};
+    AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
     CostStats cs0;
     cost_stats(cm, &cs0);
 
@@ -236,6 +241,9 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     /* judged on as many samples as the caller's measurement: on 2 (training's default) a
        ResNet-50 with 52 int7 convolutions kept top-1 and lost a quarter of it on 16 */
     if (ctx->inputs && ec.acc_batches < ctx->inputs->n_batches) ec.acc_batches = ctx->inputs->n_batches;
+    /* and on the very inputs and reference the whole-graph evaluations use, through the shared
+       cache: a state charged here is not measured again when it becomes a candidate */
+    if (ctx->acc_cache) ec.accuracy_ctx = ctx;
     env = env_new(&ec, cm, policy, err);
     if (!env) goto done;
     double t0 = now_s();
@@ -362,5 +370,9 @@ done:
     env_free(env);
     env_free(exact_env);
     env_free(tune_env);
+    if (own_acc) {
+        objective_accuracy_cache_free(own_acc);
+        ctx->acc_cache = NULL;
+    }
     return rc;
 }

@@ -203,24 +203,10 @@ void env_free(Env *e) {
 }
 
 
-/* The set of precision choices in g: a sum (order-independent) of a hash per node that runs
-   in low precision or converts to or from it. Exact rewrites leave it unchanged. */
-static uint64_t precision_signature(const Graph *g) {
-    uint64_t sig = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        bool p = n->op == OP_GRAPPO_QCONV2D || n->op == OP_GRAPPO_QMATMUL || n->op == OP_GRAPPO_QUANTIZE ||
-                 n->op == OP_GRAPPO_DEQUANTIZE || n->op == OP_CAST;
-        for (int k = 0; k < n->n_outputs && !p; k++) {
-            int dt = n->outputs[k].dtype;
-            p = dt == DT_BFLOAT16 || dt == DT_HALF || dt == DT_INT8 || dt == DT_UINT8;
-        }
-        if (p) sig += fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name) | 1;
-    }
-    return sig;
-}
+static uint64_t precision_signature(const Graph *g) { return objective_precision_signature(g); }
 
-static bool acc_cached(const Env *e, uint64_t sig) {
+static bool acc_cached(const Env *e, const Graph *g, uint64_t sig) {
+    if (e->cfg.accuracy_ctx) return objective_accuracy_known(e->cfg.accuracy_ctx, g);
     for (int i = 0; i < e->n_acc; i++)
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) return true;
     return false;
@@ -231,6 +217,16 @@ static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) { *acc = e->acc_cache[i].acc; e->acc_cached++; return 0; }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (e->cfg.accuracy_ctx) {
+        EvalContext *ctx = e->cfg.accuracy_ctx;
+        int hits = ctx->times.accuracy_hits;
+        if (objective_accuracy(ctx, g, acc, err)) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        e->acc_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (ctx->times.accuracy_hits > hits) e->acc_cached++;
+        else e->acc_measured++;
+        return 0;
+    }
     StartRef *ref = start_ref(e, err);
     if (!ref) return -1;
     if (accuracy_against(e->start, ref->out, g, &ref->in, e->cfg.threads, acc, err)) return -1;
@@ -265,7 +261,7 @@ static int charge_accuracy(Env *e, const Graph *g, double best_j, EnvEval *ev, E
     ev->feasible = true;
     objective_of(e, ev);
     if (sig == e->start_sig) return 0; /* the same function up to fp32 rounding */
-    if (ev->objective >= best_j && !acc_cached(e, sig)) {
+    if (ev->objective >= best_j && !acc_cached(e, g, sig)) {
         ev->accuracy_pending = true;
         return 0;
     }

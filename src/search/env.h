@@ -66,6 +66,11 @@ typedef struct EnvConfig {
        stays pending); the caller measures the states it considers with env_charge. Rewards are
        then optimistic (accuracy unchanged) - not for training. */
     bool lazy_accuracy;
+    /* Optional (optimizing): accuracy through objective_accuracy on this context - fidelity to
+       ctx->original on ctx->inputs, cached by precision assignment in ctx->acc_cache and shared
+       with the search's whole-graph evaluations and other envs - instead of the env's own
+       acc_batches generated batches against the episode's start graph. */
+    EvalContext *accuracy_ctx;
 } EnvConfig;
 
 EnvConfig env_config_default(void);
