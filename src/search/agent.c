@@ -181,14 +181,48 @@ static int trusted(CostModel *cm, CostModel *roof, const Candidate *c, const Gra
     return 0;
 }
 
+/* Serialized copies of constant tensors above this size are dropped from the search's working
+   graph: the tensor itself holds the data (shared between clones), and the serialized copy
+   (kept to write an untouched Const back byte for byte) was deep-copied by every graph_clone -
+   on BERT-base 438 MB per env_peek, most of a rollout's time. The written graph re-encodes
+   such a Const from its tensor: the same values. Small ones are kept (cheap, and CSE compares
+   tensors without data by them). */
+#define LEAN_RAW_BYTES 4096
+
+static Graph *lean_clone(const Graph *g, Err *err) {
+    Graph *c = graph_clone(g, err);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n_nodes; i++) {
+        Node *n = c->nodes[i];
+        for (int k = 0; k < n->n_attrs; k++) {
+            Attr *a = &n->attrs[k];
+            if (a->kind == ATTR_TENSOR && tensor_has_data(&a->tensor) && a->raw_len > LEAN_RAW_BYTES) attr_drop_raw(a);
+        }
+    }
+    return c;
+}
+
 static int cmp_candidate(const void *a, const void *b) {
     const Candidate *x = a, *y = b;
     return x->estimate < y->estimate ? -1 : x->estimate > y->estimate;
 }
 
+static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
+                           const AgentOpts *ao, Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err);
+
 int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
                Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err) {
     memset(stats, 0, sizeof *stats);
+    Graph *lean = lean_clone(start, err);
+    if (!lean) return -1;
+    int rc = search_ppo_lean(ctx, lean, o, policy, cm, ao, best, best_eval, log, stats, err);
+    graph_free(lean);
+    return rc;
+}
+
+/* search_ppo on a start graph without serialized copies of its large constants (lean_clone) */
+static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
+                           const AgentOpts *ao, Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err) {
     EnvConfig ec = ao->env;
     ec.required_flags = o->required_flags;
     ec.allow_precision = o->allow_precision;
