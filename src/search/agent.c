@@ -240,9 +240,14 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     Graph *cur = NULL, *fixed = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0};
-    AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials */
+    AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials, */
+    EnvPeekMemo *own_memo = NULL;  /* and one lookahead memo */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    if (!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) {
         err_set(err, ERR_RUNTIME, "out of memory");
         goto done;
     }
@@ -278,6 +283,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     /* and on the very inputs and reference the whole-graph evaluations use, through the shared
        cache: a state charged here is not measured again when it becomes a candidate */
     if (ctx->acc_cache) ec.accuracy_ctx = ctx;
+    ec.peek_memo = ctx->peek_memo;
     env = env_new(&ec, cm, policy, err);
     if (!env) goto done;
     double t0 = now_s();
@@ -407,6 +413,10 @@ done:
     if (own_acc) {
         objective_accuracy_cache_free(own_acc);
         ctx->acc_cache = NULL;
+    }
+    if (own_memo) {
+        env_peek_memo_free(own_memo);
+        ctx->peek_memo = NULL;
     }
     return rc;
 }

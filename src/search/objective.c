@@ -94,6 +94,14 @@ bool objective_accuracy_known(const EvalContext *ctx, const Graph *g) {
     return ctx->acc_cache && cache_find(ctx->acc_cache, objective_precision_signature(g));
 }
 
+bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *acc) {
+    const AccuracyEntry *hit = cache_find(ctx->acc_cache, sig);
+    if (!hit) return false;
+    *acc = hit->acc;
+    ctx->times.accuracy_hits++;
+    return true;
+}
+
 int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Err *err) {
     AccuracyCache *c = ctx->acc_cache;
     if (!c) return accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, acc, err);

@@ -67,6 +67,8 @@ typedef struct EvalContext {
     int stopped;               /* out: why the search ended before its budget (ObjectiveStop) */
     AccuracyCache *acc_cache;  /* NULL: every accuracy is measured (search_ppo and search_ppo_bo
                                   open one for their run when the caller gave none) */
+    struct EnvPeekMemo *peek_memo; /* the rollouts' lookahead estimates (env.h), shared like
+                                      acc_cache by the trials of ppo+bo; NULL: the search's own */
 } EvalContext;
 
 /* The set of precision choices in g: an order-independent sum of a hash per node that runs in
@@ -77,6 +79,8 @@ AccuracyCache *objective_accuracy_cache_new(void);
 void objective_accuracy_cache_free(AccuracyCache *c);
 /* is g's precision assignment in ctx's cache (false without a cache)? */
 bool objective_accuracy_known(const EvalContext *ctx, const Graph *g);
+/* the cached answer for a precision signature: true (and *acc, counted as a hit) when known */
+bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *acc);
 /* fidelity of g to ctx->original on ctx->inputs: from ctx->acc_cache when its precision
    assignment was measured before (counted in ctx->times.accuracy_hits), else measured against
    the cached reference outputs (accuracy_runs) and remembered. Without a cache: measured. */
