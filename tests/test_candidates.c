@@ -6,7 +6,11 @@
  *     at the first look, two equal graphs with alternating jitter are left undecided at the cap;
  *   - the result test of issue 16: with a tiny budget, greedy and ppo on ResNet-8 return a graph
  *     at least as fast as Grappler's (here exactly: the clock is the roofline estimate of the
- *     graph, deterministic), or Grappler's graph itself, and optimize keeps it. */
+ *     graph, deterministic), or Grappler's graph itself, and optimize keeps it;
+ *   - the sensitivity baseline is carried when grappler+int8 misses the accuracy budget (a
+ *     cosine bound all-int8 ResNet-8 misses and a few fp32 nodes meet): it is measured with the
+ *     final repeats, passes, and the result is at least as fast as every carried candidate whose
+ *     accuracy passed - the sensitivity baseline's graph included. */
 #include "testutil.h"
 
 #include "measure/cost.h"
@@ -131,6 +135,8 @@ static void test_compare_seq_fake(void **state) {
     graph_free(b);
 }
 
+#define SENS_MIN_COSINE 0.9999
+
 /* issue 16's result test: a tiny budget, and the result is never slower than Grappler's */
 static void run_tiny_budget(OptimizeMethod method, bool exact_only) {
     Err e = {0};
@@ -186,6 +192,53 @@ static void test_random_tiny_budget(void **state) { (void)state; run_tiny_budget
 static void test_ppo_tiny_budget(void **state) { (void)state; run_tiny_budget(OPTIMIZE_PPO, false); }
 static void test_ppo_bo_tiny_budget(void **state) { (void)state; run_tiny_budget(OPTIMIZE_PPO_BO, true); }
 
+/* a cosine bound between all-int8 ResNet-8's and that of the graph with its most sensitive
+   nodes fp32: grappler+int8 misses it, the sensitivity baseline meets it */
+static void test_sensitivity_carried(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = resnet8();
+    CostOpts ro = {.backend = COST_ROOFLINE, .threads = 1};
+    CostModel *roof = cost_open(&ro, &e);
+    assert_non_null(roof);
+    FakeClock c = {.roof = roof};
+    latency_set_fake_timer(fake_ms, &c);
+    OptimizeOpts o = optimize_opts_default();
+    o.method = OPTIMIZE_GREEDY;
+    o.budget = 16;
+    o.threads = 1;
+    o.repeats = 8;
+    o.search_repeats = 3;
+    o.eval_batches = 2;
+    o.min_cosine = SENS_MIN_COSINE;
+    o.cost_roofline = true;
+    OptimizeResult *r = NULL;
+    CHECK_OK(optimize_run(g, &o, &r, &e), &e);
+    const OptimizeCarried *sens = NULL, *int8 = NULL;
+    for (int k = 0; k < r->product.n_carried; k++) {
+        const OptimizeCarried *ck = &r->product.carried[k];
+        printf("[ carried  ] %-14s %-28s measured %d accuracy ok %d kept %d %.4f ms\n", ck->method, ck->pipeline, ck->measured,
+               ck->accuracy_ok, ck->kept, ck->median_ms);
+        if (!strcmp(ck->method, "sensitivity")) sens = ck;
+        if (!strcmp(ck->method, "grappler+int8")) int8 = ck;
+    }
+    double got = roofline_ms(roof, r->graph);
+    printf("[ carried  ] result %.4f ms, carried from %s\n", got, r->product.carried_from ? r->product.carried_from : "(search)");
+    assert_non_null(int8);
+    assert_false(int8->accuracy_ok); /* the bound is chosen so */
+    assert_non_null(sens);
+    assert_true(sens->measured && sens->accuracy_ok);
+    assert_true(r->keep);
+    for (int k = 0; k < r->product.n_carried; k++)
+        if (r->product.carried[k].accuracy_ok) assert_true(got <= r->product.carried[k].median_ms * (1 + 1e-9));
+    /* the kept graph meets the bound (optimize's own guard judged it) */
+    assert_true(r->acc.min_cosine >= SENS_MIN_COSINE);
+    optimize_result_free(r);
+    latency_set_fake_timer(NULL, NULL);
+    cost_close(roof);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_p),
@@ -197,6 +250,7 @@ int main(void) {
         cmocka_unit_test(test_random_tiny_budget),
         cmocka_unit_test(test_ppo_tiny_budget),
         cmocka_unit_test(test_ppo_bo_tiny_budget),
+        cmocka_unit_test(test_sensitivity_carried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,6 +200,12 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
         optimize_stop_text(&r->product, stop, sizeof stop);
         printf("search: %d graph evaluations (budget %d), seed %llu%s%s\n", r->product.evaluations, o->budget, (unsigned long long)o->seed,
                stop[0] ? "; " : "", stop);
+        const SearchTimes *t = &r->product.times;
+        if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO)
+            printf("search time: rollouts %.1f s (accuracy %.1f s, kernel timing %.1f s), whole-graph timing %.1f s, accuracy %.1f s; "
+                   "%d accuracy runs, %d reused (same precision choices); carried pipelines %.1f s\n",
+                   t->rollout_s, t->env_accuracy_s, t->cost_timing_s, t->timing_s, t->accuracy_s, t->accuracy_runs, t->accuracy_hits,
+                   r->product.carry_s);
     }
     if (r->product.sensitivity) {
         printf("\nPer-node sensitivity\n");

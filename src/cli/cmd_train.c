@@ -46,7 +46,9 @@ static void help(void) {
            "half with random ones, then updates the policy.\n"
            "  --corpus        comma list of directories of .pb files and zoo specs: zoo:NAME with\n"
            "                  options after '@', e.g. zoo:random@seed=3, zoo:resnet18@image=64,\n"
-           "                  zoo:bert-mini@seq=32 (keys: seed, image, seq, batch, width in %%)\n"
+           "                  zoo:bert-mini@seq=32 (keys: seed, image, seq, batch, width in %%); also\n"
+           "                  single models: a model file (.pb, TensorFlow.js model.json) or a\n"
+           "                  SavedModel directory\n"
            "  --max-steps     rewrites per episode (default 48)\n"
            "  PPO             --lr (3e-4) --clip (0.2) --gamma (1.0) --lambda (0.95) --ent-coef (0.01)\n"
            "                  --vf-coef (0.5) --epochs (4) --minibatch (64) --seed (1)\n"
@@ -136,6 +138,16 @@ static int corpus_add_dir(Corpus *c, const char *dir, bool calibrate, Err *err) 
     return rc;
 }
 
+/* one model rather than a directory of them: a file, or a SavedModel directory */
+static bool is_model_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st)) return false;
+    if (S_ISREG(st.st_mode)) return true;
+    char sm[4096];
+    snprintf(sm, sizeof sm, "%s/saved_model.pb", path);
+    return S_ISDIR(st.st_mode) && !stat(sm, &st);
+}
+
 static int corpus_load(Corpus *c, const char *list, bool calibrate, Err *err) {
     char *copy = strdup(list);
     if (!copy) return err_set(err, ERR_RUNTIME, "out of memory");
@@ -144,6 +156,9 @@ static int corpus_load(Corpus *c, const char *list, bool calibrate, Err *err) {
     for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
         if (!strncmp(tok, "zoo:", 4)) {
             Graph *g = model_load(tok, err);
+            rc = g ? corpus_add(c, g, tok, calibrate, err) : -1;
+        } else if (is_model_path(tok)) {
+            Graph *g = cli_load_model(tok, err);
             rc = g ? corpus_add(c, g, tok, calibrate, err) : -1;
         } else {
             rc = corpus_add_dir(c, tok, calibrate, err);

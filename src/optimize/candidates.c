@@ -9,14 +9,34 @@
 #include <string.h>
 
 #include "../measure/cost.h"
+#include "sensitivity.h"
 
-/* The fixed pipelines every search carries, in order of preference on ties. A new fixed method
-   (e.g. a sensitivity baseline) is added here; precision ones are carried only when the search
-   may change precision (not --exact-only, not --target tf, no user metric judging later). */
-static const OptimizeMethod carried_methods[] = {OPTIMIZE_GRAPPLER, OPTIMIZE_GRAPPLER_INT8};
+/* The fixed pipelines every search carries, in order of preference on ties. Precision ones are
+   carried only when the search may change precision (not --exact-only, not --target tf, no user
+   metric judging later). The sensitivity baseline (`--search sensitivity`'s result with the same
+   options, sensitivity.h) starts from grappler+int8's graph and differs from it only when that
+   graph misses the accuracy budget: it is produced only then (one judgement decides), and not
+   carried when it kept every node fp32 (then it is grappler's graph). */
+static const OptimizeMethod carried_methods[] = {OPTIMIZE_GRAPPLER, OPTIMIZE_GRAPPLER_INT8, OPTIMIZE_SENSITIVITY};
 #define N_CARRIED ((int)(sizeof carried_methods / sizeof carried_methods[0]))
 
-static bool method_changes_precision(OptimizeMethod m) { return m == OPTIMIZE_GRAPPLER_INT8; }
+static bool method_changes_precision(OptimizeMethod m) { return m == OPTIMIZE_GRAPPLER_INT8 || m == OPTIMIZE_SENSITIVITY; }
+
+/* the sensitivity baseline would only repeat the graphs already carried: grappler+int8's meets
+   the accuracy budget (its first candidate), or it was not produced here */
+static int sensitivity_redundant(OptimizeSession *s, const OptimizeProduct *int8, bool *redundant, Err *err) {
+    *redundant = true;
+    if (!int8->graph) return 0;
+    OptimizeJudgement j;
+    if (optimize_session_judge(s, int8->graph, &j, err)) return -1;
+    *redundant = j.ok;
+    return 0;
+}
+
+/* a sensitivity product that reverted every node is grappler's graph again */
+static bool sensitivity_all_fp32(const OptimizeProduct *p) {
+    return p->sensitivity && p->sensitivity->reverted >= p->sensitivity->n;
+}
 
 /* the median or the peak, whichever the objective minimizes */
 static double score_of(const OptimizeOpts *o, const OptimizeMeasured *m) {
@@ -39,9 +59,16 @@ int optimize_carry_baselines(OptimizeSession *s, const OptimizeOpts *o, Optimize
         OptimizeOpts bo = *o;
         bo.method = carried_methods[k];
         Err e = {0};
+        if (carried_methods[k] == OPTIMIZE_SENSITIVITY) {
+            bool redundant;
+            int k8 = 0;
+            while (carried_methods[k8] != OPTIMIZE_GRAPPLER_INT8) k8++;
+            if (sensitivity_redundant(s, &prod[k8], &redundant, err)) goto done;
+            if (redundant) continue;
+        }
         /* a pipeline that cannot run here (no calibration data, ...) is simply not carried */
         if (optimize_session_produce(s, &bo, &prod[k], &e)) { optimize_product_free(&prod[k]); continue; }
-        if (prod[k].log.total == 0) continue;
+        if (prod[k].log.total == 0 || sensitivity_all_fp32(&prod[k])) continue;
         g[n] = prod[k].graph;
         from[n++] = k;
     }
@@ -73,6 +100,10 @@ int optimize_carry_baselines(OptimizeSession *s, const OptimizeOpts *o, Optimize
         prod[k].graph = NULL;
         out->log = prod[k].log;
         out->carried_from = optimize_method_name(carried_methods[k]);
+        if (prod[k].sensitivity && !out->sensitivity) { /* the report's per-node table */
+            out->sensitivity = prod[k].sensitivity;
+            prod[k].sensitivity = NULL;
+        }
         snprintf(out->note, sizeof out->note, "the %s pipeline's result measured faster than the search's: kept", prod[k].pipeline);
     }
     rc = 0;

@@ -1,6 +1,7 @@
 /* candidates.h - what keeps every search honest, in optimize_session_produce and optimize_run:
  *   - the fixed pipelines (grappler always; grappler+int8 when the search may change
- *     precision) are carried as candidates of every search method: their graphs are measured
+ *     precision, and then the sensitivity baseline when grappler+int8 misses the accuracy
+ *     budget: `--search sensitivity`'s result with the same options) are carried as candidates of every search method: their graphs are measured
  *     side by side with the search's (optimize_measure_all, the final repeats), and the fastest
  *     (ppo+bo --objective memory: the smallest) whose accuracy passes is the product, so a
  *     search never returns a graph slower than Grappler's beyond the noise of that measurement;

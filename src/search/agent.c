@@ -181,14 +181,48 @@ static int trusted(CostModel *cm, CostModel *roof, const Candidate *c, const Gra
     return 0;
 }
 
+/* Serialized copies of constant tensors above this size are dropped from the search's working
+   graph: the tensor itself holds the data (shared between clones), and the serialized copy
+   (kept to write an untouched Const back byte for byte) was deep-copied by every graph_clone -
+   on BERT-base 438 MB per env_peek, most of a rollout's time. The written graph re-encodes
+   such a Const from its tensor: the same values. Small ones are kept (cheap, and CSE compares
+   tensors without data by them). */
+#define LEAN_RAW_BYTES 4096
+
+static Graph *lean_clone(const Graph *g, Err *err) {
+    Graph *c = graph_clone(g, err);
+    if (!c) return NULL;
+    for (int i = 0; i < c->n_nodes; i++) {
+        Node *n = c->nodes[i];
+        for (int k = 0; k < n->n_attrs; k++) {
+            Attr *a = &n->attrs[k];
+            if (a->kind == ATTR_TENSOR && tensor_has_data(&a->tensor) && a->raw_len > LEAN_RAW_BYTES) attr_drop_raw(a);
+        }
+    }
+    return c;
+}
+
 static int cmp_candidate(const void *a, const void *b) {
     const Candidate *x = a, *y = b;
     return x->estimate < y->estimate ? -1 : x->estimate > y->estimate;
 }
 
+static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
+                           const AgentOpts *ao, Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err);
+
 int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,
                Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err) {
     memset(stats, 0, sizeof *stats);
+    Graph *lean = lean_clone(start, err);
+    if (!lean) return -1;
+    int rc = search_ppo_lean(ctx, lean, o, policy, cm, ao, best, best_eval, log, stats, err);
+    graph_free(lean);
+    return rc;
+}
+
+/* search_ppo on a start graph without serialized copies of its large constants (lean_clone) */
+static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
+                           const AgentOpts *ao, Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err) {
     EnvConfig ec = ao->env;
     ec.required_flags = o->required_flags;
     ec.allow_precision = o->allow_precision;
@@ -206,7 +240,17 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     Graph *cur = NULL, *fixed = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0};
+    AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials, */
+    EnvPeekMemo *own_memo = NULL;  /* and one lookahead memo */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    if (!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
     CostStats cs0;
     cost_stats(cm, &cs0);
 
@@ -236,6 +280,10 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     /* judged on as many samples as the caller's measurement: on 2 (training's default) a
        ResNet-50 with 52 int7 convolutions kept top-1 and lost a quarter of it on 16 */
     if (ctx->inputs && ec.acc_batches < ctx->inputs->n_batches) ec.acc_batches = ctx->inputs->n_batches;
+    /* and on the very inputs and reference the whole-graph evaluations use, through the shared
+       cache: a state charged here is not measured again when it becomes a candidate */
+    if (ctx->acc_cache) ec.accuracy_ctx = ctx;
+    ec.peek_memo = ctx->peek_memo;
     env = env_new(&ec, cm, policy, err);
     if (!env) goto done;
     double t0 = now_s();
@@ -362,5 +410,13 @@ done:
     env_free(env);
     env_free(exact_env);
     env_free(tune_env);
+    if (own_acc) {
+        objective_accuracy_cache_free(own_acc);
+        ctx->acc_cache = NULL;
+    }
+    if (own_memo) {
+        env_peek_memo_free(own_memo);
+        ctx->peek_memo = NULL;
+    }
     return rc;
 }

@@ -122,6 +122,20 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     int nc = bo_target_constraints(target, NULL);
     Bo *bo = bo_new(nc, o->seed ? o->seed : 1, err);
     if (!bo) return -1;
+    /* one accuracy cache for every trial: they revisit the same precision choices */
+    AccuracyCache *own_acc = NULL;
+    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
+        bo_free(bo);
+        return err_set(err, ERR_RUNTIME, "out of memory");
+    }
+    /* and one lookahead memo: the trials climb from the same graphs with other weights */
+    EnvPeekMemo *own_memo = NULL;
+    if (!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) {
+        objective_accuracy_cache_free(own_acc);
+        ctx->acc_cache = NULL;
+        bo_free(bo);
+        return err_set(err, ERR_RUNTIME, "out of memory");
+    }
     ObjectiveWeights saved_w = ctx->w;
     AccuracyBudget saved_budget = ctx->budget;
     ctx->budget.min_top1 = 1.0 - target->max_accuracy_drop;
@@ -208,6 +222,14 @@ done:
     free(recv);
     graph_free(keep);
     bo_free(bo);
+    if (own_acc) {
+        objective_accuracy_cache_free(own_acc);
+        ctx->acc_cache = NULL;
+    }
+    if (own_memo) {
+        env_peek_memo_free(own_memo);
+        ctx->peek_memo = NULL;
+    }
     ctx->w = saved_w;
     ctx->budget = saved_budget;
     return rc;

@@ -40,6 +40,7 @@ struct Env {
     double best_j; /* the lowest J of the episode so far */
     int steps;
     uint64_t start_sig;
+    uint64_t state_hash; /* structural hash of cur (peek memo key), set by observe */
 
     /* accuracy: per start graph its inputs and outputs (computed on first need), results cache */
     StartRef refs[ENV_MAX_STARTS];
@@ -203,26 +204,23 @@ void env_free(Env *e) {
 }
 
 
-/* The set of precision choices in g: a sum (order-independent) of a hash per node that runs
-   in low precision or converts to or from it. Exact rewrites leave it unchanged. */
-static uint64_t precision_signature(const Graph *g) {
-    uint64_t sig = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        bool p = n->op == OP_GRAPPO_QCONV2D || n->op == OP_GRAPPO_QMATMUL || n->op == OP_GRAPPO_QUANTIZE ||
-                 n->op == OP_GRAPPO_DEQUANTIZE || n->op == OP_CAST;
-        for (int k = 0; k < n->n_outputs && !p; k++) {
-            int dt = n->outputs[k].dtype;
-            p = dt == DT_BFLOAT16 || dt == DT_HALF || dt == DT_INT8 || dt == DT_UINT8;
-        }
-        if (p) sig += fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name) | 1;
-    }
-    return sig;
-}
+static uint64_t precision_signature(const Graph *g) { return objective_precision_signature(g); }
 
-static bool acc_cached(const Env *e, uint64_t sig) {
+static bool acc_cached(const Env *e, const Graph *g, uint64_t sig) {
+    if (e->cfg.accuracy_ctx) return objective_accuracy_known(e->cfg.accuracy_ctx, g);
     for (int i = 0; i < e->n_acc; i++)
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) return true;
+    return false;
+}
+
+/* the env's own cache (no accuracy_ctx) by signature */
+static bool acc_lookup(Env *e, uint64_t sig, AccuracyResult *acc) {
+    for (int i = 0; i < e->n_acc; i++)
+        if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) {
+            *acc = e->acc_cache[i].acc;
+            e->acc_cached++;
+            return true;
+        }
     return false;
 }
 
@@ -231,6 +229,16 @@ static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult
         if (e->acc_cache[i].sig == sig && e->acc_cache[i].src == e->start_src && e->acc_cache[i].version == e->start_version) { *acc = e->acc_cache[i].acc; e->acc_cached++; return 0; }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (e->cfg.accuracy_ctx) {
+        EvalContext *ctx = e->cfg.accuracy_ctx;
+        int hits = ctx->times.accuracy_hits;
+        if (objective_accuracy(ctx, g, acc, err)) return -1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        e->acc_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (ctx->times.accuracy_hits > hits) e->acc_cached++;
+        else e->acc_measured++;
+        return 0;
+    }
     StartRef *ref = start_ref(e, err);
     if (!ref) return -1;
     if (accuracy_against(e->start, ref->out, g, &ref->in, e->cfg.threads, acc, err)) return -1;
@@ -257,19 +265,32 @@ static void objective_of(const Env *e, EnvEval *ev) {
    the cache, or measured - but only when the state could become the episode's best: its J with
    no accuracy charge (a lower bound) must beat the best J so far. A state that cannot earn a
    reward whatever its accuracy is left pending (drop 0), which saves most accuracy runs. */
+static int charge_accuracy_sig(Env *e, const Graph *g, uint64_t sig, double best_j, EnvEval *ev, Err *err);
+
 static int charge_accuracy(Env *e, const Graph *g, double best_j, EnvEval *ev, Err *err) {
-    uint64_t sig = precision_signature(g);
+    return charge_accuracy_sig(e, g, precision_signature(g), best_j, ev, err);
+}
+
+/* g may be NULL when best_j is -INFINITY (lazy lookahead): then nothing is measured, a cached
+   answer is used or the state is left pending */
+static int charge_accuracy_sig(Env *e, const Graph *g, uint64_t sig, double best_j, EnvEval *ev, Err *err) {
     ev->accuracy_pending = false;
-    ev->acc = (AccuracyResult){.outputs = g->n_outputs, .top1_agreement = -1, .min_cosine = 1};
+    ev->acc = (AccuracyResult){.outputs = e->start->n_outputs, .top1_agreement = -1, .min_cosine = 1};
     ev->accuracy_drop = 0;
     ev->feasible = true;
     objective_of(e, ev);
     if (sig == e->start_sig) return 0; /* the same function up to fp32 rounding */
-    if (ev->objective >= best_j && !acc_cached(e, sig)) {
+    if (!g) { /* lookahead from the memo: the cache's answer or pending */
+        if (!(e->cfg.accuracy_ctx ? objective_accuracy_lookup(e->cfg.accuracy_ctx, sig, &ev->acc) : acc_lookup(e, sig, &ev->acc))) {
+            ev->accuracy_pending = true;
+            return 0;
+        }
+    } else if (ev->objective >= best_j && !acc_cached(e, g, sig)) {
         ev->accuracy_pending = true;
         return 0;
+    } else if (measure_accuracy(e, g, sig, &ev->acc, err)) {
+        return -1;
     }
-    if (measure_accuracy(e, g, sig, &ev->acc, err)) return -1;
     ev->accuracy_drop = ev->acc.top1_agreement >= 0 ? 1.0 - ev->acc.top1_agreement : 1.0 - ev->acc.min_cosine;
     if (ev->accuracy_drop < 0) ev->accuracy_drop = 0;
     ev->feasible = accuracy_ok(&ev->acc, &e->cfg.budget);
@@ -321,9 +342,12 @@ static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s,
     return 0;
 }
 
+static uint64_t graph_state_hash(const Graph *g);
+
 /* features, legal actions and the observation of the current state */
 static int observe(Env *e, Err *err) {
     const Graph *g = e->cur;
+    if (e->cfg.peek_memo) e->state_hash = graph_state_hash(g);
     if (features_build(g, e->node_ms, e->eval.latency_ms, &e->fb, err)) return -1;
     e->n_act = 0;
     for (int i = 0; i < e->n_rules; i++) {
@@ -409,15 +433,114 @@ int env_step(Env *e, int action, double *reward, bool *done, Err *err) {
     return 0;
 }
 
+/* ---- the lookahead memo: (state, rule, site) -> latency, memory, precision signature ---- */
+
+typedef struct PeekEntry { uint64_t key; double latency_ms, peak_bytes; uint64_t sig; } PeekEntry;
+
+struct EnvPeekMemo {
+    PeekEntry *v; /* open addressing, key 0 = empty */
+    size_t cap, n;
+    long hits, lookups;
+};
+
+EnvPeekMemo *env_peek_memo_new(void) { return calloc(1, sizeof(EnvPeekMemo)); }
+
+void env_peek_memo_free(EnvPeekMemo *m) {
+    if (!m) return;
+    free(m->v);
+    free(m);
+}
+
+void env_peek_memo_stats(const EnvPeekMemo *m, long *hits, long *lookups) {
+    *hits = m ? m->hits : 0;
+    *lookups = m ? m->lookups : 0;
+}
+
+static uint64_t mix64(uint64_t h, uint64_t x) {
+    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+/* A structural hash of a state: every node's name, op, inputs, attribute count and output
+   dtypes and shapes, in order. Two states alike in all of these are taken as the same state
+   by the memo (a rewrite that changed nothing of them but a value would be missed; the
+   rollouts' candidates are measured for real before anything is kept). */
+static uint64_t graph_state_hash(const Graph *g) {
+    uint64_t h = mix64(FNV1A_OFFSET, (uint64_t)g->n_nodes);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        h = mix64(h, fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name));
+        h = mix64(h, (uint64_t)n->n_attrs);
+        for (int k = 0; k < n->n_inputs; k++) h = mix64(h, (uint64_t)n->inputs[k].node << 8 ^ (uint64_t)n->inputs[k].port);
+        for (int k = 0; k < n->n_outputs; k++) {
+            h = mix64(h, (uint64_t)n->outputs[k].dtype);
+            const Shape *sh = &n->outputs[k].shape;
+            h = mix64(h, (uint64_t)sh->rank);
+            for (int d = 0; d < sh->rank && d < MAX_RANK; d++) h = mix64(h, (uint64_t)sh->dim[d]);
+        }
+    }
+    return h;
+}
+
+static uint64_t peek_key(const Env *e, int action) {
+    const Site *st = &e->act_site[action];
+    uint64_t h = mix64(e->state_hash, fnv1a64_str(FNV1A_OFFSET, e->act_rule[action]->name));
+    h = mix64(h, (uint64_t)st->n);
+    for (int k = 0; k < st->n; k++) h = mix64(h, (uint64_t)st->nodes[k]);
+    h = mix64(h, (uint64_t)st->param);
+    return h ? h : 1;
+}
+
+static PeekEntry *memo_slot(EnvPeekMemo *m, uint64_t key) {
+    size_t i = (size_t)(key % m->cap);
+    while (m->v[i].key && m->v[i].key != key) i = (i + 1) % m->cap;
+    return &m->v[i];
+}
+
+static int memo_put(EnvPeekMemo *m, uint64_t key, const EnvEval *ev, uint64_t sig, Err *err) {
+    if (2 * (m->n + 1) > m->cap) { /* grow at half full */
+        size_t nc = m->cap ? 2 * m->cap : 1024;
+        PeekEntry *old = m->v, *v = calloc(nc, sizeof *v);
+        if (!v) return err_set(err, ERR_RUNTIME, "out of memory");
+        size_t oc = m->cap;
+        m->v = v;
+        m->cap = nc;
+        for (size_t i = 0; i < oc; i++)
+            if (old[i].key) *memo_slot(m, old[i].key) = old[i];
+        free(old);
+    }
+    PeekEntry *p = memo_slot(m, key);
+    if (!p->key) m->n++;
+    *p = (PeekEntry){key, ev->latency_ms, ev->peak_bytes, sig};
+    return 0;
+}
+
 int env_peek(Env *e, int action, EnvEval *out, Err *err) {
     if (!e->cur) return err_set(err, ERR_INPUT, "env_peek before env_reset");
     if (action < 0 || action >= e->n_act) return err_set(err, ERR_INPUT, "action %d out of range (%d legal)", action, e->n_act);
     if (env_action_is_stop(e, action)) { *out = e->eval; return 0; }
+    EnvPeekMemo *m = e->cfg.lazy_accuracy ? e->cfg.peek_memo : NULL;
+    uint64_t key = 0;
+    if (m) {
+        key = peek_key(e, action);
+        m->lookups++;
+        if (m->cap) {
+            const PeekEntry *p = memo_slot(m, key);
+            if (p->key == key) {
+                m->hits++;
+                memset(out, 0, sizeof *out);
+                out->latency_ms = p->latency_ms;
+                out->peak_bytes = p->peak_bytes;
+                return charge_accuracy_sig(e, NULL, p->sig, -INFINITY, out, err);
+            }
+        }
+    }
     Graph *c = graph_clone(e->cur, err);
     if (!c) return -1;
     int rc = rule_apply(e->act_rule[action], c, &e->act_site[action], err);
     if (rc) err_prefix(err, "%s", e->act_rule[action]->name);
     else rc = evaluate(e, c, e->cfg.lazy_accuracy ? -INFINITY : e->best_j, out, err);
+    if (!rc && m) rc = memo_put(m, key, out, precision_signature(c), err);
     graph_free(c);
     return rc;
 }

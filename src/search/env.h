@@ -66,7 +66,23 @@ typedef struct EnvConfig {
        stays pending); the caller measures the states it considers with env_charge. Rewards are
        then optimistic (accuracy unchanged) - not for training. */
     bool lazy_accuracy;
+    /* Optional (optimizing): accuracy through objective_accuracy on this context - fidelity to
+       ctx->original on ctx->inputs, cached by precision assignment in ctx->acc_cache and shared
+       with the search's whole-graph evaluations and other envs - instead of the env's own
+       acc_batches generated batches against the episode's start graph. */
+    EvalContext *accuracy_ctx;
+    /* Optional, with lazy_accuracy: lookahead estimates remembered by (state, rule, site) - the
+       cost model's latency and memory and the precision signature of the state an action leads
+       to, which do not depend on w - so episodes and trials that revisit a state peek without
+       applying the rewrite again (see env_peek). */
+    struct EnvPeekMemo *peek_memo;
 } EnvConfig;
+
+typedef struct EnvPeekMemo EnvPeekMemo;
+EnvPeekMemo *env_peek_memo_new(void);
+void env_peek_memo_free(EnvPeekMemo *m);
+/* lookups answered and made, for tests and reports */
+void env_peek_memo_stats(const EnvPeekMemo *m, long *hits, long *lookups);
 
 EnvConfig env_config_default(void);
 

@@ -2,7 +2,10 @@
 #include "objective.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "../util/hash.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -48,13 +51,94 @@ void objective_count(EvalContext *ctx) {
     tell(ctx, NULL);
 }
 
+uint64_t objective_precision_signature(const Graph *g) {
+    uint64_t sig = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        bool p = n->op == OP_GRAPPO_QCONV2D || n->op == OP_GRAPPO_QMATMUL || n->op == OP_GRAPPO_QUANTIZE ||
+                 n->op == OP_GRAPPO_DEQUANTIZE || n->op == OP_CAST;
+        for (int k = 0; k < n->n_outputs && !p; k++) {
+            int dt = n->outputs[k].dtype;
+            p = dt == DT_BFLOAT16 || dt == DT_HALF || dt == DT_INT8 || dt == DT_UINT8;
+        }
+        if (p) sig += fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name) | 1;
+    }
+    return sig;
+}
+
+typedef struct AccuracyEntry { uint64_t sig; AccuracyResult acc; } AccuracyEntry;
+
+struct AccuracyCache {
+    Tensor *ref; /* ctx->original's outputs on ctx->inputs (computed on first need) */
+    int ref_batches, ref_outputs;
+    AccuracyEntry *v;
+    int n, cap;
+};
+
+AccuracyCache *objective_accuracy_cache_new(void) { return calloc(1, sizeof(AccuracyCache)); }
+
+void objective_accuracy_cache_free(AccuracyCache *c) {
+    if (!c) return;
+    accuracy_reference_free(c->ref, c->ref_batches, c->ref_outputs);
+    free(c->v);
+    free(c);
+}
+
+static const AccuracyEntry *cache_find(const AccuracyCache *c, uint64_t sig) {
+    for (int i = 0; c && i < c->n; i++)
+        if (c->v[i].sig == sig) return &c->v[i];
+    return NULL;
+}
+
+bool objective_accuracy_known(const EvalContext *ctx, const Graph *g) {
+    return ctx->acc_cache && cache_find(ctx->acc_cache, objective_precision_signature(g));
+}
+
+bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *acc) {
+    const AccuracyEntry *hit = cache_find(ctx->acc_cache, sig);
+    if (!hit) return false;
+    *acc = hit->acc;
+    ctx->times.accuracy_hits++;
+    return true;
+}
+
+int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Err *err) {
+    AccuracyCache *c = ctx->acc_cache;
+    if (!c) return accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, acc, err);
+    uint64_t sig = objective_precision_signature(g);
+    const AccuracyEntry *hit = cache_find(c, sig);
+    if (hit) {
+        *acc = hit->acc;
+        ctx->times.accuracy_hits++;
+        return 0;
+    }
+    if (g->n_outputs != ctx->original->n_outputs)
+        return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", g->n_outputs, ctx->original->n_outputs);
+    if (!c->ref) {
+        if (accuracy_reference(ctx->original, ctx->inputs, ctx->threads, &c->ref, err)) { c->ref = NULL; return -1; }
+        c->ref_batches = ctx->inputs->n_batches;
+        c->ref_outputs = ctx->original->n_outputs;
+    }
+    if (accuracy_against(ctx->original, c->ref, g, ctx->inputs, ctx->threads, acc, err)) return -1;
+    ctx->times.accuracy_runs++;
+    if (c->n == c->cap) {
+        int nc = c->cap ? 2 * c->cap : 16;
+        AccuracyEntry *v = realloc(c->v, (size_t)nc * sizeof *v);
+        if (!v) return err_set(err, ERR_RUNTIME, "out of memory");
+        c->v = v;
+        c->cap = nc;
+    }
+    c->v[c->n++] = (AccuracyEntry){sig, *acc};
+    return 0;
+}
+
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
     LatencyResult lat;
     double t0 = now_s();
     if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
     double t1 = now_s();
     ctx->times.timing_s += t1 - t0;
-    if (accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, &out->acc, err)) return -1;
+    if (objective_accuracy(ctx, g, &out->acc, err)) return -1;
     ctx->times.accuracy_s += now_s() - t1;
     ctx->evaluations++;
     finish(ctx, &lat, out);
@@ -67,7 +151,7 @@ int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyRe
     LatencyResult lat[2];
     if (latency_measure(both, 2, ctx->inputs, ctx->repeats, ctx->threads, lat, err)) return -1;
     ref_out->acc = *ref_acc;
-    if (accuracy_measure(ctx->original, cand, ctx->inputs, ctx->threads, &cand_out->acc, err)) return -1;
+    if (objective_accuracy(ctx, cand, &cand_out->acc, err)) return -1;
     ctx->evaluations++;
     finish(ctx, &lat[0], ref_out);
     finish(ctx, &lat[1], cand_out);
@@ -96,7 +180,7 @@ int objective_compare_seq(EvalContext *ctx, const Graph *ref, const AccuracyResu
     *decision = SEQ_POSITIVE;
     ref_out->acc = *ref_acc;
     double t0 = now_s();
-    if (accuracy_measure(ctx->original, cand, ctx->inputs, ctx->threads, &cand_out->acc, err)) return -1;
+    if (objective_accuracy(ctx, cand, &cand_out->acc, err)) return -1;
     double t1 = now_s();
     ctx->times.accuracy_s += t1 - t0;
     ref_out->accuracy_drop = drop_of(ref_acc);

@@ -28,7 +28,17 @@ typedef struct SearchTimes {
     double cost_timing_s;   /*   kernels timed for the cost model (cache misses) */
     double tune_s;          /* ppo fine-tuning */
     double bo_s;            /* Gaussian processes and acquisition (ppo+bo) */
+    /* accuracy through the context's cache (EvalContext.acc_cache): runs made, answers reused */
+    int accuracy_runs, accuracy_hits;
 } SearchTimes;
+
+/* Accuracy by precision assignment (objective_accuracy): the set of low-precision nodes of a
+   graph (objective_precision_signature) -> its fidelity to ctx->original on ctx->inputs. Exact
+   rewrites leave the set unchanged and the function equal up to fp32 rounding, so one
+   measurement serves every graph with the same choices: a ppo search's rollouts, its
+   whole-graph evaluations and every trial of ppo+bo share it. The reference outputs of
+   ctx->original are computed once. */
+typedef struct AccuracyCache AccuracyCache;
 
 typedef struct EvalContext {
     const Graph *original;
@@ -55,7 +65,26 @@ typedef struct EvalContext {
     int timing_threads;        /* threads the next comparison times with (0: threads); after a
                                   comparison on a busy machine, the cores the others left free */
     int stopped;               /* out: why the search ended before its budget (ObjectiveStop) */
+    AccuracyCache *acc_cache;  /* NULL: every accuracy is measured (search_ppo and search_ppo_bo
+                                  open one for their run when the caller gave none) */
+    struct EnvPeekMemo *peek_memo; /* the rollouts' lookahead estimates (env.h), shared like
+                                      acc_cache by the trials of ppo+bo; NULL: the search's own */
 } EvalContext;
+
+/* The set of precision choices in g: an order-independent sum of a hash per node that runs in
+   low precision or converts to or from it (0 for a graph without any). */
+uint64_t objective_precision_signature(const Graph *g);
+
+AccuracyCache *objective_accuracy_cache_new(void);
+void objective_accuracy_cache_free(AccuracyCache *c);
+/* is g's precision assignment in ctx's cache (false without a cache)? */
+bool objective_accuracy_known(const EvalContext *ctx, const Graph *g);
+/* the cached answer for a precision signature: true (and *acc, counted as a hit) when known */
+bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *acc);
+/* fidelity of g to ctx->original on ctx->inputs: from ctx->acc_cache when its precision
+   assignment was measured before (counted in ctx->times.accuracy_hits), else measured against
+   the cached reference outputs (accuracy_runs) and remembered. Without a cache: measured. */
+int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Err *err);
 
 /* why a search ended before spending its budget of evaluations */
 typedef enum ObjectiveStop { OBJECTIVE_STOP_NONE = 0, OBJECTIVE_STOP_TIME, OBJECTIVE_STOP_CANCELLED } ObjectiveStop;

@@ -1,0 +1,263 @@
+/* test_agent_accuracy.c - accuracy by precision assignment (objective_accuracy, objective.h):
+ *   - the precision signature: 0 for an fp32 graph and for the same graph after exact rewrites,
+ *     different for different sets of quantized nodes, the same for a copy;
+ *   - through a cache, the first graph of an assignment is measured (its result equal to
+ *     accuracy_measure's, the independent oracle), a graph with the same assignment reuses it
+ *     (counted as a hit, the same result), another assignment is measured again;
+ *   - without a cache nothing is counted and every call measures;
+ *   - search_ppo with precision rules opens a cache for its run, shares it between rollouts and
+ *     whole-graph evaluations (some answers reused), and leaves the caller's context without one;
+ *   - the lookahead memo (env_peek with EnvConfig.peek_memo): on ResNet-8 with precision rules,
+ *     every action's estimate from the memo (a second peek, a hit) equals the estimate of an env
+ *     without a memo (the rewrite applied and the cost model asked), field by field; and a
+ *     search_ppo given a memo filled by an identical run returns the same graph. */
+#include "testrules.h"
+
+#include "measure/cost.h"
+#include "rewrite/calibrate.h"
+#include "rewrite/pipeline.h"
+#include "runtime/dnn_common.h"
+#include "search/agent.h"
+#include "zoo/zoo.h"
+
+static const RuleDef *quant_rule(void) { return rule_by_name(dnn_cpu_has_vnni() ? "quantize_conv_int8" : "quantize_conv_int7"); }
+
+/* g with the k-th site of the conv quantization rule quantized */
+static Graph *quantized(const Graph *g, int k) {
+    Err e = {0};
+    Graph *c = graph_clone(g, &e);
+    assert_non_null(c);
+    SiteList sl = {0};
+    CHECK_OK(rule_sites(quant_rule(), c, &sl, &e), &e);
+    assert_true(sl.n > k);
+    CHECK_OK(rule_apply(quant_rule(), c, &sl.v[k], &e), &e);
+    sitelist_free(&sl);
+    return c;
+}
+
+/* ResNet-8 with calibration ranges (the int8 rules need them) */
+static Graph *calibrated_resnet8(void) {
+    Err e = {0};
+    Graph *g = tr_zoo("resnet8", 32, 0, 0, true);
+    RefFeed **b;
+    int nf;
+    CHECK_OK(calib_batches_generate(g, 2, &b, &nf, &e), &e);
+    assert_true(calibrate_graph(g, (const RefFeed *const *)b, 2, nf, CALIB_PERCENTILE, &e) > 0);
+    calib_batches_free(b, 2, nf);
+    return g;
+}
+
+static void same_accuracy(const AccuracyResult *a, const AccuracyResult *b) {
+    assert_true(a->top1_agreement == b->top1_agreement);
+    assert_true(a->min_cosine == b->min_cosine);
+    assert_true(a->max_rel_l2 == b->max_rel_l2);
+}
+
+static void test_signature_and_cache(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    Graph *fused = graph_clone(g, &e);
+    assert_non_null(fused);
+    CHECK_OK(pipeline_run("grappler", fused, 0, NULL, &e), &e);
+    assert_true(fused->n_nodes < g->n_nodes);
+    assert_true(objective_precision_signature(g) == 0);
+    assert_true(objective_precision_signature(fused) == 0); /* exact rewrites: no precision choice */
+    Graph *q0 = quantized(fused, 0), *q0b = quantized(fused, 0), *q1 = quantized(fused, 1);
+    Graph *q01 = quantized(q0, 0); /* site 0 of what is left: a second node */
+    uint64_t s0 = objective_precision_signature(q0);
+    assert_true(s0 != 0);
+    assert_true(objective_precision_signature(q0b) == s0);
+    assert_true(objective_precision_signature(q1) != s0);
+    assert_true(objective_precision_signature(q01) != s0 && objective_precision_signature(q01) != objective_precision_signature(q1));
+
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    EvalContext ctx = {.original = g, .inputs = &in, .threads = 1};
+    AccuracyResult a, b, oracle;
+    /* no cache: measured, nothing counted */
+    CHECK_OK(objective_accuracy(&ctx, q0, &a, &e), &e);
+    CHECK_OK(accuracy_measure(g, q0, &in, 1, &oracle, &e), &e);
+    same_accuracy(&a, &oracle);
+    assert_int_equal(ctx.times.accuracy_runs + ctx.times.accuracy_hits, 0);
+    assert_false(objective_accuracy_known(&ctx, q0));
+
+    ctx.acc_cache = objective_accuracy_cache_new();
+    assert_non_null(ctx.acc_cache);
+    CHECK_OK(objective_accuracy(&ctx, q0, &a, &e), &e);
+    same_accuracy(&a, &oracle);
+    assert_int_equal(ctx.times.accuracy_runs, 1);
+    assert_true(objective_accuracy_known(&ctx, q0b));
+    CHECK_OK(objective_accuracy(&ctx, q0b, &b, &e), &e); /* the same assignment: reused */
+    same_accuracy(&b, &oracle);
+    assert_int_equal(ctx.times.accuracy_runs, 1);
+    assert_int_equal(ctx.times.accuracy_hits, 1);
+    assert_false(objective_accuracy_known(&ctx, q01));
+    CHECK_OK(objective_accuracy(&ctx, q01, &a, &e), &e); /* another assignment: measured */
+    CHECK_OK(accuracy_measure(g, q01, &in, 1, &oracle, &e), &e);
+    same_accuracy(&a, &oracle);
+    assert_int_equal(ctx.times.accuracy_runs, 2);
+    /* the fp32 graph and its exact rewrite share the empty assignment */
+    CHECK_OK(objective_accuracy(&ctx, g, &a, &e), &e);
+    CHECK_OK(objective_accuracy(&ctx, fused, &b, &e), &e);
+    assert_int_equal(ctx.times.accuracy_runs, 3);
+    assert_int_equal(ctx.times.accuracy_hits, 2);
+    assert_true(a.min_cosine > 0.99999);
+    objective_accuracy_cache_free(ctx.acc_cache);
+    inputs_free(&in);
+    graph_free(q0);
+    graph_free(q0b);
+    graph_free(q1);
+    graph_free(q01);
+    graph_free(fused);
+    graph_free(g);
+}
+
+static void test_search_shares_cache(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    Policy *p = env_policy_new(NULL, 3, &e);
+    assert_non_null(p);
+    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
+                       .threads = 1};
+    SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
+    AgentOpts ao = agent_opts_default();
+    ao.episodes = 4;
+    Graph *best = NULL;
+    Evaluation ev;
+    RewriteLog log = {0};
+    AgentStats st;
+    CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best, &ev, &log, &st, &e), &e);
+    printf("[ acc      ] ppo: %d accuracy runs, %d reused, %d evaluations\n", ctx.times.accuracy_runs, ctx.times.accuracy_hits,
+           ctx.evaluations);
+    assert_null(ctx.acc_cache); /* the search's own, freed */
+    assert_true(ctx.times.accuracy_runs >= 1);
+    /* every whole-graph evaluation asks for an accuracy: the start graph's (empty assignment)
+       at least is answered again when an exact candidate is evaluated, or the rollouts charged
+       a candidate's before it was measured */
+    assert_true(ctx.times.accuracy_runs + ctx.times.accuracy_hits >= ctx.evaluations);
+    graph_free(best);
+    policy_free(p);
+    cost_close(cm);
+    inputs_free(&in);
+    graph_free(g);
+}
+
+static void same_eval(const EnvEval *a, const EnvEval *b) {
+    assert_true(a->latency_ms == b->latency_ms);
+    assert_true(a->peak_bytes == b->peak_bytes);
+    assert_true(a->objective == b->objective);
+    assert_true(a->accuracy_drop == b->accuracy_drop);
+    assert_int_equal(a->feasible, b->feasible);
+    assert_int_equal(a->accuracy_pending, b->accuracy_pending);
+}
+
+static void test_peek_memo(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    EnvConfig plain = env_config_default();
+    plain.allow_precision = true;
+    plain.lazy_accuracy = true;
+    EnvConfig memo = plain;
+    memo.peek_memo = env_peek_memo_new();
+    assert_non_null(memo.peek_memo);
+    Env *a = env_new(&plain, cm, NULL, &e), *b = env_new(&memo, cm, NULL, &e);
+    assert_non_null(a);
+    assert_non_null(b);
+    ObjectiveWeights w = objective_default_weights();
+    CHECK_OK(env_reset(a, g, w, &e), &e);
+    CHECK_OK(env_reset(b, g, w, &e), &e);
+    int steps = 0;
+    for (; steps < 3; steps++) {
+        int n = env_n_actions(a);
+        assert_int_equal(n, env_n_actions(b));
+        for (int i = 0; i < n; i++) {
+            EnvEval x, y, z;
+            CHECK_OK(env_peek(a, i, &x, &e), &e);
+            CHECK_OK(env_peek(b, i, &y, &e), &e); /* computed and remembered */
+            CHECK_OK(env_peek(b, i, &z, &e), &e); /* from the memo */
+            same_eval(&x, &y);
+            same_eval(&x, &z);
+        }
+        if (n < 2) break;
+        double r;
+        bool done;
+        CHECK_OK(env_step(a, 0, &r, &done, &e), &e);
+        CHECK_OK(env_step(b, 0, &r, &done, &e), &e);
+    }
+    long hits, lookups;
+    env_peek_memo_stats(memo.peek_memo, &hits, &lookups);
+    printf("[ memo     ] %d states: %ld of %ld peeks from the memo\n", steps, hits, lookups);
+    assert_true(hits > 0 && 2 * hits <= lookups);
+    env_free(a);
+    env_free(b);
+    env_peek_memo_free(memo.peek_memo);
+    cost_close(cm);
+    graph_free(g);
+}
+
+/* two identical ppo runs, the second on the memo the first filled: the same graph */
+static void test_search_memo_same_result(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    Policy *p = env_policy_new(NULL, 3, &e);
+    assert_non_null(p);
+    EnvPeekMemo *memo = env_peek_memo_new();
+    Graph *best[2] = {NULL, NULL};
+    RewriteLog log[2] = {{0}, {0}};
+    for (int run = 0; run < 2; run++) {
+        EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
+                           .threads = 1, .peek_memo = memo};
+        SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
+        AgentOpts ao = agent_opts_default();
+        ao.episodes = 3;
+        Evaluation ev;
+        AgentStats st;
+        CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best[run], &ev, &log[run], &st, &e), &e);
+        assert_true(ctx.peek_memo == memo); /* the caller's, not freed */
+    }
+    long hits, lookups;
+    env_peek_memo_stats(memo, &hits, &lookups);
+    printf("[ memo     ] two runs: %ld of %ld peeks from the memo; %d and %d rewrites kept\n", hits, lookups, log[0].total,
+           log[1].total);
+    assert_true(2 * hits >= lookups); /* the second run peeks only at states the first saw */
+    assert_int_equal(log[0].total, log[1].total);
+    assert_int_equal(best[0]->n_nodes, best[1]->n_nodes);
+    for (int i = 0; i < best[0]->n_nodes; i++) {
+        assert_string_equal(best[0]->nodes[i]->name, best[1]->nodes[i]->name);
+        assert_string_equal(best[0]->nodes[i]->op_name, best[1]->nodes[i]->op_name);
+    }
+    graph_free(best[0]);
+    graph_free(best[1]);
+    env_peek_memo_free(memo);
+    policy_free(p);
+    cost_close(cm);
+    inputs_free(&in);
+    graph_free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signature_and_cache),
+        cmocka_unit_test(test_search_shares_cache),
+        cmocka_unit_test(test_peek_memo),
+        cmocka_unit_test(test_search_memo_same_result),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
