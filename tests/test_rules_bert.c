@@ -179,6 +179,7 @@ typedef struct BmmSpec {
     bool w_rank3;    /* the weight [1, K, N]: declined */
     bool mm_fetched; /* the BatchMatMulV2 result also an output: declined */
     bool bias_input; /* the bias a Placeholder: declined */
+    bool dyn_batch;  /* x's first dim unknown (-1): the output Reshape must say -1 there */
 } BmmSpec;
 
 static Graph *bmm_graph(const BmmSpec *s) {
@@ -188,6 +189,7 @@ static Graph *bmm_graph(const BmmSpec *s) {
     const int k = 12, n = 10;
     int64_t xd4[4] = {2, 3, 5, k}, xd3[3] = {3, 5, k};
     if (s->adj_x) xd3[1] = k, xd3[2] = 5;
+    if (s->dyn_batch) xd4[0] = xd3[0] = -1;
     ValueRef x = spread(&b, "x", s->x_rank, s->x_rank == 4 ? xd4 : xd3);
     ValueRef w;
     if (s->w_input) w = bld_placeholder(&b, "w", DT_FLOAT, shape_make(2, (int64_t[]){k, n}), NULL);
@@ -221,6 +223,7 @@ static void bmm_variants(void **state) {
         {.x_rank = 3, .bias_kind = 1, .act = 1},
         {.x_rank = 4, .bias_kind = 2, .act = 3},
         {.x_rank = 3, .adj_y = true, .act = 2},
+        {.x_rank = 4, .dyn_batch = true, .act = 1},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         Graph *g = bmm_graph(&specs[i]);
@@ -246,6 +249,19 @@ static void bmm_variants(void **state) {
         Graph *back = tr_roundtrip(c);
         assert_true(tr_compare(g, back, true, 6) <= TOL);
         graph_free(back);
+        if (specs[i].dyn_batch) {
+            /* inferred at batch 1, the rewrite still holds at batch 3 */
+            const Node *out = c->nodes[graph_find(c, "dense/act")];
+            assert_string_equal(out->op_name, "Reshape");
+            const Tensor *shape = &graph_value(c, out->inputs[1])->known;
+            assert_non_null(shape->buf);
+            assert_int_equal(((const int32_t *)tensor_data(shape))[0], -1);
+            InputSpec spec = {.name = "x", .shape = shape_make(4, (int64_t[]){3, 3, 5, 12}), .dtype = DT_INVALID};
+            CHECK_OK(graph_infer(g, &spec, 1, ref_eval_node, NULL, &e), &e);
+            CHECK_OK(graph_infer(c, &spec, 1, ref_eval_node, NULL, &e), &e);
+            assert_int_equal(c->nodes[graph_find(c, "dense/act")]->outputs[0].shape.dim[0], 3);
+            for (int fast = 0; fast < 2; fast++) assert_true(tr_compare(g, c, fast, 7) <= TOL);
+        }
         graph_free(c);
         graph_free(g);
     }

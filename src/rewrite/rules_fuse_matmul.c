@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "edit.h"
+#include "fold_util.h"
 #include "rules_fuse_common.h"
 
 /* a MatMul grappo can fuse: float32 in and out, 2-D */
@@ -63,7 +64,9 @@ const RuleDef fuse_matmul_bias_act = {
  * bias and the activation (GELU included, as fuse_match_act finds it: the erf/tanh subgraphs
  * or fuse_gelu's GrappoGelu) become oneDNN post-ops, and the int8 rules, which quantize
  * MatMul/_FusedMatMul with Const weights, reach these layers. adj_y becomes transpose_b;
- * adj_x is declined. x's leading dims may hold one unknown dim (written -1). */
+ * adj_x is declined. Inference gives dynamic dims (a batch of -1) a size, so the output
+ * Reshape writes -1 for the leading dims of x that change with a dynamic input dim
+ * (fold_util.h's FoldStatic); x with more than one is declined. */
 
 static bool bmm_weight(const Graph *g, const Node *n, int64_t *k, int64_t *cols) {
     const Tensor *w = edit_known(g, n->inputs[1]);
@@ -88,16 +91,39 @@ static bool bmm_host(const Graph *g, const Node *n) {
     return unknown <= 1;
 }
 
+/* the output Reshape's target: x's leading dims (-1 for the one that follows a dynamic input
+   dim), then cols; false when more than one leading dim is dynamic or that cannot be told */
+static bool bmm_out_dims(const Graph *g, FoldStatic *fs, const Node *n, int64_t cols, int64_t *dims) {
+    const Shape *xs = &graph_value(g, n->inputs[0])->shape;
+    bool dyn[MAX_RANK] = {false};
+    if (!fold_static_dims(fs, n->inputs[0], dyn)) return false;
+    int n_dyn = 0;
+    for (int a = 0; a < xs->rank - 1; a++) {
+        bool d = dyn[a] || xs->dim[a] < 0;
+        n_dyn += d;
+        dims[a] = d ? -1 : xs->dim[a];
+    }
+    dims[xs->rank - 1] = cols;
+    return n_dyn <= 1;
+}
+
 static int find_bmm(const Graph *g, const GraphUses *u, SiteList *out, Err *err) {
-    for (int i = 0; i < g->n_nodes; i++) {
+    FoldStatic fs;
+    if (fold_static_init(&fs, g, err)) return -1;
+    int rc = 0;
+    for (int i = 0; i < g->n_nodes && !rc; i++) {
         int b;
+        int64_t k, cols, dims[MAX_RANK];
         if (!bmm_host(g, g->nodes[i]) || !fuse_match_bias(g, u, (ValueRef){i, 0}, &b)) continue;
+        bmm_weight(g, g->nodes[i], &k, &cols);
+        if (!bmm_out_dims(g, &fs, g->nodes[i], cols, dims)) continue;
         Site s = {.n = 2, .nodes = {i, b}, .param = NN_ACT_NONE};
         FuseActMatch m;
         if (fuse_match_act(g, u, (ValueRef){b, 0}, FUSE_MATMUL, FUSE_BASE_BIAS, false, &m)) fuse_site_add_act(&s, &m);
-        if (sitelist_push(out, &s, err)) return -1;
+        rc = sitelist_push(out, &s, err);
     }
-    return 0;
+    fold_static_free(&fs);
+    return rc;
 }
 
 /* Reshape(*x, dims[0..rank)) named after base; *x becomes its output */
@@ -129,12 +155,14 @@ static int apply_bmm(Graph *g, const Site *s, Err *err) {
     const Node *mm = g->nodes[s->nodes[0]];
     int last = s->nodes[s->n - 1];
     NnAct act = s->n > 2 ? (NnAct)s->param : NN_ACT_NONE;
-    const Shape *xs = &graph_value(g, mm->inputs[0])->shape;
-    int rank = xs->rank;
+    int rank = graph_value(g, mm->inputs[0])->shape.rank;
     int64_t k, cols, out_dims[MAX_RANK];
     bmm_weight(g, mm, &k, &cols);
-    for (int a = 0; a < rank - 1; a++) out_dims[a] = xs->dim[a] < 0 ? -1 : xs->dim[a];
-    out_dims[rank - 1] = cols;
+    FoldStatic fs;
+    if (fold_static_init(&fs, g, err)) return -1;
+    bool dims_ok = bmm_out_dims(g, &fs, mm, cols, out_dims);
+    fold_static_free(&fs);
+    if (!dims_ok) return err_set(err, ERR_RUNTIME, "fuse_batch_matmul_bias_act: the output shape is no longer static");
     bool adj_y = node_attr_b(mm, "adj_y", false);
     char base[1100];
     snprintf(base, sizeof base, "%s/flat", g->nodes[last]->name);
