@@ -10,7 +10,15 @@
  * Relu, GrappoGelu) and the ones it must decline (adj_x, a weight that is not a Const or not
  * 2-D, the matmul fetched, a bias that is not a constant); then the whole pipeline, with and
  * without the --target tf restriction, against the original on both runtimes and through a
- * GraphDef round trip; and zoo bert-tiny through the pipeline. */
+ * GraphDef round trip; and zoo bert-tiny through the pipeline. The suite runs once more as a
+ * child under ONEDNN_MAX_CPU_ISA=AVX2 (the fused matmul's gelu_erf post-op, LayerNorm and
+ * attention on oneDNN's AVX2 kernels), as tests/test_lowp_isa.c does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
 #include "testrules.h"
 
 #include "io/graphdef.h"
@@ -332,6 +340,31 @@ static void grappler_pipeline_bert_tiny(void **state) {
     graph_free(g);
 }
 
+/* this suite again under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN reads it once, at its first use, so it
+   takes a fresh process); its output is shown indented */
+static void under_avx2_cap(void **state) {
+    (void)state;
+    if (getenv("ONEDNN_MAX_CPU_ISA")) TU_SKIP("already running under ONEDNN_MAX_CPU_ISA=%s", getenv("ONEDNN_MAX_CPU_ISA"));
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
+    if ((isa & avx512) != avx512) TU_SKIP("this CPU has no AVX-512: the full-ISA run above already was the AVX2 path");
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "ONEDNN_MAX_CPU_ISA=AVX2 '%s' 2>&1", self);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[1024];
+    int passed = -1;
+    while (fgets(line, sizeof line, p)) {
+        printf("    | %s", line);
+        if (sscanf(line, "[  PASSED  ] %d test", &passed) == 1) continue;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_true(passed >= 6);
+}
+
 static void registry(void **state) {
     (void)state;
     const RuleDef *r = rule("fuse_batch_matmul_bias_act");
@@ -349,6 +382,7 @@ int main(void) {
         cmocka_unit_test(bmm_refusals),
         cmocka_unit_test(grappler_pipeline_encoder),
         cmocka_unit_test(grappler_pipeline_bert_tiny),
+        cmocka_unit_test(under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
