@@ -22,7 +22,9 @@
 #include "testrules.h"
 
 #include "io/graphdef.h"
+#include "rewrite/calibrate.h"
 #include "rewrite/pipeline.h"
+#include "runtime/dnn_common.h"
 
 #define TOL 1e-5
 #define PIPE_TOL 1e-4
@@ -324,6 +326,36 @@ static void grappler_pipeline_encoder(void **state) {
     graph_free(g);
 }
 
+/* int8 as optimize runs it: the original graph calibrated (its BatchMatMulV2 Dense inputs
+   watched), then grappler+int8: all six Dense layers become int8 matmuls (the flattened input
+   keeps its producer's range), and the result stays near the float graph */
+static void int8_pipeline_encoder(void **state) {
+    (void)state;
+    Graph *orig = encoder_layer();
+    Err e = {0};
+    Graph *g = graph_clone(orig, &e);
+    assert_non_null(g);
+    RefFeed **batches;
+    int nf;
+    CHECK_OK(calib_batches_generate(g, 4, &batches, &nf, &e), &e);
+    assert_true(calibrate_graph(g, (const RefFeed *const *)batches, 4, nf, CALIB_MINMAX, &e) > 0);
+    calib_batches_free(batches, 4, nf);
+    RewriteLog log = {0};
+    CHECK_OK(pipeline_run(dnn_cpu_has_vnni() ? "grappler+int8" : "grappler+int7", g, 0, &log, &e), &e);
+    if (tr_count_op(g, "GrappoQMatMul") != 6) {
+        for (int i = 0; i < log.n; i++) print_error("%s x%d\n", log.v[i].rule, log.v[i].count);
+        print_error("QMatMul %d FusedMatMul %d\n", tr_count_op(g, "GrappoQMatMul"), tr_count_op(g, "_FusedMatMul"));
+    }
+    assert_int_equal(tr_count_op(g, "GrappoQMatMul"), 6);
+    assert_int_equal(tr_count_op(g, "_FusedMatMul"), 0);
+    for (int fast = 0; fast < 2; fast++) {
+        double err = tr_compare(orig, g, fast, 17);
+        if (!(err <= 0.05)) { print_error("int8 encoder (fast %d): rel err %g\n", fast, err); fail(); }
+    }
+    graph_free(g);
+    graph_free(orig);
+}
+
 /* zoo bert-tiny (TF1 modeling.py's forms) through the pipeline: same outputs, fewer nodes */
 static void grappler_pipeline_bert_tiny(void **state) {
     (void)state;
@@ -362,7 +394,7 @@ static void under_avx2_cap(void **state) {
         if (sscanf(line, "[  PASSED  ] %d test", &passed) == 1) continue;
     }
     assert_int_equal(pclose(p), 0);
-    assert_true(passed >= 6);
+    assert_true(passed >= 7);
 }
 
 static void registry(void **state) {
@@ -382,6 +414,7 @@ int main(void) {
         cmocka_unit_test(bmm_refusals),
         cmocka_unit_test(grappler_pipeline_encoder),
         cmocka_unit_test(grappler_pipeline_bert_tiny),
+        cmocka_unit_test(int8_pipeline_encoder),
         cmocka_unit_test(under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * them (fuse_tf_allows). float32 only. The fused node takes the last absorbed node's name. */
 #include <stdio.h>
 
+#include "calibrate.h"
 #include "edit.h"
 #include "fold_util.h"
 #include "rules_fuse_common.h"
@@ -167,7 +168,11 @@ static int apply_bmm(Graph *g, const Site *s, Err *err) {
     char base[1100];
     snprintf(base, sizeof base, "%s/flat", g->nodes[last]->name);
     ValueRef x = mm->inputs[0], w = mm->inputs[1];
+    float lo, hi;
+    bool calibrated = calib_range(g, x, &lo, &hi);
     if (add_reshape(g, base, &x, (int64_t[]){-1, k}, 2, err)) return -1;
+    /* the flattened input holds x's values: it keeps x's calibrated range for the int8 rules */
+    if (calibrated && calib_set_range(g, x, lo, hi, err)) return -1;
     mm = g->nodes[s->nodes[0]];
     ValueRef in[3] = {x, w, bias};
     int f = fuse_add_node(g, FUSE_MATMUL, mm, in, 3, last, err);
@@ -180,7 +185,9 @@ static int apply_bmm(Graph *g, const Site *s, Err *err) {
         return -1;
     ValueRef y = {f, 0};
     snprintf(base, sizeof base, "%s/unflat", g->nodes[last]->name);
+    bool last_calibrated = calib_range(g, (ValueRef){last, 0}, &lo, &hi);
     if (add_reshape(g, base, &y, out_dims, rank, err)) return -1;
+    if (last_calibrated && calib_set_range(g, y, lo, hi, err)) return -1; /* the same values as last's */
     return fuse_finish(g, y.node, last, s, err);
 }
 

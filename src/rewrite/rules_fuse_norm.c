@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "edit.h"
 #include "rule.h"
 
@@ -263,7 +264,11 @@ static int morph(Graph *g, int node, const char *op_name, const ValueRef *in, in
     n->n_inputs = 0;
     for (int k = 0; k < n_in; k++)
         if (node_add_input(g, node, keep[k], err)) return -1;
-    while (n->n_attrs > 0) node_attr_remove(n, n->attrs[0].name);
+    /* every attribute goes but the calibrated range of the output (calibrate.h), which the
+       fused op's output keeps: it is the same value, and the int8 rules read it */
+    for (int k = n->n_attrs - 1; k >= 0; k--)
+        if (strcmp(n->attrs[k].name, CALIB_ATTR_MIN) && strcmp(n->attrs[k].name, CALIB_ATTR_MAX))
+            node_attr_remove(n, n->attrs[k].name);
     return 0;
 }
 
