@@ -9,6 +9,8 @@
  * only at run time, dtypes and ops outside a family) are checked to return 0, and the BERT
  * patterns are checked to be ones oneDNN's binary really declines (so the plan reaches the
  * native family). Three timings (1 thread) print at the end. */
+#include <float.h>
+
 #include "test_dnn_util.h"
 
 /* ---- helpers ---- */
@@ -277,6 +279,68 @@ static void erf_accuracy_sweep(void **state) {
         assert_true(fabsf(y[i] - expect[i]) <= 2e-7f * fabsf(expect[i]));
         assert_int_equal(signbit(y[i]) != 0, signbit(expect[i]) != 0);
     }
+    tensor_release(&got[0]);
+    graph_free(g);
+    tensor_release(&x);
+}
+
+/* Erfc (tf.nn.gelu's exact form): shapes through blocks and tails, then the promise of
+   native_eltwise.c over the whole float range: a sweep of every 4099th bit pattern (1M values,
+   both signs, tails, denormals, huge values) against libm's erfc in double: relative error
+   <= 1e-6 where erfc(x) >= FLT_MIN, absolute error <= 1e-44 below; and the special values */
+static void erfc_shapes_and_sweep(void **state) {
+    (void)state;
+    unary_case("Erfc", 1, (int64_t[]){1}, -3, 3, 11, 1e-6);
+    unary_case("Erfc", 1, (int64_t[]){15}, -3, 3, 12, 1e-6);
+    unary_case("Erfc", 2, (int64_t[]){7, 33}, -6, 6, 13, 1e-6);
+    unary_case("Erfc", 3, (int64_t[]){2, 16, 24}, -12, 12, 14, 1e-6);
+    unary_case("Erfc", 2, (int64_t[]){3, 17}, -1e-3, 1e-3, 15, 1e-6);
+    const uint64_t stride = 4099;
+    const int64_t n = (int64_t)((1ull << 32) / stride) + 1;
+    Tensor x = td_rand(16, 1, &n, 0, 1);
+    uint32_t *bits = tensor_mut(&x);
+    for (int64_t i = 0; i < n; i++) bits[i] = (uint32_t)((uint64_t)i * stride);
+    int node;
+    Graph *g = td_graph("Erfc", &x, 1, 0, &node);
+    td_infer(g);
+    Err e;
+    Tensor got[1] = {{0}};
+    assert_int_equal(tf_fast_node(fast_compile_native_eltwise, g, node, &x, got, NULL, 0, &e), 1);
+    const float *p = tensor_data(&x), *y = tensor_data(&got[0]);
+    double max_rel = 0, max_abs = 0, at_rel = 0, at_abs = 0;
+    int64_t nans = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(p[i])) {
+            nans++;
+            if (!isnan(y[i])) { print_error("Erfc(NaN) = %g\n", y[i]); fail(); }
+            continue;
+        }
+        double want = erfc((double)p[i]), d = fabs((double)y[i] - want);
+        if (want >= FLT_MIN) {
+            if (d / want > max_rel) { max_rel = d / want; at_rel = p[i]; }
+        } else if (d > max_abs) {
+            max_abs = d;
+            at_abs = p[i];
+        }
+    }
+    print_message("Erfc over %lld bit patterns (%lld NaN): max rel error %.3g at %.9g, max abs error below FLT_MIN "
+                  "%.3g at %.9g\n",
+                  (long long)n, (long long)nans, max_rel, at_rel, max_abs, at_abs);
+    assert_true(nans > 0);
+    assert_true(max_rel <= 1e-6);
+    assert_true(max_abs <= 1e-44);
+    tensor_release(&got[0]);
+    graph_free(g);
+    tensor_release(&x);
+    const double special[8] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 10.5, -30.0, 9.3};
+    x = td_vals(8, special);
+    g = td_graph("Erfc", &x, 1, 0, &node);
+    td_infer(g);
+    assert_int_equal(tf_fast_node(fast_compile_native_eltwise, g, node, &x, got, NULL, 0, &e), 1);
+    y = tensor_data(&got[0]);
+    assert_true(y[0] == 1.0f && y[1] == 1.0f && y[2] == 0.0f && y[3] == 2.0f && isnan(y[4]) && y[5] == 0.0f &&
+                y[6] == 2.0f);
+    assert_true(y[7] > 0 && y[7] < FLT_MIN); /* erfc(9.3) = 4.4e-40: a denormal, not flushed */
     tensor_release(&got[0]);
     graph_free(g);
     tensor_release(&x);
@@ -579,6 +643,15 @@ static void native_speed_bert_shapes(void **state) {
                   ms * 1e6 / (128.0 * 3072), ref_ms, ref_ms / ms);
     graph_free(g);
     tensor_release(&x);
+    /* tf.nn.gelu's Erfc on [128, 1536] (MiniLM's feed-forward) */
+    x = td_rand(94, 2, (int64_t[]){128, 1536}, -4, 4);
+    g = td_graph("Erfc", &x, 1, 0, &node);
+    td_infer(g);
+    ms = time_kernel(fast_compile_native_eltwise, g, node, &x, 20, &ref_ms, impl, sizeof impl);
+    print_message("Erfc [128,1536] (%s): %.3f ms (%.2f ns/element), reference %.3f ms, %.1fx\n", impl, ms,
+                  ms * 1e6 / (128.0 * 1536), ref_ms, ref_ms / ms);
+    graph_free(g);
+    tensor_release(&x);
     /* LayerNorm's Mul(rstd [128,1], gamma [768]) */
     Tensor ins[2] = {bin_operand(91, 2, (int64_t[]){128, 1}, false), bin_operand(92, 1, (int64_t[]){768}, false)};
     g = td_graph("Mul", ins, 2, 2u, &node);
@@ -610,6 +683,7 @@ int main(void) {
         cmocka_unit_test(transpose_declines),
         cmocka_unit_test(erf_shapes),
         cmocka_unit_test(erf_accuracy_sweep),
+        cmocka_unit_test(erfc_shapes_and_sweep),
         cmocka_unit_test(selu_shapes),
         cmocka_unit_test(erf_constant_and_in_place),
         cmocka_unit_test(eltwise_declines),

@@ -210,7 +210,9 @@ static void ln_refuses_gamma_rank2(void **state) {
 /* ---- GELU patterns ---- */
 
 typedef struct GeluSpec {
-    int form;     /* 0 Erf(x*c), 1 Erf(x/sqrt2), 2 tanh with Pow(x,3), 3 tanh with x*(x*x), 4 tanh with Square */
+    int form;     /* 0 Erf(x*c), 1 Erf(x/sqrt2), 2 tanh with Pow(x,3), 3 tanh with x*(x*x), 4 tanh with Square;
+                     tf.nn.gelu's s = Erfc(-x/sqrt2) (no 1 +): 5 Erfc(Neg(x)*c), 6 Erfc(x*-c), 7 Erfc(Neg(x*c)),
+                     8 Erfc(Neg(x)/sqrt2), 9 Erfc(x/-sqrt2), 10 Erfc(x*c) (the wrong sign: not GELU) */
     int grouping; /* 0 (x*0.5)*s, 1 (0.5*x)*s, 2 x*(0.5*s), 3 (x*s)*0.5, 4 s*(x*0.5) */
     float half, one, scale;      /* 0.5, 1, the argument scale (0 = the right one) */
     int second_reader;           /* 1: Erf/Tanh also read; 2: the sum 1+f fetched; 3: the inner Mul fetched */
@@ -223,8 +225,20 @@ static Graph *gelu_graph(const GeluSpec *s) {
     CHECK_OK(bld_init(&b, 7, false, &e), &e);
     ValueRef x = spread_input(&b, 2, (int64_t[]){6, 24});
     float half = s->half ? s->half : 0.5f, one = s->one ? s->one : 1.0f;
-    ValueRef f;
-    if (s->form <= 1) {
+    ValueRef f, sum;
+    if (s->form >= 5) {
+        float c = s->scale ? s->scale : 0.70710677f, r2 = 1.4142135f;
+        ValueRef arg;
+        switch (s->form) {
+        case 5: arg = bin(&b, "g/mul_1", "Mul", bld_unary(&b, "g/Neg", "Neg", x), bld_scalar_f32(&b, "g/c", c), s->swap); break;
+        case 6: arg = bin(&b, "g/mul_1", "Mul", x, bld_scalar_f32(&b, "g/c", -c), s->swap); break;
+        case 7: arg = bld_unary(&b, "g/Neg", "Neg", bin(&b, "g/mul_1", "Mul", x, bld_scalar_f32(&b, "g/c", c), s->swap)); break;
+        case 8: arg = bld_binary(&b, "g/div", "RealDiv", bld_unary(&b, "g/Neg", "Neg", x), bld_scalar_f32(&b, "g/c", r2)); break;
+        case 9: arg = bld_binary(&b, "g/div", "RealDiv", x, bld_scalar_f32(&b, "g/c", -r2)); break;
+        default: arg = bin(&b, "g/mul_1", "Mul", x, bld_scalar_f32(&b, "g/c", c), s->swap); break;
+        }
+        f = sum = bld_unary(&b, "g/Erfc", "Erfc", arg);
+    } else if (s->form <= 1) {
         ValueRef arg = s->form == 0
                            ? bin(&b, "g/mul", "Mul", x, bld_scalar_f32(&b, "g/mul/y", s->scale ? s->scale : 0.70710677f), s->swap)
                            : bld_binary(&b, "g/truediv", "RealDiv", x, bld_scalar_f32(&b, "g/truediv/y", s->scale ? s->scale : 1.4142135f));
@@ -239,7 +253,7 @@ static Graph *gelu_graph(const GeluSpec *s) {
         ValueRef arg = bin(&b, "g/mul_1", "Mul", bld_scalar_f32(&b, "g/mul_1/x", s->scale ? s->scale : 0.7978846f), sum, s->swap);
         f = bld_unary(&b, "g/Tanh", "Tanh", arg);
     }
-    ValueRef sum = bin(&b, "g/add_1", "AddV2", bld_scalar_f32(&b, "g/add_1/x", one), f, s->swap);
+    if (s->form < 5) sum = bin(&b, "g/add_1", "AddV2", bld_scalar_f32(&b, "g/add_1/x", one), f, s->swap);
     ValueRef c = bld_scalar_f32(&b, "g/half", half), m, y;
     switch (s->grouping) {
     case 0: m = bld_binary(&b, "g/m", "Mul", x, c); y = bld_binary(&b, "g/out", "Mul", m, sum); break;
@@ -258,18 +272,21 @@ static Graph *gelu_graph(const GeluSpec *s) {
 
 static void gelu_matches(void **state) {
     (void)state;
-    static const char *const gone_erf[] = {"Erf", "RealDiv"};
+    static const char *const gone_erf[] = {"Erf", "RealDiv", "Erfc", "Neg"};
     static const char *const gone_tanh[] = {"Tanh", "Pow", "Square"};
     GeluSpec specs[] = {
         {.form = 0, .grouping = 0}, {.form = 0, .grouping = 1, .swap = true}, {.form = 1, .grouping = 2},
         {.form = 1, .grouping = 3}, {.form = 0, .grouping = 4},               {.form = 2, .grouping = 1},
         {.form = 3, .grouping = 2}, {.form = 3, .grouping = 0, .swap = true}, {.form = 4, .grouping = 4, .swap = true},
+        {.form = 5, .grouping = 1}, {.form = 5, .grouping = 0, .swap = true}, {.form = 6, .grouping = 2},
+        {.form = 6, .grouping = 3, .swap = true}, {.form = 7, .grouping = 4}, {.form = 8, .grouping = 1},
+        {.form = 9, .grouping = 2},
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         Graph *g = gelu_graph(&specs[k]);
         expect_sites("fuse_gelu", g, 1);
-        bool tanh_form = specs[k].form >= 2;
-        expect_fused("fuse_gelu", g, "g/out", "GrappoGelu", tanh_form ? gone_tanh : gone_erf, tanh_form ? 3 : 2);
+        bool tanh_form = specs[k].form >= 2 && specs[k].form <= 4;
+        expect_fused("fuse_gelu", g, "g/out", "GrappoGelu", tanh_form ? gone_tanh : gone_erf, tanh_form ? 3 : 4);
         Graph *c = graph_clone(g, &(Err){0});
         tr_apply_all(rule("fuse_gelu"), c, 10);
         const Node *n = c->nodes[graph_find(c, "g/out")];
@@ -296,6 +313,11 @@ static void gelu_refusals(void **state) {
         {.form = 0, .second_reader = 2, .grouping = 3}, /* 1 + erf fetched */
         {.form = 0, .second_reader = 3},                /* x * 0.5 fetched */
         {.form = 2, .second_reader = 3, .grouping = 2}, /* 0.5 * (1 + tanh) fetched */
+        {.form = 10},                                   /* Erfc(+x/sqrt2): 0.5 x erfc(x/sqrt2) is not GELU */
+        {.form = 5, .scale = 0.7072f},                  /* Erfc's scale off */
+        {.form = 5, .half = 0.6f},
+        {.form = 5, .second_reader = 1},                /* Erfc read outside */
+        {.form = 7, .second_reader = 2, .grouping = 3}, /* Erfc fetched */
     };
     for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         Graph *g = gelu_graph(&specs[k]);

@@ -10,8 +10,12 @@
 
 /* ---- which values ---- */
 
-static bool is_quantizable(const Node *n) {
+static bool is_quantizable(const Graph *g, const Node *n) {
     switch (n->op) {
+    /* Keras Dense on [B, S, K]: fuse_batch_matmul_bias_act makes it a _FusedMatMul, so its
+       input is watched like a MatMul's (attention's products of two activations are not) */
+    case OP_BATCH_MATMUL:
+    case OP_BATCH_MATMUL_V2: return n->n_inputs == 2 && tensor_has_data(&graph_value(g, n->inputs[1])->known);
     case OP_CONV2D:
     case OP_FUSED_CONV2D:
     case OP_DEPTHWISE_CONV2D:
@@ -29,7 +33,7 @@ int calib_targets(const Graph *g, ValueRef **out, Err *err) {
     ValueRef *v = NULL;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *nd = g->nodes[i];
-        if (!is_quantizable(nd)) continue;
+        if (!is_quantizable(g, nd)) continue;
         /* the two operands; fused extra args (bias, addend, ...) are not activations a
            quantized kernel reads as integers */
         for (int k = 0; k < nd->n_inputs && k < 2; k++) {

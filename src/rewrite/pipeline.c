@@ -12,6 +12,10 @@ static const char *const grappler_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
     "fold_scalar_mul",   "fold_conv_affine", "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
+    /* BERT-family graphs (Keras, TF1 modeling.py): LayerNorm and GELU written out, Dense layers as
+       BatchMatMulV2 + AddV2, attention as BatchMatMulV2 / Softmax; grappo ops (skipped with
+       --target tf, except fuse_batch_matmul_bias_act, whose ops are stock) */
+    "fuse_layernorm",    "fuse_gelu",         "fuse_batch_matmul_bias_act",                "fuse_attention",
 };
 
 /* then the exact int8 clean-ups: a residual Add (+ Relu) into the int8 conv producing it, and

@@ -12,6 +12,10 @@
  *                   tanh form x * 0.5 * (1 + Tanh(0.7978846 * (x + 0.044715 * x^3))) with x^3
  *                   as Pow(x, 3), x * (x * x) or x * Square(x); the three factors x, 0.5 and
  *                   the sum in any grouping and order  => y = GrappoGelu(x, approximate)
+ *                   and tf.nn.gelu's exact form x * 0.5 * Erfc(-x * 0.70710677) (Keras 3
+ *                   BERTs), the argument as Neg(x) * c, x * -c, Neg(x * c), Neg(x) / sqrt2 or
+ *                   x / -sqrt2: 1 + erf(t) = erfc(-t) exactly, and the reference computes
+ *                   GrappoGelu with erfc (graph/act_math.h)
  *
  * Every commutative op (Add, AddV2, Mul, SquaredDifference) is matched in both operand
  * orders. Constants must be known float32 single-element values within 1e-6 relative of the
@@ -27,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "edit.h"
 #include "rule.h"
 
@@ -259,7 +264,11 @@ static int morph(Graph *g, int node, const char *op_name, const ValueRef *in, in
     n->n_inputs = 0;
     for (int k = 0; k < n_in; k++)
         if (node_add_input(g, node, keep[k], err)) return -1;
-    while (n->n_attrs > 0) node_attr_remove(n, n->attrs[0].name);
+    /* every attribute goes but the calibrated range of the output (calibrate.h), which the
+       fused op's output keeps: it is the same value, and the int8 rules read it */
+    for (int k = n->n_attrs - 1; k >= 0; k--)
+        if (strcmp(n->attrs[k].name, CALIB_ATTR_MIN) && strcmp(n->attrs[k].name, CALIB_ATTR_MAX))
+            node_attr_remove(n, n->attrs[k].name);
     return 0;
 }
 
@@ -367,8 +376,42 @@ static bool gelu_tanh_arg(const Graph *g, const GraphUses *u, ValueRef a, int re
     return false;
 }
 
-/* s = 1 + Erf(arg) or 1 + Tanh(arg) (either order), read only by reader */
+/* the argument of Erfc: -x / sqrt 2 as Neg(x) * 0.70710677, x * -0.70710677, Neg(x * 0.70710677)
+   (products either order), Neg(x) / 1.4142135 or x / -1.4142135; read only by reader */
+static bool gelu_erfc_arg(const Graph *g, const GraphUses *u, ValueRef a, int reader, ValueRef x, GeluMatch *m) {
+    if (!only_into(g, u, a, reader)) return false;
+    GeluMatch t = *m;
+    bool ok = false;
+    if (is_op(g, a, OP_NEG)) { /* Neg(x * c) or Neg(x / sqrt2) */
+        ok = gelu_erf_arg(g, u, in_of(g, a, 0), a.node, x, &t);
+    } else if (is_op(g, a, OP_MUL) || is_op(g, a, OP_REAL_DIV)) {
+        bool div = is_op(g, a, OP_REAL_DIV);
+        double c = div ? SQRT2 : INV_SQRT2;
+        for (int k = 0; k < (div ? 1 : 2) && !ok; k++) {
+            ValueRef v = in_of(g, a, k), cv = in_of(g, a, 1 - k);
+            if (same(v, x)) ok = known_near(g, cv, -c);
+            else if (is_op(g, v, OP_NEG) && same(in_of(g, v, 0), x) && only_into(g, u, v, a.node) && known_near(g, cv, c)) {
+                ok = true;
+                gelu_add(&t, v.node);
+            }
+        }
+    }
+    if (!ok) return false;
+    gelu_add(&t, a.node);
+    *m = t;
+    return true;
+}
+
+/* s = 1 + Erf(arg) or 1 + Tanh(arg) (either order), or Erfc(-arg), read only by reader */
 static bool gelu_sum(const Graph *g, const GraphUses *u, ValueRef s, int reader, ValueRef x, GeluMatch *m) {
+    if (is_op(g, s, OP_ERFC) && only_into(g, u, s, reader)) {
+        GeluMatch t = *m;
+        if (!gelu_erfc_arg(g, u, in_of(g, s, 0), s.node, x, &t)) return false;
+        gelu_add(&t, s.node);
+        t.approximate = false;
+        *m = t;
+        return true;
+    }
     if (!is_add(g, s) || !only_into(g, u, s, reader)) return false;
     for (int k = 0; k < 2; k++) {
         ValueRef f = in_of(g, s, k);
@@ -453,7 +496,7 @@ const RuleDef fuse_gelu = {
     .name = "fuse_gelu",
     .family = "fuse",
     .flags = RULE_EXACT,
-    .doc = "GELU written out, x*0.5*(1+Erf(x/sqrt2)) or the Tanh form -> GrappoGelu(approximate)",
+    .doc = "GELU written out, x*0.5*(1+Erf(x/sqrt2)), x*0.5*Erfc(-x/sqrt2) or the Tanh form -> GrappoGelu(approximate)",
     .find = find_gelu,
     .apply = apply_gelu,
 };

@@ -1,6 +1,7 @@
 /* native_eltwise.c - plain C kernels for the float32 unary ops oneDNN 2.6 has no eltwise
- * algorithm for: Erf (GELU's core in BERT) and Selu. Used by the plan after the oneDNN
- * families decline (fast_compile_eltwise declines both).
+ * algorithm for: Erf (GELU's core in BERT), Erfc (the same in TensorFlow's tf.nn.gelu, which
+ * writes 0.5 x erfc(-x / sqrt 2)) and Selu. Used by the plan after the oneDNN families
+ * decline (fast_compile_eltwise declines all three).
  *
  * Erf uses Abramowitz & Stegun, Handbook of Mathematical Functions (1964), formula 7.1.26:
  *   erf(x) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) exp(-x^2),  t = 1 / (1 + p x),
@@ -12,6 +13,20 @@
  * r = w - k ln 2 (ln 2 split in a high part exact in k * ln2_hi and a low part, Cody & Waite),
  * exp(r) by its Taylor series to r^7 (|r| <= 0.35: truncation < 6e-9 relative), 2^k built in
  * the exponent bits. Measured worst error over [-6, 6] is in tests/test_fast_native.c.
+ *
+ * Erfc uses the Chebyshev fit of Numerical Recipes in C (2nd ed., 6.2, erfcc), whose error is
+ * relative, not absolute, so the tail keeps its digits:
+ *   erfc(z) = t exp(-z^2 + P(t)),  t = 1 / (1 + z / 2),  z = |x|,  P of degree 9 below,
+ *   fractional error < 1.2e-7 in exact arithmetic;  erfc(-z) = 2 - erfc(z).
+ * z^2 is split exactly (z = zh + zl with zh's low 12 mantissa bits cleared: zh^2 is exact, and
+ * z^2 - zh^2 = zl (z + zh) is small), and exp's range reduction subtracts k ln2_hi from the
+ * exact zh^2, so an argument of -100 loses no digits to rounding. 2^k is applied as
+ * 2^(k + 64) * 2^-64: results below FLT_MIN (z > 9.2) come out gradually underflowed (0 for
+ * z > 10.05, and z is clamped to 10.5). Bound, checked by tests/test_fast_native.c on a sweep
+ * of bit patterns against libm's erfc in double: relative error <= 1e-6 where erfc(x) >=
+ * FLT_MIN (measured worst over every 7th float: 5.2e-7), absolute error <= 1e-44 below;
+ * NaN -> NaN, erfc(-inf) = 2,
+ * erfc(inf) = 0.
  *
  * Selu(x) = scale * x for x > 0, scale * alpha * (exp(x) - 1) otherwise, computed as
  * scale * max(x, 0) + scale * alpha * expm1(min(x, 0)) (the dead term is exactly 0), with
@@ -103,6 +118,42 @@ static inline float erf1(float x) {
     return select_f(is_nan_mask(x), x, y);
 }
 
+/* Numerical Recipes' erfcc coefficients: P(t) = c0 + t (c1 + t (c2 + ... t c9)) */
+#define NR_C0 (-1.26551223f)
+#define NR_C1 1.00002368f
+#define NR_C2 0.37409196f
+#define NR_C3 0.09678418f
+#define NR_C4 (-0.18628806f)
+#define NR_C5 0.27886807f
+#define NR_C6 (-1.13520398f)
+#define NR_C7 1.48851587f
+#define NR_C8 (-0.82215223f)
+#define NR_C9 0.17087277f
+#define ERFC_ZMAX 10.5f /* erfc(10.5) < 1e-49: 0 in float; keeps exp's 2^(k + 64) normal */
+#define ERFC_EXP_BIAS 64 /* 2^k is built as 2^(k + 64) then scaled by 2^-64 */
+
+static inline float erfc1(float x) {
+    float z = u2f(f2u(x) & 0x7fffffffu);
+    z = u2f(f2u(z) > f2u(ERFC_ZMAX) ? f2u(ERFC_ZMAX) : f2u(z)); /* inf too; NaN is masked at the end */
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = NR_C0 + t * (NR_C1 + t * (NR_C2 + t * (NR_C3 + t * (NR_C4 + t * (NR_C5 + t * (NR_C6 + t * (NR_C7 + t * (NR_C8 + t * NR_C9))))))));
+    float zh = u2f(f2u(z) & 0xfffff000u); /* 12 significant bits: zh * zh is exact */
+    float zl = z - zh;                     /* exact */
+    float hi = zh * zh, lo = zl * (z + zh); /* z^2 = hi + lo */
+    float w = (p - lo) - hi;                /* the exponent, for k only */
+    float m = w * LOG2E + MAGIC_ROUND;
+    float k = m - MAGIC_ROUND; /* round(w / ln 2), in [-163, 0] */
+    /* hi and k ln2_hi are close (|w + hi| < 1.5): their difference is exact for hi >= 3 and
+       tiny in absolute terms below */
+    float r = ((-hi - k * LN2_HI) + (p - lo)) - k * LN2_LO;
+    float q = r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    uint32_t kb = f2u(m) - f2u(MAGIC_ROUND) + 127u + ERFC_EXP_BIAS;
+    float scale = u2f(kb << 23); /* 2^(k + 64) */
+    float y = (t * (scale + scale * q)) * 0x1p-64f;
+    y = select_f(mask_if(f2u(x) >> 31), 2.0f - y, y); /* erfc(-z) = 2 - erfc(z), -0 included */
+    return select_f(is_nan_mask(x), x, y);
+}
+
 #define SELU_SCALE 1.05070098735548049f
 #define SELU_ALPHA 1.67326324235437728f
 
@@ -126,6 +177,15 @@ NATIVE_CLONES static void erf_f32(const float *x, float *y, int64_t n) {
         for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = erf1(x[i + j]);
     }
     for (; i < n; i++) y[i] = erf1(x[i]);
+}
+
+NATIVE_CLONES static void erfc_f32(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + NATIVE_BLOCK <= n; i += NATIVE_BLOCK) {
+        NATIVE_IVDEP
+        for (int j = 0; j < NATIVE_BLOCK; j++) y[i + j] = erfc1(x[i + j]);
+    }
+    for (; i < n; i++) y[i] = erfc1(x[i]);
 }
 
 NATIVE_CLONES static void selu_f32(const float *x, float *y, int64_t n) {
@@ -190,6 +250,7 @@ int fast_compile_native_eltwise(DnnCtx *ctx, const Graph *g, const Node *n, Fast
     const char *impl;
     switch (n->op) {
     case OP_ERF: fn = erf_f32; impl = "native:erf"; break;
+    case OP_ERFC: fn = erfc_f32; impl = "native:erfc"; break;
     case OP_SELU: fn = selu_f32; impl = "native:selu"; break;
     case OP_RELU: fn = relu_f32; impl = "native:relu"; break;
     case OP_RELU6: fn = relu6_f32; impl = "native:relu6"; break;
