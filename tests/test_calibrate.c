@@ -270,13 +270,15 @@ static void test_load(void **state) {
     assert_non_null(strstr(e.msg, "ids_1.npy"));
     save(dir, "ids_1.npy", &id1);
     CHECK_OK(calib_batches_load(g, dir, &b, &nb, &nf, &e), &e);
-    assert_int_equal(nb, 2);
+    /* the builder prepares the graph for batch 1: 3 + 2 rows become 5 batches of one row */
+    assert_int_equal(nb, 5);
     assert_int_equal(nf, 2);
     assert_string_equal(b[0][0].name, "in/x");
-    assert_tensor_near(&b[0][0].value, &t0, 0);
-    assert_tensor_near(&b[1][0].value, &t1, 0);
-    assert_int_equal(b[0][1].value.dtype, DT_INT32);
-    assert_int_equal((int)tensor_get(&b[0][1].value, 1), 7);
+    for (int r = 0; r < 5; r++)
+        for (int c = 0; c < 4; c++)
+            assert_float_equal(tensor_get(&b[r][0].value, c), r < 3 ? x0[r * 4 + c] : x1[(r - 3) * 4 + c], 0);
+    assert_int_equal(b[1][1].value.dtype, DT_INT32);
+    assert_int_equal((int)tensor_get(&b[1][1].value, 0), 7);
     CHECK_OK(calibrate_graph(g, (const RefFeed *const *)b, nb, nf, CALIB_MINMAX, &e) < 0, &e);
     expect_range(g, "in/x", 0, -12, 30);
     calib_batches_free(b, nb, nf);
@@ -298,6 +300,60 @@ static void test_load(void **state) {
     tensor_release(&id0);
     tensor_release(&id1);
     tensor_release(&bad);
+    graph_free(g);
+}
+
+/* files of several rows feed a graph prepared for a smaller fixed batch (--input-shape) as
+   batches of that size, every input split alike; rows that do not divide are refused */
+static void test_load_splits_to_prepared_batch(void **state) {
+    (void)state;
+    Err e = {0};
+    char dir[] = "/tmp/grappo_calib_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    Graph *g = two_input_graph();
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == OP_PLACEHOLDER) g->nodes[i]->outputs[0].shape.dim[0] = 2; /* prepared for batch 2 */
+    float x0[16];
+    for (int i = 0; i < 16; i++) x0[i] = (float)i;
+    Tensor t0 = tt_f32(2, (int64_t[]){4, 4}, x0), id0;
+    Shape s4 = shape_make(1, (int64_t[]){4});
+    CHECK_OK(tensor_alloc(&id0, DT_INT32, &s4, &e), &e);
+    for (int i = 0; i < 4; i++) tensor_set(&id0, i, 10 + i);
+    save(dir, "in_x_0.npy", &t0);
+    save(dir, "ids_0.npy", &id0);
+    RefFeed **b;
+    int nb, nf;
+    CHECK_OK(calib_batches_load(g, dir, &b, &nb, &nf, &e), &e);
+    assert_int_equal(nb, 2);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(b[k][0].value.shape.dim[0], 2);
+        assert_string_equal(b[k][1].name, "ids");
+        for (int r = 0; r < 2; r++) {
+            assert_int_equal((int)tensor_get(&b[k][1].value, r), 10 + 2 * k + r);
+            for (int c = 0; c < 4; c++) assert_float_equal(tensor_get(&b[k][0].value, r * 4 + c), x0[(2 * k + r) * 4 + c], 0);
+        }
+    }
+    calib_batches_free(b, nb, nf);
+    /* 3 rows do not split into batches of 2 */
+    Tensor t3 = filled(2, (int64_t[]){3, 4}, 1), id3;
+    Shape s3 = shape_make(1, (int64_t[]){3});
+    CHECK_OK(tensor_alloc(&id3, DT_INT32, &s3, &e), &e);
+    save(dir, "in_x_0.npy", &t3);
+    save(dir, "ids_0.npy", &id3);
+    assert_int_equal(calib_batches_load(g, dir, &b, &nb, &nf, &e), -1);
+    assert_int_equal(e.code, ERR_INPUT);
+    assert_non_null(strstr(e.msg, "does not split into batches of 2 rows"));
+    const char *files[] = {"in_x_0.npy", "ids_0.npy"};
+    for (int k = 0; k < 2; k++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", dir, files[k]);
+        unlink(p);
+    }
+    rmdir(dir);
+    tensor_release(&t0);
+    tensor_release(&id0);
+    tensor_release(&t3);
+    tensor_release(&id3);
     graph_free(g);
 }
 
@@ -344,7 +400,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targets),         cmocka_unit_test(test_minmax),   cmocka_unit_test(test_percentile),
-        cmocka_unit_test(test_other_batch_size), cmocka_unit_test(test_generate), cmocka_unit_test(test_load),
+        cmocka_unit_test(test_other_batch_size), cmocka_unit_test(test_generate), cmocka_unit_test(test_load), cmocka_unit_test(test_load_splits_to_prepared_batch),
         cmocka_unit_test(test_carry),            cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,19 @@ static RefFeed **alloc_batches(const Graph *g, int n, int n_feeds, Err *err) {
     return b;
 }
 
+/* n batches whose feed names are copies of like[0..n_feeds)'s; values empty */
+static RefFeed **alloc_batches_named(const RefFeed *like, int n, int n_feeds, Err *err) {
+    RefFeed **b = calloc((size_t)n + 1, sizeof *b);
+    if (!b) { err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }
+    for (int k = 0; k < n; k++) {
+        b[k] = calloc((size_t)n_feeds + 1, sizeof *b[k]);
+        if (!b[k]) { calib_batches_free(b, n, n_feeds); err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }
+        for (int f = 0; f < n_feeds; f++)
+            if (!(b[k][f].name = strdup(like[f].name))) { calib_batches_free(b, n, n_feeds); err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }
+    }
+    return b;
+}
+
 int calib_batches_generate(const Graph *g, int n, RefFeed ***batches, int *n_feeds, Err *err) {
     *batches = NULL;
     *n_feeds = 0;
@@ -108,6 +121,57 @@ static int fit_placeholder(const Node *n, const char *path, Tensor *t, Tensor *o
     return 0;
 }
 
+/* The batch size the graph was prepared for (--input-shape): the leading dimension of the first
+   placeholder whose shape has a fixed one, or 0 when none has. */
+static int64_t prepared_batch(const Graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (n->op == OP_PLACEHOLDER && n->outputs[0].shape.rank >= 1 && n->outputs[0].shape.dim[0] > 0) return n->outputs[0].shape.dim[0];
+    }
+    return 0;
+}
+
+/* Files hold batches of any number of rows; a graph prepared for a fixed batch size bs runs them
+   as rows/bs batches of bs rows each (every feed split alike along its first dimension). */
+static int split_to_batch(const char *dir, int64_t bs, RefFeed ***batches, int *n_batches, int nf, Err *err) {
+    RefFeed **in = *batches;
+    int n_in = *n_batches, n_out = 0;
+    for (int k = 0; k < n_in; k++) {
+        int64_t rows = in[k][0].value.shape.rank >= 1 ? in[k][0].value.shape.dim[0] : -1;
+        for (int f = 0; f < nf; f++) {
+            const Tensor *t = &in[k][f].value;
+            if (t->shape.rank < 1 || t->shape.dim[0] != rows || rows % bs)
+                return err_set(err, ERR_INPUT, "%s: batch %d: '%s' has shape %s, which does not split into batches of %lld rows "
+                               "(the batch size the graph was prepared for)", dir, k, in[k][f].name,
+                               shape_str(&t->shape, (char[96]){0}, 96), (long long)bs);
+        }
+        if (rows / bs > 100000 || n_out > 100000) return err_set(err, ERR_INPUT, "%s: too many batches", dir);
+        n_out += (int)(rows / bs);
+    }
+    if (n_out == n_in) return 0; /* every file already holds one batch */
+    RefFeed **out = alloc_batches_named(in[0], n_out, nf, err);
+    if (!out) return -1;
+    int o = 0;
+    for (int k = 0; k < n_in; k++) {
+        int64_t parts = in[k][0].value.shape.dim[0] / bs;
+        for (int64_t part = 0; part < parts; part++, o++)
+            for (int f = 0; f < nf; f++) {
+                const Tensor *t = &in[k][f].value;
+                Shape sh = t->shape;
+                sh.dim[0] = bs;
+                size_t bytes = tensor_nbytes(t) / (size_t)parts;
+                if (tensor_from_data(&out[o][f].value, t->dtype, &sh, (const char *)tensor_data(t) + (size_t)part * bytes, bytes, err)) {
+                    calib_batches_free(out, n_out, nf);
+                    return -1;
+                }
+            }
+    }
+    calib_batches_free(in, n_in, nf);
+    *batches = out;
+    *n_batches = n_out;
+    return 0;
+}
+
 int calib_batches_load(const Graph *g, const char *dir, RefFeed ***batches, int *n_batches, int *n_feeds, Err *err) {
     *batches = NULL;
     *n_batches = *n_feeds = 0;
@@ -146,6 +210,11 @@ int calib_batches_load(const Graph *g, const char *dir, RefFeed ***batches, int 
             }
             f++;
         }
+    }
+    int64_t bs = prepared_batch(g);
+    if (bs > 0 && split_to_batch(dir, bs, &b, &n, nf, err)) {
+        calib_batches_free(b, n, nf);
+        return -1;
     }
     *batches = b;
     *n_batches = n;
