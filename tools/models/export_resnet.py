@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
             "phases": [
                 {"settings": p["settings"], "chunks_done": p["chunks_done"], "train_seconds": p["train_seconds"]} for p in phases
             ],
-            "optimizer": "Adam, linear warm-up then cosine decay to 0, per phase (phase 2: a fresh Adam); no augmentation",
+            "optimizer": "Adam, linear warm-up then cosine decay to 0, per phase (every later phase starts a fresh Adam); no augmentation",
             "final_chunk_train_accuracy": phases[-1]["history"][-1]["accuracy"] if phases[-1]["history"] else None,
         },
         "tensorflow_version": tf.__version__,
