@@ -193,7 +193,7 @@ def header(a: argparse.Namespace, argv: list[str], grappo: Path) -> list[str]:
         "tensorflow": tf.__version__,
         "numpy": np.__version__,
         "python": str(desc["python"]),
-        "grappo": str(desc["versions"]["grappo"]),  # type: ignore[index]
+        "grappo": str(desc["versions"]["grappo"]).removeprefix("grappo "),  # type: ignore[index]
     }
     command = (
         "make bench-tf"
