@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "testfast.h"
+#include "testisa.h"
 
 #define PH(i) (1u << (i)) /* input i is a Placeholder (not known at compile time) */
 
@@ -702,25 +703,7 @@ static void huge_window_past_input_declines(void **state) {
    takes a fresh process): the AVX2 JIT kernels must handle the same geometries */
 static void under_avx2_cap(void **state) {
     (void)state;
-    if (getenv("ONEDNN_MAX_CPU_ISA")) TU_SKIP("already running under ONEDNN_MAX_CPU_ISA=%s", getenv("ONEDNN_MAX_CPU_ISA"));
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
-    if ((isa & avx512) != avx512) TU_SKIP("this CPU has no AVX-512: the full-ISA run already was the AVX2 path");
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = 0;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "ONEDNN_MAX_CPU_ISA=AVX2 '%s' 2>&1", self);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char line[1024];
-    int passed = -1;
-    while (fgets(line, sizeof line, p)) {
-        printf("    | %s", line);
-        if (sscanf(line, "[  PASSED  ] %d test", &passed) == 1) continue;
-    }
-    assert_int_equal(pclose(p), 0);
-    assert_true(passed >= 20);
+    tu_rerun_under_avx2(20);
 }
 
 /* ---- a ResNet-50 layer ---- */

@@ -24,6 +24,7 @@
 #include "rewrite/pipeline.h"
 #include "runtime/dnn_common.h"
 #include "testrules.h"
+#include "testisa.h"
 
 static const PlanOpts one_thread = {.threads = 1};
 
@@ -459,26 +460,7 @@ static void test_int8_matmul_add_uint8(void **state) {
    takes a fresh process); its output is shown indented */
 static void test_under_avx2_cap(void **state) {
     (void)state;
-    if (getenv("ONEDNN_MAX_CPU_ISA")) TU_SKIP("already running under ONEDNN_MAX_CPU_ISA=%s", getenv("ONEDNN_MAX_CPU_ISA"));
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
-    if ((isa & avx512) != avx512) TU_SKIP("this CPU has no AVX-512: the full-ISA run above already was the AVX2 path");
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = 0;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "ONEDNN_MAX_CPU_ISA=AVX2 '%s' 2>&1", self);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char line[1024];
-    int passed = -1;
-    while (fgets(line, sizeof line, p)) {
-        printf("    | %s", line);
-        if (sscanf(line, "[  PASSED  ] %d test", &passed) == 1) continue;
-    }
-    int rc = pclose(p);
-    assert_int_equal(rc, 0);
-    assert_true(passed >= 7);
+    tu_rerun_under_avx2(7);
 }
 
 int main(void) {
