@@ -91,7 +91,8 @@ const char *fmt_bytes(double v, char *buf, size_t cap);
 
 struct Plan;
 /* per-op-type and per-node time table; plan may be NULL (reference runtime) */
-void cli_print_profile(const Graph *g, const struct Plan *plan, const double *node_ms_sum, int runs);
+/* threads: the fast runtime's (0 = all cores); median_ms: the run's median, for the memory floor line */
+void cli_print_profile(const Graph *g, const struct Plan *plan, const double *node_ms_sum, int runs, int threads, double median_ms);
 
 /* --calibration, --eval, --labels, --resize, --mean, --std, --layout (src/cli/data_opts.c):
    true when argv[a->i] is one of them (into o; *bad set after printing on a bad value) */

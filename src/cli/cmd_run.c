@@ -317,7 +317,7 @@ int cmd_run(int argc, char **argv) {
         } else {
             printf("peak activations %s, weights %s\n", fmt_bytes((double)st.peak_bytes, sb, sizeof sb), fmt_bytes((double)st.weight_bytes, b1, sizeof b1));
         }
-        if (profile) cli_print_profile(g, plan, node_sum, t.n);
+        if (profile) cli_print_profile(g, plan, node_sum, t.n, (int)threads, t.median);
     }
     goto done;
 usage:

@@ -1,9 +1,11 @@
 /* profile.c - `grappo run --profile`: where the time goes, per op type and per node, with
- * achieved GFLOP/s, and how the plan was built. */
+ * achieved GFLOP/s, how the plan was built, and the memory floor: the time reading the
+ * plan's weights once takes at the read bandwidth measured now (src/measure/bandwidth.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "../measure/measure.h"
 #include "../runtime/plan.h"
 
 typedef struct Row { const char *name; double ms; int64_t flops; int count; int node; } Row;
@@ -13,7 +15,28 @@ static int by_ms(const void *a, const void *b) {
     return (x->ms < y->ms) - (x->ms > y->ms);
 }
 
-void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_sum, int runs) {
+/* passes of the bandwidth read (median taken) */
+enum { PROFILE_BANDWIDTH_PASSES = 7 };
+
+/* "weights read per run X; read bandwidth Y at N threads -> memory floor Z ms; this run at W%" */
+static void print_memory_floor(const Plan *plan, int threads, double median_ms) {
+    size_t wbytes = plan_weight_bytes(plan);
+    if (wbytes < 8 || median_ms <= 0) return;
+    ReadBandwidth bw;
+    Err err;
+    char a[32];
+    if (bandwidth_read_measure(wbytes, threads, PROFILE_BANDWIDTH_PASSES, &bw, &err)) {
+        printf("memory floor: not measured (%s)\n", err.msg);
+        return;
+    }
+    double floor_ms = bandwidth_floor_ms(bw.bytes, bw.gb_per_s);
+    printf("memory floor: weights read per run %s; read bandwidth %.1f GB/s at %d thread%s (measured now, buffer of that "
+           "size, median of %d passes) -> memory floor %.3f ms; this run (median %.3f ms) at %.0f%% of it\n",
+           fmt_bytes((double)wbytes, a, sizeof a), bw.gb_per_s, bw.threads, bw.threads == 1 ? "" : "s", bw.passes, floor_ms,
+           median_ms, 100 * floor_ms / median_ms);
+}
+
+void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_sum, int runs, int threads, double median_ms) {
     int n = g->n_nodes;
     Row *types = calloc((size_t)n + 1, sizeof *types), *nodes = calloc((size_t)n + 1, sizeof *nodes);
     if (!types || !nodes) { free(types); free(nodes); return; }
@@ -61,6 +84,7 @@ void cli_print_profile(const Graph *g, const Plan *plan, const double *node_ms_s
                info.arena_greedy == (size_t)-1 ? "not run (too many tensors)" : fmt_bytes((double)info.arena_greedy, a, sizeof a), fmt_bytes((double)info.arena_first_fit, b, sizeof b),
                fmt_bytes((double)info.arena_lower_bound, c, sizeof c));
         printf("primitive cache: %d distinct primitives, %d reuses\n", info.cache_misses, info.cache_hits);
+        print_memory_floor(plan, threads, median_ms);
         if (info.dynamic_steps)
             printf("dynamic: %d steps had shapes known only at run time (Where, NonMaxSuppression and what reads them): "
                    "reference kernels, values outside the arena, %s at peak in the last run\n",

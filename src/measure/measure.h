@@ -81,6 +81,18 @@ bool machine_load_busy(const MachineLoad *l);
 int machine_timing_threads(const MachineLoad *l, int threads);
 
 
+/* ---- the memory floor (bandwidth.c) ---- */
+
+/* A streaming read measured now: `bytes` (a multiple of 8) read by `threads` threads, each a
+   contiguous share, median over `passes` passes after one warm-up pass. */
+typedef struct ReadBandwidth { double bytes, gb_per_s; int threads, passes; } ReadBandwidth;
+int bandwidth_read_measure(size_t bytes, int threads, int passes, ReadBandwidth *out, Err *err);
+/* the team size a read with `threads` uses (0: all of OpenMP's default; 1 without OpenMP) */
+int bandwidth_threads(int threads);
+/* the time reading `bytes` at `gb_per_s` takes, in ms: a run that must read its weights once
+   cannot be faster (0 when the rate is unknown) */
+double bandwidth_floor_ms(double bytes, double gb_per_s);
+
 /* ---- tests only: a fake clock ----
    When set, every timed run of a graph (latency_measure*, latency_compare_seq) reports
    fn(graph, user) ms instead of the wall time (the graph is still compiled and run). Process
