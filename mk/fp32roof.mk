@@ -4,3 +4,11 @@
 # fuzz build) their pragmas are ignored and they run single-threaded, with the same results.
 OPENMP_OBJ := measure/bandwidth runtime/native_gemv
 $(patsubst %,$(BUILD)/obj/%.o,$(OPENMP_OBJ)) $(patsubst %,$(BUILD)/pic/%.o,$(OPENMP_OBJ)): CFLAGS += -fopenmp
+
+# tools/ab_gemv: the A/B timing of a model with and without the matrix-vector path (not part
+# of `make all`; `make ab-gemv` builds it)
+.PHONY: ab-gemv
+ab-gemv: $(BUILD)/tools/ab_gemv
+$(BUILD)/tools/ab_gemv: tools/ab_gemv/ab_gemv.c $(BUILD)/libgrappo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $< $(BUILD)/libgrappo.a -o $@ $(LDLIBS)

@@ -11,6 +11,8 @@
 
 #include "testfast.h"
 #include "testisa.h"
+#include "report/stats.h"
+#include "runtime/dnn_conv_internal.h"
 
 #define PH(i) (1u << (i)) /* input i is a Placeholder (not known at compile time) */
 
@@ -274,9 +276,10 @@ static void fused_activations_large_values(void **state) {
     }
 }
 
-static void batchnorm_case(const char *op, bool depthwise, const char *act, bool nchw, uint64_t seed) {
+static void batchnorm_case_hw(const char *op, bool depthwise, const char *act, bool nchw, int64_t h, int64_t w,
+                              uint64_t seed, char *impl_out) {
     int64_t c = 8, oc = depthwise ? c : 12;
-    Tensor x = nchw ? rnd4(seed, 1, c, 7, 9) : rnd4(seed, 1, 7, 9, c);
+    Tensor x = nchw ? rnd4(seed, 1, c, h, w) : rnd4(seed, 1, h, w, c);
     Tensor in[6] = {x, depthwise ? rnd4(seed + 1, 3, 3, c, 1) : rnd4(seed + 1, 3, 3, c, oc), rnd1(seed + 2, oc),
                     rnd1(seed + 3, oc), rnd1(seed + 4, oc), positive(rnd1(seed + 5, oc), 0.05)};
     int node;
@@ -285,8 +288,12 @@ static void batchnorm_case(const char *op, bool depthwise, const char *act, bool
     const char *ops[2] = {"FusedBatchNorm", act};
     fused_ops(g, node, act ? 2 : 1, ops, 4);
     set_f(g, node, "epsilon", 1e-3f);
-    check_node(g, node, in, TOL, NULL);
+    check_node(g, node, in, TOL, impl_out);
     release_all(in, 6);
+}
+
+static void batchnorm_case(const char *op, bool depthwise, const char *act, bool nchw, uint64_t seed) {
+    batchnorm_case_hw(op, depthwise, act, nchw, 7, 9, seed, NULL);
 }
 
 static void fused_batchnorm_folded(void **state) {
@@ -301,10 +308,11 @@ static void fused_batchnorm_folded(void **state) {
 /* Residual: BiasAdd, Add [, act]. in_place runs with the output on the addend's buffer, as
    the plan does when it grants k->inplace; otherwise the kernel copies the addend first and
    must leave it unchanged. */
-static void residual_case(const char *act, bool in_place, bool nchw, uint64_t seed) {
+static void residual_case_hw(const char *act, bool in_place, bool nchw, int64_t h, int64_t w, uint64_t seed,
+                             char *impl_out) {
     int64_t c = 8, oc = 16;
-    Tensor x = nchw ? rnd4(seed, 2, c, 6, 7) : rnd4(seed, 2, 6, 7, c);
-    Tensor add = nchw ? rnd4(seed + 3, 2, oc, 6, 7) : rnd4(seed + 3, 2, 6, 7, oc);
+    Tensor x = nchw ? rnd4(seed, 2, c, h, w) : rnd4(seed, 2, h, w, c);
+    Tensor add = nchw ? rnd4(seed + 3, 2, oc, h, w) : rnd4(seed + 3, 2, h, w, oc);
     Tensor in[4] = {x, rnd4(seed + 1, 3, 3, c, oc), rnd1(seed + 2, oc), add};
     int node;
     Graph *g = build("_FusedConv2D", in, 4, PH(0) | PH(3), &node);
@@ -318,7 +326,7 @@ static void residual_case(const char *act, bool in_place, bool nchw, uint64_t se
     Tensor add_before;
     CHECK_OK(tensor_copy(&add_before, &in[3], &e), &e);
     if (!in_place) {
-        check_node(g, node, in, TOL, NULL);
+        check_node(g, node, in, TOL, impl_out);
         assert_tensor_near(&in[3], &add_before, 0); /* the addend is not an output */
     } else {
         DnnCtx ctx;
@@ -328,6 +336,7 @@ static void residual_case(const char *act, bool in_place, bool nchw, uint64_t se
         k.inplace = -1;
         assert_int_equal(fast_compile_conv(&ctx, g, g->nodes[node], &k, &e), 1);
         assert_int_equal(k.inplace, 3);
+        if (impl_out) strcpy(impl_out, k.impl);
         /* the plan's in-place grant: out[0] is the addend's buffer */
         Tensor run_in[4];
         for (int i = 0; i < 4; i++) run_in[i] = in[i];
@@ -349,6 +358,10 @@ static void residual_case(const char *act, bool in_place, bool nchw, uint64_t se
     tensor_release(&want);
     tensor_release(&add_before);
     release_all(in, 4);
+}
+
+static void residual_case(const char *act, bool in_place, bool nchw, uint64_t seed) {
+    residual_case_hw(act, in_place, nchw, 6, 7, seed, NULL);
 }
 
 static void fused_residual_add_copy(void **state) {
@@ -662,6 +675,7 @@ static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t 
 static void tiny_map_1x1_prefers_jit_1x1(void **state) {
     (void)state;
     char impl[128];
+    conv_gemv_set_enabled(false); /* the matrix-vector path takes maps of <= GEMV_MAX_PIXELS */
     int64_t sizes[3][2] = {{1, 1}, {2, 2}, {4, 4}};
     for (int i = 0; i < 3; i++) {
         tiny_map_case_impl(sizes[i][0], sizes[i][1], 1, 1, 1, 1, 1380 + (uint64_t)i, impl);
@@ -671,6 +685,129 @@ static void tiny_map_1x1_prefers_jit_1x1(void **state) {
         }
     }
     tiny_map_case_impl(8, 8, 1, 1, 1, 1, 1390, impl); /* 64 pixels: whatever oneDNN lists first, checked */
+    conv_gemv_set_enabled(true);
+}
+
+/* ---- tiny output maps as matrix-vector products (native_gemv.c) ---- */
+
+static double now_s(void);
+
+/* _FusedConv2D of x [n,h,w,c] with a kh x kw filter to oc channels, fused ops `ops` (BiasAdd
+   first; "Add" takes a [n,oh,ow,oc] addend placeholder), against the reference; asserts the
+   kernel is (or is not, want_gemv false) the matrix-vector one and returns its name */
+static void gemv_case(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, int64_t kw, int64_t oc, int64_t stride,
+                      int64_t dil, const char *padding, const char *const *ops, int n_ops, bool want_gemv, uint64_t seed) {
+    bool add = false;
+    for (int i = 0; i < n_ops; i++) add = add || !strcmp(ops[i], "Add");
+    int64_t oh = !strcmp(padding, "SAME") ? (h + stride - 1) / stride : (h - (kh - 1) * dil - 1) / stride + 1;
+    int64_t ow = !strcmp(padding, "SAME") ? (w + stride - 1) / stride : (w - (kw - 1) * dil - 1) / stride + 1;
+    Tensor in[4] = {rnd4(seed, n, h, w, c), rnd4(seed + 1, kh, kw, c, oc), rnd1(seed + 2, oc), {0}};
+    if (add) in[3] = rnd4(seed + 3, n, oh, ow, oc);
+    int node;
+    Graph *g = build("_FusedConv2D", in, add ? 4 : 3, PH(0) | (add ? PH(3) : 0), &node);
+    window(g, node, padding, stride, stride, dil, dil, false);
+    fused_ops(g, node, n_ops, ops, add ? 2 : 1);
+    char impl[128];
+    check_node(g, node, in, TOL, impl);
+    if (want_gemv != !strncmp(impl, "gemv:", 5)) {
+        print_error("%lldx%lldx%lldx%lld, %lldx%lld window to %lld: kernel %s\n", (long long)n, (long long)h, (long long)w,
+                    (long long)c, (long long)kh, (long long)kw, (long long)oc, impl);
+        fail();
+    }
+    release_all(in, add ? 4 : 3);
+}
+
+static void tiny_map_gemv_geometries(void **state) {
+    (void)state;
+    const char *br[2] = {"BiasAdd", "Relu"};
+    /* channel counts off the block (16) and the unroll (4): the tails */
+    gemv_case(1, 1, 1, 37, 1, 1, 40, 1, 1, "SAME", br, 2, true, 1400);
+    gemv_case(1, 1, 1, 1, 1, 1, 1, 1, 1, "VALID", br, 2, true, 1405);
+    gemv_case(1, 1, 1, 64, 3, 3, 48, 1, 1, "SAME", br, 2, true, 1410);  /* centre tap only (conv5) */
+    gemv_case(1, 2, 2, 32, 3, 3, 32, 1, 1, "SAME", br, 2, true, 1420);  /* 4 pixels, every tap (conv4) */
+    gemv_case(1, 2, 2, 32, 1, 1, 24, 2, 1, "SAME", br, 2, true, 1430);  /* stride 2: 2x2 -> 1x1 */
+    gemv_case(1, 3, 3, 16, 3, 3, 16, 2, 1, "SAME", br, 2, true, 1440);  /* 3x3 -> 2x2, padding after */
+    gemv_case(2, 1, 1, 24, 3, 3, 20, 1, 1, "SAME", br, 2, true, 1450);  /* batch 2: 2 pixels */
+    gemv_case(1, 3, 3, 8, 3, 3, 16, 1, 2, "SAME", br, 2, false, 1460);  /* 9 pixels: oneDNN */
+    gemv_case(1, 5, 5, 8, 3, 3, 16, 1, 2, "VALID", br, 2, true, 1465); /* dilated 5 wide: 1x1 out */
+    gemv_case(1, 2, 3, 12, 2, 2, 16, 1, 1, "VALID", br, 2, true, 1470); /* 1x2 out */
+}
+
+/* every epilogue the kernel computes, and the ones it leaves to oneDNN */
+static void tiny_map_gemv_epilogues(void **state) {
+    (void)state;
+    const char *bias[1] = {"BiasAdd"}, *relu6[2] = {"BiasAdd", "Relu6"}, *leaky[2] = {"BiasAdd", "LeakyRelu"};
+    const char *add[2] = {"BiasAdd", "Add"}, *add_relu[3] = {"BiasAdd", "Add", "Relu"}, *elu[2] = {"BiasAdd", "Elu"};
+    gemv_case(1, 1, 1, 40, 1, 1, 33, 1, 1, "SAME", bias, 1, true, 1500);
+    gemv_case(1, 1, 1, 40, 1, 1, 33, 1, 1, "SAME", relu6, 2, true, 1510);
+    gemv_case(1, 1, 1, 40, 1, 1, 33, 1, 1, "SAME", leaky, 2, true, 1520);
+    gemv_case(1, 2, 2, 40, 3, 3, 33, 1, 1, "SAME", add, 2, true, 1530);
+    gemv_case(1, 2, 2, 40, 1, 1, 33, 1, 1, "SAME", add_relu, 3, true, 1540);
+    gemv_case(1, 1, 1, 40, 1, 1, 33, 1, 1, "SAME", elu, 2, false, 1550);
+    /* batch norm folded (stride 2: 3x3 -> 2x2), residual Add copied and on the output's own
+       buffer (batch 2 of 1x1) */
+    char impl[128];
+    batchnorm_case_hw("_FusedConv2D", false, "Relu6", false, 3, 3, 1560, impl);
+    assert_true(!strncmp(impl, "gemv:", 5));
+    for (int i = 0; i < 4; i++) {
+        residual_case_hw(i & 1 ? "Relu" : NULL, i >= 2, false, 1, 1, 1570 + (uint64_t)i * 10, impl);
+        assert_true(!strncmp(impl, "gemv:", 5));
+    }
+    /* NCHW stays with oneDNN */
+    residual_case_hw("Relu", false, true, 1, 1, 1610, impl);
+    assert_true(strncmp(impl, "gemv:", 5));
+}
+
+/* ResNet-50's conv5 1x1 2048 -> 512 on a 1x1 map (4 MiB of weights), bias + relu: the
+   matrix-vector kernel and oneDNN's compiled side by side and timed alternately (printed for
+   information: the machine's load decides the numbers) */
+static void tiny_map_gemv_timed(void **state) {
+    (void)state;
+    const int64_t c = 2048, oc = 512;
+    Tensor in[3] = {rnd4(1700, 1, 1, 1, c), rnd4(1701, 1, 1, c, oc), rnd1(1702, oc)};
+    int node;
+    Graph *g = build("_FusedConv2D", in, 3, PH(0), &node);
+    window(g, node, "SAME", 1, 1, 1, 1, false);
+    const char *ops[2] = {"BiasAdd", "Relu"};
+    fused_ops(g, node, 2, ops, 1);
+    infer(g);
+    Err e;
+    DnnCtx ctx;
+    CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
+    FastKernel k[2];
+    Tensor got[2];
+    void *scratch[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].inplace = -1;
+        conv_gemv_set_enabled(i == 0);
+        assert_int_equal(fast_compile_conv(&ctx, g, g->nodes[node], &k[i], &e), 1);
+        CHECK_OK(tensor_alloc(&got[i], DT_FLOAT, &g->nodes[node]->outputs[0].shape, &e), &e);
+        scratch[i] = k[i].scratch_bytes ? aligned_alloc(64, (k[i].scratch_bytes + 63) & ~(size_t)63) : NULL;
+    }
+    conv_gemv_set_enabled(true);
+    assert_true(!strncmp(k[0].impl, "gemv:", 5) && strncmp(k[1].impl, "gemv:", 5));
+    enum { REPS = 41 };
+    double t[2][REPS];
+    for (int r = 0; r < REPS; r++)
+        for (int j = 0; j < 2; j++) {
+            int i = (r & 1) ? 1 - j : j;
+            double t0 = now_s();
+            CHECK_OK(k[i].run(k[i].state, in, &got[i], scratch[i], &e), &e);
+            t[i][r] = now_s() - t0;
+        }
+    assert_true(tf_rel_err(&got[0], &got[1]) <= TOL);
+    for (int i = 0; i < 2; i++) {
+        Summary sm = stats_summarize(t[i], REPS);
+        print_message("conv5 1x1 2048->512 on 1x1 [%s]: median %.4f ms (%.1f GB/s of weights), min %.4f ms\n", k[i].impl,
+                      sm.median * 1e3, (double)k[i].weight_bytes / sm.median * 1e-9, sm.min * 1e3);
+        free(scratch[i]);
+        k[i].destroy(k[i].state);
+        tensor_release(&got[i]);
+    }
+    dnn_ctx_free(&ctx);
+    graph_free(g);
+    release_all(in, 3);
 }
 
 /* a ResNet's last stages run 3x3 SAME convolutions over 2x2 and 1x1 maps: the window reaches
@@ -788,6 +925,9 @@ int main(void) {
         cmocka_unit_test(tiny_maps_window_past_input),
         cmocka_unit_test(huge_window_past_input_declines),
         cmocka_unit_test(tiny_map_1x1_prefers_jit_1x1),
+        cmocka_unit_test(tiny_map_gemv_geometries),
+        cmocka_unit_test(tiny_map_gemv_epilogues),
+        cmocka_unit_test(tiny_map_gemv_timed),
         cmocka_unit_test(under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

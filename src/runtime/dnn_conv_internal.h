@@ -1,6 +1,7 @@
 /* dnn_conv_internal.h - private to the oneDNN convolution family: what dnn_conv.c (node ->
  * primitive, kernel state, run), dnn_conv_postops.c (fused ops -> oneDNN post-ops) and
- * dnn_conv_weights.c (filter and bias preparation, batch-norm folding, prepacking) share. */
+ * dnn_conv_weights.c (filter and bias preparation, batch-norm folding, prepacking) and
+ * native_gemv.c (tiny output maps as matrix-vector products) share. */
 #ifndef GRAPPO_DNN_CONV_INTERNAL_H
 #define GRAPPO_DNN_CONV_INTERNAL_H
 
@@ -45,5 +46,30 @@ void conv_fold_bn(const Tensor *bn4, double epsilon, int64_t out_c, double *mul,
    memory laid out with strides wstrides) into the layout the primitive chose, dst_md. */
 int conv_prepack(DnnCtx *ctx, const float *w, int rank, const int64_t *wdims, const int64_t *wstrides,
                  const dnnl_memory_desc_t *dst_md, void **packed, size_t *bytes, Err *err);
+
+/* ---- tiny output maps: matrix-vector products (native_gemv.c) ---- */
+
+/* Output maps of at most this many pixels (batch included) run as matrix-vector products over
+   weights packed for streaming: ResNet-50's last stages at 32x32 input (1x1 and 2x2 maps). */
+enum { GEMV_MAX_PIXELS = 4 };
+
+/* a float32 NHWC forward convolution, groups 1; strides and dilations as TF's (dilation 1 =
+   dense); padding before each dim (after is implied by the output size) */
+typedef struct GemvGeom {
+    int64_t batch, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
+    int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+} GemvGeom;
+
+/* whether gemv_conv_build takes the problem: a tiny output map and an epilogue it computes
+   (bias, residual Add, Relu / LeakyRelu / Relu6) */
+bool gemv_conv_fits(const GemvGeom *g, const ConvEpi *e);
+/* Builds the kernel from the float32 HWIO filter w (batch norm already folded) and bias
+   (float32 [out_c] or NULL; taken over, freed in every case). src_arg: the activation's
+   input index; add_arg: the residual addend's when e->sum. Returns 1 or -1 (out of memory). */
+int gemv_conv_build(const GemvGeom *g, const ConvEpi *e, const float *w, float *bias, int src_arg, int add_arg,
+                    FastKernel *k, Err *err);
+/* tests and A/B timing only: false makes the convolution family skip this path (process
+   global, read at compile time; default true) */
+void conv_gemv_set_enabled(bool on);
 
 #endif
