@@ -675,7 +675,7 @@ static void tiny_map_case(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t 
 static void tiny_map_1x1_prefers_jit_1x1(void **state) {
     (void)state;
     char impl[128];
-    conv_gemv_set_enabled(false); /* the matrix-vector path takes maps of <= GEMV_MAX_PIXELS */
+    conv_gemv_set_mode(GEMV_OFF); /* the matrix-vector path may take maps of <= GEMV_MAX_PIXELS */
     int64_t sizes[3][2] = {{1, 1}, {2, 2}, {4, 4}};
     for (int i = 0; i < 3; i++) {
         tiny_map_case_impl(sizes[i][0], sizes[i][1], 1, 1, 1, 1, 1380 + (uint64_t)i, impl);
@@ -685,7 +685,7 @@ static void tiny_map_1x1_prefers_jit_1x1(void **state) {
         }
     }
     tiny_map_case_impl(8, 8, 1, 1, 1, 1, 1390, impl); /* 64 pixels: whatever oneDNN lists first, checked */
-    conv_gemv_set_enabled(true);
+    conv_gemv_set_mode(GEMV_FEWER_TAPS);
 }
 
 /* ---- tiny output maps as matrix-vector products (native_gemv.c) ---- */
@@ -719,6 +719,7 @@ static void gemv_case(int64_t n, int64_t h, int64_t w, int64_t c, int64_t kh, in
 
 static void tiny_map_gemv_geometries(void **state) {
     (void)state;
+    conv_gemv_set_mode(GEMV_ALWAYS);
     const char *br[2] = {"BiasAdd", "Relu"};
     /* channel counts off the block (16) and the unroll (4): the tails */
     gemv_case(1, 1, 1, 37, 1, 1, 40, 1, 1, "SAME", br, 2, true, 1400);
@@ -731,11 +732,33 @@ static void tiny_map_gemv_geometries(void **state) {
     gemv_case(1, 3, 3, 8, 3, 3, 16, 1, 2, "SAME", br, 2, false, 1460);  /* 9 pixels: oneDNN */
     gemv_case(1, 5, 5, 8, 3, 3, 16, 1, 2, "VALID", br, 2, true, 1465); /* dilated 5 wide: 1x1 out */
     gemv_case(1, 2, 3, 12, 2, 2, 16, 1, 1, "VALID", br, 2, true, 1470); /* 1x2 out */
+    conv_gemv_set_mode(GEMV_FEWER_TAPS);
+}
+
+/* the runtime's rule (GEMV_FEWER_TAPS): the matrix-vector path when some tap reads only
+   padding, so it streams fewer weight bytes than oneDNN; otherwise oneDNN, whose kernels
+   stream full weights as fast (tiny_map_gemv_timed) */
+static void tiny_map_gemv_rule(void **state) {
+    (void)state;
+    const char *br[2] = {"BiasAdd", "Relu"};
+    GemvGeom g1 = {1, 1, 1, 64, 1, 1, 48, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(gemv_kept_taps(&g1), 1); /* 3x3 SAME on 1x1: the centre */
+    GemvGeom g2 = {1, 2, 2, 64, 2, 2, 48, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(gemv_kept_taps(&g2), 9); /* on 2x2 every tap serves some pixel */
+    GemvGeom g3 = {1, 1, 3, 64, 1, 3, 48, 3, 3, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(gemv_kept_taps(&g3), 3); /* 1x3: the middle row */
+    GemvGeom g4 = {1, 2, 2, 64, 1, 1, 48, 1, 1, 2, 2, 1, 1, 0, 0};
+    assert_int_equal(gemv_kept_taps(&g4), 1);
+    gemv_case(1, 1, 1, 64, 3, 3, 48, 1, 1, "SAME", br, 2, true, 1480);
+    gemv_case(1, 1, 3, 64, 3, 3, 48, 1, 1, "SAME", br, 2, true, 1485);
+    gemv_case(1, 2, 2, 64, 3, 3, 48, 1, 1, "SAME", br, 2, false, 1490);
+    gemv_case(1, 1, 1, 64, 1, 1, 48, 1, 1, "SAME", br, 2, false, 1495);
 }
 
 /* every epilogue the kernel computes, and the ones it leaves to oneDNN */
 static void tiny_map_gemv_epilogues(void **state) {
     (void)state;
+    conv_gemv_set_mode(GEMV_ALWAYS);
     const char *bias[1] = {"BiasAdd"}, *relu6[2] = {"BiasAdd", "Relu6"}, *leaky[2] = {"BiasAdd", "LeakyRelu"};
     const char *add[2] = {"BiasAdd", "Add"}, *add_relu[3] = {"BiasAdd", "Add", "Relu"}, *elu[2] = {"BiasAdd", "Elu"};
     gemv_case(1, 1, 1, 40, 1, 1, 33, 1, 1, "SAME", bias, 1, true, 1500);
@@ -756,6 +779,7 @@ static void tiny_map_gemv_epilogues(void **state) {
     /* NCHW stays with oneDNN */
     residual_case_hw("Relu", false, true, 1, 1, 1610, impl);
     assert_true(strncmp(impl, "gemv:", 5));
+    conv_gemv_set_mode(GEMV_FEWER_TAPS);
 }
 
 /* ResNet-50's conv5 1x1 2048 -> 512 on a 1x1 map (4 MiB of weights), bias + relu: the
@@ -780,12 +804,12 @@ static void tiny_map_gemv_timed(void **state) {
     for (int i = 0; i < 2; i++) {
         memset(&k[i], 0, sizeof k[i]);
         k[i].inplace = -1;
-        conv_gemv_set_enabled(i == 0);
+        conv_gemv_set_mode(i == 0 ? GEMV_ALWAYS : GEMV_OFF);
         assert_int_equal(fast_compile_conv(&ctx, g, g->nodes[node], &k[i], &e), 1);
         CHECK_OK(tensor_alloc(&got[i], DT_FLOAT, &g->nodes[node]->outputs[0].shape, &e), &e);
         scratch[i] = k[i].scratch_bytes ? aligned_alloc(64, (k[i].scratch_bytes + 63) & ~(size_t)63) : NULL;
     }
-    conv_gemv_set_enabled(true);
+    conv_gemv_set_mode(GEMV_FEWER_TAPS);
     assert_true(!strncmp(k[0].impl, "gemv:", 5) && strncmp(k[1].impl, "gemv:", 5));
     enum { REPS = 41 };
     double t[2][REPS];
@@ -927,6 +951,7 @@ int main(void) {
         cmocka_unit_test(tiny_map_1x1_prefers_jit_1x1),
         cmocka_unit_test(tiny_map_gemv_geometries),
         cmocka_unit_test(tiny_map_gemv_epilogues),
+        cmocka_unit_test(tiny_map_gemv_rule),
         cmocka_unit_test(tiny_map_gemv_timed),
         cmocka_unit_test(under_avx2_cap),
     };

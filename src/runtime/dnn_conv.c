@@ -281,8 +281,13 @@ static bool dim_fits(int64_t in, int64_t k, int64_t dil, int64_t stride, int64_t
            pad_r < eff;
 }
 
-static bool gemv_enabled = true;
-void conv_gemv_set_enabled(bool on) { gemv_enabled = on; }
+static GemvMode gemv_mode = GEMV_FEWER_TAPS;
+void conv_gemv_set_mode(GemvMode mode) { gemv_mode = mode; }
+
+static bool use_gemv(const GemvGeom *g, const ConvEpi *e) {
+    if (gemv_mode == GEMV_OFF || !gemv_conv_fits(g, e)) return false;
+    return gemv_mode == GEMV_ALWAYS || gemv_kept_taps(g) < g->k_h * g->k_w;
+}
 
 /* Conv2D, depthwise and the fused forms */
 static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool depthwise, bool fused, FastKernel *k,
@@ -387,7 +392,7 @@ static int compile_forward(DnnCtx *ctx, const Graph *g, const Node *n, bool dept
     }
     GemvGeom gg = {geo.batch, geo.in_h, geo.in_w, geo.in_c, geo.out_h, geo.out_w, oc, kh, kw,
                    geo.stride_h, geo.stride_w, geo.dil_h, geo.dil_w, geo.pad_top, geo.pad_left};
-    if (gemv_enabled && dt == DT_FLOAT && !geo.nchw && geo.groups == 1 && bias_arg < 0 && gemv_conv_fits(&gg, &epi)) {
+    if (dt == DT_FLOAT && !geo.nchw && geo.groups == 1 && bias_arg < 0 && use_gemv(&gg, &epi)) {
         int rc = gemv_conv_build(&gg, &epi, wf, bias, 0, spec.add ? spec.arg_add : -1, k, err);
         free(wf);
         return rc;

@@ -68,8 +68,15 @@ bool gemv_conv_fits(const GemvGeom *g, const ConvEpi *e);
    input index; add_arg: the residual addend's when e->sum. Returns 1 or -1 (out of memory). */
 int gemv_conv_build(const GemvGeom *g, const ConvEpi *e, const float *w, float *bias, int src_arg, int add_arg,
                     FastKernel *k, Err *err);
-/* tests and A/B timing only: false makes the convolution family skip this path (process
-   global, read at compile time; default true) */
-void conv_gemv_set_enabled(bool on);
+/* when the convolution family takes this path (process global, read at compile time): tests
+   and A/B timing set it; the default is GEMV_FEWER_TAPS */
+typedef enum {
+    GEMV_OFF,        /* never: oneDNN */
+    GEMV_FEWER_TAPS, /* when some tap reads only padding for every pixel: fewer weight bytes */
+    GEMV_ALWAYS      /* whenever gemv_conv_fits */
+} GemvMode;
+void conv_gemv_set_mode(GemvMode mode);
+/* taps of the window some output pixel reads inside the input */
+int64_t gemv_kept_taps(const GemvGeom *g);
 
 #endif

@@ -1,7 +1,8 @@
 /* ab_gemv.c - A/B timing of one model's fast-runtime plan with and without the matrix-vector
  * path for tiny output maps (native_gemv.c), in one process: both plans compiled, then run
  * alternately (A B, B A, ...) so machine noise hits both; prints each one's median, the ratio
- * and the weights each plan reads per run. Usage: ab_gemv MODEL [ROUNDS] [THREADS]. */
+ * and the weights each plan reads per run. Usage: ab_gemv MODEL [ROUNDS] [THREADS] [fewer-taps|always]: A is the plan with the path in that
+ * mode (default fewer-taps, the runtime's), B without it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static double now_ms(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: ab_gemv MODEL [ROUNDS] [THREADS]\n");
+        fprintf(stderr, "usage: ab_gemv MODEL [ROUNDS] [THREADS] [fewer-taps|always]\n");
         return 2;
     }
     int rounds = argc > 2 ? atoi(argv[2]) : 200, threads = argc > 3 ? atoi(argv[3]) : 2;
@@ -35,9 +36,10 @@ int main(int argc, char **argv) {
     InputSet in;
     PlanOpts po = {.threads = threads};
     Plan *p[2];
-    conv_gemv_set_enabled(true);
+    const char *mode = argc > 4 ? argv[4] : "fewer-taps";
+    conv_gemv_set_mode(!strcmp(mode, "always") ? GEMV_ALWAYS : GEMV_FEWER_TAPS);
     p[0] = plan_compile(g, NULL, 0, &po, &e);
-    conv_gemv_set_enabled(false);
+    conv_gemv_set_mode(GEMV_OFF);
     p[1] = p[0] ? plan_compile(g, NULL, 0, &po, &e) : NULL;
     if (!p[1] || inputs_generate(g, 1, 1, &in, &e)) {
         fprintf(stderr, "ab_gemv: %s\n", e.msg);
@@ -45,8 +47,9 @@ int main(int argc, char **argv) {
     }
     double *ms[2] = {malloc(sizeof(double) * (size_t)rounds), malloc(sizeof(double) * (size_t)rounds)};
     Tensor out[16];
-    double *node_ms = calloc((size_t)g->n_nodes, sizeof *node_ms), *node_sum[2];
-    for (int k = 0; k < 2; k++) node_sum[k] = calloc((size_t)g->n_nodes, sizeof(double));
+    /* per node and round: node_t[k][i * rounds + r] */
+    double *node_ms = calloc((size_t)g->n_nodes, sizeof *node_ms), *node_t[2];
+    for (int k = 0; k < 2; k++) node_t[k] = calloc((size_t)g->n_nodes * (size_t)rounds, sizeof(double));
     for (int r = -1; r < rounds; r++)
         for (int k = 0; k < 2; k++) {
             int which = (r & 1) ? 1 - k : k;
@@ -61,34 +64,37 @@ int main(int argc, char **argv) {
             for (int o = 0; o < g->n_outputs && o < 16; o++) tensor_release(&out[o]);
             if (r >= 0) ms[which][r] = t;
             if (r >= 0)
-                for (int i = 0; i < g->n_nodes; i++) node_sum[which][i] += node_ms[i];
+                for (int i = 0; i < g->n_nodes; i++) node_t[which][(size_t)i * (size_t)rounds + (size_t)r] = node_ms[i];
         }
-    printf("%-40s %12s %-14s %12s %-22s\n", "node where the kernels differ", "on ms", "kernel", "off ms", "kernel");
+    printf("%-40s %12s %-14s %12s %-22s\n", "node where the kernels differ", "A median ms", "kernel", "B median ms", "kernel");
     double on_sum = 0, off_sum = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const char *a = plan_node_impl(p[0], i), *b = plan_node_impl(p[1], i);
         if (!a || !b || !strcmp(a, b)) continue;
         const char *nm = g->nodes[i]->name;
         size_t len = strlen(nm);
-        on_sum += node_sum[0][i] / rounds;
-        off_sum += node_sum[1][i] / rounds;
-        printf("%-40s %12.4f %-14s %12.4f %-22s\n", len > 40 ? nm + len - 40 : nm, node_sum[0][i] / rounds, a,
-               node_sum[1][i] / rounds, b);
+        double med[2];
+        for (int k = 0; k < 2; k++) med[k] = stats_summarize(node_t[k] + (size_t)i * (size_t)rounds, rounds).median;
+        on_sum += med[0];
+        off_sum += med[1];
+        printf("%-40s %12.4f %-14s %12.4f %-22s\n", len > 40 ? nm + len - 40 : nm, med[0], a, med[1], b);
     }
-    printf("%-40s %12.4f %-14s %12.4f\n", "sum (means)", on_sum, "", off_sum);
-    const char *name[2] = {"gemv on ", "gemv off"};
+    printf("%-40s %12.4f %-14s %12.4f\n", "sum (medians)", on_sum, "", off_sum);
+    const char *name[2] = {"A gemv  ", "B oneDNN"};
     Summary s[2];
     for (int k = 0; k < 2; k++) {
         s[k] = stats_summarize(ms[k], rounds);
         printf("%s: median %.3f ms (95%% CI of the median %.3f..%.3f), min %.3f; weights %.2f MiB\n", name[k], s[k].median,
                s[k].med_lo, s[k].med_hi, s[k].min, (double)plan_weight_bytes(p[k]) / 1048576.0);
     }
-    printf("on/off median ratio %.3f, min ratio %.3f (%d rounds, %d threads, alternating)\n", s[0].median / s[1].median,
+    printf("A/B median ratio %.3f, min ratio %.3f (%d rounds, %d threads, alternating)\n", s[0].median / s[1].median,
            s[0].min / s[1].min, rounds, threads);
     for (int k = 0; k < 2; k++) {
         plan_free(p[k]);
         free(ms[k]);
+        free(node_t[k]);
     }
+    free(node_ms);
     inputs_free(&in);
     graph_free(g);
     return 0;
