@@ -2,7 +2,8 @@
  * path for tiny output maps (native_gemv.c), in one process: both plans compiled, then run
  * alternately (A B, B A, ...) so machine noise hits both; prints each one's median, the ratio
  * and the weights each plan reads per run. Usage: ab_gemv MODEL [ROUNDS] [THREADS] [fewer-taps|always]: A is the plan with the path in that
- * mode (default fewer-taps, the runtime's), B without it. */
+ * mode (default fewer-taps, the runtime's), B without it; with MODEL_B, B runs that model
+ * instead (same inputs): before/after a rewrite and the path together. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static double now_ms(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: ab_gemv MODEL [ROUNDS] [THREADS] [fewer-taps|always]\n");
+        fprintf(stderr, "usage: ab_gemv MODEL [ROUNDS] [THREADS] [fewer-taps|always] [MODEL_B]\n");
         return 2;
     }
     int rounds = argc > 2 ? atoi(argv[2]) : 200, threads = argc > 3 ? atoi(argv[3]) : 2;
@@ -33,6 +34,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ab_gemv: %s\n", e.msg);
         return 2;
     }
+    Graph *gb = g;
+    if (argc > 5) {
+        gb = model_load(argv[5], &e);
+        if (!gb || model_prepare(gb, NULL, 0, &e)) {
+            fprintf(stderr, "ab_gemv: %s\n", e.msg);
+            return 2;
+        }
+    }
     InputSet in;
     PlanOpts po = {.threads = threads};
     Plan *p[2];
@@ -40,7 +49,7 @@ int main(int argc, char **argv) {
     conv_gemv_set_mode(!strcmp(mode, "always") ? GEMV_ALWAYS : GEMV_FEWER_TAPS);
     p[0] = plan_compile(g, NULL, 0, &po, &e);
     conv_gemv_set_mode(GEMV_OFF);
-    p[1] = p[0] ? plan_compile(g, NULL, 0, &po, &e) : NULL;
+    p[1] = p[0] ? plan_compile(gb, NULL, 0, &po, &e) : NULL;
     if (!p[1] || inputs_generate(g, 1, 1, &in, &e)) {
         fprintf(stderr, "ab_gemv: %s\n", e.msg);
         return 1;
@@ -48,14 +57,15 @@ int main(int argc, char **argv) {
     double *ms[2] = {malloc(sizeof(double) * (size_t)rounds), malloc(sizeof(double) * (size_t)rounds)};
     Tensor out[16];
     /* per node and round: node_t[k][i * rounds + r] */
-    double *node_ms = calloc((size_t)g->n_nodes, sizeof *node_ms), *node_t[2];
-    for (int k = 0; k < 2; k++) node_t[k] = calloc((size_t)g->n_nodes * (size_t)rounds, sizeof(double));
+    int nn = g->n_nodes > gb->n_nodes ? g->n_nodes : gb->n_nodes;
+    double *node_ms = calloc((size_t)nn, sizeof *node_ms), *node_t[2];
+    for (int k = 0; k < 2; k++) node_t[k] = calloc((size_t)nn * (size_t)rounds, sizeof(double));
     for (int r = -1; r < rounds; r++)
         for (int k = 0; k < 2; k++) {
             int which = (r & 1) ? 1 - k : k;
             double t0 = now_ms();
             PlanTiming pt = {0, node_ms};
-            for (int i = 0; i < g->n_nodes; i++) node_ms[i] = 0;
+            for (int i = 0; i < nn; i++) node_ms[i] = 0;
             if (plan_run(p[which], in.feeds[0], in.n_feeds, out, &pt, &e)) {
                 fprintf(stderr, "ab_gemv: %s\n", e.msg);
                 return 1;
@@ -64,11 +74,11 @@ int main(int argc, char **argv) {
             for (int o = 0; o < g->n_outputs && o < 16; o++) tensor_release(&out[o]);
             if (r >= 0) ms[which][r] = t;
             if (r >= 0)
-                for (int i = 0; i < g->n_nodes; i++) node_t[which][(size_t)i * (size_t)rounds + (size_t)r] = node_ms[i];
+                for (int i = 0; i < nn; i++) node_t[which][(size_t)i * (size_t)rounds + (size_t)r] = node_ms[i];
         }
     printf("%-40s %12s %-14s %12s %-22s\n", "node where the kernels differ", "A median ms", "kernel", "B median ms", "kernel");
     double on_sum = 0, off_sum = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
+    for (int i = 0; gb == g && i < g->n_nodes; i++) {
         const char *a = plan_node_impl(p[0], i), *b = plan_node_impl(p[1], i);
         if (!a || !b || !strcmp(a, b)) continue;
         const char *nm = g->nodes[i]->name;
@@ -95,6 +105,7 @@ int main(int argc, char **argv) {
         free(node_t[k]);
     }
     free(node_ms);
+    if (gb != g) graph_free(gb);
     inputs_free(&in);
     graph_free(g);
     return 0;
