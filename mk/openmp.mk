@@ -1,4 +1,4 @@
-# mk/fp32roof.mk - files whose loops run on an OpenMP team (the one oneDNN's kernels use, from
+# mk/openmp.mk - files whose loops run on an OpenMP team (the one oneDNN's kernels use, from
 # libgomp, already linked): the memory-floor read (src/measure/bandwidth.c) and the
 # matrix-vector kernel (src/runtime/native_gemv.c). Only these get -fopenmp; without it (the
 # fuzz build) their pragmas are ignored and they run single-threaded, with the same results.
