@@ -55,7 +55,7 @@ def test_final_state_follows_the_phases(tmp_path: Path) -> None:
 
 
 def test_phases_parse() -> None:
-    assert train_resnet.parse_phases("64000:3e-4, 100:1e-3") == [(64000, 3e-4), (100, 1e-3)]
+    assert train_resnet.parse_phases("64000:3e-4, 100:1e-3") == [(64000, 3e-4, False), (100, 1e-3, False)]
     assert train_resnet.parse_phases("") == []
     with pytest.raises(argparse.ArgumentTypeError):
         train_resnet.parse_phases("64000")
