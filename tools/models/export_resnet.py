@@ -1,9 +1,12 @@
 """Export the trained ResNet-50 of train_resnet.py: SavedModel, labelled eval PNGs, calibration PNGs,
 info.json (the cache layout of the project's contract). The test top-1 is measured by TensorFlow on
-the saved SavedModel over the whole 10,000-image test split."""
+the saved SavedModel over the whole 10,000-image test split. The SavedModel is written beside the
+old one first (saved_model.candidate/) and replaces it only after that measurement; with
+--min-top1 X a candidate that does not beat X is discarded and nothing of DIR changes (exit 1)."""
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--force", action="store_true", help="export although info.json is newer than the training state")
+    p.add_argument("--min-top1", type=float, default=None, help="keep the export only if its test top-1 beats this")
     return p.parse_args(argv)
 
 
@@ -59,6 +63,12 @@ def saved_model_top1(path: Path, pixels: np.ndarray, labels: np.ndarray) -> floa
     return correct / pixels.shape[0]
 
 
+def augmentation_summary(phases: list[dict[str, dict[str, object]]]) -> str:
+    """Which phases trained on augmented batches, as info.json says it."""
+    augmented = [f"phase {k}: {p['settings']['augment']}" for k, p in enumerate(phases, start=1) if "augment" in p["settings"]]
+    return "; ".join(augmented) if augmented else "none"
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -81,14 +91,23 @@ def main(argv: list[str]) -> int:
     size = int(phases[0]["settings"]["size"])
 
     saved = args.out / "saved_model"
-    save_model(model, size, saved)
+    candidate = args.out / "saved_model.candidate"
+    shutil.rmtree(candidate, ignore_errors=True)
+    save_model(model, size, candidate)
 
     test = fmnist.load_split("t10k")
     test_pixels = resnet_data.upsample(test.images, size)
     started = time.monotonic()
-    top1 = saved_model_top1(saved, test_pixels, test.labels)
+    top1 = saved_model_top1(candidate, test_pixels, test.labels)
     eval_seconds = time.monotonic() - started
-    print(f"fp32 test top-1 (SavedModel, {test.labels.size} images): {top1:.4f}", flush=True)
+    source = state_path.relative_to(args.out)
+    print(f"fp32 test top-1 (SavedModel of {source}, {test.labels.size} images): {top1:.4f}", flush=True)
+    if args.min_top1 is not None and not top1 > args.min_top1:
+        shutil.rmtree(candidate)
+        print(f"{args.out}: not exported, test top-1 {top1:.4f} does not beat --min-top1 {args.min_top1}", file=sys.stderr)
+        return 1
+    shutil.rmtree(saved, ignore_errors=True)
+    candidate.replace(saved)
 
     images_out.write_labelled_pngs(args.out / "eval", test_pixels, test.labels)
     train = fmnist.load_split("train")
@@ -118,7 +137,8 @@ def main(argv: list[str]) -> int:
             "phases": [
                 {"settings": p["settings"], "chunks_done": p["chunks_done"], "train_seconds": p["train_seconds"]} for p in phases
             ],
-            "optimizer": "Adam, linear warm-up then cosine decay to 0, per phase (every later phase starts a fresh Adam); no augmentation",
+            "optimizer": "Adam, linear warm-up then cosine decay to 0, per phase (every later phase starts a fresh Adam)",
+            "augmentation": augmentation_summary(phases),
             "final_chunk_train_accuracy": phases[-1]["history"][-1]["accuracy"] if phases[-1]["history"] else None,
         },
         "tensorflow_version": tf.__version__,

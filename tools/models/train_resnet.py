@@ -10,7 +10,8 @@ Further phases (--continue-phases) then continue from that state, each a warm re
 Adam, a short warm-up to its peak learning rate, cosine decay to 0 over its images) in
 DIR/train/phaseK/ with the same chunked, resumable bookkeeping; the last phase's done file ends
 the training and later runs do nothing. The first phase's settings are those of the first
-release of this script, so a cache trained by it is continued, not retrained.
+release of this script, so a cache trained by it is continued, not retrained. A phase written
+IMAGES:PEAK_LR:aug trains on augmented batches (augment.py: random flips and +-2 px shifts).
 """
 
 import argparse
@@ -20,10 +21,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+import augment
 import cache
 import fmnist
 import resnet_data
@@ -32,15 +35,24 @@ NUM_CLASSES = len(fmnist.CLASS_NAMES)
 
 
 DEFAULT_CONTINUE_PHASES = "64000:3e-4,64000:2e-4"
+AUGMENT_FLAG = "aug"
 
 
-def parse_phases(text: str) -> list[tuple[int, float]]:
-    """'64000:3e-4,64000:2e-4' -> [(64000, 3e-4), (64000, 2e-4)]."""
+class Phase(NamedTuple):
+    images: int
+    peak_lr: float
+    augment: bool = False
+
+
+def parse_phases(text: str) -> list[Phase]:
+    """'64000:3e-4,40000:1e-4:aug' -> [Phase(64000, 3e-4), Phase(40000, 1e-4, augment=True)]."""
     phases = []
     for item in filter(None, (t.strip() for t in text.split(","))):
-        images, _, lr = item.partition(":")
+        fields = item.split(":")
+        if len(fields) not in (2, 3) or (len(fields) == 3 and fields[2] != AUGMENT_FLAG):
+            raise argparse.ArgumentTypeError(f"phase {item!r}: expected IMAGES:PEAK_LR or IMAGES:PEAK_LR:{AUGMENT_FLAG}")
         try:
-            phases.append((int(images), float(lr)))
+            phases.append(Phase(int(fields[0]), float(fields[1]), len(fields) == 3))
         except ValueError:
             raise argparse.ArgumentTypeError(f"phase {item!r}: expected IMAGES:PEAK_LR") from None
     return phases
@@ -60,8 +72,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--continue-phases",
         type=parse_phases,
         default=parse_phases(DEFAULT_CONTINUE_PHASES),
-        help=f"the phases after the first, IMAGES:PEAK_LR,... (default {DEFAULT_CONTINUE_PHASES}; '' for none)",
+        help=f"the phases after the first, IMAGES:PEAK_LR[:{AUGMENT_FLAG}],... (default {DEFAULT_CONTINUE_PHASES}; '' for none)",
     )
+    p.add_argument("--augment-pad", choices=augment.PAD_MODES, default=augment.DEFAULT_PAD_MODE, help="border of shifted images")
     p.add_argument("--continue-warmup-steps", type=int, default=50)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
@@ -86,10 +99,14 @@ def compile_model(model: tf.keras.Model, total_steps: int, peak_lr: float, warmu
     )
 
 
-def train_dataset(pixels: np.ndarray, labels: np.ndarray, batch: int, seed: int) -> tf.data.Dataset:
+def train_dataset(pixels: np.ndarray, labels: np.ndarray, batch: int, seed: int, pad_mode: str | None = None) -> tf.data.Dataset:
+    """Shuffled batches, normalised; augmented (augment.augment_batch, keyed by seed) unless pad_mode is None."""
     ds = tf.data.Dataset.from_tensor_slices((pixels, labels))
     ds = ds.shuffle(pixels.shape[0], seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch, drop_remainder=True).map(lambda x, y: (resnet_data.normalize(x), y)).prefetch(2)
+    ds = ds.batch(batch, drop_remainder=True)
+    if pad_mode is not None:
+        ds = ds.enumerate().map(lambda i, xy: (augment.augment_batch(xy[0], seed, i, pad_mode), xy[1]))
+    return ds.map(lambda x, y: (resnet_data.normalize(x), y)).prefetch(2)
 
 
 class Progress:
@@ -164,8 +181,12 @@ class ChunkCheckpoint(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def phase_settings(args: argparse.Namespace, images: int, peak_lr: float, warmup_steps: int) -> dict[str, object]:
-    return {
+def phase_settings(
+    args: argparse.Namespace, images: int, peak_lr: float, warmup_steps: int, augmented: bool = False
+) -> dict[str, object]:
+    """What a phase's progress.json records (and a resume must match); 'augment' only when it is on,
+    so the settings of the phases without augmentation stay those of earlier releases."""
+    settings: dict[str, object] = {
         "size": args.size,
         "batch": args.batch,
         "chunk_steps": args.chunk_steps,
@@ -174,6 +195,13 @@ def phase_settings(args: argparse.Namespace, images: int, peak_lr: float, warmup
         "warmup_steps": warmup_steps,
         "seed": args.seed,
     }
+    if augmented:
+        settings["augment"] = augment_description(args.augment_pad)
+    return settings
+
+
+def augment_description(pad_mode: str) -> str:
+    return f"horizontal flip p=0.5, shift +-{augment.MAX_SHIFT} px per axis, {pad_mode} padding"
 
 
 def run_phase(
@@ -200,7 +228,8 @@ def run_phase(
         model = start_model()
         compile_model(model, chunks * args.chunk_steps, float(settings["peak_lr"]), int(settings["warmup_steps"]))
     images_per_chunk = args.chunk_steps * args.batch
-    ds = train_dataset(data[0], data[1], args.batch, shuffle_seed + progress.chunks_done)
+    pad_mode = args.augment_pad if "augment" in settings else None
+    ds = train_dataset(data[0], data[1], args.batch, shuffle_seed + progress.chunks_done, pad_mode)
     callback = ChunkCheckpoint(state_path, progress, images_per_chunk, args.time_budget)
     model.fit(
         ds, epochs=chunks, initial_epoch=progress.chunks_done, steps_per_epoch=args.chunk_steps, callbacks=[callback], verbose=2
@@ -242,8 +271,8 @@ def main(argv: list[str]) -> int:
     first = phase_settings(args, args.train_images, args.peak_lr, args.warmup_steps)
     if not run_phase(dirs[0], first, lambda: build_model(args.size), data, args, args.seed):
         return 0
-    for k, (images, peak_lr) in enumerate(args.continue_phases, start=1):
-        settings = phase_settings(args, images, peak_lr, args.continue_warmup_steps)
+    for k, (images, peak_lr, augmented) in enumerate(args.continue_phases, start=1):
+        settings = phase_settings(args, images, peak_lr, args.continue_warmup_steps, augmented)
         settings["from"] = f"phase {k} ({dirs[k - 1].relative_to(args.out)}/state.keras), fresh Adam"
         previous = dirs[k - 1] / "state.keras"
 

@@ -2,6 +2,7 @@
 Keras model (the real ResNet-50 is only built by `make models`)."""
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import export_resnet
+import fmnist
 import train_resnet
 
 
@@ -55,7 +57,37 @@ def test_final_state_follows_the_phases(tmp_path: Path) -> None:
 
 
 def test_phases_parse() -> None:
-    assert train_resnet.parse_phases("64000:3e-4, 100:1e-3") == [(64000, 3e-4), (100, 1e-3)]
+    assert train_resnet.parse_phases("64000:3e-4, 100:1e-3") == [(64000, 3e-4, False), (100, 1e-3, False)]
     assert train_resnet.parse_phases("") == []
     with pytest.raises(argparse.ArgumentTypeError):
         train_resnet.parse_phases("64000")
+
+
+def test_export_keeps_the_old_model_unless_the_candidate_beats_min_top1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not fmnist.DEBIAN_DIR.is_dir():
+        pytest.skip(f"{fmnist.DEBIAN_DIR} absent (apt-get install dataset-fashion-mnist, or make models-deps)")
+    for setter in ("set_intra_op_parallelism_threads", "set_inter_op_parallelism_threads"):  # fixed once TF runs
+        monkeypatch.setattr(tf.config.threading, setter, lambda n: None)
+    inputs = tf.keras.Input((32, 32, 3))
+    pooled = tf.keras.layers.GlobalAveragePooling2D()(inputs)
+    bias = np.zeros(10, np.float32)
+    bias[0] = 5.0  # always class 0: test top-1 = 1,000 / 10,000 (fashion-mnist's test split is balanced)
+    head = tf.keras.layers.Dense(
+        10, activation="softmax", kernel_initializer="zeros", bias_initializer=tf.constant_initializer(bias)
+    )
+    train = tmp_path / "train"
+    train.mkdir()
+    tf.keras.Model(inputs, head(pooled)).save(train / "state.keras")
+    settings = {"size": 32, "batch": 1, "chunk_steps": 1, "chunks": 1}
+    progress = {"settings": settings, "chunks_done": 1, "train_seconds": 1.0, "history": []}
+    (train / "progress.json").write_text(json.dumps(progress))
+    (train / "done").write_text("1 s\n")
+    old = tmp_path / "saved_model"
+    old.mkdir()
+    (old / "saved_model.pb").write_text("the better model")
+    assert export_resnet.main(["--out", str(tmp_path), "--force", "--min-top1", "0.1"]) == 1
+    assert "test top-1 0.1000 does not beat --min-top1 0.1" in capsys.readouterr().err
+    assert (old / "saved_model.pb").read_text() == "the better model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["saved_model", "train"]  # no candidate, info.json, eval/
