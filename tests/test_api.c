@@ -303,7 +303,7 @@ static void test_shared_library_exports_only_api(void **state) {
 static void test_install_and_example(void **state) {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
-    skip(); /* the sanitizer build's library needs the sanitizer runtime in the example too */
+    TU_SKIP("the sanitizer build's library needs the sanitizer runtime in the example too");
 #endif
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "make --no-print-directory -s install BUILD=%s PREFIX=%s/prefix >%s/install.log 2>&1", build_dir, tmp, tmp);
