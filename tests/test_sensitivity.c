@@ -209,6 +209,12 @@ static void test_search_meets_budget_minimal(void **st) {
 
 /* on zoo models with generated data: never less accurate than grappler+int8, and when
    grappler+int8 meets the budget, the very same quantization (nothing kept fp32) */
+static int count_op(const Graph *g, OpId op) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) n += g->nodes[i]->op == op;
+    return n;
+}
+
 static void test_not_worse_than_int8(void **st) {
     (void)st;
     Err e = {0};
@@ -239,6 +245,14 @@ static void test_not_worse_than_int8(void **st) {
         if (ji.ok) {
             assert_int_equal(ps.sensitivity->reverted, 0);
             assert_true(js.acc.min_cosine == ji.acc.min_cosine);
+            /* all int8 is the graph grappler+int8 makes, its exact clean-ups included (uint8
+               chains: no Quantize left between two int8 layers) */
+            printf("[ sens     ] %s: Quantize nodes %d (grappler+int8 %d), Dequantize %d (%d)\n", models[m],
+                   count_op(ps.graph, OP_GRAPPO_QUANTIZE), count_op(pi.graph, OP_GRAPPO_QUANTIZE), count_op(ps.graph, OP_GRAPPO_DEQUANTIZE),
+                   count_op(pi.graph, OP_GRAPPO_DEQUANTIZE));
+            assert_int_equal(count_op(ps.graph, OP_GRAPPO_QUANTIZE), count_op(pi.graph, OP_GRAPPO_QUANTIZE));
+            assert_int_equal(count_op(ps.graph, OP_GRAPPO_DEQUANTIZE), count_op(pi.graph, OP_GRAPPO_DEQUANTIZE));
+            assert_int_equal(ps.graph->n_nodes, pi.graph->n_nodes);
         } else {
             assert_true(js.ok || ps.sensitivity->reverted == ps.sensitivity->n);
         }

@@ -67,24 +67,36 @@ int accuracy_measure(const Graph *orig, const Graph *cand, const InputSet *in, i
 
 int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads, AccuracyResult *out,
                      Err *err) {
+    return accuracy_against_keep(orig, ref, cand, in, threads, out, NULL, err);
+}
+
+int accuracy_against_keep(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads,
+                          AccuracyResult *out, Tensor **cand_outs, Err *err) {
+    if (cand_outs) *cand_outs = NULL;
     if (orig->n_outputs != cand->n_outputs)
         return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", cand->n_outputs, orig->n_outputs);
     if (orig->n_outputs > 64) return err_set(err, ERR_RUNTIME, "too many outputs");
     PlanOpts opts = {.threads = threads};
     Plan *pc = plan_compile(cand, NULL, 0, &opts, err);
     if (!pc) return -1;
-    int agree = 0, rows = 0, rc = -1;
+    int agree = 0, rows = 0, rc = -1, kept_batches = 0;
     double min_cos = 1, max_rel = 0, max_abs = 0;
-    Tensor b[64];
+    Tensor local[64];
+    /* kept: the candidate's outputs land in the caller's array (accuracy_reference's layout) */
+    Tensor *kept = cand_outs ? calloc((size_t)in->n_batches * (size_t)orig->n_outputs + 1, sizeof *kept) : NULL;
+    if (cand_outs && !kept) { plan_free(pc); return err_set(err, ERR_RUNTIME, "out of memory"); }
     for (int bi = 0; bi < in->n_batches; bi++) {
         const Tensor *a = ref + (size_t)bi * (size_t)orig->n_outputs;
+        Tensor *b = kept ? kept + (size_t)bi * (size_t)orig->n_outputs : local;
         if (plan_run(pc, in->feeds[bi], in->n_feeds, b, NULL, err)) goto done;
+        kept_batches = bi + 1;
         for (int k = 0; k < orig->n_outputs; k++) {
             int64_t n = tensor_numel(&a[k]);
             if (n != tensor_numel(&b[k])) {
                 err_set(err, ERR_RUNTIME, "output %d: %lld elements in the candidate, %lld in the original", k,
                         (long long)tensor_numel(&b[k]), (long long)n);
-                for (int j = 0; j < orig->n_outputs; j++) tensor_release(&b[j]);
+                if (!kept)
+                    for (int j = 0; j < orig->n_outputs; j++) tensor_release(&b[j]);
                 goto done;
             }
             double dot = 0, na = 0, nb = 0, nd = 0;
@@ -113,7 +125,7 @@ int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, co
                     rows++;
                 }
             }
-            tensor_release(&b[k]);
+            if (!kept) tensor_release(&b[k]);
         }
     }
     out->outputs = orig->n_outputs;
@@ -123,7 +135,12 @@ int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, co
     out->max_rel_l2 = max_rel;
     out->max_abs_err = max_abs;
     rc = 0;
+    if (kept) {
+        *cand_outs = kept;
+        kept = NULL;
+    }
 done:
+    if (kept) accuracy_reference_free(kept, kept_batches, orig->n_outputs);
     plan_free(pc);
     return rc;
 }

@@ -55,6 +55,11 @@ int accuracy_reference(const Graph *orig, const InputSet *in, int threads, Tenso
 void accuracy_reference_free(Tensor *ref, int n_batches, int n_outputs);
 int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads,
                      AccuracyResult *out, Err *err);
+/* accuracy_against that also hands back the candidate's outputs (accuracy_reference's layout;
+   free with accuracy_reference_free), so labels can be scored without running it again;
+   cand_outs NULL: as accuracy_against */
+int accuracy_against_keep(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads,
+                          AccuracyResult *out, Tensor **cand_outs, Err *err);
 
 /* The default accuracy budget: top-1 agreement >= 0.99 (when defined) and cosine >= 0.99. */
 typedef struct AccuracyBudget { double min_top1, min_cosine; } AccuracyBudget;

@@ -60,28 +60,29 @@ int labelled_score(const Graph *g, const InputSet *in, int n_rows, const int32_t
     *out = (LabelledScore){0};
     Tensor *outs;
     if (accuracy_reference(g, in, threads, &outs, err)) return -1;
-    int rc = -1, k = classifier_output(g, outs, in->n_batches);
-    if (k < 0) {
-        err_set(err, ERR_INPUT, "labels need a classifier output (a [rows, classes] float tensor): the model has none");
-        goto done;
-    }
+    int rc = labelled_score_outputs(g, outs, in->n_batches, n_rows, labels, n_labels, labels_what, out, err);
+    accuracy_reference_free(outs, in->n_batches, g->n_outputs);
+    return rc;
+}
+
+int labelled_score_outputs(const Graph *g, const Tensor *outs, int n_batches, int n_rows, const int32_t *labels, int n_labels,
+                           const char *labels_what, LabelledScore *out, Err *err) {
+    *out = (LabelledScore){0};
+    int k = classifier_output(g, outs, n_batches);
+    if (k < 0) return err_set(err, ERR_INPUT, "labels need a classifier output (a [rows, classes] float tensor): the model has none");
     int64_t total = 0;
-    for (int b = 0; b < in->n_batches; b++) total += outs[(size_t)b * (size_t)g->n_outputs + (size_t)k].shape.dim[0];
+    for (int b = 0; b < n_batches; b++) total += outs[(size_t)b * (size_t)g->n_outputs + (size_t)k].shape.dim[0];
     int64_t rows = n_rows >= 0 && n_rows < total ? n_rows : total;
-    if (rows != n_labels) {
-        err_set(err, ERR_INPUT, "%s has %d label%s but the evaluation data gives %lld row%s: one label per row", labels_what, n_labels,
-                n_labels == 1 ? "" : "s", (long long)rows, rows == 1 ? "" : "s");
-        goto done;
-    }
+    if (rows != n_labels)
+        return err_set(err, ERR_INPUT, "%s has %d label%s but the evaluation data gives %lld row%s: one label per row", labels_what,
+                       n_labels, n_labels == 1 ? "" : "s", (long long)rows, rows == 1 ? "" : "s");
     int classes = (int)outs[k].shape.dim[1];
     for (int i = 0; i < n_labels; i++)
-        if (labels[i] < 0 || labels[i] >= classes) {
-            err_set(err, ERR_INPUT, "%s: line %d: class %d is outside the model's %d outputs (0..%d)", labels_what, i + 1, (int)labels[i],
-                    classes, classes - 1);
-            goto done;
-        }
+        if (labels[i] < 0 || labels[i] >= classes)
+            return err_set(err, ERR_INPUT, "%s: line %d: class %d is outside the model's %d outputs (0..%d)", labels_what, i + 1,
+                           (int)labels[i], classes, classes - 1);
     int64_t i = 0, hit1 = 0, hit5 = 0;
-    for (int b = 0; b < in->n_batches && i < rows; b++) {
+    for (int b = 0; b < n_batches && i < rows; b++) {
         const Tensor *t = &outs[(size_t)b * (size_t)g->n_outputs + (size_t)k];
         for (int64_t r = 0; r < t->shape.dim[0] && i < rows; r++, i++) {
             double want = tensor_get(t, r * classes + labels[i]);
@@ -100,10 +101,7 @@ int labelled_score(const Graph *g, const InputSet *in, int n_rows, const int32_t
     out->classes = classes;
     out->top1 = rows ? (double)hit1 / (double)rows : 0;
     out->top5 = classes >= 5 ? (rows ? (double)hit5 / (double)rows : 0) : -1;
-    rc = 0;
-done:
-    accuracy_reference_free(outs, in->n_batches, g->n_outputs);
-    return rc;
+    return 0;
 }
 
 void labelled_summary(const LabelledScore *before, const LabelledScore *after, bool images, char *buf, size_t cap) {

@@ -40,6 +40,10 @@ void labelled_close(LabelledData *d);
    as the labels, every label < classes. ERR_INPUT naming `labels_what` otherwise. */
 int labelled_score(const Graph *g, const InputSet *in, int n_rows, const int32_t *labels, int n_labels, const char *labels_what,
                    int threads, LabelledScore *out, Err *err);
+/* The same scoring of outputs g already produced (outs[b * n_outputs + k] over n_batches, as
+   accuracy_reference / accuracy_against_keep return them): no run. */
+int labelled_score_outputs(const Graph *g, const Tensor *outs, int n_batches, int n_rows, const int32_t *labels, int n_labels,
+                           const char *labels_what, LabelledScore *out, Err *err);
 
 /* `grappo eval`: g (inferred) scored on o->eval_dir (o->image_prep) against o->labels_path;
    *images: the rows were images */

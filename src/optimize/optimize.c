@@ -127,7 +127,38 @@ struct OptimizeSession {
     double judge_metric_before;
     bool judge_labels_done;
     LabelledScore judge_labels_before;
+    MachineLoadProbe eval_probe; /* others' CPU use since the last look (session_eval_threads) */
+    double t_probe_s;
+    int eval_threads;
 };
+
+/* Accuracy runs (not timing: any team size gives the same answer, to float rounding) use the
+   threads the other processes leave free, looked at over the work since the last look (no
+   sleeping probe): on a busy machine an OpenMP team larger than the free cores spins at every
+   barrier (measured: sensitivity judged 12 ResNet-50 nodes a minute at 2 threads, 35 at 1 on a
+   2-core machine running two compilers). */
+#define EVAL_LOAD_WINDOW_S 2.0
+static int session_eval_threads(OptimizeSession *s) {
+    if (s->o.threads == 1) return 1;
+    MachineLoad l = machine_load_end(&s->eval_probe);
+    double wall = now_ms() * 1e-3 - s->t_probe_s;
+    if (wall < EVAL_LOAD_WINDOW_S) return s->eval_threads;
+    s->eval_threads = machine_timing_threads(&l, s->o.threads);
+    machine_load_begin(&s->eval_probe);
+    s->t_probe_s = now_ms() * 1e-3;
+    return s->eval_threads;
+}
+
+/* g's fidelity to the input on the evaluation inputs (the input's outputs computed once per
+   session, s->judge_ref); cand_outs (may be NULL) receives g's outputs for scoring labels */
+static int session_accuracy(OptimizeSession *s, const Graph *g, AccuracyResult *acc, Tensor **cand_outs, Err *err) {
+    int threads = session_eval_threads(s);
+    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, threads, &s->judge_ref, err)) {
+        s->judge_ref = NULL;
+        return err_prefix(err, "accuracy reference");
+    }
+    return accuracy_against_keep(s->orig, s->judge_ref, g, s->eval, threads, acc, cand_outs, err);
+}
 
 /* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
    without a word: refused, naming the batch and the input */
@@ -247,6 +278,9 @@ int optimize_session_open(const Graph *orig, const OptimizeOpts *o, OptimizeSess
     s->orig = orig;
     s->o = *o;
     s->t_open_ms = now_ms();
+    machine_load_begin(&s->eval_probe);
+    s->t_probe_s = s->t_open_ms * 1e-3;
+    s->eval_threads = o->threads;
     /* a missing or corrupt policy is reported before any work */
     if ((o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) && session_agent(s, err)) goto fail;
     if (labelled_open(orig, o, &s->lab, err)) goto fail;
@@ -476,24 +510,28 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
     }
     /* fidelity to the input graph: its outputs once, every graph against them */
     if (progress(o, "accuracy", 0, 0, err)) goto done;
-    if (accuracy_reference(s->orig, s->eval, o->threads, &ref, err)) {
+    int threads = session_eval_threads(s);
+    if (accuracy_reference(s->orig, s->eval, threads, &ref, err)) {
         err_prefix(err, "accuracy reference");
         ref = NULL;
         goto done;
     }
+    /* and top-1/top-5 against the user's labels, scored on the same outputs; a labels file that
+       does not fit fails them all */
     for (int i = 0; i < n; i++) {
         if (!out[i].ok) continue;
-        if (accuracy_against(s->orig, ref, g[i], s->eval, o->threads, &out[i].acc, &out[i].err)) {
+        Tensor *outs = NULL;
+        if (accuracy_against_keep(s->orig, ref, g[i], s->eval, threads, &out[i].acc, s->lab.labels ? &outs : NULL, &out[i].err)) {
             out[i].ok = false;
             err_prefix(&out[i].err, "accuracy");
+            continue;
         }
-    }
-    /* top-1/top-5 against the user's labels; a labels file that does not fit fails them all */
-    for (int i = 0; i < n && s->lab.labels; i++) {
-        if (!out[i].ok) continue;
+        if (!s->lab.labels) continue;
         int rows = o->eval_inputs ? -1 : s->lab.n_rows;
-        if (labelled_score(g[i], s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &out[i].labels, err))
-            goto done;
+        int r = labelled_score_outputs(g[i], outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path,
+                                       &out[i].labels, err);
+        accuracy_reference_free(outs, s->eval->n_batches, g[i]->n_outputs);
+        if (r) goto done;
         out[i].has_labels = true;
     }
     rc = 0;
@@ -655,7 +693,8 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
        asking the callback again (it would keep answering "stop") */
     bool asked_to_stop = r->product.stopped == OBJECTIVE_STOP_CANCELLED;
     if (!asked_to_stop && progress(o, "measuring", 0, 0, err)) goto fail;
-    if (accuracy_measure(orig, cand, r->eval, o->threads, &r->acc, err)) goto fail;
+    Tensor *cand_outs = NULL;
+    if (session_accuracy(p->session, cand, &r->acc, p->session->lab.labels ? &cand_outs : NULL, err)) goto fail;
     if (o->metric) {
         r->has_metric = true;
         if (o->metric(orig, o->metric_user, &r->metric_before, err)) goto fail;
@@ -669,9 +708,13 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     if (p->session->lab.labels) {
         const LabelledData *d = &p->session->lab;
         int rows = o->eval_inputs ? -1 : d->n_rows;
-        if (labelled_score(orig, r->eval, rows, d->labels, d->n_labels, o->labels_path, o->threads, &r->labels_before, err) ||
-            labelled_score(cand, r->eval, rows, d->labels, d->n_labels, o->labels_path, o->threads, &r->labels_after, err))
-            goto fail;
+        /* scored on the outputs the accuracy comparison produced: no further runs */
+        int n_b = r->eval->n_batches;
+        int rc = labelled_score_outputs(orig, p->session->judge_ref, n_b, rows, d->labels, d->n_labels, o->labels_path, &r->labels_before,
+                                        err);
+        if (!rc) rc = labelled_score_outputs(cand, cand_outs, n_b, rows, d->labels, d->n_labels, o->labels_path, &r->labels_after, err);
+        accuracy_reference_free(cand_outs, n_b, cand->n_outputs);
+        if (rc) goto fail;
         r->has_labels = true;
         r->labelled_images = rows >= 0;
     }
@@ -915,14 +958,22 @@ const Graph *optimize_session_calibrated(const OptimizeSession *s) { return s->c
 const Graph *optimize_session_input(const OptimizeSession *s) { return s->orig; }
 const OptimizeOpts *optimize_session_opts(const OptimizeSession *s) { return &s->o; }
 
+static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, OptimizeJudgement *out, Err *err);
+
+
 int optimize_session_judge(OptimizeSession *s, const Graph *g, OptimizeJudgement *out, Err *err) {
-    const OptimizeOpts *o = &s->o;
     memset(out, 0, sizeof *out);
-    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, o->threads, &s->judge_ref, err)) {
-        s->judge_ref = NULL;
-        return err_prefix(err, "accuracy reference");
-    }
-    if (accuracy_against(s->orig, s->judge_ref, g, s->eval, o->threads, &out->acc, err)) return -1;
+    Tensor *outs = NULL; /* the candidate's outputs, kept for the labels below */
+    if (session_accuracy(s, g, &out->acc, s->lab.labels ? &outs : NULL, err)) return -1;
+    int rc = judge_scores(s, g, outs, out, err);
+    if (outs) accuracy_reference_free(outs, s->eval->n_batches, g->n_outputs);
+    return rc;
+}
+
+/* the rest of optimize_session_judge: the metric, the accuracy budget, the labels (scored on
+   the candidate's outputs already computed, and on the reference outputs for the input) */
+static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, OptimizeJudgement *out, Err *err) {
+    const OptimizeOpts *o = &s->o;
     out->drop = objective_accuracy_drop(&out->acc);
     if (o->metric) {
         out->has_metric = true;
@@ -942,11 +993,13 @@ int optimize_session_judge(OptimizeSession *s, const Graph *g, OptimizeJudgement
         int rows = o->eval_inputs ? -1 : s->lab.n_rows;
         LabelledScore after;
         if (!s->judge_labels_done) {
-            if (labelled_score(s->orig, s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &s->judge_labels_before, err))
+            if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path,
+                                       &s->judge_labels_before, err))
                 return -1;
             s->judge_labels_done = true;
         }
-        if (labelled_score(g, s->eval, rows, s->lab.labels, s->lab.n_labels, o->labels_path, o->threads, &after, err)) return -1;
+        if (labelled_score_outputs(g, outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path, &after, err))
+            return -1;
         out->has_labels = true;
         out->labels_before = s->judge_labels_before.top1;
         out->labels_after = after.top1;

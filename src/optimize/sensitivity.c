@@ -67,7 +67,9 @@ fail:
 }
 
 /* A clone of start with exactly the nodes i with quant[i] quantized, each by its rule (every
-   other site left alone), to a fixed point as pipeline_fixed_point does; log counts them. */
+   other site left alone), to a fixed point as pipeline_fixed_point does, then grappler+int8's
+   exact clean-ups (requantize chains, residual adds), so "all int8" is the graph grappler+int8
+   makes; log counts them. */
 static Graph *quantize_set(const Graph *start, const Sensitivity *x, const bool *quant, RewriteLog *log, Err *err) {
     Graph *g = graph_clone(start, err);
     if (!g) return NULL;
@@ -93,6 +95,10 @@ static Graph *quantize_set(const Graph *start, const Sensitivity *x, const bool 
             }
     }
     sitelist_free(&sl);
+    if (pipeline_int8_cleanup(g, log, err)) {
+        graph_free(g);
+        return NULL;
+    }
     return g;
 fail:
     sitelist_free(&sl);
@@ -201,9 +207,10 @@ static int ceil_log2(int n) {
 
 /* the graph with every node quantized except the k most sensitive; judged (one evaluation) */
 static Graph *quantize_all_but(const Graph *start, const Sensitivity *x, int k, bool *quant, OptimizeSession *s, EvalContext *ctx,
-                               OptimizeJudgement *j, Err *err) {
+                               OptimizeJudgement *j, RewriteLog *log, Err *err) {
     for (int i = 0; i < x->n; i++) quant[i] = i >= k;
-    Graph *g = quantize_set(start, x, quant, NULL, err);
+    *log = (RewriteLog){0};
+    Graph *g = quantize_set(start, x, quant, log, err);
     if (g && optimize_session_judge(s, g, j, err)) {
         graph_free(g);
         g = NULL;
@@ -220,6 +227,7 @@ int search_sensitivity(OptimizeSession *s, EvalContext *ctx, const Graph *calibr
     Sensitivity *x = collect_nodes(start, err);
     bool *quant = x ? calloc((size_t)x->n + 1, sizeof *quant) : NULL;
     int rc = -1, budget = o->budget;
+    RewriteLog best_log = {0}, log; /* the quantizations and clean-ups of the kept graph */
     if (!x) goto done;
     if (!quant) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     x->searched = true;
@@ -238,13 +246,14 @@ int search_sensitivity(OptimizeSession *s, EvalContext *ctx, const Graph *calibr
     out->planned = 1 + x->n + ceil_log2(x->n);
     if (out->planned > budget) out->planned = budget;
     ctx->progress_budget = out->planned;
-    Graph *all = quantize_all_but(start, x, 0, quant, s, ctx, &x->all_int8, err);
+    Graph *all = quantize_all_but(start, x, 0, quant, s, ctx, &x->all_int8, &log, err);
     if (!all) goto done;
     x->all_int8_ok = x->all_int8.ok;
     if (x->all_int8_ok && out->planned > 1 + x->n) out->planned = ctx->progress_budget = 1 + x->n; /* no bisection */
     int hi = x->n; /* the fewest nodes kept fp32 known to meet the budget (n: the start graph) */
     if (x->all_int8_ok) {
         best = all;
+        best_log = log;
         hi = 0;
     } else {
         graph_free(all);
@@ -255,11 +264,12 @@ int search_sensitivity(OptimizeSession *s, EvalContext *ctx, const Graph *calibr
     for (int lo = 0; hi - lo > 1 && x->judged == x->n && objective_budget_left(ctx, budget);) {
         int mid = lo + (hi - lo) / 2;
         OptimizeJudgement j;
-        Graph *g = quantize_all_but(start, x, mid, quant, s, ctx, &j, err);
+        Graph *g = quantize_all_but(start, x, mid, quant, s, ctx, &j, &log, err);
         if (!g) goto done;
         if (j.ok) {
             graph_free(best);
             best = g;
+            best_log = log;
             hi = mid;
         } else {
             graph_free(g);
@@ -275,10 +285,10 @@ int search_sensitivity(OptimizeSession *s, EvalContext *ctx, const Graph *calibr
     rc = 0;
 done:
     if (!rc) {
-        /* the log: grappler's rules, then the quantizations the kept graph carries */
+        /* the log: grappler's rules, then the quantizations and clean-ups the kept graph carries */
         out->log = glog;
-        for (int i = 0; i < x->n; i++)
-            if (!x->nodes[i].kept_fp32) rewrite_log_add(&out->log, x->nodes[i].rule);
+        for (int i = 0; i < best_log.n; i++)
+            for (int c = 0; c < best_log.v[i].count; c++) rewrite_log_add(&out->log, best_log.v[i].rule);
         out->graph = best;
         best = NULL;
     }

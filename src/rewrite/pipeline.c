@@ -38,6 +38,8 @@ static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_
    8-bit weights (see runtime/dnn_quant.c) */
 static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "int8_fuse_add", "dequantize_pair"};
 enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
+/* the int8 lists start with their two quantization rules; the rest are the exact clean-ups */
+enum { N_INT8_QUANTIZE_RULES = 2 };
 _Static_assert(sizeof int7_rules == sizeof int8_rules, "the int8 and int7 pipelines differ only in their weight width");
 
 /* every registered rule fits in a RewriteLog */
@@ -88,6 +90,10 @@ int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsign
 done:
     sitelist_free(&sites);
     return rc;
+}
+
+int pipeline_int8_cleanup(Graph *g, RewriteLog *log, Err *err) {
+    return pipeline_fixed_point(int8_rules + N_INT8_QUANTIZE_RULES, N_INT8_RULES - N_INT8_QUANTIZE_RULES, g, 0, 2, log, err);
 }
 
 int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err) {

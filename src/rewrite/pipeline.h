@@ -36,6 +36,11 @@ void rewrite_log_add(RewriteLog *log, const char *rule);
 int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err);
 /* the pipeline names, for --help and errors */
 const char *pipeline_names(void);
+
+/* The exact clean-ups grappler+int8 runs after its quantization rules (the same for 7-bit
+   weights), to a fixed point: for callers that quantize a chosen subset of nodes themselves
+   (the sensitivity search) and must end with the graph grappler+int8 would make. */
+int pipeline_int8_cleanup(Graph *g, RewriteLog *log, Err *err);
 /* Applies each named rule in order, each until it has no site left, and repeats the whole
    list until a full pass changes nothing (at most max_passes). Unknown names are an error. */
 int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsigned required_flags, int max_passes,
