@@ -131,6 +131,7 @@ test: deps venv
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-tf
 	@$(MAKE) --no-print-directory test-peers
+	@$(MAKE) --no-print-directory test-bench-real
 
 $(BUILD)/tests/test_replay_%: fuzz/%.c tests/fuzz_replay.c tests/testutil.h $(BUILD)/libgrappo.a
 	@mkdir -p $(BUILD)/tests
