@@ -29,6 +29,8 @@
 #define GATHER_INT8_MIN_ELEMS 65536
 /* symmetric int8 range of the table */
 #define GATHER_INT8_QMAX 127
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* gather node n reads value `table` as params only, along axis 0, without batch dims */
 static bool gather_reads_rows(const Graph *g, const Node *n, ValueRef table, int rank) {
@@ -151,7 +153,7 @@ const RuleDef quantize_gather_int8 = {
     .name = "quantize_gather_int8",
     .family = "quantize",
     .flags = RULE_PRECISION | RULE_TF,
-    .doc = "float32 Const embedding table (>= 65536 elements) read only by GatherV2 on axis 0 => int8 table + per-row "
+    .doc = "float32 Const embedding table (>= " STR(GATHER_INT8_MIN_ELEMS) " elements) read only by GatherV2 on axis 0 => int8 table + per-row "
            "scales: Mul(Cast(GatherV2(int8)), GatherV2(scales)), stock TF ops (a quarter of the table's bytes; "
            "|error| <= row scale / 2): changes numerics",
     .find = find_gather,
