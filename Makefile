@@ -158,10 +158,11 @@ $(VENV)/.installed: $(VENV_REQ)
 
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs); tools/models/tests: the
 # model-building scripts of `make models` (mk/models.mk), without training
-test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image
+test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image $(BUILD)/tests/tool_int8
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
 	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
 	  GRAPPO_TOOL_IMAGE=$(abspath $(BUILD)/tests/tool_image) \
+	  GRAPPO_TOOL_INT8=$(abspath $(BUILD)/tests/tool_int8) \
 	  $(VENV)/bin/python -m pytest -q tests/tf tools/models/tests; fi
 
 # make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)

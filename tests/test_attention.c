@@ -662,6 +662,30 @@ static void bert_tiny(void **state) {
     assert_int_equal(tf_fast_node(fast_compile_attention, c, a, vals, got, NULL, 0, &e), 1);
     assert_true(tf_rel_err(&got[0], &vals[an->n_inputs]) <= 1e-4);
     tensor_release(&got[0]);
+    /* the kernel keeps no buffer of its own: the oneDNN path's scores [B,H,Sq,Sk] live in the
+       plan's shared scratch, so two layers' attentions cost one scores buffer, not two
+       (tr_compare above ran both through one plan) */
+    {
+        DnnCtx ctx;
+        CHECK_OK(dnn_ctx_init(&ctx, &e), &e);
+        FastKernel k;
+        memset(&k, 0, sizeof k);
+        assert_int_equal(fast_compile_attention(&ctx, c, an, &k, &e), 1);
+        const Shape *qs = &c->nodes[an->inputs[0].node]->outputs[an->inputs[0].port].shape;
+        const Shape *ks = &c->nodes[an->inputs[1].node]->outputs[an->inputs[1].port].shape;
+        size_t scores = (size_t)(qs->dim[0] * qs->dim[1] * qs->dim[2] * ks->dim[2]) * sizeof(float);
+        assert_int_equal(k.weight_bytes, 0);
+        if (strncmp(k.impl, "native", 6)) assert_true(k.scratch_bytes >= scores);
+        PlanOpts po = {.threads = 1};
+        Plan *p = plan_compile(c, NULL, 0, &po, &e);
+        assert_non_null(p);
+        assert_true(plan_scratch_bytes(p) >= scores);
+        printf("[ attention] bert-tiny %s: scores %zu bytes in scratch %zu, plan scratch %zu for 2 layers\n", k.impl, scores,
+               k.scratch_bytes, plan_scratch_bytes(p));
+        plan_free(p);
+        k.destroy(k.state);
+        dnn_ctx_free(&ctx);
+    }
     for (int i = 0; i <= an->n_inputs; i++) tensor_release(&vals[i]);
     for (int i = 0; i < 3; i++) tensor_release(&feeds[i].value);
     /* the fused graph survives a GraphDef round trip */

@@ -10,11 +10,15 @@
 #include "../measure/cost.h"
 #include "../runtime/dnn_common.h"
 
-/* the int8 rules grappler+int8 applies on this CPU (pipeline.c: int8_rules / int7_rules) */
-static void quant_rules(const RuleDef *r[2], const char **variant) {
+/* the int8 rules grappler+int8 applies on this CPU (pipeline.c: int8_rules / int7_rules); an
+   embedding table (quantize_gather_int8: its site's anchor is the table Const) is a node like
+   a conv or matmul */
+enum { N_QUANT_RULES = 3 };
+static void quant_rules(const RuleDef *r[N_QUANT_RULES], const char **variant) {
     bool vnni = dnn_cpu_has_vnni();
     r[0] = rule_by_name(vnni ? "quantize_conv_int8" : "quantize_conv_int7");
     r[1] = rule_by_name(vnni ? "quantize_matmul_int8" : "quantize_matmul_int7");
+    r[2] = rule_by_name("quantize_gather_int8");
     *variant = vnni ? "int8" : "int7";
 }
 
@@ -39,10 +43,10 @@ static Graph *start_graph(const Graph *calibrated, RewriteLog *log, Err *err) {
 static Sensitivity *collect_nodes(const Graph *g, Err *err) {
     Sensitivity *x = calloc(1, sizeof *x);
     if (!x) { err_set(err, ERR_RUNTIME, "out of memory"); return NULL; }
-    const RuleDef *rules[2];
+    const RuleDef *rules[N_QUANT_RULES];
     quant_rules(rules, &x->variant);
     SiteList sl = {0};
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < N_QUANT_RULES; r++) {
         if (rule_sites(rules[r], g, &sl, err)) goto fail;
         SensitivityNode *v = realloc(x->nodes, sizeof *v * (size_t)(x->n + sl.n + 1));
         if (!v) { err_set(err, ERR_RUNTIME, "out of memory"); goto fail; }
@@ -73,13 +77,13 @@ fail:
 static Graph *quantize_set(const Graph *start, const Sensitivity *x, const bool *quant, RewriteLog *log, Err *err) {
     Graph *g = graph_clone(start, err);
     if (!g) return NULL;
-    const RuleDef *rules[2];
+    const RuleDef *rules[N_QUANT_RULES];
     const char *variant;
     quant_rules(rules, &variant);
     SiteList sl = {0};
     for (int pass = 0, changed = 1; changed && pass < 4; pass++) {
         changed = 0;
-        for (int r = 0; r < 2; r++)
+        for (int r = 0; r < N_QUANT_RULES; r++)
             for (int guard = 0; guard < 2 * g->n_nodes + 16; guard++) {
                 if (rule_sites(rules[r], g, &sl, err)) goto fail;
                 int pick = -1;

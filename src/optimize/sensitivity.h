@@ -3,7 +3,8 @@
  * The start graph is the calibrated input after the grappler pipeline (fusions first, as
  * grappler+int8 does); its quantizable nodes are the sites of the int8 rules it would apply
  * (quantize_conv_* and quantize_matmul_*: the *_int8 rules on CPUs with VNNI, *_int7 without,
- * the same choice as grappler+int8).
+ * the same choice as grappler+int8; and quantize_gather_int8's embedding tables, named by the
+ * table Const).
  *
  * Ranking: each quantizable node is quantized ALONE and the graph judged by the one accuracy
  * judge (optimize_session_judge: fidelity to the input - top-1 agreement and cosine - on the

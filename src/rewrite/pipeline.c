@@ -33,10 +33,14 @@ static const char *const grappler_bf16_rules[] = {
 };
 static const char *const bf16_rules[] = {"bf16_compute", "cast_pair"};
 
-static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "int8_fuse_add", "dequantize_pair"};
+/* quantize_gather_int8 (embedding tables: int8 rows widened after the gather, no oneDNN kernel)
+   is the same in both */
+static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "quantize_gather_int8", "int8_fuse_add",
+                                         "dequantize_pair"};
 /* 7-bit weights: for CPUs without VNNI, where oneDNN's u8 x s8 kernels would saturate on full
    8-bit weights (see runtime/dnn_quant.c) */
-static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "int8_fuse_add", "dequantize_pair"};
+static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "quantize_gather_int8", "int8_fuse_add",
+                                         "dequantize_pair"};
 enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
 /* the int8 lists start with their two quantization rules; the rest are the exact clean-ups */
 enum { N_INT8_QUANTIZE_RULES = 2 };
