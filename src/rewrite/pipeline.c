@@ -42,8 +42,9 @@ static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_
 static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "quantize_gather_int8", "int8_fuse_add",
                                          "dequantize_pair"};
 enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
-/* the int8 lists start with their two quantization rules; the rest are the exact clean-ups */
-enum { N_INT8_QUANTIZE_RULES = 2 };
+/* the int8 lists start with their quantization rules (conv, matmul, embedding table); the rest
+   are the exact clean-ups (pipeline_int8_cleanup checks that they are) */
+enum { N_INT8_QUANTIZE_RULES = 3 };
 _Static_assert(sizeof int7_rules == sizeof int8_rules, "the int8 and int7 pipelines differ only in their weight width");
 
 /* every registered rule fits in a RewriteLog */
@@ -97,6 +98,11 @@ done:
 }
 
 int pipeline_int8_cleanup(Graph *g, RewriteLog *log, Err *err) {
+    for (int k = N_INT8_QUANTIZE_RULES; k < N_INT8_RULES; k++) {
+        const RuleDef *r = rule_by_name(int8_rules[k]);
+        if (!r || !(r->flags & RULE_EXACT))
+            return err_set(err, ERR_RUNTIME, "pipeline: int8 clean-up rule '%s' is not an exact rule", int8_rules[k]);
+    }
     return pipeline_fixed_point(int8_rules + N_INT8_QUANTIZE_RULES, N_INT8_RULES - N_INT8_QUANTIZE_RULES, g, 0, 2, log, err);
 }
 
