@@ -331,6 +331,7 @@ static void test_time_budget(void **st) {
     for (int k = 0; k < N_SEARCHES; k++) {
         OptimizeOpts o = search_opts(searches[k]);
         o.time_budget_s = 1e-6; /* gone before the first evaluation */
+        o.episodes = 12;
         OptimizeResult *r;
         CHECK_OK(optimize_run(g, &o, &r, &e), &e);
         char stop[160];
@@ -339,6 +340,8 @@ static void test_time_budget(void **st) {
         assert_int_equal(r->product.stopped, OBJECTIVE_STOP_TIME);
         assert_non_null(strstr(stop, "stopped by the time budget after"));
         assert_true(r->product.evaluations < o.budget);
+        /* ppo's rollouts stop too: only the first (greedy) one runs of the many asked for */
+        if (searches[k] == OPTIMIZE_PPO) assert_int_equal(r->product.agent.episodes, 1);
         check_result(r, g);
         optimize_result_free(r);
     }

@@ -1,6 +1,7 @@
 /* agent.c - optimizing one graph with a trained policy (see agent.h). */
 #include "agent.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,9 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     const Graph *climb_from = fixed_log.total ? fixed : start;
     int n_roll = n_ep + (fixed_log.total ? 1 : 0) + (ec.allow_precision ? 1 : 0);
     for (int ep = 0; ep < n_roll; ep++) {
+        /* the time budget ends the rollouts too (after the first: the greedy one): a ResNet-50
+           rollout with accuracy charged can take minutes, and a 4-minute budget ran 7.5 */
+        if (ep > 0 && !objective_budget_left(ctx, INT_MAX)) break;
         Candidate c = {0};
         bool exact = ec.allow_precision && ep == n_roll - 1;
         bool from_fixed = ep >= n_ep;
