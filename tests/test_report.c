@@ -49,6 +49,51 @@ static int count(const char *s, const char *needle) {
     return n;
 }
 
+/* ---- accuracy judged on labels ---- */
+
+/* with --labels the winner keeps labelled top-1 within --max-accuracy-drop of none's, whatever
+   its fidelity: an int8 result with cosine 0.95 and the same top-1 wins; a faster one with
+   cosine 1 that loses 2 pp of top-1 (budget 0.5 pp) does not. Without labels, fidelity decides
+   (the 0.95 one is lost). The choice survives report.json (label_max_drop). */
+static void test_winner_judged_on_labels(void **st) {
+    (void)st;
+    double none[20], a[20], b[20];
+    zigzag(none, 20, 10, 0.3);
+    zigzag(a, 20, 6, 0.3);
+    zigzag(b, 20, 4, 0.3);
+    BenchResult r[3] = {mk("none", none, 20, 1000, 0), mk("sensitivity", a, 20, 500, 3), mk("grappler+int8", b, 20, 400, 3)};
+    r[0].label_top1 = 0.92;
+    r[1].label_top1 = 0.92;
+    r[1].min_cosine = 0.95;
+    r[2].label_top1 = 0.90;
+    BenchModel m = {.label = "trained", .n_results = 3, .results = r, .judged_on_labels = true, .label_max_drop = 0.005};
+    assert_true(bench_faithful(&m, &r[1]));
+    assert_false(bench_faithful(&m, &r[2]));
+    assert_ptr_equal(bench_winner(&m), &r[1]);
+    /* a drop of exactly the budget is kept */
+    r[2].label_top1 = 0.915;
+    assert_true(bench_faithful(&m, &r[2]));
+    r[2].label_top1 = 0.90;
+    m.judged_on_labels = false;
+    assert_false(bench_faithful(&m, &r[1]));
+    assert_true(bench_faithful(&m, &r[2]));
+    assert_ptr_equal(bench_winner(&m), &r[2]);
+    m.judged_on_labels = true;
+
+    BenchRun run = {.n_models = 1, .models = &m};
+    char *js = bench_json(&run);
+    assert_non_null(js);
+    BenchRun back = {0};
+    Err e = {0};
+    CHECK_OK(bench_run_from_json(js, &back, &e), &e);
+    assert_true(back.models[0].judged_on_labels);
+    assert_true(fabs(back.models[0].label_max_drop - 0.005) < 1e-12);
+    assert_string_equal(bench_winner(&back.models[0])->method, "sensitivity");
+    bench_run_free(&back);
+    free(js);
+    free_model(&m);
+}
+
 /* ---- the significance rule ---- */
 
 static void test_winner_needs_significance(void **st) {
@@ -358,6 +403,7 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_winner_needs_significance),
+        cmocka_unit_test(test_winner_judged_on_labels),
         cmocka_unit_test(test_significant_p_with_overlapping_cis),
         cmocka_unit_test(test_no_baseline_no_nan),
         cmocka_unit_test(test_cli_always_measures_none),

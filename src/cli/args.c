@@ -196,6 +196,20 @@ int cli_take_max_memory(int *argc, char **argv) {
     return 0;
 }
 
+bool parse_accuracy_drop(const char *s, double *drop) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s) return false;
+    if (*end == '%' && !end[1]) {
+        v /= 100;
+        end++;
+    }
+    if (*end || !(v >= 0 && v < 1)) return false;
+    *drop = v;
+    return true;
+}
+
 bool parse_duration(const char *s, double *seconds) {
     char *end;
     errno = 0;

@@ -46,6 +46,10 @@ bool parse_shape(const char *s, Shape *out); /* "1,224,224,3" */
 bool parse_byte_size(const char *s, size_t *out);
 /* "90", "90s", "10m", "1.5h" -> seconds (> 0, below 1e9) */
 bool parse_duration(const char *s, double *seconds);
+/* --max-accuracy-drop: "0.01" or "1%" -> 0.01, a fraction in [0, 1) (1 or more would switch
+   the check off) */
+bool parse_accuracy_drop(const char *s, double *drop);
+#define ACCURACY_DROP_USAGE "--max-accuracy-drop wants a fraction in [0, 1) or a percentage, e.g. 0.01 or 1%%"
 
 /* Ctrl-C during a search: cli_interrupt_install makes the first SIGINT set a flag (the search
    stops and its best graph so far is kept) and restores the default action, so a second one

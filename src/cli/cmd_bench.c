@@ -25,9 +25,9 @@
 
 static void help(void) {
     OptimizeOpts d = optimize_opts_default();
-    printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo]\n"
+    printf("usage: grappo bench MODEL.pb|zoo:NAME ... [--methods none,grappler,grappler+int8,sensitivity,greedy,random,ppo,ppo+bo]\n"
            "                    [--repeats N] [--budget N] [--seeds N] [--threads N] [--policy FILE] [--trials N]\n"
-           "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR]\n"
+           "                    [--episodes N] [--eval-batches N] [--out DIR] [--cost-cache DIR] [--max-accuracy-drop X]\n"
            "       grappo bench --render DIR\n"
            "\n"
            "For each model, produces each method's graph (as grappo optimize --search METHOD would;\n"
@@ -40,7 +40,10 @@ static void help(void) {
            "Welch t-test p-values against none and of ppo+bo (else ppo) against each method, and\n"
            "timings that spread (a run over twice the median) flagged unstable. A result is called\n"
            "faster, and the model's winner, only when significantly faster than none (p < 0.05 and\n"
-           "disjoint CIs). Over all results a regression of ln(x faster) on rewrites per family.\n"
+           "disjoint CIs) and it keeps accuracy: with --labels, labelled top-1 at most\n"
+           "--max-accuracy-drop (default %g) below none's, as grappo optimize judges; else fidelity\n"
+           "(top-1 agreement and worst cosine >= 0.99). Over all results a regression of ln(x faster)\n"
+           "on rewrites per family.\n"
            "On a terminal, one progress line with the time left. Searches (greedy, random, ppo, ppo+bo)\n"
            "spend --budget graph evaluations (default %d); random, ppo and ppo+bo run once per seed\n"
            "1..--seeds (default 1), seeds after the first as rows METHOD@seed=S;\n"
@@ -51,7 +54,7 @@ static void help(void) {
            "--render DIR writes DIR/report.md and the plots again from DIR/report.json, and\n"
            "DIR/policy-curve.svg from DIR/policy-train.csv when it exists (nothing is measured; for a\n"
            "report whose format changed).\n",
-           d.repeats, d.eval_batches, d.budget, d.episodes, d.trials);
+           d.repeats, d.eval_batches, d.max_accuracy_drop, d.budget, d.episodes, d.trials);
     fputs(cli_data_opts_help(), stdout);
 }
 
@@ -313,6 +316,7 @@ int cmd_bench(int argc, char **argv) {
         else if (arg_opt(&a, "--trials", &v, &bad)) { if (bad || !parse_int("bench", "--trials", v, 1, BO_MAX_TRIALS, &trials)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--episodes", &v, &bad)) { if (bad || !parse_int("bench", "--episodes", v, 1, 100000, &episodes)) return EXIT_USAGE; }
         else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("bench", "--eval-batches", v, 1, 10000, &eval_batches)) return EXIT_USAGE; }
+        else if (arg_opt(&a, "--max-accuracy-drop", &v, &bad)) { if (bad || !parse_accuracy_drop(v, &d.max_accuracy_drop)) return cli_usage_error("bench", ACCURACY_DROP_USAGE); }
         else if (argv[a.i][0] == '-') return cli_usage_error("bench", "unknown option '%s'", argv[a.i]);
         else if (n_models == MAX_MODELS) return cli_usage_error("bench", "at most %d models", MAX_MODELS);
         else models[n_models++] = argv[a.i];
@@ -328,7 +332,7 @@ int cmd_bench(int argc, char **argv) {
         OptimizeMethod m;
         bool dup = false;
         if (optimize_method_parse(tok, &m))
-            return cli_usage_error("bench", "--methods: unknown method '%s' (none, grappler, grappler+int8, greedy, random, ppo, ppo+bo)", tok);
+            return cli_usage_error("bench", "--methods: unknown method '%s' (none, grappler, grappler+int8, sensitivity, greedy, random, ppo, ppo+bo)", tok);
         for (int k = 0; k < n_methods; k++) dup |= methods[k] == m;
         if (!dup && n_methods < MAX_METHODS) methods[n_methods++] = m;
     }
@@ -389,6 +393,8 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < n_models; i++) {
         BenchModel *m = &run.models[run.n_models++];
         snprintf(m->name, sizeof m->name, "%s", models[i]);
+        m->judged_on_labels = setup.opts.labels_path != NULL;
+        m->label_max_drop = setup.opts.max_accuracy_drop;
         bench_model_label(models[i], m->label, sizeof m->label);
         /* two models with one label would overwrite each other's plot */
         for (int j = 0; j < i; j++)

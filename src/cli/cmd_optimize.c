@@ -290,11 +290,7 @@ int cmd_optimize(int argc, char **argv) {
         else if (arg_opt(&a, "--repeats", &v, &bad)) { if (bad || !parse_int("optimize", "--repeats", v, 1, 100000, &repeats)) goto usage; }
         else if (arg_opt(&a, "--eval-batches", &v, &bad)) { if (bad || !parse_int("optimize", "--eval-batches", v, 1, 10000, &eval_batches)) goto usage; }
         else if (arg_opt(&a, "--max-accuracy-drop", &v, &bad)) {
-            /* a fraction (0.01) or a percentage (1%); 1 or more would switch the check off */
-            char *end;
-            o.max_accuracy_drop = bad ? 0 : strtod(v, &end);
-            if (!bad && *end == '%' && !end[1]) { o.max_accuracy_drop /= 100; end++; }
-            if (bad || *end || !(o.max_accuracy_drop >= 0 && o.max_accuracy_drop < 1)) { rc = cli_usage_error("optimize", "--max-accuracy-drop wants a fraction in [0, 1) or a percentage, e.g. 0.01 or 1%%"); goto done; }
+            if (bad || !parse_accuracy_drop(v, &o.max_accuracy_drop)) { rc = cli_usage_error("optimize", ACCURACY_DROP_USAGE); goto done; }
         } else if (arg_opt(&a, "--input-shape", &v, &bad)) {
             if (bad || n_specs == MAX_SPECS || !parse_input_shape("optimize", v, &specs[n_specs])) goto usage;
             n_specs++;

@@ -107,10 +107,7 @@ int cmd_sensitivity(int argc, char **argv) {
         else if (arg_opt(&a, "--time-budget", &v, &bad)) {
             if (bad || !parse_duration(v, &o.time_budget_s)) { rc = cli_usage_error("sensitivity", "--time-budget wants a duration such as 90s, 10m or 1.5h"); goto done; }
         } else if (arg_opt(&a, "--max-accuracy-drop", &v, &bad)) {
-            char *end;
-            o.max_accuracy_drop = bad ? 0 : strtod(v, &end);
-            if (!bad && *end == '%' && !end[1]) { o.max_accuracy_drop /= 100; end++; }
-            if (bad || *end || !(o.max_accuracy_drop >= 0 && o.max_accuracy_drop < 1)) { rc = cli_usage_error("sensitivity", "--max-accuracy-drop wants a fraction in [0, 1) or a percentage, e.g. 0.01 or 1%%"); goto done; }
+            if (bad || !parse_accuracy_drop(v, &o.max_accuracy_drop)) { rc = cli_usage_error("sensitivity", ACCURACY_DROP_USAGE); goto done; }
         } else if (arg_opt(&a, "--input-shape", &v, &bad)) {
             if (bad || n_specs == MAX_SPECS || !parse_input_shape("sensitivity", v, &specs[n_specs])) goto usage;
             n_specs++;

@@ -89,6 +89,8 @@ int bench_run_from_json(const char *text, BenchRun *run, Err *err) {
         str(mj, "model", m->name, sizeof m->name);
         str(mj, "label", m->label, sizeof m->label);
         str(mj, "error", m->error, sizeof m->error);
+        m->label_max_drop = num(mj, "label_max_drop", -1);
+        m->judged_on_labels = m->label_max_drop >= 0;
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(mj, "methods");
         int nr = cJSON_GetArraySize(arr);
         m->results = calloc(nr > 0 ? (size_t)nr : 1, sizeof *m->results);

@@ -115,13 +115,18 @@ bool bench_significantly_faster(const BenchModel *m, const BenchResult *r) {
     return p < BENCH_ALPHA && r->ms.median < b->ms.median && r->ms.med_hi < b->ms.med_lo;
 }
 
-bool bench_faithful(const BenchResult *r) { return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99); }
+bool bench_faithful(const BenchModel *m, const BenchResult *r) {
+    const BenchResult *none = bench_baseline(m);
+    if (m->judged_on_labels && none && none->label_top1 >= 0 && r->label_top1 >= 0)
+        return r->label_top1 >= none->label_top1 - m->label_max_drop - 1e-12; /* a count ratio: no rounding slack needed beyond this */
+    return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99);
+}
 
 const BenchResult *bench_winner(const BenchModel *m) {
     const BenchResult *best = NULL;
     for (int k = 0; k < m->n_results; k++) {
         const BenchResult *r = &m->results[k];
-        if (!r->ok || r->rewrites == 0 || strchr(r->method, '@') || !bench_faithful(r) || !bench_significantly_faster(m, r)) continue;
+        if (!r->ok || r->rewrites == 0 || strchr(r->method, '@') || !bench_faithful(m, r) || !bench_significantly_faster(m, r)) continue;
         if (!best || r->ms.median < best->ms.median) best = r;
     }
     return best;
@@ -258,7 +263,7 @@ static void md_model(StrBuf *b, const BenchModel *m) {
         if (!r->ok) continue;
         strbuf_printf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", r->method, num(c[0], 48, "%.2f", r->peak_bytes / 1048576.0),
                       ratio(c[1], 48, bench_memory_ratio(m, r)), r->top1 >= 0 ? num(c[2], 48, "%.1f%%", 100 * r->top1) : "-",
-                      num(c[3], 48, "%.4f", r->min_cosine), num(c[4], 48, "%.1e", r->max_rel_l2), bench_faithful(r) ? "kept" : "lost †");
+                      num(c[3], 48, "%.4f", r->min_cosine), num(c[4], 48, "%.1e", r->max_rel_l2), bench_faithful(m, r) ? "kept" : "lost †");
     }
 
     /* what each method did and what it cost */
@@ -302,7 +307,7 @@ static void md_model(StrBuf *b, const BenchModel *m) {
     if (x && front) {
         double *y = x + m->n_results;
         for (int k = 0; k < m->n_results; k++) {
-            bool in = m->results[k].ok && bench_faithful(&m->results[k]);
+            bool in = m->results[k].ok && bench_faithful(m, &m->results[k]);
             x[k] = in ? m->results[k].ms.median : NAN;
             y[k] = in ? m->results[k].peak_bytes : NAN;
         }
@@ -335,7 +340,8 @@ static void md_summary(StrBuf *b, const BenchRun *run) {
     bool any_unstable = false;
     strbuf_printf(b, "\n## Summary\n\nRatios are the input graph (`none`) divided by the result: medians of the same alternating "
                   "loop (\"x faster\"), planned peak memory (\"x smaller\"). The **winner** is the fastest result that keeps "
-                  "fidelity (top-1 agreement and worst cosine >= 0.99), applied a rewrite, and is significantly faster than "
+                  "accuracy (with --labels: labelled top-1 at most --max-accuracy-drop below `none`'s; else fidelity: "
+                  "top-1 agreement and worst cosine >= 0.99), applied a rewrite, and is significantly faster than "
                   "`none`: Welch p < %.2f and non-overlapping 95%% CIs of the medians. \"-\": no result is.\n\n",
                   BENCH_ALPHA);
     strbuf_printf(b, "| model | none ms | winner | winner ms | x faster | x smaller | p vs none | timings of both |\n");
@@ -354,7 +360,7 @@ static void md_summary(StrBuf *b, const BenchRun *run) {
     }
     if (any_unstable) strbuf_printf(b, "\n%s\n", UNSTABLE_ADVICE);
 
-    strbuf_printf(b, "\nx faster per method (**bold**: the winner; †: fidelity lost; *input*: no rewrite applied, the "
+    strbuf_printf(b, "\nx faster per method (**bold**: the winner; †: accuracy lost; *input*: no rewrite applied, the "
                      "input graph itself, whose ratio to `none` is noise):\n\n| model |");
     for (int k = 0; k < nc; k++) strbuf_printf(b, " %s |", cols[k]);
     strbuf_printf(b, "\n|---|");
@@ -372,7 +378,7 @@ static void md_summary(StrBuf *b, const BenchRun *run) {
             if (!r || !r->ok) { strbuf_printf(b, " %s |", r ? "skipped" : "-"); continue; }
             if (r->rewrites == 0 && strcmp(r->method, "none")) { strbuf_printf(b, " *input* |"); continue; }
             const char *bold = r == w ? "**" : "";
-            strbuf_printf(b, " %s%s%s%s |", bold, ratio(c[0], 48, bench_speedup(m, r)), bold, bench_faithful(r) ? "" : " †");
+            strbuf_printf(b, " %s%s%s%s |", bold, ratio(c[0], 48, bench_speedup(m, r)), bold, bench_faithful(m, r) ? "" : " †");
         }
         strbuf_printf(b, "\n");
     }
@@ -386,7 +392,7 @@ char *bench_markdown(const BenchRun *run) {
     strbuf_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
                    "warm-up each (median, its distribution-free 95%% CI from order statistics, max, in ms); ratios against "
                    "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Fidelity to the "
-                   "unrewritten graph on %d generated batches. Searches: --budget %d graph evaluations, %d seed(s); ppo: %d "
+                   "unrewritten graph on %d evaluation batches (generated, or --eval's). Searches: --budget %d graph evaluations, %d seed(s); ppo: %d "
                    "rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided t-test on the per-run "
                    "latencies.\n",
                run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->episodes, run->trials);
@@ -449,6 +455,7 @@ char *bench_json(const BenchRun *run) {
         cJSON_AddStringToObject(mj, "model", m->name);
         cJSON_AddStringToObject(mj, "label", m->label);
         if (m->error[0]) cJSON_AddStringToObject(mj, "error", m->error);
+        if (m->judged_on_labels) cJSON_AddNumberToObject(mj, "label_max_drop", m->label_max_drop);
         const BenchResult *ref = bench_reference(m);
         if (ref) cJSON_AddStringToObject(mj, "welch_reference", ref->method);
         else cJSON_AddNullToObject(mj, "welch_reference");
@@ -547,10 +554,10 @@ static int write_pareto_svg(const BenchModel *m, const char *path, Err *err) {
         lo[k] = r->ok ? r->ms.med_lo : NAN;
         hi[k] = r->ok ? r->ms.med_hi : NAN;
         /* the front is over the results that keep fidelity; the others carry a dagger in the legend */
-        px[k] = r->ok && bench_faithful(r) ? x[k] : NAN;
-        py[k] = r->ok && bench_faithful(r) ? y[k] : NAN;
+        px[k] = r->ok && bench_faithful(m, r) ? x[k] : NAN;
+        py[k] = r->ok && bench_faithful(m, r) ? y[k] : NAN;
         if (!r->ok) continue;
-        snprintf(names[k], sizeof names[k], "%s%s", r->method, bench_faithful(r) ? "" : " † (fidelity lost)");
+        snprintf(names[k], sizeof names[k], "%s%s", r->method, bench_faithful(m, r) ? "" : " † (accuracy lost)");
         if (!strcmp(r->method, "none")) snprintf(tags[k], sizeof tags[k], "baseline (none)");
         else if (r == win) snprintf(tags[k], sizeof tags[k], "winner: %s, %.2fx faster", r->method, bench_speedup(m, r));
         ser[ns] = (SvgSeries){.name = names[k], .kind = SVG_SCATTER, .x = &x[k], .y = &y[k], .n = 1, .xlo = &lo[k], .xhi = &hi[k],

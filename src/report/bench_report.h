@@ -45,6 +45,10 @@ typedef struct BenchModel {
     char error[256];          /* the whole model failed (load, inference): "" when fine */
     int n_results;
     BenchResult *results;     /* malloc'd, owned */
+    /* accuracy judged on the labels (--labels): a result keeps it when its labelled top-1 is at
+       least none's minus label_max_drop (--max-accuracy-drop); false: on fidelity */
+    bool judged_on_labels;
+    double label_max_drop;
 } BenchModel;
 
 typedef struct BenchRun {
@@ -83,8 +87,10 @@ double bench_welch_p_none(const BenchModel *m, const BenchResult *r);
 /* r is faster than `none` beyond noise: Welch p < BENCH_ALPHA and the 95% CIs of the medians
    do not overlap (r's upper end below none's lower end) */
 bool bench_significantly_faster(const BenchModel *m, const BenchResult *r);
-/* the result keeps fidelity: worst cosine >= 0.99 and (for classifiers) top-1 agreement >= 0.99 */
-bool bench_faithful(const BenchResult *r);
+/* the result keeps accuracy: with labels (m->judged_on_labels, labelled top-1 measured for
+   it and for none) its top-1 is at least none's minus m->label_max_drop; otherwise fidelity:
+   worst cosine >= 0.99 and (for classifiers) top-1 agreement >= 0.99 */
+bool bench_faithful(const BenchModel *m, const BenchResult *r);
 /* the model's winner: the fastest result (median) that keeps fidelity, applied a rewrite, is
    not a seeded repeat (METHOD@seed=S) and is significantly faster than `none`; NULL when no
    result is. The only result a report calls the winner or bolds. */
