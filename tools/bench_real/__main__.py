@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 METHODS = ["grappler", "grappler+int8", "sensitivity", "ppo+bo"]
 
 
-def run_one(grappo: str, m: models.RealModel, method: str, args: argparse.Namespace, work: Path) -> tuple[dict[str, Any] | None, float, str]:
+Outcome = tuple[dict[str, Any] | None, float, str]
+
+
+def run_one(grappo: str, m: models.RealModel, method: str, args: argparse.Namespace, work: Path) -> Outcome:
     """grappo optimize of one model with one method: (report, wall seconds, error)."""
     tag = f"{m.name}.{method.replace('+', '_')}"
     rep_path, out = work / f"{tag}.json", work / f"{tag}.pb"
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench-real: {e}", file=sys.stderr)
         return 2
     methods = [x for x in args.methods.split(",") if x]
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     rows = []
     for m in ms:
         for method in methods:

@@ -50,7 +50,8 @@ def resnet50(root: Path, work: Path, n_eval: int) -> RealModel:
         (subset / "images" / name).symlink_to(base / "eval" / "images" / name)
     (subset / "labels.txt").write_text("\n".join(labels[:n]) + "\n")
     csv = lambda v: ",".join(f"{x:g}" for x in v)  # noqa: E731
-    args = ["--calibration", str(base / "calib" / "images"), "--eval", str(subset / "images"), "--labels", str(subset / "labels.txt")]
+    args = ["--calibration", str(base / "calib" / "images")]
+    args += ["--eval", str(subset / "images"), "--labels", str(subset / "labels.txt")]
     if "mean" in pre:
         args += ["--mean", csv(pre["mean"])]
     if "std" in pre:
