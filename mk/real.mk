@@ -1,8 +1,9 @@
-# make bench-real: grappo's searches (grappler, grappler+int8, sensitivity, ppo+bo) on the
-# trained models of `make models`, each judged on the model's labelled data and timed against
-# the fp32 input in one process (tools/bench_real) -> its block of bench/RESULTS.md; reports and
-# logs in build/bench-real/. Needs only python3's standard library. Run on a quiet machine.
-#   BENCH_REAL_ARGS='--models resnet50 --methods sensitivity --eval-images 500'   (--help)
+# make bench-real: `grappo bench` on each trained model of `make models` with its labelled data
+# (none, grappler, grappler+int8, sensitivity, ppo+bo timed in one alternating loop, accuracy
+# judged on labelled top-1) -> the table and the agent-vs-fixed verdicts in its block of
+# bench/RESULTS.md, the bench reports in bench/real/<model>/ (tools/bench_real). Needs only
+# python3's standard library. Run on a quiet machine.
+#   BENCH_REAL_ARGS='--models resnet50 --eval-images 500 --repeats 30'   (python3 -m bench_real --help in tools/)
 #   make test-bench-real   ruff + the unit tests of its table code (test venv)
 BENCH_REAL_ARGS ?=
 

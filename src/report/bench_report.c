@@ -501,6 +501,7 @@ char *bench_json(const BenchRun *run) {
             json_num(rj, "memory_x_smaller", bench_memory_ratio(m, r));
             json_num(rj, "welch_p_vs_none", bench_welch_p_none(m, r));
             cJSON_AddBoolToObject(rj, "significantly_faster", bench_significantly_faster(m, r));
+            cJSON_AddBoolToObject(rj, "keeps_accuracy", bench_faithful(m, r));
             cJSON_AddBoolToObject(rj, "timings_unstable", bench_unstable(r));
         }
     }

@@ -1,8 +1,11 @@
-"""python -m bench_real GRAPPO: every method on every trained model, one grappo optimize each.
+"""python -m bench_real GRAPPO: grappo bench on each trained model with its labelled data.
 
-Each run times the input and the result alternately in one process (paired medians) and judges
-accuracy on the model's labelled data; the table goes to its block in bench/RESULTS.md and the
-reports to the work directory. Run on a quiet machine: the ratios are measured, not assumed."""
+One `grappo bench` per model: every method's graph (none, grappler, grappler+int8, sensitivity,
+ppo+bo) timed together in one alternating loop, accuracy judged on the labels as grappo optimize
+judges it (--max-accuracy-drop). The per-method table, and whether ppo+bo is significantly
+slower or faster than the fastest fixed method that keeps accuracy, go to its block of
+bench/RESULTS.md; the bench reports (report.md, report.json, Pareto SVGs) to --work/<model>/.
+Run on a quiet machine: the ratios are measured, not assumed."""
 
 from __future__ import annotations
 
@@ -19,28 +22,28 @@ from typing import Any
 from bench_real import models, table
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = ["grappler", "grappler+int8", "sensitivity", "ppo+bo"]
+METHODS = "none,grappler,grappler+int8,sensitivity,ppo+bo"
 
 
-Outcome = tuple[dict[str, Any] | None, float, str]
-
-
-def run_one(grappo: str, m: models.RealModel, method: str, args: argparse.Namespace, work: Path) -> Outcome:
-    """grappo optimize of one model with one method: (report, wall seconds, error)."""
-    tag = f"{m.name}.{method.replace('+', '_')}"
-    rep_path, out = work / f"{tag}.json", work / f"{tag}.pb"
-    cmd = [grappo, "optimize", str(m.saved_model), "-o", str(out), "--search", method, "--report", str(rep_path)]
-    cmd += ["--max-accuracy-drop", str(args.max_drop), "--repeats", str(args.repeats), "--time-budget", args.time_budget]
+def bench_one(grappo: str, m: models.RealModel, args: argparse.Namespace, work: Path) -> tuple[dict[str, Any] | None, float, str]:
+    """grappo bench of one model: (its report.json model entry, wall seconds, error)."""
+    out = work / m.name
+    cmd = [grappo, "bench", str(m.saved_model), "--methods", args.methods, "--out", str(out)]
+    cmd += ["--repeats", str(args.repeats), "--budget", str(args.budget), "--trials", str(args.trials)]
+    cmd += ["--episodes", str(args.episodes), "--max-accuracy-drop", str(args.max_drop)]
     cmd += m.data_args
-    print(f"bench-real: {m.name} --search {method}", file=sys.stderr, flush=True)
+    print(f"bench-real: {m.name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.monotonic() - t0
-    (work / f"{tag}.log").write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
-    if proc.returncode != 0 or not rep_path.exists():
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.log").write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
+    rep = out / "report.json"
+    if proc.returncode != 0 or not rep.exists():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return None, wall, f"exit {proc.returncode}: {last}"
-    return json.loads(rep_path.read_text()), wall, ""
+    data = json.loads(rep.read_text())
+    return (data["models"][0] if data.get("models") else None), wall, ""
 
 
 def machine_line(grappo: str) -> str:
@@ -57,45 +60,54 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench_real", description=__doc__)
     p.add_argument("grappo")
     p.add_argument("--models", default="resnet50,minilm")
-    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--methods", default=METHODS)
     p.add_argument("--eval-images", type=int, default=1000, help="ResNet-50: labelled test images (first N by name)")
-    p.add_argument("--time-budget", default="10m", help="per search (grappo optimize --time-budget)")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--budget", type=int, default=24, help="graph evaluations per search (grappo bench --budget)")
+    p.add_argument("--trials", type=int, default=4, help="ppo+bo trials")
+    p.add_argument("--episodes", type=int, default=4, help="ppo rollouts per trial")
     p.add_argument("--max-drop", type=float, default=0.005, help="--max-accuracy-drop (top-1, absolute)")
-    p.add_argument("--work", default=str(ROOT / "build" / "bench-real"))
+    p.add_argument("--work", default=str(ROOT / "bench" / "real"))
     p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="'-' prints the block instead")
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     try:
-        ms = models.resolve([x for x in args.models.split(",") if x], work, args.eval_images)
+        ms = models.resolve([x for x in args.models.split(",") if x], ROOT / "build" / "bench-real", args.eval_images)
     except (ValueError, FileNotFoundError) as e:
         print(f"bench-real: {e}", file=sys.stderr)
         return 2
-    methods = [x for x in args.methods.split(",") if x]
     started = datetime.datetime.now(datetime.UTC)
-    rows = []
+    lines: list[str] = []
+    verdicts: list[str] = []
     for m in ms:
-        for method in methods:
-            rep, wall, err = run_one(args.grappo, m, method, args, work)
-            rows.append(table.row(m.name, method, rep, wall, err))
-            print(rows[-1], file=sys.stderr, flush=True)
+        rep, wall, err = bench_one(args.grappo, m, args, work)
+        if rep is None:
+            lines.append(f"| {m.name} | failed: {err} |" + " - |" * 10)
+            continue
+        lines += table.rows(m.name, rep)
+        verdicts.append(f"- {m.name} ({wall / 60:.1f} min): {table.agent_verdict(rep)}")
+        print("\n".join(lines[-len(rep.get("methods", [])) :]), file=sys.stderr, flush=True)
     shown = (argv if argv is not None else sys.argv[1:])[1:]
     evals = ", ".join(f"{m.name}: {m.eval_rows} {m.eval_what}" for m in ms)
     block = "\n".join(
         [
-            f"### {started:%Y-%m-%d %H:%M} UTC — the searches on the trained models, judged on labelled data (`make bench-real`)",
+            f"### {started:%Y-%m-%d %H:%M} UTC — the methods on the trained models, judged on labelled data (`make bench-real`)",
             "",
-            f"Command: `make bench-real BENCH_REAL_ARGS=\"{' '.join(shown)}\"` (tools/bench_real). {machine_line(args.grappo)}.",
+            f'Command: `make bench-real BENCH_REAL_ARGS="{" ".join(shown)}"` (tools/bench_real, one `grappo bench` per model; '
+            f"reports in bench/real/). {machine_line(args.grappo)}.",
             "",
-            f"Each row is one `grappo optimize --search METHOD --max-accuracy-drop {args.max_drop} --repeats {args.repeats} "
-            f"--time-budget {args.time_budget}`: the input (fp32 SavedModel) and the result timed alternately in one process "
-            f"(medians of {args.repeats} paired runs, all threads, batch 1), accuracy judged on top-1 against the labels "
-            f"({evals}); the result is kept only when top-1 drops by at most {100 * args.max_drop:.1f} pp. "
-            "Peak memory: the planned arena with the weights (grappo's runtime).",
+            f"Every method's graph timed in one alternating loop ({args.repeats} rounds, batch 1, all threads; median and its "
+            f"95% CI), ratios against `none` (the fp32 SavedModel as loaded). Accuracy: labelled top-1 ({evals}); a result "
+            f"keeps accuracy when its top-1 is at most {100 * args.max_drop:.1f} pp below `none`'s. Searches: --budget "
+            f"{args.budget}, ppo+bo {args.trials} trials of {args.episodes} rollouts. p: Welch's two-sided t-test on the "
+            "per-run latencies; **bold**: grappo bench's winner (fastest result keeping accuracy, significantly faster than "
+            "`none`).",
             "",
             table.HEADER,
-            *rows,
+            *lines,
+            "",
+            *verdicts,
         ]
     )
     if args.out == "-":
