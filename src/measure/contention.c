@@ -91,3 +91,18 @@ int machine_timing_threads(const MachineLoad *l, int threads) {
     if (free_cores < 1) free_cores = 1;
     return want < free_cores ? want : free_cores;
 }
+
+int load_threads_now(LoadThreads *t, int want) {
+    if (want == 1) return 1;
+    if (!t->looking) {
+        machine_load_begin(&t->probe);
+        t->looking = true;
+        t->threads = want;
+        return want;
+    }
+    if (clock_s(CLOCK_MONOTONIC) - t->probe.wall_s < LOAD_THREADS_WINDOW_S) return t->threads ? t->threads : want;
+    MachineLoad l = machine_load_end(&t->probe);
+    t->threads = machine_timing_threads(&l, want);
+    machine_load_begin(&t->probe);
+    return t->threads;
+}

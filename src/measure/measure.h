@@ -85,6 +85,20 @@ bool machine_load_busy(const MachineLoad *l);
    at every barrier for a descheduled thread */
 int machine_timing_threads(const MachineLoad *l, int threads);
 
+/* Threads for runs whose answer does not depend on the team size (accuracy runs: the same
+   outputs to float rounding): `want` (0 = all cores) while the machine is quiet, else the cores
+   the other processes leave free (machine_timing_threads), judged over the work done since the
+   last look (no sleeping probe; a new look at most every LOAD_THREADS_WINDOW_S). Zero-initialize
+   a LoadThreads and pass it to every call. Measured on 2 cores next to two compilers: libgomp's
+   spinning held 82-90% of a perf profile of a sensitivity search and of ppo's rollouts. */
+#define LOAD_THREADS_WINDOW_S 2.0
+typedef struct LoadThreads {
+    MachineLoadProbe probe;
+    bool looking;
+    int threads;
+} LoadThreads;
+int load_threads_now(LoadThreads *t, int want);
+
 
 /* ---- the memory floor (bandwidth.c) ---- */
 

@@ -127,27 +127,13 @@ struct OptimizeSession {
     double judge_metric_before;
     bool judge_labels_done;
     LabelledScore judge_labels_before;
-    MachineLoadProbe eval_probe; /* others' CPU use since the last look (session_eval_threads) */
-    double t_probe_s;
-    int eval_threads;
+    LoadThreads eval_threads; /* accuracy runs: the cores others leave free (measure.h) */
 };
 
 /* Accuracy runs (not timing: any team size gives the same answer, to float rounding) use the
-   threads the other processes leave free, looked at over the work since the last look (no
-   sleeping probe): on a busy machine an OpenMP team larger than the free cores spins at every
-   barrier (measured: sensitivity judged 12 ResNet-50 nodes a minute at 2 threads, 35 at 1 on a
-   2-core machine running two compilers). */
-#define EVAL_LOAD_WINDOW_S 2.0
-static int session_eval_threads(OptimizeSession *s) {
-    if (s->o.threads == 1) return 1;
-    MachineLoad l = machine_load_end(&s->eval_probe);
-    double wall = now_ms() * 1e-3 - s->t_probe_s;
-    if (wall < EVAL_LOAD_WINDOW_S) return s->eval_threads;
-    s->eval_threads = machine_timing_threads(&l, s->o.threads);
-    machine_load_begin(&s->eval_probe);
-    s->t_probe_s = now_ms() * 1e-3;
-    return s->eval_threads;
-}
+   threads the other processes leave free (load_threads_now): sensitivity judged 12 ResNet-50
+   nodes a minute at 2 threads on a 2-core machine running two compilers, 48 this way. */
+static int session_eval_threads(OptimizeSession *s) { return load_threads_now(&s->eval_threads, s->o.threads); }
 
 /* g's fidelity to the input on the evaluation inputs (the input's outputs computed once per
    session, s->judge_ref); cand_outs (may be NULL) receives g's outputs for scoring labels */
@@ -278,9 +264,6 @@ int optimize_session_open(const Graph *orig, const OptimizeOpts *o, OptimizeSess
     s->orig = orig;
     s->o = *o;
     s->t_open_ms = now_ms();
-    machine_load_begin(&s->eval_probe);
-    s->t_probe_s = s->t_open_ms * 1e-3;
-    s->eval_threads = o->threads;
     /* a missing or corrupt policy is reported before any work */
     if ((o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) && session_agent(s, err)) goto fail;
     if (labelled_open(orig, o, &s->lab, err)) goto fail;

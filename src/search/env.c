@@ -26,6 +26,7 @@ typedef struct StartRef {
 
 struct Env {
     EnvConfig cfg;
+    LoadThreads acc_threads; /* accuracy runs' threads on a busy machine (measure.h) */
     CostModel *cm;
     const RuleDef *const *rules;
     int n_rules;
@@ -182,7 +183,7 @@ static StartRef *start_ref(Env *e, Err *err) {
     r->version = e->start_version;
     r->n_outputs = e->start_src->n_outputs;
     if (inputs_generate(e->start_src, e->cfg.acc_batches, ACC_SEED, &r->in, err)) { memset(r, 0, sizeof *r); return NULL; }
-    if (accuracy_reference(e->start, &r->in, e->cfg.threads, &r->out, err)) { start_ref_free(r); return NULL; }
+    if (accuracy_reference(e->start, &r->in, load_threads_now(&e->acc_threads, e->cfg.threads), &r->out, err)) { start_ref_free(r); return NULL; }
     e->n_refs++;
     return r;
 }
@@ -241,7 +242,7 @@ static int measure_accuracy(Env *e, const Graph *g, uint64_t sig, AccuracyResult
     }
     StartRef *ref = start_ref(e, err);
     if (!ref) return -1;
-    if (accuracy_against(e->start, ref->out, g, &ref->in, e->cfg.threads, acc, err)) return -1;
+    if (accuracy_against(e->start, ref->out, g, &ref->in, load_threads_now(&e->acc_threads, e->cfg.threads), acc, err)) return -1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     e->acc_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     e->acc_measured++;

@@ -104,7 +104,7 @@ bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *a
 
 int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Err *err) {
     AccuracyCache *c = ctx->acc_cache;
-    if (!c) return accuracy_measure(ctx->original, g, ctx->inputs, ctx->threads, acc, err);
+    if (!c) return accuracy_measure(ctx->original, g, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), acc, err);
     uint64_t sig = objective_precision_signature(g);
     const AccuracyEntry *hit = cache_find(c, sig);
     if (hit) {
@@ -115,11 +115,11 @@ int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Er
     if (g->n_outputs != ctx->original->n_outputs)
         return err_set(err, ERR_INPUT, "candidate has %d outputs, original %d", g->n_outputs, ctx->original->n_outputs);
     if (!c->ref) {
-        if (accuracy_reference(ctx->original, ctx->inputs, ctx->threads, &c->ref, err)) { c->ref = NULL; return -1; }
+        if (accuracy_reference(ctx->original, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), &c->ref, err)) { c->ref = NULL; return -1; }
         c->ref_batches = ctx->inputs->n_batches;
         c->ref_outputs = ctx->original->n_outputs;
     }
-    if (accuracy_against(ctx->original, c->ref, g, ctx->inputs, ctx->threads, acc, err)) return -1;
+    if (accuracy_against(ctx->original, c->ref, g, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), acc, err)) return -1;
     ctx->times.accuracy_runs++;
     if (c->n == c->cap) {
         int nc = c->cap ? 2 * c->cap : 16;

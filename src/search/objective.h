@@ -65,6 +65,7 @@ typedef struct EvalContext {
     int timing_threads;        /* threads the next comparison times with (0: threads); after a
                                   comparison on a busy machine, the cores the others left free */
     int stopped;               /* out: why the search ended before its budget (ObjectiveStop) */
+    LoadThreads acc_threads;   /* accuracy runs' threads on a busy machine (measure.h; zero-init) */
     AccuracyCache *acc_cache;  /* NULL: every accuracy is measured (search_ppo and search_ppo_bo
                                   open one for their run when the caller gave none) */
     struct EnvPeekMemo *peek_memo; /* the rollouts' lookahead estimates (env.h), shared like
