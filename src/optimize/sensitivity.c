@@ -67,7 +67,8 @@ fail:
 }
 
 /* A clone of start with exactly the nodes i with quant[i] quantized, each by its rule (every
-   other site left alone), to a fixed point as pipeline_fixed_point does; log counts them. */
+   other site left alone), to a fixed point as pipeline_fixed_point does, then grappler+int8's
+   clean-ups; log counts them. */
 static Graph *quantize_set(const Graph *start, const Sensitivity *x, const bool *quant, RewriteLog *log, Err *err) {
     Graph *g = graph_clone(start, err);
     if (!g) return NULL;
@@ -92,6 +93,12 @@ static Graph *quantize_set(const Graph *start, const Sensitivity *x, const bool 
                 changed++;
             }
     }
+    /* then what grappler+int8 does after quantizing (pipeline.c): residual Adds into the int8
+       convs, the shortcuts as uint8 addends (int8_residual_chain, a precision rule) and uint8
+       outputs where only quantizes read a conv, so "all int8" here is grappler+int8's graph,
+       judged on the same kernels */
+    static const char *const after[] = {"int8_fuse_add", "int8_residual_chain", "dequantize_pair"};
+    if (pipeline_fixed_point(after, 3, g, 0, 2, log, err)) goto fail;
     sitelist_free(&sl);
     return g;
 fail:

@@ -20,8 +20,6 @@ static const char *const grappler_rules[] = {
     "fuse_layernorm",    "fuse_gelu",         "fuse_batch_matmul_bias_act",                "fuse_attention",
 };
 
-/* then the exact int8 clean-ups: a residual Add (+ Relu) into the int8 conv producing it, and
-   int8 nodes read only by the next layer's quantize write uint8 themselves (requantize) */
 /* bf16: the grappler order with batch norms folded into the convolutions first (a bias, so the
    residual Add and its Relu fuse too and a whole ResNet block computes in bf16), then every
    float conv/matmul in bf16 and the Cast round trips between them removed */
@@ -33,10 +31,16 @@ static const char *const grappler_bf16_rules[] = {
 };
 static const char *const bf16_rules[] = {"bf16_compute", "cast_pair"};
 
-static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "int8_fuse_add", "dequantize_pair"};
+/* int8: every conv/matmul quantized, a residual Add (+ Relu) into the int8 conv producing it
+   (exact), the block's shortcut into that conv as a uint8 addend (int8_residual_chain,
+   precision), and int8 nodes read only by the next layer's quantize write uint8 themselves
+   (dequantize_pair, exact): a ResNet's residual chain stays in 8 bits */
+static const char *const int8_rules[] = {"quantize_conv_int8", "quantize_matmul_int8", "int8_fuse_add", "int8_residual_chain",
+                                         "dequantize_pair"};
 /* 7-bit weights: for CPUs without VNNI, where oneDNN's u8 x s8 kernels would saturate on full
    8-bit weights (see runtime/dnn_quant.c) */
-static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "int8_fuse_add", "dequantize_pair"};
+static const char *const int7_rules[] = {"quantize_conv_int7", "quantize_matmul_int7", "int8_fuse_add", "int8_residual_chain",
+                                         "dequantize_pair"};
 enum { N_INT8_RULES = sizeof int8_rules / sizeof int8_rules[0] };
 _Static_assert(sizeof int7_rules == sizeof int8_rules, "the int8 and int7 pipelines differ only in their weight width");
 

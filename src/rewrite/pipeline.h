@@ -8,8 +8,10 @@
  *                    (uniform post-training int8 with calibration) - needs calibration
  *                    attributes (calibrate_graph) on the graph first. Then, exactly, each
  *                    residual Add (+ Relu) moves into the int8 conv producing it
- *                    (int8_fuse_add) and int8 nodes read only by the next layer's quantize
- *                    write uint8 themselves (dequantize_pair): int8 stays int8 between layers.
+ *                    (int8_fuse_add); the shortcut enters that conv as a uint8 addend
+ *                    (int8_residual_chain, precision); and int8 nodes read only by the next
+ *                    layer's quantize write uint8 themselves (dequantize_pair): int8 stays
+ *                    int8 between layers and along the residual chain.
  *   "grappler+int7"  the same with 7-bit weights: what PTQ uses on CPUs without VNNI, whose
  *                    u8 x s8 instructions saturate on full-range 8-bit weights.
  *   "grappler+bf16"  grappler with batch norms folded into the convolutions first (so residual
