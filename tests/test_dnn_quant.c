@@ -413,11 +413,24 @@ static void test_qconv_8bit_addend(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_qconv_case(&cases[i], 1);
 }
 
+/* add_dtype: 0 = no residual addend, DT_UINT8 / DT_INT8 = an 8-bit one (ADD_SCALE, add_zp) */
 static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, int zp, const char *act, int out_type,
-                          uint64_t seed) {
+                          uint64_t seed, int add_dtype, int add_zp) {
     int64_t k = xdims[xrank - 1], m = 1;
     for (int i = 0; i < xrank - 1; i++) m *= xdims[i];
-    QCase q = {.cout = n, .x_zp = zp, .act = act, .out_type = out_type, .seed = seed};
+    QCase q = {.cout = n, .x_zp = zp, .act = act, .out_type = out_type, .seed = seed, .add = add_dtype != 0,
+               .add_dtype = add_dtype, .add_zp = add_zp};
+    int64_t ydims[8];
+    for (int i = 0; i < xrank; i++) ydims[i] = xdims[i];
+    ydims[xrank - 1] = n;
+    Tensor addend = {0}, addend_real = {0};
+    if (add_dtype) {
+        addend = tz(add_dtype, xrank, ydims);
+        fill_int(&addend, seed + 3, add_dtype == DT_UINT8 ? 0 : -128, add_dtype == DT_UINT8 ? 255 : 127);
+        addend_real = tz(DT_FLOAT, xrank, ydims);
+        for (int64_t i = 0; i < tensor_numel(&addend); i++)
+            ((float *)tensor_mut(&addend_real))[i] = (float)((tensor_get(&addend, i) - add_zp) * (double)ADD_SCALE);
+    }
     Tensor x = tz(DT_UINT8, xrank, xdims), w = tz(DT_INT8, 2, (int64_t[]){tb ? n : k, tb ? k : n});
     Tensor bias = tz(DT_FLOAT, 1, (int64_t[]){n});
     fill_int(&x, seed, 0, 255);
@@ -428,12 +441,13 @@ static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, i
     Tensor P = {0}, yr32 = {0};
     for (int pass = 0; pass < 3; pass++) { /* 0: plain product P; 1: float32 output; 2: the case */
         QCase qq = q;
-        if (pass == 0) { qq.act = NULL; qq.out_type = DT_FLOAT; }
+        if (pass == 0) { qq.act = NULL; qq.out_type = DT_FLOAT; qq.add = false; }
         if (pass == 1) qq.out_type = DT_FLOAT;
         One o = one_new("GrappoQMatMul");
         one_in(&o, tensor_share(&x), false);
         one_in(&o, tensor_share(&w), true);
         one_in(&o, pass == 0 ? tz(DT_FLOAT, 1, (int64_t[]){n}) : tensor_share(&bias), true);
+        if (qq.add) one_in(&o, tensor_share(&addend), false);
         Err e;
         CHECK_OK(node_set_attr_b(one_node(&o), "transpose_b", tb, &e), &e);
         q_common_attrs(one_node(&o), &qq, 0.021f, ws, "w_scales");
@@ -447,25 +461,30 @@ static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, i
             assert_int_equal(rc, 1);
             Tensor yr = one_ref(&o);
             char what[128];
-            snprintf(what, sizeof what, "qmatmul m%lld k%lld n%lld tb%d zp%d %s %s [%s]", (long long)m, (long long)k,
-                     (long long)n, (int)tb, zp, act ? act : "-", dtype_name(out_type), impl);
-            compare_q(&yf, &yr, &yr32, &P, F(&bias), NULL, n, &q, what);
+            snprintf(what, sizeof what, "qmatmul m%lld k%lld n%lld tb%d zp%d add:%s:%d %s %s [%s]", (long long)m, (long long)k,
+                     (long long)n, (int)tb, zp, add_dtype ? dtype_name(add_dtype) : "-", add_zp, act ? act : "-",
+                     dtype_name(out_type), impl);
+            compare_q(&yf, &yr, &yr32, &P, F(&bias), add_dtype ? &addend_real : NULL, n, &q, what);
             tensor_release(&yf);
             tensor_release(&yr);
         }
         one_free(&o);
     }
-    Tensor *all[] = {&x, &w, &bias, &P, &yr32};
+    Tensor *all[] = {&x, &w, &bias, &P, &yr32, &addend, &addend_real};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_release(all[i]);
 }
 
 static void test_qmatmul_fast_vs_ref(void **state) {
     (void)state;
-    check_qmatmul((int64_t[]){3, 7}, 2, 5, false, 0, NULL, DT_FLOAT, 31);
-    check_qmatmul((int64_t[]){17, 64}, 2, 33, true, 0, "Relu", DT_FLOAT, 32);
-    check_qmatmul((int64_t[]){2, 5, 24}, 3, 16, false, 128, "GeluExact", DT_FLOAT, 33);
-    check_qmatmul((int64_t[]){9, 31}, 2, 12, true, 5, "Relu6", DT_UINT8, 34);
-    check_qmatmul((int64_t[]){8, 16}, 2, 8, false, 0, "GeluExact", DT_UINT8, 35);
+    check_qmatmul((int64_t[]){3, 7}, 2, 5, false, 0, NULL, DT_FLOAT, 31, 0, 0);
+    check_qmatmul((int64_t[]){17, 64}, 2, 33, true, 0, "Relu", DT_FLOAT, 32, 0, 0);
+    check_qmatmul((int64_t[]){2, 5, 24}, 3, 16, false, 128, "GeluExact", DT_FLOAT, 33, 0, 0);
+    check_qmatmul((int64_t[]){9, 31}, 2, 12, true, 5, "Relu6", DT_UINT8, 34, 0, 0);
+    check_qmatmul((int64_t[]){8, 16}, 2, 8, false, 0, "GeluExact", DT_UINT8, 35, 0, 0);
+    /* 8-bit residual addends: sum post-op (uint8 output), scaled binary add (float32 output) */
+    check_qmatmul((int64_t[]){9, 31}, 2, 12, false, 0, "Relu", DT_UINT8, 36, DT_UINT8, 0);
+    check_qmatmul((int64_t[]){2, 5, 24}, 3, 13, true, 0, NULL, DT_UINT8, 37, DT_INT8, -4);
+    check_qmatmul((int64_t[]){7, 16}, 2, 9, false, 3, "Relu", DT_FLOAT, 38, DT_UINT8, 121);
 }
 
 /* ---- what the family declines, and the int16 pair condition ---- */
