@@ -75,6 +75,32 @@ static void test_targets(void **state) {
     graph_free(g);
 }
 
+/* the operands of a residual sum (AddV2 of two float rank-4 values of one shape) are targets;
+   a sum of rank-2 values or of a rank-4 value and a per-channel constant is not */
+static void test_residual_add_targets(void **state) {
+    (void)state;
+    Err e = {0};
+    Builder b;
+    CHECK_OK(bld_init(&b, 3, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(4, (int64_t[]){1, 3, 3, 5}), NULL);
+    ValueRef sc = bld_placeholder(&b, "sc", DT_FLOAT, shape_make(4, (int64_t[]){1, 3, 3, 5}), NULL);
+    ValueRef v = bld_placeholder(&b, "v", DT_FLOAT, shape_make(2, (int64_t[]){2, 5}), NULL);
+    ValueRef r = bld_unary(&b, "r", "Relu", x);
+    Tensor c = filled(1, (int64_t[]){5}, 1);
+    bld_add_output(&b, bld_binary(&b, "res", "AddV2", r, sc));
+    bld_add_output(&b, bld_binary(&b, "bias", "AddV2", r, bld_const(&b, "c", &c)));
+    bld_add_output(&b, bld_binary(&b, "flat", "AddV2", v, v));
+    Graph *g = bld_finish(&b);
+    if (!g) { print_error("%s\n", e.msg); fail(); }
+    ValueRef *t;
+    int n = calib_targets(g, &t, &e);
+    assert_int_equal(n, 2);
+    assert_int_equal(t[0].node, graph_find(g, "r"));
+    assert_int_equal(t[1].node, graph_find(g, "sc"));
+    free(t);
+    graph_free(g);
+}
+
 /* two batches of x [2,4], ranges computed by hand */
 static void test_minmax(void **state) {
     (void)state;
@@ -399,7 +425,7 @@ static void test_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_targets),         cmocka_unit_test(test_minmax),   cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_targets), cmocka_unit_test(test_residual_add_targets),         cmocka_unit_test(test_minmax),   cmocka_unit_test(test_percentile),
         cmocka_unit_test(test_other_batch_size), cmocka_unit_test(test_generate), cmocka_unit_test(test_load), cmocka_unit_test(test_load_splits_to_prepared_batch),
         cmocka_unit_test(test_carry),            cmocka_unit_test(test_bad_input),
     };

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "testfast.h"
+#include "testisa.h"
 
 #include "graph/lowp_attrs.h"
 #include "runtime/ref_lowp.h"
@@ -203,7 +204,12 @@ typedef struct QCase {
     const char *act; /* NULL, "Relu", "Relu6" (matmul also "GeluExact") */
     int out_type;
     uint64_t seed;
+    int add_dtype; /* with add: 0 = float32 addend, DT_UINT8 / DT_INT8 = an 8-bit one (add_scale, add_zp) */
+    int add_zp;
 } QCase;
+
+/* an 8-bit addend's scale in these tests */
+#define ADD_SCALE 0.0234f
 
 static void q_common_attrs(Node *n, const QCase *q, float x_scale, const float *ws, const char *scales_name) {
     Err e;
@@ -215,6 +221,10 @@ static void q_common_attrs(Node *n, const QCase *q, float x_scale, const float *
     if (q->add) ops[n_ops++] = "Add";
     if (q->act) ops[n_ops++] = q->act;
     set_strs(n, "fused_ops", n_ops, ops);
+    if (q->add && q->add_dtype) {
+        CHECK_OK(node_set_attr_f(n, "add_scale", ADD_SCALE, &e), &e);
+        CHECK_OK(node_set_attr_i(n, "add_zero_point", q->add_zp, &e), &e);
+    }
     if (q->out_type == DT_UINT8) {
         CHECK_OK(node_set_attr_type(n, "out_type", DT_UINT8, &e), &e);
         CHECK_OK(node_set_attr_f(n, "out_scale", 0.05f, &e), &e);
@@ -268,6 +278,9 @@ static void compare_q(const Tensor *fast, const Tensor *ref, const Tensor *yref_
     for (int64_t i = 0; i < count; i++) {
         double p = F(P)[i], b = bias[i % channels], a = addend ? F(addend)[i] : 0, y = F(yref_f32)[i];
         double bound = EPS32 * (6 * fabs(p) + 6 * fabs(b) + 2 * fabs(a) + 2 * fabs(y));
+        /* float32 output with an 8-bit addend: the epilogue runs on v / add_scale - zp + a and
+           is scaled back (dnn_quant.c): four more roundings of terms of those sizes */
+        if (q->add && q->add_dtype && q->out_type == DT_FLOAT) bound += EPS32 * 4 * (fabs(p) + fabs(b) + 2 * fabs(a) + fabs(y) + fabs(q->add_zp * ADD_SCALE));
         if (gelu) bound = 1.13 * bound + EPS32 * (16 * fabs(y) + 1e-3);
         if (q->out_type == DT_FLOAT) {
             double d = fabs(tensor_get(fast, i) - tensor_get(ref, i));
@@ -309,20 +322,27 @@ static void check_qconv_case(const QCase *q, int expect) {
     tensor_release(&plain.in[2]);
     plain.in[2] = zero_bias;
     Tensor P = one_ref(&plain);
-    Tensor addend = {0};
-    if (q->add) {
+    Tensor addend = {0}, addend_real = {0}; /* addend_real: its real values, for the bounds */
+    if (q->add && q->add_dtype) {
+        addend = tz(q->add_dtype, 4, P.shape.dim);
+        fill_int(&addend, q->seed + 3, q->add_dtype == DT_UINT8 ? 0 : -128, q->add_dtype == DT_UINT8 ? 255 : 127);
+        addend_real = tz(DT_FLOAT, 4, P.shape.dim);
+        for (int64_t i = 0; i < tensor_numel(&addend); i++)
+            ((float *)tensor_mut(&addend_real))[i] = (float)((tensor_get(&addend, i) - q->add_zp) * (double)ADD_SCALE);
+    } else if (q->add) {
         addend = tz(DT_FLOAT, 4, P.shape.dim);
         fill_float(&addend, q->seed + 3, -3, 3);
+        addend_real = tensor_share(&addend);
     }
     One o = qconv_build(q, &x, &f, &bias, &addend, false, ws);
     int rc;
     char impl[96] = "";
     Tensor yf = one_fast(&o, &rc, impl);
     char what[160];
-    snprintf(what, sizeof what, "qconv %lldx%lldx%lldx%lld k%lldx%lld o%lld %s s%lld d%lld zp%d add%d %s %s [%s]",
+    snprintf(what, sizeof what, "qconv %lldx%lldx%lldx%lld k%lldx%lld o%lld %s s%lld d%lld zp%d add%d:%s:%d %s %s [%s]",
              (long long)q->n, (long long)q->h, (long long)q->w, (long long)q->c, (long long)q->kh, (long long)q->kw,
              (long long)q->cout, q->padding, (long long)q->stride, (long long)q->dilation, q->x_zp, (int)q->add,
-             q->act ? q->act : "-", dtype_name(q->out_type), impl);
+             q->add_dtype ? dtype_name(q->add_dtype) : "float32", q->add_zp, q->act ? q->act : "-", dtype_name(q->out_type), impl);
     if (rc != expect) {
         print_error("%s: compile returned %d, expected %d\n", what, rc, expect);
         fail();
@@ -337,14 +357,14 @@ static void check_qconv_case(const QCase *q, int expect) {
             yr32 = one_ref(&o32);
             one_free(&o32);
         }
-        compare_q(&yf, &yr, &yr32, &P, F(&bias), q->add ? &addend : NULL, q->cout, q, what);
+        compare_q(&yf, &yr, &yr32, &P, F(&bias), q->add ? &addend_real : NULL, q->cout, q, what);
         if (q->out_type == DT_UINT8) tensor_release(&yr32);
         tensor_release(&yr);
         tensor_release(&yf);
     }
     one_free(&o);
     one_free(&plain);
-    Tensor *all[] = {&x, &f, &bias, &P, &addend};
+    Tensor *all[] = {&x, &f, &bias, &P, &addend, &addend_real};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) tensor_release(all[k]);
 }
 
@@ -352,31 +372,65 @@ static void test_qconv_fast_vs_ref(void **state) {
     (void)state;
     const QCase cases[] = {
         /* n  h  w  c  kh kw co  dw     padding     s  d  zp  add    act      out */
-        {1, 6, 7, 16, 1, 1, 16, false, "VALID", 1, 1, 0, false, NULL, DT_FLOAT, 1},
-        {1, 7, 6, 8, 3, 3, 12, false, "SAME", 1, 1, 0, false, "Relu", DT_FLOAT, 2},
-        {2, 9, 8, 5, 3, 3, 7, false, "SAME", 2, 1, 0, true, "Relu", DT_FLOAT, 3},   /* odd channels, residual */
-        {1, 8, 9, 4, 3, 2, 6, false, "VALID", 2, 1, 0, false, "Relu6", DT_FLOAT, 4},
-        {1, 9, 9, 6, 3, 3, 8, false, "SAME", 1, 2, 0, false, NULL, DT_FLOAT, 5},    /* dilation */
-        {1, 6, 5, 3, 3, 3, 8, false, "EXPLICIT", 1, 1, 0, false, "Relu", DT_FLOAT, 6},
-        {1, 7, 7, 3, 7, 7, 16, false, "SAME", 2, 1, 0, false, "Relu", DT_UINT8, 7}, /* a stem conv */
-        {1, 6, 6, 16, 3, 3, 16, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 8}, /* residual into uint8 */
-        {1, 6, 6, 8, 1, 1, 24, false, "SAME", 1, 1, 0, false, NULL, DT_UINT8, 9},
-        {1, 7, 7, 8, 3, 3, 8, true, "SAME", 1, 1, 0, false, "Relu6", DT_FLOAT, 10}, /* depthwise */
-        {1, 8, 8, 6, 3, 3, 6, true, "SAME", 2, 1, 0, false, "Relu6", DT_UINT8, 11},
-        {1, 6, 5, 4, 3, 3, 8, true, "VALID", 1, 1, 0, false, NULL, DT_FLOAT, 12},   /* multiplier 2 */
+        {1, 6, 7, 16, 1, 1, 16, false, "VALID", 1, 1, 0, false, NULL, DT_FLOAT, 1, 0, 0},
+        {1, 7, 6, 8, 3, 3, 12, false, "SAME", 1, 1, 0, false, "Relu", DT_FLOAT, 2, 0, 0},
+        {2, 9, 8, 5, 3, 3, 7, false, "SAME", 2, 1, 0, true, "Relu", DT_FLOAT, 3, 0, 0},   /* odd channels, residual */
+        {1, 8, 9, 4, 3, 2, 6, false, "VALID", 2, 1, 0, false, "Relu6", DT_FLOAT, 4, 0, 0},
+        {1, 9, 9, 6, 3, 3, 8, false, "SAME", 1, 2, 0, false, NULL, DT_FLOAT, 5, 0, 0},    /* dilation */
+        {1, 6, 5, 3, 3, 3, 8, false, "EXPLICIT", 1, 1, 0, false, "Relu", DT_FLOAT, 6, 0, 0},
+        {1, 7, 7, 3, 7, 7, 16, false, "SAME", 2, 1, 0, false, "Relu", DT_UINT8, 7, 0, 0}, /* a stem conv */
+        {1, 6, 6, 16, 3, 3, 16, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 8, 0, 0}, /* residual into uint8 */
+        {1, 6, 6, 8, 1, 1, 24, false, "SAME", 1, 1, 0, false, NULL, DT_UINT8, 9, 0, 0},
+        {1, 7, 7, 8, 3, 3, 8, true, "SAME", 1, 1, 0, false, "Relu6", DT_FLOAT, 10, 0, 0}, /* depthwise */
+        {1, 8, 8, 6, 3, 3, 6, true, "SAME", 2, 1, 0, false, "Relu6", DT_UINT8, 11, 0, 0},
+        {1, 6, 5, 4, 3, 3, 8, true, "VALID", 1, 1, 0, false, NULL, DT_FLOAT, 12, 0, 0},   /* multiplier 2 */
         /* source zero points, including padded borders (0 in the real domain) */
-        {1, 6, 6, 8, 3, 3, 8, false, "SAME", 1, 1, 128, false, NULL, DT_FLOAT, 13},
-        {1, 5, 7, 4, 1, 1, 5, false, "VALID", 1, 1, 3, true, "Relu", DT_FLOAT, 14},
-        {1, 7, 7, 8, 3, 3, 8, true, "SAME", 1, 1, 100, false, "Relu", DT_UINT8, 15},
+        {1, 6, 6, 8, 3, 3, 8, false, "SAME", 1, 1, 128, false, NULL, DT_FLOAT, 13, 0, 0},
+        {1, 5, 7, 4, 1, 1, 5, false, "VALID", 1, 1, 3, true, "Relu", DT_FLOAT, 14, 0, 0},
+        {1, 7, 7, 8, 3, 3, 8, true, "SAME", 1, 1, 100, false, "Relu", DT_UINT8, 15, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_qconv_case(&cases[i], 1);
 }
 
+/* 8-bit residual addends (add_scale, add_zero_point; int8_residual_chain): uint8 output runs
+   oneDNN's sum post-op with a scale and zero point on the u8 dst, float32 output the scaled
+   binary add (dnn_quant.c); with and without Relu, odd channel counts, stride 2 */
+static void test_qconv_8bit_addend(void **state) {
+    (void)state;
+    const QCase cases[] = {
+        /* n  h  w  c  kh kw co  dw     padding  s  d  zp add   act     out       seed addend    add_zp */
+        {1, 6, 6, 16, 1, 1, 16, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 21, DT_UINT8, 0},  /* a ResNet block's out conv */
+        {1, 6, 6, 16, 1, 1, 16, false, "SAME", 1, 1, 0, true, NULL, DT_UINT8, 22, DT_UINT8, 0},
+        {1, 7, 5, 5, 1, 1, 7, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 23, DT_UINT8, 0},    /* odd channels */
+        {2, 9, 8, 5, 3, 3, 7, false, "SAME", 2, 1, 0, true, "Relu", DT_UINT8, 24, DT_UINT8, 0},    /* stride 2, odd */
+        {1, 6, 6, 8, 1, 1, 12, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 25, DT_UINT8, 131}, /* asymmetric addend */
+        {1, 6, 6, 8, 1, 1, 12, false, "SAME", 1, 1, 0, true, NULL, DT_UINT8, 26, DT_UINT8, 117},
+        {1, 6, 7, 8, 3, 3, 9, false, "SAME", 1, 1, 0, true, "Relu", DT_UINT8, 27, DT_INT8, -3},    /* int8 addend */
+        {1, 6, 6, 16, 1, 1, 16, false, "SAME", 1, 1, 0, true, "Relu", DT_FLOAT, 28, DT_UINT8, 0},  /* float32 output */
+        {1, 6, 6, 16, 1, 1, 16, false, "SAME", 1, 1, 0, true, NULL, DT_FLOAT, 29, DT_UINT8, 120},
+        {2, 9, 8, 5, 3, 3, 7, false, "SAME", 2, 1, 0, true, "Relu6", DT_FLOAT, 30, DT_INT8, 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_qconv_case(&cases[i], 1);
+}
+
+/* add_dtype: 0 = no residual addend, DT_UINT8 / DT_INT8 = an 8-bit one (ADD_SCALE, add_zp) */
 static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, int zp, const char *act, int out_type,
-                          uint64_t seed) {
+                          uint64_t seed, int add_dtype, int add_zp) {
     int64_t k = xdims[xrank - 1], m = 1;
     for (int i = 0; i < xrank - 1; i++) m *= xdims[i];
-    QCase q = {.cout = n, .x_zp = zp, .act = act, .out_type = out_type, .seed = seed};
+    QCase q = {.cout = n, .x_zp = zp, .act = act, .out_type = out_type, .seed = seed, .add = add_dtype != 0,
+               .add_dtype = add_dtype, .add_zp = add_zp};
+    int64_t ydims[8];
+    for (int i = 0; i < xrank; i++) ydims[i] = xdims[i];
+    ydims[xrank - 1] = n;
+    Tensor addend = {0}, addend_real = {0};
+    if (add_dtype) {
+        addend = tz(add_dtype, xrank, ydims);
+        fill_int(&addend, seed + 3, add_dtype == DT_UINT8 ? 0 : -128, add_dtype == DT_UINT8 ? 255 : 127);
+        addend_real = tz(DT_FLOAT, xrank, ydims);
+        for (int64_t i = 0; i < tensor_numel(&addend); i++)
+            ((float *)tensor_mut(&addend_real))[i] = (float)((tensor_get(&addend, i) - add_zp) * (double)ADD_SCALE);
+    }
     Tensor x = tz(DT_UINT8, xrank, xdims), w = tz(DT_INT8, 2, (int64_t[]){tb ? n : k, tb ? k : n});
     Tensor bias = tz(DT_FLOAT, 1, (int64_t[]){n});
     fill_int(&x, seed, 0, 255);
@@ -387,12 +441,13 @@ static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, i
     Tensor P = {0}, yr32 = {0};
     for (int pass = 0; pass < 3; pass++) { /* 0: plain product P; 1: float32 output; 2: the case */
         QCase qq = q;
-        if (pass == 0) { qq.act = NULL; qq.out_type = DT_FLOAT; }
+        if (pass == 0) { qq.act = NULL; qq.out_type = DT_FLOAT; qq.add = false; }
         if (pass == 1) qq.out_type = DT_FLOAT;
         One o = one_new("GrappoQMatMul");
         one_in(&o, tensor_share(&x), false);
         one_in(&o, tensor_share(&w), true);
         one_in(&o, pass == 0 ? tz(DT_FLOAT, 1, (int64_t[]){n}) : tensor_share(&bias), true);
+        if (qq.add) one_in(&o, tensor_share(&addend), false);
         Err e;
         CHECK_OK(node_set_attr_b(one_node(&o), "transpose_b", tb, &e), &e);
         q_common_attrs(one_node(&o), &qq, 0.021f, ws, "w_scales");
@@ -406,25 +461,30 @@ static void check_qmatmul(const int64_t *xdims, int xrank, int64_t n, bool tb, i
             assert_int_equal(rc, 1);
             Tensor yr = one_ref(&o);
             char what[128];
-            snprintf(what, sizeof what, "qmatmul m%lld k%lld n%lld tb%d zp%d %s %s [%s]", (long long)m, (long long)k,
-                     (long long)n, (int)tb, zp, act ? act : "-", dtype_name(out_type), impl);
-            compare_q(&yf, &yr, &yr32, &P, F(&bias), NULL, n, &q, what);
+            snprintf(what, sizeof what, "qmatmul m%lld k%lld n%lld tb%d zp%d add:%s:%d %s %s [%s]", (long long)m, (long long)k,
+                     (long long)n, (int)tb, zp, add_dtype ? dtype_name(add_dtype) : "-", add_zp, act ? act : "-",
+                     dtype_name(out_type), impl);
+            compare_q(&yf, &yr, &yr32, &P, F(&bias), add_dtype ? &addend_real : NULL, n, &q, what);
             tensor_release(&yf);
             tensor_release(&yr);
         }
         one_free(&o);
     }
-    Tensor *all[] = {&x, &w, &bias, &P, &yr32};
+    Tensor *all[] = {&x, &w, &bias, &P, &yr32, &addend, &addend_real};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_release(all[i]);
 }
 
 static void test_qmatmul_fast_vs_ref(void **state) {
     (void)state;
-    check_qmatmul((int64_t[]){3, 7}, 2, 5, false, 0, NULL, DT_FLOAT, 31);
-    check_qmatmul((int64_t[]){17, 64}, 2, 33, true, 0, "Relu", DT_FLOAT, 32);
-    check_qmatmul((int64_t[]){2, 5, 24}, 3, 16, false, 128, "GeluExact", DT_FLOAT, 33);
-    check_qmatmul((int64_t[]){9, 31}, 2, 12, true, 5, "Relu6", DT_UINT8, 34);
-    check_qmatmul((int64_t[]){8, 16}, 2, 8, false, 0, "GeluExact", DT_UINT8, 35);
+    check_qmatmul((int64_t[]){3, 7}, 2, 5, false, 0, NULL, DT_FLOAT, 31, 0, 0);
+    check_qmatmul((int64_t[]){17, 64}, 2, 33, true, 0, "Relu", DT_FLOAT, 32, 0, 0);
+    check_qmatmul((int64_t[]){2, 5, 24}, 3, 16, false, 128, "GeluExact", DT_FLOAT, 33, 0, 0);
+    check_qmatmul((int64_t[]){9, 31}, 2, 12, true, 5, "Relu6", DT_UINT8, 34, 0, 0);
+    check_qmatmul((int64_t[]){8, 16}, 2, 8, false, 0, "GeluExact", DT_UINT8, 35, 0, 0);
+    /* 8-bit residual addends: sum post-op (uint8 output), scaled binary add (float32 output) */
+    check_qmatmul((int64_t[]){9, 31}, 2, 12, false, 0, "Relu", DT_UINT8, 36, DT_UINT8, 0);
+    check_qmatmul((int64_t[]){2, 5, 24}, 3, 13, true, 0, NULL, DT_UINT8, 37, DT_INT8, -4);
+    check_qmatmul((int64_t[]){7, 16}, 2, 9, false, 3, "Relu", DT_FLOAT, 38, DT_UINT8, 121);
 }
 
 /* ---- what the family declines, and the int16 pair condition ---- */
@@ -548,7 +608,7 @@ static void test_int16_pairs(void **state) {
 /* two identical layers share one primitive through the cache */
 static void test_qconv_cache_shared(void **state) {
     (void)state;
-    QCase q = {1, 5, 5, 8, 3, 3, 8, false, "SAME", 1, 1, 0, false, "Relu", DT_UINT8, 41};
+    QCase q = {1, 5, 5, 8, 3, 3, 8, false, "SAME", 1, 1, 0, false, "Relu", DT_UINT8, 41, 0, 0};
     Tensor x = tz(DT_UINT8, 4, (int64_t[]){1, 5, 5, 8}), f = tz(DT_INT8, 4, (int64_t[]){3, 3, 8, 8});
     Tensor bias = tz(DT_FLOAT, 1, (int64_t[]){8});
     fill_int(&f, 5, -wmax(), wmax());
@@ -666,7 +726,7 @@ static void test_bench_qconv(void **state) {
     (void)state;
     if (!getenv("GRAPPO_BENCH")) TU_SKIP("a timing benchmark: set GRAPPO_BENCH=1 to run it");
     /* a ResNet-50 stage-1 3x3 convolution: 56x56x64 -> 64, uint8 -> uint8 with Relu */
-    QCase q = {1, 56, 56, 64, 3, 3, 64, false, "SAME", 1, 1, 0, false, "Relu", DT_UINT8, 51};
+    QCase q = {1, 56, 56, 64, 3, 3, 64, false, "SAME", 1, 1, 0, false, "Relu", DT_UINT8, 51, 0, 0};
     Tensor x = tz(DT_UINT8, 4, (int64_t[]){1, 56, 56, 64}), f = tz(DT_INT8, 4, (int64_t[]){3, 3, 64, 64});
     Tensor bias = tz(DT_FLOAT, 1, (int64_t[]){64});
     fill_int(&x, 1, 0, 255);
@@ -724,17 +784,27 @@ static void test_bench_qconv(void **state) {
     }
 }
 
+/* this suite again under ONEDNN_MAX_CPU_ISA=AVX2 (a fresh process: oneDNN reads the cap once):
+   the AVX2 int8 kernels, the 8-bit addends' sum / binary post-ops among them, against the same
+   reference (skipped, saying why, on a CPU without AVX-512 or when already capped) */
+static void test_under_avx2_cap(void **state) {
+    (void)state;
+    tu_rerun_under_avx2(9);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_fast_bitexact),
         cmocka_unit_test(test_dequantize_fast_bitexact),
         cmocka_unit_test(test_qconv_fast_vs_ref),
+        cmocka_unit_test(test_qconv_8bit_addend),
         cmocka_unit_test(test_qmatmul_fast_vs_ref),
         cmocka_unit_test(test_qconv_declines),
         cmocka_unit_test(test_int16_pairs),
         cmocka_unit_test(test_qconv_cache_shared),
         cmocka_unit_test(test_end_to_end_quantized_conv),
         cmocka_unit_test(test_bench_qconv),
+        cmocka_unit_test(test_under_avx2_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

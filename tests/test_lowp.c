@@ -693,6 +693,63 @@ static void test_qops_graphdef_roundtrip(void **state) {
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) tensor_release(all[k]);
 }
 
+/* a GrappoQConv2D of case q reading addend (NULL: none); add_scale > 0 sets add_scale and
+   add_zero_point = zp. Returns the graph (node in *node). */
+static Graph *qconv_addend_graph(const QCase *q, const QOperands *o, const Tensor *addend, float add_scale, int zp, int *node) {
+    Tensor in[4] = {tensor_share(&o->x), tensor_share(&o->f), tensor_share(&o->bias), {0}};
+    if (addend) in[3] = tensor_share(addend);
+    Graph *g = nn_graph("GrappoQConv2D", in, addend ? 4 : 3, node);
+    qconv_attrs(g, *node, q, o->x_scale, o->ws);
+    if (add_scale > 0) {
+        nn_float(g, *node, "add_scale", add_scale);
+        nn_int(g, *node, "add_zero_point", zp);
+    }
+    return g;
+}
+
+/* An 8-bit addend (add_scale, add_zero_point) is the same operation as the float32 addend
+   holding its real values (a - zp) * s: the reference computes (a - zp) * s exactly in double,
+   the float32 copy rounds it once, so the two outputs are within one float32 rounding of the
+   addend plus the output's. Inference checks the dtype against the attributes. */
+static void test_qconv_8bit_addend_semantics(void **state) {
+    (void)state;
+    const float s = 0.0311f;
+    int node;
+    for (int dt = 0; dt < 2; dt++) {
+        int add_dt = dt ? DT_INT8 : DT_UINT8, zp = dt ? -7 : 131;
+        QCase q = {1, 6, 5, 5, 3, 3, 7, false, "SAME", 2, 1, 0, true, dt ? NULL : "Relu", 311 + (uint64_t)dt};
+        QOperands o = q_operands(&q);
+        Tensor a8 = tz(add_dt, 4, (int64_t[]){1, 3, 3, 7}), af = tz(DT_FLOAT, 4, (int64_t[]){1, 3, 3, 7});
+        fill_int(&a8, 312, dt ? -128 : 0, dt ? 127 : 255);
+        for (int64_t i = 0; i < tensor_numel(&a8); i++)
+            ((float *)tensor_mut(&af))[i] = (float)((tensor_get(&a8, i) - zp) * (double)s);
+        Tensor y8 = nn_run1(qconv_addend_graph(&q, &o, &a8, s, zp, &node), node);
+        Tensor yf = run_qconv(&q, &o, DT_FLOAT, 1, 0, &af);
+        assert_int_equal(y8.dtype, DT_FLOAT);
+        for (int64_t i = 0; i < tensor_numel(&yf); i++) {
+            double d = fabs(tensor_get(&y8, i) - tensor_get(&yf, i));
+            double bound = 2.0 / 16777216.0 * (fabs(tensor_get(&yf, i)) + fabs(tensor_get(&af, i)));
+            if (!(d <= bound)) {
+                print_error("element %lld: %.9g vs %.9g\n", (long long)i, tensor_get(&y8, i), tensor_get(&yf, i));
+                fail();
+            }
+        }
+        /* inference refuses an 8-bit addend without add_scale, a zero point outside its dtype,
+           a float32 addend with add_scale */
+        nn_expect_infer_error(qconv_addend_graph(&q, &o, &a8, 0, 0, &node), ERR_INPUT, "add_scale");
+        nn_expect_infer_error(qconv_addend_graph(&q, &o, &a8, s, dt ? 200 : -1, &node), ERR_INPUT, "add_zero_point");
+        nn_expect_infer_error(qconv_addend_graph(&q, &o, &af, s, 0, &node), ERR_INPUT, "float32 addend takes no add_scale");
+        Tensor *all[] = {&o.x, &o.f, &o.bias, &a8, &af, &y8, &yf};
+        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) tensor_release(all[k]);
+    }
+    /* add_scale without Add in fused_ops */
+    QCase q = {1, 5, 5, 4, 1, 1, 4, false, "SAME", 1, 1, 0, false, NULL, 321};
+    QOperands o = q_operands(&q);
+    nn_expect_infer_error(qconv_addend_graph(&q, &o, NULL, s, 0, &node), ERR_INPUT, "add_scale needs Add");
+    Tensor *all[] = {&o.x, &o.f, &o.bias};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) tensor_release(all[k]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lowp_applies),
@@ -708,6 +765,7 @@ int main(void) {
         cmocka_unit_test(test_qmatmul_matches_float),
         cmocka_unit_test(test_qops_infer_errors_and_flops),
         cmocka_unit_test(test_qops_graphdef_roundtrip),
+        cmocka_unit_test(test_qconv_8bit_addend_semantics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,7 +110,8 @@ static const bool MEETS[TR_N_FIXTURES][N_METHODS] = {
     /*                         int8   int7   bf16   fp16 w int8 w */
     /* blazeface-front   */ {false, false, true, true, true},
     /* emotion           */ {false, false, true, true, true},
-    /* gender            */ {false, true, true, true, true},
+    /* gender            */ {false, true, true, true, true}, /* int8: top-1 93.75% cosine 0.99804 (100% / 0.99911
+                                                                with int8_residual_chain, not in grappler+int8) */
     /* handlandmark-lite */ {false, false, true, true, false},
     /* selfie            */ {false, false, false, true, false},
 };

@@ -106,6 +106,13 @@ static int qop_common(const Node *n, FusedHost host, const char *w_scales_name, 
         return err_prefix(err, "fused_ops");
     }
     if (!a->spec.bias) return err_set(err, ERR_INPUT, "fused_ops must begin with BiasAdd (the bias input is required)");
+    if (node_attr_find(n, "add_scale")) {
+        if (!a->spec.add) return err_set(err, ERR_INPUT, "attribute add_scale needs Add in fused_ops (an addend)");
+        if (attr_scale(n, "add_scale", &a->add_scale, err)) return -1;
+        if (attr_zero_point(n, "add_zero_point", -128, 255, &a->add_zero_point, err)) return -1;
+    } else if (node_attr_find(n, "add_zero_point")) {
+        return err_set(err, ERR_INPUT, "attribute add_zero_point needs add_scale (an 8-bit addend)");
+    }
     NnAct act = a->spec.act;
     bool act_ok = act == NN_ACT_NONE || act == NN_ACT_RELU || act == NN_ACT_RELU6 ||
                   (host == FUSED_HOST_MATMUL && act == NN_ACT_GELU_EXACT);
@@ -127,6 +134,20 @@ int lowp_qmatmul_attrs(const Node *n, int64_t n_out_c, QOpAttrs *a, Err *err) {
     if (node_attr_b(n, "transpose_a", false)) return err_set(err, ERR_INPUT, "transpose_a is not supported");
     if (qop_common(n, FUSED_HOST_MATMUL, "w_scales", n_out_c, a, err)) return -1;
     a->transpose_b = node_attr_b(n, "transpose_b", false);
+    return 0;
+}
+
+int lowp_check_addend(const QOpAttrs *a, int addend_dtype, Err *err) {
+    if (addend_dtype == DT_FLOAT) {
+        if (a->add_scale > 0) return err_set(err, ERR_INPUT, "a float32 addend takes no add_scale (only a uint8 or int8 one does)");
+        return 0;
+    }
+    if (addend_dtype != DT_UINT8 && addend_dtype != DT_INT8)
+        return err_set(err, ERR_INPUT, "the addend must be float32, uint8 or int8, got %s", dtype_name(addend_dtype));
+    if (!(a->add_scale > 0)) return err_set(err, ERR_INPUT, "attribute add_scale (a float > 0) is missing for the %s addend", dtype_name(addend_dtype));
+    if (a->add_zero_point < int_min(addend_dtype) || a->add_zero_point > int_max(addend_dtype))
+        return err_set(err, ERR_INPUT, "attribute add_zero_point = %d is outside the %s addend's range", (int)a->add_zero_point,
+                       dtype_name(addend_dtype));
     return 0;
 }
 
@@ -175,11 +196,12 @@ static int check_bias(const Graph *g, const Node *n, int64_t c, Err *err) {
     return 0;
 }
 
-/* the residual addend (fused_ops Add): float32 with the output's shape */
+/* the residual addend (fused_ops Add): float32, or uint8 / int8 with add_scale, with the
+   output's shape */
 static int check_addend(const Graph *g, const Node *n, const QOpAttrs *a, const Shape *out, Err *err) {
     char sa[96], sb[96];
     if (!a->spec.add) return 0;
-    if (require_dtype(g, n, a->spec.arg_add, DT_FLOAT, "addend", err)) return -1;
+    if (lowp_check_addend(a, in_dtype(g, n, a->spec.arg_add), err)) return -1;
     if (!shape_equal(in_shape(g, n, a->spec.arg_add), out))
         return err_set(err, ERR_INPUT, "the addend %s must have the output's shape %s",
                        shape_str(in_shape(g, n, a->spec.arg_add), sa, sizeof sa), shape_str(out, sb, sizeof sb));

@@ -43,6 +43,10 @@ typedef struct QOpAttrs {
     float out_scale;        /* out_type uint8: attr out_scale (finite, > 0); else 1 */
     int32_t out_zero_point; /* out_type uint8: attr out_zero_point (default 0) in [0, 255]; else 0 */
     FusedSpec spec;         /* fused_ops: BiasAdd first (arg 2), then Add (conv only), then act */
+    float add_scale;        /* attr add_scale: > 0 for an 8-bit addend (real value (a - add_zero_point) * add_scale);
+                               0 when absent (a float32 addend) */
+    int32_t add_zero_point; /* attr add_zero_point (default 0), in [-128, 255]; the addend's dtype (checked by
+                               lowp_check_addend) narrows it to [0, 255] (uint8) or [-128, 127] (int8) */
     bool depthwise;         /* conv: attr depthwise (default false) */
     bool transpose_b;       /* matmul: attr transpose_b (default false) */
 } QOpAttrs;
@@ -51,6 +55,10 @@ typedef struct QOpAttrs {
    cover, or -1 to skip that check. */
 int lowp_qconv_attrs(const Node *n, int64_t n_out_c, QOpAttrs *a, Err *err);
 int lowp_qmatmul_attrs(const Node *n, int64_t n_out_c, QOpAttrs *a, Err *err);
+
+/* The addend's dtype against the attributes: float32 without add_scale, or uint8 / int8 with
+   add_scale and add_zero_point within the dtype's range. Call only when a->spec.add. */
+int lowp_check_addend(const QOpAttrs *a, int addend_dtype, Err *err);
 
 /* GrappoQMatMul's dimensions: x [..., K] (rank >= 2) times w [K, N] ([N, K] with transpose_b);
    m = product of x's leading dims. */

@@ -27,13 +27,23 @@ static bool is_quantizable(const Graph *g, const Node *n) {
     }
 }
 
+/* a residual sum: Add / AddV2 of two float32 rank-4 activations of one shape (a ResNet block's
+   branch and shortcut). Its operands are calibrated too: int8_residual_chain quantizes the
+   shortcut as an 8-bit addend of the int8 conv that ends up computing the sum. */
+static bool is_residual_add(const Graph *g, const Node *n) {
+    if ((n->op != OP_ADD && n->op != OP_ADD_V2) || n->n_inputs != 2) return false;
+    const Value *a = graph_value(g, n->inputs[0]), *b = graph_value(g, n->inputs[1]);
+    return a->dtype == DT_FLOAT && b->dtype == DT_FLOAT && a->shape.rank == 4 && shape_is_known(&a->shape) &&
+           shape_equal(&a->shape, &b->shape);
+}
+
 int calib_targets(const Graph *g, ValueRef **out, Err *err) {
     *out = NULL;
     int n = 0, cap = 0;
     ValueRef *v = NULL;
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *nd = g->nodes[i];
-        if (!is_quantizable(g, nd)) continue;
+        if (!is_quantizable(g, nd) && !is_residual_add(g, nd)) continue;
         /* the two operands; fused extra args (bias, addend, ...) are not activations a
            quantized kernel reads as integers */
         for (int k = 0; k < nd->n_inputs && k < 2; k++) {
@@ -117,6 +127,13 @@ int calib_set_range(Graph *g, ValueRef v, float lo, float hi, Err *err) {
     if (put_port(n, CALIB_ATTR_MIN, v.port, lo, err) || put_port(n, CALIB_ATTR_MAX, v.port, hi, err))
         return err_prefix(err, "calibration attributes of '%s'", n->name);
     return 0;
+}
+
+void calib_drop(Node *n) {
+    node_attr_remove(n, CALIB_ATTR_MIN);
+    node_attr_remove(n, CALIB_ATTR_MAX);
+    node_attr_remove(n, CALIB_ATTR_CHMIN);
+    node_attr_remove(n, CALIB_ATTR_CHMAX);
 }
 
 int calib_carry(Graph *g, ValueRef from, ValueRef to, Err *err) {

@@ -3,8 +3,10 @@
  * calibrate_graph runs the reference runtime on calibration batches, fetching every float32
  * value that a quantizable node reads as an activation (inputs 0 and 1, when not constant, of
  * Conv2D, _FusedConv2D, DepthwiseConv2dNative, _FusedDepthwiseConv2dNative /
- * FusedDepthwiseConv2dNative, MatMul, _FusedMatMul), and records each value's range on the node
- * that produces it, as two attributes indexed by output port:
+ * FusedDepthwiseConv2dNative, MatMul, _FusedMatMul) and both operands of every residual sum
+ * (Add / AddV2 of two float32 rank-4 values of one shape: int8_residual_chain quantizes the
+ * shortcut), and records each value's range on the node that produces it, as two attributes
+ * indexed by output port:
  *
  *   _grappo_calib_min  list(float)   one entry per output port of the producer
  *   _grappo_calib_max  list(float)   NaN for ports that were not calibrated
@@ -86,6 +88,9 @@ int calib_set_range(Graph *g, ValueRef v, float lo, float hi, Err *err);
    the value `from` computed (a fused node taking over a Relu's readers), so calibrating before
    exact rewrites is not lost. Returns 0 or -1 (OOM). */
 int calib_carry(Graph *g, ValueRef from, ValueRef to, Err *err);
+
+/* Removes every calibration attribute from n (its outputs' ranges no longer describe them). */
+void calib_drop(Node *n);
 
 /* ---- calibration batches (batches[b] is an array of *n_feeds RefFeeds, one per Placeholder
    in node order; names are copies; free with calib_batches_free) ---- */

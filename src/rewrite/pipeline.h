@@ -9,7 +9,10 @@
  *                    attributes (calibrate_graph) on the graph first. Then, exactly, each
  *                    residual Add (+ Relu) moves into the int8 conv producing it
  *                    (int8_fuse_add) and int8 nodes read only by the next layer's quantize
- *                    write uint8 themselves (dequantize_pair): int8 stays int8 between layers.
+ *                    write uint8 themselves (dequantize_pair): int8 stays int8 between
+ *                    layers. Large embedding tables are stored in int8 (quantize_gather_int8).
+ *                    Not here: int8_residual_chain (shortcuts as uint8 addends), which costs
+ *                    fidelity (docs/rewrite.md); the searches and rules: reach it.
  *   "grappler+int7"  the same with 7-bit weights: what PTQ uses on CPUs without VNNI, whose
  *                    u8 x s8 instructions saturate on full-range 8-bit weights.
  *   "grappler+bf16"  grappler with batch norms folded into the convolutions first (so residual

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "calibrate.h"
 #include "edit.h"
 
 const char *fuse_host_op(FuseHost h) {
@@ -464,6 +465,10 @@ static int grow(Graph *g, const Site *s, FuseHost h, const ValueRef *in, int n_i
         fuse_set_epilogue(f, b, act, act_node, n_in - 2, node_attr_f(src, "epsilon", 0.0f),
                           node_attr_find(src, "TArgs") != NULL, err))
         return -1;
+    /* the grown node computes last's value, not src's: src's calibrated range (calibrate.h; a
+       residual Add's operand is calibrated) must not stand in for it - fuse_finish carries
+       last's range over */
+    calib_drop(f);
     return fuse_finish(g, k, last, s, err);
 }
 

@@ -12,6 +12,15 @@
  *   place) or binary add (uint8 output: the addend stays a float32 tensor); then Relu / clip
  *   [0, 6] / gelu_erf; then for uint8 output linear(1 / out_scale, out_zero_point), after which
  *   oneDNN rounds to nearest even and saturates to [0, 255] on conversion.
+ *   An 8-bit addend (add_scale, add_zero_point; int8_residual_chain) with uint8 output: sum with
+ *   scale add_scale, zero point add_zero_point and the addend's data type, the addend placed in
+ *   the uint8 dst (in place when the plan grants it, else copied), so a residual block reads and
+ *   writes 8 bits. With float32 output (sum cannot reinterpret a u8 dst as f32) the sum is
+ *   v + (a - zp) * s = s * (v / s - zp + a): the output scales give v / s - zp (oscale[o] / s,
+ *   bias'[o] = (bias[o] - zp * s) / oscale[o]), then binary add of the u8/s8 addend, the
+ *   activation on that scaled value (relu as is, clip [0, 6 / s]; gelu declined), linear(s, 0).
+ *   (A first linear(1 / s, -zp) post-op instead of the folded scales came out as if both
+ *   linear post-ops had the first one's alpha, on AMX, AVX-512 VNNI and AVX2 kernels alike.)
  *
  * Declined (return 0, the plan runs the reference kernel): non-constant weights or bias; a
  * case oneDNN has no implementation for (e.g. a source zero point it cannot apply); grouped
@@ -217,6 +226,8 @@ typedef struct QPrim {
     float *bias_buf;       /* bias / oscale */
     int arg_add;           /* input index of the addend, or -1 */
     bool add_is_sum;       /* addend via the sum post-op (dst holds it) rather than binary add */
+    int add_dtype;         /* the addend's dtype: DT_FLOAT, DT_UINT8 or DT_INT8 */
+    int add_post_op;       /* binary add: its index among the post-ops */
     size_t add_bytes;
     /* oneDNN 2.6's AMX int8 convolutions (jit_1x1:avx512_core_amx_int8 seen) write whole blocks
        of 16 output pixels: with a pixel count that is not a multiple of 16 they write up to 15
@@ -262,7 +273,7 @@ static int qprim_run(void *state, const Tensor *in, Tensor *out, void *scratch, 
     if (s->arg_add >= 0 && !s->add_is_sum) {
         if (dnn_check(dnnl_memory_set_data_handle(s->addend, (void *)tensor_data(&in[s->arg_add])), "addend handle", err))
             return -1;
-        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, s->addend};
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(s->add_post_op) | DNNL_ARG_SRC_1, s->addend};
     }
     if (s->scratch) {
         if (dnn_check(dnnl_memory_set_data_handle(s->scratch, scratch), "scratchpad handle", err)) return -1;
@@ -320,20 +331,40 @@ typedef struct QSpec {
     dnnl_dims_t strides, dilates, pad_l, pad_r; /* conv only */
     int64_t out_c;     /* output channels (conv) / columns (matmul): the scales' count */
     int64_t dst_numel;
+    int add_dtype;     /* the addend's dtype (DT_FLOAT when there is none); add_md has it */
     const int8_t *wei; /* the constant weights, laid out as wei_plain_md */
     const float *bias; /* the constant bias [out_c] */
     char key[400];     /* the op and geometry part of the primitive cache key */
 } QSpec;
 
+/* the addend is 8-bit and the output uint8: the sum post-op reads it from the u8 dst */
+static bool add_8bit(const QOpAttrs *a, const QSpec *q) { return a->spec.add && q->add_dtype != DT_FLOAT; }
+
+static bool add_is_sum(const QOpAttrs *a, const QSpec *q) {
+    return a->spec.add && (q->add_dtype == DT_FLOAT ? a->out_type == DT_FLOAT : a->out_type == DT_UINT8);
+}
+
+/* Returns 0, 1 when oneDNN cannot express the epilogue (declined), or -1. */
 static int append_post_ops(const QOpAttrs *a, const QSpec *q, dnnl_primitive_attr_t attr, Err *err) {
     dnnl_post_ops_t po;
     if (dnn_check(dnnl_post_ops_create(&po), "post-ops", err)) return -1;
     dnnl_status_t st = dnnl_success;
-    if (a->spec.add) /* float32 output: dst holds the addend; uint8 output: a float32 operand */
+    /* float32 output with an 8-bit addend: the epilogue runs on v / add_scale (see the top) */
+    bool scaled = add_8bit(a, q) && !add_is_sum(a, q);
+    float act_hi = 6.0f;
+    if (scaled) {
+        if (a->spec.act == NN_ACT_GELU_EXACT) { dnnl_post_ops_destroy(po); return 1; }
+        act_hi = 6.0f / a->add_scale;
+        st = dnnl_post_ops_append_binary(po, dnnl_binary_add, &q->add_md);
+    } else if (add_8bit(a, q)) {
+        st = dnnl_post_ops_append_sum_v3(po, a->add_scale, a->add_zero_point, q->add_dtype == DT_UINT8 ? dnnl_u8 : dnnl_s8);
+    } else if (a->spec.add) { /* float32 output: dst holds the addend; uint8 output: a float32 operand */
         st = a->out_type == DT_FLOAT ? dnnl_post_ops_append_sum(po, 1.0f) : dnnl_post_ops_append_binary(po, dnnl_binary_add, &q->add_md);
+    }
     if (!st && a->spec.act == NN_ACT_RELU) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-    if (!st && a->spec.act == NN_ACT_RELU6) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+    if (!st && a->spec.act == NN_ACT_RELU6) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, act_hi);
     if (!st && a->spec.act == NN_ACT_GELU_EXACT) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f);
+    if (!st && scaled) st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, a->add_scale, 0.0f);
     if (!st && a->out_type == DT_UINT8)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, 1.0f / a->out_scale, (float)a->out_zero_point);
     if (!st) st = dnnl_primitive_attr_set_post_ops(attr, po);
@@ -353,14 +384,22 @@ static int build_qprim(DnnCtx *ctx, const Node *n, const QOpAttrs *a, QSpec *q, 
     if (!oscale || !s) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     s->ctx = ctx;
     s->arg_add = a->spec.add ? a->spec.arg_add : -1;
-    s->add_is_sum = a->spec.add && a->out_type == DT_FLOAT;
-    s->add_bytes = (size_t)q->dst_numel * sizeof(float);
+    s->add_is_sum = add_is_sum(a, q);
+    s->add_dtype = q->add_dtype;
+    s->add_post_op = 0; /* the addend is always the first post-op (append_post_ops) */
+    bool scaled = add_8bit(a, q) && !s->add_is_sum; /* the epilogue runs on v / add_scale - add_zero_point */
+    s->add_bytes = (size_t)q->dst_numel * dtype_size(q->add_dtype);
     s->bias_buf = malloc((size_t)oc * sizeof *s->bias_buf);
     if (!s->bias_buf) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     for (int64_t o = 0; o < oc; o++) {
         oscale[o] = a->x_scale * a->w_scales[o];
         if (!isnormal(oscale[o])) { rc = 0; goto done; } /* x_scale * w_scale underflows float32 */
         s->bias_buf[o] = q->bias[o] / oscale[o];    /* oneDNN 2.x: dst = (acc + bias) * oscale */
+        if (scaled) {
+            s->bias_buf[o] = (float)(((double)q->bias[o] - (double)a->add_zero_point * a->add_scale) / oscale[o]);
+            oscale[o] /= a->add_scale;
+            if (!isnormal(oscale[o])) { rc = 0; goto done; }
+        }
     }
 
     if (dnn_check(dnnl_primitive_attr_create(&attr), "primitive attributes", err)) goto done;
@@ -370,7 +409,8 @@ static int build_qprim(DnnCtx *ctx, const Node *n, const QOpAttrs *a, QSpec *q, 
     if (a->x_zero_point &&
         dnn_check(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &a->x_zero_point), "source zero point", err))
         goto done;
-    if (append_post_ops(a, q, attr, err)) goto done;
+    int po_rc = append_post_ops(a, q, attr, err);
+    if (po_rc) { rc = po_rc > 0 ? 0 : -1; goto done; }
 
     dnnl_status_t st;
     if (q->is_conv) {
@@ -390,9 +430,9 @@ static int build_qprim(DnnCtx *ctx, const Node *n, const QOpAttrs *a, QSpec *q, 
     /* the scales and post-op constants are baked into the primitive: they are part of its key */
     char key[600];
     uint64_t h = fnv(1469598103934665603ull, oscale, (size_t)oc * sizeof *oscale);
-    snprintf(key, sizeof key, "%s|zp%d|out%d:%a:%d|add%d|act%d|scales%d:%016llx", q->key, (int)a->x_zero_point,
-             a->out_type, (double)a->out_scale, (int)a->out_zero_point, (int)a->spec.add, (int)a->spec.act, (int)oc,
-             (unsigned long long)h);
+    snprintf(key, sizeof key, "%s|zp%d|out%d:%a:%d|add%d:%d:%a:%d|act%d|scales%d:%016llx", q->key, (int)a->x_zero_point,
+             a->out_type, (double)a->out_scale, (int)a->out_zero_point, (int)a->spec.add, q->add_dtype, (double)a->add_scale,
+             (int)a->add_zero_point, (int)a->spec.act, (int)oc, (unsigned long long)h);
     const_dnnl_primitive_desc_t cpd;
     dnnl_primitive_desc_t owned = pd;
     pd = NULL; /* dnn_primitive owns it now */
@@ -444,6 +484,14 @@ static const Tensor *known_input(const Graph *g, const Node *n, int i) {
     return tensor_has_data(&v->known) ? &v->known : NULL;
 }
 
+/* the addend's dtype (DT_FLOAT when there is none) and oneDNN's name for it; -1 when the
+   attributes do not fit it (the reference reports that) */
+static int addend_dtype(const Graph *g, const Node *n, const QOpAttrs *a, int *dtype, dnnl_data_type_t *dt) {
+    *dtype = a->spec.add ? node_input_value(g, n, a->spec.arg_add)->dtype : DT_FLOAT;
+    *dt = *dtype == DT_UINT8 ? dnnl_u8 : *dtype == DT_INT8 ? dnnl_s8 : dnnl_f32;
+    return a->spec.add && lowp_check_addend(a, *dtype, NULL) ? -1 : 0;
+}
+
 static int compile_qconv(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err) {
     QOpAttrs a;
     ConvGeom geo;
@@ -476,11 +524,12 @@ static int compile_qconv(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel 
     q.wei = w;
     q.bias = tensor_data(bt);
     q.dst_numel = geo.batch * geo.out_h * geo.out_w * geo.out_c;
-    dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32;
+    dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32, add_dt;
+    if (addend_dtype(g, n, &a, &q.add_dtype, &add_dt)) return 0;
     dnnl_dims_t sd = {geo.batch, geo.in_c, geo.in_h, geo.in_w}, dd = {geo.batch, geo.out_c, geo.out_h, geo.out_w};
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&q.src_md, 4, sd, dnnl_u8, dnnl_nhwc);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.dst_md, 4, dd, dst_dt, dnnl_nhwc);
-    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 4, dd, dnnl_f32, dnnl_nhwc);
+    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 4, dd, add_dt, dnnl_nhwc);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.bias_md, 1, (dnnl_dims_t){geo.out_c}, dnnl_f32, dnnl_a);
     if (!a.depthwise) {
         /* HWIO memory, dims (O, I, H, W) */
@@ -536,10 +585,11 @@ static int compile_qmatmul(DnnCtx *ctx, const Graph *g, const Node *n, FastKerne
     q.wei = wd;
     q.bias = tensor_data(bt);
     q.dst_numel = m * nn;
-    dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32;
+    dnnl_data_type_t dst_dt = a.out_type == DT_UINT8 ? dnnl_u8 : dnnl_f32, add_dt;
+    if (addend_dtype(g, n, &a, &q.add_dtype, &add_dt)) return 0;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&q.src_md, 2, (dnnl_dims_t){m, kk}, dnnl_u8, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.dst_md, 2, (dnnl_dims_t){m, nn}, dst_dt, dnnl_ab);
-    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 2, (dnnl_dims_t){m, nn}, dnnl_f32, dnnl_ab);
+    if (!st) st = dnnl_memory_desc_init_by_tag(&q.add_md, 2, (dnnl_dims_t){m, nn}, add_dt, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.bias_md, 2, (dnnl_dims_t){1, nn}, dnnl_f32, dnnl_ab);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_any_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, dnnl_format_tag_any);
     if (!st) st = dnnl_memory_desc_init_by_tag(&q.wei_plain_md, 2, (dnnl_dims_t){kk, nn}, dnnl_s8, tb ? dnnl_ba : dnnl_ab);

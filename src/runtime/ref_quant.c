@@ -83,22 +83,48 @@ int ref_dequantize(const Node *n, const Tensor *in, Tensor *out, Err *err) {
 /* ---- GrappoQConv2D / GrappoQMatMul ---- */
 
 /* The epilogue of one output row: y[c] = act(acc[c] * x_scale * w_scale[c] + bias[c]
-   (+ addend[c])), stored as float32 or quantized to uint8. */
+   (+ addend[c])), stored as float32 or quantized to uint8. An 8-bit addend's real value
+   (a - add_zero_point) * add_scale is exact in double (a 9-bit integer times a float). */
 typedef struct QEpilogue {
     const QOpAttrs *a;
     const float *bias;
     int64_t channels;
+    int add_dtype; /* the addend's dtype (float32, uint8, int8) */
 } QEpilogue;
 
-static void q_epilogue_row(const QEpilogue *ep, const int64_t *acc, const float *addend, void *dst) {
+static double addend_at(const QEpilogue *ep, const void *addend, int64_t c) {
+    const QOpAttrs *a = ep->a;
+    switch (ep->add_dtype) {
+    case DT_UINT8: return (double)(((const uint8_t *)addend)[c] - a->add_zero_point) * (double)a->add_scale;
+    case DT_INT8: return (double)(((const int8_t *)addend)[c] - a->add_zero_point) * (double)a->add_scale;
+    default: return ((const float *)addend)[c];
+    }
+}
+
+static void q_epilogue_row(const QEpilogue *ep, const int64_t *acc, const void *addend, void *dst) {
     const QOpAttrs *a = ep->a;
     for (int64_t c = 0; c < ep->channels; c++) {
         double v = (double)acc[c] * ((double)a->x_scale * (double)a->w_scales[c]) + ep->bias[c];
-        if (addend) v += addend[c];
+        if (addend) v += addend_at(ep, addend, c);
         float y = (float)ref_act(a->spec.act, v, 0);
         if (a->out_type == DT_UINT8) ((uint8_t *)dst)[c] = (uint8_t)lowp_quantize_one(y, a->out_scale, a->out_zero_point, DT_UINT8);
         else ((float *)dst)[c] = y;
     }
+}
+
+/* the addend (input a->spec.arg_add), when fused: its dtype against the attributes, its size;
+   *dtype gets its dtype (float32 when there is none) */
+static int require_addend(const Node *n, const Tensor *in, const QOpAttrs *a, int64_t numel, int *dtype, Err *err) {
+    *dtype = DT_FLOAT;
+    if (!a->spec.add) return 0;
+    const Tensor *t = &in[a->spec.arg_add];
+    if (lowp_check_addend(a, t->dtype, err)) return err_prefix(err, "%s", n->op_name);
+    *dtype = t->dtype;
+    if (tensor_numel(t) != numel)
+        return err_set(err, ERR_RUNTIME, "%s: addend has %lld elements, expected %lld", n->op_name, (long long)tensor_numel(t),
+                       (long long)numel);
+    if (numel > 0 && !tensor_data(t)) return err_set(err, ERR_RUNTIME, "%s: addend has no data", n->op_name);
+    return 0;
 }
 
 /* input i must be dtype with numel elements (the kernels index raw data) */
@@ -119,23 +145,24 @@ int ref_qconv2d(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     if (!a.depthwise && g.groups != 1) return err_set(err, ERR_RUNTIME, "%s: grouped convolution is not supported", n->op_name);
     Shape os = nn_geom_out_shape(&g);
     int64_t out_n = shape_numel(&os);
+    int add_dt;
     if (require(n, &in[0], DT_UINT8, tensor_numel(&in[0]), "x", err) ||
         require(n, &in[1], DT_INT8, tensor_numel(&in[1]), "filter", err) ||
-        require(n, &in[2], DT_FLOAT, g.out_c, "bias", err) ||
-        (a.spec.add && require(n, &in[a.spec.arg_add], DT_FLOAT, out_n, "addend", err)) ||
+        require(n, &in[2], DT_FLOAT, g.out_c, "bias", err) || require_addend(n, in, &a, out_n, &add_dt, err) ||
         require(n, &out[0], a.out_type, out_n, "output", err) || ref_require_shape(&out[0], &os, err))
         return -1;
     if (out_n == 0) return 0;
     const uint8_t *x = tensor_data(&in[0]);
     const int8_t *w = tensor_data(&in[1]);
-    const float *addend = a.spec.add ? tensor_data(&in[a.spec.arg_add]) : NULL;
+    const char *addend = a.spec.add ? tensor_data(&in[a.spec.arg_add]) : NULL;
+    const size_t add_elem = dtype_size(add_dt);
     uint8_t *y = tensor_mut(&out[0]);
     int64_t *acc = malloc((size_t)g.out_c * sizeof *acc);
     if (!y || !acc) {
         free(acc);
         return err_set(err, ERR_RUNTIME, "%s: out of memory", n->op_name);
     }
-    QEpilogue ep = {&a, tensor_data(&in[2]), g.out_c};
+    QEpilogue ep = {&a, tensor_data(&in[2]), g.out_c, add_dt};
     const int64_t cout = g.out_c, gic = g.group_in_c, cog = g.out_c / g.groups;
     const size_t out_elem = dtype_size(a.out_type);
     for (int64_t b = 0; b < g.batch; b++)
@@ -160,7 +187,7 @@ int ref_qconv2d(const Node *n, const Tensor *in, Tensor *out, Err *err) {
                     }
                 }
                 int64_t pix = (b * g.out_h + oh) * g.out_w + ow;
-                q_epilogue_row(&ep, acc, addend ? addend + pix * cout : NULL, y + (size_t)(pix * cout) * out_elem);
+                q_epilogue_row(&ep, acc, addend ? addend + (size_t)(pix * cout) * add_elem : NULL, y + (size_t)(pix * cout) * out_elem);
             }
     free(acc);
     return 0;
@@ -171,9 +198,10 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
     int64_t m, k, nn;
     bool tb = node_attr_b(n, "transpose_b", false);
     if (lowp_qmatmul_dims(&in[0].shape, &in[1].shape, tb, &m, &k, &nn, err) || lowp_qmatmul_attrs(n, nn, &a, err)) return -1;
+    int add_dt;
     if (require(n, &in[0], DT_UINT8, m * k, "x", err) || require(n, &in[1], DT_INT8, k * nn, "w", err) ||
         require(n, &in[2], DT_FLOAT, nn, "bias", err) || require(n, &out[0], a.out_type, m * nn, "output", err) ||
-        (a.spec.add && require(n, &in[a.spec.arg_add], DT_FLOAT, m * nn, "addend", err)))
+        require_addend(n, in, &a, m * nn, &add_dt, err))
         return -1;
     if (m * nn == 0) return 0;
     const uint8_t *x = tensor_data(&in[0]);
@@ -184,8 +212,9 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
         free(acc);
         return err_set(err, ERR_RUNTIME, "%s: out of memory", n->op_name);
     }
-    QEpilogue ep = {&a, tensor_data(&in[2]), nn};
-    const float *addend = a.spec.add ? tensor_data(&in[a.spec.arg_add]) : NULL;
+    QEpilogue ep = {&a, tensor_data(&in[2]), nn, add_dt};
+    const char *addend = a.spec.add ? tensor_data(&in[a.spec.arg_add]) : NULL;
+    const size_t add_elem = dtype_size(add_dt);
     /* w(p, j): row-major [K, N], or [N, K] when transposed */
     int64_t w_row = tb ? 1 : nn, w_col = tb ? k : 1;
     const size_t out_elem = dtype_size(a.out_type);
@@ -196,7 +225,7 @@ int ref_qmatmul(const Node *n, const Tensor *in, Tensor *out, Err *err) {
             if (!xv) continue;
             for (int64_t j = 0; j < nn; j++) acc[j] += xv * w[p * w_row + j * w_col];
         }
-        q_epilogue_row(&ep, acc, addend ? addend + i * nn : NULL, y + (size_t)(i * nn) * out_elem);
+        q_epilogue_row(&ep, acc, addend ? addend + (size_t)(i * nn) * add_elem : NULL, y + (size_t)(i * nn) * out_elem);
     }
     free(acc);
     return 0;
