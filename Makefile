@@ -158,11 +158,12 @@ $(VENV)/.installed: $(VENV_REQ)
 
 # make test-tf: pytest over tests/tf (TensorFlow as the oracle for grappo's formats and outputs); tools/models/tests: the
 # model-building scripts of `make models` (mk/models.mk), without training
-test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image $(BUILD)/tests/tool_int8
+test-tf: venv $(BUILD)/grappo $(BUILD)/tests/tool_convert $(BUILD)/tests/tool_image $(BUILD)/tests/tool_int8 $(BUILD)/tests/tool_grappler
 	@if [ -d tests/tf ]; then GRAPPO=$(abspath $(BUILD)/grappo) \
 	  GRAPPO_CONVERT=$(abspath $(BUILD)/tests/tool_convert) \
 	  GRAPPO_TOOL_IMAGE=$(abspath $(BUILD)/tests/tool_image) \
 	  GRAPPO_TOOL_INT8=$(abspath $(BUILD)/tests/tool_int8) \
+	  GRAPPO_TOOL_GRAPPLER=$(abspath $(BUILD)/tests/tool_grappler) \
 	  $(VENV)/bin/python -m pytest -q tests/tf tools/models/tests; fi
 
 # make test-python: ruff and pytest over python/ (the package over $(BUILD)/libgrappo.so)

@@ -115,7 +115,7 @@ static void test_shipped_policy(void **s) {
        this list */
     static const char *const newer[] = {"einsum_to_matmul", "int8_fuse_add", "fuse_sibling_matmul", "fold_conv_affine",
                                         "fuse_batch_matmul_bias_act", "quantize_gather_int8",
-                                        "int8_residual_chain"};
+                                        "int8_residual_chain", "crop_conv_taps"};
     for (int i = 0; i < n; i++) {
         bool is_newer = false;
         for (size_t k = 0; k < sizeof newer / sizeof *newer; k++) is_newer |= !strcmp(rules[i]->name, newer[k]);

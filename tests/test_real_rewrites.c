@@ -235,6 +235,19 @@ static Graph *frozen_bn_conv(void) {
     return tr_finish(&b);
 }
 
+/* a 32x32 ResNet's last stage: 3x3 SAME convs on a 1x1 map (crop_conv_taps) */
+static Graph *unit_map_convs(void) {
+    Err e = {0};
+    Builder b;
+    CHECK_OK(bld_init(&b, 11, false, &e), &e);
+    ValueRef x = bld_placeholder(&b, "x", DT_FLOAT, shape_make(4, (int64_t[]){1, 2, 2, 8}), NULL);
+    ValueRef y = bld_conv2d(&b, "c1", x, 1, 8, 2, "SAME", 0.3);
+    y = bld_unary(&b, "c1/relu", "Relu", y);
+    y = bld_conv2d(&b, "c2", y, 3, 8, 1, "SAME", 0.3);
+    bld_add_output(&b, y);
+    return tr_finish(&b);
+}
+
 static void test_every_exact_rule_fires(void **state) {
     (void)state;
     Err e = {0};
@@ -275,6 +288,9 @@ static void test_every_exact_rule_fires(void **state) {
     graph_free(g);
     g = frozen_bn_conv();
     explore(&cov, "conv with a frozen batch norm", g, 10);
+    graph_free(g);
+    g = unit_map_convs();
+    explore(&cov, "3x3 conv on a 1x1 map", g, 10);
     graph_free(g);
     int missing = 0;
     for (int i = 0; i < cov.n_rules; i++) {

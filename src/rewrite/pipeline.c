@@ -8,10 +8,12 @@
    first (TensorFlow's Einsum kernel runs the same transposes and batched matmul inside). A
    batch norm frozen as Mul + Add by per-channel constants folds into the convolution
    before it (fold_conv_affine), so the bias, residual Add and Relu fuse into one node. Not
-   Grappler's: a zero Pad folds into the conv or max pool reading it (fold_pad_into_conv). */
+   Grappler's: a zero Pad folds into the conv or max pool reading it (fold_pad_into_conv), and
+   filter taps that only ever read padding are cropped away (crop_conv_taps). */
 static const char *const grappler_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
     "fold_pad_into_conv", /* Keras' ZeroPadding2D before a conv / max pool: one pass less over the map */
+    "crop_conv_taps",     /* filter taps that read only padding (a 3x3 SAME conv on a 1x1 map) dropped */
     "fold_scalar_mul",   "fold_conv_affine", "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
     /* BERT-family graphs (Keras, TF1 modeling.py): LayerNorm and GELU written out, Dense layers as
@@ -25,7 +27,7 @@ static const char *const grappler_rules[] = {
    float conv/matmul in bf16 and the Cast round trips between them removed */
 static const char *const grappler_bf16_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
-    "fold_pad_into_conv",
+    "fold_pad_into_conv", "crop_conv_taps",
     "fold_scalar_mul",   "fold_conv_affine",  "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
     "fuse_residual_add", "fuse_activation",
 };
