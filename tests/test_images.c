@@ -552,8 +552,56 @@ static void test_labelled_open(void **state) {
     graph_free(g);
 }
 
+/* optimize_measured_kept (how the searches' carried pipelines are judged): with labels the
+   labelled top-1 decides, as optimize_run's final judgement does - an int8 graph with a poor
+   cosine that keeps top-1 is kept, one with a perfect cosine that loses top-1 is not; without
+   labels, fidelity decides */
+static void test_measured_kept_on_labels(void **state) {
+    (void)state;
+    char dir[512], lab[512];
+    snprintf(dir, sizeof dir, "%s/img3", tmp);
+    static uint8_t px[N_IMG][32 * 32 * 3];
+    write_images(dir, px);
+    snprintf(lab, sizeof lab, "%s/labels3.txt", tmp);
+    write_file(lab, "1\n2\n3\n4\n5\n6\n7\n8\n9\n0\n", 20);
+    Graph *g = resnet8(1);
+    OptimizeOpts o = optimize_opts_default();
+    o.eval_dir = dir;
+    o.labels_path = lab;
+    o.max_accuracy_drop = 0.01;
+    Err e = {0};
+    LabelledScore before;
+    bool images;
+    CHECK_OK(labelled_evaluate(g, &o, &before, &images, &e), &e);
+    OptimizeSession *s;
+    CHECK_OK(optimize_session_open(g, &o, &s, &e), &e);
+    OptimizeMeasured m = {.ok = true, .has_labels = true};
+    m.acc = (AccuracyResult){.top1_agreement = 0.5, .min_cosine = 0.5};
+    m.labels.top1 = before.top1;
+    bool kept;
+    CHECK_OK(optimize_measured_kept(s, &m, &kept, &e), &e);
+    assert_true(kept);
+    m.acc = (AccuracyResult){.top1_agreement = 1, .min_cosine = 1};
+    m.labels.top1 = before.top1 - 0.1; /* one image of ten */
+    CHECK_OK(optimize_measured_kept(s, &m, &kept, &e), &e);
+    assert_false(kept);
+    optimize_session_close(s);
+    /* no labels: fidelity */
+    o.labels_path = NULL;
+    CHECK_OK(optimize_session_open(g, &o, &s, &e), &e);
+    m.has_labels = false;
+    CHECK_OK(optimize_measured_kept(s, &m, &kept, &e), &e);
+    assert_true(kept);
+    m.acc = (AccuracyResult){.top1_agreement = 0.5, .min_cosine = 0.5};
+    CHECK_OK(optimize_measured_kept(s, &m, &kept, &e), &e);
+    assert_false(kept);
+    optimize_session_close(s);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_measured_kept_on_labels),
         cmocka_unit_test(test_png_exact),
         cmocka_unit_test(test_jpeg),
         cmocka_unit_test(test_resize_by_hand),

@@ -75,10 +75,14 @@ int optimize_carry_baselines(OptimizeSession *s, const OptimizeOpts *o, Optimize
     if (n == 1) { rc = 0; goto done; }
     for (int i = 0; i < n; i++) m[i].ok = true;
     if (optimize_measure_all(s, g, n, m, err)) goto done;
-    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    /* kept[i]: within the accuracy budget as the final judgement decides (the labels when the
+       user gave them: a fidelity check would refuse an int8 graph that keeps top-1) */
+    bool kept[N_CARRIED + 1];
+    for (int i = 0; i < n; i++)
+        if (optimize_measured_kept(s, &m[i], &kept[i], err)) goto done;
     int best = -1;
     for (int i = 0; i < n; i++) {
-        if (!m[i].ok || !accuracy_ok(&m[i].acc, &budget)) continue;
+        if (!kept[i]) continue;
         /* the search's own result is index 0 and wins ties */
         if (best < 0 || score_of(o, &m[i]) < score_of(o, &m[best])) best = i;
     }
@@ -88,7 +92,7 @@ int optimize_carry_baselines(OptimizeSession *s, const OptimizeOpts *o, Optimize
         c->method = optimize_method_name(carried_methods[from[i]]);
         c->pipeline = prod[from[i]].pipeline;
         c->measured = m[i].ok;
-        c->accuracy_ok = m[i].ok && accuracy_ok(&m[i].acc, &budget);
+        c->accuracy_ok = kept[i];
         c->median_ms = m[i].ok ? m[i].lat.ms.median : NAN;
         c->kept = i == best;
     }

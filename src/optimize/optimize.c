@@ -943,6 +943,36 @@ const OptimizeOpts *optimize_session_opts(const OptimizeSession *s) { return &s-
 
 static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, OptimizeJudgement *out, Err *err);
 
+/* the input's labelled score on the evaluation inputs, once per session (from its reference
+   outputs) */
+static int session_labels_before(OptimizeSession *s, Err *err) {
+    if (s->judge_labels_done) return 0;
+    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, session_eval_threads(s), &s->judge_ref, err)) {
+        s->judge_ref = NULL;
+        return err_prefix(err, "accuracy reference");
+    }
+    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
+    if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path,
+                               &s->judge_labels_before, err))
+        return -1;
+    s->judge_labels_done = true;
+    return 0;
+}
+
+int optimize_measured_kept(OptimizeSession *s, const OptimizeMeasured *m, bool *kept, Err *err) {
+    const OptimizeOpts *o = &s->o;
+    *kept = false;
+    if (!m->ok) return 0;
+    if (m->has_labels && s->lab.labels) {
+        if (session_labels_before(s, err)) return -1;
+        *kept = m->labels.top1 >= s->judge_labels_before.top1 - o->max_accuracy_drop;
+        return 0;
+    }
+    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    *kept = accuracy_ok(&m->acc, &budget);
+    return 0;
+}
+
 
 int optimize_session_judge(OptimizeSession *s, const Graph *g, OptimizeJudgement *out, Err *err) {
     memset(out, 0, sizeof *out);
@@ -975,12 +1005,7 @@ static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, 
     if (s->lab.labels) { /* labelled top-1 decides, as in optimize_run */
         int rows = o->eval_inputs ? -1 : s->lab.n_rows;
         LabelledScore after;
-        if (!s->judge_labels_done) {
-            if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path,
-                                       &s->judge_labels_before, err))
-                return -1;
-            s->judge_labels_done = true;
-        }
+        if (session_labels_before(s, err)) return -1;
         if (labelled_score_outputs(g, outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path, &after, err))
             return -1;
         out->has_labels = true;

@@ -235,6 +235,11 @@ typedef struct OptimizeMeasured {
    measurement itself cannot run (out of memory, the input graph fails). Free the samples
    with optimize_measured_free. */
 int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, OptimizeMeasured *out, Err *err);
+/* A measured graph keeps the accuracy budget as optimize_run's final judgement decides it:
+   with labels, its labelled top-1 at most max_accuracy_drop below the input's; else fidelity
+   (top-1 agreement >= 1 - max_accuracy_drop, worst cosine >= min_cosine). -1 only when the
+   input's labelled score cannot be computed. */
+int optimize_measured_kept(OptimizeSession *s, const OptimizeMeasured *m, bool *kept, Err *err);
 void optimize_measured_free(OptimizeMeasured *m, int n);
 
 typedef struct OptimizeMeasure {
