@@ -48,12 +48,15 @@ def bench_one(grappo: str, m: models.RealModel, args: argparse.Namespace, work: 
 
 def machine_line(grappo: str) -> str:
     version = subprocess.run([grappo, "--version"], capture_output=True, text=True).stdout.strip().replace("\n", "; ")
-    cpu = "?"
+    cpu, flags = "?", set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
+        if line.startswith("model name") and cpu == "?":
             cpu = line.split(":", 1)[1].strip()
-            break
-    return f"Machine: {cpu}, {platform.machine()}; {version}"
+        elif line.startswith("flags") and not flags:
+            flags = set(line.split(":", 1)[1].split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+    isa = ", ".join(f for f in wanted if f in flags) or "no AVX2"
+    return f"Machine: {cpu}, {platform.machine()}, ISA: {isa}; {version}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-drop", type=float, default=0.005, help="--max-accuracy-drop (top-1, absolute)")
     p.add_argument("--work", default=str(ROOT / "bench" / "real"))
     p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="'-' prints the block instead")
+    p.add_argument("--from-reports", action="store_true", help="measure nothing: the table from --work's report.json files")
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -78,24 +82,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench-real: {e}", file=sys.stderr)
         return 2
     started = datetime.datetime.now(datetime.UTC)
+    if args.from_reports:  # the date of the measurement, not of the rendering
+        first = work / ms[0].name / "report.json"
+        if first.exists():
+            d = json.loads(first.read_text()).get("machine", {}).get("date", "")
+            started = datetime.datetime.strptime(d, "%Y-%m-%d %H:%M UTC") if d else started
     lines: list[str] = []
     verdicts: list[str] = []
     for m in ms:
-        rep, wall, err = bench_one(args.grappo, m, args, work)
+        if args.from_reports:
+            rep_path = work / m.name / "report.json"
+            rep, wall, err = (
+                (json.loads(rep_path.read_text())["models"][0], 0.0, "") if rep_path.exists() else (None, 0.0, "no report")
+            )
+        else:
+            rep, wall, err = bench_one(args.grappo, m, args, work)
         if rep is None:
             lines.append(f"| {m.name} | failed: {err} |" + " - |" * 10)
             continue
         lines += table.rows(m.name, rep)
-        verdicts.append(f"- {m.name} ({wall / 60:.1f} min): {table.agent_verdict(rep)}")
+        took = f" ({wall / 60:.1f} min)" if wall else ""
+        verdicts.append(f"- {m.name}{took}: {table.agent_verdict(rep)}")
         print("\n".join(lines[-len(rep.get("methods", [])) :]), file=sys.stderr, flush=True)
-    shown = (argv if argv is not None else sys.argv[1:])[1:]
+    shown = [a for a in (argv if argv is not None else sys.argv[1:])[1:] if a != "--from-reports"]
     evals = ", ".join(f"{m.name}: {m.eval_rows} {m.eval_what}" for m in ms)
     block = "\n".join(
         [
             f"### {started:%Y-%m-%d %H:%M} UTC — the methods on the trained models, judged on labelled data (`make bench-real`)",
             "",
             f'Command: `make bench-real BENCH_REAL_ARGS="{" ".join(shown)}"` (tools/bench_real, one `grappo bench` per model; '
-            f"reports in bench/real/). {machine_line(args.grappo)}.",
+            f"reports in bench/real/{'; this table re-rendered from them' if args.from_reports else ''}). "
+            f"{machine_line(args.grappo)}.",
             "",
             f"Every method's graph timed in one alternating loop ({args.repeats} rounds, batch 1, all threads; median and its "
             f"95% CI), ratios against `none` (the fp32 SavedModel as loaded). Accuracy: labelled top-1 ({evals}); a result "

@@ -80,6 +80,14 @@ def agent_verdict(report_model: dict[str, Any]) -> str:
     best = min(fixed, key=lambda r: r["latency_ms_median"])
     p = best.get("welch_p")
     a, b = agent["latency_ms_median"], best["latency_ms_median"]
+    same = [r["method"] for r in fixed if r.get("rules") and r.get("rules") == agent.get("rules")]
+    if same:
+        # the agent returned a fixed pipeline's graph (its carried candidate): any timing
+        # difference between identical graphs is measurement order, not a better graph
+        return (
+            f"ppo+bo {a:.3f} ms returned the same rewrites as {', '.join(same)} (a carried candidate): the same graph, "
+            f"no gain of its own; the fastest fixed method keeping accuracy, {best['method']}, {b:.3f} ms (p {_p(p)})"
+        )
     if not agent.get("keeps_accuracy"):
         verdict = "loses accuracy"
     elif p is None:

@@ -61,6 +61,15 @@ def test_agent_verdict() -> None:
     assert "sensitivity 1.700 ms" in v and "not significantly different" in v
 
 
+def test_agent_verdict_same_graph() -> None:
+    m = model(1.3, 0.01)
+    for r in m["methods"]:
+        r["rules"] = "quantize_conv_int8 x52" if r["method"] in ("grappler+int8", "ppo+bo") else "fuse x1"
+    v = table.agent_verdict(m)
+    assert "the same rewrites as grappler+int8" in v and "no gain of its own" in v
+    assert "significantly faster" not in v
+
+
 def test_block_replaced_once() -> None:
     text = "# Results\n\nold stuff\n"
     once = table.replace_block(text, "table one")
