@@ -93,6 +93,11 @@ static void test_model_label(void **state) {
     assert_string_equal(l, "resnet18-image-64");
     bench_model_label("tests/fixtures/real/blazeface-front/model.pb", l, sizeof l);
     assert_string_equal(l, "blazeface-front");
+    /* a SavedModel directory: its parent names the model, with or without the trailing slash */
+    bench_model_label("/root/.cache/grappo/models/resnet50-fmnist/saved_model", l, sizeof l);
+    assert_string_equal(l, "resnet50-fmnist");
+    bench_model_label("models/minilm/classifier/saved_model/", l, sizeof l);
+    assert_string_equal(l, "classifier");
     bench_model_label("build/resnet50.pb", l, sizeof l);
     assert_string_equal(l, "resnet50");
     bench_model_label("bert-base.pb", l, sizeof l);

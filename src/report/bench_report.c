@@ -37,10 +37,12 @@ void bench_model_label(const char *spec, char *out, int cap) {
     else {
         snprintf(buf, sizeof buf, "%s", spec);
         size_t len = strlen(buf);
+        while (len > 1 && buf[len - 1] == '/') buf[--len] = 0; /* a SavedModel directory given as DIR/ */
         if (len > 3 && !strcmp(buf + len - 3, ".pb")) buf[len -= 3] = 0;
         char *slash = strrchr(buf, '/');
-        /* the real fixtures are <name>/model.pb: the directory names the model */
-        if (slash && !strcmp(slash + 1, "model") && slash != buf) {
+        /* the real fixtures are <name>/model.pb and SavedModels <name>/saved_model: the
+           directory names the model */
+        if (slash && (!strcmp(slash + 1, "model") || !strcmp(slash + 1, "saved_model")) && slash != buf) {
             *slash = 0;
             char *up = strrchr(buf, '/');
             memmove(buf, up ? up + 1 : buf, strlen(up ? up + 1 : buf) + 1);
