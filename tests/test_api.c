@@ -239,6 +239,10 @@ static void test_optimize_with_eval_fn(void **state) {
     assert_non_null(strstr(grappo_errmsg(), "missing"));
     grappo_model_free(back);
     grappo_model_free(rm);
+    /* the result outlives the model it was made from: freeing it must not read that model
+       (it did: the session's reference outputs were freed by the input's output count) */
+    grappo_model_free(m);
+    m = NULL;
     grappo_result_free(r);
 
     /* a failing metric fails the optimization with a message */

@@ -123,6 +123,8 @@ struct OptimizeSession {
     LabelledData lab;    /* the user's evaluation directory and labels (labelled.c) */
     bool calib_generated;
     Tensor *judge_ref;      /* the input's outputs on the evaluation inputs (optimize_session_judge) */
+    int judge_ref_count;    /* its tensors (batches x outputs): freed without reading orig, which a
+                               result's session may outlive */
     bool judge_metric_done;
     double judge_metric_before;
     bool judge_labels_done;
@@ -135,14 +137,21 @@ struct OptimizeSession {
    nodes a minute at 2 threads on a 2-core machine running two compilers, 48 this way. */
 static int session_eval_threads(OptimizeSession *s) { return load_threads_now(&s->eval_threads, s->o.threads); }
 
+/* the input's outputs on the evaluation inputs, once per session (s->judge_ref) */
+static int session_reference(OptimizeSession *s, Err *err) {
+    if (accuracy_reference(s->orig, s->eval, session_eval_threads(s), &s->judge_ref, err)) {
+        s->judge_ref = NULL;
+        return err_prefix(err, "accuracy reference");
+    }
+    s->judge_ref_count = s->eval->n_batches * s->orig->n_outputs;
+    return 0;
+}
+
 /* g's fidelity to the input on the evaluation inputs (the input's outputs computed once per
    session, s->judge_ref); cand_outs (may be NULL) receives g's outputs for scoring labels */
 static int session_accuracy(OptimizeSession *s, const Graph *g, AccuracyResult *acc, Tensor **cand_outs, Err *err) {
     int threads = session_eval_threads(s);
-    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, threads, &s->judge_ref, err)) {
-        s->judge_ref = NULL;
-        return err_prefix(err, "accuracy reference");
-    }
+    if (!s->judge_ref && session_reference(s, err)) return -1;
     return accuracy_against_keep(s->orig, s->judge_ref, g, s->eval, threads, acc, cand_outs, err);
 }
 
@@ -284,7 +293,7 @@ fail:
 
 void optimize_session_close(OptimizeSession *s) {
     if (!s) return;
-    if (s->judge_ref) accuracy_reference_free(s->judge_ref, s->eval->n_batches, s->orig->n_outputs);
+    if (s->judge_ref) accuracy_reference_free(s->judge_ref, s->judge_ref_count, 1);
     inputs_free(&s->eval_own);
     labelled_close(&s->lab);
     if (s->calib) calib_batches_free(s->calib, s->calib_n, s->calib_feeds);
@@ -947,10 +956,7 @@ static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, 
    outputs) */
 static int session_labels_before(OptimizeSession *s, Err *err) {
     if (s->judge_labels_done) return 0;
-    if (!s->judge_ref && accuracy_reference(s->orig, s->eval, session_eval_threads(s), &s->judge_ref, err)) {
-        s->judge_ref = NULL;
-        return err_prefix(err, "accuracy reference");
-    }
+    if (!s->judge_ref && session_reference(s, err)) return -1;
     int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
     if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path,
                                &s->judge_labels_before, err))
