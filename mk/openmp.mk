@@ -1,8 +1,9 @@
 # mk/openmp.mk - files whose loops run on an OpenMP team (the one oneDNN's kernels use, from
-# libgomp, already linked): the memory-floor read (src/measure/bandwidth.c) and the
-# matrix-vector kernel (src/runtime/native_gemv.c). Only these get -fopenmp; without it (the
-# fuzz build) their pragmas are ignored and they run single-threaded, with the same results.
-OPENMP_OBJ := measure/bandwidth runtime/native_gemv
+# libgomp, already linked): the memory-floor read (src/measure/bandwidth.c), the
+# matrix-vector kernel (src/runtime/native_gemv.c) and GrappoQuantize's loops
+# (src/runtime/dnn_quant.c). Only these get -fopenmp; without it (the fuzz build) their
+# pragmas are ignored and they run single-threaded, with the same results.
+OPENMP_OBJ := measure/bandwidth runtime/native_gemv runtime/dnn_quant
 $(patsubst %,$(BUILD)/obj/%.o,$(OPENMP_OBJ)) $(patsubst %,$(BUILD)/pic/%.o,$(OPENMP_OBJ)): CFLAGS += -fopenmp
 # the memory floor is a measuring instrument, not code under test: its read loop is compiled
 # the same (vectorized) in every build, so a -O1 sanitizer build measures the memory, not its

@@ -154,6 +154,10 @@ static void test_quantize_fast_bitexact(void **state) {
     check_quantize(DT_UINT8, 0.0371f, 128, 4099);
     check_quantize(DT_INT8, 0.5f, -3, 777);
     check_quantize(DT_INT8, 0.1f, 0, 64);
+    /* large enough to be split over the OpenMP team (dnn_quant.c: QUANT_PARALLEL_MIN), sizes
+       that are not multiples of the 64-element chunk grain */
+    check_quantize(DT_UINT8, 0.0213f, 117, 49157);
+    check_quantize(DT_INT8, 0.07f, 2, 65617);
 }
 
 static void check_dequantize(int dtype, int64_t axis, int zp) {

@@ -31,8 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "../graph/lowp_attrs.h"
 #include "fast.h"
+#include "native_simd.h"
+
+/* GrappoQuantize of at least this many elements is split over the OpenMP team (a [128, 384]
+   BERT activation is 49,152) */
+#define QUANT_PARALLEL_MIN 16384
 
 /* ---- GrappoQuantize / GrappoDequantize: plain loops ---- */
 
@@ -58,7 +67,9 @@ static inline float quantize_t(float x, float scale, float lo, float hi) {
     return (t + magic) - magic;
 }
 
-static void quantize_s8(const float *restrict x, int8_t *restrict q, int64_t n, float scale, int32_t zp) {
+/* not inlined: the AVX2 clone is reached through the ifunc only by a real call */
+NATIVE_CLONES __attribute__((noinline)) static void quantize_s8(const float *restrict x, int8_t *restrict q, int64_t n, float scale,
+                                                               int32_t zp) {
     const float lo = (float)(-128 - zp), hi = (float)(127 - zp);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -66,7 +77,8 @@ static void quantize_s8(const float *restrict x, int8_t *restrict q, int64_t n, 
     for (; i < n; i++) q[i] = (int8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
 }
 
-static void quantize_u8(const float *restrict x, uint8_t *restrict q, int64_t n, float scale, int32_t zp) {
+NATIVE_CLONES __attribute__((noinline)) static void quantize_u8(const float *restrict x, uint8_t *restrict q, int64_t n, float scale,
+                                                               int32_t zp) {
     const float lo = (float)(0 - zp), hi = (float)(255 - zp);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
@@ -107,8 +119,20 @@ static int quant_run(void *state, const Tensor *in, Tensor *out, void *scratch, 
     void *y = out[0].buf ? out[0].buf->data : NULL;
     if (!x || !y) return err_set(err, ERR_RUNTIME, "quantize kernel: missing input or output data");
     if (s->op == OP_GRAPPO_QUANTIZE) {
-        if (s->dtype == DT_INT8) quantize_s8(x, y, count, s->scale, s->zero_point);
-        else quantize_u8(x, y, count, s->scale, s->zero_point);
+        /* contiguous chunks (multiples of 64 elements) over the plan's OpenMP team when the
+           tensor is large: every element is computed alone, so the result is the same */
+        int64_t chunks = 1;
+#ifdef _OPENMP
+        if (count >= QUANT_PARALLEL_MIN && omp_get_max_threads() > 1) chunks = omp_get_max_threads();
+#endif
+#ifdef _OPENMP
+#pragma omp parallel for num_threads((int)chunks) if (chunks > 1)
+#endif
+        for (int64_t c = 0; c < chunks; c++) {
+            int64_t lo = (count * c / chunks) & ~(int64_t)63, hi = c + 1 == chunks ? count : (count * (c + 1) / chunks) & ~(int64_t)63;
+            if (s->dtype == DT_INT8) quantize_s8((const float *)x + lo, (int8_t *)y + lo, hi - lo, s->scale, s->zero_point);
+            else quantize_u8((const float *)x + lo, (uint8_t *)y + lo, hi - lo, s->scale, s->zero_point);
+        }
         return 0;
     }
     if (s->axis < 0) {
