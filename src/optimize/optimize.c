@@ -155,6 +155,19 @@ static int session_accuracy(OptimizeSession *s, const Graph *g, AccuracyResult *
     return accuracy_against_keep(s->orig, s->judge_ref, g, s->eval, threads, acc, cand_outs, err);
 }
 
+/* the input's labelled score on the evaluation inputs, once per session (from its reference
+   outputs) */
+static int session_labels_before(OptimizeSession *s, Err *err) {
+    if (s->judge_labels_done) return 0;
+    if (!s->judge_ref && session_reference(s, err)) return -1;
+    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
+    if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path,
+                               &s->judge_labels_before, err))
+        return -1;
+    s->judge_labels_done = true;
+    return 0;
+}
+
 /* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
    without a word: refused, naming the batch and the input */
 static int check_finite_feeds(const RefFeed *const *b, int n, int n_feeds, Err *err) {
@@ -487,7 +500,6 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
     Err *errs = calloc((size_t)n + 1, sizeof *errs);
     double **samples = calloc((size_t)n + 1, sizeof *samples);
     LatencyResult *lat = calloc((size_t)n + 1, sizeof *lat);
-    Tensor *ref = NULL;
     int rc = -1;
     if (!ok || !errs || !samples || !lat) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
     for (int i = 0; i < n; i++) ok[i] = out[i].ok && g[i];
@@ -500,20 +512,15 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
         samples[i] = NULL;
         out[i].lat = lat[i];
     }
-    /* fidelity to the input graph: its outputs once, every graph against them */
+    /* fidelity to the input graph: its outputs once per session, every graph against them */
     if (progress(o, "accuracy", 0, 0, err)) goto done;
-    int threads = session_eval_threads(s);
-    if (accuracy_reference(s->orig, s->eval, threads, &ref, err)) {
-        err_prefix(err, "accuracy reference");
-        ref = NULL;
-        goto done;
-    }
+    if (!s->judge_ref && session_reference(s, err)) goto done;
     /* and top-1/top-5 against the user's labels, scored on the same outputs; a labels file that
        does not fit fails them all */
     for (int i = 0; i < n; i++) {
         if (!out[i].ok) continue;
         Tensor *outs = NULL;
-        if (accuracy_against_keep(s->orig, ref, g[i], s->eval, threads, &out[i].acc, s->lab.labels ? &outs : NULL, &out[i].err)) {
+        if (session_accuracy(s, g[i], &out[i].acc, s->lab.labels ? &outs : NULL, &out[i].err)) {
             out[i].ok = false;
             err_prefix(&out[i].err, "accuracy");
             continue;
@@ -528,7 +535,6 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
     }
     rc = 0;
 done:
-    if (ref) accuracy_reference_free(ref, s->eval->n_batches, s->orig->n_outputs);
     for (int i = 0; samples && i < n; i++) free(samples[i]);
     free(samples);
     free(lat);
@@ -687,6 +693,19 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     if (!asked_to_stop && progress(o, "measuring", 0, 0, err)) goto fail;
     Tensor *cand_outs = NULL;
     if (session_accuracy(p->session, cand, &r->acc, p->session->lab.labels ? &cand_outs : NULL, err)) goto fail;
+    if (p->session->lab.labels) {
+        const LabelledData *d = &p->session->lab;
+        int rows = o->eval_inputs ? -1 : d->n_rows;
+        /* scored on the outputs the accuracy comparison produced (the input's: once per
+           session): no further runs */
+        int rc = session_labels_before(p->session, err);
+        if (!rc) rc = labelled_score_outputs(cand, cand_outs, r->eval->n_batches, rows, d->labels, d->n_labels, o->labels_path, &r->labels_after, err);
+        accuracy_reference_free(cand_outs, r->eval->n_batches, cand->n_outputs);
+        if (rc) goto fail;
+        r->labels_before = p->session->judge_labels_before;
+        r->has_labels = true;
+        r->labelled_images = rows >= 0;
+    }
     if (o->metric) {
         r->has_metric = true;
         if (o->metric(orig, o->metric_user, &r->metric_before, err)) goto fail;
@@ -696,19 +715,6 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
                     r->metric_before, r->metric_after);
             goto fail;
         }
-    }
-    if (p->session->lab.labels) {
-        const LabelledData *d = &p->session->lab;
-        int rows = o->eval_inputs ? -1 : d->n_rows;
-        /* scored on the outputs the accuracy comparison produced: no further runs */
-        int n_b = r->eval->n_batches;
-        int rc = labelled_score_outputs(orig, p->session->judge_ref, n_b, rows, d->labels, d->n_labels, o->labels_path, &r->labels_before,
-                                        err);
-        if (!rc) rc = labelled_score_outputs(cand, cand_outs, n_b, rows, d->labels, d->n_labels, o->labels_path, &r->labels_after, err);
-        accuracy_reference_free(cand_outs, n_b, cand->n_outputs);
-        if (rc) goto fail;
-        r->has_labels = true;
-        r->labelled_images = rows >= 0;
     }
     r->calib_generated = p->session->calib_generated && p->session->calib_state == 1;
     const Graph *both[2] = {orig, cand};
@@ -951,19 +957,6 @@ const Graph *optimize_session_input(const OptimizeSession *s) { return s->orig; 
 const OptimizeOpts *optimize_session_opts(const OptimizeSession *s) { return &s->o; }
 
 static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, OptimizeJudgement *out, Err *err);
-
-/* the input's labelled score on the evaluation inputs, once per session (from its reference
-   outputs) */
-static int session_labels_before(OptimizeSession *s, Err *err) {
-    if (s->judge_labels_done) return 0;
-    if (!s->judge_ref && session_reference(s, err)) return -1;
-    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
-    if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path,
-                               &s->judge_labels_before, err))
-        return -1;
-    s->judge_labels_done = true;
-    return 0;
-}
 
 int optimize_measured_kept(OptimizeSession *s, const OptimizeMeasured *m, bool *kept, Err *err) {
     const OptimizeOpts *o = &s->o;
