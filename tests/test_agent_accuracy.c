@@ -10,7 +10,15 @@
  *   - the lookahead memo (env_peek with EnvConfig.peek_memo): on ResNet-8 with precision rules,
  *     every action's estimate from the memo (a second peek, a hit) equals the estimate of an env
  *     without a memo (the rewrite applied and the cost model asked), field by field; and a
- *     search_ppo given a memo filled by an identical run returns the same graph. */
+ *     search_ppo given a memo filled by an identical run returns the same graph;
+ *   - the user's labels in a search (EvalContext.label_drop): the callback gets the candidate's
+ *     outputs (equal to a run of the candidate, the oracle), its drop is the accuracy's
+ *     label_drop with the fidelity fields unchanged, a cached assignment does not call it again,
+ *     the path without a cache agrees; a labelled result is judged on max_label_drop alone
+ *     (a drop of exactly the budget passes; cosine floors do not apply) and J charges the drop,
+ *     never below 0; greedy with precision rules and a cosine floor no int8 graph meets keeps an
+ *     int8 convolution when the labels say top-1 held, and no precision change when they say it
+ *     dropped (the memory objective; fake clock: the roofline estimate). */
 #include "testrules.h"
 
 #include "measure/cost.h"
@@ -252,12 +260,124 @@ static void test_search_memo_same_result(void **state) {
     graph_free(g);
 }
 
+/* EvalContext.label_drop for the tests: checks the outputs it is given against a run of g and
+   answers the drop it was told */
+typedef struct FakeLabels { double drop; int calls; const InputSet *in; } FakeLabels;
+
+static int fake_label_drop(void *user, const Graph *g, const Tensor *outs, int n_batches, double *drop, Err *err) {
+    FakeLabels *f = user;
+    f->calls++;
+    assert_int_equal(n_batches, f->in->n_batches);
+    Tensor *mine = NULL;
+    if (accuracy_reference(g, f->in, 1, &mine, err)) return -1;
+    for (int i = 0; i < n_batches * g->n_outputs; i++) {
+        assert_int_equal(outs[i].buf->nbytes, mine[i].buf->nbytes);
+        assert_memory_equal(outs[i].buf->data, mine[i].buf->data, mine[i].buf->nbytes);
+    }
+    accuracy_reference_free(mine, n_batches, g->n_outputs);
+    *drop = f->drop;
+    return 0;
+}
+
+static void test_labelled_judgement(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    Graph *q = quantized(g, 0);
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    FakeLabels fl = {.drop = 0.004, .in = &in};
+    EvalContext ctx = {.original = g, .inputs = &in, .threads = 1, .label_drop = fake_label_drop, .label_user = &fl,
+                       .budget = {0.99, 1.1, 0.005}}; /* a cosine floor nothing meets */
+    AccuracyResult a, b, oracle;
+    CHECK_OK(accuracy_measure(g, q, &in, 1, &oracle, &e), &e);
+    CHECK_OK(objective_accuracy(&ctx, q, &a, &e), &e); /* no cache */
+    assert_true(a.labelled && a.label_drop == 0.004);
+    same_accuracy(&a, &oracle);
+    assert_int_equal(fl.calls, 1);
+    ctx.acc_cache = objective_accuracy_cache_new();
+    CHECK_OK(objective_accuracy(&ctx, q, &b, &e), &e);
+    assert_true(b.labelled && b.label_drop == 0.004);
+    same_accuracy(&b, &oracle);
+    assert_int_equal(fl.calls, 2);
+    fl.drop = 0.5; /* a hit does not ask the labels again */
+    CHECK_OK(objective_accuracy(&ctx, q, &b, &e), &e);
+    assert_true(b.labelled && b.label_drop == 0.004);
+    assert_int_equal(fl.calls, 2);
+    objective_accuracy_cache_free(ctx.acc_cache);
+
+    /* judged on the labels alone */
+    assert_true(accuracy_ok(&a, &ctx.budget));
+    a.label_drop = 0.006;
+    assert_false(accuracy_ok(&a, &ctx.budget));
+    a.labelled = false;
+    assert_false(accuracy_ok(&a, &ctx.budget)); /* the cosine floor again */
+    assert_true(accuracy_label_kept(0.915, 0.910, 0.005));
+    assert_true(accuracy_label_kept(0.8025, 0.7975, 0.005));
+    assert_false(accuracy_label_kept(0.915, 0.9099, 0.005));
+    AccuracyResult lab = {.labelled = true, .label_drop = -0.01, .top1_agreement = 0.5, .min_cosine = 0.5};
+    assert_true(objective_accuracy_drop(&lab) == 0);
+    lab.label_drop = 0.003;
+    assert_true(objective_accuracy_drop(&lab) == 0.003);
+    inputs_free(&in);
+    graph_free(q);
+    graph_free(g);
+}
+
+static double roofline_ms(const Graph *g, void *user) {
+    CostEstimate est;
+    Err e = {0};
+    if (cost_estimate(user, g, &est, NULL, &e)) return NAN;
+    return est.latency_ms;
+}
+
+/* greedy's result on ResNet-8 with precision rules under the labels' verdict `drop` */
+static uint64_t greedy_signature(double drop) {
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    CHECK_OK(pipeline_run("grappler", g, 0, NULL, &e), &e); /* the exact rules spent: precision choices are left */
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *roof = cost_open(&co, &e);
+    assert_non_null(roof);
+    latency_set_fake_timer(roofline_ms, roof);
+    FakeLabels fl = {.drop = drop, .in = &in};
+    /* the memory objective: a quantized convolution is smaller whatever its speed */
+    EvalContext ctx = {.original = g, .inputs = &in, .threads = 1, .repeats = 3, .w = (ObjectiveWeights){0, 1, 10},
+                       .label_drop = fake_label_drop, .label_user = &fl, .budget = {0.99, 1.1, 0.005}};
+    ctx.acc_cache = objective_accuracy_cache_new();
+    SearchOpts o = {.budget = 12, .allow_precision = true, .seed = 3};
+    Graph *best = NULL;
+    Evaluation ev;
+    RewriteLog log = {0};
+    CHECK_OK(search_greedy(&ctx, g, &o, &best, &ev, &log, &e), &e);
+    latency_set_fake_timer(NULL, NULL);
+    assert_true(fl.calls >= 1);
+    uint64_t sig = objective_precision_signature(best);
+    printf("[ labels   ] drop %.3f: greedy kept %d rewrites, precision signature %s\n", drop, log.total, sig ? "set" : "0");
+    objective_accuracy_cache_free(ctx.acc_cache);
+    graph_free(best);
+    cost_close(roof);
+    inputs_free(&in);
+    graph_free(g);
+    return sig;
+}
+
+static void test_search_judged_on_labels(void **state) {
+    (void)state;
+    assert_true(greedy_signature(0.0) != 0);  /* top-1 held on the labels: int8 kept */
+    assert_true(greedy_signature(0.01) == 0); /* dropped a point: exact rewrites only */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_and_cache),
         cmocka_unit_test(test_search_shares_cache),
         cmocka_unit_test(test_peek_memo),
         cmocka_unit_test(test_search_memo_same_result),
+        cmocka_unit_test(test_labelled_judgement),
+        cmocka_unit_test(test_search_judged_on_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

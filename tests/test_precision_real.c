@@ -140,7 +140,7 @@ static void precision_on(int fx) {
     assert_non_null(calibrated);
     assert_true(calibrate_graph(calibrated, (const RefFeed *const *)cal.rows, cal.n, cal.nf, CALIB_PERCENTILE, &e) > 0);
     InputSet in = {.n_batches = ev.n, .n_feeds = ev.nf, .feeds = ev.rows};
-    AccuracyBudget budget = {0.99, 0.99};
+    AccuracyBudget budget = {0.99, 0.99, 0.01};
     int wrong = 0;
     for (int m = 0; m < N_METHODS; m++) {
         RewriteLog log = {0};

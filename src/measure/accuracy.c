@@ -6,7 +6,12 @@
 #include "../runtime/plan.h"
 #include "measure.h"
 
+bool accuracy_label_kept(double top1_before, double top1_after, double max_drop) {
+    return top1_after >= top1_before - max_drop - 1e-9;
+}
+
 bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b) {
+    if (a->labelled) return accuracy_label_kept(a->label_drop, 0.0, b->max_label_drop);
     if (a->top1_agreement >= 0 && a->top1_agreement < b->min_top1) return false;
     return a->min_cosine >= b->min_cosine;
 }

@@ -41,6 +41,10 @@ typedef struct AccuracyResult {
     double min_cosine;     /* worst cosine similarity over outputs and batches */
     double max_rel_l2;     /* worst ||cand - orig|| / ||orig|| */
     double max_abs_err;
+    /* the user's labels, when a search was given them (EvalContext.label_drop; accuracy_* never
+       set these): the input's labelled top-1 minus this graph's, a fraction (may be negative) */
+    bool labelled;
+    double label_drop;
 } AccuracyResult;
 
 /* Runs orig and cand on the fast runtime over every batch and compares their outputs (same
@@ -61,9 +65,14 @@ int accuracy_against(const Graph *orig, const Tensor *ref, const Graph *cand, co
 int accuracy_against_keep(const Graph *orig, const Tensor *ref, const Graph *cand, const InputSet *in, int threads,
                           AccuracyResult *out, Tensor **cand_outs, Err *err);
 
-/* The default accuracy budget: top-1 agreement >= 0.99 (when defined) and cosine >= 0.99. */
-typedef struct AccuracyBudget { double min_top1, min_cosine; } AccuracyBudget;
+/* The default accuracy budget: top-1 agreement >= 0.99 (when defined) and cosine >= 0.99.
+   A labelled result (AccuracyResult.labelled) is judged on its labels alone: label_drop <=
+   max_label_drop (accuracy_label_kept), as optimize judges its result when given labels. */
+typedef struct AccuracyBudget { double min_top1, min_cosine, max_label_drop; } AccuracyBudget;
 bool accuracy_ok(const AccuracyResult *a, const AccuracyBudget *b);
+/* labelled top-1 kept: after >= before - max_drop, with 1e-9 of slack so that a drop of exactly
+   max_drop (91.50% -> 91.00% at 0.005) passes whatever the binary fractions round to */
+bool accuracy_label_kept(double top1_before, double top1_after, double max_drop);
 
 /* ---- a busy machine (contention.c) ---- */
 

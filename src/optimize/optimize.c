@@ -168,6 +168,23 @@ static int session_labels_before(OptimizeSession *s, Err *err) {
     return 0;
 }
 
+/* the options' accuracy budget: top-1 agreement and cosine floors, and the labelled drop */
+static AccuracyBudget optimize_accuracy_budget(const OptimizeOpts *o) {
+    return (AccuracyBudget){1.0 - o->max_accuracy_drop, o->min_cosine, o->max_accuracy_drop};
+}
+
+/* EvalContext.label_drop for the searches: the input's labelled top-1 minus g's, scored on the
+   outputs the search's accuracy run produced (its inputs are the session's evaluation inputs) */
+static int search_label_drop(void *user, const Graph *g, const Tensor *outs, int n_batches, double *drop, Err *err) {
+    OptimizeSession *s = user;
+    if (session_labels_before(s, err)) return -1;
+    LabelledScore after;
+    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
+    if (labelled_score_outputs(g, outs, n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path, &after, err)) return -1;
+    *drop = s->judge_labels_before.top1 - after.top1;
+    return 0;
+}
+
 /* NaN or Inf in calibration data gives NaN ranges, and every int8 rule would skip every site
    without a word: refused, naming the batch and the input */
 static int check_finite_feeds(const RefFeed *const *b, int n, int n_feeds, Err *err) {
@@ -409,9 +426,19 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
         return pipeline_run(out->pipeline, out->graph, required, &out->log, err);
     default: break;
     }
-    EvalContext ctx = {.original = s->orig, .inputs = s->eval, .budget = {1.0 - o->max_accuracy_drop, o->min_cosine},
+    EvalContext ctx = {.original = s->orig, .inputs = s->eval,
+                       .budget = optimize_accuracy_budget(o),
                        .w = objective_default_weights(), .repeats = o->search_repeats, .threads = o->threads,
                        .deadline_ms = o->time_budget_s > 0 ? s->t_open_ms + 1e3 * o->time_budget_s : 0};
+    /* with labels, the searches judge every candidate as the result will be judged: on them
+       (a user metric is another judgement: the searches keep fidelity then) */
+    if (s->lab.labels && !o->metric) {
+        ctx.label_drop = search_label_drop;
+        ctx.label_user = s;
+    }
+    /* accuracy by precision assignment for every search (ppo and ppo+bo would open their own):
+       the input's outputs computed once, not at each judgement */
+    if (!(ctx.acc_cache = objective_accuracy_cache_new())) return err_set(err, ERR_RUNTIME, "out of memory");
     if (o->progress) {
         ctx.progress = search_progress;
         ctx.rollout_progress = rollout_progress;
@@ -426,7 +453,10 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     if (o->method == OPTIMIZE_SENSITIVITY) {
         rc = search_sensitivity(s, &ctx, start, out, err);
     } else if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) {
-        if (session_agent(s, err)) return -1;
+        if (session_agent(s, err)) {
+            objective_accuracy_cache_free(ctx.acc_cache);
+            return -1;
+        }
         AgentOpts ao = agent_opts_default();
         ao.episodes = o->episodes;
         ao.tune_episodes = o->tune_episodes;
@@ -436,7 +466,10 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
                            .latency_budget_ms = o->latency_budget_ms};
             out->n_constraints = bo_target_constraints(&bt, out->constraint_names);
             out->trials = calloc((size_t)o->trials, sizeof *out->trials);
-            if (!out->trials) return err_set(err, ERR_RUNTIME, "out of memory");
+            if (!out->trials) {
+                objective_accuracy_cache_free(ctx.acc_cache);
+                return err_set(err, ERR_RUNTIME, "out of memory");
+            }
             out->n_trials = o->trials;
             out->best_trial = -1;
             /* the budget is shared by the trials: each searches with max(2, budget/trials - 1)
@@ -464,6 +497,8 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     } else {
         rc = search_random(&ctx, start, &so, &out->graph, &ev, &out->log, err);
     }
+    objective_accuracy_cache_free(ctx.acc_cache);
+    ctx.acc_cache = NULL;
     out->evaluations = ctx.evaluations;
     out->stopped = ctx.stopped;
     if (rc) {
@@ -736,7 +771,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     r->speed_p = paired_sign_p(r->before.samples, r->after.samples, o->repeats);
     for (int k = 0; k < 2; k++) r->unstable |= stats_unstable(&lat[k].ms);
 
-    bool acc_ok = r->has_labels ? r->labels_after.top1 >= r->labels_before.top1 - o->max_accuracy_drop
+    bool acc_ok = r->has_labels ? accuracy_label_kept(r->labels_before.top1, r->labels_after.top1, o->max_accuracy_drop)
                                 : optimize_accuracy_kept(o, &r->acc, r->has_metric, r->metric_before, r->metric_after);
     bool is_bo = o->method == OPTIMIZE_PPO_BO;
     r->keep = true;
@@ -948,7 +983,7 @@ void optimize_stop_text(const OptimizeProduct *p, char *buf, size_t cap) {
 
 bool optimize_accuracy_kept(const OptimizeOpts *o, const AccuracyResult *acc, bool has_metric, double before, double after) {
     if (has_metric) return after >= before - o->max_accuracy_drop;
-    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    AccuracyBudget budget = optimize_accuracy_budget(o);
     return accuracy_ok(acc, &budget);
 }
 
@@ -964,10 +999,10 @@ int optimize_measured_kept(OptimizeSession *s, const OptimizeMeasured *m, bool *
     if (!m->ok) return 0;
     if (m->has_labels && s->lab.labels) {
         if (session_labels_before(s, err)) return -1;
-        *kept = m->labels.top1 >= s->judge_labels_before.top1 - o->max_accuracy_drop;
+        *kept = accuracy_label_kept(s->judge_labels_before.top1, m->labels.top1, o->max_accuracy_drop);
         return 0;
     }
-    AccuracyBudget budget = {1.0 - o->max_accuracy_drop, o->min_cosine};
+    AccuracyBudget budget = optimize_accuracy_budget(o);
     *kept = accuracy_ok(&m->acc, &budget);
     return 0;
 }
@@ -1011,7 +1046,7 @@ static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, 
         out->labels_before = s->judge_labels_before.top1;
         out->labels_after = after.top1;
         out->drop = out->labels_before - out->labels_after;
-        out->ok = out->labels_after >= out->labels_before - o->max_accuracy_drop;
+        out->ok = accuracy_label_kept(out->labels_before, out->labels_after, o->max_accuracy_drop);
     }
     return 0;
 }

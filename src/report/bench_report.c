@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../io/atomic_file.h"
+#include "../measure/measure.h"
 #include "../util/strbuf.h"
 #include "svg.h"
 
@@ -120,7 +121,7 @@ bool bench_significantly_faster(const BenchModel *m, const BenchResult *r) {
 bool bench_faithful(const BenchModel *m, const BenchResult *r) {
     const BenchResult *none = bench_baseline(m);
     if (m->judged_on_labels && none && none->label_top1 >= 0 && r->label_top1 >= 0)
-        return r->label_top1 >= none->label_top1 - m->label_max_drop - 1e-12; /* a count ratio: no rounding slack needed beyond this */
+        return accuracy_label_kept(none->label_top1, r->label_top1, m->label_max_drop);
     return r->min_cosine >= 0.99 && (r->top1 < 0 || r->top1 >= 0.99);
 }
 

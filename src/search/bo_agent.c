@@ -34,6 +34,7 @@ static void constraint_values(const BoTarget *t, const AccuracyBudget *b, const 
     int n = 0;
     double acc = b->min_cosine - ev->acc.min_cosine;
     if (ev->acc.top1_agreement >= 0) acc = fmax(acc, b->min_top1 - ev->acc.top1_agreement);
+    if (ev->acc.labelled) acc = ev->acc.label_drop - b->max_label_drop; /* the labels alone, as accuracy_ok */
     c[n++] = acc;
     if (t->memory_budget_bytes > 0) c[n++] = log(fmax(ev->peak_bytes, 1.0) / t->memory_budget_bytes);
     if (t->latency_budget_ms > 0) c[n++] = log(ev->latency_ms / t->latency_budget_ms);
@@ -139,6 +140,7 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     ObjectiveWeights saved_w = ctx->w;
     AccuracyBudget saved_budget = ctx->budget;
     ctx->budget.min_top1 = 1.0 - target->max_accuracy_drop;
+    ctx->budget.max_label_drop = target->max_accuracy_drop;
     /* a trial's search measures the start graph and at least one candidate */
     int per_trial = o->budget >= 2 ? o->budget : 2;
     Graph *keep = NULL;

@@ -292,8 +292,7 @@ static int charge_accuracy_sig(Env *e, const Graph *g, uint64_t sig, double best
     } else if (measure_accuracy(e, g, sig, &ev->acc, err)) {
         return -1;
     }
-    ev->accuracy_drop = ev->acc.top1_agreement >= 0 ? 1.0 - ev->acc.top1_agreement : 1.0 - ev->acc.min_cosine;
-    if (ev->accuracy_drop < 0) ev->accuracy_drop = 0;
+    ev->accuracy_drop = objective_accuracy_drop(&ev->acc);
     ev->feasible = accuracy_ok(&ev->acc, &e->cfg.budget);
     objective_of(e, ev);
     return 0;

@@ -24,7 +24,7 @@ bool objective_budget_left(EvalContext *ctx, int budget) {
 }
 
 double objective_accuracy_drop(const AccuracyResult *acc) {
-    double d = acc->top1_agreement >= 0 ? 1.0 - acc->top1_agreement : 1.0 - acc->min_cosine;
+    double d = acc->labelled ? acc->label_drop : acc->top1_agreement >= 0 ? 1.0 - acc->top1_agreement : 1.0 - acc->min_cosine;
     return d > 0 ? d : 0;
 }
 
@@ -102,9 +102,29 @@ bool objective_accuracy_lookup(EvalContext *ctx, uint64_t sig, AccuracyResult *a
     return true;
 }
 
+/* g's fidelity to ctx->original against its outputs ref and, with ctx->label_drop, the labelled
+   drop scored on the same run's outputs */
+static int judge_against(EvalContext *ctx, const Tensor *ref, const Graph *g, AccuracyResult *acc, Err *err) {
+    Tensor *outs = NULL;
+    int threads = load_threads_now(&ctx->acc_threads, ctx->threads);
+    if (accuracy_against_keep(ctx->original, ref, g, ctx->inputs, threads, acc, ctx->label_drop ? &outs : NULL, err)) return -1;
+    if (!ctx->label_drop) return 0;
+    int rc = ctx->label_drop(ctx->label_user, g, outs, ctx->inputs->n_batches, &acc->label_drop, err);
+    accuracy_reference_free(outs, ctx->inputs->n_batches, g->n_outputs);
+    acc->labelled = rc == 0;
+    return rc;
+}
+
 int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Err *err) {
     AccuracyCache *c = ctx->acc_cache;
-    if (!c) return accuracy_measure(ctx->original, g, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), acc, err);
+    if (!c && !ctx->label_drop) return accuracy_measure(ctx->original, g, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), acc, err);
+    if (!c) { /* labels without a cache: the reference outputs for this one judgement */
+        Tensor *ref = NULL;
+        if (accuracy_reference(ctx->original, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), &ref, err)) return -1;
+        int rc = judge_against(ctx, ref, g, acc, err);
+        accuracy_reference_free(ref, ctx->inputs->n_batches, ctx->original->n_outputs);
+        return rc;
+    }
     uint64_t sig = objective_precision_signature(g);
     const AccuracyEntry *hit = cache_find(c, sig);
     if (hit) {
@@ -119,7 +139,7 @@ int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Er
         c->ref_batches = ctx->inputs->n_batches;
         c->ref_outputs = ctx->original->n_outputs;
     }
-    if (accuracy_against(ctx->original, c->ref, g, ctx->inputs, load_threads_now(&ctx->acc_threads, ctx->threads), acc, err)) return -1;
+    if (judge_against(ctx, c->ref, g, acc, err)) return -1;
     ctx->times.accuracy_runs++;
     if (c->n == c->cap) {
         int nc = c->cap ? 2 * c->cap : 16;

@@ -70,6 +70,14 @@ typedef struct EvalContext {
                                   open one for their run when the caller gave none) */
     struct EnvPeekMemo *peek_memo; /* the rollouts' lookahead estimates (env.h), shared like
                                       acc_cache by the trials of ppo+bo; NULL: the search's own */
+    /* optional: the user's labels (optimize --labels). Given a candidate's outputs on ctx->inputs
+       (accuracy_reference's layout), sets *drop to the input's labelled top-1 minus the
+       candidate's. With it every accuracy a search measures is labelled (AccuracyResult.
+       labelled): feasible when the drop is within budget.max_label_drop, and J charges that
+       drop, not the fidelity to the input - the judgement optimize makes of its result, so a
+       search can keep a precision choice that moves outputs but not the labelled top-1. */
+    int (*label_drop)(void *user, const Graph *g, const Tensor *outs, int n_batches, double *drop, Err *err);
+    void *label_user;
 } EvalContext;
 
 /* The set of precision choices in g: an order-independent sum of a hash per node that runs in
@@ -98,8 +106,8 @@ bool objective_budget_left(EvalContext *ctx, int budget);
    ctx->progress, which may stop the search (ctx->stopped). */
 void objective_count(EvalContext *ctx);
 
-/* the accuracy drop a search charges: 1 - top-1 agreement over classifier outputs, else
-   1 - the worst cosine; never below 0 */
+/* the accuracy drop a search charges: the labelled top-1 drop when labelled, else 1 - top-1
+   agreement over classifier outputs, else 1 - the worst cosine; never below 0 */
 double objective_accuracy_drop(const AccuracyResult *acc);
 
 ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
