@@ -18,7 +18,11 @@
  *     (a drop of exactly the budget passes; cosine floors do not apply) and J charges the drop,
  *     never below 0; greedy with precision rules and a cosine floor no int8 graph meets keeps an
  *     int8 convolution when the labels say top-1 held, and no precision change when they say it
- *     dropped (the memory objective; fake clock: the roofline estimate). */
+ *     dropped (the memory objective; fake clock: the roofline estimate);
+ *   - an env judging against the input (accuracy_ctx) charges a start graph that is already
+ *     quantized (ppo's climb from the int8 pipeline's graph) its measured fidelity to the input
+ *     (accuracy_measure, the oracle), while an fp32 start (an exact rewrite of the input) is
+ *     free; in training (no accuracy_ctx) the episode's start is the reference, free. */
 #include "testrules.h"
 
 #include "measure/cost.h"
@@ -370,6 +374,55 @@ static void test_search_judged_on_labels(void **state) {
     assert_true(greedy_signature(0.01) == 0); /* dropped a point: exact rewrites only */
 }
 
+static void test_quantized_start_charged(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    Graph *fused = graph_clone(g, &e);
+    assert_non_null(fused);
+    CHECK_OK(pipeline_run("grappler", fused, 0, NULL, &e), &e);
+    Graph *q = graph_clone(g, &e);
+    assert_non_null(q);
+    CHECK_OK(pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), q, 0, NULL, &e), &e);
+    assert_true(objective_precision_signature(q) != 0);
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    EvalContext ctx = {.original = g, .inputs = &in, .threads = 1, .budget = {0.99, 0.99, 0.005}};
+    ctx.acc_cache = objective_accuracy_cache_new();
+    EnvConfig c = env_config_default();
+    c.allow_precision = true;
+    c.accuracy_ctx = &ctx;
+    c.acc_batches = in.n_batches;
+    Env *env = env_new(&c, cm, NULL, &e);
+    assert_non_null(env);
+    AccuracyResult oracle;
+    CHECK_OK(accuracy_measure(g, q, &in, 1, &oracle, &e), &e);
+    assert_true(oracle.min_cosine < 1.0);
+    CHECK_OK(env_reset(env, q, objective_default_weights(), &e), &e);
+    const EnvEval *ev = env_start_eval(env);
+    assert_false(ev->accuracy_pending);
+    same_accuracy(&ev->acc, &oracle);
+    assert_int_equal(ctx.times.accuracy_runs, 1);
+    CHECK_OK(env_reset(env, fused, objective_default_weights(), &e), &e); /* exact: free */
+    assert_true(env_start_eval(env)->acc.min_cosine == 1 && env_start_eval(env)->accuracy_drop == 0);
+    assert_int_equal(ctx.times.accuracy_runs, 1);
+    env_free(env);
+    c.accuracy_ctx = NULL; /* training: the episode's start is the reference */
+    assert_non_null(env = env_new(&c, cm, NULL, &e));
+    CHECK_OK(env_reset(env, q, objective_default_weights(), &e), &e);
+    assert_true(env_start_eval(env)->acc.min_cosine == 1 && env_start_eval(env)->accuracy_drop == 0);
+    env_free(env);
+    objective_accuracy_cache_free(ctx.acc_cache);
+    cost_close(cm);
+    inputs_free(&in);
+    graph_free(q);
+    graph_free(fused);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_and_cache),
@@ -378,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_search_memo_same_result),
         cmocka_unit_test(test_labelled_judgement),
         cmocka_unit_test(test_search_judged_on_labels),
+        cmocka_unit_test(test_quantized_start_charged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,48 @@ static void test_derived_numbers(void **state) {
     free(md);
 }
 
+/* the agent against the fastest fixed method keeping accuracy: a fixed method that lost accuracy
+   is passed over, the verdict follows Welch's p and the medians, the agent's rules beyond the
+   fixed method's are listed, and the tally counts models */
+static void test_agent_vs_fixed(void **state) {
+    (void)state;
+    double none_s[5] = {10, 10.1, 9.9, 10, 10.05}, g_s[5] = {8, 8.1, 7.9, 8, 8.05}, q_s[5] = {5, 5.1, 4.9, 5, 5.05},
+           lost_s[5] = {3, 3.1, 2.9, 3, 3.05}, a_s[5] = {4.5, 4.6, 4.4, 4.5, 4.55}, same_s[5] = {5, 5.1, 4.9, 5.05, 5};
+    BenchResult r1[5] = {result("none", 10, 100, 0, 0), result("grappler", 8, 100, 3, 0), result("grappler+int8", 5, 30, 3, 5),
+                         result("sensitivity", 3, 30, 3, 6), result("ppo+bo", 4.5, 30, 3, 6)};
+    double *s1[5] = {none_s, g_s, q_s, lost_s, a_s};
+    for (int k = 0; k < 5; k++) r1[k].samples = s1[k], r1[k].n_samples = 5;
+    r1[3].min_cosine = 0.5; /* sensitivity lost accuracy: not the bar */
+    snprintf(r1[2].rules, sizeof r1[2].rules, "fuse_conv_bias x3, quantize_conv_int8 x5");
+    snprintf(r1[4].rules, sizeof r1[4].rules, "fuse_conv_bias x3, quantize_conv_int8 x5, int8_residual_chain x2");
+    BenchResult r2[3] = {result("none", 10, 100, 0, 0), result("grappler+int8", 5, 30, 3, 5), result("ppo+bo", 5, 30, 3, 5)};
+    double *s2[3] = {none_s, q_s, same_s};
+    for (int k = 0; k < 3; k++) r2[k].samples = s2[k], r2[k].n_samples = 5;
+    snprintf(r2[1].rules, sizeof r2[1].rules, "quantize_conv_int8 x5");
+    snprintf(r2[2].rules, sizeof r2[2].rules, "quantize_conv_int8 x5");
+    BenchModel models[2] = {{.label = "m1", .n_results = 5, .results = r1}, {.label = "m2", .n_results = 3, .results = r2}};
+    BenchRun run = {.n_models = 2, .models = models};
+    assert_true(bench_is_fixed_method("grappler+bf16") && bench_is_fixed_method("sensitivity") && !bench_is_fixed_method("greedy"));
+    assert_ptr_equal(bench_best_fixed(&models[0]), &r1[2]);
+    double p;
+    assert_int_equal(bench_agent_verdict(&models[0], &p), -1);
+    assert_true(p < 0.001);
+    assert_int_equal(bench_agent_verdict(&models[1], &p), 0);
+    assert_true(p > 0.5);
+    char *md = bench_markdown(&run);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| m1 | grappler+int8 | 5.000 | 4.500 | 0.900 | <0.001 | **faster** | int8_residual_chain x2 |\n"));
+    assert_non_null(strstr(md, "| m2 | grappler+int8 | 5.000 | 5.000 | 1.000 |"));
+    assert_non_null(strstr(md, "not told apart (the same rewrites) | - |\n"));
+    assert_non_null(strstr(md, "significantly faster than the fastest fixed method keeping accuracy on 1 of 2 models, significantly slower on 0."));
+    free(md);
+    /* an agent slower beyond noise */
+    r1[4].ms.median = 6;
+    double slow[5] = {6, 6.1, 5.9, 6, 6.05};
+    r1[4].samples = slow;
+    assert_int_equal(bench_agent_verdict(&models[0], &p), 1);
+}
+
 /* ---- end to end: the binary ---- */
 
 static double num_of(const cJSON *o, const char *key) {
@@ -342,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_pareto_front),
         cmocka_unit_test(test_model_label),
         cmocka_unit_test(test_derived_numbers),
+        cmocka_unit_test(test_agent_vs_fixed),
         cmocka_unit_test(test_end_to_end_resnet8),
     };
     return cmocka_run_group_tests_name("bench", tests, setup, teardown);

@@ -418,7 +418,7 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     case OPTIMIZE_GRAPPLER_INT8:
     case OPTIMIZE_RULES:
         if (o->method == OPTIMIZE_GRAPPLER_INT8 && !dnn_cpu_has_vnni()) {
-            out->pipeline = "grappler+int7";
+            out->pipeline = pipeline_int8_name(false);
             snprintf(out->note, sizeof out->note, "7-bit weights: this CPU has no VNNI");
         }
         if (!(out->graph = graph_clone(start, err))) return -1;

@@ -291,8 +291,7 @@ done:
     if (!rc) {
         /* the log: grappler's rules, then the quantizations and clean-ups the kept graph carries */
         out->log = glog;
-        for (int i = 0; i < best_log.n; i++)
-            for (int c = 0; c < best_log.v[i].count; c++) rewrite_log_add(&out->log, best_log.v[i].rule);
+        rewrite_log_merge(&out->log, &best_log);
         out->graph = best;
         best = NULL;
     }

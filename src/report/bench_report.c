@@ -135,6 +135,30 @@ const BenchResult *bench_winner(const BenchModel *m) {
     return best;
 }
 
+bool bench_is_fixed_method(const char *method) {
+    return !strcmp(method, "grappler") || !strncmp(method, "grappler+", 9) || !strcmp(method, "sensitivity");
+}
+
+const BenchResult *bench_best_fixed(const BenchModel *m) {
+    const BenchResult *best = NULL;
+    for (int k = 0; k < m->n_results; k++) {
+        const BenchResult *r = &m->results[k];
+        if (r->ok && bench_is_fixed_method(r->method) && bench_faithful(m, r) && (!best || r->ms.median < best->ms.median)) best = r;
+    }
+    return best;
+}
+
+int bench_agent_verdict(const BenchModel *m, double *p) {
+    const BenchResult *agent = bench_reference(m), *fixed = bench_best_fixed(m);
+    *p = NAN;
+    if (!agent || !fixed || !agent->ok || agent->n_samples < 2 || fixed->n_samples < 2) return 0;
+    *p = stats_welch(fixed->samples, fixed->n_samples, agent->samples, agent->n_samples).p;
+    if (!(*p < BENCH_ALPHA)) return 0;
+    /* an agent result that lost accuracy is never "faster" */
+    if (agent->ms.median < fixed->ms.median) return bench_faithful(m, agent) ? -1 : 0;
+    return 1;
+}
+
 bool bench_unstable(const BenchResult *r) { return r->ok && stats_unstable(&r->ms); }
 
 int bench_pareto_front(const double *x, const double *y, int n, int *idx) {
@@ -387,6 +411,64 @@ static void md_summary(StrBuf *b, const BenchRun *run) {
     }
 }
 
+/* the rules of a's list ("rule xN, ...") that b's lacks or applies another number of times, as
+   "rule xN" items; "" when none */
+static void rules_beyond(const char *a, const char *b, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = 0;
+    for (const char *s = a; *s;) {
+        const char *e = strstr(s, ", ");
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        bool found = false;
+        for (const char *t = b; *t && !found;) {
+            const char *f = strstr(t, ", ");
+            size_t m = f ? (size_t)(f - t) : strlen(t);
+            found = m == n && !strncmp(s, t, n);
+            t += m + (f ? 2 : 0);
+        }
+        if (!found && len + n + 3 < cap) len += (size_t)snprintf(out + len, cap - len, "%s%.*s", len ? ", " : "", (int)n, s);
+        s += n + (e ? 2 : 0);
+    }
+}
+
+/* issue 16's evidence: per model, the agent (ppo+bo) against the fastest fixed method keeping
+   accuracy, and the tally */
+static void md_agent(StrBuf *b, const BenchRun *run) {
+    int n = 0, faster = 0, slower = 0;
+    char c[6][48];
+    for (int i = 0; i < run->n_models; i++) {
+        const BenchModel *m = &run->models[i];
+        const BenchResult *agent = bench_reference(m), *fixed = bench_best_fixed(m);
+        if (m->error[0] || !agent || !agent->ok) continue;
+        if (!n++)
+            strbuf_printf(b, "\n## The agent against the fixed methods\n\nPer model, the agent (`%s`) against the fastest fixed method "
+                             "(grappler, grappler+int8/bf16, sensitivity) that keeps accuracy, from the same alternating loop; "
+                             "Welch's p on the per-run latencies; *its own rewrites*: the agent's rules beyond that method's.\n\n"
+                             "| model | fastest fixed method | its ms | agent ms | agent / fixed | p | verdict | its own rewrites |\n"
+                             "|---|---|---|---|---|---|---|---|\n",
+                          agent->method);
+        double p;
+        int v = bench_agent_verdict(m, &p);
+        faster += v < 0;
+        slower += v > 0;
+        char own[512] = "";
+        if (fixed) rules_beyond(agent->rules, fixed->rules, own, sizeof own);
+        const char *verdict = !fixed ? "no fixed method keeps accuracy"
+                              : v < 0 ? "**faster**"
+                              : v > 0 ? "slower"
+                              : !strcmp(agent->rules, fixed->rules) ? "not told apart (the same rewrites)"
+                                                                     : "not told apart";
+        strbuf_printf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", m->label, fixed ? fixed->method : "-",
+                      ms3(c[0], 48, fixed ? fixed->ms.median : NAN), ms3(c[1], 48, agent->ms.median),
+                      num(c[2], 48, "%.3f", fixed ? agent->ms.median / fixed->ms.median : NAN), pval(c[3], 48, p), verdict,
+                      own[0] ? own : "-");
+    }
+    if (n)
+        strbuf_printf(b, "\nThe agent is significantly faster than the fastest fixed method keeping accuracy on %d of %d models, "
+                         "significantly slower on %d.\n",
+                      faster, n, slower);
+}
+
 char *bench_markdown(const BenchRun *run) {
     StrBuf b = {0};
     strbuf_printf(&b, "# grappo bench\n\n");
@@ -400,6 +482,7 @@ char *bench_markdown(const BenchRun *run) {
                    "latencies.\n",
                run->methods, run->repeats, run->eval_batches, run->budget, run->seeds, run->episodes, run->trials);
     md_summary(&b, run);
+    md_agent(&b, run);
     for (int i = 0; i < run->n_models; i++) md_model(&b, &run->models[i]);
 
     BenchRegression g = bench_regression(run);
@@ -462,6 +545,15 @@ char *bench_json(const BenchRun *run) {
         const BenchResult *ref = bench_reference(m);
         if (ref) cJSON_AddStringToObject(mj, "welch_reference", ref->method);
         else cJSON_AddNullToObject(mj, "welch_reference");
+        const BenchResult *fixed = bench_best_fixed(m);
+        if (ref && fixed) { /* md_agent's row: -1 the agent significantly faster, 1 slower, 0 not told apart */
+            double p;
+            cJSON *av = cJSON_AddObjectToObject(mj, "agent_vs_fixed");
+            int v = bench_agent_verdict(m, &p);
+            cJSON_AddStringToObject(av, "fixed", fixed->method);
+            json_num(av, "p", p);
+            cJSON_AddNumberToObject(av, "verdict", v);
+        }
         const BenchResult *win = bench_winner(m);
         if (win) cJSON_AddStringToObject(mj, "winner", win->method);
         else cJSON_AddNullToObject(mj, "winner");

@@ -102,6 +102,15 @@ bool bench_unstable(const BenchResult *r);
    reference, r is the reference, or either side has < 2 samples */
 double bench_welch_p(const BenchModel *m, const BenchResult *r);
 
+/* The agent against the fixed methods (the rule pipelines grappler, grappler+*, and the
+   sensitivity baseline): the fastest of them (median) that keeps accuracy (bench_faithful), or
+   NULL; and the verdict of the reference (ppo+bo) against it: -1 significantly faster (Welch
+   p < BENCH_ALPHA, lower median), +1 significantly slower, 0 not told apart (also without
+   either side). *p receives Welch's p (NaN when not computed). */
+bool bench_is_fixed_method(const char *method);
+const BenchResult *bench_best_fixed(const BenchModel *m);
+int bench_agent_verdict(const BenchModel *m, double *p);
+
 /* Indices of the non-dominated points of (x[i], y[i]) (smaller is better on both: no other
    point is <= on both and < on one), ordered by x ascending then y; returns their count.
    Non-finite points are ignored. idx has room for n. */

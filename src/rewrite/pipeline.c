@@ -72,6 +72,11 @@ void rewrite_log_add(RewriteLog *log, const char *rule) {
     log->v[log->n++].count = 1;
 }
 
+void rewrite_log_merge(RewriteLog *log, const RewriteLog *more) {
+    for (int i = 0; log && i < more->n; i++)
+        for (int c = 0; c < more->v[i].count; c++) rewrite_log_add(log, more->v[i].rule);
+}
+
 const char *pipeline_names(void) { return "grappler, grappler+int8, grappler+int7, grappler+bf16"; }
 
 int pipeline_fixed_point(const char *const *rules, int n_rules, Graph *g, unsigned required_flags, int max_passes,
@@ -110,10 +115,12 @@ int pipeline_int8_cleanup(Graph *g, RewriteLog *log, Err *err) {
     return pipeline_fixed_point(int8_rules + N_INT8_QUANTIZE_RULES, N_INT8_RULES - N_INT8_QUANTIZE_RULES, g, 0, 2, log, err);
 }
 
+const char *pipeline_int8_name(bool has_vnni) { return has_vnni ? "grappler+int8" : "grappler+int7"; }
+
 int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err) {
     int ng = (int)(sizeof grappler_rules / sizeof grappler_rules[0]);
     if (!strcmp(name, "grappler")) return pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err);
-    if (!strcmp(name, "grappler+int8") || !strcmp(name, "grappler+int7")) {
+    if (!strcmp(name, pipeline_int8_name(true)) || !strcmp(name, pipeline_int8_name(false))) {
         if (pipeline_fixed_point(grappler_rules, ng, g, required_flags, 8, log, err)) return -1;
         return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, N_INT8_RULES, g, required_flags, 2, log, err);
     }

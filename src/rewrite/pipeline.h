@@ -34,9 +34,13 @@ typedef struct RewriteLog {
 } RewriteLog;
 
 void rewrite_log_add(RewriteLog *log, const char *rule);
+/* every entry of `more` added to log, counts included */
+void rewrite_log_merge(RewriteLog *log, const RewriteLog *more);
 
 /* flags a rule must have to be used (e.g. RULE_TF for --target tf; 0 = any) */
 int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err);
+/* the int8 pipeline for a CPU: "grappler+int8", or "grappler+int7" (7-bit weights) without VNNI */
+const char *pipeline_int8_name(bool has_vnni);
 /* the pipeline names, for --help and errors */
 const char *pipeline_names(void);
 

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../rewrite/pipeline.h"
+#include "../runtime/dnn_common.h"
 #include "../util/hash.h"
 #include "ppo_math.h"
 
@@ -221,6 +223,9 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     return rc;
 }
 
+/* a hill climb after the episodes: its start, the rewrites that made it, exact rules only? */
+typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } Climb;
+
 /* search_ppo on a start graph without serialized copies of its large constants (lean_clone) */
 static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
                            const AgentOpts *ao, Graph **best, Evaluation *best_eval, RewriteLog *log, AgentStats *stats, Err *err) {
@@ -238,9 +243,9 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     PolicyCache *pc = policy_cache_new(), *exact_pc = NULL;
     int n_ep = ao->episodes > 0 ? ao->episodes : 1, n_cand = 0, rc = -1;
     Candidate *cand = calloc((size_t)n_ep + 2, sizeof *cand);
-    Graph *cur = NULL, *fixed = NULL;
+    Graph *cur = NULL, *fixed = NULL, *fixed_int8 = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
-    RewriteLog no_log = {0}, fixed_log = {0};
+    RewriteLog no_log = {0}, fixed_log = {0}, int8_log = {0};
     AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials, */
     EnvPeekMemo *own_memo = NULL;  /* and one lookahead memo */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
@@ -293,20 +298,40 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     double start_j = 0;
     /* The episodes from the start graph; then hill climbing from Grappler's fixed point (the
        exact folds and fusions to exhaustion): the climb on the cost model stops early where
-       estimates of small kernels are noisy, and a fixed rule pipeline does not; and (when
-       precision rules are on) the same without them: an exact candidate to fall back on when
-       the measurement refuses the precision ones. */
+       estimates of small kernels are noisy, and a fixed rule pipeline does not; when precision
+       rules are on, from the int8 pipeline's graph too: quantizing one convolution at a time
+       looks slower on the estimate (each adds a quantize and a dequantize that the pipeline's
+       clean-ups remove once its neighbours are int8 too), so a climb from fp32 never gets there,
+       while from the pipeline's graph the policy and the cost model add what the pipeline does
+       not do (rules left out of it for their accuracy cost, judged here on the caller's
+       accuracy: on the labels when given); and last the exact climb, without precision rules:
+       an exact candidate to fall back on when the measurement refuses the precision ones. */
     if (!(fixed = graph_clone(start, err))) goto done;
     if (pipeline_run("grappler", fixed, ec.required_flags, &fixed_log, err)) goto done;
     const Graph *climb_from = fixed_log.total ? fixed : start;
-    int n_roll = n_ep + (fixed_log.total ? 1 : 0) + (ec.allow_precision ? 1 : 0);
+    if (ec.allow_precision) {
+        if (!(fixed_int8 = graph_clone(start, err))) goto done;
+        if (pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), fixed_int8, ec.required_flags, &int8_log, err)) goto done;
+        if (objective_precision_signature(fixed_int8) == objective_precision_signature(start)) { /* nothing quantized */
+            graph_free(fixed_int8);
+            fixed_int8 = NULL;
+        }
+    }
+    int n_climb = 0;
+    Climb climbs[3];
+    if (fixed_log.total) climbs[n_climb++] = (Climb){fixed, &fixed_log, false};
+    if (fixed_int8) climbs[n_climb++] = (Climb){fixed_int8, &int8_log, false};
+    if (ec.allow_precision) climbs[n_climb++] = (Climb){climb_from, &fixed_log, true};
+    int n_roll = n_ep + n_climb;
     for (int ep = 0; ep < n_roll; ep++) {
         /* the time budget ends the rollouts too (after the first: the greedy one): a ResNet-50
            rollout with accuracy charged can take minutes, and a 4-minute budget ran 7.5 */
         if (ep > 0 && !objective_budget_left(ctx, INT_MAX)) break;
         Candidate c = {0};
-        bool exact = ec.allow_precision && ep == n_roll - 1;
         bool from_fixed = ep >= n_ep;
+        bool exact = from_fixed && climbs[ep - n_ep].exact;
+        const Graph *from = from_fixed ? climbs[ep - n_ep].from : start;
+        const RewriteLog *from_log = from_fixed ? climbs[ep - n_ep].log : &no_log;
         Env *e = env;
         PolicyCache *cache = pc;
         if (exact) {
@@ -318,7 +343,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
             cache = exact_pc;
         }
         bool hill = ep == 0 || from_fixed;
-        if (rollout(policy, cache, e, from_fixed ? climb_from : start, from_fixed ? &fixed_log : &no_log, ctx->w, hill,
+        if (rollout(policy, cache, e, from, from_log, ctx->w, hill,
                     hill ? POLICY_MAX_RULES + 1 : ao->lookahead > 0 ? ao->lookahead : 1, &r, &c, &stats->env_steps, err)) {
             graph_free(c.g);
             goto done;
@@ -405,6 +430,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
 done:
     graph_free(cur);
     graph_free(fixed);
+    graph_free(fixed_int8);
     cost_close(roof);
     if (cand)
         for (int k = 0; k < n_cand; k++) graph_free(cand[k].g);

@@ -391,7 +391,10 @@ int env_reset(Env *e, const Graph *start, ObjectiveWeights w, Err *err) {
     if (!e->start) return -1;
     e->cur = graph_clone(start, err);
     if (!e->cur) return -1;
-    e->start_sig = precision_signature(e->start);
+    /* the assignment whose accuracy is known without a run: the start's when accuracy is fidelity
+       to the episode's start (training), the input's when a search judges against it
+       (accuracy_ctx): a climb may start from an already quantized graph, which is then charged */
+    e->start_sig = precision_signature(e->cfg.accuracy_ctx ? e->cfg.accuracy_ctx->original : e->start);
     if (evaluate(e, e->cur, INFINITY, &e->eval, err)) return -1;
     e->start_eval = e->eval;
     e->best_j = e->eval.objective;

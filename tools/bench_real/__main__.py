@@ -31,6 +31,8 @@ def bench_one(grappo: str, m: models.RealModel, args: argparse.Namespace, work: 
     cmd = [grappo, "bench", str(m.saved_model), "--methods", args.methods, "--out", str(out)]
     cmd += ["--repeats", str(args.repeats), "--budget", str(args.budget), "--trials", str(args.trials)]
     cmd += ["--episodes", str(args.episodes), "--max-accuracy-drop", str(args.max_drop)]
+    if args.cost_cache:
+        cmd += ["--cost-cache", args.cost_cache]
     cmd += m.data_args
     print(f"bench-real: {m.name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     t0 = time.monotonic()
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=4, help="ppo+bo trials")
     p.add_argument("--episodes", type=int, default=4, help="ppo rollouts per trial")
     p.add_argument("--max-drop", type=float, default=0.005, help="--max-accuracy-drop (top-1, absolute)")
+    p.add_argument("--cost-cache", default="", help="the agent's kernel cost tables (grappo bench --cost-cache)")
     p.add_argument("--work", default=str(ROOT / "bench" / "real"))
     p.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"), help="'-' prints the block instead")
     p.add_argument("--from-reports", action="store_true", help="measure nothing: the table from --work's report.json files")
