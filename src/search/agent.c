@@ -223,8 +223,10 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
     return rc;
 }
 
-/* a hill climb after the episodes: its start, the rewrites that made it, exact rules only? */
+/* a hill climb after the episodes: its start, the rewrites that made it, exact rules only?
+   (at most MAX_CLIMBS: from Grappler's fixed point, from the int8 pipeline's graph, exact) */
 typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } Climb;
+#define MAX_CLIMBS 3
 
 /* search_ppo on a start graph without serialized copies of its large constants (lean_clone) */
 static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm,
@@ -242,7 +244,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     Env *env = NULL, *tune_env = NULL, *exact_env = NULL;
     PolicyCache *pc = policy_cache_new(), *exact_pc = NULL;
     int n_ep = ao->episodes > 0 ? ao->episodes : 1, n_cand = 0, rc = -1;
-    Candidate *cand = calloc((size_t)n_ep + 2, sizeof *cand);
+    Candidate *cand = calloc((size_t)n_ep + MAX_CLIMBS, sizeof *cand);
     Graph *cur = NULL, *fixed = NULL, *fixed_int8 = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0}, fixed_log = {0}, int8_log = {0};
@@ -318,7 +320,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
         }
     }
     int n_climb = 0;
-    Climb climbs[3];
+    Climb climbs[MAX_CLIMBS];
     if (fixed_log.total) climbs[n_climb++] = (Climb){fixed, &fixed_log, false};
     if (fixed_int8) climbs[n_climb++] = (Climb){fixed_int8, &int8_log, false};
     if (ec.allow_precision) climbs[n_climb++] = (Climb){climb_from, &fixed_log, true};
