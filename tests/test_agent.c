@@ -55,9 +55,13 @@ static void run_agent(bool exact_only, int tune) {
     assert_true(st.env_steps > 0);
     assert_true(ctx.evaluations <= o.budget); /* the start graph's measurement included */
     assert_int_equal(st.evaluated, ctx.evaluations - 1);
-    /* one per episode, the climb from Grappler's fixed point, and (precision rules on) the exact
-       fallback: agent.h */
-    assert_true(st.candidates <= 6 + 1 + !exact_only);
+    /* one per episode, the climb from Grappler's fixed point, and (precision rules on) the climb
+       from the int8 pipeline's graph, the exact fallback and a whole-rule candidate per
+       precision rule: agent.h */
+    int n_rules, n_precision = 0;
+    const RuleDef *const *all = rules_all(&n_rules);
+    for (int i = 0; i < n_rules; i++) n_precision += !(all[i]->flags & RULE_EXACT);
+    assert_true(st.candidates <= 6 + 1 + (exact_only ? 0 : 2 + n_precision));
     assert_true(ev.feasible);
     int kept = 0;
     for (int k = 0; k < log.n; k++) kept += log.v[k].count;

@@ -10,11 +10,15 @@
  *      in agent.c) as a candidate; then hill climbing from Grappler's fixed point (the exact
  *      rules to exhaustion: where the cost model's estimates of small kernels are noisy the
  *      climb from the start stops early, a fixed pipeline does not), and, when precision rules
- *      are allowed, the same without them, whose result (or the fixed point itself) is the
- *      exact fallback;
- *   3. candidates (duplicates removed) are measured for real, best estimate first (after one
- *      fails the accuracy budget, the exact fallback next), until the search budget of graph
- *      evaluations is spent; the best measured feasible graph wins.
+ *      are allowed, from the int8 pipeline's graph with every rule, and from Grappler's fixed
+ *      point without precision rules, whose result (or the fixed point itself) is the exact
+ *      fallback; and with precision rules, the whole-rule candidates: the int8 pipeline's
+ *      graph with one more precision rule at every site (agent.c: gains the per-kernel cost
+ *      model cannot see);
+ *   3. candidates (duplicates removed) are measured for real, whole-rule candidates first,
+ *      then best estimate first (after one fails the accuracy budget, the exact fallback
+ *      next), until the search budget of graph evaluations is spent; the best measured
+ *      feasible graph wins.
  * So the budget counts exactly what greedy and random count: whole-graph measurements. */
 #ifndef GRAPPO_AGENT_H
 #define GRAPPO_AGENT_H
