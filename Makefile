@@ -177,7 +177,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh $(BUILD)/grappo
 
-# `grappo bench`: every method (none, grappler, grappler+int8, greedy, random, ppo, ppo+bo) on
+# `grappo bench`: every method (none, grappler, grappler+int8, sensitivity, greedy, random, ppo, ppo+bo) on
 # resnet50 and the five real fixtures, all of a model's graphs timed in one alternating loop
 # -> bench/report.md, bench/report.json, bench/<model>-pareto.svg (about 30 minutes on 2
 # cores); then BERT-base in its own report, bench/bert-base/, with one rollout per search and
@@ -190,7 +190,7 @@ demo: deps
 # Each report has a section "The agent against the fixed methods": ppo+bo against the fastest
 # fixed method keeping accuracy, per model, with Welch's p and the tally.
 BENCH_MODELS = $(BUILD)/resnet50.pb $(sort $(wildcard tests/fixtures/real/*/model.pb))
-BENCH_ARGS ?= --repeats 20 --budget 8 --episodes 4 --trials 4
+BENCH_ARGS ?= --repeats 20 --budget 8 --episodes 4 --trials 4 --methods none,grappler,grappler+int8,sensitivity,greedy,random,ppo,ppo+bo
 BENCH_BERT_ARGS ?= --repeats 20 --budget 8 --episodes 1 --trials 2 --methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo
 bench: deps
 	@$(MAKE) --no-print-directory all
