@@ -133,6 +133,7 @@ int accuracy_against_keep(const Graph *orig, const Tensor *ref, const Graph *can
             if (!kept) tensor_release(&b[k]);
         }
     }
+    *out = (AccuracyResult){0}; /* labelled and label_drop: a search's to set */
     out->outputs = orig->n_outputs;
     out->samples = rows;
     out->top1_agreement = rows ? (double)agree / rows : -1;
