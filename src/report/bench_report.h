@@ -106,7 +106,8 @@ double bench_welch_p(const BenchModel *m, const BenchResult *r);
    sensitivity baseline): the fastest of them (median) that keeps accuracy (bench_faithful), or
    NULL; and the verdict of the reference (ppo+bo) against it: -1 significantly faster (Welch
    p < BENCH_ALPHA, lower median), +1 significantly slower, 0 not told apart (also without
-   either side). *p receives Welch's p (NaN when not computed). */
+   either side, and when both applied the same rewrites: the same graph). *p receives Welch's
+   p (NaN when not computed). */
 bool bench_is_fixed_method(const char *method);
 const BenchResult *bench_best_fixed(const BenchModel *m);
 int bench_agent_verdict(const BenchModel *m, double *p);
