@@ -424,7 +424,9 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     cost_stats(cm, &cs1);
     ctx->times.cost_timing_s += (cs1.timing_ms - cs0.timing_ms) / 1e3;
     qsort(cand, (size_t)n_cand, sizeof *cand, cmp_candidate);
-    if (n_cand) stats->best_estimate_gain = start_j - cand[0].estimate;
+    /* the best estimate of a rollout's or climb's candidate (whole-rule ones carry none) */
+    for (int k = 0; k < n_cand; k++)
+        if (isfinite(cand[k].estimate)) { stats->best_estimate_gain = start_j - cand[k].estimate; break; }
 
     /* measure: the start graph first (it is the fallback), then candidates best-first */
     cur = graph_clone(start, err);
