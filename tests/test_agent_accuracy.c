@@ -59,6 +59,15 @@ static Graph *calibrated_resnet8(void) {
     return g;
 }
 
+/* a copy of g through a pipeline */
+static Graph *through(const Graph *g, const char *pipeline) {
+    Err e = {0};
+    Graph *c = graph_clone(g, &e);
+    assert_non_null(c);
+    CHECK_OK(pipeline_run(pipeline, c, 0, NULL, &e), &e);
+    return c;
+}
+
 static void same_accuracy(const AccuracyResult *a, const AccuracyResult *b) {
     assert_true(a->top1_agreement == b->top1_agreement);
     assert_true(a->min_cosine == b->min_cosine);
@@ -69,9 +78,7 @@ static void test_signature_and_cache(void **state) {
     (void)state;
     Err e = {0};
     Graph *g = calibrated_resnet8();
-    Graph *fused = graph_clone(g, &e);
-    assert_non_null(fused);
-    CHECK_OK(pipeline_run("grappler", fused, 0, NULL, &e), &e);
+    Graph *fused = through(g, "grappler");
     assert_true(fused->n_nodes < g->n_nodes);
     assert_true(objective_precision_signature(g) == 0);
     assert_true(objective_precision_signature(fused) == 0); /* exact rewrites: no precision choice */
@@ -378,12 +385,8 @@ static void test_quantized_start_charged(void **state) {
     (void)state;
     Err e = {0};
     Graph *g = calibrated_resnet8();
-    Graph *fused = graph_clone(g, &e);
-    assert_non_null(fused);
-    CHECK_OK(pipeline_run("grappler", fused, 0, NULL, &e), &e);
-    Graph *q = graph_clone(g, &e);
-    assert_non_null(q);
-    CHECK_OK(pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), q, 0, NULL, &e), &e);
+    Graph *fused = through(g, "grappler");
+    Graph *q = through(g, pipeline_int8_name(dnn_cpu_has_vnni()));
     assert_true(objective_precision_signature(q) != 0);
     InputSet in;
     CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);

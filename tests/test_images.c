@@ -520,19 +520,27 @@ static void test_bad_dirs(void **state) {
     graph_free(g);
 }
 
+/* default options reading N_IMG images written (from px) into tmp/<sub> as --eval and a labels
+   file tmp/<lab_name> holding `labels` as --labels; dir and lab (512 each) receive the paths */
+static OptimizeOpts labelled_opts(const char *sub, uint8_t px[N_IMG][32 * 32 * 3], const char *lab_name, const char *labels,
+                                  char *dir, char *lab) {
+    snprintf(dir, 512, "%s/%s", tmp, sub);
+    write_images(dir, px);
+    snprintf(lab, 512, "%s/%s", tmp, lab_name);
+    write_file(lab, labels, strlen(labels));
+    OptimizeOpts o = optimize_opts_default();
+    o.eval_dir = dir;
+    o.labels_path = lab;
+    return o;
+}
+
 /* labelled_open: labels counted against images before any run; --labels without --eval */
 static void test_labelled_open(void **state) {
     (void)state;
     char dir[512], lab[512];
-    snprintf(dir, sizeof dir, "%s/img2", tmp);
     static uint8_t px[N_IMG][32 * 32 * 3];
-    write_images(dir, px);
-    snprintf(lab, sizeof lab, "%s/labels.txt", tmp);
-    write_file(lab, "1\n2\n3\n", 6);
+    OptimizeOpts o = labelled_opts("img2", px, "labels.txt", "1\n2\n3\n", dir, lab);
     Graph *g = resnet8(1);
-    OptimizeOpts o = optimize_opts_default();
-    o.eval_dir = dir;
-    o.labels_path = lab;
     LabelledData d;
     Err e;
     assert_int_equal(labelled_open(g, &o, &d, &e), -1);
@@ -559,15 +567,9 @@ static void test_labelled_open(void **state) {
 static void test_measured_kept_on_labels(void **state) {
     (void)state;
     char dir[512], lab[512];
-    snprintf(dir, sizeof dir, "%s/img3", tmp);
     static uint8_t px[N_IMG][32 * 32 * 3];
-    write_images(dir, px);
-    snprintf(lab, sizeof lab, "%s/labels3.txt", tmp);
-    write_file(lab, "1\n2\n3\n4\n5\n6\n7\n8\n9\n0\n", 20);
+    OptimizeOpts o = labelled_opts("img3", px, "labels3.txt", "1\n2\n3\n4\n5\n6\n7\n8\n9\n0\n", dir, lab);
     Graph *g = resnet8(1);
-    OptimizeOpts o = optimize_opts_default();
-    o.eval_dir = dir;
-    o.labels_path = lab;
     o.max_accuracy_drop = 0.01;
     Err e = {0};
     LabelledScore before;

@@ -155,15 +155,19 @@ static int session_accuracy(OptimizeSession *s, const Graph *g, AccuracyResult *
     return accuracy_against_keep(s->orig, s->judge_ref, g, s->eval, threads, acc, cand_outs, err);
 }
 
+/* g's outputs on the session's evaluation inputs (accuracy_reference's layout) scored against
+   the session's labels: the rows are the images read, or every row of given inputs */
+static int session_score_labels(const OptimizeSession *s, const Graph *g, const Tensor *outs, LabelledScore *out, Err *err) {
+    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
+    return labelled_score_outputs(g, outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path, out, err);
+}
+
 /* the input's labelled score on the evaluation inputs, once per session (from its reference
    outputs) */
 static int session_labels_before(OptimizeSession *s, Err *err) {
     if (s->judge_labels_done) return 0;
     if (!s->judge_ref && session_reference(s, err)) return -1;
-    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
-    if (labelled_score_outputs(s->orig, s->judge_ref, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path,
-                               &s->judge_labels_before, err))
-        return -1;
+    if (session_score_labels(s, s->orig, s->judge_ref, &s->judge_labels_before, err)) return -1;
     s->judge_labels_done = true;
     return 0;
 }
@@ -177,10 +181,10 @@ static AccuracyBudget optimize_accuracy_budget(const OptimizeOpts *o) {
    outputs the search's accuracy run produced (its inputs are the session's evaluation inputs) */
 static int search_label_drop(void *user, const Graph *g, const Tensor *outs, int n_batches, double *drop, Err *err) {
     OptimizeSession *s = user;
+    if (n_batches != s->eval->n_batches) return err_set(err, ERR_RUNTIME, "labels: %d batches judged, the session has %d", n_batches, s->eval->n_batches);
     if (session_labels_before(s, err)) return -1;
     LabelledScore after;
-    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
-    if (labelled_score_outputs(g, outs, n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path, &after, err)) return -1;
+    if (session_score_labels(s, g, outs, &after, err)) return -1;
     *drop = s->judge_labels_before.top1 - after.top1;
     return 0;
 }
@@ -561,9 +565,7 @@ int optimize_measure_all(OptimizeSession *s, const Graph *const *g, int n, Optim
             continue;
         }
         if (!s->lab.labels) continue;
-        int rows = o->eval_inputs ? -1 : s->lab.n_rows;
-        int r = labelled_score_outputs(g[i], outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path,
-                                       &out[i].labels, err);
+        int r = session_score_labels(s, g[i], outs, &out[i].labels, err);
         accuracy_reference_free(outs, s->eval->n_batches, g[i]->n_outputs);
         if (r) goto done;
         out[i].has_labels = true;
@@ -729,17 +731,15 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
     Tensor *cand_outs = NULL;
     if (session_accuracy(p->session, cand, &r->acc, p->session->lab.labels ? &cand_outs : NULL, err)) goto fail;
     if (p->session->lab.labels) {
-        const LabelledData *d = &p->session->lab;
-        int rows = o->eval_inputs ? -1 : d->n_rows;
         /* scored on the outputs the accuracy comparison produced (the input's: once per
            session): no further runs */
         int rc = session_labels_before(p->session, err);
-        if (!rc) rc = labelled_score_outputs(cand, cand_outs, r->eval->n_batches, rows, d->labels, d->n_labels, o->labels_path, &r->labels_after, err);
+        if (!rc) rc = session_score_labels(p->session, cand, cand_outs, &r->labels_after, err);
         accuracy_reference_free(cand_outs, r->eval->n_batches, cand->n_outputs);
         if (rc) goto fail;
         r->labels_before = p->session->judge_labels_before;
         r->has_labels = true;
-        r->labelled_images = rows >= 0;
+        r->labelled_images = !o->eval_inputs && p->session->lab.n_rows >= 0; /* rows read from images */
     }
     if (o->metric) {
         r->has_metric = true;
@@ -1037,11 +1037,9 @@ static int judge_scores(OptimizeSession *s, const Graph *g, const Tensor *outs, 
     }
     out->ok = optimize_accuracy_kept(o, &out->acc, out->has_metric, out->metric_before, out->metric_after);
     if (s->lab.labels) { /* labelled top-1 decides, as in optimize_run */
-        int rows = o->eval_inputs ? -1 : s->lab.n_rows;
         LabelledScore after;
         if (session_labels_before(s, err)) return -1;
-        if (labelled_score_outputs(g, outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, o->labels_path, &after, err))
-            return -1;
+        if (session_score_labels(s, g, outs, &after, err)) return -1;
         out->has_labels = true;
         out->labels_before = s->judge_labels_before.top1;
         out->labels_after = after.top1;

@@ -148,14 +148,18 @@ const BenchResult *bench_best_fixed(const BenchModel *m) {
     return best;
 }
 
+/* the same rewrites (a carried candidate): the same graph, whatever the timing says - two copies
+   of one graph have differed at p < 0.01 in one alternating loop of 20 rounds */
+static bool same_rewrites(const BenchResult *a, const BenchResult *b) {
+    return a->rewrites == b->rewrites && !strcmp(a->rules, b->rules);
+}
+
 int bench_agent_verdict(const BenchModel *m, double *p) {
     const BenchResult *agent = bench_reference(m), *fixed = bench_best_fixed(m);
     *p = NAN;
     if (!agent || !fixed || !agent->ok || agent->n_samples < 2 || fixed->n_samples < 2) return 0;
     *p = stats_welch(fixed->samples, fixed->n_samples, agent->samples, agent->n_samples).p;
-    /* the same rewrites (a carried candidate): the same graph, whatever the timing says - two
-       copies of one graph have differed at p < 0.01 in one alternating loop of 20 rounds */
-    if (agent->rewrites == fixed->rewrites && !strcmp(agent->rules, fixed->rules)) return 0;
+    if (same_rewrites(agent, fixed)) return 0;
     if (!(*p < BENCH_ALPHA)) return 0;
     /* an agent result that lost accuracy is never "faster" */
     if (agent->ms.median < fixed->ms.median) return bench_faithful(m, agent) ? -1 : 0;
@@ -456,7 +460,7 @@ static void md_agent(StrBuf *b, const BenchRun *run) {
         slower += v > 0;
         char own[512] = "";
         if (fixed) rules_beyond(agent->rules, fixed->rules, own, sizeof own);
-        bool same = fixed && agent->rewrites == fixed->rewrites && !strcmp(agent->rules, fixed->rules);
+        bool same = fixed && same_rewrites(agent, fixed);
         const char *verdict = !fixed ? "no fixed method keeps accuracy"
                               : same  ? "the same rewrites (no gain of its own)"
                               : v < 0 ? "**faster**"
