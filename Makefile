@@ -191,7 +191,7 @@ demo: deps
 # fixed method keeping accuracy, per model, with Welch's p and the tally.
 BENCH_MODELS = $(BUILD)/resnet50.pb $(sort $(wildcard tests/fixtures/real/*/model.pb))
 BENCH_ARGS ?= --repeats 20 --budget 8 --episodes 4 --trials 4 --methods none,grappler,grappler+int8,sensitivity,greedy,random,ppo,ppo+bo
-BENCH_BERT_ARGS ?= --repeats 20 --budget 8 --episodes 1 --trials 2 --methods none,grappler,grappler+int8,greedy,random,ppo,ppo+bo
+BENCH_BERT_ARGS ?= --repeats 20 --budget 8 --episodes 1 --trials 2 --methods none,grappler,grappler+int8,sensitivity,greedy,random,ppo,ppo+bo
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@[ -f $(BUILD)/resnet50.pb ] || $(BUILD)/grappo zoo resnet50 -o $(BUILD)/resnet50.pb

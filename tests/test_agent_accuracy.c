@@ -10,7 +10,8 @@
  *   - the lookahead memo (env_peek with EnvConfig.peek_memo): on ResNet-8 with precision rules,
  *     every action's estimate from the memo (a second peek, a hit) equals the estimate of an env
  *     without a memo (the rewrite applied and the cost model asked), field by field; and a
- *     search_ppo given a memo filled by an identical run returns the same graph;
+ *     search_ppo given a memo and start graphs (AgentStarts) filled by an identical run returns
+ *     the same graph without building the start graphs again;
  *   - the user's labels in a search (EvalContext.label_drop): the callback gets the candidate's
  *     outputs (equal to a run of the candidate, the oracle), its drop is the accuracy's
  *     label_drop with the fidelity fields unchanged, a cached assignment does not call it again,
@@ -225,7 +226,8 @@ static void test_peek_memo(void **state) {
     graph_free(g);
 }
 
-/* two identical ppo runs, the second on the memo the first filled: the same graph */
+/* two identical ppo runs, the second on the memo and the start graphs the first built: the
+   same graph, and the start graphs built once */
 static void test_search_memo_same_result(void **state) {
     (void)state;
     Err e = {0};
@@ -238,11 +240,13 @@ static void test_search_memo_same_result(void **state) {
     Policy *p = env_policy_new(NULL, 3, &e);
     assert_non_null(p);
     EnvPeekMemo *memo = env_peek_memo_new();
+    AgentStarts *starts = agent_starts_new();
+    assert_non_null(starts);
     Graph *best[2] = {NULL, NULL};
     RewriteLog log[2] = {{0}, {0}};
     for (int run = 0; run < 2; run++) {
         EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
-                           .threads = 1, .peek_memo = memo};
+                           .threads = 1, .peek_memo = memo, .agent_starts = starts};
         SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
         AgentOpts ao = agent_opts_default();
         ao.episodes = 3;
@@ -250,6 +254,8 @@ static void test_search_memo_same_result(void **state) {
         AgentStats st;
         CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best[run], &ev, &log[run], &st, &e), &e);
         assert_true(ctx.peek_memo == memo); /* the caller's, not freed */
+        assert_true(ctx.agent_starts == starts);
+        assert_int_equal(agent_starts_builds(starts), 1); /* the second run reused the first's */
     }
     long hits, lookups;
     env_peek_memo_stats(memo, &hits, &lookups);
@@ -265,6 +271,7 @@ static void test_search_memo_same_result(void **state) {
     graph_free(best[0]);
     graph_free(best[1]);
     env_peek_memo_free(memo);
+    agent_starts_free(starts);
     policy_free(p);
     cost_close(cm);
     inputs_free(&in);

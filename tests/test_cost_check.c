@@ -95,9 +95,10 @@ static Graph *relu_graph(void) {
     return g;
 }
 
-/* times the Relu through a fresh cost model whose clock gives ms[attempt]; returns the
-   estimate, the stats, and how many entries a reopened model finds on disk */
-static double guarded(const double ms[3], CostStats *st, int *on_disk) {
+/* times the Relu through a fresh cost model whose clock gives ms[attempt] (write_noisy as
+   training sets it); returns the estimate, the stats, and how many entries a reopened model
+   finds on disk and the time it reads back */
+static double guarded(const double ms[3], bool write_noisy, CostStats *st, int *on_disk, double *read_back) {
     Err e = {0};
     char dir[] = "/tmp/grappo_guard_XXXXXX";
     assert_non_null(mkdtemp(dir));
@@ -105,7 +106,7 @@ static double guarded(const double ms[3], CostStats *st, int *on_disk) {
     Phases p = {.per_attempt = 10, .ms = {ms[0], ms[1], ms[2]}};
     latency_set_fake_timer(phase_ms, &p);
     Graph *g = relu_graph();
-    CostOpts co = {.backend = COST_MEASURED, .threads = 1, .cache_dir = dir, .repeats = 3};
+    CostOpts co = {.backend = COST_MEASURED, .threads = 1, .cache_dir = dir, .repeats = 3, .write_noisy = write_noisy};
     CostModel *cm = cost_open(&co, &e);
     assert_non_null(cm);
     CostEstimate est;
@@ -118,6 +119,14 @@ static double guarded(const double ms[3], CostStats *st, int *on_disk) {
     CostStats again;
     cost_stats(cm, &again);
     *on_disk = again.entries;
+    *read_back = -1;
+    if (again.entries) { /* served from the disk cache: the fake clock is off, nothing is timed */
+        CostEstimate back;
+        CHECK_OK(cost_estimate(cm, g, &back, NULL, &e), &e);
+        cost_stats(cm, &again);
+        assert_int_equal(again.timed, 0);
+        *read_back = back.latency_ms;
+    }
     char path[512];
     snprintf(path, sizeof path, "%s", cost_cache_path(cm));
     cost_close(cm);
@@ -131,23 +140,33 @@ static void test_write_guard(void **state) {
     (void)state;
     CostStats st;
     int on_disk;
+    double back;
     /* 30 ms (2000x the roofline: a preempted timing), then 1 ms twice: the two retimes agree,
        the minimum is kept and written */
-    double est = guarded((double[]){30, 1, 1}, &st, &on_disk);
+    double est = guarded((double[]){30, 1, 1}, false, &st, &on_disk, &back);
     assert_true(est == 1.0);
     assert_int_equal(st.retimed, 2);
     assert_int_equal(st.noisy, 0);
     assert_int_equal(on_disk, 1);
+    assert_true(back == 1.0);
     /* 30, 1, 10: no two attempts agree within 1.5x: the minimum serves the run, nothing is written */
-    est = guarded((double[]){30, 1, 10}, &st, &on_disk);
+    est = guarded((double[]){30, 1, 10}, false, &st, &on_disk, &back);
     assert_true(est == 1.0);
     assert_int_equal(st.noisy, 1);
     assert_int_equal(on_disk, 0);
+    /* the same with write_noisy (training): the time the run used is written, and read back
+       exactly, so a rerun from the table sees what this run saw */
+    est = guarded((double[]){30, 1, 10}, true, &st, &on_disk, &back);
+    assert_true(est == 1.0);
+    assert_int_equal(st.noisy, 1);
+    assert_int_equal(on_disk, 1);
+    assert_true(back == est);
     /* an ordinary time (0.01 ms, under the roofline's 20x) is written at once, never retimed */
-    est = guarded((double[]){0.01, 99, 99}, &st, &on_disk);
+    est = guarded((double[]){0.01, 99, 99}, false, &st, &on_disk, &back);
     assert_true(est == 0.01);
     assert_int_equal(st.retimed, 0);
     assert_int_equal(on_disk, 1);
+    assert_true(back == 0.01);
 }
 
 static void test_missing_table(void **state) {

@@ -7,6 +7,7 @@
 
 #include "io/graphdef.h"
 #include "rewrite/edit.h"
+#include "rewrite/pipeline.h"
 #include "zoo/builder.h"
 #include "zoo/zoo.h"
 
@@ -852,6 +853,32 @@ static void test_zoo_resnet8(void **state) {
     graph_free(orig);
 }
 
+/* pipeline_grappler_bn_folded on ResNet-8: the batch norms folded first, so every residual Add
+   (and its Relu) fuses into the conv before it, which Grappler's order leaves apart: fewer
+   nodes, the same outputs */
+static void test_zoo_resnet8_bn_folded(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *orig = zoo("resnet8", 0, 0, 0);
+    Graph *grappler = graph_clone(orig, &e), *folded = graph_clone(orig, &e);
+    RewriteLog lg = {0}, lf = {0};
+    CHECK_OK(pipeline_run("grappler", grappler, 0, &lg, &e), &e);
+    CHECK_OK(pipeline_grappler_bn_folded(folded, 0, &lf, &e), &e);
+    int adds = tr_count_op(orig, "AddV2") + tr_count_op(orig, "Add");
+    assert_true(adds > 0);
+    assert_int_equal(tr_count_op(grappler, "AddV2") + tr_count_op(grappler, "Add"), adds); /* left apart */
+    assert_int_equal(tr_count_op(folded, "AddV2") + tr_count_op(folded, "Add"), 0);       /* fused */
+    assert_int_equal(tr_count_op(folded, "FusedBatchNormV3"), 0);
+    assert_true(folded->n_nodes < grappler->n_nodes);
+    check_model(orig, folded, "resnet8 (batch norms folded)");
+    print_message("resnet8: grappler %d nodes (%d rewrites), batch norms folded first %d nodes (%d rewrites), %d residual adds "
+                  "fused\n",
+                  grappler->n_nodes, lg.total, folded->n_nodes, lf.total, adds);
+    graph_free(grappler);
+    graph_free(folded);
+    graph_free(orig);
+}
+
 static void test_zoo_mobilenet(void **state) {
     (void)state;
     Err e = {0};
@@ -945,6 +972,7 @@ int main(void) {
         cmocka_unit_test(test_activation_nonmatching),
         cmocka_unit_test(test_control_edges),
         cmocka_unit_test(test_zoo_resnet8),
+        cmocka_unit_test(test_zoo_resnet8_bn_folded),
         cmocka_unit_test(test_zoo_mobilenet),
         cmocka_unit_test(test_zoo_bert_tiny),
         cmocka_unit_test(test_random_dags_two_orders),

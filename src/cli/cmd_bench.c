@@ -133,6 +133,18 @@ static int run_method(const BenchSetup *s, OptimizeSession *session, OptimizeMet
     if (optimize_session_produce(session, &o, &p, err)) return -1;
     snprintf(r->note, sizeof r->note, "%.95s", p.note);
     r->evaluations = p.evaluations;
+    if (method == OPTIMIZE_PPO || method == OPTIMIZE_PPO_BO) {
+        const SearchTimes *t = &p.times;
+        r->has_times = true;
+        r->rollout_s = t->rollout_s;
+        r->rollout_accuracy_s = t->env_accuracy_s;
+        r->rollout_kernel_timing_s = t->cost_timing_s;
+        r->timing_s = t->timing_s;
+        r->accuracy_s = t->accuracy_s;
+        r->carry_s = p.carry_s;
+        r->accuracy_runs = t->accuracy_runs;
+        r->accuracy_reused = t->accuracy_hits;
+    }
     r->rewrites = p.log.total;
     size_t len = 0;
     for (int k = 0; k < p.log.n; k++) {

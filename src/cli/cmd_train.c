@@ -354,7 +354,7 @@ int cmd_train(int argc, char **argv) {
     if (corpus_load(&corpus, corpus_arg, precision, &err)) goto fail;
 
     CostOpts co = {.backend = !strcmp(cost_kind, "roofline") ? COST_ROOFLINE : COST_MEASURED, .threads = (int)threads,
-                   .cache_dir = cost_cache};
+                   .cache_dir = cost_cache, .write_noisy = true};
     if (!(cm = cost_open(&co, &err))) goto fail;
 
     /* the policy: from the checkpoint when resuming (its shape wins), else new */
@@ -444,6 +444,15 @@ int cmd_train(int argc, char **argv) {
     if (policy_save(policy, out, NULL, 0, &err)) goto fail;
     printf("wrote %s (policy fingerprint %016llx, %d iterations)\n", out, (unsigned long long)policy_fingerprint(policy),
            ppo_iterations_done(t));
+    CostStats cs;
+    cost_stats(cm, &cs);
+    /* kernels that cannot be timed alone get the roofline (analytic, the same every run) */
+    if (co.backend == COST_MEASURED && cs.timed == 0)
+        printf("cost table: no kernel timed (%lld lookups, all from the table): on this CPU a rerun from it gives this policy again\n",
+               (long long)cs.lookups);
+    else if (co.backend == COST_MEASURED)
+        printf("cost table: %lld kernels timed this run (%lld noisy, written too): the table now holds every time this run used\n",
+               (long long)cs.timed, (long long)cs.noisy);
     goto done;
 usage:
     rc = EXIT_USAGE;

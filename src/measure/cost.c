@@ -143,9 +143,10 @@ static int time_pending(CostModel *cm, const Graph *g, const int *pending, char 
                 cm->stats.fallbacks++;
             }
             /* a time measured while the machine was busy serves this run, but is not written
-               to the disk cache where later runs would trust it */
+               to the disk cache where later runs would trust it (unless write_noisy: training) */
             if (ok[j] && noisy[j]) cm->stats.noisy++;
-            if (cost_cache_put(cm->cache, keys[pending[b + j]], ms[j], ok[j] && !noisy[j], err)) return -1;
+            bool write = ok[j] && (!noisy[j] || cm->opts.write_noisy);
+            if (cost_cache_put(cm->cache, keys[pending[b + j]], ms[j], write, err)) return -1;
         }
     }
     return 0;

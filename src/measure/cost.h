@@ -54,6 +54,12 @@ typedef struct CostOpts {
     int repeats;          /* COST_MEASURED: timed runs per kernel (0 = 15) after 2 warm-ups */
     /* COST_ROOFLINE: 0 = defaults (100 GFLOP/s, 20 GB/s, 0.002 ms per kernel) */
     double peak_gflops, peak_gbps, overhead_ms;
+    /* COST_MEASURED: also write to the disk cache the times the guards keep to this run (a
+       spread over 1.5x between quartiles, an outlier whose retimes disagree; their median or
+       minimum). Training sets it: then the table it leaves holds every time it used, and a
+       rerun from that table on the same CPU times nothing and reproduces the policy bit for
+       bit (make policy). The searches leave it off, so their noisy times stay out. */
+    bool write_noisy;
 } CostOpts;
 
 typedef struct CostModel CostModel;

@@ -397,6 +397,43 @@ done:
     return rc;
 }
 
+/* OPTIMIZE_PPO / OPTIMIZE_PPO_BO: the agent from start (one rollout search, or BO trials of it
+   sharing the budget) into out; ctx and so are the session's search settings */
+static int agent_search(OptimizeSession *s, const OptimizeOpts *o, EvalContext *ctx, const Graph *start, SearchOpts *so,
+                        OptimizeProduct *out, Evaluation *ev, Err *err) {
+    if (session_agent(s, err)) return -1;
+    Policy *pol = s->o.policy ? s->o.policy : s->policy;
+    CostModel *cm = s->o.cost_model ? s->o.cost_model : s->cm;
+    AgentOpts ao = agent_opts_default();
+    ao.episodes = o->episodes;
+    ao.tune_episodes = o->tune_episodes;
+    if (o->method == OPTIMIZE_PPO) return search_ppo(ctx, start, so, pol, cm, &ao, &out->graph, ev, &out->log, &out->agent, err);
+    BoTarget bt = {.objective = o->minimize_memory ? BO_OBJECTIVE_MEMORY : BO_OBJECTIVE_LATENCY,
+                   .max_accuracy_drop = o->max_accuracy_drop, .memory_budget_bytes = o->memory_budget_bytes,
+                   .latency_budget_ms = o->latency_budget_ms};
+    out->n_constraints = bo_target_constraints(&bt, out->constraint_names);
+    if (!(out->trials = calloc((size_t)o->trials, sizeof *out->trials))) return err_set(err, ERR_RUNTIME, "out of memory");
+    out->n_trials = o->trials;
+    out->best_trial = -1;
+    /* the budget is shared by the trials: each searches with max(2, budget/trials - 1) graph
+       evaluations, plus one to measure */
+    int per = o->budget / o->trials - 1;
+    so->budget = per > 2 ? per : 2;
+    ctx->progress_budget = o->trials * (so->budget + 1);
+    BoParallel par = {.batch = o->bo_batch, .comm = dist_comm(o->dist)};
+    if (search_ppo_bo(ctx, start, so, pol, cm, &ao, &bt, o->trials, &par, &out->graph, ev, &out->log, out->trials, &out->best_trial,
+                      err))
+        return -1;
+    if (o->dist) {
+        int kept = out->best_trial >= 0 ? out->best_trial : -1 - out->best_trial;
+        if (share_graph(o->dist, out->trials[kept].rank, s->orig, &out->graph, err)) return -1;
+    }
+    if (out->best_trial < 0) snprintf(out->note, sizeof out->note, "no BO trial met every budget: the closest one kept");
+    /* stopped early (time budget, cancel): the trials that ran, each spent evaluations */
+    while (out->n_trials > 1 && out->trials[out->n_trials - 1].evaluations == 0) out->n_trials--;
+    return 0;
+}
+
 int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, OptimizeProduct *out, Err *err) {
     memset(out, 0, sizeof *out);
     out->root = dist_rank(o->dist) == 0;
@@ -457,45 +494,7 @@ int optimize_session_produce(OptimizeSession *s, const OptimizeOpts *o, Optimize
     if (o->method == OPTIMIZE_SENSITIVITY) {
         rc = search_sensitivity(s, &ctx, start, out, err);
     } else if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO) {
-        if (session_agent(s, err)) {
-            objective_accuracy_cache_free(ctx.acc_cache);
-            return -1;
-        }
-        AgentOpts ao = agent_opts_default();
-        ao.episodes = o->episodes;
-        ao.tune_episodes = o->tune_episodes;
-        if (o->method == OPTIMIZE_PPO_BO) {
-            BoTarget bt = {.objective = o->minimize_memory ? BO_OBJECTIVE_MEMORY : BO_OBJECTIVE_LATENCY,
-                           .max_accuracy_drop = o->max_accuracy_drop, .memory_budget_bytes = o->memory_budget_bytes,
-                           .latency_budget_ms = o->latency_budget_ms};
-            out->n_constraints = bo_target_constraints(&bt, out->constraint_names);
-            out->trials = calloc((size_t)o->trials, sizeof *out->trials);
-            if (!out->trials) {
-                objective_accuracy_cache_free(ctx.acc_cache);
-                return err_set(err, ERR_RUNTIME, "out of memory");
-            }
-            out->n_trials = o->trials;
-            out->best_trial = -1;
-            /* the budget is shared by the trials: each searches with max(2, budget/trials - 1)
-               graph evaluations, plus one to measure */
-            int per = o->budget / o->trials - 1;
-            so.budget = per > 2 ? per : 2;
-            ctx.progress_budget = o->trials * (so.budget + 1);
-            BoParallel par = {.batch = o->bo_batch, .comm = dist_comm(o->dist)};
-            Policy *pol = s->o.policy ? s->o.policy : s->policy;
-            CostModel *cm = s->o.cost_model ? s->o.cost_model : s->cm;
-            rc = search_ppo_bo(&ctx, start, &so, pol, cm, &ao, &bt, o->trials, &par, &out->graph, &ev, &out->log, out->trials,
-                               &out->best_trial, err);
-            if (!rc && o->dist) {
-                int kept = out->best_trial >= 0 ? out->best_trial : -1 - out->best_trial;
-                rc = share_graph(o->dist, out->trials[kept].rank, s->orig, &out->graph, err);
-            }
-            if (!rc && out->best_trial < 0) snprintf(out->note, sizeof out->note, "no BO trial met every budget: the closest one kept");
-            /* stopped early (time budget, cancel): the trials that ran, each spent evaluations */
-            while (!rc && out->n_trials > 1 && out->trials[out->n_trials - 1].evaluations == 0) out->n_trials--;
-        } else {
-            rc = search_ppo(&ctx, start, &so, s->o.policy ? s->o.policy : s->policy, s->o.cost_model ? s->o.cost_model : s->cm, &ao, &out->graph, &ev, &out->log, &out->agent, err);
-        }
+        rc = agent_search(s, o, &ctx, start, &so, out, &ev, err);
     } else if (o->method == OPTIMIZE_GREEDY) {
         rc = search_greedy(&ctx, start, &so, &out->graph, &ev, &out->log, err);
     } else {

@@ -51,6 +51,18 @@ static int load_result(const cJSON *rj, BenchResult *r, Err *err) {
     r->max_rel_l2 = num(rj, "max_rel_l2", NAN);
     r->optimize_s = num(rj, "optimize_seconds", NAN);
     r->evaluations = (int)num(rj, "evaluations", 0);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(rj, "search_seconds");
+    if (cJSON_IsObject(js)) {
+        r->has_times = true;
+        r->rollout_s = num(js, "rollouts", 0);
+        r->rollout_accuracy_s = num(js, "rollout_accuracy", 0);
+        r->rollout_kernel_timing_s = num(js, "rollout_kernel_timing", 0);
+        r->timing_s = num(js, "timing", 0);
+        r->accuracy_s = num(js, "accuracy", 0);
+        r->carry_s = num(js, "carried_pipelines", 0);
+        r->accuracy_runs = (int)num(js, "accuracy_runs", 0);
+        r->accuracy_reused = (int)num(js, "accuracy_reused", 0);
+    }
     r->rewrites = (int)num(rj, "rewrites", 0);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(rj, "rewrites_by_family");
     for (int f = 0; f < BENCH_N_FAMILIES; f++) r->family[f] = (int)num(fam, bench_families[f], 0);

@@ -315,6 +315,18 @@ static void md_model(StrBuf *b, const BenchModel *m) {
                       fam[0] ? fam : "-", r->rules[0] ? r->rules : "-");
     }
 
+    /* where the agent's optimize time went */
+    for (int k = 0; k < m->n_results; k++) {
+        const BenchResult *r = &m->results[k];
+        if (!r->ok || !r->has_times) continue;
+        strbuf_printf(b,
+                      "\n%s's %.1f s: rollouts %.1f s (accuracy %.1f s, kernel timing %.1f s), whole-graph timing %.1f s, "
+                      "accuracy %.1f s (%d runs, %d reused), carried pipelines %.1f s, the rest (loading, calibration, rewriting) %.1f s.\n",
+                      r->method, r->optimize_s, r->rollout_s, r->rollout_accuracy_s, r->rollout_kernel_timing_s, r->timing_s, r->accuracy_s,
+                      r->accuracy_runs, r->accuracy_reused, r->carry_s,
+                      fmax(0, r->optimize_s - r->rollout_s - r->timing_s - r->accuracy_s - r->carry_s));
+    }
+
     /* top-1/top-5 against the user's labels (--eval DIR --labels FILE), when given */
     bool labelled = false;
     for (int k = 0; k < m->n_results; k++) labelled |= m->results[k].ok && m->results[k].label_top1 >= 0;
@@ -595,6 +607,17 @@ char *bench_json(const BenchRun *run) {
             json_num(rj, "min_cosine", r->min_cosine);
             json_num(rj, "max_rel_l2", r->max_rel_l2);
             json_num(rj, "optimize_seconds", r->optimize_s);
+            if (r->has_times) { /* the keys of grappo optimize's report.json search_seconds */
+                cJSON *js = cJSON_AddObjectToObject(rj, "search_seconds");
+                json_num(js, "rollouts", r->rollout_s);
+                json_num(js, "rollout_accuracy", r->rollout_accuracy_s);
+                json_num(js, "rollout_kernel_timing", r->rollout_kernel_timing_s);
+                json_num(js, "timing", r->timing_s);
+                json_num(js, "accuracy", r->accuracy_s);
+                json_num(js, "carried_pipelines", r->carry_s);
+                cJSON_AddNumberToObject(js, "accuracy_runs", r->accuracy_runs);
+                cJSON_AddNumberToObject(js, "accuracy_reused", r->accuracy_reused);
+            }
             cJSON_AddNumberToObject(rj, "evaluations", r->evaluations);
             cJSON_AddNumberToObject(rj, "rewrites", r->rewrites);
             cJSON *fam = cJSON_AddObjectToObject(rj, "rewrites_by_family");

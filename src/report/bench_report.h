@@ -34,6 +34,11 @@ typedef struct BenchResult {
     double label_top1, label_top5; /* against the user's labels (--labels); -1: none */
     double optimize_s;        /* wall time of producing the graph */
     int evaluations;          /* graph evaluations a search spent (0 for pipelines) */
+    /* the agent's searches (ppo, ppo+bo): where optimize_s went (SearchTimes, objective.h);
+       has_times false for the other methods */
+    bool has_times;
+    double rollout_s, rollout_accuracy_s, rollout_kernel_timing_s, timing_s, accuracy_s, carry_s;
+    int accuracy_runs, accuracy_reused;
     int rewrites;             /* rewrites applied */
     int family[BENCH_N_FAMILIES]; /* rewrites per family */
     char rules[1024];         /* "rule x count, ..." */

@@ -22,10 +22,11 @@ static const char *const grappler_rules[] = {
     "fuse_layernorm",    "fuse_gelu",         "fuse_batch_matmul_bias_act",                "fuse_attention",
 };
 
-/* bf16: the grappler order with batch norms folded into the convolutions first (a bias, so the
-   residual Add and its Relu fuse too and a whole ResNet block computes in bf16), then every
-   float conv/matmul in bf16 and the Cast round trips between them removed */
-static const char *const grappler_bf16_rules[] = {
+/* the grappler order with batch norms folded into the convolutions first (a bias, so the
+   residual Add and its Relu fuse too): pipeline_grappler_bn_folded; grappler+bf16 then runs
+   every float conv/matmul in bf16 (a whole ResNet block computes in bf16) and removes the Cast
+   round trips between them */
+static const char *const grappler_bn_folded_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
     "fold_pad_into_conv", "crop_conv_taps",
     "fold_scalar_mul",   "fold_conv_affine",  "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
@@ -115,6 +116,11 @@ int pipeline_int8_cleanup(Graph *g, RewriteLog *log, Err *err) {
     return pipeline_fixed_point(int8_rules + N_INT8_QUANTIZE_RULES, N_INT8_RULES - N_INT8_QUANTIZE_RULES, g, 0, 2, log, err);
 }
 
+int pipeline_grappler_bn_folded(Graph *g, unsigned required_flags, RewriteLog *log, Err *err) {
+    int n = (int)(sizeof grappler_bn_folded_rules / sizeof grappler_bn_folded_rules[0]);
+    return pipeline_fixed_point(grappler_bn_folded_rules, n, g, required_flags, 8, log, err);
+}
+
 const char *pipeline_int8_name(bool has_vnni) { return has_vnni ? "grappler+int8" : "grappler+int7"; }
 
 int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog *log, Err *err) {
@@ -125,8 +131,7 @@ int pipeline_run(const char *name, Graph *g, unsigned required_flags, RewriteLog
         return pipeline_fixed_point(!strcmp(name, "grappler+int8") ? int8_rules : int7_rules, N_INT8_RULES, g, required_flags, 2, log, err);
     }
     if (!strcmp(name, "grappler+bf16")) {
-        int nb = (int)(sizeof grappler_bf16_rules / sizeof grappler_bf16_rules[0]);
-        if (pipeline_fixed_point(grappler_bf16_rules, nb, g, required_flags, 8, log, err)) return -1;
+        if (pipeline_grappler_bn_folded(g, required_flags, log, err)) return -1;
         return pipeline_fixed_point(bf16_rules, 2, g, required_flags, 2, log, err);
     }
     return err_set(err, ERR_INPUT, "unknown pipeline '%s' (%s)", name, pipeline_names());

@@ -224,9 +224,28 @@ int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy
 }
 
 /* a hill climb after the episodes: its start, the rewrites that made it, exact rules only?
-   (at most MAX_CLIMBS: from Grappler's fixed point, from the int8 pipeline's graph, exact) */
+   (at most MAX_CLIMBS: from Grappler's fixed point, from the int8 pipeline's graph, exact from
+   Grappler's fixed point, exact from the batch-norm-folded fixed point) */
 typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } Climb;
-#define MAX_CLIMBS 3
+#define MAX_CLIMBS 4
+
+/* What a rollout search builds from its start graph before the episodes, the same for every
+   search from that start with the same flags: Grappler's fixed point, the int8 pipeline's
+   graph (NULL: precision rules off, or nothing quantized), the whole-rule candidates from it.
+   ppo+bo's trials share one (EvalContext.agent_starts): built by the first trial. */
+struct AgentStarts {
+    bool built;
+    int builds;
+    uint64_t start_hash;      /* the start graph it was built from */
+    unsigned required, forbidden;
+    bool precision;
+    Graph *fixed, *fixed_int8;
+    Graph *folded;            /* pipeline_grappler_bn_folded's graph; NULL: the same as fixed */
+    RewriteLog fixed_log, int8_log, folded_log;
+    int n_whole;
+    Graph **whole;
+    RewriteLog *whole_log;
+};
 
 /* Whole-rule candidates: the int8 pipeline's graph with one more precision rule applied at
    every site (then the pipeline's exact clean-ups). The per-kernel cost model misses what such
@@ -235,32 +254,107 @@ typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } C
    slower kernel by kernel, while all 16 measured 2.80x -> 3.47x faster than the input in
    whole-graph runs (labelled top-1 +0.1 pp). So these are not ranked by the estimate: they go
    first to the real measurement (estimate -inf), few as they are (one per precision rule with
-   a site left). Appended to cand (room for n_rules more); *n counts them. */
-static int whole_rule_candidates(const Graph *int8_graph, const RewriteLog *int8_log, const SearchOpts *o, Candidate *cand, int *n,
-                                 Err *err) {
+   a site left). */
+static int whole_rule_graphs(AgentStarts *st, const SearchOpts *o, Err *err) {
     int n_rules;
     const RuleDef *const *rules = rules_all(&n_rules);
     SiteList sl = {0};
+    if (!(st->whole = calloc((size_t)n_rules, sizeof *st->whole)) || !(st->whole_log = calloc((size_t)n_rules, sizeof *st->whole_log))) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
     for (int i = 0; i < n_rules; i++) {
         const RuleDef *r = rules[i];
         if ((r->flags & RULE_EXACT) || (r->flags & o->required_flags) != o->required_flags || (r->flags & o->forbidden_flags)) continue;
-        if (rule_sites(r, int8_graph, &sl, err)) goto fail;
+        if (rule_sites(r, st->fixed_int8, &sl, err)) goto fail;
         if (sl.n == 0) continue;
-        Candidate c = {.estimate = -INFINITY, .log = *int8_log};
-        if (!(c.g = graph_clone(int8_graph, err))) goto fail;
+        Graph *g = graph_clone(st->fixed_int8, err);
+        if (!g) goto fail;
+        RewriteLog log = st->int8_log;
         const char *name[1] = {r->name};
-        if (pipeline_fixed_point(name, 1, c.g, o->required_flags, 2, &c.log, err) || pipeline_int8_cleanup(c.g, &c.log, err)) {
-            graph_free(c.g);
+        if (pipeline_fixed_point(name, 1, g, o->required_flags, 2, &log, err) || pipeline_int8_cleanup(g, &log, err)) {
+            graph_free(g);
             goto fail;
         }
-        c.hash = graph_hash(c.g);
-        cand[(*n)++] = c;
+        st->whole[st->n_whole] = g;
+        st->whole_log[st->n_whole++] = log;
     }
     sitelist_free(&sl);
     return 0;
 fail:
     sitelist_free(&sl);
     return -1;
+}
+
+AgentStarts *agent_starts_new(void) { return calloc(1, sizeof(AgentStarts)); }
+
+static void agent_starts_clear(AgentStarts *st) {
+    graph_free(st->fixed);
+    graph_free(st->fixed_int8);
+    graph_free(st->folded);
+    for (int i = 0; i < st->n_whole; i++) graph_free(st->whole[i]);
+    free(st->whole);
+    free(st->whole_log);
+    int builds = st->builds;
+    memset(st, 0, sizeof *st);
+    st->builds = builds;
+}
+
+int agent_starts_builds(const AgentStarts *st) { return st->builds; }
+
+void agent_starts_free(AgentStarts *st) {
+    if (!st) return;
+    agent_starts_clear(st);
+    free(st);
+}
+
+/* st built from start with o's flags (reused when it already was) */
+static int agent_starts_prepare(AgentStarts *st, const Graph *start, const SearchOpts *o, bool precision, Err *err) {
+    uint64_t h = graph_hash(start);
+    if (st->built && st->start_hash == h && st->required == o->required_flags && st->forbidden == o->forbidden_flags &&
+        st->precision == precision)
+        return 0;
+    agent_starts_clear(st);
+    st->start_hash = h;
+    st->required = o->required_flags;
+    st->forbidden = o->forbidden_flags;
+    st->precision = precision;
+    if (!(st->fixed = graph_clone(start, err))) goto fail;
+    if (pipeline_run("grappler", st->fixed, o->required_flags, &st->fixed_log, err)) goto fail;
+    if (!(st->folded = graph_clone(start, err))) goto fail;
+    if (pipeline_grappler_bn_folded(st->folded, o->required_flags, &st->folded_log, err)) goto fail;
+    if (graph_hash(st->folded) == graph_hash(st->fixed)) { /* no batch norm to fold: Grappler's graph */
+        graph_free(st->folded);
+        st->folded = NULL;
+    }
+    if (precision) {
+        if (!(st->fixed_int8 = graph_clone(start, err))) goto fail;
+        if (pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), st->fixed_int8, o->required_flags, &st->int8_log, err)) goto fail;
+        if (objective_precision_signature(st->fixed_int8) == objective_precision_signature(start)) { /* nothing quantized */
+            graph_free(st->fixed_int8);
+            st->fixed_int8 = NULL;
+        } else if (whole_rule_graphs(st, o, err)) {
+            goto fail;
+        }
+    }
+    st->built = true;
+    st->builds++;
+    return 0;
+fail:
+    agent_starts_clear(st);
+    return -1;
+}
+
+/* *ok: g within ctx's accuracy budget (true when ctx has nothing to judge accuracy on) */
+static int within_budget(EvalContext *ctx, const Graph *g, bool *ok, Err *err) {
+    *ok = true;
+    if (!ctx->original || !ctx->inputs) return 0;
+    AccuracyResult acc;
+    double t0 = now_s();
+    if (objective_accuracy(ctx, g, &acc, err)) return -1;
+    ctx->times.accuracy_s += now_s() - t0;
+    *ok = accuracy_ok(&acc, &ctx->budget);
+    return 0;
 }
 
 /* search_ppo on a start graph without serialized copies of its large constants (lean_clone) */
@@ -283,12 +377,17 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     rules_all(&n_registry);
     /* the episodes, the climbs, a whole-rule candidate per rule */
     Candidate *cand = calloc((size_t)n_ep + MAX_CLIMBS + (size_t)n_registry, sizeof *cand);
-    Graph *cur = NULL, *fixed = NULL, *fixed_int8 = NULL;
+    Graph *cur = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
-    RewriteLog no_log = {0}, fixed_log = {0}, int8_log = {0};
+    RewriteLog no_log = {0};
     AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials, */
-    EnvPeekMemo *own_memo = NULL;  /* and one lookahead memo */
+    EnvPeekMemo *own_memo = NULL;  /* one lookahead memo, */
+    AgentStarts *own_starts = NULL; /* and the graphs built from the start */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+    if (!ctx->agent_starts && !(ctx->agent_starts = own_starts = agent_starts_new())) {
+        err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
     if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
         err_set(err, ERR_RUNTIME, "out of memory");
         goto done;
@@ -346,24 +445,33 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
        not do (rules left out of it for their accuracy cost, judged here on the caller's
        accuracy: on the labels when given); and last the exact climb, without precision rules:
        an exact candidate to fall back on when the measurement refuses the precision ones. */
-    if (!(fixed = graph_clone(start, err))) goto done;
-    if (pipeline_run("grappler", fixed, ec.required_flags, &fixed_log, err)) goto done;
+    AgentStarts *st = ctx->agent_starts;
+    if (agent_starts_prepare(st, start, o, ec.allow_precision, err)) goto done;
+    const Graph *fixed = st->fixed, *fixed_int8 = st->fixed_int8;
+    const RewriteLog fixed_log = st->fixed_log, int8_log = st->int8_log;
     const Graph *climb_from = fixed_log.total ? fixed : start;
-    if (ec.allow_precision) {
-        if (!(fixed_int8 = graph_clone(start, err))) goto done;
-        if (pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), fixed_int8, ec.required_flags, &int8_log, err)) goto done;
-        if (objective_precision_signature(fixed_int8) == objective_precision_signature(start)) { /* nothing quantized */
-            graph_free(fixed_int8);
-            fixed_int8 = NULL;
-        } else if (whole_rule_candidates(fixed_int8, &int8_log, o, cand, &n_cand, err)) {
-            goto done;
-        }
+    /* the int8 pipeline's graph outside the accuracy budget (a random-weight ResNet-50 judged on
+       fidelity): a climb from it and the whole-rule candidates built on it (more precision
+       still) would only spend the rollouts and the measurements on graphs refused at the end */
+    bool int8_ok = false;
+    if (fixed_int8 && within_budget(ctx, fixed_int8, &int8_ok, err)) goto done;
+    if (!int8_ok) fixed_int8 = NULL;
+    for (int i = 0; fixed_int8 && i < st->n_whole; i++) { /* measured first: estimate -inf */
+        Candidate c = {.estimate = -INFINITY, .log = st->whole_log[i]};
+        if (!(c.g = graph_clone(st->whole[i], err))) goto done;
+        c.hash = graph_hash(c.g);
+        cand[n_cand++] = c;
     }
     int n_climb = 0;
     Climb climbs[MAX_CLIMBS];
     if (fixed_log.total) climbs[n_climb++] = (Climb){fixed, &fixed_log, false};
     if (fixed_int8) climbs[n_climb++] = (Climb){fixed_int8, &int8_log, false};
     if (ec.allow_precision) climbs[n_climb++] = (Climb){climb_from, &fixed_log, true};
+    /* Grappler fuses a conv with its batch norm and leaves a residual Add and Relu apart; with
+       the batch norm folded first they fuse as well. A climb cannot undo a fusion, and one step
+       of the climb from the input rates the batch-norm fusion higher: so a climb of its own */
+    const RewriteLog folded_log = st->folded_log;
+    if (st->folded) climbs[n_climb++] = (Climb){st->folded, &folded_log, true};
     int n_roll = n_ep + n_climb;
     for (int ep = 0; ep < n_roll; ep++) {
         /* the time budget ends the rollouts too (after the first: the greedy one): a ResNet-50
@@ -379,8 +487,8 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
         if (exact) {
             EnvConfig xc = ec;
             xc.allow_precision = false;
-            if (!(exact_env = env_new(&xc, cm, policy, err))) goto done;
-            if (!(exact_pc = policy_cache_new())) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
+            if (!exact_env && !(exact_env = env_new(&xc, cm, policy, err))) goto done;
+            if (!exact_pc && !(exact_pc = policy_cache_new())) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
             e = exact_env;
             cache = exact_pc;
         }
@@ -392,12 +500,12 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
         }
         if (ep == 0) start_j = env_start_eval(env)->objective;
         if (!from_fixed) stats->episodes++;
-        if (!c.g && exact && fixed_log.total) {
+        if (!c.g && exact && from_log->total) {
             /* nothing beat the fixed point on the estimate: the fixed point itself is the
-               candidate (it is what the Grappler baseline returns) */
-            if (!(c.g = graph_clone(fixed, err))) goto done;
+               candidate (Grappler's is what the Grappler baseline returns) */
+            if (!(c.g = graph_clone(from, err))) goto done;
             c.estimate = env_start_eval(e)->objective;
-            c.log = fixed_log;
+            c.log = *from_log;
         }
         if (c.g) {
             c.exact = exact;
@@ -444,6 +552,15 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
             if (!cand[i].measured) k = i;
         if (k < 0) break;
         cand[k].measured = true;
+        /* a candidate outside the accuracy budget is never kept: found out by its accuracy alone
+           (cached by precision assignment), it is not timed and costs no evaluation */
+        bool ok;
+        if (!cand[k].exact && within_budget(ctx, cand[k].g, &ok, err)) goto done;
+        if (!cand[k].exact && !ok) {
+            stats->refused++;
+            exact_next = true;
+            continue;
+        }
         Evaluation ev, ref_ev;
         /* with the incumbent, timed alternately until the sequential sign test decides */
         SeqDecision dec;
@@ -473,8 +590,6 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     rc = 0;
 done:
     graph_free(cur);
-    graph_free(fixed);
-    graph_free(fixed_int8);
     cost_close(roof);
     if (cand)
         for (int k = 0; k < n_cand; k++) graph_free(cand[k].g);
@@ -491,6 +606,10 @@ done:
     if (own_memo) {
         env_peek_memo_free(own_memo);
         ctx->peek_memo = NULL;
+    }
+    if (own_starts) {
+        agent_starts_free(own_starts);
+        ctx->agent_starts = NULL;
     }
     return rc;
 }

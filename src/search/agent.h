@@ -41,9 +41,19 @@ AgentOpts agent_opts_default(void);
 
 typedef struct AgentStats {
     int episodes, candidates, evaluated, env_steps;
+    int refused;               /* candidates refused on their accuracy alone, never timed */
     double best_estimate_gain; /* J(start) - J(best candidate) on the cost model */
     double rollout_s, tune_s;
 } AgentStats;
+
+/* The graphs a rollout search builds from its start before the episodes (Grappler's fixed
+   point, the int8 pipeline's graph, the whole-rule candidates): searches from one start share
+   them through EvalContext.agent_starts (ppo+bo's trials); rebuilt when the start differs. */
+typedef struct AgentStarts AgentStarts;
+AgentStarts *agent_starts_new(void);
+void agent_starts_free(AgentStarts *st);
+/* how many times st was built (tests: a second search from the same start reuses it) */
+int agent_starts_builds(const AgentStarts *st);
 
 /* Like search_greedy (baselines.h): *best is a new graph, the best feasible one measured (or an
    unchanged copy of start). The policy is fine-tuned in place when tune_episodes > 0. */

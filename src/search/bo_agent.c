@@ -131,9 +131,14 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     }
     /* and one lookahead memo: the trials climb from the same graphs with other weights */
     EnvPeekMemo *own_memo = NULL;
-    if (!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) {
+    /* and the graphs every trial builds from the start before its episodes */
+    AgentStarts *own_starts = NULL;
+    if ((!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) ||
+        (!ctx->agent_starts && !(ctx->agent_starts = own_starts = agent_starts_new()))) {
         objective_accuracy_cache_free(own_acc);
         ctx->acc_cache = NULL;
+        env_peek_memo_free(own_memo);
+        if (own_memo) ctx->peek_memo = NULL;
         bo_free(bo);
         return err_set(err, ERR_RUNTIME, "out of memory");
     }
@@ -231,6 +236,10 @@ done:
     if (own_memo) {
         env_peek_memo_free(own_memo);
         ctx->peek_memo = NULL;
+    }
+    if (own_starts) {
+        agent_starts_free(own_starts);
+        ctx->agent_starts = NULL;
     }
     ctx->w = saved_w;
     ctx->budget = saved_budget;

@@ -70,6 +70,8 @@ typedef struct EvalContext {
                                   open one for their run when the caller gave none) */
     struct EnvPeekMemo *peek_memo; /* the rollouts' lookahead estimates (env.h), shared like
                                       acc_cache by the trials of ppo+bo; NULL: the search's own */
+    struct AgentStarts *agent_starts; /* the graphs a rollout search builds from its start
+                                         (agent.h), shared likewise; NULL: the search's own */
     /* optional: the user's labels (optimize --labels). Given a candidate's outputs on ctx->inputs
        (accuracy_reference's layout), sets *drop to the input's labelled top-1 minus the
        candidate's. With it every accuracy a search measures is labelled (AccuracyResult.
