@@ -179,12 +179,12 @@ demo: deps
 
 # `grappo bench`: every method (none, grappler, grappler+int8, sensitivity, greedy, random, ppo, ppo+bo) on
 # resnet50 and the five real fixtures, all of a model's graphs timed in one alternating loop
-# -> bench/report.md, bench/report.json, bench/<model>-pareto.svg (about 30 minutes on 2
-# cores); then BERT-base in its own report, bench/bert-base/, with one rollout per search and
-# 2 BO trials: a ppo search of BERT-base took over 20 minutes before the searches shared
-# accuracy by precision assignment, worked on lean graph copies and memoized their lookaheads
-# (docs/agent.md, "Cutting the cost for BERT-base"); ppo+bo's time there is still to be
-# measured on a quiet machine. The agent reads the shipped kernel cost table (copied as for
+# -> bench/report.md, bench/report.json, bench/<model>-pareto.svg (8 minutes on 2 cores);
+# then BERT-base in its own report, bench/bert-base/, with one rollout per search and 2 BO
+# trials (6.5 minutes; ppo+bo 133 s there - a ppo search of BERT-base took over 20 minutes
+# before the searches shared accuracy by precision assignment, worked on lean graph copies and
+# memoized their lookaheads: docs/agent.md, "Cutting the cost for BERT-base"); 28 minutes in
+# all with bench-real (2026-12-07). The agent reads the shipped kernel cost table (copied as for
 # make policy). BENCH_ARGS / BENCH_BERT_ARGS replace the settings. Then, when `make models` built
 # them, the trained ResNet-50 and MiniLM judged on their labelled data (make bench-real).
 # Each report has a section "The agent against the fixed methods": ppo+bo against the fastest

@@ -10,15 +10,18 @@
  *      in agent.c) as a candidate; then hill climbing from Grappler's fixed point (the exact
  *      rules to exhaustion: where the cost model's estimates of small kernels are noisy the
  *      climb from the start stops early, a fixed pipeline does not), and, when precision rules
- *      are allowed, from the int8 pipeline's graph with every rule, and from Grappler's fixed
- *      point without precision rules, whose result (or the fixed point itself) is the exact
- *      fallback; and with precision rules, the whole-rule candidates: the int8 pipeline's
- *      graph with one more precision rule at every site (agent.c: gains the per-kernel cost
- *      model cannot see);
+ *      are allowed, from the int8 pipeline's graph with every rule (when that graph is within
+ *      the accuracy budget), and from Grappler's fixed point without precision rules, whose
+ *      result (or the fixed point itself) is the exact fallback; exact too, from Grappler's
+ *      order with batch norms folded first (pipeline_grappler_bn_folded: the residual Add and
+ *      Relu fuse as well, which no climb from Grappler's fusion can reach); and with precision
+ *      rules and an int8 graph within budget, the whole-rule candidates: that graph with one
+ *      more precision rule at every site (agent.c: gains the per-kernel cost model cannot see);
  *   3. candidates (duplicates removed) are measured for real, whole-rule candidates first,
  *      then best estimate first (after one fails the accuracy budget, the exact fallback
- *      next), until the search budget of graph evaluations is spent; the best measured
- *      feasible graph wins.
+ *      next), until the search budget of graph evaluations is spent; a candidate whose
+ *      accuracy alone (cached by precision assignment) is outside the budget is refused
+ *      without being timed or counted; the best measured feasible graph wins.
  * So the budget counts exactly what greedy and random count: whole-graph measurements. */
 #ifndef GRAPPO_AGENT_H
 #define GRAPPO_AGENT_H
