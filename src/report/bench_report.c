@@ -689,7 +689,7 @@ static int write_pareto_svg(const BenchModel *m, const char *path, Err *err) {
         else if (r == win) snprintf(tags[k], sizeof tags[k], "winner: %s, %.2fx faster", r->method, bench_speedup(m, r));
         ser[ns] = (SvgSeries){.name = names[k], .kind = SVG_SCATTER, .x = &x[k], .y = &y[k], .n = 1, .xlo = &lo[k], .xhi = &hi[k],
                               .color = method_colors[ns % N_METHOD_COLORS], .marker = (SvgMarker)(ns % SVG_N_MARKERS),
-                              .tag = tags[k][0] ? tags[k] : NULL, .tag_below = r == win};
+                              .tag = tags[k][0] ? tags[k] : NULL};
         ns++;
     }
     int nf = bench_pareto_front(px, py, n, front);

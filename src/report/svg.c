@@ -123,11 +123,19 @@ char *svg_render(const SvgPlot *p, Err *err) {
     /* the legend column right of the frame: as wide as its longest entry */
     int entries = 0;
     double legend_w = 0;
-    for (int s = 0; s < p->n_series; s++)
-        if (p->series[s].name && p->series[s].name[0]) {
+    for (int s = 0; s < p->n_series; s++) {
+        const SvgSeries *se = &p->series[s];
+        if (se->name && se->name[0]) {
             entries++;
-            legend_w = fmax(legend_w, text_width(p->series[s].name));
+            legend_w = fmax(legend_w, text_width(se->name));
         }
+        /* a tag is a legend line of its own, under the series (on the plot, where points
+           cluster, its text covered the markers next to it) */
+        if (se->kind == SVG_SCATTER && se->tag && se->tag[0]) {
+            entries++;
+            legend_w = fmax(legend_w, 1.1 * text_width(se->tag)); /* bold */
+        }
+    }
     if (entries) legend_w += 44; /* sample, gap and padding */
     int W = (int)ceil(W0 + legend_w + (entries ? 8 : 0));
 
@@ -145,10 +153,6 @@ char *svg_render(const SvgPlot *p, Err *err) {
         }
     }
     if (!(xlo <= xhi)) { xlo = 0; xhi = 1; ylo = 0; yhi = 1; }
-    /* room above the highest point for a tag written over it */
-    bool tags = false;
-    for (int s = 0; s < p->n_series; s++) tags |= p->series[s].kind == SVG_SCATTER && p->series[s].tag && p->series[s].tag[0];
-    if (tags) yhi += 0.08 * (yhi - fmin(ylo, p->y_zero ? 0 : ylo));
     if (p->x_zero) { xlo = fmin(xlo, 0); xhi = fmax(xhi, 0); }
     if (p->y_zero) { ylo = fmin(ylo, 0); yhi = fmax(yhi, 0); }
     double xt[64], yt[64], xstep, ystep;
@@ -228,7 +232,7 @@ char *svg_render(const SvgPlot *p, Err *err) {
             strbuf_printf(&b, "</g>\n");
         }
 
-    /* tags last, over every marker, on a white halo */
+    /* tagged points ringed, last, so the ring shows over the markers near them */
     for (int s = 0; s < p->n_series; s++) {
         const SvgSeries *se = &p->series[s];
         if (se->kind != SVG_SCATTER || !se->tag || !se->tag[0]) continue;
@@ -236,12 +240,8 @@ char *svg_render(const SvgPlot *p, Err *err) {
         for (int i = 0; i < se->n; i++) {
             double x = series_x(se, i), y = se->y[i];
             if (!isfinite(x) || !isfinite(y)) continue;
-            bool left = PX(x) - ml > text_width(se->tag) + 12; /* left of the point when it fits */
-            strbuf_printf(&b, "<text class=\"tag\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"11\" font-weight=\"bold\" "
-                              "stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" fill=\"%s\">",
-                          PX(x) + (left ? -6 : 6), PY(y) + (se->tag_below ? 18 : -9), left ? "end" : "start", col);
-            buf_text(&b, se->tag);
-            strbuf_printf(&b, "</text>\n");
+            strbuf_printf(&b, "<circle class=\"tag-ring\" cx=\"%.2f\" cy=\"%.2f\" r=\"8.5\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>\n",
+                          PX(x), PY(y), col);
         }
     }
 
@@ -263,6 +263,14 @@ char *svg_render(const SvgPlot *p, Err *err) {
             marker(&b, se->marker, lx + 11, ly - 4, 4.5, col);
         strbuf_printf(&b, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", lx + 30, ly);
         buf_text(&b, se->name);
+        strbuf_printf(&b, "</text>\n");
+        if (se->kind != SVG_SCATTER || !se->tag || !se->tag[0]) continue;
+        /* its tag on the next line: the ring drawn round the point, then the text */
+        ly = mt + 18 + 18 * entry++;
+        strbuf_printf(&b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"6\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"/>\n", lx + 11,
+                      ly - 4, col);
+        strbuf_printf(&b, "<text class=\"tag\" x=\"%.2f\" y=\"%.2f\" font-weight=\"bold\" fill=\"%s\">", lx + 30, ly, col);
+        buf_text(&b, se->tag);
         strbuf_printf(&b, "</text>\n");
     }
     strbuf_printf(&b, "</svg>\n");

@@ -1,7 +1,7 @@
 /* svg.h - a small SVG plot writer: one x-y chart with a title, axis labels, ticks at round
  * numbers (1, 2 or 5 times a power of ten), and one or more series drawn as lines, as
  * staircases (a Pareto front) or as scatter markers of distinct shapes with optional horizontal
- * error bars and a text tag, and a legend to the right of the frame (never over the data, sized
+ * error bars and a tag (a ring on the plot, its text in the legend), and a legend to the right of the frame (never over the data, sized
  * to its longest entry). Used for the training learning curve and the latency-memory Pareto
  * plot. Non-finite points are skipped (a line is broken there). */
 #ifndef GRAPPO_SVG_H
@@ -37,10 +37,10 @@ typedef struct SvgSeries {
     SvgMarker marker;    /* SVG_SCATTER */
     const double *xlo, *xhi; /* SVG_SCATTER: horizontal error bar [xlo[i], xhi[i]] per point
                                 (class="errbar"), or NULL */
-    const char *tag;     /* SVG_SCATTER: text written beside every point (class="tag"), or NULL;
-                            above the point, or below it with tag_below; ending left of the
-                            point where the frame has room, else starting right of it */
-    bool tag_below;
+    const char *tag;     /* SVG_SCATTER: its points ringed on the plot (class="tag-ring") and
+                            this text in the legend under the series' entry (class="tag"), or
+                            NULL. Not beside the points: where results cluster, text there
+                            covered the markers next to it. */
 } SvgSeries;
 
 typedef struct SvgPlot {
