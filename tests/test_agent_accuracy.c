@@ -433,6 +433,53 @@ static void test_quantized_start_charged(void **state) {
     graph_free(g);
 }
 
+/* int8 outside the accuracy budget (a cosine no int8 graph reaches): no whole-rule candidate
+   and no int8 climb, and no candidate refused on accuracy is timed, so ppo+bo's smallest
+   per-trial budget (the start and one candidate) goes to an exact candidate - before, the
+   whole-rule candidates built on the refused int8 graph were measured first and took it, and
+   the search returned its start */
+static void test_refused_int8_spends_no_evaluation(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = calibrated_resnet8();
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    CostModel *cm = cost_open(&co, &e);
+    assert_non_null(cm);
+    Policy *p = env_policy_new(NULL, 3, &e);
+    assert_non_null(p);
+    /* the int8 graph's own fidelity, to set the budget just above it */
+    Graph *q = graph_clone(g, &e);
+    RewriteLog ql = {0};
+    CHECK_OK(pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), q, 0, &ql, &e), &e);
+    AccuracyResult qa;
+    CHECK_OK(accuracy_measure(g, q, &in, 1, &qa, &e), &e);
+    assert_true(qa.min_cosine < 0.99999);
+    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99999}, .w = objective_default_weights(), .repeats = 3,
+                       .threads = 1};
+    SearchOpts o = {.budget = 2, .allow_precision = true, .seed = 5};
+    AgentOpts ao = agent_opts_default();
+    ao.episodes = 1;
+    Graph *best = NULL;
+    RewriteLog log = {0};
+    Evaluation ev;
+    AgentStats st;
+    CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best, &ev, &log, &st, &e), &e);
+    print_message("int8 cosine %.6f: %d candidates, %d measured, %d refused on accuracy, %d rewrites kept\n", qa.min_cosine,
+                  st.candidates, st.evaluated, st.refused, log.total);
+    assert_true(st.evaluated >= 1); /* a candidate was timed: the budget was not spent on refused ones */
+    assert_true(log.total > 0);     /* and the exact one it measured was kept */
+    for (int k = 0; k < log.n; k++) assert_false(rule_by_name(log.v[k].rule)->flags & RULE_PRECISION);
+    assert_true(ev.feasible);
+    graph_free(best);
+    graph_free(q);
+    policy_free(p);
+    cost_close(cm);
+    inputs_free(&in);
+    graph_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_and_cache),
@@ -442,6 +489,7 @@ int main(void) {
         cmocka_unit_test(test_labelled_judgement),
         cmocka_unit_test(test_search_judged_on_labels),
         cmocka_unit_test(test_quantized_start_charged),
+        cmocka_unit_test(test_refused_int8_spends_no_evaluation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

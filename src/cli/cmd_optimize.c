@@ -214,8 +214,9 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
     }
     if (o->method == OPTIMIZE_PPO) {
         const AgentStats *a = &r->product.agent;
-        printf("policy %s: %d episodes (%d env steps, %.1f s%s), %d distinct candidates, %d measured\n", r->policy_path, a->episodes,
-               a->env_steps, a->rollout_s, o->tune_episodes ? ", after fine-tuning" : "", a->candidates, a->evaluated);
+        printf("policy %s: %d episodes (%d env steps, %.1f s%s), %d distinct candidates, %d measured, %d refused on accuracy alone\n",
+               r->policy_path, a->episodes, a->env_steps, a->rollout_s, o->tune_episodes ? ", after fine-tuning" : "", a->candidates,
+               a->evaluated, a->refused);
     }
     printf("rules applied (%d):", log->total);
     for (int k = 0; k < log->n; k++) printf(" %s×%d", log->v[k].rule, log->v[k].count);

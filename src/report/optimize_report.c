@@ -141,6 +141,7 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
         cJSON_AddNumberToObject(pj, "env_steps", p->agent.env_steps);
         cJSON_AddNumberToObject(pj, "candidates", p->agent.candidates);
         cJSON_AddNumberToObject(pj, "measured", p->agent.evaluated);
+        cJSON_AddNumberToObject(pj, "refused_on_accuracy", p->agent.refused);
         cJSON_AddNumberToObject(pj, "estimated_objective_gain", p->agent.best_estimate_gain);
         cJSON_AddNumberToObject(pj, "rollout_seconds", p->agent.rollout_s);
         cJSON_AddNumberToObject(pj, "tune_seconds", p->agent.tune_s);

@@ -230,9 +230,10 @@ typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } C
 #define MAX_CLIMBS 4
 
 /* What a rollout search builds from its start graph before the episodes, the same for every
-   search from that start with the same flags: Grappler's fixed point, the int8 pipeline's
-   graph (NULL: precision rules off, or nothing quantized), the whole-rule candidates from it.
-   ppo+bo's trials share one (EvalContext.agent_starts): built by the first trial. */
+   search from that start with the same flags: Grappler's fixed point, the batch-norm-folded
+   fixed point (NULL when it is Grappler's), the int8 pipeline's graph (NULL: precision rules
+   off, or nothing quantized), the whole-rule candidates from it. ppo+bo's trials share one
+   (EvalContext.agent_starts): built by the first trial. */
 struct AgentStarts {
     bool built;
     int builds;
