@@ -133,18 +133,37 @@ static void test_signature_and_cache(void **state) {
     graph_free(g);
 }
 
+/* what the search tests share: calibrated ResNet-8, 2 generated batches, the roofline cost
+   model, an untrained policy */
+typedef struct SearchRig { Graph *g; InputSet in; CostModel *cm; Policy *p; } SearchRig;
+
+static void rig_open(SearchRig *r) {
+    Err e = {0};
+    r->g = calibrated_resnet8();
+    CHECK_OK(inputs_generate(r->g, 2, 500, &r->in, &e), &e);
+    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
+    r->cm = cost_open(&co, &e);
+    assert_non_null(r->cm);
+    r->p = env_policy_new(NULL, 3, &e);
+    assert_non_null(r->p);
+}
+
+static void rig_close(SearchRig *r) {
+    policy_free(r->p);
+    cost_close(r->cm);
+    inputs_free(&r->in);
+    graph_free(r->g);
+}
+
 static void test_search_shares_cache(void **state) {
     (void)state;
     Err e = {0};
-    Graph *g = calibrated_resnet8();
-    InputSet in;
-    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
-    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
-    CostModel *cm = cost_open(&co, &e);
-    assert_non_null(cm);
-    Policy *p = env_policy_new(NULL, 3, &e);
-    assert_non_null(p);
-    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
+    SearchRig r;
+    rig_open(&r);
+    Graph *g = r.g;
+    CostModel *cm = r.cm;
+    Policy *p = r.p;
+    EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
                        .threads = 1};
     SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
     AgentOpts ao = agent_opts_default();
@@ -163,10 +182,7 @@ static void test_search_shares_cache(void **state) {
        a candidate's before it was measured */
     assert_true(ctx.times.accuracy_runs + ctx.times.accuracy_hits >= ctx.evaluations);
     graph_free(best);
-    policy_free(p);
-    cost_close(cm);
-    inputs_free(&in);
-    graph_free(g);
+    rig_close(&r);
 }
 
 static void same_eval(const EnvEval *a, const EnvEval *b) {
@@ -231,21 +247,18 @@ static void test_peek_memo(void **state) {
 static void test_search_memo_same_result(void **state) {
     (void)state;
     Err e = {0};
-    Graph *g = calibrated_resnet8();
-    InputSet in;
-    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
-    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
-    CostModel *cm = cost_open(&co, &e);
-    assert_non_null(cm);
-    Policy *p = env_policy_new(NULL, 3, &e);
-    assert_non_null(p);
+    SearchRig r;
+    rig_open(&r);
+    Graph *g = r.g;
+    CostModel *cm = r.cm;
+    Policy *p = r.p;
     EnvPeekMemo *memo = env_peek_memo_new();
     AgentStarts *starts = agent_starts_new();
     assert_non_null(starts);
     Graph *best[2] = {NULL, NULL};
     RewriteLog log[2] = {{0}, {0}};
     for (int run = 0; run < 2; run++) {
-        EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
+        EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
                            .threads = 1, .peek_memo = memo, .agent_starts = starts};
         SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
         AgentOpts ao = agent_opts_default();
@@ -272,10 +285,7 @@ static void test_search_memo_same_result(void **state) {
     graph_free(best[1]);
     env_peek_memo_free(memo);
     agent_starts_free(starts);
-    policy_free(p);
-    cost_close(cm);
-    inputs_free(&in);
-    graph_free(g);
+    rig_close(&r);
 }
 
 /* EvalContext.label_drop for the tests: checks the outputs it is given against a run of g and
@@ -441,22 +451,19 @@ static void test_quantized_start_charged(void **state) {
 static void test_refused_int8_spends_no_evaluation(void **state) {
     (void)state;
     Err e = {0};
-    Graph *g = calibrated_resnet8();
-    InputSet in;
-    CHECK_OK(inputs_generate(g, 2, 500, &in, &e), &e);
-    CostOpts co = {.backend = COST_ROOFLINE, .cache_dir = ""};
-    CostModel *cm = cost_open(&co, &e);
-    assert_non_null(cm);
-    Policy *p = env_policy_new(NULL, 3, &e);
-    assert_non_null(p);
+    SearchRig r;
+    rig_open(&r);
+    Graph *g = r.g;
+    CostModel *cm = r.cm;
+    Policy *p = r.p;
     /* the int8 graph's own fidelity, to set the budget just above it */
     Graph *q = graph_clone(g, &e);
     RewriteLog ql = {0};
     CHECK_OK(pipeline_run(pipeline_int8_name(dnn_cpu_has_vnni()), q, 0, &ql, &e), &e);
     AccuracyResult qa;
-    CHECK_OK(accuracy_measure(g, q, &in, 1, &qa, &e), &e);
+    CHECK_OK(accuracy_measure(g, q, &r.in, 1, &qa, &e), &e);
     assert_true(qa.min_cosine < 0.99999);
-    EvalContext ctx = {.original = g, .inputs = &in, .budget = {0.99, 0.99999}, .w = objective_default_weights(), .repeats = 3,
+    EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99999}, .w = objective_default_weights(), .repeats = 3,
                        .threads = 1};
     SearchOpts o = {.budget = 2, .allow_precision = true, .seed = 5};
     AgentOpts ao = agent_opts_default();
@@ -474,10 +481,7 @@ static void test_refused_int8_spends_no_evaluation(void **state) {
     assert_true(ev.feasible);
     graph_free(best);
     graph_free(q);
-    policy_free(p);
-    cost_close(cm);
-    inputs_free(&in);
-    graph_free(g);
+    rig_close(&r);
 }
 
 int main(void) {
