@@ -155,11 +155,14 @@ static int session_accuracy(OptimizeSession *s, const Graph *g, AccuracyResult *
     return accuracy_against_keep(s->orig, s->judge_ref, g, s->eval, threads, acc, cand_outs, err);
 }
 
+/* the labelled rows: the images read (>= 0), or -1 for every row of given inputs */
+static int session_label_rows(const OptimizeSession *s) { return s->o.eval_inputs ? -1 : s->lab.n_rows; }
+
 /* g's outputs on the session's evaluation inputs (accuracy_reference's layout) scored against
-   the session's labels: the rows are the images read, or every row of given inputs */
+   the session's labels */
 static int session_score_labels(const OptimizeSession *s, const Graph *g, const Tensor *outs, LabelledScore *out, Err *err) {
-    int rows = s->o.eval_inputs ? -1 : s->lab.n_rows;
-    return labelled_score_outputs(g, outs, s->eval->n_batches, rows, s->lab.labels, s->lab.n_labels, s->o.labels_path, out, err);
+    return labelled_score_outputs(g, outs, s->eval->n_batches, session_label_rows(s), s->lab.labels, s->lab.n_labels, s->o.labels_path,
+                                  out, err);
 }
 
 /* the input's labelled score on the evaluation inputs, once per session (from its reference
@@ -738,7 +741,7 @@ int optimize_run(const Graph *orig, const OptimizeOpts *o, OptimizeResult **out,
         if (rc) goto fail;
         r->labels_before = p->session->judge_labels_before;
         r->has_labels = true;
-        r->labelled_images = !o->eval_inputs && p->session->lab.n_rows >= 0; /* rows read from images */
+        r->labelled_images = session_label_rows(p->session) >= 0; /* rows read from images */
     }
     if (o->metric) {
         r->has_metric = true;

@@ -232,8 +232,9 @@ typedef struct Climb { const Graph *from; const RewriteLog *log; bool exact; } C
 /* What a rollout search builds from its start graph before the episodes, the same for every
    search from that start with the same flags: Grappler's fixed point, the batch-norm-folded
    fixed point (NULL when it is Grappler's), the int8 pipeline's graph (NULL: precision rules
-   off, or nothing quantized), the whole-rule candidates from it. ppo+bo's trials share one
-   (EvalContext.agent_starts): built by the first trial. */
+   off, or nothing quantized), the whole-rule candidates from it (when a search first finds
+   that graph within its accuracy budget). ppo+bo's trials share one (EvalContext.agent_starts):
+   built by the first trial. */
 struct AgentStarts {
     bool built;
     int builds;
@@ -243,6 +244,8 @@ struct AgentStarts {
     Graph *fixed, *fixed_int8;
     Graph *folded;            /* pipeline_grappler_bn_folded's graph; NULL: the same as fixed */
     RewriteLog fixed_log, int8_log, folded_log;
+    bool whole_built;         /* the whole-rule candidates below: built on first need (never
+                                 when the int8 graph misses the accuracy budget) */
     int n_whole;
     Graph **whole;
     RewriteLog *whole_log;
@@ -281,9 +284,16 @@ static int whole_rule_graphs(AgentStarts *st, const SearchOpts *o, Err *err) {
         st->whole_log[st->n_whole++] = log;
     }
     sitelist_free(&sl);
+    st->whole_built = true;
     return 0;
-fail:
+fail: /* none kept: a later search builds them again */
     sitelist_free(&sl);
+    for (int i = 0; i < st->n_whole; i++) graph_free(st->whole[i]);
+    free(st->whole);
+    free(st->whole_log);
+    st->whole = NULL;
+    st->whole_log = NULL;
+    st->n_whole = 0;
     return -1;
 }
 
@@ -307,6 +317,33 @@ void agent_starts_free(AgentStarts *st) {
     if (!st) return;
     agent_starts_clear(st);
     free(st);
+}
+
+int agent_shared_open(EvalContext *ctx, AgentShared *own, Err *err) {
+    memset(own, 0, sizeof *own);
+    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own->acc = objective_accuracy_cache_new())) goto oom;
+    if (!ctx->peek_memo && !(ctx->peek_memo = own->memo = env_peek_memo_new())) goto oom;
+    if (!ctx->agent_starts && !(ctx->agent_starts = own->starts = agent_starts_new())) goto oom;
+    return 0;
+oom:
+    agent_shared_close(ctx, own);
+    return err_set(err, ERR_RUNTIME, "out of memory");
+}
+
+void agent_shared_close(EvalContext *ctx, AgentShared *own) {
+    if (own->acc) {
+        objective_accuracy_cache_free(own->acc);
+        ctx->acc_cache = NULL;
+    }
+    if (own->memo) {
+        env_peek_memo_free(own->memo);
+        ctx->peek_memo = NULL;
+    }
+    if (own->starts) {
+        agent_starts_free(own->starts);
+        ctx->agent_starts = NULL;
+    }
+    memset(own, 0, sizeof *own);
 }
 
 /* st built from start with o's flags (reused when it already was) */
@@ -334,8 +371,6 @@ static int agent_starts_prepare(AgentStarts *st, const Graph *start, const Searc
         if (objective_precision_signature(st->fixed_int8) == objective_precision_signature(start)) { /* nothing quantized */
             graph_free(st->fixed_int8);
             st->fixed_int8 = NULL;
-        } else if (whole_rule_graphs(st, o, err)) {
-            goto fail;
         }
     }
     st->built = true;
@@ -381,22 +416,9 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     Graph *cur = NULL;
     CostModel *roof = NULL; /* the roofline, for trusted() */
     RewriteLog no_log = {0};
-    AccuracyCache *own_acc = NULL; /* ppo+bo gives one for all its trials, */
-    EnvPeekMemo *own_memo = NULL;  /* one lookahead memo, */
-    AgentStarts *own_starts = NULL; /* and the graphs built from the start */
+    AgentShared own = {0}; /* what ppo+bo did not give for all its trials */
     if (!pc || !cand) { err_set(err, ERR_RUNTIME, "out of memory"); goto done; }
-    if (!ctx->agent_starts && !(ctx->agent_starts = own_starts = agent_starts_new())) {
-        err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
-        err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-    if (!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) {
-        err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
+    if (agent_shared_open(ctx, &own, err)) goto done;
     CostStats cs0;
     cost_stats(cm, &cs0);
 
@@ -457,6 +479,7 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     bool int8_ok = false;
     if (fixed_int8 && within_budget(ctx, fixed_int8, &int8_ok, err)) goto done;
     if (!int8_ok) fixed_int8 = NULL;
+    if (fixed_int8 && !st->whole_built && whole_rule_graphs(st, o, err)) goto done;
     for (int i = 0; fixed_int8 && i < st->n_whole; i++) { /* measured first: estimate -inf */
         Candidate c = {.estimate = -INFINITY, .log = st->whole_log[i]};
         if (!(c.g = graph_clone(st->whole[i], err))) goto done;
@@ -600,17 +623,6 @@ done:
     env_free(env);
     env_free(exact_env);
     env_free(tune_env);
-    if (own_acc) {
-        objective_accuracy_cache_free(own_acc);
-        ctx->acc_cache = NULL;
-    }
-    if (own_memo) {
-        env_peek_memo_free(own_memo);
-        ctx->peek_memo = NULL;
-    }
-    if (own_starts) {
-        agent_starts_free(own_starts);
-        ctx->agent_starts = NULL;
-    }
+    agent_shared_close(ctx, &own);
     return rc;
 }

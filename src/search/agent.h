@@ -58,6 +58,15 @@ void agent_starts_free(AgentStarts *st);
 /* how many times st was built (tests: a second search from the same start reuses it) */
 int agent_starts_builds(const AgentStarts *st);
 
+/* What the searches from one start share through EvalContext: the accuracy cache (when ctx can
+   judge accuracy), the lookahead memo and the start graphs. agent_shared_open makes those ctx
+   lacks and records them in *own (ppo+bo opens them for all its trials, a lone search for
+   itself); agent_shared_close frees exactly those and clears them from ctx, leaving the
+   caller's own. On failure open leaves ctx as it found it. */
+typedef struct AgentShared { AccuracyCache *acc; EnvPeekMemo *memo; AgentStarts *starts; } AgentShared;
+int agent_shared_open(EvalContext *ctx, AgentShared *own, Err *err);
+void agent_shared_close(EvalContext *ctx, AgentShared *own);
+
 /* Like search_greedy (baselines.h): *best is a new graph, the best feasible one measured (or an
    unchanged copy of start). The policy is fine-tuned in place when tune_episodes > 0. */
 int search_ppo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Policy *policy, CostModel *cm, const AgentOpts *ao,

@@ -123,24 +123,13 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     int nc = bo_target_constraints(target, NULL);
     Bo *bo = bo_new(nc, o->seed ? o->seed : 1, err);
     if (!bo) return -1;
-    /* one accuracy cache for every trial: they revisit the same precision choices */
-    AccuracyCache *own_acc = NULL;
-    if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own_acc = objective_accuracy_cache_new())) {
+    /* one accuracy cache for every trial (they revisit the same precision choices), one
+       lookahead memo (they climb from the same graphs with other weights) and the graphs every
+       trial builds from the start before its episodes */
+    AgentShared own;
+    if (agent_shared_open(ctx, &own, err)) {
         bo_free(bo);
-        return err_set(err, ERR_RUNTIME, "out of memory");
-    }
-    /* and one lookahead memo: the trials climb from the same graphs with other weights */
-    EnvPeekMemo *own_memo = NULL;
-    /* and the graphs every trial builds from the start before its episodes */
-    AgentStarts *own_starts = NULL;
-    if ((!ctx->peek_memo && !(ctx->peek_memo = own_memo = env_peek_memo_new())) ||
-        (!ctx->agent_starts && !(ctx->agent_starts = own_starts = agent_starts_new()))) {
-        objective_accuracy_cache_free(own_acc);
-        ctx->acc_cache = NULL;
-        env_peek_memo_free(own_memo);
-        if (own_memo) ctx->peek_memo = NULL;
-        bo_free(bo);
-        return err_set(err, ERR_RUNTIME, "out of memory");
+        return -1;
     }
     ObjectiveWeights saved_w = ctx->w;
     AccuracyBudget saved_budget = ctx->budget;
@@ -229,18 +218,7 @@ done:
     free(recv);
     graph_free(keep);
     bo_free(bo);
-    if (own_acc) {
-        objective_accuracy_cache_free(own_acc);
-        ctx->acc_cache = NULL;
-    }
-    if (own_memo) {
-        env_peek_memo_free(own_memo);
-        ctx->peek_memo = NULL;
-    }
-    if (own_starts) {
-        agent_starts_free(own_starts);
-        ctx->agent_starts = NULL;
-    }
+    agent_shared_close(ctx, &own);
     ctx->w = saved_w;
     ctx->budget = saved_budget;
     return rc;
