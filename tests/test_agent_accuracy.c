@@ -288,6 +288,81 @@ static void test_search_memo_same_result(void **state) {
     rig_close(&r);
 }
 
+/* objective_evaluate_reuse: a graph measured alone is not measured again while ctx->measured
+   holds it - no evaluation counted, the same timing and accuracy, J recomputed under the
+   current weights; a graph of another structure, other repeats or other inputs is measured.
+   In a search: the start graph of a second identical search is one of the reused. */
+static void test_lone_measurements_reused(void **state) {
+    (void)state;
+    Err e = {0};
+    SearchRig r;
+    rig_open(&r);
+    Graph *fused = through(r.g, "grappler");
+    EvalContext ctx = {.original = r.g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){1, 0.1, 10}, .repeats = 3,
+                       .threads = 1};
+    ctx.measured = objective_measured_new();
+    assert_non_null(ctx.measured);
+    Evaluation a, b, c;
+    CHECK_OK(objective_evaluate_reuse(&ctx, r.g, &a, &e), &e);
+    assert_int_equal(ctx.evaluations, 1);
+    ctx.w = (ObjectiveWeights){2, 0.1, 10};
+    CHECK_OK(objective_evaluate_reuse(&ctx, r.g, &b, &e), &e);
+    assert_int_equal(ctx.evaluations, 1);
+    assert_int_equal(ctx.times.evaluations_reused, 1);
+    assert_true(b.latency_ms == a.latency_ms && b.peak_bytes == a.peak_bytes);
+    same_accuracy(&b.acc, &a.acc);
+    /* J under the new weights: twice the latency term */
+    assert_true(fabs((b.objective - a.objective) - log(a.latency_ms)) < 1e-9);
+    /* another structure: measured */
+    CHECK_OK(objective_evaluate_reuse(&ctx, fused, &c, &e), &e);
+    assert_int_equal(ctx.evaluations, 2);
+    /* the same graph with other repeats: measured */
+    ctx.repeats = 4;
+    CHECK_OK(objective_evaluate_reuse(&ctx, r.g, &c, &e), &e);
+    assert_int_equal(ctx.evaluations, 3);
+    assert_int_equal(ctx.times.evaluations_reused, 1);
+    ctx.repeats = 3;
+    /* a clone is the same structure */
+    Graph *clone = graph_clone(fused, &e);
+    assert_non_null(clone);
+    CHECK_OK(objective_evaluate_reuse(&ctx, clone, &c, &e), &e);
+    assert_int_equal(ctx.evaluations, 3);
+    assert_int_equal(ctx.times.evaluations_reused, 2);
+    objective_measured_free(ctx.measured);
+    graph_free(clone);
+
+    /* two searches sharing the measurements: the second reuses the start graph's */
+    MeasuredGraphs *shared = objective_measured_new();
+    assert_non_null(shared);
+    int evals[2];
+    for (int run = 0; run < 2; run++) {
+        EvalContext sc = {.original = r.g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){1, 0.1, 10}, .repeats = 3,
+                          .threads = 1, .measured = shared};
+        SearchOpts o = {.budget = 2, .allow_precision = false, .seed = 5};
+        AgentOpts ao = agent_opts_default();
+        ao.episodes = 2;
+        Graph *best = NULL;
+        Evaluation ev;
+        RewriteLog log = {0};
+        AgentStats st;
+        CHECK_OK(search_ppo(&sc, r.g, &o, r.p, r.cm, &ao, &best, &ev, &log, &st, &e), &e);
+        assert_true(sc.measured == shared); /* the caller's, not freed */
+        evals[run] = sc.evaluations;
+        printf("[ measured ] search %d: %d evaluations, %d lone measurements reused, %d candidates compared\n", run + 1, sc.evaluations,
+               sc.times.evaluations_reused, st.evaluated);
+        if (run == 1) {
+            assert_int_equal(sc.times.evaluations_reused, 1);
+            /* the evaluation the start graph no longer takes went to a candidate */
+            assert_true(st.evaluated >= 2 || st.candidates < 2);
+        }
+        graph_free(best);
+    }
+    assert_true(evals[0] <= 2 && evals[1] <= 2);
+    objective_measured_free(shared);
+    graph_free(fused);
+    rig_close(&r);
+}
+
 /* EvalContext.label_drop for the tests: checks the outputs it is given against a run of g and
    answers the drop it was told */
 typedef struct FakeLabels { double drop; int calls; const InputSet *in; } FakeLabels;
@@ -490,6 +565,7 @@ int main(void) {
         cmocka_unit_test(test_search_shares_cache),
         cmocka_unit_test(test_peek_memo),
         cmocka_unit_test(test_search_memo_same_result),
+        cmocka_unit_test(test_lone_measurements_reused),
         cmocka_unit_test(test_labelled_judgement),
         cmocka_unit_test(test_search_judged_on_labels),
         cmocka_unit_test(test_quantized_start_charged),

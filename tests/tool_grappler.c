@@ -2,6 +2,8 @@
  * the "grappler" pipeline with --target tf's rules (RULE_TF) and writes the result as a GraphDef,
  * without optimize's keep-or-refuse timing, so the rewritten graph is checked even where
  * `grappo optimize` keeps the input because the rewrite was not faster in its short timing.
+ * GRAPPO_TOOL_FOLDED=1 runs pipeline_grappler_bn_folded instead (batch norms folded first,
+ * TF's (conv + shortcut) + bias sums re-associated).
  * usage: tool_grappler IN OUT.pb [NAME=D,D,... ...]   (input shapes, as --input-shape) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +38,12 @@ int main(int argc, char **argv) {
     }
     Err err = {0};
     RewriteLog log = {0};
+    const char *folded_env = getenv("GRAPPO_TOOL_FOLDED");
+    bool folded = folded_env && !strcmp(folded_env, "1");
     Graph *g = model_file_load(argv[1], NULL, &err);
     if (!g || graph_validate(g, &err) || graph_infer(g, specs, ns, ref_eval_node, NULL, &err) ||
-        pipeline_run("grappler", g, RULE_TF, &log, &err) || graphdef_save(g, argv[2], &err)) {
+        (folded ? pipeline_grappler_bn_folded(g, RULE_TF, &log, &err) : pipeline_run("grappler", g, RULE_TF, &log, &err)) ||
+        graphdef_save(g, argv[2], &err)) {
         fprintf(stderr, "%s\n", err.msg);
         if (g) graph_free(g);
         return err.code == ERR_RUNTIME ? 1 : 2;

@@ -144,6 +144,7 @@ static int run_method(const BenchSetup *s, OptimizeSession *session, OptimizeMet
         r->carry_s = p.carry_s;
         r->accuracy_runs = t->accuracy_runs;
         r->accuracy_reused = t->accuracy_hits;
+        r->evaluations_reused = t->evaluations_reused;
     }
     r->rewrites = p.log.total;
     size_t len = 0;

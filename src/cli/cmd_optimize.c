@@ -204,9 +204,9 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
         const SearchTimes *t = &r->product.times;
         if (o->method == OPTIMIZE_PPO || o->method == OPTIMIZE_PPO_BO)
             printf("search time: rollouts %.1f s (accuracy %.1f s, kernel timing %.1f s), whole-graph timing %.1f s, accuracy %.1f s; "
-                   "%d accuracy runs, %d reused (same precision choices); carried pipelines %.1f s\n",
+                   "%d accuracy runs, %d reused (same precision choices); %d lone measurements reused; carried pipelines %.1f s\n",
                    t->rollout_s, t->env_accuracy_s, t->cost_timing_s, t->timing_s, t->accuracy_s, t->accuracy_runs, t->accuracy_hits,
-                   r->product.carry_s);
+                   t->evaluations_reused, r->product.carry_s);
     }
     if (r->product.sensitivity) {
         printf("\nPer-node sensitivity\n");

@@ -62,6 +62,7 @@ static int load_result(const cJSON *rj, BenchResult *r, Err *err) {
         r->carry_s = num(js, "carried_pipelines", 0);
         r->accuracy_runs = (int)num(js, "accuracy_runs", 0);
         r->accuracy_reused = (int)num(js, "accuracy_reused", 0);
+        r->evaluations_reused = (int)num(js, "evaluations_reused", 0);
     }
     r->rewrites = (int)num(rj, "rewrites", 0);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(rj, "rewrites_by_family");

@@ -321,10 +321,11 @@ static void md_model(StrBuf *b, const BenchModel *m) {
         if (!r->ok || !r->has_times) continue;
         strbuf_printf(b,
                       "\n%s's %.1f s: rollouts %.1f s (accuracy %.1f s, kernel timing %.1f s), whole-graph timing %.1f s, "
-                      "accuracy %.1f s (%d runs, %d reused), carried pipelines %.1f s, the rest (loading, calibration, rewriting) %.1f s.\n",
+                      "accuracy %.1f s (%d runs, %d reused), carried pipelines %.1f s, the rest (loading, calibration, rewriting) %.1f s; "
+                      "%d lone measurements reused.\n",
                       r->method, r->optimize_s, r->rollout_s, r->rollout_accuracy_s, r->rollout_kernel_timing_s, r->timing_s, r->accuracy_s,
                       r->accuracy_runs, r->accuracy_reused, r->carry_s,
-                      fmax(0, r->optimize_s - r->rollout_s - r->timing_s - r->accuracy_s - r->carry_s));
+                      fmax(0, r->optimize_s - r->rollout_s - r->timing_s - r->accuracy_s - r->carry_s), r->evaluations_reused);
     }
 
     /* top-1/top-5 against the user's labels (--eval DIR --labels FILE), when given */
@@ -617,6 +618,7 @@ char *bench_json(const BenchRun *run) {
                 json_num(js, "carried_pipelines", r->carry_s);
                 cJSON_AddNumberToObject(js, "accuracy_runs", r->accuracy_runs);
                 cJSON_AddNumberToObject(js, "accuracy_reused", r->accuracy_reused);
+                cJSON_AddNumberToObject(js, "evaluations_reused", r->evaluations_reused);
             }
             cJSON_AddNumberToObject(rj, "evaluations", r->evaluations);
             cJSON_AddNumberToObject(rj, "rewrites", r->rewrites);

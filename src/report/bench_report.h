@@ -39,6 +39,7 @@ typedef struct BenchResult {
     bool has_times;
     double rollout_s, rollout_accuracy_s, rollout_kernel_timing_s, timing_s, accuracy_s, carry_s;
     int accuracy_runs, accuracy_reused;
+    int evaluations_reused;   /* lone measurements reused (SearchTimes.evaluations_reused) */
     int rewrites;             /* rewrites applied */
     int family[BENCH_N_FAMILIES]; /* rewrites per family */
     char rules[1024];         /* "rule x count, ..." */

@@ -171,6 +171,7 @@ char *optimize_result_to_json(const OptimizeResult *res, const OptimizeReportNam
         cJSON_AddNumberToObject(js, "rollout_kernel_timing", t->cost_timing_s);
         cJSON_AddNumberToObject(js, "accuracy_runs", t->accuracy_runs);
         cJSON_AddNumberToObject(js, "accuracy_reused", t->accuracy_hits);
+        cJSON_AddNumberToObject(js, "evaluations_reused", t->evaluations_reused);
         cJSON_AddNumberToObject(js, "fine_tuning", t->tune_s);
         cJSON_AddNumberToObject(js, "bayesian_optimization", t->bo_s);
         cJSON_AddNumberToObject(js, "carried_pipelines", res->product.carry_s);

@@ -23,14 +23,16 @@ static const char *const grappler_rules[] = {
 };
 
 /* the grappler order with batch norms folded into the convolutions first (a bias, so the
-   residual Add and its Relu fuse too): pipeline_grappler_bn_folded; grappler+bf16 then runs
+   residual Add and its Relu fuse too) and the residual sums TF's arithmetic optimizer wrote as
+   (conv + shortcut) + bias re-associated (reassociate_bias_add, so that bias and sum fuse into
+   the conv as well; Grappler's own order leaves them): pipeline_grappler_bn_folded; grappler+bf16 then runs
    every float conv/matmul in bf16 (a whole ResNet block computes in bf16) and removes the Cast
    round trips between them */
 static const char *const grappler_bn_folded_rules[] = {
     "einsum_to_matmul",  "remove_identity",   "fold_constants",   "cse",                 "cancel_transposes", "cancel_reshapes",
     "fold_pad_into_conv", "crop_conv_taps",
-    "fold_scalar_mul",   "fold_conv_affine",  "fold_batchnorm",    "fuse_conv_bn_act", "fuse_conv_bias_act",  "fuse_matmul_bias_act",
-    "fuse_residual_add", "fuse_activation",
+    "fold_scalar_mul",   "fold_conv_affine",  "fold_batchnorm",    "reassociate_bias_add", "fuse_conv_bn_act", "fuse_conv_bias_act",
+    "fuse_matmul_bias_act", "fuse_residual_add", "fuse_activation",
 };
 static const char *const bf16_rules[] = {"bf16_compute", "cast_pair"};
 

@@ -45,7 +45,9 @@ const char *pipeline_int8_name(bool has_vnni);
    (fold_batchnorm before fuse_conv_bn_act): each conv then carries a bias, so a ResNet block's
    residual Add and its Relu fuse into the conv too - fewer kernels than Grappler's
    Conv+FusedBatchNorm fusion, which leaves them apart (zoo ResNet-50: 16 Add and 16 Relu
-   kernels, 7 of 42 ms). Exact, runs in stock TensorFlow; not what Grappler does. grappler+bf16
+   kernels, 7 of 42 ms). Also re-associates the (conv + shortcut) + bias sums TF's arithmetic
+   optimizer writes (reassociate_bias_add), so bias and shortcut fuse into the conv
+   (handlandmark-lite: 9 blocks). Exact, runs in stock TensorFlow; not what Grappler does. grappler+bf16
    starts with it; the agent climbs from it too. */
 int pipeline_grappler_bn_folded(Graph *g, unsigned required_flags, RewriteLog *log, Err *err);
 /* the pipeline names, for --help and errors */

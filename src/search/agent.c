@@ -324,6 +324,7 @@ int agent_shared_open(EvalContext *ctx, AgentShared *own, Err *err) {
     if (!ctx->acc_cache && ctx->original && ctx->inputs && !(ctx->acc_cache = own->acc = objective_accuracy_cache_new())) goto oom;
     if (!ctx->peek_memo && !(ctx->peek_memo = own->memo = env_peek_memo_new())) goto oom;
     if (!ctx->agent_starts && !(ctx->agent_starts = own->starts = agent_starts_new())) goto oom;
+    if (!ctx->measured && !(ctx->measured = own->measured = objective_measured_new())) goto oom;
     return 0;
 oom:
     agent_shared_close(ctx, own);
@@ -343,6 +344,10 @@ void agent_shared_close(EvalContext *ctx, AgentShared *own) {
         agent_starts_free(own->starts);
         ctx->agent_starts = NULL;
     }
+    if (own->measured) {
+        objective_measured_free(own->measured);
+        ctx->measured = NULL;
+    }
     memset(own, 0, sizeof *own);
 }
 
@@ -361,7 +366,7 @@ static int agent_starts_prepare(AgentStarts *st, const Graph *start, const Searc
     if (pipeline_run("grappler", st->fixed, o->required_flags, &st->fixed_log, err)) goto fail;
     if (!(st->folded = graph_clone(start, err))) goto fail;
     if (pipeline_grappler_bn_folded(st->folded, o->required_flags, &st->folded_log, err)) goto fail;
-    if (graph_hash(st->folded) == graph_hash(st->fixed)) { /* no batch norm to fold: Grappler's graph */
+    if (graph_hash(st->folded) == graph_hash(st->fixed)) { /* nothing to fold or re-associate: Grappler's graph */
         graph_free(st->folded);
         st->folded = NULL;
     }
@@ -493,7 +498,8 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     if (ec.allow_precision) climbs[n_climb++] = (Climb){climb_from, &fixed_log, true};
     /* Grappler fuses a conv with its batch norm and leaves a residual Add and Relu apart; with
        the batch norm folded first they fuse as well. A climb cannot undo a fusion, and one step
-       of the climb from the input rates the batch-norm fusion higher: so a climb of its own */
+       of the climb from the input rates the batch-norm fusion higher: so a climb of its own
+       (the same order also re-associates TF's (conv + shortcut) + bias sums so they fuse) */
     const RewriteLog folded_log = st->folded_log;
     if (st->folded) climbs[n_climb++] = (Climb){st->folded, &folded_log, true};
     int n_roll = n_ep + n_climb;
@@ -560,11 +566,12 @@ static int search_ppo_lean(EvalContext *ctx, const Graph *start, const SearchOpt
     for (int k = 0; k < n_cand; k++)
         if (isfinite(cand[k].estimate)) { stats->best_estimate_gain = start_j - cand[k].estimate; break; }
 
-    /* measure: the start graph first (it is the fallback), then candidates best-first */
+    /* measure: the start graph first (it is the fallback; ppo+bo's later trials reuse the
+       first one's measurement), then candidates best-first */
     cur = graph_clone(start, err);
     if (!cur) goto done;
     Evaluation cur_eval;
-    if (objective_evaluate(ctx, cur, &cur_eval, err)) goto done;
+    if (objective_evaluate_reuse(ctx, cur, &cur_eval, err)) goto done;
     RewriteLog cur_log = {0};
     /* best estimate first; after a candidate fails the accuracy budget, the exact one next */
     bool exact_next = false;

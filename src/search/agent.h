@@ -59,11 +59,11 @@ void agent_starts_free(AgentStarts *st);
 int agent_starts_builds(const AgentStarts *st);
 
 /* What the searches from one start share through EvalContext: the accuracy cache (when ctx can
-   judge accuracy), the lookahead memo and the start graphs. agent_shared_open makes those ctx
-   lacks and records them in *own (ppo+bo opens them for all its trials, a lone search for
-   itself); agent_shared_close frees exactly those and clears them from ctx, leaving the
+   judge accuracy), the lookahead memo, the start graphs and the lone measurements.
+   agent_shared_open makes those ctx lacks and records them in *own (ppo+bo opens them for all
+   its trials, a lone search for itself); agent_shared_close frees exactly those and clears them from ctx, leaving the
    caller's own. On failure open leaves ctx as it found it. */
-typedef struct AgentShared { AccuracyCache *acc; EnvPeekMemo *memo; AgentStarts *starts; } AgentShared;
+typedef struct AgentShared { AccuracyCache *acc; EnvPeekMemo *memo; AgentStarts *starts; MeasuredGraphs *measured; } AgentShared;
 int agent_shared_open(EvalContext *ctx, AgentShared *own, Err *err);
 void agent_shared_close(EvalContext *ctx, AgentShared *own);
 

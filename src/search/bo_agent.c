@@ -91,7 +91,8 @@ static int run_trial(EvalContext *ctx, const Graph *start, const SearchOpts *o, 
     AgentStats st;
     *g = NULL;
     if (search_ppo(ctx, start, &so, policy, cm, ao, g, &sev, &tlog, &st, err)) return -1;
-    if (objective_evaluate(ctx, *g, &ev, err)) { graph_free(*g); *g = NULL; return -1; }
+    /* a graph an earlier trial returned (or measured alone) keeps that measurement */
+    if (objective_evaluate_reuse(ctx, *g, &ev, err)) { graph_free(*g); *g = NULL; return -1; }
     BoAgentTrial *row = &out->row;
     memcpy(row->bo.w, w, sizeof row->bo.w);
     row->bo.f = target->objective == BO_OBJECTIVE_MEMORY ? log(fmax(ev.peak_bytes, 1.0)) : log(ev.latency_ms);
@@ -124,8 +125,9 @@ int search_ppo_bo(EvalContext *ctx, const Graph *start, const SearchOpts *o, Pol
     Bo *bo = bo_new(nc, o->seed ? o->seed : 1, err);
     if (!bo) return -1;
     /* one accuracy cache for every trial (they revisit the same precision choices), one
-       lookahead memo (they climb from the same graphs with other weights) and the graphs every
-       trial builds from the start before its episodes */
+       lookahead memo (they climb from the same graphs with other weights), the graphs every
+       trial builds from the start before its episodes, and the lone measurements (every trial
+       measures the start graph, and many return the same graph) */
     AgentShared own;
     if (agent_shared_open(ctx, &own, err)) {
         bo_free(bo);

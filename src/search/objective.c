@@ -152,17 +152,86 @@ int objective_accuracy(EvalContext *ctx, const Graph *g, AccuracyResult *acc, Er
     return 0;
 }
 
-int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
-    LatencyResult lat;
+static int evaluate_alone(EvalContext *ctx, const Graph *g, Evaluation *out, LatencyResult *lat, Err *err) {
     double t0 = now_s();
-    if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, &lat, err)) return -1;
+    if (latency_measure(&g, 1, ctx->inputs, ctx->repeats, ctx->threads, lat, err)) return -1;
     double t1 = now_s();
     ctx->times.timing_s += t1 - t0;
     if (objective_accuracy(ctx, g, &out->acc, err)) return -1;
     ctx->times.accuracy_s += now_s() - t1;
     ctx->evaluations++;
-    finish(ctx, &lat, out);
+    finish(ctx, lat, out);
     return tell(ctx, err);
+}
+
+int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
+    LatencyResult lat;
+    return evaluate_alone(ctx, g, out, &lat, err);
+}
+
+typedef struct MeasuredEntry {
+    uint64_t hash;
+    int n_nodes, repeats, threads;
+    const InputSet *inputs;
+    LatencyResult lat;
+    AccuracyResult acc;
+} MeasuredEntry;
+
+struct MeasuredGraphs {
+    MeasuredEntry *v;
+    int n, cap;
+};
+
+MeasuredGraphs *objective_measured_new(void) { return calloc(1, sizeof(MeasuredGraphs)); }
+
+void objective_measured_free(MeasuredGraphs *m) {
+    if (!m) return;
+    free(m->v);
+    free(m);
+}
+
+/* the graph's structure: every node's name, op, output dtypes and inputs (producer name and
+   port), in order; weights are not read (a rewrite that changes one names its new Const) */
+static uint64_t structure_hash(const Graph *g) {
+    uint64_t h = FNV1A_OFFSET;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        h = fnv1a64_str(fnv1a64_str(h, n->name), n->op_name);
+        for (int k = 0; k < n->n_outputs; k++) h = fnv1a64(h, &n->outputs[k].dtype, sizeof n->outputs[k].dtype);
+        for (int k = 0; k < n->n_inputs; k++) {
+            h = fnv1a64_str(h, g->nodes[n->inputs[k].node]->name);
+            h = fnv1a64(h, &n->inputs[k].port, sizeof n->inputs[k].port);
+        }
+        h = fnv1a64(h, &n->n_ctrl, sizeof n->n_ctrl);
+    }
+    return h;
+}
+
+int objective_evaluate_reuse(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
+    MeasuredGraphs *m = ctx->measured;
+    if (!m) return objective_evaluate(ctx, g, out, err);
+    uint64_t h = structure_hash(g);
+    for (int i = 0; i < m->n; i++) {
+        const MeasuredEntry *e = &m->v[i];
+        if (e->hash == h && e->n_nodes == g->n_nodes && e->repeats == ctx->repeats && e->threads == ctx->threads &&
+            e->inputs == ctx->inputs) {
+            out->acc = e->acc;
+            finish(ctx, &e->lat, out);
+            ctx->times.evaluations_reused++;
+            return 0;
+        }
+    }
+    LatencyResult lat;
+    if (evaluate_alone(ctx, g, out, &lat, err)) return -1;
+    if (m->n == m->cap) {
+        int nc = m->cap ? 2 * m->cap : 8;
+        MeasuredEntry *v = realloc(m->v, (size_t)nc * sizeof *v);
+        if (!v) return 0; /* not remembered: measured again next time */
+        m->v = v;
+        m->cap = nc;
+    }
+    m->v[m->n++] = (MeasuredEntry){h, g->n_nodes, ctx->repeats, ctx->threads, ctx->inputs, lat, out->acc};
+    return 0;
 }
 
 int objective_evaluate_pair(EvalContext *ctx, const Graph *ref, const AccuracyResult *ref_acc, const Graph *cand,

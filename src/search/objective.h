@@ -30,6 +30,8 @@ typedef struct SearchTimes {
     double bo_s;            /* Gaussian processes and acquisition (ppo+bo) */
     /* accuracy through the context's cache (EvalContext.acc_cache): runs made, answers reused */
     int accuracy_runs, accuracy_hits;
+    /* lone measurements reused from EvalContext.measured (objective_evaluate_reuse) */
+    int evaluations_reused;
 } SearchTimes;
 
 /* Accuracy by precision assignment (objective_accuracy): the set of low-precision nodes of a
@@ -72,6 +74,8 @@ typedef struct EvalContext {
                                       acc_cache by the trials of ppo+bo; NULL: the search's own */
     struct AgentStarts *agent_starts; /* the graphs a rollout search builds from its start
                                          (agent.h), shared likewise; NULL: the search's own */
+    struct MeasuredGraphs *measured; /* lone measurements to reuse (objective_evaluate_reuse),
+                                        shared likewise; NULL: every one is made */
     /* optional: the user's labels (optimize --labels). Given a candidate's outputs on ctx->inputs
        (accuracy_reference's layout), sets *drop to the input's labelled top-1 minus the
        candidate's. With it every accuracy a search measures is labelled (AccuracyResult.
@@ -115,6 +119,17 @@ double objective_accuracy_drop(const AccuracyResult *acc);
 ObjectiveWeights objective_default_weights(void); /* (1, 0.1, 10) */
 /* Measures g (latency on the fast runtime, plan memory, fidelity to ctx->original) */
 int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err);
+/* Lone measurements by graph: its timing and accuracy, not its J (which depends on ctx->w).
+   ppo+bo's trials each measure the same start graph and often return the same graph, which
+   the trial then measures alone: measured once, those evaluations go to candidates instead. */
+typedef struct MeasuredGraphs MeasuredGraphs;
+MeasuredGraphs *objective_measured_new(void);
+void objective_measured_free(MeasuredGraphs *m);
+/* objective_evaluate, except that a graph ctx->measured holds (same structural hash and node
+   count, measured with the same inputs and threads) is not measured again: its timing and
+   accuracy are reused and its J recomputed under ctx->w, counting no evaluation
+   (ctx->times.evaluations_reused). Without ctx->measured: objective_evaluate. */
+int objective_evaluate_reuse(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err);
 /* Measures a candidate against a reference graph in one alternating timing loop, so both
    latencies see the same machine noise. ref_acc is the reference graph's accuracy, measured
    before (it does not change); fills both evaluations (counts one evaluation). */
