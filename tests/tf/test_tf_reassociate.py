@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def tool_grappler() -> Path:
-    path = Path(os.environ.get("GRAPPO_TOOL_GRAPPLER", str(ROOT / "build" / "tests" / "tool_grappler")))
+    path = Path(
+        os.environ.get(
+            "GRAPPO_TOOL_GRAPPLER", str(ROOT / "build" / "tests" / "tool_grappler")
+        )
+    )
     if not path.exists():
         pytest.skip(f"{path} not built (make build/tests/tool_grappler)")
     return path.resolve()
@@ -40,8 +44,12 @@ def _frozen(rng: np.random.Generator) -> tf.compat.v1.GraphDef:
     b2 = rng.standard_normal((8,)).astype(np.float32)
     with tf.Graph().as_default() as g:
         x = tf.compat.v1.placeholder(tf.float32, [1, 6, 6, 8], name="x")
-        shortcut = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w2, strides=1, padding="SAME"), b2))
-        y = tf.math.add_n([tf.nn.conv2d(shortcut, w1, strides=1, padding="SAME"), shortcut])
+        shortcut = tf.nn.relu(
+            tf.nn.bias_add(tf.nn.conv2d(x, w2, strides=1, padding="SAME"), b2)
+        )
+        y = tf.math.add_n(
+            [tf.nn.conv2d(shortcut, w1, strides=1, padding="SAME"), shortcut]
+        )
         y = tf.nn.relu(tf.math.add(y, tf.constant(b)))
         tf.identity(y, name="out")
     return g.as_graph_def()
@@ -56,7 +64,9 @@ def _run(gd: tf.compat.v1.GraphDef, x: np.ndarray) -> np.ndarray:
 
 def _rewrite(tool: Path, src: Path, out: Path, folded: bool) -> tf.compat.v1.GraphDef:
     env = dict(os.environ, GRAPPO_TOOL_FOLDED="1" if folded else "0")
-    r = subprocess.run([str(tool), str(src), str(out)], capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [str(tool), str(src), str(out)], capture_output=True, text=True, env=env
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     gd = tf.compat.v1.GraphDef()
     gd.ParseFromString(out.read_bytes())
@@ -82,4 +92,6 @@ def test_tensorflow_runs_reassociated_sum(tool_grappler: Path, tmp_path: Path) -
     x = rng.standard_normal((1, 6, 6, 8)).astype(np.float32)
     want, got = _run(gd, x), _run(opt, x)
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
+    np.testing.assert_allclose(
+        got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max())
+    )
