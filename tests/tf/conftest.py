@@ -32,6 +32,11 @@ def grappo() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tool_grappler() -> Path:
+    return _binary("GRAPPO_TOOL_GRAPPLER", ROOT / "build" / "tests" / "tool_grappler")
+
+
+@pytest.fixture(scope="session")
 def converter() -> Path:
     return _binary("GRAPPO_CONVERT", ROOT / "build" / "tests" / "tool_convert")
 
@@ -45,7 +50,9 @@ def models() -> Path:
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        subprocess.run([sys.executable, str(gen), str(tmp)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(gen), str(tmp)], check=True, capture_output=True
+        )
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     return out

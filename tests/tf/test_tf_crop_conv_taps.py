@@ -15,22 +15,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import tensorflow as tf  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tool_grappler() -> Path:
-    path = Path(os.environ.get("GRAPPO_TOOL_GRAPPLER", str(ROOT / "build" / "tests" / "tool_grappler")))
-    if not path.exists():
-        pytest.skip(f"{path} not built (make build/tests/tool_grappler)")
-    return path.resolve()
+from frozen import run_frozen  # noqa: E402
 
 
 def _frozen(rng: np.random.Generator) -> tf.compat.v1.GraphDef:
@@ -41,16 +31,11 @@ def _frozen(rng: np.random.Generator) -> tf.compat.v1.GraphDef:
         x = tf.compat.v1.placeholder(tf.float32, [2, 2, 2, 4], name="x")
         y = tf.nn.relu(tf.nn.conv2d(x, w1, strides=2, padding="SAME"))
         y = tf.nn.relu(tf.nn.conv2d(y, w2, strides=1, padding="SAME"))
-        y = tf.nn.conv2d(y, w3, strides=1, padding=[[0, 0], [4, 4], [2, 2], [0, 0]], dilations=2)
+        y = tf.nn.conv2d(
+            y, w3, strides=1, padding=[[0, 0], [4, 4], [2, 2], [0, 0]], dilations=2
+        )
         tf.identity(y, name="out")
     return g.as_graph_def()
-
-
-def _run(gd: tf.compat.v1.GraphDef, x: np.ndarray) -> np.ndarray:
-    with tf.Graph().as_default() as g:
-        tf.graph_util.import_graph_def(gd, name="")
-        with tf.compat.v1.Session(graph=g) as sess:
-            return sess.run("out:0", feed_dict={"x:0": x})
 
 
 def test_tensorflow_runs_cropped_convs(tool_grappler: Path, tmp_path: Path) -> None:
@@ -58,7 +43,9 @@ def test_tensorflow_runs_cropped_convs(tool_grappler: Path, tmp_path: Path) -> N
     gd = _frozen(rng)
     src, out = tmp_path / "convs.pb", tmp_path / "convs.opt.pb"
     src.write_bytes(gd.SerializeToString())
-    r = subprocess.run([str(tool_grappler), str(src), str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(tool_grappler), str(src), str(out)], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     opt = tf.compat.v1.GraphDef()
     opt.ParseFromString(out.read_bytes())
@@ -74,6 +61,8 @@ def test_tensorflow_runs_cropped_convs(tool_grappler: Path, tmp_path: Path) -> N
 
     assert filter_sizes(opt) == sorted([4 * 8, 8 * 8, 1 * 1 * 8 * 6])
     x = rng.standard_normal((2, 2, 2, 4)).astype(np.float32)
-    want, got = _run(gd, x), _run(opt, x)
+    want, got = run_frozen(gd, {"x:0": x}), run_frozen(opt, {"x:0": x})
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
+    np.testing.assert_allclose(
+        got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max())
+    )

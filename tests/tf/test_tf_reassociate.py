@@ -15,26 +15,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import tensorflow as tf  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tool_grappler() -> Path:
-    path = Path(
-        os.environ.get(
-            "GRAPPO_TOOL_GRAPPLER", str(ROOT / "build" / "tests" / "tool_grappler")
-        )
-    )
-    if not path.exists():
-        pytest.skip(f"{path} not built (make build/tests/tool_grappler)")
-    return path.resolve()
+from frozen import run_frozen  # noqa: E402
 
 
 def _frozen(rng: np.random.Generator) -> tf.compat.v1.GraphDef:
@@ -53,13 +39,6 @@ def _frozen(rng: np.random.Generator) -> tf.compat.v1.GraphDef:
         y = tf.nn.relu(tf.math.add(y, tf.constant(b)))
         tf.identity(y, name="out")
     return g.as_graph_def()
-
-
-def _run(gd: tf.compat.v1.GraphDef, x: np.ndarray) -> np.ndarray:
-    with tf.Graph().as_default() as g:
-        tf.graph_util.import_graph_def(gd, name="")
-        with tf.compat.v1.Session(graph=g) as sess:
-            return sess.run("out:0", feed_dict={"x:0": x})
 
 
 def _rewrite(tool: Path, src: Path, out: Path, folded: bool) -> tf.compat.v1.GraphDef:
@@ -90,7 +69,7 @@ def test_tensorflow_runs_reassociated_sum(tool_grappler: Path, tmp_path: Path) -
         [[b"BiasAdd", b"Relu"], [b"BiasAdd", b"Add", b"Relu"]]
     )
     x = rng.standard_normal((1, 6, 6, 8)).astype(np.float32)
-    want, got = _run(gd, x), _run(opt, x)
+    want, got = run_frozen(gd, {"x:0": x}), run_frozen(opt, {"x:0": x})
     assert got.shape == want.shape
     np.testing.assert_allclose(
         got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max())
