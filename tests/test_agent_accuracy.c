@@ -148,6 +148,19 @@ static void rig_open(SearchRig *r) {
     assert_non_null(r->p);
 }
 
+/* search_ppo from the rig's graph (seed 5) with ctx, a budget of evaluations, precision rules
+   or not and `episodes` rollouts; the best graph, its evaluation and log in *best, *ev, *log */
+static void rig_search(SearchRig *r, EvalContext *ctx, int budget, bool precision, int episodes, Graph **best, Evaluation *ev,
+                       RewriteLog *log, AgentStats *st) {
+    Err e = {0};
+    SearchOpts o = {.budget = budget, .allow_precision = precision, .seed = 5};
+    AgentOpts ao = agent_opts_default();
+    ao.episodes = episodes;
+    *best = NULL;
+    *log = (RewriteLog){0};
+    CHECK_OK(search_ppo(ctx, r->g, &o, r->p, r->cm, &ao, best, ev, log, st, &e), &e);
+}
+
 static void rig_close(SearchRig *r) {
     policy_free(r->p);
     cost_close(r->cm);
@@ -157,22 +170,15 @@ static void rig_close(SearchRig *r) {
 
 static void test_search_shares_cache(void **state) {
     (void)state;
-    Err e = {0};
     SearchRig r;
     rig_open(&r);
-    Graph *g = r.g;
-    CostModel *cm = r.cm;
-    Policy *p = r.p;
-    EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
+    EvalContext ctx = {.original = r.g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
                        .threads = 1};
-    SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
-    AgentOpts ao = agent_opts_default();
-    ao.episodes = 4;
-    Graph *best = NULL;
+    Graph *best;
     Evaluation ev;
-    RewriteLog log = {0};
+    RewriteLog log;
     AgentStats st;
-    CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best, &ev, &log, &st, &e), &e);
+    rig_search(&r, &ctx, 4, true, 4, &best, &ev, &log, &st);
     printf("[ acc      ] ppo: %d accuracy runs, %d reused, %d evaluations\n", ctx.times.accuracy_runs, ctx.times.accuracy_hits,
            ctx.evaluations);
     assert_null(ctx.acc_cache); /* the search's own, freed */
@@ -246,12 +252,9 @@ static void test_peek_memo(void **state) {
    same graph, and the start graphs built once */
 static void test_search_memo_same_result(void **state) {
     (void)state;
-    Err e = {0};
     SearchRig r;
     rig_open(&r);
     Graph *g = r.g;
-    CostModel *cm = r.cm;
-    Policy *p = r.p;
     EnvPeekMemo *memo = env_peek_memo_new();
     AgentStarts *starts = agent_starts_new();
     assert_non_null(starts);
@@ -260,12 +263,9 @@ static void test_search_memo_same_result(void **state) {
     for (int run = 0; run < 2; run++) {
         EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){0, 1, 10}, .repeats = 3,
                            .threads = 1, .peek_memo = memo, .agent_starts = starts};
-        SearchOpts o = {.budget = 4, .allow_precision = true, .seed = 5};
-        AgentOpts ao = agent_opts_default();
-        ao.episodes = 3;
         Evaluation ev;
         AgentStats st;
-        CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best[run], &ev, &log[run], &st, &e), &e);
+        rig_search(&r, &ctx, 4, true, 3, &best[run], &ev, &log[run], &st);
         assert_true(ctx.peek_memo == memo); /* the caller's, not freed */
         assert_true(ctx.agent_starts == starts);
         assert_int_equal(agent_starts_builds(starts), 1); /* the second run reused the first's */
@@ -338,14 +338,11 @@ static void test_lone_measurements_reused(void **state) {
     for (int run = 0; run < 2; run++) {
         EvalContext sc = {.original = r.g, .inputs = &r.in, .budget = {0.99, 0.99}, .w = (ObjectiveWeights){1, 0.1, 10}, .repeats = 3,
                           .threads = 1, .measured = shared};
-        SearchOpts o = {.budget = 2, .allow_precision = false, .seed = 5};
-        AgentOpts ao = agent_opts_default();
-        ao.episodes = 2;
-        Graph *best = NULL;
+        Graph *best;
         Evaluation ev;
-        RewriteLog log = {0};
+        RewriteLog log;
         AgentStats st;
-        CHECK_OK(search_ppo(&sc, r.g, &o, r.p, r.cm, &ao, &best, &ev, &log, &st, &e), &e);
+        rig_search(&r, &sc, 2, false, 2, &best, &ev, &log, &st);
         assert_true(sc.measured == shared); /* the caller's, not freed */
         evals[run] = sc.evaluations;
         printf("[ measured ] search %d: %d evaluations, %d lone measurements reused, %d candidates compared\n", run + 1, sc.evaluations,
@@ -529,8 +526,6 @@ static void test_refused_int8_spends_no_evaluation(void **state) {
     SearchRig r;
     rig_open(&r);
     Graph *g = r.g;
-    CostModel *cm = r.cm;
-    Policy *p = r.p;
     /* the int8 graph's own fidelity, to set the budget just above it */
     Graph *q = graph_clone(g, &e);
     RewriteLog ql = {0};
@@ -540,14 +535,11 @@ static void test_refused_int8_spends_no_evaluation(void **state) {
     assert_true(qa.min_cosine < 0.99999);
     EvalContext ctx = {.original = g, .inputs = &r.in, .budget = {0.99, 0.99999}, .w = objective_default_weights(), .repeats = 3,
                        .threads = 1};
-    SearchOpts o = {.budget = 2, .allow_precision = true, .seed = 5};
-    AgentOpts ao = agent_opts_default();
-    ao.episodes = 1;
-    Graph *best = NULL;
-    RewriteLog log = {0};
+    Graph *best;
+    RewriteLog log;
     Evaluation ev;
     AgentStats st;
-    CHECK_OK(search_ppo(&ctx, g, &o, p, cm, &ao, &best, &ev, &log, &st, &e), &e);
+    rig_search(&r, &ctx, 2, true, 1, &best, &ev, &log, &st);
     print_message("int8 cosine %.6f: %d candidates, %d measured, %d refused on accuracy, %d rewrites kept\n", qa.min_cosine,
                   st.candidates, st.evaluated, st.refused, log.total);
     assert_true(st.evaluated >= 1); /* a candidate was timed: the budget was not spent on refused ones */
