@@ -106,13 +106,7 @@ def mobilenet(out: Path) -> None:
 
 
 def bert(
-    out: Path,
-    seq: int = 8,
-    vocab: int = 50,
-    dim: int = 16,
-    layers: int = 2,
-    heads: int = 2,
-    ffn: int = 32,
+    out: Path, seq: int = 8, vocab: int = 50, dim: int = 16, layers: int = 2, heads: int = 2, ffn: int = 32
 ) -> None:
     """2-layer BERT-style encoder: int token ids + segment ids, MHA, LayerNorm, GELU (Keras 3)."""
     keras = _keras3()
@@ -183,22 +177,14 @@ def tf1(out: Path) -> None:
     graph = tf.Graph()
     with graph.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
-        w = tf.compat.v1.get_variable(
-            "w",
-            initializer=rng.normal(size=(4, 3)).astype(np.float32),
-            use_resource=False,
-        )
-        b = tf.compat.v1.get_variable(
-            "b", initializer=rng.normal(size=(3,)).astype(np.float32), use_resource=True
-        )
+        w = tf.compat.v1.get_variable("w", initializer=rng.normal(size=(4, 3)).astype(np.float32), use_resource=False)
+        b = tf.compat.v1.get_variable("b", initializer=rng.normal(size=(3,)).astype(np.float32), use_resource=True)
         y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
         with tf.compat.v1.Session(graph=graph) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             builder = tf.compat.v1.saved_model.Builder(str(out))
             sig = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
-            builder.add_meta_graph_and_variables(
-                sess, ["serve"], signature_def_map={"serving_default": sig}
-            )
+            builder.add_meta_graph_and_variables(sess, ["serve"], signature_def_map={"serving_default": sig})
             builder.save()
 
 
@@ -208,12 +194,8 @@ class _Loops(tf.Module):
 
     def __init__(self) -> None:
         rng = np.random.default_rng(SEED + 7)
-        self.w = (0.5 * rng.normal(size=(4, 4))).astype(
-            np.float32
-        )  # a Const in the function
-        self.scale = tf.Variable(
-            rng.normal(size=(4,)).astype(np.float32)
-        )  # read outside the loop
+        self.w = (0.5 * rng.normal(size=(4, 4))).astype(np.float32)  # a Const in the function
+        self.scale = tf.Variable(rng.normal(size=(4,)).astype(np.float32))  # read outside the loop
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
     def __call__(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -221,24 +203,14 @@ class _Loops(tf.Module):
         w = tf.constant(self.w)
         ta = tf.TensorArray(tf.float32, size=steps)
 
-        def body(
-            i: tf.Tensor, h: tf.Tensor, ta: Any
-        ) -> tuple[tf.Tensor, tf.Tensor, Any]:
+        def body(i: tf.Tensor, h: tf.Tensor, ta: Any) -> tuple[tf.Tensor, tf.Tensor, Any]:
             h = tf.tanh(tf.matmul(h, w) + 0.1)
             return i + 1, h, ta.write(i, h)
 
-        _, h, ta = tf.while_loop(
-            lambda i, h, ta: i < steps, body, (tf.constant(0), x, ta)
-        )
+        _, h, ta = tf.while_loop(lambda i, h, ta: i < steps, body, (tf.constant(0), x, ta))
         seq = ta.stack()
-        scale = (
-            self.scale.read_value()
-        )  # a value, not the resource, goes into the branches
-        y = tf.cond(
-            tf.reduce_sum(x) > 0.0,
-            lambda: h * scale + tf.reduce_mean(seq, axis=0),
-            lambda: h - 1.0,
-        )
+        scale = self.scale.read_value()  # a value, not the resource, goes into the branches
+        y = tf.cond(tf.reduce_sum(x) > 0.0, lambda: h * scale + tf.reduce_mean(seq, axis=0), lambda: h - 1.0)
         return {"seq": seq, "y": y}
 
 
@@ -265,9 +237,7 @@ MODELS: dict[str, Callable[[Path], None]] = {
 def resnet50(out: Path) -> None:
     """Full-size Keras ResNet50 (random weights) for make bench-tf; not part of the tests."""
     keras = _keras3()
-    keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)).export(
-        str(out), verbose=False
-    )
+    keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3)).export(str(out), verbose=False)
 
 
 def bert_base(out: Path) -> None:
@@ -276,10 +246,7 @@ def bert_base(out: Path) -> None:
 
 
 # generated only when named on the command line (make bench-tf)
-BIG_MODELS: dict[str, Callable[[Path], None]] = {
-    "resnet50": resnet50,
-    "bert_base": bert_base,
-}
+BIG_MODELS: dict[str, Callable[[Path], None]] = {"resnet50": resnet50, "bert_base": bert_base}
 
 
 def _inputs(fn: Any) -> dict[str, np.ndarray]:
@@ -289,9 +256,7 @@ def _inputs(fn: Any) -> dict[str, np.ndarray]:
         shape = [1 if d is None else d for d in spec.shape.as_list()]
         if spec.dtype.is_integer:
             hi = 2 if "segment" in key else 50  # below every test vocabulary
-            feeds[key] = rng.integers(0, hi, size=shape).astype(
-                spec.dtype.as_numpy_dtype
-            )
+            feeds[key] = rng.integers(0, hi, size=shape).astype(spec.dtype.as_numpy_dtype)
         else:
             feeds[key] = rng.uniform(0, 1, size=shape).astype(spec.dtype.as_numpy_dtype)
     return feeds
@@ -306,10 +271,7 @@ def freeze(fn: Any, path: Path) -> dict[str, Any]:
     ins = [t.name for t in frozen.inputs]
     outs = [t.name for t in frozen.outputs]
     # the signature's flattened order: inputs by argument order (sorted keys for dicts)
-    return {
-        "inputs": dict(zip(in_keys, ins, strict=True)),
-        "outputs": dict(zip(out_keys, outs, strict=True)),
-    }
+    return {"inputs": dict(zip(in_keys, ins, strict=True)), "outputs": dict(zip(out_keys, outs, strict=True))}
 
 
 def generate(name: str, out: Path) -> None:
@@ -324,11 +286,7 @@ def generate(name: str, out: Path) -> None:
         np.save(d / f"in_{k}.npy", v)
     for k, v in ref.items():
         np.save(d / f"ref_{k}.npy", v.numpy())
-    meta = {
-        "frozen": freeze(fn, d / "frozen.pb"),
-        "inputs": sorted(feeds),
-        "outputs": sorted(ref),
-    }
+    meta = {"frozen": freeze(fn, d / "frozen.pb"), "inputs": sorted(feeds), "outputs": sorted(ref)}
     (d / "meta.json").write_text(json.dumps(meta, indent=1))
     del loaded
 

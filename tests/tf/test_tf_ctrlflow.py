@@ -33,28 +33,14 @@ def _cases() -> list[tuple[str, dict[str, str], str, str]]:
     return out
 
 
-@pytest.mark.parametrize(
-    "case", _cases(), ids=lambda c: f"{c[0]}:{sorted(c[1].values())[0]}"
-)
-def test_optimized_control_flow_runs_in_tf(
-    grappo: Path, case: tuple[str, dict[str, str], str, str], tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c[0]}:{sorted(c[1].values())[0]}")
+def test_optimized_control_flow_runs_in_tf(grappo: Path, case: tuple[str, dict[str, str], str, str], tmp_path: Path) -> None:
     import tensorflow as tf
 
     pb, feeds, fetch, npy = case
     out = tmp_path / "opt.pb"
     res = subprocess.run(
-        [
-            str(grappo),
-            "optimize",
-            str(FIX / pb),
-            "--target",
-            "tf",
-            "--search",
-            "grappler",
-            "-o",
-            str(out),
-        ],
+        [str(grappo), "optimize", str(FIX / pb), "--target", "tf", "--search", "grappler", "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -102,9 +88,7 @@ def _fresh(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return v  # counts and indices keep the fixture's (valid) value
 
 
-def _tf_run(
-    pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]
-) -> list[np.ndarray]:
+def _tf_run(pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]) -> list[np.ndarray]:
     import tensorflow as tf
 
     gd = tf.compat.v1.GraphDef()
@@ -119,16 +103,11 @@ def _tf_run(
 def _close(got: np.ndarray, want: np.ndarray) -> None:
     assert got.shape == want.shape
     scale = max(1.0, float(np.max(np.abs(want))) if want.size else 0.0)
-    assert (
-        float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
-        <= 1e-5 * scale
-    )
+    assert float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) <= 1e-5 * scale
 
 
 @pytest.mark.parametrize("case", _tf1_cases(), ids=lambda c: c[0])
-def test_tf1_loops_match_tf(
-    grappo: Path, case: tuple[str, dict[str, str], list[str]], tmp_path: Path
-) -> None:
+def test_tf1_loops_match_tf(grappo: Path, case: tuple[str, dict[str, str], list[str]], tmp_path: Path) -> None:
     pb, feed_files, fetch = case
     rng = np.random.default_rng(len(pb))
     feeds = {k: _fresh(np.load(TF1 / v), rng) for k, v in feed_files.items()}
@@ -141,15 +120,7 @@ def test_tf1_loops_match_tf(
     want = _tf_run(TF1 / pb, feeds, fetch)
     opt = tmp_path / "opt.pb"
     res = subprocess.run(
-        [
-            str(grappo),
-            "optimize",
-            str(TF1 / pb),
-            "--search",
-            "grappler",
-            "-o",
-            str(opt),
-        ],
+        [str(grappo), "optimize", str(TF1 / pb), "--search", "grappler", "-o", str(opt)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -161,16 +132,7 @@ def test_tf1_loops_match_tf(
     for runtime in ("ref", "fast"):
         d = tmp_path / runtime
         res = subprocess.run(
-            [
-                str(grappo),
-                "run",
-                str(TF1 / pb),
-                *args,
-                "--runtime",
-                runtime,
-                "--save-outputs",
-                str(d),
-            ],
+            [str(grappo), "run", str(TF1 / pb), *args, "--runtime", runtime, "--save-outputs", str(d)],
             capture_output=True,
             text=True,
             timeout=300,

@@ -59,9 +59,7 @@ def _cases(models: Path, tmp_path: Path) -> list[tuple[Path, dict[str, np.ndarra
 
 
 @pytest.mark.parametrize("runtime", ["ref", "fast"])
-def test_savedmodel_while_tensorarray_cond(
-    grappo: Path, models: Path, runtime: str, tmp_path: Path
-) -> None:
+def test_savedmodel_while_tensorarray_cond(grappo: Path, models: Path, runtime: str, tmp_path: Path) -> None:
     for i, (x, want) in enumerate(_cases(models, tmp_path)):
         out = tmp_path / f"o{i}"
         _run(
@@ -78,17 +76,11 @@ def test_savedmodel_while_tensorarray_cond(
             ]
         )
         for k, v in want.items():
-            _close(
-                np.load(out / _npy_name(f"{k}:0")),
-                v,
-                f"SavedModel {k} ({runtime}, case {i})",
-            )
+            _close(np.load(out / _npy_name(f"{k}:0")), v, f"SavedModel {k} ({runtime}, case {i})")
 
 
 @pytest.mark.parametrize("runtime", ["ref", "fast"])
-def test_frozen_lowered_to_frames(
-    grappo: Path, models: Path, runtime: str, tmp_path: Path
-) -> None:
+def test_frozen_lowered_to_frames(grappo: Path, models: Path, runtime: str, tmp_path: Path) -> None:
     meta = json.loads((models / NAME / "meta.json").read_text())
     outs = meta["frozen"]["outputs"]
     for i, (x, want) in enumerate(_cases(models, tmp_path)):
@@ -108,25 +100,15 @@ def test_frozen_lowered_to_frames(
             cmd += ["--output", outs[k]]
         _run(cmd)
         for k, v in want.items():
-            _close(
-                np.load(out / _npy_name(outs[k])),
-                v,
-                f"frozen {k} ({runtime}, case {i})",
-            )
+            _close(np.load(out / _npy_name(outs[k])), v, f"frozen {k} ({runtime}, case {i})")
 
 
 @pytest.mark.parametrize("source", ["saved_model", "frozen.pb"])
-def test_grappler_result_runs_in_tf_and_grappo(
-    grappo: Path, models: Path, source: str, tmp_path: Path
-) -> None:
+def test_grappler_result_runs_in_tf_and_grappo(grappo: Path, models: Path, source: str, tmp_path: Path) -> None:
     import tensorflow as tf
 
     meta = json.loads((models / NAME / "meta.json").read_text())
-    fetch = (
-        {k: f"{k}:0" for k in ("seq", "y")}
-        if source == "saved_model"
-        else meta["frozen"]["outputs"]
-    )
+    fetch = {k: f"{k}:0" for k in ("seq", "y")} if source == "saved_model" else meta["frozen"]["outputs"]
     opt = tmp_path / "opt.pb"
     res = _run(
         [
@@ -153,27 +135,11 @@ def test_grappler_result_runs_in_tf_and_grappo(
         with tf.compat.v1.Session(graph=graph) as sess:
             got = sess.run([fetch[k] for k in sorted(fetch)], {"x:0": np.load(x)})
         for k, v in zip(sorted(fetch), got, strict=True):
-            _close(
-                v,
-                want[k],
-                f"TensorFlow on grappo's grappler graph of {source}: {k} (case {i})",
-            )
+            _close(v, want[k], f"TensorFlow on grappo's grappler graph of {source}: {k} (case {i})")
         out = tmp_path / f"g{i}"
-        cmd = [
-            str(grappo),
-            "run",
-            str(opt),
-            "--input",
-            f"x={x}",
-            "--save-outputs",
-            str(out),
-        ]
+        cmd = [str(grappo), "run", str(opt), "--input", f"x={x}", "--save-outputs", str(out)]
         for k in sorted(fetch):
             cmd += ["--output", fetch[k]]
         _run(cmd)
         for k in sorted(fetch):
-            _close(
-                np.load(out / _npy_name(fetch[k])),
-                want[k],
-                f"grappo on its grappler graph of {source}: {k} (case {i})",
-            )
+            _close(np.load(out / _npy_name(fetch[k])), want[k], f"grappo on its grappler graph of {source}: {k} (case {i})")

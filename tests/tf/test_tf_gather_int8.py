@@ -41,9 +41,7 @@ def tool_int8() -> Path:
 def _table() -> np.ndarray:
     rng = np.random.default_rng(11)
     t = rng.standard_normal((V, D)).astype(np.float32)
-    t *= np.exp2(rng.integers(-6, 4, (V, 1))).astype(
-        np.float32
-    )  # rows of different magnitudes
+    t *= np.exp2(rng.integers(-6, 4, (V, 1))).astype(np.float32)  # rows of different magnitudes
     t[ZERO_ROW] = 0
     return t
 
@@ -62,9 +60,7 @@ def test_tensorflow_runs_int8_embedding(tool_int8: Path, tmp_path: Path) -> None
     np.save(calib / "ids_0.npy", ids)
     out = tmp_path / "emb.int8.pb"
     subprocess.run(
-        [str(tool_int8), str(src), str(out), str(calib)],
-        check=True,
-        capture_output=True,
+        [str(tool_int8), str(src), str(out), str(calib)], check=True, capture_output=True
     )
 
     gd = tf.compat.v1.GraphDef()

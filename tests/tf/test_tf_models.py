@@ -30,9 +30,7 @@ SEARCH = {"grappler": [], "ppo": ["--episodes", "4", "--budget", "4"]}
 
 def _param(name: str) -> Any:
     if name in MISSING_OPS:
-        return pytest.param(
-            name, marks=pytest.mark.xfail(reason=MISSING_OPS[name], strict=False)
-        )
+        return pytest.param(name, marks=pytest.mark.xfail(reason=MISSING_OPS[name], strict=False))
     return name
 
 
@@ -46,14 +44,8 @@ def _meta(models: Path, name: str) -> dict[str, Any]:
 def _close(got: np.ndarray, ref: np.ndarray, what: str) -> None:
     assert got.shape == ref.shape, f"{what}: shape {got.shape} != {ref.shape}"
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    err = (
-        float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
-        if ref.size
-        else 0.0
-    )
-    assert err <= RTOL * max(
-        scale, 1e-30
-    ), f"{what}: max error {err:.3g} > {RTOL} * {scale:.3g}"
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
+    assert err <= RTOL * max(scale, 1e-30), f"{what}: max error {err:.3g} > {RTOL} * {scale:.3g}"
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -62,18 +54,8 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return res
 
 
-def _grappo_run(
-    grappo: Path, model: Path, feeds: dict[str, Path], fetch: list[str], out: Path
-) -> None:
-    cmd = [
-        str(grappo),
-        "run",
-        str(model),
-        "--runtime",
-        "ref",
-        "--save-outputs",
-        str(out),
-    ]
+def _grappo_run(grappo: Path, model: Path, feeds: dict[str, Path], fetch: list[str], out: Path) -> None:
+    cmd = [str(grappo), "run", str(model), "--runtime", "ref", "--save-outputs", str(out)]
     for name, path in feeds.items():
         cmd += ["--input", f"{name}={path}"]
     for t in fetch:
@@ -86,29 +68,19 @@ def _npy_name(tensor: str) -> str:
 
 
 @pytest.mark.parametrize("name", PARAMS)
-def test_savedmodel_matches_tf(
-    grappo: Path, models: Path, name: str, tmp_path: Path
-) -> None:
+def test_savedmodel_matches_tf(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
     d, meta = models / name, _meta(models, name)
     feeds = {k: d / f"in_{k}.npy" for k in meta["inputs"]}
     _grappo_run(grappo, d / "saved_model", feeds, [], tmp_path)
     for k in meta["outputs"]:  # outputs are Identity nodes named by the signature keys
-        _close(
-            np.load(tmp_path / _npy_name(f"{k}:0")),
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k}",
-        )
+        _close(np.load(tmp_path / _npy_name(f"{k}:0")), np.load(d / f"ref_{k}.npy"), f"{name} {k}")
 
 
 @pytest.mark.parametrize("name", PARAMS)
-def test_frozen_matches_tf(
-    grappo: Path, models: Path, name: str, tmp_path: Path
-) -> None:
+def test_frozen_matches_tf(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
     d, meta = models / name, _meta(models, name)
     frozen = meta["frozen"]
-    feeds = {
-        frozen["inputs"][k].split(":")[0]: d / f"in_{k}.npy" for k in meta["inputs"]
-    }
+    feeds = {frozen["inputs"][k].split(":")[0]: d / f"in_{k}.npy" for k in meta["inputs"]}
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
     _grappo_run(grappo, d / "frozen.pb", feeds, fetch, tmp_path)
     for k in meta["outputs"]:
@@ -116,9 +88,7 @@ def test_frozen_matches_tf(
         _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k}")
 
 
-def _tf_run_graphdef(
-    pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]
-) -> list[np.ndarray]:
+def _tf_run_graphdef(pb: Path, feeds: dict[str, np.ndarray], fetch: list[str]) -> list[np.ndarray]:
     import tensorflow as tf
 
     gd = tf.compat.v1.GraphDef()
@@ -142,31 +112,12 @@ def test_optimized_runs_in_tf(
     d, meta = models / name, _meta(models, name)
     frozen = meta["frozen"]
     out = tmp_path / "opt.pb"
-    cmd = [
-        str(grappo),
-        "optimize",
-        str(d / "frozen.pb"),
-        "-o",
-        str(out),
-        "--target",
-        "tf",
-        "--search",
-        search,
-    ]
+    cmd = [str(grappo), "optimize", str(d / "frozen.pb"), "-o", str(out), "--target", "tf", "--search", search]
     _run(cmd + SEARCH[search])
-    feeds = {
-        frozen["inputs"][k].split(":")[0]: np.load(d / f"in_{k}.npy")
-        for k in meta["inputs"]
-    }
+    feeds = {frozen["inputs"][k].split(":")[0]: np.load(d / f"in_{k}.npy") for k in meta["inputs"]}
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
-    for k, got in zip(
-        meta["outputs"], _tf_run_graphdef(out, feeds, fetch), strict=True
-    ):
-        _close(
-            got,
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k} (TensorFlow on grappo's {search} .pb)",
-        )
+    for k, got in zip(meta["outputs"], _tf_run_graphdef(out, feeds, fetch), strict=True):
+        _close(got, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} .pb)")
     _run([str(converter), str(out), str(tmp_path / "sm")])
     fn = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == sorted(feeds)
@@ -174,46 +125,28 @@ def test_optimized_runs_in_tf(
     for k in meta["outputs"]:
         key = frozen["outputs"][k].removesuffix(":0").replace(":", "_")
         _close(
-            res[key].numpy(),
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k} (TensorFlow on grappo's {search} SavedModel)",
+            res[key].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's {search} SavedModel)"
         )
 
 
-@pytest.mark.parametrize(
-    "name", NAMES
-)  # TensorFlow runs what grappo wrote: no grappo kernels needed
-def test_written_savedmodel_loads_in_tf(
-    converter: Path, models: Path, name: str, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("name", NAMES)  # TensorFlow runs what grappo wrote: no grappo kernels needed
+def test_written_savedmodel_loads_in_tf(converter: Path, models: Path, name: str, tmp_path: Path) -> None:
     import tensorflow as tf
 
     d, meta = models / name, _meta(models, name)
     out = tmp_path / "sm"
     _run([str(converter), str(d / "saved_model"), str(out)])
     fn = tf.saved_model.load(str(out)).signatures["serving_default"]
-    assert (
-        sorted(fn.structured_input_signature[1]) == meta["inputs"]
-    )  # the input's signature names
+    assert sorted(fn.structured_input_signature[1]) == meta["inputs"]  # the input's signature names
     got = fn(**{k: tf.constant(np.load(d / f"in_{k}.npy")) for k in meta["inputs"]})
     assert sorted(got) == meta["outputs"]
     for k in meta["outputs"]:
-        _close(
-            got[k].numpy(),
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k} (written SavedModel)",
-        )
+        _close(got[k].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (written SavedModel)")
 
 
 def test_bad_signature_is_one_line(grappo: Path, models: Path) -> None:
     res = subprocess.run(
-        [
-            str(grappo),
-            "inspect",
-            str(models / "module" / "saved_model"),
-            "--signature",
-            "nope",
-        ],
+        [str(grappo), "inspect", str(models / "module" / "saved_model"), "--signature", "nope"],
         capture_output=True,
         text=True,
     )
@@ -240,17 +173,9 @@ def _to_tfjs(frozen: Path, out: Path, quantize: str | None = None) -> Path:
             v = tf.make_ndarray(n.attr["value"].tensor)
             if v.dtype == np.int64:
                 v = v.astype(np.int32)
-            dtype = {
-                np.dtype(np.float32): "float32",
-                np.dtype(np.int32): "int32",
-                np.dtype(np.bool_): "bool",
-            }[v.dtype]
+            dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32", np.dtype(np.bool_): "bool"}[v.dtype]
             d["attr"].pop("value")
-            spec: dict[str, Any] = {
-                "name": n.name,
-                "shape": list(v.shape),
-                "dtype": dtype,
-            }
+            spec: dict[str, Any] = {"name": n.name, "shape": list(v.shape), "dtype": dtype}
             if quantize and dtype == "float32" and v.size > 16:
                 lo, hi = float(v.min()), float(v.max())
                 if quantize == "uint8":
@@ -276,24 +201,15 @@ def _to_tfjs(frozen: Path, out: Path, quantize: str | None = None) -> Path:
     return out / "model.json"
 
 
-@pytest.mark.parametrize(
-    "quantize,rtol", [(None, RTOL), ("float16", 1e-2), ("uint8", 5e-2)]
-)
+@pytest.mark.parametrize("quantize,rtol", [(None, RTOL), ("float16", 1e-2), ("uint8", 5e-2)])
 @pytest.mark.parametrize("name", ["resnet", "module"])
 def test_tfjs_matches_tf(
-    grappo: Path,
-    models: Path,
-    name: str,
-    quantize: str | None,
-    rtol: float,
-    tmp_path: Path,
+    grappo: Path, models: Path, name: str, quantize: str | None, rtol: float, tmp_path: Path
 ) -> None:
     d, meta = models / name, _meta(models, name)
     frozen = meta["frozen"]
     model_json = _to_tfjs(d / "frozen.pb", tmp_path / "tfjs", quantize)
-    feeds = {
-        frozen["inputs"][k].split(":")[0]: d / f"in_{k}.npy" for k in meta["inputs"]
-    }
+    feeds = {frozen["inputs"][k].split(":")[0]: d / f"in_{k}.npy" for k in meta["inputs"]}
     fetch = [frozen["outputs"][k] for k in meta["outputs"]]
     _grappo_run(grappo, model_json, feeds, fetch, tmp_path / "out")
     for k in meta["outputs"]:
@@ -301,9 +217,7 @@ def test_tfjs_matches_tf(
         ref = np.load(d / f"ref_{k}.npy")
         assert got.shape == ref.shape
         err = float(np.max(np.abs(got - ref)))
-        assert err <= rtol * max(
-            float(np.max(np.abs(ref))), 1e-30
-        ), f"{name} {k} ({quantize}): {err:.3g}"
+        assert err <= rtol * max(float(np.max(np.abs(ref))), 1e-30), f"{name} {k} ({quantize}): {err:.3g}"
 
 
 @pytest.mark.parametrize("name", PARAMS)
@@ -315,33 +229,15 @@ def test_savedmodel_optimized_keeps_signature_names(
     d, meta = models / name, _meta(models, name)
     frozen, out = tmp_path / "frozen.pb", tmp_path / "opt.pb"
     _run([str(converter), str(d / "saved_model"), str(frozen)])
-    _run(
-        [
-            str(grappo),
-            "optimize",
-            str(frozen),
-            "-o",
-            str(out),
-            "--target",
-            "tf",
-            "--search",
-            "grappler",
-        ]
-    )
+    _run([str(grappo), "optimize", str(frozen), "-o", str(out), "--target", "tf", "--search", "grappler"])
     feeds = {k: np.load(d / f"in_{k}.npy") for k in meta["inputs"]}
     got = _tf_run_graphdef(out, feeds, [f"{k}:0" for k in meta["outputs"]])
     for k, g in zip(meta["outputs"], got, strict=True):
-        _close(
-            g,
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k} (TensorFlow on grappo's optimized SavedModel graph)",
-        )
+        _close(g, np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's optimized SavedModel graph)")
 
 
 @pytest.mark.parametrize("name", PARAMS)
-def test_optimize_savedmodel_to_savedmodel(
-    grappo: Path, models: Path, name: str, tmp_path: Path
-) -> None:
+def test_optimize_savedmodel_to_savedmodel(grappo: Path, models: Path, name: str, tmp_path: Path) -> None:
     """grappo optimize SAVEDMODEL -o OUT/ --target tf: OUT is a SavedModel that
     tf.saved_model.load runs through serving_default, with the input's signature names and
     TensorFlow's outputs of the original."""
@@ -349,26 +245,10 @@ def test_optimize_savedmodel_to_savedmodel(
 
     d, meta = models / name, _meta(models, name)
     out = tmp_path / "opt"
-    _run(
-        [
-            str(grappo),
-            "optimize",
-            str(d / "saved_model"),
-            "-o",
-            f"{out}/",
-            "--target",
-            "tf",
-            "--search",
-            "grappler",
-        ]
-    )
+    _run([str(grappo), "optimize", str(d / "saved_model"), "-o", f"{out}/", "--target", "tf", "--search", "grappler"])
     fn = tf.saved_model.load(str(out)).signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == meta["inputs"]
     got = fn(**{k: tf.constant(np.load(d / f"in_{k}.npy")) for k in meta["inputs"]})
     assert sorted(got) == meta["outputs"]
     for k in meta["outputs"]:
-        _close(
-            got[k].numpy(),
-            np.load(d / f"ref_{k}.npy"),
-            f"{name} {k} (TensorFlow on grappo's optimized SavedModel)",
-        )
+        _close(got[k].numpy(), np.load(d / f"ref_{k}.npy"), f"{name} {k} (TensorFlow on grappo's optimized SavedModel)")
