@@ -161,6 +161,11 @@ int graph_validate(const Graph *g, Err *err);
 
 /* Deep copy; tensor buffers are shared (copy-on-write). */
 Graph *graph_clone(const Graph *g, Err *err);
+/* A fingerprint of g's structure: every node's name, op, attribute count, control-input
+   count, inputs (node index and port) and output dtypes and shapes, in order, and the node
+   count. Weight values are not read (a rewrite that changes a weight names its new Const).
+   A clone has its original's; the search memos key states and measurements on it. */
+uint64_t graph_structure_hash(const Graph *g);
 
 /* Removes the nodes with remove[i] true; fails (nothing changed) if a kept node or a graph
    output refers to a removed node. */

@@ -342,12 +342,11 @@ static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s,
     return 0;
 }
 
-static uint64_t graph_state_hash(const Graph *g);
 
 /* features, legal actions and the observation of the current state */
 static int observe(Env *e, Err *err) {
     const Graph *g = e->cur;
-    if (e->cfg.peek_memo) e->state_hash = graph_state_hash(g);
+    if (e->cfg.peek_memo) e->state_hash = graph_structure_hash(g); /* two states alike in it are one state to the memo: a rewrite that changed only a value would be missed, and the rollouts' candidates are measured for real */
     if (features_build(g, e->node_ms, e->eval.latency_ms, &e->fb, err)) return -1;
     e->n_act = 0;
     for (int i = 0; i < e->n_rules; i++) {
@@ -459,38 +458,12 @@ void env_peek_memo_stats(const EnvPeekMemo *m, long *hits, long *lookups) {
     *lookups = m ? m->lookups : 0;
 }
 
-static uint64_t mix64(uint64_t h, uint64_t x) {
-    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h * 0xff51afd7ed558ccdull;
-}
-
-/* A structural hash of a state: every node's name, op, inputs, attribute count and output
-   dtypes and shapes, in order. Two states alike in all of these are taken as the same state
-   by the memo (a rewrite that changed nothing of them but a value would be missed; the
-   rollouts' candidates are measured for real before anything is kept). */
-static uint64_t graph_state_hash(const Graph *g) {
-    uint64_t h = mix64(FNV1A_OFFSET, (uint64_t)g->n_nodes);
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        h = mix64(h, fnv1a64_str(fnv1a64_str(FNV1A_OFFSET, n->name), n->op_name));
-        h = mix64(h, (uint64_t)n->n_attrs);
-        for (int k = 0; k < n->n_inputs; k++) h = mix64(h, (uint64_t)n->inputs[k].node << 8 ^ (uint64_t)n->inputs[k].port);
-        for (int k = 0; k < n->n_outputs; k++) {
-            h = mix64(h, (uint64_t)n->outputs[k].dtype);
-            const Shape *sh = &n->outputs[k].shape;
-            h = mix64(h, (uint64_t)sh->rank);
-            for (int d = 0; d < sh->rank && d < MAX_RANK; d++) h = mix64(h, (uint64_t)sh->dim[d]);
-        }
-    }
-    return h;
-}
-
 static uint64_t peek_key(const Env *e, int action) {
     const Site *st = &e->act_site[action];
-    uint64_t h = mix64(e->state_hash, fnv1a64_str(FNV1A_OFFSET, e->act_rule[action]->name));
-    h = mix64(h, (uint64_t)st->n);
-    for (int k = 0; k < st->n; k++) h = mix64(h, (uint64_t)st->nodes[k]);
-    h = mix64(h, (uint64_t)st->param);
+    uint64_t h = hash_mix64(e->state_hash, fnv1a64_str(FNV1A_OFFSET, e->act_rule[action]->name));
+    h = hash_mix64(h, (uint64_t)st->n);
+    for (int k = 0; k < st->n; k++) h = hash_mix64(h, (uint64_t)st->nodes[k]);
+    h = hash_mix64(h, (uint64_t)st->param);
     return h ? h : 1;
 }
 

@@ -190,27 +190,10 @@ void objective_measured_free(MeasuredGraphs *m) {
     free(m);
 }
 
-/* the graph's structure: every node's name, op, output dtypes and inputs (producer name and
-   port), in order; weights are not read (a rewrite that changes one names its new Const) */
-static uint64_t structure_hash(const Graph *g) {
-    uint64_t h = FNV1A_OFFSET;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = g->nodes[i];
-        h = fnv1a64_str(fnv1a64_str(h, n->name), n->op_name);
-        for (int k = 0; k < n->n_outputs; k++) h = fnv1a64(h, &n->outputs[k].dtype, sizeof n->outputs[k].dtype);
-        for (int k = 0; k < n->n_inputs; k++) {
-            h = fnv1a64_str(h, g->nodes[n->inputs[k].node]->name);
-            h = fnv1a64(h, &n->inputs[k].port, sizeof n->inputs[k].port);
-        }
-        h = fnv1a64(h, &n->n_ctrl, sizeof n->n_ctrl);
-    }
-    return h;
-}
-
 int objective_evaluate_reuse(EvalContext *ctx, const Graph *g, Evaluation *out, Err *err) {
     MeasuredGraphs *m = ctx->measured;
     if (!m) return objective_evaluate(ctx, g, out, err);
-    uint64_t h = structure_hash(g);
+    uint64_t h = graph_structure_hash(g);
     for (int i = 0; i < m->n; i++) {
         const MeasuredEntry *e = &m->v[i];
         if (e->hash == h && e->n_nodes == g->n_nodes && e->repeats == ctx->repeats && e->threads == ctx->threads &&

@@ -125,7 +125,7 @@ int objective_evaluate(EvalContext *ctx, const Graph *g, Evaluation *out, Err *e
 typedef struct MeasuredGraphs MeasuredGraphs;
 MeasuredGraphs *objective_measured_new(void);
 void objective_measured_free(MeasuredGraphs *m);
-/* objective_evaluate, except that a graph ctx->measured holds (same structural hash and node
+/* objective_evaluate, except that a graph ctx->measured holds (same graph_structure_hash and node
    count, measured with the same inputs and threads) is not measured again: its timing and
    accuracy are reused and its J recomputed under ctx->w, counting no evaluation
    (ctx->times.evaluations_reused). Without ctx->measured: objective_evaluate. */

@@ -18,4 +18,10 @@ static inline uint64_t fnv1a64(uint64_t h, const void *data, size_t n) {
 
 static inline uint64_t fnv1a64_str(uint64_t h, const char *s) { return fnv1a64(h, s, strlen(s)); }
 
+/* h combined with one more 64-bit value (order matters) */
+static inline uint64_t hash_mix64(uint64_t h, uint64_t x) {
+    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
 #endif
