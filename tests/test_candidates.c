@@ -89,7 +89,9 @@ typedef struct FakeClock { CostModel *roof; int calls, b_calls; double jitter; c
 static double fake_ms(const Graph *g, void *user) {
     FakeClock *c = user;
     c->calls++;
-    if (c->slow) return g == c->slow ? c->slow_ms : 1.0 + (c->b_calls++ % 2 ? c->jitter : -c->jitter);
+    /* b's jitter in the pattern - - + + over its runs: its timed runs (each after an untimed
+       settling run, latency_compare_seq) alternate - + - + */
+    if (c->slow) return g == c->slow ? c->slow_ms : 1.0 + ((c->b_calls++ / 2) % 2 ? c->jitter : -c->jitter);
     CostEstimate est;
     Err e = {0};
     if (cost_estimate(c->roof, g, &est, NULL, &e)) return NAN;

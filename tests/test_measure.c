@@ -1,5 +1,6 @@
 /* test_measure.c - statistics, accuracy fidelity and alternating latency measurement, on
- * closed-form cases. */
+ * closed-form cases; timing in each graph's own steady state against a fake clock with
+ * carry-over. */
 #include "testutil.h"
 
 #include "measure/measure.h"
@@ -100,6 +101,56 @@ static void test_accuracy_fidelity(void **state) {
     graph_free(g);
 }
 
+/* A fake clock with carry-over: a run costs its graph's base time, plus the previous run's
+   graph's penalty when that was another graph (the cache it left). Timed in their own steady
+   state, each graph's median is its base time exactly; without the settling runs the small
+   graph, always after the large one in the loop, would be charged the large one's penalty. */
+typedef struct CarryClock { const Graph *big, *small, *last; int runs; } CarryClock;
+
+static double carry_clock(const Graph *g, void *user) {
+    CarryClock *c = user;
+    double t = g == c->big ? 10.0 : 1.0;
+    if (c->last && c->last != g && c->last == c->big) t += 8.0;
+    c->last = g;
+    c->runs++;
+    return t;
+}
+
+static void test_settled_timing(void **state) {
+    (void)state;
+    Err e = {0};
+    Graph *g = zoo_build("resnet8", NULL, &e);
+    assert_non_null(g);
+    CHECK_OK(graph_infer(g, NULL, 0, ref_eval_node, NULL, &e), &e);
+    Graph *other = with_output_op(g, "Neg", 0);
+    InputSet in;
+    CHECK_OK(inputs_generate(g, 2, 7, &in, &e), &e);
+    CarryClock c = {.big = g, .small = other};
+    latency_set_fake_timer(carry_clock, &c);
+    LatencyResult lat[2];
+    const Graph *both[2] = {g, other};
+    CHECK_OK(latency_measure(both, 2, &in, 6, 1, lat, &e), &e);
+    assert_true(lat[0].ms.median == 10.0 && lat[0].ms.max == 10.0);
+    assert_true(lat[1].ms.median == 1.0 && lat[1].ms.max == 1.0);
+    assert_int_equal(c.runs, 2 + 2 * 2 * 6); /* one warm-up each, then a settling and a timed run per round */
+    /* one graph alone: its runs follow each other, no settling run */
+    c = (CarryClock){.big = g, .small = other};
+    CHECK_OK(latency_measure(both, 1, &in, 6, 1, lat, &e), &e);
+    assert_true(lat[0].ms.median == 10.0);
+    assert_int_equal(c.runs, 1 + 6);
+    /* the sequential comparison: rounds a b then b a, each timed run settled */
+    c = (CarryClock){.big = g, .small = other};
+    SeqSignOpts so = stats_seq_sign_default();
+    SeqCompare cmp;
+    CHECK_OK(latency_compare_seq(g, other, &in, 1, &so, NULL, NULL, &cmp, &e), &e);
+    assert_true(cmp.lat[0].ms.max == 10.0 && cmp.lat[1].ms.max == 1.0);
+    assert_int_equal(cmp.decision, SEQ_NEGATIVE); /* the small graph is faster */
+    latency_set_fake_timer(NULL, NULL);
+    inputs_free(&in);
+    graph_free(other);
+    graph_free(g);
+}
+
 /* outputs that are not a Softmax's input or result (BERT's pooled features, landmarks) have no
    top-1: agreement is reported as undefined (-1), not computed on them */
 static void test_no_top1_for_regression_outputs(void **state) {
@@ -126,6 +177,7 @@ int main(void) {
         cmocka_unit_test(test_stats_closed_form),
         cmocka_unit_test(test_accuracy_fidelity),
         cmocka_unit_test(test_no_top1_for_regression_outputs),
+        cmocka_unit_test(test_settled_timing),
     };
     return cmocka_run_group_tests_name("measure", tests, NULL, NULL);
 }

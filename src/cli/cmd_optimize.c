@@ -80,7 +80,7 @@ static void help(void) {
            "|x| (--calib-method percentile, default) or min/max.\n"
            "--target tf keeps to rewrites whose ops stock TensorFlow runs (default: grappo ops too).\n"
            "Latency: median of --repeats runs (default %d) of both graphs alternately on the fast\n"
-           "runtime. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
+           "runtime, each right after an untimed run of the same graph. Accuracy: fidelity to the input graph on --eval-batches generated inputs\n"
            "(default %d): top-1 agreement >= 1 - X (X = --max-accuracy-drop, default %g) and cosine\n"
            "similarity >= %g. A result slower than the input, or outside the budget, is not\n"
            "returned: the input graph is written instead, and the report says why.\n"
@@ -187,7 +187,7 @@ static void print_table(const OptimizeResult *r, const char *in_path, const char
             printf("%-22s %21.2f%% %21.2f%% %+8.2f pp\n", "top-5 (labels)", 100 * r->labels_before.top5, 100 * r->labels_after.top5,
                    100 * (r->labels_after.top5 - r->labels_before.top5));
     }
-    printf("\nlatency: %d alternating runs each after one warm-up, %s threads; accuracy on %d %s batches\n", o->repeats,
+    printf("\nlatency: %d alternating runs each after one warm-up, each right after an untimed run of the same graph, %s threads; accuracy on %d %s batches\n", o->repeats,
            o->threads ? "given" : "all", r->eval->n_batches, o->eval_inputs || o->eval_dir ? "given" : "generated");
     if (r->has_labels) {
         char lab[160];

@@ -19,13 +19,17 @@ int inputs_generate(const Graph *g, int n, uint64_t seed, InputSet *out, Err *er
 void inputs_free(InputSet *s);
 
 typedef struct LatencyResult {
-    Summary ms;          /* per-run wall time, after one warm-up run each */
+    Summary ms;          /* per-run wall time (latency_measure: warm-up and settling runs not counted) */
     size_t peak_bytes;   /* plan_peak_bytes */
     size_t arena_bytes, weight_bytes;
 } LatencyResult;
 
 /* Times graphs g[0..n) on the fast runtime with `threads`: one warm-up run each, then
-   `repeats` rounds, each round running every graph once in turn (alternating). */
+   `repeats` rounds, each round running every graph in turn (alternating). With two or more
+   graphs each timed run follows an untimed settling run of the same graph, so a graph is timed
+   in its own steady state, not in the cache its predecessor in the loop left: without it a
+   small graph timed right after a large one lost up to a fifth (bench/RESULTS.md,
+   2026-12-08: one graph timed twice, 1.375 vs 1.134 ms, by its place in the loop). */
 int latency_measure(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, LatencyResult *out, Err *err);
 /* The same loop, keeping what reports need: graphs with ok[i] false are skipped; a graph whose
    plan fails to compile or run gets ok[i] = false and its error in errs[i] while the others go
@@ -131,7 +135,8 @@ void latency_set_fake_timer(LatencyFakeTimer fn, void *user);
 double latency_clock_ms(const Graph *g, double measured_ms);
 
 /* Sequential comparison of graphs a and b (latency_compare_seq): timed alternately (a b, b a,
-   ...) after one warm-up each, the paired differences d_i = ln(b_i / a_i) + shift go through
+   ...) after one warm-up each, every timed run right after an untimed settling run of the same
+   graph (as latency_measure), the paired differences d_i = ln(b_i / a_i) + shift go through
    the group-sequential sign test `seq` (stats.h) until a look decides or seq.max rounds are
    run. decision SEQ_NEGATIVE: b is better (d < 0: b faster by more than shift says it must be),
    SEQ_POSITIVE: a is. shift lets a caller compare objectives that add terms to ln(latency):

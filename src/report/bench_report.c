@@ -496,7 +496,7 @@ char *bench_markdown(const BenchRun *run) {
     strbuf_printf(&b, "Machine: %s, %d cores; %s%d threads; %s.\n\n", run->cpu, run->cores, run->threads ? "" : "all ",
                run->threads ? run->threads : run->cores, run->date);
     strbuf_printf(&b, "Methods: %s. Latency: %d runs of every method's graph of a model, alternating in one loop after one "
-                   "warm-up each (median, its distribution-free 95%% CI from order statistics, max, in ms); ratios against "
+                   "warm-up each, every timed run right after an untimed run of the same graph (median, its distribution-free 95%% CI from order statistics, max, in ms); ratios against "
                    "`none` (the unrewritten graph) from the same loop. Peak memory: the plan's planned peak. Fidelity to the "
                    "unrewritten graph on %d evaluation batches (generated, or --eval's). Searches: --budget %d graph evaluations, %d seed(s); ppo: %d "
                    "rollouts of the shipped policy; ppo+bo: %d trials of it. p: Welch's two-sided t-test on the per-run "
