@@ -10,6 +10,7 @@
 #include "testisa.h"
 
 #include "graph/lowp_attrs.h"
+#include "report/stats.h"
 #include "runtime/ref_lowp.h"
 
 #define EPS32 (1.0 / 16777216.0) /* 2^-24: unit roundoff of float32 */
@@ -148,16 +149,27 @@ static void check_quantize(int dtype, float scale, int zp, int64_t count) {
     one_free(&o);
 }
 
-static void test_quantize_fast_bitexact(void **state) {
-    (void)state;
+static void quantize_cases(void) {
     check_quantize(DT_UINT8, 1.0f, 0, 1001);
     check_quantize(DT_UINT8, 0.0371f, 128, 4099);
     check_quantize(DT_INT8, 0.5f, -3, 777);
     check_quantize(DT_INT8, 0.1f, 0, 64);
+    check_quantize(DT_UINT8, 0.25f, 255, 95); /* every value at or below the zero point */
+    check_quantize(DT_INT8, 3.0f, -128, 33);
     /* large enough to be split over the OpenMP team (dnn_quant.c: QUANT_PARALLEL_MIN), sizes
        that are not multiples of the 64-element chunk grain */
     check_quantize(DT_UINT8, 0.0213f, 117, 49157);
     check_quantize(DT_INT8, 0.07f, 2, 65617);
+}
+
+/* both code paths: the AVX2 one where the CPU has it, and the plain loops */
+static void test_quantize_fast_bitexact(void **state) {
+    (void)state;
+    if (dnn_quant_simd_available()) quantize_cases();
+    else print_message("[ skip     ] GrappoQuantize's AVX2 path: this CPU has no AVX2; the plain loops only\n");
+    dnn_quant_use_simd(false);
+    quantize_cases();
+    dnn_quant_use_simd(true);
 }
 
 static void check_dequantize(int dtype, int64_t axis, int zp) {
@@ -777,10 +789,23 @@ static void test_bench_qconv(void **state) {
         FastKernel kq = {.inplace = -1};
         assert_int_equal(fast_compile_quant(&ctx, qo.g, one_node(&qo), &kq, &e), 1);
         Tensor r = tz(deq ? DT_FLOAT : DT_UINT8, 2, (int64_t[]){128, 768});
-        t0 = now_s();
-        for (int i = 0; i < reps; i++) CHECK_OK(kq.run(kq.state, qo.in, &r, NULL, &e), &e);
-        dt = (now_s() - t0) / reps;
-        print_message("%s 128x768: %.1f us, %.2f ns/element\n", deq ? "dequantize" : "quantize", dt * 1e6, dt * 1e9 / (128 * 768));
+        /* quantize: the AVX2 path and the plain loops alternately, 9 rounds, medians */
+        int paths = !deq && dnn_quant_simd_available() ? 2 : 1;
+        double t[2][9];
+        for (int round = 0; round < 9; round++)
+            for (int path = 0; path < paths; path++) {
+                dnn_quant_use_simd(path == 0);
+                CHECK_OK(kq.run(kq.state, qo.in, &r, NULL, &e), &e); /* settle */
+                t0 = now_s();
+                for (int i = 0; i < reps; i++) CHECK_OK(kq.run(kq.state, qo.in, &r, NULL, &e), &e);
+                t[path][round] = (now_s() - t0) / reps;
+            }
+        dnn_quant_use_simd(true);
+        for (int path = 0; path < paths; path++) {
+            dt = stats_summarize(t[path], 9).median;
+            print_message("%s 128x768%s: %.1f us, %.2f ns/element (median of 9 rounds of %d)\n", deq ? "dequantize" : "quantize",
+                          deq ? "" : path ? ", plain loops" : dnn_quant_simd_available() ? ", AVX2" : "", dt * 1e6, dt * 1e9 / (128 * 768), reps);
+        }
         kq.destroy(kq.state);
         dnn_ctx_free(&ctx);
         tensor_release(&r);

@@ -1,5 +1,6 @@
 /* dnn_quant.c - fast kernels for grappo's int8 ops (docs/ops.md): GrappoQuantize and
- * GrappoDequantize as plain C loops (bit-identical to the reference), GrappoQConv2D and
+ * GrappoDequantize as plain C loops (bit-identical to the reference; GrappoQuantize with an
+ * AVX2 path where the CPU has it), GrappoQConv2D and
  * GrappoQMatMul on oneDNN 2.6 u8 x s8 convolution / matmul; and Cast float32 <-> bfloat16 (the
  * borders of bf16 regions) as plain loops, bit-identical to the reference.
  *
@@ -86,6 +87,59 @@ NATIVE_CLONES __attribute__((noinline)) static void quantize_u8(const float *res
     for (; i < n; i++) q[i] = (uint8_t)((int32_t)quantize_t(x[i], scale, lo, hi) + zp);
 }
 
+/* AVX2 (x86-64, chosen at run time when the CPU has it): 32 elements a step, the same
+   operations as quantize_t on 8 lanes - the IEEE quotient, NaN to 0 (then the zero point),
+   clamp to [Tmin - zp, Tmax - zp], round to nearest even - then the int32 values packed to 8
+   bits (in range, so the saturating packs change nothing) and the lanes put back in order.
+   The gcc-vectorized loops above ran 4 lanes wide; this is about twice as fast (blazeface-front's
+   int8 graph spent a quarter of its time in quantizes). The tail goes to the plain loop. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define QUANT_HAVE_AVX2_PATH 1
+__attribute__((target("avx2"))) static int64_t quantize_avx2(const float *restrict x, void *restrict q, int64_t n, float scale,
+                                                             int32_t zp, bool is_signed) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    const __m256 lo = _mm256_set1_ps((float)((is_signed ? -128 : 0) - zp)), hi = _mm256_set1_ps((float)((is_signed ? 127 : 255) - zp));
+    const __m256i vzp = _mm256_set1_epi32(zp), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i v[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i + 8 * k), vs);
+            t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q)); /* NaN -> +0 */
+            t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+            t = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            v[k] = _mm256_add_epi32(_mm256_cvtps_epi32(t), vzp);
+        }
+        __m256i w01 = _mm256_packs_epi32(v[0], v[1]), w23 = _mm256_packs_epi32(v[2], v[3]);
+        __m256i b = is_signed ? _mm256_packs_epi16(w01, w23) : _mm256_packus_epi16(w01, w23);
+        _mm256_storeu_si256((__m256i *)((char *)q + i), _mm256_permutevar8x32_epi32(b, order));
+    }
+    return i;
+}
+#endif
+
+static bool quant_simd_off; /* tests: the plain loops alone (dnn_quant_use_simd) */
+
+void dnn_quant_use_simd(bool on) { quant_simd_off = !on; }
+
+bool dnn_quant_simd_available(void) {
+#ifdef QUANT_HAVE_AVX2_PATH
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
+static void quantize_any(const float *x, void *q, int64_t n, float scale, int32_t zp, bool is_signed) {
+    int64_t done = 0;
+#ifdef QUANT_HAVE_AVX2_PATH
+    if (!quant_simd_off && __builtin_cpu_supports("avx2")) done = quantize_avx2(x, q, n, scale, zp, is_signed);
+#endif
+    if (is_signed) quantize_s8(x + done, (int8_t *)q + done, n - done, scale, zp);
+    else quantize_u8(x + done, (uint8_t *)q + done, n - done, scale, zp);
+}
+
 /* y[i] = (q[i] - zp) * scale for n consecutive elements; for 8-bit inputs the float product
    of the exact integer (q - zp) and the scale is the correctly rounded value, as the
    reference's double computation; int32 inputs go through double like the reference.
@@ -130,8 +184,7 @@ static int quant_run(void *state, const Tensor *in, Tensor *out, void *scratch, 
 #endif
         for (int64_t c = 0; c < chunks; c++) {
             int64_t lo = (count * c / chunks) & ~(int64_t)63, hi = c + 1 == chunks ? count : (count * (c + 1) / chunks) & ~(int64_t)63;
-            if (s->dtype == DT_INT8) quantize_s8((const float *)x + lo, (int8_t *)y + lo, hi - lo, s->scale, s->zero_point);
-            else quantize_u8((const float *)x + lo, (uint8_t *)y + lo, hi - lo, s->scale, s->zero_point);
+            quantize_any((const float *)x + lo, (char *)y + lo, hi - lo, s->scale, s->zero_point, s->dtype == DT_INT8);
         }
         return 0;
     }

@@ -51,6 +51,10 @@ int fast_compile_concat(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *
 int fast_compile_resample(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_reduce(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 int fast_compile_quant(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
+/* GrappoQuantize's AVX2 path (dnn_quant.c): whether this CPU has it; tests turn it off to check
+   the plain loops (process global, not thread safe; default on) */
+bool dnn_quant_simd_available(void);
+void dnn_quant_use_simd(bool on);
 /* transposes as oneDNN reorders (dnn_transpose.c) */
 int fast_compile_transpose(DnnCtx *ctx, const Graph *g, const Node *n, FastKernel *k, Err *err);
 /* plain C kernels where oneDNN has none: Erf, Selu (native_eltwise.c) and the broadcasting
