@@ -28,8 +28,9 @@ typedef struct LatencyResult {
    `repeats` rounds, each round running every graph in turn (alternating). With two or more
    graphs each timed run follows an untimed settling run of the same graph, so a graph is timed
    in its own steady state, not in the cache its predecessor in the loop left: without it a
-   small graph timed right after a large one lost up to a fifth (bench/RESULTS.md,
-   2026-12-08: one graph timed twice, 1.375 vs 1.134 ms, by its place in the loop). */
+   small graph timed right after a large one was charged for it (bench/RESULTS.md, 2026-12-08:
+   one int8 graph as three plans after two float32 graphs, the copy right after them 10-19%
+   slower than the other two; settled, no copy systematically slower). */
 int latency_measure(const Graph *const *g, int n, const InputSet *in, int repeats, int threads, LatencyResult *out, Err *err);
 /* The same loop, keeping what reports need: graphs with ok[i] false are skipped; a graph whose
    plan fails to compile or run gets ok[i] = false and its error in errs[i] while the others go
