@@ -134,7 +134,7 @@ bool dnn_quant_simd_available(void) {
 static void quantize_any(const float *x, void *q, int64_t n, float scale, int32_t zp, bool is_signed) {
     int64_t done = 0;
 #ifdef QUANT_HAVE_AVX2_PATH
-    if (!quant_simd_off && __builtin_cpu_supports("avx2")) done = quantize_avx2(x, q, n, scale, zp, is_signed);
+    if (!quant_simd_off && dnn_quant_simd_available()) done = quantize_avx2(x, q, n, scale, zp, is_signed);
 #endif
     if (is_signed) quantize_s8(x + done, (int8_t *)q + done, n - done, scale, zp);
     else quantize_u8(x + done, (uint8_t *)q + done, n - done, scale, zp);

@@ -342,11 +342,12 @@ static int push_action(Env *e, int policy_rule, const RuleDef *r, const Site *s,
     return 0;
 }
 
-
 /* features, legal actions and the observation of the current state */
 static int observe(Env *e, Err *err) {
     const Graph *g = e->cur;
-    if (e->cfg.peek_memo) e->state_hash = graph_structure_hash(g); /* two states alike in it are one state to the memo: a rewrite that changed only a value would be missed, and the rollouts' candidates are measured for real */
+    /* two states alike in graph_structure_hash are one state to the memo: a rewrite that
+       changed only a value would be missed, and the rollouts' candidates are measured for real */
+    if (e->cfg.peek_memo) e->state_hash = graph_structure_hash(g);
     if (features_build(g, e->node_ms, e->eval.latency_ms, &e->fb, err)) return -1;
     e->n_act = 0;
     for (int i = 0; i < e->n_rules; i++) {
