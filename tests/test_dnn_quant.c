@@ -802,9 +802,11 @@ static void test_bench_qconv(void **state) {
             }
         dnn_quant_use_simd(true);
         for (int path = 0; path < paths; path++) {
-            dt = stats_summarize(t[path], 9).median;
-            print_message("%s 128x768%s: %.1f us, %.2f ns/element (median of 9 rounds of %d)\n", deq ? "dequantize" : "quantize",
-                          deq ? "" : path ? ", plain loops" : dnn_quant_simd_available() ? ", AVX2" : "", dt * 1e6, dt * 1e9 / (128 * 768), reps);
+            Summary sm = stats_summarize(t[path], 9);
+            dt = sm.median;
+            print_message("%s 128x768%s: %.1f us [%.1f, %.1f], %.2f ns/element (median [min, max] of 9 rounds of %d)\n",
+                          deq ? "dequantize" : "quantize", deq ? "" : path ? ", plain loops" : dnn_quant_simd_available() ? ", AVX2" : "",
+                          dt * 1e6, sm.min * 1e6, sm.max * 1e6, dt * 1e9 / (128 * 768), reps);
         }
         kq.destroy(kq.state);
         dnn_ctx_free(&ctx);
